@@ -1,3 +1,5 @@
+import json
+
 from django.db import models
 
 
@@ -55,10 +57,8 @@ class Recording(models.Model):
         return self.recording_id
 
     @property
-    def duration_seconds(self):
-        if self.recording_duration_ms is None:
-            return None
-        return self.recording_duration_ms / 1000
+    def raw_json(self):
+        return json.dumps(self.raw, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 class SyncRun(models.Model):
@@ -122,3 +122,17 @@ class SyncLock(models.Model):
 
     def __str__(self):
         return f"{self.name} held by {self.owner} until {self.expires_at}"
+
+
+class CallDetail(models.Model):
+    """A call's detail record (CDR) as Vobiz returned it, cached: a finished call's CDR is final."""
+
+    call_uuid = models.CharField(max_length=128, unique=True)
+    data = models.JSONField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "call detail record"
+
+    def __str__(self):
+        return self.call_uuid

@@ -1,0 +1,63 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.fake_vobiz.server import FakeVobizServer
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-recordings"
+
+
+class Command(BaseCommand):
+    help = (
+        "Sync and serve the dashboard on one address. Without VOBIZ_AUTH_ID/VOBIZ_AUTH_TOKEN it "
+        "starts the built-in fake Vobiz API and syncs demo data from it through the real sync."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--demo-count", type=int, default=2500, help="recordings in the demo account")
+        parser.add_argument("--demo-port", type=int, default=8765, help="port of the fake Vobiz API")
+
+    def handle(self, *args, addrport, demo_count, demo_port, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN:
+            self.stdout.write(f"Syncing from the Vobiz account {settings.VOBIZ_AUTH_ID}…")
+            login = self.ensure_admin()
+        else:
+            self.start_fake_vobiz(demo_count, demo_port)
+            login = self.ensure_demo_user()
+        call_command("sync_recordings")
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
+        call_command("runserver", addrport, use_reloader=False)
+
+    def start_fake_vobiz(self, count, port):
+        account = FakeAccount(count=count)
+        try:
+            server = FakeVobizServer(account=account, port=port).start()
+        except OSError as exc:
+            raise CommandError(f"cannot start the fake Vobiz API on port {port}: {exc.strerror}") from None
+        settings.VOBIZ_AUTH_ID = account.auth_id
+        settings.VOBIZ_AUTH_TOKEN = account.auth_token
+        settings.VOBIZ_API_URL = server.base_url
+        self.stdout.write(f"No Vobiz credentials set: serving demo data from the fake Vobiz API at {server.base_url}")
+
+    def ensure_demo_user(self):
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True})
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        return f"{DEMO_USER} / {DEMO_PASSWORD}"
+
+    def ensure_admin(self):
+        User = get_user_model()
+        if User.objects.exists():
+            return "your existing account (manage.py createsuperuser adds one)"
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", password=password)
+        return f"admin / {password}  (shown once; change it in the admin)"

@@ -1,0 +1,155 @@
+"""Turns a recording object from Vobiz, in any of its documented shapes, into model fields.
+
+Vobiz documents three shapes (see vobiz-api.md) and types its fields loosely: decimals in strings,
+null or "", timestamps with a space or a "T". An object without a usable id or time is refused
+with a reason; any other field that cannot be read is stored as empty rather than losing the
+recording.
+"""
+
+import hashlib
+import json
+import math
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .models import Recording
+
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+MONEY_LIMIT = Decimal(10) ** 10  # what DecimalField(max_digits=16, decimal_places=6) holds
+
+# Model field -> where each documented shape keeps it, first match wins.
+TEXT_SOURCES = {
+    "call_uuid": ("call_uuid", "call_id"),
+    "recording_type": ("recording_type",),
+    "recording_format": ("recording_format", "file_format", "format"),
+    "recording_url": ("recording_url", "url", "download_path"),
+    "from_number": ("from_number",),
+    "to_number": ("to_number",),
+    "conference_name": ("conference_name",),
+    "resource_uri": ("resource_uri",),
+}
+MILLISECOND_FIELDS = ("recording_duration_ms", "recording_start_ms", "recording_end_ms")
+WHOLE_NUMBER_FIELDS = ("rounded_recording_duration", "recording_storage_duration")
+MONEY_FIELDS = ("recording_storage_rate", "monthly_recording_storage_amount")
+
+
+class UnusableRecording(ValueError):
+    """The object cannot be stored; the message says why."""
+
+
+def normalise(obj):
+    """Model field values for one API object, or `UnusableRecording`."""
+    if not isinstance(obj, dict):
+        raise UnusableRecording(f"not an object but {type(obj).__name__}")
+    raw = without_nul(obj)
+
+    recording_id = raw.get("recording_id")
+    if isinstance(recording_id, bool) or not isinstance(recording_id, (str, int)):
+        raise UnusableRecording("recording_id is missing or not a string")
+    recording_id = str(recording_id).strip()
+    if not recording_id:
+        raise UnusableRecording("recording_id is empty")
+    if len(recording_id) > field_length("recording_id"):
+        raise UnusableRecording("recording_id is too long")
+
+    fields = {"recording_id": recording_id, "raw": raw, "content_hash": content_hash(raw)}
+    for name, sources in TEXT_SOURCES.items():
+        value = text(first_present(raw, sources))
+        if len(value) > field_length(name):
+            raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
+        fields[name] = value
+
+    fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
+
+    for name in MILLISECOND_FIELDS:
+        fields[name] = whole_number(decimal(raw.get(name)), BIGINT_MAX)
+    if fields["recording_duration_ms"] is None:
+        seconds = decimal(raw.get("duration"))  # the older shapes give seconds
+        fields["recording_duration_ms"] = whole_number(seconds * 1000 if seconds is not None else None, BIGINT_MAX)
+    for name in WHOLE_NUMBER_FIELDS:
+        fields[name] = whole_number(decimal(raw.get(name)), INT_MAX)
+    for name in MONEY_FIELDS:
+        value = decimal(raw.get(name))
+        fields[name] = value.quantize(Decimal("0.000001")) if value is not None and abs(value) < MONEY_LIMIT else None
+
+    fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
+    fields["to_digits_reversed"] = reversed_digits(fields["to_number"])
+    return fields
+
+
+def first_present(obj, keys):
+    for key in keys:
+        if obj.get(key) not in (None, ""):
+            return obj[key]
+    return None
+
+
+def text(value):
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return str(value).strip()
+
+
+def decimal(value):
+    if value is None or value == "" or isinstance(value, (bool, dict, list)):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    # Nothing we store comes near 10^30; refusing such values keeps later arithmetic safe.
+    return number if number.is_finite() and number.adjusted() < 30 else None
+
+
+def whole_number(value, limit):
+    if value is None or abs(value) > limit:
+        return None
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def timestamp(value):
+    if value is None:
+        raise UnusableRecording("add_time is missing")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        seconds = value / 1000 if value > 1e11 else value  # epoch seconds or milliseconds
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise UnusableRecording(f"add_time is out of range: {value!r}") from None
+    if not isinstance(value, str):
+        raise UnusableRecording(f"add_time is not a timestamp: {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UnusableRecording(f"add_time is not a timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)  # Vobiz's naive times are UTC
+    return parsed
+
+
+def reversed_digits(number):
+    return re.sub(r"\D", "", number)[::-1][: field_length("from_digits_reversed")]
+
+
+def content_hash(raw):
+    encoded = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.md5(encoded.encode(), usedforsecurity=False).hexdigest()
+
+
+def without_nul(value):
+    """PostgreSQL refuses NUL characters in text and JSON: drop them wherever they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(str(k)): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/Infinity are not JSON
+    return value
+
+
+def field_length(name):
+    return Recording._meta.get_field(name).max_length

@@ -1,0 +1,350 @@
+"""Keeps the local copy of the account's recordings true to Vobiz.
+
+The list is newest first and paged by offset. Each page is stored in its own transaction with one
+bulk upsert, so a run that dies keeps every page it stored; the walk's progress is stored with the
+page, so the next run resumes instead of starting over. Recordings that arrive at the head while
+a walk pages through shift later pages down: a page then repeats rows (harmless), the walk goes on
+past the total it planned for, and a final pass over the head picks up what arrived meanwhile.
+A sync never deletes a row: a recording missing from a completed full walk and confirmed gone by
+Vobiz (404) is only marked gone.
+"""
+
+import heapq
+import logging
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from .locks import DatabaseLock, LockHeld, LockLost
+from .models import Recording, SyncRun, SyncState
+from .normalise import UnusableRecording, content_hash, normalise
+from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizClient, VobizError, VobizNotFound
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "sync_recordings"
+UPDATED_FIELDS = [
+    f.name
+    for f in Recording._meta.concrete_fields
+    if f.name not in ("id", "recording_id", "first_synced_at")
+]
+
+
+class SyncError(Exception):
+    """A sync that could not run or finish; the message is one line for the operator."""
+
+
+@dataclass
+class SyncOptions:
+    full: bool = False
+    call_uuid: str = ""
+    recording_type: str = ""
+    workers: int = 4
+
+    @property
+    def scoped(self):
+        return bool(self.call_uuid or self.recording_type)
+
+    @property
+    def filters(self):
+        return {"call_uuid": self.call_uuid or None, "recording_type": self.recording_type or None}
+
+
+@dataclass
+class PageOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    @property
+    def all_known(self):
+        return self.created == 0 and self.updated == 0
+
+
+def client_from_settings():
+    if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
+        raise SyncError("VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must be set (in the environment or .env) to sync.")
+    return VobizClient(settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL)
+
+
+def sync_recordings(options=None, client=None, progress=False):
+    """Run one sync and return its SyncRun; raise SyncError with a one-line reason on failure."""
+    options = options or SyncOptions()
+    if options.workers < 1:
+        raise SyncError("--workers must be at least 1")
+    client = client or client_from_settings()
+    lock = DatabaseLock(LOCK_NAME)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise SyncError(str(exc)) from None
+    except DatabaseError as exc:
+        raise SyncError(f"the database is unavailable: {one_line(exc)}") from None
+    try:
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, finished_at=timezone.now(), error="interrupted: the process stopped before finishing"
+        )
+        run = SyncRun.objects.create(
+            mode=SyncRun.Mode.FULL if options.full else SyncRun.Mode.INCREMENTAL,
+            scope={k: v for k, v in options.filters.items() if v},
+            started_at=timezone.now(),
+            owner=lock.owner,
+        )
+        with tqdm(unit=" rec", disable=not progress, dynamic_ncols=True) as bar:
+            try:
+                Sync(client, run, options, lock, bar).run()
+            except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
+                reason = describe_failure(exc)
+                finish(run, SyncRun.Status.FAILED, reason)
+                if isinstance(exc, Exception):
+                    raise SyncError(reason) from None
+                raise
+        finish(run, SyncRun.Status.SUCCEEDED)
+        return run
+    finally:
+        try:
+            lock.release()
+        except DatabaseError:
+            pass  # it expires by itself
+
+
+def finish(run, status, error=""):
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    try:
+        run.save()
+    except DatabaseError:
+        logger.error("could not record the end of sync run %s", run.pk)
+
+
+def describe_failure(exc):
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, VobizError | LockLost | SyncError):
+        return one_line(exc)
+    if isinstance(exc, DatabaseError):
+        return f"database error: {one_line(exc)}"
+    return f"{type(exc).__name__}: {one_line(exc)}"
+
+
+def one_line(exc):
+    return " ".join(str(exc).split())[:500] or type(exc).__name__
+
+
+class Sync:
+    def __init__(self, client, run, options, lock, bar):
+        self.client = client
+        self.run_record = run
+        self.options = options
+        self.lock = lock
+        self.bar = bar
+        self.state = None if options.scoped else SyncState.objects.get_or_create(pk=1)[0]
+        self.skipped_seen = set()
+
+    def run(self):
+        if self.options.full:
+            self.walk(0, track_backfill=False)
+            self.walk_head()
+            self.mark_gone()
+            if self.state is not None:
+                self.save_backfill(None, 0)
+        elif self.state is None:
+            self.walk_head()
+        elif self.state.backfill_offset == 0:
+            self.walk(0, track_backfill=True)
+            self.walk_head()
+        else:
+            total = self.walk_head()
+            if self.state.backfill_offset is not None:
+                shift = max(0, (total or 0) - self.state.backfill_total)
+                # Back up a page in case recordings were deleted upstream meanwhile.
+                resume = max(0, self.state.backfill_offset + shift - MAX_PAGE_SIZE)
+                self.walk(resume, track_backfill=True)
+                self.walk_head()
+
+    # -- walking ------------------------------------------------------------------------------
+
+    def fetch(self, offset, limit=MAX_PAGE_SIZE):
+        return self.client.list_recordings(offset=offset, limit=limit, **self.options.filters)
+
+    def walk_head(self):
+        """Pages from the head until one holds nothing new; returns the first page's total."""
+        offset, total = 0, None
+        while True:
+            page = self.fetch(offset)
+            total = page.total_count if total is None else total
+            outcome = self.store(page)
+            if outcome.all_known or not page.objects or not page.has_next:
+                return total
+            offset += len(page.objects)
+
+    def walk(self, start, track_backfill):
+        """Store every page from `start` to the end of the list, `workers` pages at a time."""
+        first = self.fetch(start)
+        self.store(first)
+        step = len(first.objects)
+        progress = Frontier(start)
+        progress.add(start, step)
+        if track_backfill:
+            self.save_backfill(progress.reached, first.total_count)
+        if not step or not first.has_next:
+            return
+        self.bar.total = first.total_count
+        planned_end = first.total_count if first.total_count is not None else start + step
+        offsets = iter(range(start + step, planned_end, step))
+
+        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="vobiz-page") as pool:
+            in_flight = {}
+
+            def submit(offset, limit):
+                in_flight[pool.submit(self.fetch, offset, limit)] = (offset, limit)
+
+            for offset in offsets:
+                submit(offset, step)
+                if len(in_flight) >= self.options.workers * 2:
+                    break
+            try:
+                while in_flight:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        offset, limit = in_flight.pop(future)
+                        page = future.result()
+                        self.store(page)
+                        got = len(page.objects)
+                        progress.add(offset, got)
+                        if track_backfill:
+                            self.save_backfill(progress.reached, page.total_count)
+                        if 0 < got < limit and offset + got < planned_end:
+                            submit(offset + got, limit - got)  # Vobiz served less than asked: fill the gap
+                        next_offset = next(offsets, None)
+                        if next_offset is not None:
+                            submit(next_offset, step)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+        # Recordings that arrived at the head meanwhile pushed the tail past the planned end.
+        offset = max(planned_end, progress.reached)
+        while True:
+            page = self.fetch(offset)
+            self.store(page)
+            progress.add(offset, len(page.objects))
+            if track_backfill:
+                self.save_backfill(progress.reached, page.total_count)
+            if not page.objects or not page.has_next:
+                break
+            offset += len(page.objects)
+        if track_backfill:
+            self.save_backfill(None, 0)
+
+    # -- storing ------------------------------------------------------------------------------
+
+    def store(self, page):
+        outcome = PageOutcome()
+        rows = {}
+        for obj in page.objects:
+            try:
+                fields = normalise(obj)
+            except UnusableRecording as exc:
+                key = content_hash(obj)
+                if key in self.skipped_seen:
+                    continue  # the same bad object again (the head is read twice): count it once
+                self.skipped_seen.add(key)
+                outcome.skipped += 1
+                ident = obj.get("recording_id") if isinstance(obj, dict) else None
+                logger.warning("skipped a recording (id %r) at offset %s: %s", str(ident)[:80], page.offset, exc)
+                continue
+            rows[fields["recording_id"]] = fields  # a repeated id within a page keeps the last
+
+        now = timezone.now()
+        with transaction.atomic():
+            stored = dict(
+                Recording.objects.filter(recording_id__in=list(rows)).values_list("recording_id", "content_hash")
+            )
+            to_write = []
+            for recording_id, fields in rows.items():
+                known_hash = stored.get(recording_id)
+                if known_hash is None:
+                    outcome.created += 1
+                elif known_hash != fields["content_hash"]:
+                    outcome.updated += 1
+                else:
+                    outcome.unchanged += 1
+                    if not self.options.full:
+                        continue  # a full run still writes it, to note that it was seen
+                to_write.append(Recording(**fields, first_synced_at=now, last_synced_at=now, gone_at=None))
+            if to_write:
+                Recording.objects.bulk_create(
+                    to_write,
+                    update_conflicts=True,
+                    unique_fields=["recording_id"],
+                    update_fields=UPDATED_FIELDS,
+                )
+            run = self.run_record
+            run.pages += 1
+            run.created += outcome.created
+            run.updated += outcome.updated
+            run.unchanged += outcome.unchanged
+            run.skipped += outcome.skipped
+            if page.total_count is not None:
+                run.total_upstream = page.total_count
+            run.save(update_fields=["pages", "created", "updated", "unchanged", "skipped", "total_upstream"])
+        self.lock.refresh()
+        self.bar.update(len(page.objects))
+        return outcome
+
+    def save_backfill(self, offset, total):
+        if self.state is None:
+            return
+        self.state.backfill_offset = offset
+        self.state.backfill_total = total or 0
+        self.state.save()
+
+    # -- recordings gone upstream -------------------------------------------------------------
+
+    def mark_gone(self):
+        """Recordings this complete walk did not see: ask Vobiz about each; mark the 404s gone."""
+        missing = Recording.objects.filter(gone_at__isnull=True, last_synced_at__lt=self.run_record.started_at)
+        if self.options.call_uuid:
+            missing = missing.filter(call_uuid=self.options.call_uuid)
+        if self.options.recording_type:
+            missing = missing.filter(recording_type=self.options.recording_type)
+        ids = list(missing.values_list("recording_id", flat=True).iterator(chunk_size=2000))
+        if not ids:
+            return
+        logger.info("%d recordings were not in the list; checking each with Vobiz", len(ids))
+        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="vobiz-check") as pool:
+            for recording_id, found in zip(ids, pool.map(self.still_exists, ids)):
+                if found is None:
+                    Recording.objects.filter(recording_id=recording_id).update(gone_at=timezone.now())
+                    self.run_record.gone += 1
+                else:
+                    # Still there: the walk missed it (the list shifted under it); store it now.
+                    self.store(RecordingPage(objects=[found], offset=None, total_count=None, has_next=False))
+        self.run_record.save(update_fields=["gone"])
+
+    def still_exists(self, recording_id):
+        try:
+            return self.client.get_recording(recording_id)
+        except VobizNotFound:
+            return None
+
+
+class Frontier:
+    """How far from `start` the walk has stored without a hole, with pages done out of order."""
+
+    def __init__(self, start):
+        self.reached = start
+        self.ahead = []
+
+    def add(self, offset, count):
+        heapq.heappush(self.ahead, (offset, offset + count))
+        while self.ahead and self.ahead[0][0] <= self.reached:
+            self.reached = max(self.reached, heapq.heappop(self.ahead)[1])
+

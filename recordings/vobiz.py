@@ -1,0 +1,264 @@
+"""A small client for the parts of the Vobiz REST API the dashboard uses.
+
+Every call retries what retrying can fix (connection errors, timeouts, 429, 5xx, bodies that are
+not JSON or are cut short) with exponential backoff and jitter, and raises `VobizError` for what it
+cannot. Error messages carry Vobiz's own words and never the auth token.
+"""
+
+import email.utils
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 60.0
+
+
+class VobizError(Exception):
+    """A request that failed for good. `status` is the HTTP status, or None if none came."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+class VobizAuthError(VobizError):
+    """401/403: the credentials are wrong or lack permission."""
+
+
+class VobizNotFound(VobizError):
+    """404: the object does not exist (or, for a CDR, the call is still in progress)."""
+
+
+class VobizUnavailable(VobizError):
+    """Vobiz could not be reached or kept failing after every retry."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+@dataclass
+class RecordingPage:
+    objects: list
+    offset: int
+    total_count: int | None
+    has_next: bool
+
+
+def error_message(response):
+    """Vobiz's own message from any of its error shapes, or a short fallback."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code")
+        elif error:
+            message = str(error)
+        message = message or body.get("message") or body.get("detail")
+    message = " ".join(str(message or response.reason or "no reason given").split())[:300]
+    return f"Vobiz answered {response.status_code}: {message}"
+
+
+def parse_retry_after(value):
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class VobizClient:
+    def __init__(
+        self,
+        auth_id,
+        auth_token,
+        base_url="https://api.vobiz.ai/api/v1",
+        *,
+        connect_timeout=5.0,
+        read_timeout=30.0,
+        max_attempts=6,
+        backoff_base=0.5,
+        backoff_max=30.0,
+        pool_size=16,
+    ):
+        if not auth_id or not auth_token:
+            raise VobizError("VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must both be set.")
+        self.auth_id = auth_id
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.session = requests.Session()
+        # Retries are ours (they must also cover bad bodies); the adapter only pools connections.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.auth_headers = {"X-Auth-ID": auth_id, "X-Auth-Token": auth_token}
+        self.session.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the endpoints ------------------------------------------------------------------------
+
+    def list_recordings(self, offset=0, limit=MAX_PAGE_SIZE, call_uuid=None, recording_type=None):
+        params = {"limit": min(limit, MAX_PAGE_SIZE), "offset": offset}
+        if call_uuid:
+            params["call_uuid"] = call_uuid
+        if recording_type:
+            params["recording_type"] = recording_type
+        body = self._request_json("GET", self._account_path("Recording/"), params=params)
+        return parse_recording_page(body, offset)
+
+    def iter_pages(self, offset=0, limit=MAX_PAGE_SIZE, **filters):
+        """Pages one after another, advancing by what each page actually held."""
+        while True:
+            page = self.list_recordings(offset=offset, limit=limit, **filters)
+            yield page
+            if not page.objects or not page.has_next:
+                return
+            offset += len(page.objects)
+
+    def get_recording(self, recording_id):
+        body = self._request_json("GET", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
+        if isinstance(body, dict) and isinstance(body.get("objects"), list):
+            if not body["objects"]:
+                raise VobizNotFound("Vobiz answered with no recording.", status=404)
+            return body["objects"][0]
+        return body
+
+    def delete_recording(self, recording_id):
+        self._request("DELETE", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
+
+    def get_cdr(self, call_uuid):
+        body = self._request_json("GET", self._account_path(f"cdr/{quote(call_uuid, safe='')}"))
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise VobizError("Vobiz answered with a call record of an unknown shape.")
+        return data
+
+    def open_media(self, url, range_header=None):
+        """A streaming response for an audio file. The caller must have checked the URL's host
+        (see `recordings.media`), since this sends the credentials to it."""
+        headers = dict(self.auth_headers)
+        headers["Accept"] = "*/*"
+        if range_header:
+            headers["Range"] = range_header
+        # Redirects are returned, not followed: requests would carry our headers to any host.
+        return self._request(
+            "GET", url, headers=headers, stream=True, allow_redirects=False,
+            ok_statuses=(200, 206, 301, 302, 303, 307, 308, 416),
+        )
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _account_path(self, rest):
+        return f"{self.base_url}/Account/{quote(self.auth_id, safe='')}/{rest}"
+
+    def _request_json(self, method, url, **kwargs):
+        return self._request(method, url, parse_json=True, **kwargs)
+
+    def _request(self, method, url, *, parse_json=False, ok_statuses=None, headers=None, stream=False, **kwargs):
+        headers = headers or self.auth_headers
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(method, url, parse_json, ok_statuses, headers, stream, **kwargs)
+            except _Retryable as retry:
+                if attempt >= self.max_attempts:
+                    raise VobizUnavailable(
+                        f"Vobiz did not answer usably after {attempt} attempts: {retry}"
+                    ) from None
+                delay = retry.retry_after
+                if delay is None:
+                    delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+                    delay = random.uniform(delay / 2, delay)  # jitter spreads out parallel workers
+                logger.warning("Vobiz %s %s: %s; retrying in %.1fs", method, _path_of(url), retry, delay)
+                time.sleep(delay)
+
+    def _attempt(self, method, url, parse_json, ok_statuses, headers, stream, **kwargs):
+        try:
+            response = self.session.request(
+                method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs
+            )
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise _Retryable(type(exc).__name__) from None
+        except requests.RequestException as exc:
+            raise VobizError(f"Request to Vobiz failed: {type(exc).__name__}") from None
+
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            response.close()
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+            raise _Retryable(f"HTTP {status}", retry_after=retry_after)
+        if ok_statuses and status in ok_statuses:
+            return response
+        if status >= 400:
+            message = error_message(response)
+            if status in (401, 403):
+                raise VobizAuthError(message, status=status)
+            if status == 404:
+                raise VobizNotFound(message, status=status)
+            raise VobizError(message, status=status)
+        if not parse_json:
+            return response
+        try:
+            return json.loads(response.content)
+        except (requests.RequestException, ValueError):
+            # Cut-short bodies surface here too: either way the answer is unusable, try again.
+            raise _Retryable("the answer was not complete JSON") from None
+
+
+def parse_recording_page(body, offset):
+    if not isinstance(body, dict):
+        raise VobizError("Vobiz answered the recording list with something that is not an object.")
+    objects = body.get("objects")
+    if objects is None:
+        objects = body.get("recordings")  # an older documented shape
+    if not isinstance(objects, list):
+        raise VobizError("Vobiz answered the recording list without a list of recordings.")
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    total = meta.get("total_count", body.get("total_count"))
+    try:
+        total = int(total) if total is not None else None
+    except (TypeError, ValueError):
+        total = None
+    if "next" in meta:
+        has_next = bool(meta["next"])
+    elif total is not None:
+        has_next = offset + len(objects) < total
+    else:
+        has_next = bool(objects)
+    return RecordingPage(objects=objects, offset=offset, total_count=total, has_next=has_next)
+
+
+def _path_of(url):
+    return url.split("?", 1)[0]

@@ -1,0 +1,72 @@
+import os
+
+import pytest
+from django.db import connection
+
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.fake_vobiz.server import FakeVobizServer
+from recordings.vobiz import VobizClient
+
+AUTH_ID = "MA_TESTACCT"
+AUTH_TOKEN = "test-secret-token-7f3a9c"
+
+
+@pytest.fixture
+def fake_account():
+    return FakeAccount(count=1234, seed=7, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+
+
+@pytest.fixture
+def fake_vobiz(fake_account, settings):
+    """A fake Vobiz API on a local port, with the settings pointing at it."""
+    with FakeVobizServer(account=fake_account) as server:
+        settings.VOBIZ_AUTH_ID = AUTH_ID
+        settings.VOBIZ_AUTH_TOKEN = AUTH_TOKEN
+        settings.VOBIZ_API_URL = server.base_url
+        yield server
+
+
+@pytest.fixture
+def vobiz_client(fake_vobiz):
+    """A client that gives up and backs off quickly, so fault tests stay fast."""
+    client = VobizClient(
+        AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url, read_timeout=1.0, backoff_base=0.01, backoff_max=0.05
+    )
+    yield client
+    client.close()
+
+
+def list_requests(server):
+    return [r for r in server.requests_log if r.method == "GET" and r.path.endswith("/Recording/")]
+
+
+@pytest.fixture
+def subprocess_env(fake_vobiz):
+    """Environment for running manage.py in a child process against the test database."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "1",
+        "VOBIZ_AUTH_ID": AUTH_ID,
+        "VOBIZ_AUTH_TOKEN": AUTH_TOKEN,
+        "VOBIZ_API_URL": fake_vobiz.base_url,
+    }
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("sam", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def support_client(client, django_user_model):
+    user = django_user_model.objects.create_user("sky", password="pw")
+    client.force_login(user)
+    return client

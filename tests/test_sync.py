@@ -1,0 +1,233 @@
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone as dj_timezone
+
+from recordings.locks import DatabaseLock
+from recordings.models import Recording, SyncRun, SyncState
+from recordings.sync import LOCK_NAME, SyncError, SyncOptions, sync_recordings
+
+from .conftest import AUTH_TOKEN, list_requests
+
+pytestmark = pytest.mark.django_db
+
+
+def sync(client, **options):
+    return sync_recordings(SyncOptions(**options), client=client)
+
+
+def test_first_sync_stores_every_recording_with_every_field(fake_vobiz, vobiz_client):
+    fake_vobiz.max_page_size = 20  # as Vobiz may serve: fewer than the 100 asked for
+    run = sync(vobiz_client)
+    assert Recording.objects.count() == 1234
+    assert (run.status, run.created, run.skipped) == ("succeeded", 1234, 0)
+
+    upstream = fake_vobiz.account.page(0, 1234)[0]
+    stored = {r.recording_id: r for r in Recording.objects.all()}
+    for obj in upstream:
+        row = stored[obj["recording_id"]]
+        assert row.raw == obj
+        assert row.call_uuid == obj["call_uuid"]
+        assert row.from_number == obj["from_number"] and row.to_number == obj["to_number"]
+        assert row.recording_type == obj["recording_type"] and row.recording_format == obj["recording_format"]
+        assert row.recording_url == obj["recording_url"]
+        assert row.conference_name == (obj["conference_name"] or "")
+        assert row.add_time == dj_timezone.datetime.fromisoformat(obj["add_time"])
+        assert row.recording_duration_ms == round(float(obj["recording_duration_ms"]))
+        assert row.rounded_recording_duration == obj["rounded_recording_duration"]
+        assert row.recording_storage_rate == Decimal(str(obj["recording_storage_rate"])).quantize(Decimal("0.000001"))
+    assert SyncState.objects.get().backfill_offset is None
+
+
+def test_unchanged_account_costs_one_list_request(fake_vobiz, vobiz_client):
+    sync(vobiz_client)
+    fake_vobiz.reset_log()
+    run = sync(vobiz_client)
+    assert len(list_requests(fake_vobiz)) == 1
+    assert (run.created, run.updated) == (0, 0)
+
+
+def test_incremental_run_picks_up_new_recordings(fake_vobiz, vobiz_client):
+    sync(vobiz_client)
+    fake_vobiz.account.add_recordings(150)
+    fake_vobiz.reset_log()
+    run = sync(vobiz_client)
+    assert run.created == 150
+    assert Recording.objects.count() == 1384
+    assert len(list_requests(fake_vobiz)) <= 3
+
+
+def test_recordings_added_at_the_head_during_a_full_walk_are_not_missed(fake_vobiz, vobiz_client):
+    fake_vobiz.max_page_size = 20
+    added = []
+    original_page = fake_vobiz.account.page
+
+    def page_that_grows(offset, limit, **filters):
+        if offset >= 600 and not added:  # half way through the walk, 30 arrive at the head
+            fake_vobiz.account.add_recordings(30)
+            added.append(30)
+        return original_page(offset, limit, **filters)
+
+    fake_vobiz.account.page = page_that_grows
+    sync(vobiz_client, full=True, workers=4)
+    assert added
+    assert Recording.objects.count() == 1264
+    upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
+    assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
+
+
+def test_full_run_with_workers_stores_each_recording_once(fake_vobiz, vobiz_client):
+    fake_vobiz.max_page_size = 20
+    run = sync(vobiz_client, full=True, workers=8)
+    assert Recording.objects.count() == 1234 == run.created
+    assert run.pages >= 62
+
+
+def test_full_run_marks_gone_only_what_vobiz_confirms(fake_vobiz, vobiz_client):
+    sync(vobiz_client)
+    gone_id = Recording.objects.order_by("add_time").first().recording_id
+    fake_vobiz.account.delete(gone_id)
+    run = sync(vobiz_client, full=True)
+    assert run.gone == 1
+    assert Recording.objects.count() == 1234  # never deleted locally
+    assert Recording.objects.get(recording_id=gone_id).gone_at is not None
+    assert Recording.objects.filter(gone_at__isnull=False).count() == 1
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "504", "429", "stall", "truncated", "not-json"])
+def test_sync_survives_every_fault_kind(fake_vobiz, vobiz_client, fault):
+    fake_vobiz.stall_seconds = 1.5
+    fake_vobiz.inject(fault, times=3)
+    run = sync(vobiz_client, full=True)
+    assert run.status == "succeeded"
+    assert Recording.objects.count() == 1234
+
+
+def test_malformed_objects_are_skipped_and_counted_while_neighbours_are_stored(fake_vobiz, vobiz_client):
+    fake_vobiz.account.set_override(3, {"recording_id": None})
+    fake_vobiz.account.set_override(4, {"add_time": "not a time"})
+    run = sync(vobiz_client)
+    assert run.skipped == 2
+    assert Recording.objects.count() == 1232
+
+
+def test_a_failed_run_keeps_what_it_stored_and_the_next_run_completes(fake_vobiz, vobiz_client):
+    fake_vobiz.max_page_size = 20
+    fake_vobiz.inject("401", times=1, path_contains="offset=400")
+    with pytest.raises(SyncError, match="401"):
+        sync(vobiz_client, workers=1)
+    kept = Recording.objects.count()
+    assert 400 <= kept < 1234
+    failed = SyncRun.objects.get()
+    assert failed.status == "failed" and "401" in failed.error
+    assert SyncState.objects.get().backfill_offset >= 400
+
+    fake_vobiz.reset_log()
+    sync(vobiz_client, workers=1)
+    assert Recording.objects.count() == 1234
+    resumed_offsets = [int(r.query.get("offset", 0)) for r in list_requests(fake_vobiz)]
+    assert min(o for o in resumed_offsets if o > 0) >= 300  # resumed, not started over
+
+
+def test_second_sync_is_refused_while_one_holds_the_lock(fake_vobiz, vobiz_client):
+    with DatabaseLock(LOCK_NAME):
+        with pytest.raises(SyncError, match="another sync is running"):
+            sync(vobiz_client)
+    assert fake_vobiz.requests_log == []
+
+
+def test_an_expired_lock_does_not_block(fake_vobiz, vobiz_client):
+    lock = DatabaseLock(LOCK_NAME, ttl=timedelta(seconds=-1))
+    lock.owner = "another-host:1:abc"
+    lock.acquire()
+    assert sync(vobiz_client).status == "succeeded"
+
+
+def test_command_reports_bad_credentials_in_one_line_without_the_token(fake_vobiz, settings):
+    settings.VOBIZ_AUTH_TOKEN = "definitely-wrong-token"
+    with pytest.raises(CommandError) as error:
+        call_command("sync_recordings")
+    message = str(error.value)
+    assert "401" in message and "\n" not in message
+    assert "definitely-wrong-token" not in message and AUTH_TOKEN not in message
+    assert SyncRun.objects.get().status == "failed"
+
+
+def test_command_refuses_without_credentials(settings):
+    settings.VOBIZ_AUTH_ID = ""
+    with pytest.raises(CommandError, match="VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must be set"):
+        call_command("sync_recordings")
+
+
+def test_command_prints_a_summary(fake_vobiz):
+    out = StringIO()
+    call_command("sync_recordings", "--workers", "2", stdout=out)
+    assert "1234 new" in out.getvalue()
+
+
+def run_command(env, *args):
+    return subprocess.run(
+        [sys.executable, "manage.py", "sync_recordings", *args],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exit_status_and_stderr_of_a_failing_command(fake_vobiz, subprocess_env):
+    result = run_command({**subprocess_env, "VOBIZ_AUTH_TOKEN": "nope-nope-nope"})
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "401" in result.stderr
+    assert "nope-nope-nope" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_killed_half_way_loses_nothing_and_the_next_run_completes(fake_vobiz, subprocess_env):
+    fake_vobiz.max_page_size = 20
+    fake_vobiz.latency = 0.05
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_recordings", "--workers", "1"],
+        cwd=settings.BASE_DIR, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while Recording.objects.count() < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.kill()
+    child.wait()
+    stored_before = set(Recording.objects.values_list("recording_id", flat=True))
+    assert 300 <= len(stored_before) < 1234
+
+    fake_vobiz.latency = 0
+    result = run_command(subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert Recording.objects.count() == 1234
+    assert stored_before <= set(Recording.objects.values_list("recording_id", flat=True))
+    runs = list(SyncRun.objects.order_by("started_at").values_list("status", flat=True))
+    assert runs == ["failed", "succeeded"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_command_is_refused_while_the_first_runs(fake_vobiz, subprocess_env):
+    fake_vobiz.latency = 0.3
+    first = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_recordings", "--workers", "1"],
+        cwd=settings.BASE_DIR, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not SyncRun.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = run_command(subprocess_env)
+        assert second.returncode != 0
+        assert "another sync is running" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
