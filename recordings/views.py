@@ -1,3 +1,144 @@
-from django.shortcuts import render
+import logging
+import re
 
-# Create your views here.
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import cached_property
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
+
+from . import exports, media, selectors, services
+from .filters import RecordingFilter
+from .models import Recording, SyncRun
+from .presenters import call_facts
+from .tables import PER_PAGE_CHOICES, RecordingTable, SyncRunTable
+from .vobiz import VobizError
+
+logger = logging.getLogger(__name__)
+
+
+class CountedPaginator(Paginator):
+    """A paginator told the count the page already computed, so it does not count again."""
+
+    def __init__(self, *args, known_count, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self):
+        return self.known_count
+
+
+def per_page(request):
+    try:
+        value = int(request.GET.get("per_page", PER_PAGE_CHOICES[0]))
+    except ValueError:
+        return PER_PAGE_CHOICES[0]
+    return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
+
+
+@require_GET
+def recording_list(request):
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings())
+    queryset = filterset.filtered()
+    if request.GET.get("_export") == "csv":
+        return exports.csv_response(queryset)
+    summary = selectors.summarise(queryset)
+    table = RecordingTable(queryset, order_by_field="sort")
+    RequestConfig(
+        request,
+        paginate={"per_page": per_page(request), "paginator_class": CountedPaginator, "known_count": summary.count},
+    ).configure(table)
+    return render(
+        request,
+        "recordings/recording_list.html",
+        {
+            "filter": filterset,
+            "table": table,
+            "summary": summary,
+            "per_page": per_page(request),
+            "per_page_choices": PER_PAGE_CHOICES,
+            "database_empty": summary.count == 0 and not Recording.objects.exists(),
+        },
+    )
+
+
+def start_seconds(value):
+    """`?t=83`, `?t=83.5` or `?t=1:23` as whole seconds; anything else is no start."""
+    match = re.fullmatch(r"(?:(\d{1,4}):)?(\d{1,6})(?:\.\d*)?", value.strip())
+    if not match:
+        return 0
+    minutes, seconds = match.groups()
+    return int(minutes or 0) * 60 + int(seconds)
+
+
+@require_GET
+def recording_detail(request, recording_id):
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    start = start_seconds(request.GET.get("t", ""))
+    siblings = selectors.recordings_of_call(recording.call_uuid).exclude(pk=recording.pk) if recording.call_uuid else []
+    return render(
+        request,
+        "recordings/recording_detail.html",
+        {"recording": recording, "start": start, "siblings": siblings},
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+def recording_audio(request, recording_id):
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    try:
+        upstream = media.open_audio(recording.recording_url, request.headers.get("Range"))
+    except media.MediaRefused as exc:
+        return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
+    except VobizError as exc:
+        logger.warning("audio for %s not fetched: %s", recording_id, exc)
+        return HttpResponse(
+            f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain"
+        )
+
+    response = StreamingHttpResponse(
+        upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else iter(()),
+        status=upstream.status_code,
+        content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
+    )
+    response._resource_closers.append(upstream.close)
+    for header in media.PASSED_HEADERS:
+        if header in upstream.headers:
+            response[header] = upstream.headers[header]
+    response["Cache-Control"] = "private, max-age=3600"
+    if request.GET.get("download") == "1":
+        response["Content-Disposition"] = content_disposition_header(True, media.download_name(recording))
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def call_detail(request, call_uuid):
+    if request.method == "POST":
+        result = services.call_detail(call_uuid, refresh=True)
+        if result.record:
+            messages.success(request, "The call record was fetched again from Vobiz.")
+        return redirect("recordings:call", call_uuid=call_uuid)
+    result = services.call_detail(call_uuid)
+    recordings = list(selectors.recordings_of_call(call_uuid))
+    return render(
+        request,
+        "recordings/call_detail.html",
+        {
+            "call_uuid": call_uuid,
+            "cdr": result.record,
+            "facts": call_facts(result.record.data) if result.record else [],
+            "cdr_problem": result.problem,
+            "recordings": recordings,
+        },
+    )
+
+
+@require_GET
+def sync_runs(request):
+    table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    return render(request, "recordings/sync_runs.html", {"table": table})

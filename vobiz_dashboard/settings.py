@@ -123,7 +123,7 @@ STORAGES = {
     },
 }
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/semantic.html"
+DJANGO_TABLES2_TEMPLATE = "tables/table.html"
 
 # Vobiz
 VOBIZ_AUTH_ID = os.environ.get("VOBIZ_AUTH_ID", "")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FakeVobizServer
@@ -37,7 +38,9 @@ class Command(BaseCommand):
         call_command("runserver", addrport, use_reloader=False)
 
     def start_fake_vobiz(self, count, port):
-        account = FakeAccount(count=count)
+        # Recordings up to today, the same all day, so that a restart syncs nothing new.
+        today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        account = FakeAccount(count=count, now=today)
         try:
             server = FakeVobizServer(account=account, port=port).start()
         except OSError as exc:

@@ -1,0 +1,75 @@
+"""The filter form above the recordings table; every filter is a plain GET parameter."""
+
+from datetime import date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
+
+from . import selectors
+from .models import Recording
+
+RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
+RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
+
+
+# Dates outside these bounds are typing mistakes, and would overflow the day arithmetic.
+DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
+
+
+def start_of_local_day(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class RecordingFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="Search",
+        method="filter_search",
+        widget=forms.TextInput(attrs={"placeholder": "Number, last digits, call or recording id", "type": "search"}),
+    )
+    call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
+    recording_format = django_filters.ChoiceFilter(label="Format", choices=RECORDING_FORMATS, empty_label="Any format")
+    from_number = django_filters.CharFilter(label="From", method="filter_number")
+    to_number = django_filters.CharFilter(label="To", method="filter_number")
+    added_after = django_filters.DateFilter(
+        label="Added from", method="filter_added_after", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    added_before = django_filters.DateFilter(
+        label="Added until", method="filter_added_before", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    min_duration = django_filters.NumberFilter(
+        label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8
+    )
+    max_duration = django_filters.NumberFilter(
+        label="Max seconds", method="filter_max_duration", min_value=0, max_value=10**8
+    )
+
+    class Meta:
+        model = Recording
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        return selectors.search(queryset, value)
+
+    def filter_number(self, queryset, name, value):
+        return queryset.filter(selectors.matching_number(name.removesuffix("_number"), value))
+
+    def filter_added_after(self, queryset, name, value):
+        return queryset.filter(add_time__gte=start_of_local_day(value))
+
+    def filter_added_before(self, queryset, name, value):
+        # "until" includes the whole day.
+        return queryset.filter(add_time__lt=start_of_local_day(value + timedelta(days=1)))
+
+    def filter_min_duration(self, queryset, name, value):
+        return queryset.filter(recording_duration_ms__gte=int(value * 1000))
+
+    def filter_max_duration(self, queryset, name, value):
+        return queryset.filter(recording_duration_ms__lte=int(value * 1000))
+
+    def filtered(self):
+        """The queryset narrowed by every filter that is valid; invalid ones show as form errors."""
+        self.is_valid()
+        return self.filter_queryset(self.queryset.all())

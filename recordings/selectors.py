@@ -1,0 +1,71 @@
+"""Reads: the queries the pages make, in one place."""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+
+from .models import Recording, SyncRun
+
+PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
+NATIONAL_DIGITS = 10  # an Indian number without its country code
+
+
+@dataclass
+class Summary:
+    count: int
+    duration_ms: int
+
+
+def recordings():
+    return Recording.objects.all()
+
+
+def number_digits_query(text):
+    """The reversed digits to prefix-match for a number as someone typed or read it out.
+
+    "+91 98765 43210", "919876543210", "09876543210" and "9876543210" all mean the same line, and
+    "3210" is the last digits a customer reads out: all become "ends with these digits", at most
+    the national part, so the country code may be there or not.
+    """
+    digits = re.sub(r"\D", "", text).lstrip("0")
+    return digits[-NATIONAL_DIGITS:][::-1]
+
+
+def matching_number(field_prefix, text):
+    reversed_digits = number_digits_query(text)
+    if not reversed_digits:
+        return Q(pk__in=[])
+    return Q(**{f"{field_prefix}_digits_reversed__startswith": reversed_digits})
+
+
+def search(queryset, text):
+    text = text.strip()
+    if not text:
+        return queryset
+    if PHONE_QUERY.match(text) and sum(c.isdigit() for c in text) >= 3:
+        return queryset.filter(matching_number("from", text) | matching_number("to", text))
+    return queryset.filter(
+        Q(recording_id=text)
+        | Q(call_uuid__startswith=text)
+        | Q(recording_id__startswith=text)
+        | Q(conference_name__icontains=text)
+    )
+
+
+def summarise(queryset):
+    totals = queryset.order_by().aggregate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+    return Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+
+
+def recordings_of_call(call_uuid):
+    return Recording.objects.filter(call_uuid=call_uuid).order_by("add_time", "id")
+
+
+def sync_status():
+    """The last run of any kind and the last successful one (the same run, most of the time)."""
+    last_run = SyncRun.objects.order_by("-started_at").first()
+    if last_run is None or last_run.status == SyncRun.Status.SUCCEEDED:
+        return {"last_run": last_run, "last_success": last_run}
+    last_success = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).order_by("-started_at").first()
+    return {"last_run": last_run, "last_success": last_success}

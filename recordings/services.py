@@ -1,0 +1,56 @@
+"""Changes: what the pages do beyond reading the local copy."""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import CallDetail
+from .vobiz import VobizClient, VobizError, VobizNotFound
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CallDetailResult:
+    record: CallDetail | None = None
+    problem: str = ""  # why there is no record, in words for the page
+
+
+def cdr_client():
+    # The page waits on this: a short timeout and one retry.
+    return VobizClient(
+        settings.VOBIZ_AUTH_ID,
+        settings.VOBIZ_AUTH_TOKEN,
+        settings.VOBIZ_API_URL,
+        connect_timeout=3,
+        read_timeout=10,
+        max_attempts=2,
+        backoff_base=0.2,
+    )
+
+
+def call_detail(call_uuid, refresh=False):
+    """The call's CDR: from the cache unless `refresh`, else from Vobiz (and then cached)."""
+    if not refresh:
+        cached = CallDetail.objects.filter(call_uuid=call_uuid).first()
+        if cached is not None:
+            return CallDetailResult(record=cached)
+    if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
+        return CallDetailResult(problem="Vobiz credentials are not configured, so the call record cannot be fetched.")
+    try:
+        with cdr_client() as client:
+            data = client.get_cdr(call_uuid)
+    except VobizNotFound:
+        return CallDetailResult(
+            problem="Vobiz has no call record for this call: it is unknown, or still in progress "
+            "(a record exists only once the call has ended)."
+        )
+    except VobizError as exc:
+        logger.warning("call record for %s not fetched: %s", call_uuid, exc)
+        return CallDetailResult(problem=f"Vobiz could not be reached for the call record ({exc}). Try again shortly.")
+    record, _ = CallDetail.objects.update_or_create(
+        call_uuid=call_uuid, defaults={"data": data, "fetched_at": timezone.now()}
+    )
+    return CallDetailResult(record=record)

@@ -1,0 +1,136 @@
+"""The dashboard in a real Chromium against a live server and the fake Vobiz API."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.models import Recording
+from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+]
+SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
+HOSTILE_CONFERENCE = "<script>window.__injected=2</script>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the README's test command installs Debian's chromium package")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def fake_account():
+    account = FakeAccount(count=80, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+    account.set_override(5, {"from_number": HOSTILE_NUMBER, "conference_name": HOSTILE_CONFERENCE})
+    return account
+
+
+@pytest.fixture
+def page(browser, live_server, fake_vobiz, vobiz_client, django_user_model):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    django_user_model.objects.create_user("support", password="listen-carefully-42")
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/")
+    page.fill("input[name=username]", "support")
+    page.fill("input[name=password]", "listen-carefully-42")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+    yield page
+    context.close()
+    assert errors == []
+
+
+def first_column_texts(page, column):
+    return page.locator(f"table tbody tr td:nth-child({column})").all_inner_texts()
+
+
+def test_sign_in_filter_by_number_and_sort(page):
+    assert page.locator("table tbody tr").count() == 25
+    target = Recording.objects.exclude(from_number=HOSTILE_NUMBER).order_by("-add_time")[3]
+    page.fill("input[name=q]", target.from_number[-6:])
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r"q="))
+    numbers = first_column_texts(page, 2) + first_column_texts(page, 3)
+    assert any(n.endswith(target.from_number[-6:]) for n in numbers)
+    assert page.locator("table tbody tr").count() == Recording.objects.filter(
+        from_digits_reversed__startswith=target.from_number[-6:][::-1]
+    ).count() + Recording.objects.filter(to_digits_reversed__startswith=target.from_number[-6:][::-1]).exclude(
+        from_digits_reversed__startswith=target.from_number[-6:][::-1]
+    ).count()
+
+    page.goto("/")
+    page.click("th >> text=Duration")
+    page.wait_for_url(re.compile(r"sort=recording_duration_ms"))
+    durations = Recording.objects.order_by("recording_duration_ms").values_list("recording_duration_ms", flat=True)
+    shown = first_column_texts(page, 5)
+    assert shown[0] == format_duration(durations[0])
+
+
+def format_duration(ms):
+    seconds = round(ms / 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def test_play_a_recording_in_the_page(page):
+    audio = page.locator("table tbody tr audio").first
+    audio.evaluate("a => a.play()")
+    page.wait_for_function(
+        "a => a.duration > 0 && a.currentTime > 0.3", arg=audio.element_handle(), timeout=15000
+    )
+    assert audio.evaluate("a => a.duration") > 0
+    second = page.locator("table tbody tr audio").nth(1)
+    second.evaluate("a => a.play()")
+    page.wait_for_function("a => a.paused", arg=audio.element_handle(), timeout=5000)
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "recordings-table.png"))
+
+
+def test_follow_a_call_link_and_see_the_cdr(page, fake_vobiz):
+    newest = Recording.objects.order_by("-add_time", "-id")[:25]
+    index = next(i for i, r in enumerate(newest) if i and fake_vobiz.account.cdr(r.call_uuid))
+    page.locator("table tbody tr").nth(index).locator("td:nth-child(7) a").click()
+    page.wait_for_url(re.compile(r"/calls/"))
+    call_uuid = page.url.rstrip("/").rsplit("/", 1)[-1]
+    cdr = fake_vobiz.account.cdr(call_uuid)
+    body = page.inner_text("main")
+    assert "Call record" in body
+    assert cdr["call_direction"].capitalize() in body
+    assert "Hung up by" in body and cdr["currency"] in body
+    assert page.locator("audio").count() == Recording.objects.filter(call_uuid=call_uuid).count()
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "call-details.png"), full_page=True)
+
+
+def test_html_in_synced_fields_shows_as_text_and_runs_nothing(page):
+    hostile = Recording.objects.get(from_number=HOSTILE_NUMBER)
+    page.goto(f"/?q={hostile.call_uuid}")
+    assert HOSTILE_NUMBER in page.inner_text("table")
+    page.goto(f"/recordings/{hostile.recording_id}/")
+    assert HOSTILE_CONFERENCE in page.inner_text("main")
+    assert page.evaluate("window.__injected") is None

@@ -1,0 +1,188 @@
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+from .factories import make_recording, make_recordings
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(response):
+    return [row.record.recording_id for row in response.context["table"].page.object_list]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    for url in ["/", "/recordings/x/", "/recordings/x/audio", "/calls/x/", "/sync/", "/?_export=csv"]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+
+
+def test_empty_database_explains_the_first_sync(support_client):
+    response = support_client.get("/")
+    assert response.status_code == 200
+    assert b"manage.py sync_recordings" in response.content
+
+
+def test_newest_first_with_count_and_total_duration(support_client):
+    old = make_recording(add_time="2026-01-01T10:00:00Z")
+    new = make_recording(add_time="2026-06-01T10:00:00Z", recording_duration_ms="3600000.0")
+    response = support_client.get("/")
+    assert rows(response)[:2] == [new.recording_id, old.recording_id]
+    assert response.context["summary"].count == 2
+    assert b"1 h 01 m in all" in response.content
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["+919812345678", "919812345678", "9812345678", "098123 45678", "+91 98123-45678", "45678", "345678"],
+)
+def test_search_finds_a_number_however_it_is_written(support_client, query):
+    target = make_recording(from_number="919812345678")
+    make_recording(from_number="+919800000001", to_number="+918000000002")
+    assert rows(support_client.get("/", {"q": query})) == [target.recording_id]
+
+
+def test_search_by_ids_and_conference_name(support_client):
+    target = make_recording(conference_name="Quarterly Review Bridge")
+    make_recordings(3)
+    assert rows(support_client.get("/", {"q": target.recording_id})) == [target.recording_id]
+    assert rows(support_client.get("/", {"q": target.call_uuid})) == [target.recording_id]
+    assert rows(support_client.get("/", {"q": target.call_uuid[:13]})) == [target.recording_id]
+    assert rows(support_client.get("/", {"q": "quarterly review"})) == [target.recording_id]
+
+
+def test_each_filter_narrows_the_table(support_client):
+    base = make_recording()
+    conference = make_recording(recording_type="conference", conference_name="c1")
+    wav = make_recording(recording_format="wav")
+    to_match = make_recording(to_number="+918055512345")
+    long = make_recording(recording_duration_ms="900000.0")
+    old = make_recording(add_time="2025-03-02T12:00:00Z")
+    get = lambda **params: set(rows(support_client.get("/", params)))  # noqa: E731
+    assert get(recording_type="conference") == {conference.recording_id}
+    assert get(recording_format="wav") == {wav.recording_id}
+    assert get(to_number="55512345") == {to_match.recording_id}
+    assert get(from_number="+919876500000") >= {base.recording_id, wav.recording_id}
+    assert get(call_uuid=base.call_uuid) == {base.recording_id}
+    assert get(min_duration="600") == {long.recording_id}
+    assert long.recording_id not in get(max_duration="600")
+    assert get(added_before="2025-03-02") == {old.recording_id}
+    assert old.recording_id not in get(added_after="2025-03-03")
+    assert get(added_after="2025-03-02", added_before="2025-03-02") == {old.recording_id}
+
+
+def test_dates_are_days_in_the_configured_time_zone(support_client, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    late_evening_ist = make_recording(add_time="2026-03-01T20:00:00Z")  # 2 March 01:30 in India
+    assert rows(support_client.get("/", {"added_after": "2026-03-02"})) == [late_evening_ist.recording_id]
+
+
+def test_sorting_by_duration_from_and_to(support_client):
+    short = make_recording(recording_duration_ms="1000.0", from_number="+911111111111", to_number="+919999999999")
+    long = make_recording(recording_duration_ms="9000.0", from_number="+912222222222", to_number="+918888888888")
+    assert rows(support_client.get("/", {"sort": "recording_duration_ms"})) == [short.recording_id, long.recording_id]
+    assert rows(support_client.get("/", {"sort": "-recording_duration_ms"})) == [long.recording_id, short.recording_id]
+    assert rows(support_client.get("/", {"sort": "from_number"})) == [short.recording_id, long.recording_id]
+    assert rows(support_client.get("/", {"sort": "to_number"})) == [long.recording_id, short.recording_id]
+    assert rows(support_client.get("/", {"sort": "add_time"}))[0] == long.recording_id  # made later, older time
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"added_after": "yesterday"},
+        {"added_before": "0001-01-01"},
+        {"added_before": "9999-12-31"},
+        {"min_duration": "abc"},
+        {"max_duration": "-5"},
+        {"min_duration": "1e400"},
+        {"recording_type": "<script>"},
+        {"page": "abc"},
+        {"page": "-1"},
+        {"page": "99999999999999999999"},
+        {"per_page": "1000000"},
+        {"sort": "nonsense"},
+        {"sort": "raw"},
+        {"q": "\x00"},
+        {"q": "+" * 500},
+        {"from_number": "abc"},
+    ],
+)
+def test_bad_parameters_never_break_the_page(support_client, params):
+    make_recordings(3)
+    response = support_client.get("/", params)
+    assert response.status_code == 200
+
+
+def test_invalid_filter_shows_a_form_error_and_keeps_the_valid_ones(support_client):
+    wav = make_recording(recording_format="wav")
+    make_recording()
+    response = support_client.get("/", {"added_after": "not-a-date", "recording_format": "wav"})
+    assert response.context["filter"].form.errors["added_after"]
+    assert b"field-error" in response.content
+    assert rows(response) == [wav.recording_id]
+
+
+def test_a_page_past_the_end_shows_the_last_page(support_client):
+    make_recordings(30)
+    response = support_client.get("/", {"page": 50, "per_page": 25})
+    assert response.status_code == 200
+    assert response.context["table"].page.number == 2
+    assert len(rows(response)) == 5
+
+
+@pytest.mark.parametrize("per_page", [25, 50, 100])
+def test_page_size_choices(support_client, per_page):
+    make_recordings(120)
+    assert len(rows(support_client.get("/", {"per_page": per_page}))) == per_page
+
+
+def test_query_count_does_not_grow_with_page_size(support_client):
+    make_recordings(120)
+    counts = []
+    for per_page in (25, 100):
+        with CaptureQueriesContext(connection) as queries:
+            assert support_client.get("/", {"per_page": per_page}).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert counts[0] <= 6
+
+
+def test_rows_link_the_call_and_carry_a_player(support_client):
+    recording = make_recording()
+    content = support_client.get("/").content.decode()
+    assert f'href="/calls/{recording.call_uuid}/"' in content
+    assert f'src="/recordings/{recording.recording_id}/audio"' in content
+    assert 'preload="none"' in content
+
+
+def test_csv_export_streams_the_filtered_rows(support_client):
+    make_recordings(40, recording_format="wav")
+    make_recordings(5, recording_format="mp3", conference_name="=HYPERLINK(\"x\")")
+    response = support_client.get("/", {"recording_format": "mp3", "_export": "csv"})
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(table) == 5
+    assert {row["recording_format"] for row in table} == {"mp3"}
+    assert table[0]["conference_name"].startswith("'=")  # not a formula in a spreadsheet
+
+
+def test_times_show_in_the_configured_zone_with_the_zone_named(support_client, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    make_recording(add_time="2026-03-01T20:00:00Z")
+    assert b"2 Mar 2026 01:30 IST" in support_client.get("/").content
+
+
+def test_html_in_synced_fields_is_escaped(support_client):
+    make_recording(from_number="<script>alert(1)</script>", conference_name="<img src=x onerror=alert(2)>",
+                   recording_type="<b>x</b>")
+    content = support_client.get("/").content.decode()
+    assert "<script>alert(1)" not in content and "&lt;script&gt;alert(1)" in content
+    assert "<b>x</b>" not in content
