@@ -9,7 +9,8 @@
  *   [data-player-seek="-10"]    seek by that many seconds
  *   [data-player-speed]         cycles 1× → 1.25× → 1.5× → 1.75× → 2× (remembered in localStorage)
  *   [data-player-channel]       <select> both | caller (left channel) | callee (right channel)
- *   [data-player-copy]          copies "<this page>?t=<current second>"
+ *   [data-player-copy]          copies "<the recording's page>?t=<current second>" (the wrapper's
+ *                               data-link, or this page without it)
  *   [data-player-retry]         reloads after an error
  *
  * Keyboard (focus not in a form field): k / space play-pause the last used player,
@@ -191,8 +192,8 @@
 
   /* ---------- copy link ---------- */
 
-  function linkAt(seconds) {
-    var url = new URL(window.location.href);
+  function linkAt(player, seconds) {
+    var url = new URL(player.getAttribute("data-link") || window.location.href, window.location.href);
     url.hash = "";
     url.searchParams.delete("t");
     url.searchParams.set("t", String(seconds));
@@ -201,7 +202,7 @@
 
   function copyLink(player) {
     var audio = audioOf(player);
-    var url = linkAt(Math.floor(audio ? audio.currentTime || 0 : 0));
+    var url = linkAt(player, Math.floor(audio ? audio.currentTime || 0 : 0));
     var input = player.querySelector("[data-player-copy-input]");
     if (input) input.value = url;
 
