@@ -1,8 +1,6 @@
 from django.contrib import admin
 
-from .models import CallDetail, Recording, SyncRun
-
-SYNCED_FIELDS = [f.name for f in Recording._meta.concrete_fields if f.name != "id"]
+from .models import SYNCED_FIELDS, CallDetail, Recording, SyncRun
 
 
 @admin.register(Recording)

@@ -8,7 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from . import selectors
-from .models import Recording
+from .models import Recording, ReviewState
+from .roles import is_auditor
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
 RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
@@ -46,9 +47,33 @@ class RecordingFilter(django_filters.FilterSet):
         label="Max seconds", method="filter_max_duration", min_value=0, max_value=10**8
     )
 
+    status = django_filters.ChoiceFilter(
+        label="Status",
+        choices=[("removed", "Deleted or gone"), ("all", "All, with deleted")],
+        empty_label="At Vobiz",
+        method="filter_status",
+    )
+    review = django_filters.ChoiceFilter(
+        label="Review",
+        choices=[*ReviewState.choices, ("none", "Not reviewed")],
+        empty_label="Any review state",
+        method="filter_review",
+    )
+
     class Meta:
         model = Recording
         fields = []
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        if request is None or not is_auditor(request.user):
+            del self.filters["review"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset.removed() if value == "removed" else queryset
+
+    def filter_review(self, queryset, name, value):
+        return queryset.filter(review_state="" if value == "none" else value)
 
     def filter_search(self, queryset, name, value):
         return selectors.search(queryset, value)
@@ -72,4 +97,7 @@ class RecordingFilter(django_filters.FilterSet):
     def filtered(self):
         """The queryset narrowed by every filter that is valid; invalid ones show as form errors."""
         self.is_valid()
-        return self.filter_queryset(self.queryset.all())
+        queryset = self.queryset.all()
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.present()  # deleted and gone recordings only on request
+        return self.filter_queryset(queryset)

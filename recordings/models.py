@@ -1,6 +1,34 @@
 import json
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+
+# The fields a sync writes: the API's, as normalised, and the sync's own bookkeeping.
+API_FIELDS = (
+    "recording_id", "call_uuid", "recording_type", "recording_format", "recording_url", "add_time",
+    "recording_duration_ms", "recording_start_ms", "recording_end_ms", "rounded_recording_duration",
+    "from_number", "to_number", "conference_name", "recording_storage_duration", "recording_storage_rate",
+    "monthly_recording_storage_amount", "resource_uri",
+)
+SYNCED_FIELDS = API_FIELDS + (
+    "raw", "from_digits_reversed", "to_digits_reversed", "content_hash", "first_synced_at", "last_synced_at", "gone_at",
+)
+
+
+class ReviewState(models.TextChoices):
+    REVIEWED = "reviewed", "Reviewed"
+    FLAGGED = "flagged", "Flagged"
+
+
+class RecordingQuerySet(models.QuerySet):
+    def present(self):
+        """Recordings that still exist at Vobiz, as far as we know."""
+        return self.filter(deleted_at__isnull=True, gone_at__isnull=True)
+
+    def removed(self):
+        return self.filter(Q(deleted_at__isnull=False) | Q(gone_at__isnull=False))
 
 
 class Recording(models.Model):
@@ -39,9 +67,29 @@ class Recording(models.Model):
         null=True, blank=True, help_text="When Vobiz confirmed the recording no longer exists."
     )
 
+    # Auditing. The row stays after a deletion at Vobiz, as a tombstone.
+    review_state = models.CharField(max_length=16, choices=ReviewState.choices, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="When an auditor deleted it at Vobiz.")
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deletion_reason = models.TextField(blank=True)
+
+    objects = RecordingQuerySet.as_manager()
+
     class Meta:
         ordering = ["-add_time", "-id"]
+        permissions = [
+            ("listen", "Can browse, play and download recordings"),
+            ("audit", "Can audit recordings: the log, reviews, holds, deletion and usage"),
+        ]
         indexes = [
+            models.Index(fields=["review_state", "-add_time"], name="rec_review_time_idx"),
             models.Index(fields=["-add_time", "-id"], name="rec_add_time_idx"),
             models.Index(fields=["recording_type", "-add_time"], name="rec_type_time_idx"),
             models.Index(fields=["recording_format", "-add_time"], name="rec_format_time_idx"),
@@ -136,3 +184,109 @@ class CallDetail(models.Model):
 
     def __str__(self):
         return self.call_uuid
+
+
+class AuditEvent(models.Model):
+    """The audit log: every playback, download, review, hold and deletion. Never edited."""
+
+    class Action(models.TextChoices):
+        PLAY = "play", "Played"
+        DOWNLOAD = "download", "Downloaded"
+        REVIEW = "review", "Marked reviewed"
+        FLAG = "flag", "Flagged"
+        CLEAR_REVIEW = "clear_review", "Cleared review"
+        HOLD = "hold", "Put on hold"
+        RELEASE = "release", "Hold lifted"
+        DELETE = "delete", "Deleted at Vobiz"
+        DELETE_FAILED = "delete_failed", "Deletion failed"
+        SYNC = "sync", "Started a sync"
+
+    LISTENING = (Action.PLAY, Action.DOWNLOAD)
+
+    at = models.DateTimeField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    recording = models.ForeignKey(Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    call_uuid = models.CharField(max_length=128, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_at_idx"),
+            models.Index(fields=["user", "-at"], name="audit_user_idx"),
+            models.Index(fields=["recording", "action", "-at"], name="audit_recording_idx"),
+            models.Index(fields=["action", "-at"], name="audit_action_idx"),
+            models.Index(fields=["call_uuid", "-at"], name="audit_call_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} {self.get_action_display().lower()} {self.recording_id or self.call_uuid}"
+
+
+class LegalHoldQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(lifted_at__isnull=True)
+
+    def covering(self, recording):
+        return self.active().filter(Q(recording=recording) | Q(call_uuid=recording.call_uuid, recording=None))
+
+
+class LegalHold(models.Model):
+    """Keeps a recording, or every recording of a call, from deletion until the hold is lifted."""
+
+    recording = models.ForeignKey(Recording, null=True, blank=True, on_delete=models.PROTECT, related_name="holds")
+    call_uuid = models.CharField(max_length=128, blank=True, help_text="Set alone for a hold on a whole call.")
+    reason = models.TextField()
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    placed_at = models.DateTimeField()
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+
+    objects = LegalHoldQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["recording"], condition=Q(lifted_at__isnull=True), name="hold_active_recording_idx"),
+            models.Index(fields=["call_uuid"], condition=Q(lifted_at__isnull=True), name="hold_active_call_idx"),
+        ]
+
+    def __str__(self):
+        target = f"recording {self.recording_id}" if self.recording_id else f"call {self.call_uuid}"
+        return f"Hold on {target}"
+
+
+class DeletionBatch(models.Model):
+    """One request to delete recordings at Vobiz, with each recording's outcome."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField()
+    reason = models.TextField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name_plural = "deletion batches"
+
+
+class DeletionOutcome(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not attempted yet"
+        DELETED = "deleted", "Deleted"
+        ALREADY_GONE = "already_gone", "Already gone at Vobiz"
+        HELD = "held", "On hold: kept"
+        FAILED = "failed", "Failed: kept"
+
+    batch = models.ForeignKey(DeletionBatch, on_delete=models.CASCADE, related_name="outcomes")
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -20,18 +20,14 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from .locks import DatabaseLock, LockHeld, LockLost
-from .models import Recording, SyncRun, SyncState
+from .models import SYNCED_FIELDS, Recording, SyncRun, SyncState
 from .normalise import UnusableRecording, content_hash, normalise
 from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizClient, VobizError, VobizNotFound
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "sync_recordings"
-UPDATED_FIELDS = [
-    f.name
-    for f in Recording._meta.concrete_fields
-    if f.name not in ("id", "recording_id", "first_synced_at")
-]
+UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
 
 
 class SyncError(Exception):

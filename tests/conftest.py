@@ -5,6 +5,7 @@ from django.db import connection
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FakeVobizServer
+from recordings.roles import AUDITORS, SUPPORT, role_group
 from recordings.vobiz import VobizClient
 
 AUTH_ID = "MA_TESTACCT"
@@ -58,15 +59,35 @@ def subprocess_env(fake_vobiz):
     }
 
 
+def user_in_role(django_user_model, username, role, **extra):
+    user = django_user_model.objects.create_user(username, password="pw", **extra)
+    user.groups.add(role_group(role))
+    return user
+
+
 @pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("sam", password="pw", is_staff=True)
-    client.force_login(user)
+def support_user(django_user_model):
+    return user_in_role(django_user_model, "sky", SUPPORT)
+
+
+@pytest.fixture
+def auditor_user(django_user_model):
+    return user_in_role(django_user_model, "ada", AUDITORS)
+
+
+@pytest.fixture
+def support_client(client, support_user):
+    client.force_login(support_user)
     return client
 
 
 @pytest.fixture
-def support_client(client, django_user_model):
-    user = django_user_model.objects.create_user("sky", password="pw")
-    client.force_login(user)
+def auditor_client(client, auditor_user):
+    client.force_login(auditor_user)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    client.force_login(user_in_role(django_user_model, "sam", SUPPORT, is_staff=True))
     return client

@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
+from recordings.roles import SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
@@ -49,7 +50,8 @@ def fake_account():
 @pytest.fixture
 def page(browser, live_server, fake_vobiz, vobiz_client, django_user_model):
     sync_recordings(SyncOptions(), client=vobiz_client)
-    django_user_model.objects.create_user("support", password="listen-carefully-42")
+    user = django_user_model.objects.create_user("support", password="listen-carefully-42")
+    user.groups.add(role_group(SUPPORT))
     context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
     page = context.new_page()
     errors = []

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import CallDetail, Recording, SyncRun
+from recordings.roles import SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
@@ -145,7 +146,8 @@ def test_sync_status_line_and_runs_page(support_client, fake_vobiz, vobiz_client
 
 
 def test_login_and_logout(client, django_user_model):
-    django_user_model.objects.create_user("ann", password="a-long-password-1")
+    user = django_user_model.objects.create_user("ann", password="a-long-password-1")
+    user.groups.add(role_group(SUPPORT))
     response = client.post("/accounts/login/", {"username": "ann", "password": "a-long-password-1"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200

@@ -140,3 +140,6 @@ LOGGING = {
         "recordings": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }
+
+# Behind a proxy that sets X-Forwarded-For, log the client's address from it.
+TRUST_X_FORWARDED_FOR = os.environ.get("TRUST_X_FORWARDED_FOR", "0") == "1"

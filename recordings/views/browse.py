@@ -10,12 +10,13 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from . import exports, media, selectors, services
-from .filters import RecordingFilter
-from .models import Recording, SyncRun
-from .presenters import call_facts
-from .tables import PER_PAGE_CHOICES, RecordingTable, SyncRunTable
-from .vobiz import VobizError
+from .. import audit, exports, media, selectors, services
+from ..filters import RecordingFilter
+from ..models import Recording, SyncRun
+from ..presenters import call_facts
+from ..roles import listener_required
+from ..tables import PER_PAGE_CHOICES, RecordingTable, SyncRunTable
+from ..vobiz import VobizError
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ def per_page(request):
     return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
 
 
+@listener_required
 @require_GET
 def recording_list(request):
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings())
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
     queryset = filterset.filtered()
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
@@ -75,6 +77,7 @@ def start_seconds(value):
     return int(minutes or 0) * 60 + int(seconds)
 
 
+@listener_required
 @require_GET
 def recording_detail(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
@@ -87,6 +90,7 @@ def recording_detail(request, recording_id):
     )
 
 
+@listener_required
 @require_http_methods(["GET", "HEAD"])
 def recording_audio(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
@@ -106,6 +110,9 @@ def recording_audio(request, recording_id):
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
     response._resource_closers.append(upstream.close)
+    if upstream.status_code in (200, 206) and request.method == "GET":
+        downloading = request.GET.get("download") == "1"
+        audit.record_listening(request, recording, audit.Action.DOWNLOAD if downloading else audit.Action.PLAY)
     for header in media.PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
@@ -115,6 +122,7 @@ def recording_audio(request, recording_id):
     return response
 
 
+@listener_required
 @require_http_methods(["GET", "POST"])
 def call_detail(request, call_uuid):
     if request.method == "POST":
@@ -137,6 +145,7 @@ def call_detail(request, call_uuid):
     )
 
 
+@listener_required
 @require_GET
 def sync_runs(request):
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")

@@ -1,0 +1,470 @@
+"""How fast a full recordings sync runs, against the sequential floor of the Vobiz API.
+
+    .venv/bin/python bench/sync_benchmark.py --counts 10000 100000 --latency 0.05 --workers 8
+
+For each account size (--counts) the script:
+
+1. starts the fake Vobiz API (`python -m recordings.fake_vobiz`) in its own process on a free
+   local port, with --latency seconds added to every request, so the server's CPU does not share
+   a GIL with what is measured;
+2. measures the *sequential floor*: the list requests a full sync makes (limit=100, offsets 0, 100,
+   200, ... to the end), one after another with `VobizClient.list_recordings`, no database work.
+   With latency L and P pages this is about P x L: what one connection needs just to read the list;
+3. runs `manage.py migrate`, then `manage.py sync_recordings --full --workers 1` and
+   `--workers N` in child processes, each into a fresh database (a SQLite file in a temporary folder,
+   or --database-url, e.g. postgres://postgres@127.0.0.1:5432/bench_sync, which is dropped and
+   created again for each run), with Django's DEBUG off as in production (--django-debug turns it
+   on). It records each sync's wall time (process start to exit, so Django's start-up is included),
+   its peak RSS (from wait4() on that very process: not the fake server's, not migrate's) and checks
+   that the database then holds exactly `count` recordings.
+
+How to read the table:
+
+- "N workers / floor" is the N-worker sync's wall time as a share of the floor. Fetching pages in
+  parallel should beat the floor by about N, so with 8 workers the goal is under 25 %; near or over
+  100 % means the work between requests (JSON, normalising, the database) is what bounds the sync,
+  not the network.
+- "peak RSS" is the N-worker sync's. A sync that streams pages into the database should need the
+  same memory at 10k as at 100k; growth with the count means something holds every row.
+- The fake server is on the same machine: with few CPUs (see nproc) it competes with the sync for
+  them. --json PATH also writes every number, including the 1-worker sync's RSS and each sync's
+  own duration as recorded in its SyncRun (without process start-up).
+"""
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from recordings.vobiz import MAX_PAGE_SIZE, VobizClient
+
+AUTH_ID = "MA_BENCH"
+AUTH_TOKEN = "bench-token-0123456789abcdef"
+SERVER_START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+# Printed by `manage.py shell -c` after a sync: what the database holds and what the run recorded.
+CHECK_SNIPPET = """
+import json
+from recordings.models import Recording, SyncRun
+run = SyncRun.objects.order_by("-started_at", "-id").first()
+print(json.dumps({
+    "recordings": Recording.objects.count(),
+    "status": run.status if run else None,
+    "error": run.error if run else None,
+    "pages": run.pages if run else None,
+    "seconds": (run.finished_at - run.started_at).total_seconds() if run and run.finished_at else None,
+}))
+"""
+
+
+@dataclass
+class SyncResult:
+    workers: int
+    wall_s: float
+    peak_rss_mib: float
+    run_s: float  # the SyncRun's own duration: no interpreter or Django start-up
+    pages: int
+    recordings: int
+
+
+@dataclass
+class CountResult:
+    count: int
+    latency_s: float
+    pages: int
+    floor_s: float
+    syncs: dict = field(default_factory=dict)  # workers -> SyncResult
+
+
+class BenchError(Exception):
+    pass
+
+
+# -- child processes ----------------------------------------------------------------------------
+
+
+class Children:
+    """Starts child processes and stops whichever still run when the block ends, however it ends."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, **kwargs):
+        proc = subprocess.Popen(args, cwd=PROJECT, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        # Newest first: a sync stops while the fake API it talks to still answers.
+        for proc in reversed(self.procs):
+            stop(proc)
+
+
+def stop(proc):
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)  # lets a sync mark its run failed; the fake server exits cleanly
+    try:
+        proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_with_rusage(proc):
+    """Wait for `proc`; return (exit code, its peak RSS in MiB). wait4() reports that process alone."""
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # already reaped elsewhere: no usage to report
+        proc.wait()
+        return proc.returncode, float("nan")
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait for it again
+    return proc.returncode, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def tail(path, lines=20):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- the fake Vobiz API -------------------------------------------------------------------------
+
+
+def start_fake_vobiz(children, count, latency, log_path):
+    """Start the fake API in its own process; return its base URL once it answers."""
+    port = free_port()
+    args = [
+        sys.executable, "-m", "recordings.fake_vobiz", "--port", str(port), "--count", str(count),
+        "--latency", str(latency), "--max-page-size", str(MAX_PAGE_SIZE),
+        "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
+    ]
+    log = open(log_path, "w")  # noqa: SIM115 - the child holds it; closed below
+    try:
+        proc = children.start(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    finally:
+        log.close()
+    base_url = f"http://127.0.0.1:{port}/api/v1"
+    wait_until_answers(proc, base_url, log_path)
+    return base_url
+
+
+def wait_until_answers(proc, base_url, log_path):
+    url = f"{base_url}/Account/{AUTH_ID}/Recording/"
+    headers = {"X-Auth-ID": AUTH_ID, "X-Auth-Token": AUTH_TOKEN}
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"the fake Vobiz API exited with {proc.returncode}:\n{tail(log_path)}")
+        try:
+            if requests.get(url, params={"limit": 1}, headers=headers, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise BenchError(f"the fake Vobiz API did not answer within {SERVER_START_TIMEOUT:.0f}s:\n{tail(log_path)}")
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+
+def measure_floor(base_url):
+    """Wall time of the sync's list requests made one after another; returns (seconds, pages, objects)."""
+    with VobizClient(AUTH_ID, AUTH_TOKEN, base_url) as client:
+        offset, pages, objects = 0, 0, 0
+        started = time.perf_counter()
+        while True:
+            page = client.list_recordings(offset=offset, limit=MAX_PAGE_SIZE)
+            pages += 1
+            objects += len(page.objects)
+            if not page.objects or not page.has_next:
+                break
+            offset += MAX_PAGE_SIZE
+        return time.perf_counter() - started, pages, objects
+
+
+def child_env(base_url, database_url, debug):
+    """manage.py's environment: as in production (DEBUG off) unless --django-debug.
+
+    With DEBUG on, Django keeps the text of the last 9000 queries (every page's upsert, rows and
+    all) and, on SQLite, runs an extra query per statement to quote its parameters for that text.
+    """
+    env = dict(os.environ)
+    if debug:
+        env["DJANGO_DEBUG"] = "1"
+    else:
+        env["DJANGO_DEBUG"] = "0"
+        env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    env.update(
+        DATABASE_URL=database_url,
+        VOBIZ_API_URL=base_url,
+        VOBIZ_AUTH_ID=AUTH_ID,
+        VOBIZ_AUTH_TOKEN=AUTH_TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_manage(children, args, env, log_path):
+    """Run manage.py to the end; return (exit code, peak RSS in MiB, wall seconds)."""
+    with open(log_path, "w") as log:
+        started = time.perf_counter()
+        proc = children.start([sys.executable, "manage.py", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+        code, rss = wait_with_rusage(proc)
+        wall = time.perf_counter() - started
+    if code != 0:
+        raise BenchError(f"manage.py {' '.join(args)} exited with {code}:\n{tail(log_path)}")
+    return code, rss, wall
+
+
+def measure_sync(children, workers, count, base_url, database, workdir, debug):
+    """A full sync into a fresh database, with its wall time, peak RSS and a check of the result."""
+    tag = f"{count}-w{workers}"
+    with database.fresh(tag) as database_url:
+        env = child_env(base_url, database_url, debug)
+        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log")
+        _, rss, wall = run_manage(
+            children, ["sync_recordings", "--full", "--workers", str(workers)], env, workdir / f"sync-{tag}.log"
+        )
+        check = check_database(env)
+    if check["status"] != "succeeded" or check["recordings"] != count:
+        raise BenchError(
+            f"the {workers}-worker sync of {count} left {check['recordings']} recordings "
+            f"(run {check['status']}: {check['error'] or 'no error'})"
+        )
+    return SyncResult(workers=workers, wall_s=wall, peak_rss_mib=rss, run_s=check["seconds"],
+                      pages=check["pages"], recordings=check["recordings"])
+
+
+def check_database(env):
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", CHECK_SNIPPET],
+        check=False, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    if out.returncode != 0:
+        raise BenchError(f"checking the database failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+class SqliteDatabases:
+    """A new SQLite file per run, in the benchmark's temporary folder."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+
+    def describe(self):
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version} (file in {self.workdir.parent})"
+
+    @contextmanager
+    def fresh(self, tag):
+        path = self.workdir / f"sync-{tag}.sqlite3"
+        yield f"sqlite:///{path}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+class PostgresDatabases:
+    """The database named in the URL, dropped and created again for every run, and dropped at the end."""
+
+    def __init__(self, url):
+        self.url = url
+        parts = urlsplit(url)
+        self.name = parts.path.lstrip("/")
+        if not self.name or self.name in ("postgres", "template0", "template1"):
+            raise BenchError(f"--database-url must name a scratch database to drop and create, not {self.name!r}")
+        self.admin_url = urlunsplit(parts._replace(path="/postgres"))
+
+    def _admin(self, sql):
+        import psycopg
+        from psycopg import sql as pgsql
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(pgsql.SQL(sql).format(pgsql.Identifier(self.name)))
+
+    def describe(self):
+        import psycopg
+
+        with psycopg.connect(self.admin_url) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        return f"PostgreSQL {version} ({urlsplit(self.url).hostname})"
+
+    @contextmanager
+    def fresh(self, tag):
+        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        self._admin("CREATE DATABASE {}")
+        try:
+            yield self.url
+        finally:
+            self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+# -- one count, and the report ------------------------------------------------------------------
+
+
+def bench_count(count, args, database, workdir):
+    with Children() as children:
+        base_url = start_fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{count}.log")
+        floor_s, pages, objects = measure_floor(base_url)
+        if objects != count:
+            raise BenchError(f"the floor walk read {objects} recordings, expected {count}")
+        result = CountResult(count=count, latency_s=args.latency, pages=pages, floor_s=floor_s)
+        log(f"{count}: floor {floor_s:.1f}s over {pages} pages")
+        for workers in dict.fromkeys([1, args.workers]):
+            sync = measure_sync(children, workers, count, base_url, database, workdir, args.django_debug)
+            result.syncs[workers] = sync
+            log(f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s, peak RSS {sync.peak_rss_mib:.0f} MiB")
+        return result
+
+
+def markdown_table(results, workers):
+    head = ["count", "latency (ms)", "pages", "floor (s)", "sync, 1 worker (s)", f"sync, {workers} workers (s)",
+            f"{workers} workers / floor", "peak RSS (MiB)"]
+    rows = []
+    for r in results:
+        seq, par = r.syncs[1], r.syncs[workers]
+        rows.append([
+            f"{r.count:,}", f"{r.latency_s * 1000:g}", f"{r.pages:,}", f"{r.floor_s:.1f}", f"{seq.wall_s:.1f}",
+            f"{par.wall_s:.1f}", f"{100 * par.wall_s / r.floor_s:.0f} %", f"{par.peak_rss_mib:.0f}",
+        ])
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine(database, args):
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "database": database.describe(),
+        "django_debug": args.django_debug,
+        "load_average_at_start": round(os.getloadavg()[0], 2),  # other work competing for the CPUs
+    }
+
+
+def report(results, args, info, started_at):
+    print()
+    print(markdown_table(results, args.workers))
+    print()
+    print(f"Peak RSS is the {args.workers}-worker sync process's own (wait4). Sync times are wall times of "
+          "`manage.py sync_recordings --full`, Django start-up included.")
+    print(f"Machine: {info['nproc']} CPUs (load average {info['load_average_at_start']} at start), "
+          f"{info['python']}, Django DEBUG {'on' if info['django_debug'] else 'off'}, {info['database']}; "
+          f"{info['platform']}.")
+    print(f"Date: {started_at:%Y-%m-%d %H:%M} UTC. Command: `{command_line()}`")
+
+
+def command_line():
+    python = os.path.relpath(sys.executable, PROJECT) if sys.executable.startswith(str(PROJECT)) else sys.executable
+    return shlex.join([python, os.path.relpath(__file__, PROJECT), *sys.argv[1:]])
+
+
+def write_json(path, results, args, info, started_at):
+    payload = {
+        "date": started_at.isoformat(timespec="seconds"),
+        "command": command_line(),
+        "machine": info,
+        "workers": args.workers,
+        "results": [{**asdict(r), "syncs": {str(w): asdict(s) for w, s in r.syncs.items()}} for r in results],
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def interrupt(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so the child processes are stopped either way."""
+    raise KeyboardInterrupt
+
+
+def log(message):
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000],
+                        help="recordings in the fake account, one benchmark each (default: 10000 100000)")
+    parser.add_argument("--latency", type=float, default=0.05,
+                        help="seconds the fake API adds to every request (default: 0.05)")
+    parser.add_argument("--workers", type=int, default=8, help="workers for the parallel sync (default: 8)")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL URL whose database is dropped and created for each run "
+                             "(default: a fresh SQLite file in a temporary folder)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON (bench/results/ is ignored by git)")
+    parser.add_argument("--django-debug", action="store_true",
+                        help="run manage.py with DJANGO_DEBUG=1 (default: DEBUG off, as in production)")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (logs, databases)")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
+        parser.error("--workers and --counts must be positive and --latency not negative")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)
+    started_at = datetime.now(UTC)
+    with ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="sync-bench-"))
+        if args.keep_temp:
+            log(f"keeping logs and databases in {workdir}")
+        else:
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        database = PostgresDatabases(args.database_url) if args.database_url else SqliteDatabases(workdir)
+        info = machine(database, args)
+        results = []
+        try:
+            for count in args.counts:
+                results.append(bench_count(count, args, database, workdir))
+        except BenchError as exc:
+            log(f"benchmark failed: {exc}")
+            return 1
+        except KeyboardInterrupt:
+            log("interrupted; child processes stopped")
+            return 130
+        finally:
+            if results:
+                report(results, args, info, started_at)
+                if args.json:
+                    write_json(args.json, results, args, info, started_at)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

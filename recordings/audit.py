@@ -1,0 +1,99 @@
+"""The audit log, reviews and legal holds."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AuditEvent, LegalHold, Recording, ReviewState
+
+# Range requests of one playback (seeking, buffering) come within this window of each other.
+PLAYBACK_WINDOW = timedelta(minutes=10)
+Action = AuditEvent.Action
+
+
+def client_ip(request):
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(request, action, recording=None, call_uuid="", note=""):
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        user=request.user,
+        username=request.user.get_username(),
+        action=action,
+        recording=recording,
+        call_uuid=call_uuid or (recording.call_uuid if recording else ""),
+        ip_address=client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:300],
+        note=note,
+    )
+
+
+def is_continuation(range_header):
+    """A Range request past the first byte belongs to a playback or download already under way."""
+    return bool(range_header) and not range_header.replace(" ", "").startswith("bytes=0-")
+
+
+def record_listening(request, recording, action):
+    """Log a playback or download once, not once per Range request it makes."""
+    if is_continuation(request.headers.get("Range")):
+        return None
+    recent = AuditEvent.objects.filter(
+        user=request.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
+    )
+    if action == Action.PLAY and recent.exists():
+        return None
+    return record(request, action, recording)
+
+
+REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}
+
+
+@transaction.atomic
+def set_review(request, recording, state, note):
+    """Mark a recording reviewed or flagged (or clear it); the log keeps every change."""
+    recording.review_state = state
+    recording.review_note = note
+    recording.reviewed_at = timezone.now() if state else None
+    recording.reviewed_by = request.user if state else None
+    recording.save(update_fields=["review_state", "review_note", "reviewed_at", "reviewed_by"])
+    record(request, REVIEW_ACTIONS[state], recording, note=note)
+
+
+def active_hold(recording):
+    return LegalHold.objects.covering(recording).first()
+
+
+@transaction.atomic
+def place_hold(request, reason, recording=None, call_uuid=""):
+    hold = LegalHold.objects.create(
+        recording=recording, call_uuid="" if recording else call_uuid, reason=reason,
+        placed_by=request.user, placed_at=timezone.now(),
+    )
+    record(request, Action.HOLD, recording, call_uuid=call_uuid, note=reason)
+    return hold
+
+
+@transaction.atomic
+def lift_hold(request, hold, reason):
+    hold.lifted_by = request.user
+    hold.lifted_at = timezone.now()
+    hold.lift_reason = reason
+    hold.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
+    record(request, Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
+
+
+def held_recording_ids(recording_ids):
+    """Which of these recordings an active hold covers, in two queries whatever their number."""
+    rows = Recording.objects.filter(pk__in=recording_ids)
+    holds = LegalHold.objects.active()
+    held = set(holds.filter(recording__in=rows).values_list("recording_id", flat=True))
+    held_calls = holds.filter(recording=None, call_uuid__in=rows.values("call_uuid")).values("call_uuid")
+    held |= set(rows.filter(call_uuid__in=held_calls).values_list("pk", flat=True))
+    return held

@@ -1,0 +1,30 @@
+"""The two roles. Support browses, plays and downloads; Auditors also audit. Superusers are auditors."""
+
+from django.contrib.auth.decorators import permission_required
+
+SUPPORT = "Support"
+AUDITORS = "Auditors"
+ROLES = {"support": SUPPORT, "auditor": AUDITORS}
+GROUP_PERMISSIONS = {SUPPORT: ["listen"], AUDITORS: ["listen", "audit"]}
+
+LISTEN = "recordings.listen"
+AUDIT = "recordings.audit"
+
+listener_required = permission_required(LISTEN, raise_exception=True)
+auditor_required = permission_required(AUDIT, raise_exception=True)
+
+
+def is_auditor(user):
+    return user.has_perm(AUDIT)
+
+
+def role_group(name):
+    """The role's group; made here too (the data migration makes them) for databases flushed since."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="recordings", codename__in=GROUP_PERMISSIONS[name])
+        )
+    return group
