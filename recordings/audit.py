@@ -22,15 +22,22 @@ def client_ip(request):
 
 
 def record(request, action, recording=None, call_uuid="", note=""):
+    return record_for(
+        request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording, call_uuid, note
+    )
+
+
+def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="", note=""):
+    """The same as `record`, for work that outlives its request (a deletion batch, say)."""
     return AuditEvent.objects.create(
         at=timezone.now(),
-        user=request.user,
-        username=request.user.get_username(),
+        user=user,
+        username=user.get_username() if user else "",
         action=action,
         recording=recording,
         call_uuid=call_uuid or (recording.call_uuid if recording else ""),
-        ip_address=client_ip(request),
-        user_agent=request.headers.get("User-Agent", "")[:300],
+        ip_address=ip_address,
+        user_agent=(user_agent or "")[:300],
         note=note,
     )
 

@@ -5,10 +5,13 @@ import csv
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-COLUMNS = [
+RECORDING_COLUMNS = [
     "recording_id", "call_uuid", "add_time", "from_number", "to_number", "recording_type", "recording_format",
     "recording_duration_ms", "rounded_recording_duration", "conference_name", "recording_storage_duration",
     "recording_storage_rate", "monthly_recording_storage_amount", "recording_url",
+]
+AUDIT_COLUMNS = [
+    "at", "username", "action", "recording__recording_id", "call_uuid", "ip_address", "user_agent", "note",
 ]
 
 
@@ -26,12 +29,14 @@ def safe_cell(value):
     return value
 
 
-def csv_response(queryset, filename="recordings"):
+def csv_response(queryset, columns=RECORDING_COLUMNS, filename="recordings"):
+    """The queryset's `columns` (field lookups) as CSV, each headed by the lookup's last part
+    (recording__recording_id is headed recording_id)."""
     writer = csv.writer(Echo())
 
     def rows():
-        yield writer.writerow(COLUMNS)
-        for values in queryset.values_list(*COLUMNS).iterator(chunk_size=2000):
+        yield writer.writerow([column.rsplit("__", 1)[-1] for column in columns])
+        for values in queryset.values_list(*columns).iterator(chunk_size=2000):
             yield writer.writerow([safe_cell(v.isoformat() if hasattr(v, "isoformat") else v) for v in values])
 
     stamp = timezone.localtime().strftime("%Y-%m-%d_%H%M")

@@ -1,4 +1,4 @@
-"""The filter form above the recordings table; every filter is a plain GET parameter."""
+"""The filter forms above the recordings table and the audit log; every filter is a plain GET parameter."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from . import selectors
-from .models import Recording, ReviewState
+from .models import AuditEvent, Recording, ReviewState
 from .roles import is_auditor
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
@@ -101,3 +101,46 @@ class RecordingFilter(django_filters.FilterSet):
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.present()  # deleted and gone recordings only on request
         return self.filter_queryset(queryset)
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    """Every action is shown unless one is chosen; "Played or downloaded" answers "who listened"."""
+
+    LISTENING = "listening"
+
+    user = django_filters.CharFilter(
+        label="User",
+        field_name="username",  # the name kept on the event, so removed accounts still match
+        lookup_expr="icontains",
+        widget=forms.TextInput(attrs={"placeholder": "Username or part of it"}),
+    )
+    action = django_filters.ChoiceFilter(
+        label="Action",
+        choices=[(LISTENING, "Played or downloaded"), *AuditEvent.Action.choices],
+        empty_label="Any action",
+        method="filter_action",
+    )
+    recording = django_filters.CharFilter(label="Recording id", field_name="recording__recording_id")
+    call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    after = django_filters.DateFilter(
+        label="From", method="filter_after", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    before = django_filters.DateFilter(
+        label="Until", method="filter_before", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+    def filter_action(self, queryset, name, value):
+        if value == self.LISTENING:
+            return queryset.filter(action__in=AuditEvent.LISTENING)
+        return queryset.filter(action=value)
+
+    def filter_after(self, queryset, name, value):
+        return queryset.filter(at__gte=start_of_local_day(value))
+
+    def filter_before(self, queryset, name, value):
+        # "until" includes the whole day.
+        return queryset.filter(at__lt=start_of_local_day(value + timedelta(days=1)))

@@ -268,11 +268,17 @@ class DeletionBatch(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     requested_at = models.DateTimeField()
     reason = models.TextField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    stopped_reason = models.TextField(blank=True, help_text="Why the batch stopped before trying every recording.")
 
     class Meta:
         ordering = ["-requested_at"]
         verbose_name_plural = "deletion batches"
+
+    def __str__(self):
+        return f"Deletion batch {self.pk} by {self.requested_by}"
 
 
 class DeletionOutcome(models.Model):

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
+from django.http import QueryDict
 
 from .models import Recording, SyncRun
 
@@ -69,3 +70,19 @@ def sync_status():
         return {"last_run": last_run, "last_success": last_run}
     last_success = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).order_by("-started_at").first()
     return {"last_run": last_run, "last_success": last_success}
+
+
+MAX_SELECTED = 10_000
+
+
+def selected_recordings(data, request):
+    """The recordings a bulk action names: ticked rows (`selected`), or a whole filtered view
+    (`scope=view` with the table's query string in `filter_query`). Returns (queryset, filterset or None)."""
+    from .filters import RecordingFilter  # the filters import this module
+
+    if data.get("scope") == "view":
+        params = QueryDict(data.get("filter_query", ""))
+        filterset = RecordingFilter(params, queryset=recordings(), request=request)
+        return filterset.filtered(), filterset
+    ids = [value for value in data.getlist("selected") if value][:MAX_SELECTED]
+    return Recording.objects.filter(recording_id__in=ids), None

@@ -19,8 +19,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from .locks import DatabaseLock, LockHeld, LockLost
-from .models import SYNCED_FIELDS, Recording, SyncRun, SyncState
+from .locks import DatabaseLock, LockHeld, LockLost, owner_is_dead
+from .models import SYNCED_FIELDS, Recording, SyncLock, SyncRun, SyncState
 from .normalise import UnusableRecording, content_hash, normalise
 from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizClient, VobizError, VobizNotFound
 
@@ -60,6 +60,14 @@ class PageOutcome:
     @property
     def all_known(self):
         return self.created == 0 and self.updated == 0
+
+
+def lock_holder():
+    """Who holds the sync lock, if a live holder does; "" when a sync may start."""
+    lock = SyncLock.objects.filter(name=LOCK_NAME, expires_at__gt=timezone.now()).first()
+    if lock is None or owner_is_dead(lock.owner):
+        return ""
+    return f"{lock.owner}, since {lock.acquired_at:%H:%M:%S %Z}"
 
 
 def client_from_settings():

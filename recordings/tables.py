@@ -1,15 +1,35 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from .models import Recording, SyncRun
+from .models import AuditEvent, Recording, SyncRun
 from .templatetags.recording_format import duration, short_id
 
 PER_PAGE_CHOICES = (25, 50, 100)
 COUNT_ATTRS = {"td": {"class": "num"}, "th": {"class": "num"}}
 
 
+def per_page(request):
+    """The rows per page the request asks for, if it is one of the choices."""
+    try:
+        value = int(request.GET.get("per_page", PER_PAGE_CHOICES[0]))
+    except ValueError:
+        return PER_PAGE_CHOICES[0]
+    return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
+
+
+def short_link(url_name, value):
+    """A link to a recording or call showing the start of its long id, the whole id on hover."""
+    return format_html('<a href="{}" title="{}">{}…</a>', reverse(url_name, args=[value]), value, short_id(value))
+
+
 class RecordingTable(tables.Table):
+    selected = tables.CheckBoxColumn(
+        accessor="recording_id",
+        attrs={"th__input": {"data-select-all": "selected", "aria-label": "Select every row on this page"},
+               "td__input": {"aria-label": "Select this recording"}},
+    )
     add_time = tables.TemplateColumn(
         verbose_name="Added",
         template_name="recordings/cells/added.html",
@@ -28,19 +48,21 @@ class RecordingTable(tables.Table):
         empty_values=(),
         attrs={"td": {"class": "player-cell"}},
     )
+    review_state = tables.Column(verbose_name="Review", orderable=False)
     actions = tables.TemplateColumn(
         verbose_name="",
         template_name="recordings/cells/actions.html",
         orderable=False,
         empty_values=(),
     )
+    AUDITOR_COLUMNS = ("selected", "review_state")
 
     class Meta:
         model = Recording
         fields = ()
         sequence = (
-            "add_time", "from_number", "to_number", "recording_type", "recording_duration_ms",
-            "recording_format", "call_uuid", "player", "actions",
+            "selected", "add_time", "from_number", "to_number", "recording_type", "recording_duration_ms",
+            "recording_format", "call_uuid", "player", "review_state", "actions",
         )
         order_by = "-add_time"
         attrs = {"class": "recordings"}
@@ -49,6 +71,10 @@ class RecordingTable(tables.Table):
     def render_recording_type(self, value):
         return format_html('<span class="badge badge-{}">{}</span>', value, value)
 
+    def render_review_state(self, record, value):
+        return format_html('<span class="badge badge-{}" title="{}">{}</span>', record.review_state,
+                           record.review_note, value)
+
     def render_recording_format(self, value):
         return value.upper()
 
@@ -56,9 +82,7 @@ class RecordingTable(tables.Table):
         return duration(value)
 
     def render_call_uuid(self, value):
-        return format_html(
-            '<a href="{}" title="{}">{}…</a>', reverse("recordings:call", args=[value]), value, short_id(value)
-        )
+        return short_link("recordings:call", value)
 
 
 class SyncRunTable(tables.Table):
@@ -88,3 +112,54 @@ class SyncRunTable(tables.Table):
         if record.duration is None:
             return "running" if record.status == "running" else "–"
         return f"{record.duration.total_seconds():.1f} s"
+
+
+# The stylesheet's colour badges: listening blue, verdicts green or red, holds amber, deletions red.
+ACTION_BADGES = {
+    AuditEvent.Action.PLAY: "blue",
+    AuditEvent.Action.DOWNLOAD: "blue",
+    AuditEvent.Action.REVIEW: "green",
+    AuditEvent.Action.FLAG: "red",
+    AuditEvent.Action.CLEAR_REVIEW: "grey",
+    AuditEvent.Action.HOLD: "amber",
+    AuditEvent.Action.RELEASE: "amber",
+    AuditEvent.Action.DELETE: "red",
+    AuditEvent.Action.DELETE_FAILED: "red",
+    AuditEvent.Action.SYNC: "violet",
+}
+
+
+class AuditEventTable(tables.Table):
+    at = tables.DateTimeColumn(verbose_name="When", format="j M Y H:i:s T", order_by=("at", "id"))
+    # The name kept on the event, so rows of removed accounts still say who it was.
+    username = tables.Column(verbose_name="Who", order_by=("username", "-at", "-id"))
+    action = tables.Column(order_by=("action", "-at", "-id"))
+    recording = tables.Column(
+        accessor="recording__recording_id", verbose_name="Recording", orderable=False, attrs={"td": {"class": "mono"}}
+    )
+    call_uuid = tables.Column(verbose_name="Call", orderable=False, attrs={"td": {"class": "mono"}})
+    ip_address = tables.Column(verbose_name="IP", orderable=False, attrs={"td": {"class": "mono"}})
+    user_agent = tables.Column(orderable=False)
+    note = tables.Column(orderable=False, attrs={"td": {"class": "wrap"}})
+
+    class Meta:
+        model = AuditEvent
+        fields = ()
+        sequence = ("at", "username", "action", "recording", "call_uuid", "ip_address", "user_agent", "note")
+        order_by = "-at"
+        attrs = {"class": "audit-log"}
+        empty_text = "No events match these filters."
+
+    def render_action(self, record):
+        return format_html(
+            '<span class="badge badge-{}">{}</span>', ACTION_BADGES[record.action], record.get_action_display()
+        )
+
+    def render_recording(self, value):
+        return short_link("recordings:detail", value)
+
+    def render_call_uuid(self, value):
+        return short_link("recordings:call", value)
+
+    def render_user_agent(self, value):
+        return format_html('<span title="{}">{}</span>', value, Truncator(value).chars(40))

@@ -143,3 +143,6 @@ LOGGING = {
 
 # Behind a proxy that sets X-Forwarded-For, log the client's address from it.
 TRUST_X_FORWARDED_FOR = os.environ.get("TRUST_X_FORWARDED_FOR", "0") == "1"
+
+# Run background jobs (Sync now, deletions) in the request's own thread; for tests.
+RUN_JOBS_INLINE = False

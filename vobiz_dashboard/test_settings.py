@@ -1,6 +1,7 @@
 """Settings for the test suite: the production settings with a throwaway secret and fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-secret-key-not-for-production")
 
@@ -9,6 +10,11 @@ from .settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
-# A file, not memory, so that tests can run manage.py in a child process against it.
+# A file, not memory, so that tests can run manage.py in a child process against it; one per
+# test run, so that runs side by side do not share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"vobiz-dashboard-tests-{os.getpid()}.sqlite3")
+    }
+
+RUN_JOBS_INLINE = True

@@ -129,8 +129,9 @@ class FakeAccount:
 
     def __init__(self, count=1234, seed=1, auth_id="MA_FAKEDEMO",
                  auth_token="fake-token-0123456789abcdef", now=DEFAULT_NOW,
-                 media_base_url="http://127.0.0.1:8765/media"):
+                 media_base_url="http://127.0.0.1:8765/media", max_audio_seconds=None):
         self.seed = seed
+        self.max_audio_seconds = max_audio_seconds  # caps served audio (not listed durations) for tests
         self.auth_id = auth_id
         self.auth_token = auth_token
         self.media_base_url = media_base_url  # a FakeVobizServer points this at itself
@@ -230,7 +231,10 @@ class FakeAccount:
             if seq is None:
                 return None
             hr = self._hash(seq, _SALT_RECORDING)
-            return _recording_format(hr), _duration_ms(hr)
+            duration_ms = _duration_ms(hr)
+            if self.max_audio_seconds is not None:
+                duration_ms = min(duration_ms, self.max_audio_seconds * 1000)
+            return _recording_format(hr), duration_ms
 
     # ---- ids, order and filtering -----------------------------------------------------------
 

@@ -12,10 +12,11 @@ from django_tables2 import RequestConfig
 
 from .. import audit, exports, media, selectors, services
 from ..filters import RecordingFilter
-from ..models import Recording, SyncRun
+from ..models import LegalHold, Recording, SyncRun
 from ..presenters import call_facts
-from ..roles import listener_required
-from ..tables import PER_PAGE_CHOICES, RecordingTable, SyncRunTable
+from ..roles import is_auditor, listener_required
+from ..tables import PER_PAGE_CHOICES, AuditEventTable, RecordingTable, SyncRunTable, per_page
+from ..sync import lock_holder
 from ..vobiz import VobizError
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,6 @@ class CountedPaginator(Paginator):
         return self.known_count
 
 
-def per_page(request):
-    try:
-        value = int(request.GET.get("per_page", PER_PAGE_CHOICES[0]))
-    except ValueError:
-        return PER_PAGE_CHOICES[0]
-    return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
-
-
 @listener_required
 @require_GET
 def recording_list(request):
@@ -49,7 +42,8 @@ def recording_list(request):
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
     summary = selectors.summarise(queryset)
-    table = RecordingTable(queryset, order_by_field="sort")
+    auditor = is_auditor(request.user)
+    table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
     RequestConfig(
         request,
         paginate={"per_page": per_page(request), "paginator_class": CountedPaginator, "known_count": summary.count},
@@ -64,6 +58,7 @@ def recording_list(request):
             "per_page": per_page(request),
             "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
+            "is_auditor": auditor,
         },
     )
 
@@ -77,16 +72,36 @@ def start_seconds(value):
     return int(minutes or 0) * 60 + int(seconds)
 
 
+HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log has them all
+
+
 @listener_required
 @require_GET
 def recording_detail(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
     start = start_seconds(request.GET.get("t", ""))
     siblings = selectors.recordings_of_call(recording.call_uuid).exclude(pk=recording.pk) if recording.call_uuid else []
+    # Who listened is for auditors' eyes only; support never gets the events at all.
+    history = None
+    auditor = is_auditor(request.user)
+    if auditor:
+        history = AuditEventTable(
+            recording.events.all()[:HISTORY_LENGTH],
+            exclude=("recording", "call_uuid", "user_agent"),
+            orderable=False,
+            empty_text="Nothing is logged for this recording yet.",
+        )
     return render(
         request,
         "recordings/recording_detail.html",
-        {"recording": recording, "start": start, "siblings": siblings},
+        {
+            "recording": recording,
+            "start": start,
+            "siblings": siblings,
+            "history": history,
+            "is_auditor": auditor,
+            "hold": audit.active_hold(recording) if auditor else None,
+        },
     )
 
 
@@ -132,6 +147,7 @@ def call_detail(request, call_uuid):
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
     recordings = list(selectors.recordings_of_call(call_uuid))
+    auditor = is_auditor(request.user)
     return render(
         request,
         "recordings/call_detail.html",
@@ -141,6 +157,8 @@ def call_detail(request, call_uuid):
             "facts": call_facts(result.record.data) if result.record else [],
             "cdr_problem": result.problem,
             "recordings": recordings,
+            "is_auditor": auditor,
+            "call_hold": LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).first() if auditor else None,
         },
     )
 
@@ -150,4 +168,8 @@ def call_detail(request, call_uuid):
 def sync_runs(request):
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    return render(request, "recordings/sync_runs.html", {"table": table})
+    return render(
+        request,
+        "recordings/sync_runs.html",
+        {"table": table, "is_auditor": is_auditor(request.user), "running": bool(lock_holder())},
+    )

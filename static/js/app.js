@@ -3,6 +3,7 @@
  *
  *   [data-dismiss]       button inside a .message (or [data-dismissable]) removes it
  *   [data-confirm="…"]   on a <form>, its submit button or a link: asks before going on
+ *   [data-select-all="name"]  a checkbox that ticks or unticks every checkbox of that name in its form
  */
 (function () {
   "use strict";
@@ -23,6 +24,13 @@
 
     var link = event.target.closest("a[data-confirm]");
     if (link && !window.confirm(link.getAttribute("data-confirm"))) event.preventDefault();
+  });
+
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest && event.target.closest("[data-select-all]");
+    if (!all || !all.form) return;
+    var boxes = all.form.querySelectorAll('input[type=checkbox][name="' + all.getAttribute("data-select-all") + '"]');
+    Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
   });
 
   document.addEventListener("submit", function (event) {

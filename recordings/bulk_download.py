@@ -1,0 +1,96 @@
+"""Many recordings as one ZIP, streamed while each file is fetched from Vobiz.
+
+Files are fetched one after another and their chunks go straight into the archive, so memory holds
+a chunk at a time, never a whole file or the archive. Entries are stored uncompressed (the audio is
+compressed already) and carry the size Vobiz announced. A recording that cannot be fetched does
+not break the archive: it is left out and listed in a MISSING.txt entry at the end.
+"""
+
+import logging
+
+import requests
+from zipstream import ZIP_STORED, ZipStream
+
+from . import audit, media
+from .vobiz import VobizError
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORDINGS = 1000
+REPORT_NAME = "MISSING.txt"
+FIELDS = ("recording_id", "call_uuid", "recording_url", "recording_format", "add_time",
+          "from_number", "to_number", "deleted_at", "gone_at")
+
+
+def unique_name(name, taken):
+    stem, dot, extension = name.rpartition(".")
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}_{n}{dot}{extension}"
+    taken.add(candidate)
+    return candidate
+
+
+def open_upstream(recording, client):
+    """(response, None) for a fetchable recording, else (None, why it is left out)."""
+    if recording.deleted_at:
+        return None, "it was deleted at Vobiz"
+    if recording.gone_at:
+        return None, "Vobiz no longer has it"
+    try:
+        upstream = media.open_audio(recording.recording_url, client=client)
+    except media.MediaRefused as exc:
+        return None, f"its audio may not be fetched: {exc}"
+    except VobizError as exc:
+        logger.warning("audio for %s not fetched for a ZIP: %s", recording.recording_id, exc)
+        return None, f"the audio could not be fetched from Vobiz: {exc}"
+    if upstream.status_code != 200:
+        upstream.close()
+        return None, f"Vobiz answered {upstream.status_code} for its audio"
+    return upstream, None
+
+
+def body_chunks(upstream, name, missing):
+    """The upstream body; a connection lost midway ends the entry short and says so in the report."""
+    received = 0
+    try:
+        for chunk in upstream.iter_content(media.CHUNK_SIZE):
+            received += len(chunk)
+            yield chunk
+    except requests.RequestException as exc:
+        logger.warning("audio for %s cut short in a ZIP: %s", name, type(exc).__name__)
+        why = f"the connection to Vobiz was lost after {received} bytes; the file in this ZIP is incomplete"
+        missing.append((name, why))
+
+
+def report(missing, total):
+    lines = [f"{len(missing)} of {total} selected recordings are missing or incomplete in this ZIP:", ""]
+    lines += [f"{name}: {why}" for name, why in missing]
+    return "\n".join(lines) + "\n"
+
+
+def zip_chunks(recordings, request):
+    """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds."""
+    rows = list(recordings.only(*FIELDS))
+    note = f"in a ZIP of {len(rows)} recordings"
+    archive = ZipStream(compress_type=ZIP_STORED)
+    taken, missing = set(), []
+    with media.media_client() as client:  # one connection pool for every file
+        for recording in rows:
+            name = media.download_name(recording)
+            upstream, why = open_upstream(recording, client)
+            if upstream is None:
+                missing.append((name, why))
+                continue
+            with upstream:
+                audit.record(request, audit.Action.DOWNLOAD, recording, note=note)
+                name = unique_name(name, taken)
+                size = upstream.headers.get("Content-Length")
+                archive.add(body_chunks(upstream, name, missing), name,
+                            size=int(size) if size and size.isdigit() else None)
+                # Written now, while this response is open, rather than queued.
+                yield from archive.all_files()
+    if missing:
+        archive.add(report(missing, len(rows)), REPORT_NAME)
+    yield from archive.finalize()

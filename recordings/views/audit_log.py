@@ -1,0 +1,28 @@
+"""The audit log: who played, downloaded, reviewed, held or deleted what, for auditors."""
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from .. import exports
+from ..filters import AuditEventFilter
+from ..models import AuditEvent
+from ..roles import auditor_required
+from ..tables import PER_PAGE_CHOICES, AuditEventTable, per_page
+
+
+@auditor_required
+@require_GET
+def audit_log(request):
+    # The table shows only the recording's id: skip its raw JSON, the one large column.
+    events = AuditEvent.objects.select_related("recording").defer("recording__raw")
+    filterset = AuditEventFilter(request.GET, queryset=events)
+    if request.GET.get("_export") == "csv":
+        return exports.csv_response(filterset.qs, exports.AUDIT_COLUMNS, "audit-log")
+    table = AuditEventTable(filterset.qs, order_by_field="sort")
+    RequestConfig(request, paginate={"per_page": per_page(request)}).configure(table)
+    return render(
+        request,
+        "recordings/audit_log.html",
+        {"filter": filterset, "table": table, "per_page": per_page(request), "per_page_choices": PER_PAGE_CHOICES},
+    )

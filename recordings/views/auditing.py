@@ -1,0 +1,157 @@
+"""What auditors do to recordings: review, hold, delete, and start a sync."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import audit, deletion, jobs, selectors
+from ..forms import ReasonForm, ReviewForm
+from ..models import AuditEvent, DeletionBatch, LegalHold, Recording
+from ..roles import auditor_required
+from ..sync import SyncError, SyncOptions, lock_holder, sync_recordings
+
+
+def form_errors(form):
+    return " ".join(error for errors in form.errors.values() for error in errors)
+
+
+@auditor_required
+@require_POST
+def review(request, recording_id):
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        audit.set_review(request, recording, form.cleaned_data["state"], form.cleaned_data["note"])
+        messages.success(request, "Review saved.")
+    else:
+        messages.error(request, form_errors(form))
+    return redirect("recordings:detail", recording_id=recording_id)
+
+
+@auditor_required
+@require_POST
+def hold_recording(request, recording_id):
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        audit.place_hold(request, form.cleaned_data["reason"], recording=recording)
+        messages.success(request, "The recording is on hold: it cannot be deleted until the hold is lifted.")
+    else:
+        messages.error(request, form_errors(form))
+    return redirect("recordings:detail", recording_id=recording_id)
+
+
+@auditor_required
+@require_POST
+def hold_call(request, call_uuid):
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        audit.place_hold(request, form.cleaned_data["reason"], call_uuid=call_uuid)
+        messages.success(request, "Every recording of this call is on hold until the hold is lifted.")
+    else:
+        messages.error(request, form_errors(form))
+    return redirect("recordings:call", call_uuid=call_uuid)
+
+
+@auditor_required
+@require_POST
+def lift_hold(request, hold_id):
+    hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        audit.lift_hold(request, hold, form.cleaned_data["reason"])
+        messages.success(request, "The hold is lifted.")
+    else:
+        messages.error(request, form_errors(form))
+    if hold.recording_id:
+        return redirect("recordings:detail", recording_id=hold.recording.recording_id)
+    return redirect("recordings:call", call_uuid=hold.call_uuid)
+
+
+@auditor_required
+@require_http_methods(["GET", "POST"])
+def delete_recording(request, recording_id):
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    hold = audit.active_hold(recording)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and not hold and not recording.deleted_at and form.is_valid():
+        batch = deletion.start_deletion(request, Recording.objects.filter(pk=recording.pk), form.cleaned_data["reason"])
+        return redirect("recordings:deletion", batch_id=batch.pk)
+    return render(request, "recordings/confirm_delete.html", {"recording": recording, "hold": hold, "form": form})
+
+
+@auditor_required
+@require_POST
+def bulk_delete(request):
+    """First POST (from the table) asks for confirmation; the confirmed POST starts the deletion."""
+    queryset, filterset = selectors.selected_recordings(request.POST, request)
+    candidates = deletion.deletable(queryset)
+    count = candidates.count()
+    held = len(audit.held_recording_ids(candidates.values("pk")))
+    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    changed = "confirm" in request.POST and request.POST.get("expected_count") != str(count)
+    if form.is_bound and not changed and count and form.is_valid():
+        batch = deletion.start_deletion(request, candidates, form.cleaned_data["reason"])
+        return redirect("recordings:deletion", batch_id=batch.pk)
+    if not count:
+        messages.info(request, "None of the chosen recordings can be deleted: none selected, or all already deleted.")
+        return redirect("recordings:list")
+    return render(
+        request,
+        "recordings/confirm_bulk_delete.html",
+        {
+            "count": count,
+            "held": held,
+            "form": form,
+            "changed": changed,
+            "selected": request.POST.getlist("selected"),
+            "scope": request.POST.get("scope", ""),
+            "filter_query": request.POST.get("filter_query", ""),
+            "oldest": candidates.order_by("add_time").values_list("add_time", flat=True).first(),
+            "newest": candidates.order_by("-add_time").values_list("add_time", flat=True).first(),
+            "too_many": count > deletion.MAX_PER_BATCH,
+            "max_per_batch": deletion.MAX_PER_BATCH,
+        },
+    )
+
+
+@auditor_required
+@require_GET
+def deletion_batch(request, batch_id):
+    batch = get_object_or_404(DeletionBatch.objects.select_related("requested_by"), pk=batch_id)
+    outcomes = batch.outcomes.select_related("recording").order_by("status", "id")[:1000]
+    summary = deletion.summary(batch)
+    left = sum(count for _, status, count in summary if status in deletion.RETRYABLE)
+    return render(
+        request,
+        "recordings/deletion_batch.html",
+        {"batch": batch, "summary": summary, "outcomes": outcomes, "can_retry": batch.finished_at and left},
+    )
+
+
+@auditor_required
+@require_POST
+def retry_deletion(request, batch_id):
+    batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
+    return redirect("recordings:deletion", batch_id=deletion.retry_rest(request, batch).pk)
+
+
+@auditor_required
+@require_POST
+def sync_now(request):
+    holder = lock_holder()
+    if holder:
+        messages.info(request, f"A sync is already running ({holder}).")
+        return redirect("recordings:sync_runs")
+    audit.record(request, AuditEvent.Action.SYNC)
+    jobs.run_in_background("sync-now", start_sync)
+    messages.success(request, "Sync started. This page shows it running and then its result.")
+    return redirect("recordings:sync_runs")
+
+
+def start_sync():
+    try:
+        sync_recordings(SyncOptions())
+    except SyncError:
+        pass  # recorded on its SyncRun (or, if another run held the lock, that run is shown)
+

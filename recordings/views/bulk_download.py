@@ -1,0 +1,37 @@
+from django.contrib import messages
+from django.http import QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
+
+from .. import bulk_download, selectors
+from ..roles import auditor_required
+
+
+def back_to_list(request, level, message):
+    messages.add_message(request, level, message)
+    query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
+    return redirect(reverse("recordings:list") + (f"?{query}" if query else ""))
+
+
+@auditor_required
+@require_POST
+def download_zip(request):
+    recordings, _ = selectors.selected_recordings(request.POST, request)
+    count = recordings.count()
+    if not count:
+        return back_to_list(request, messages.INFO, "No recordings were selected, so there is nothing to download.")
+    if count > bulk_download.MAX_RECORDINGS:
+        return back_to_list(
+            request,
+            messages.ERROR,
+            f"A ZIP holds at most {bulk_download.MAX_RECORDINGS:,} recordings and {count:,} are selected. "
+            "Narrow the filter and download them in parts.",
+        )
+    response = StreamingHttpResponse(bulk_download.zip_chunks(recordings, request), content_type="application/zip")
+    name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Cache-Control"] = "no-store"
+    return response

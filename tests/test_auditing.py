@@ -1,0 +1,260 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
+from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
+from .factories import make_recording
+
+pytestmark = pytest.mark.django_db
+Action = AuditEvent.Action
+Status = DeletionOutcome.Status
+
+
+@pytest.fixture
+def fake_account():
+    return FakeAccount(count=30, seed=9, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+
+
+@pytest.fixture
+def synced(fake_vobiz, vobiz_client):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    return fake_vobiz
+
+
+def deletes(server):
+    return [r for r in server.requests_log if r.method == "DELETE"]
+
+
+# -- the listening log ----------------------------------------------------------------------------
+
+def test_one_log_entry_per_playback_however_many_range_requests(synced, support_client, support_user):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    url = f"/recordings/{recording.recording_id}/audio"
+    for range_header in ["bytes=0-", "bytes=1000-", "bytes=50000-", "bytes=2000-3000", "bytes=0-"]:
+        response = support_client.get(url, HTTP_RANGE=range_header, HTTP_USER_AGENT="Chrome/1")
+        b"".join(response.streaming_content)
+    events = AuditEvent.objects.filter(action=Action.PLAY)
+    assert events.count() == 1
+    event = events.get()
+    assert (event.user, event.recording, event.ip_address, event.user_agent) == (
+        support_user, recording, "127.0.0.1", "Chrome/1")
+
+
+def test_each_download_is_logged(synced, support_client):
+    recording = Recording.objects.first()
+    for _ in range(2):
+        support_client.get(f"/recordings/{recording.recording_id}/audio", {"download": "1"})
+    assert AuditEvent.objects.filter(action=Action.DOWNLOAD, recording=recording).count() == 2
+    assert not AuditEvent.objects.filter(action=Action.PLAY).exists()
+
+
+def test_a_failed_fetch_is_not_logged_as_a_playback(synced, support_client):
+    recording = Recording.objects.first()
+    synced.inject("500", times=5, path_contains="/media/")
+    assert support_client.get(f"/recordings/{recording.recording_id}/audio").status_code == 502
+    assert not AuditEvent.objects.exists()
+
+
+# -- reviews --------------------------------------------------------------------------------------
+
+def test_review_flag_and_history(auditor_client, auditor_user):
+    recording = make_recording()
+    url = f"/recordings/{recording.recording_id}/review"
+    auditor_client.post(url, {"state": "reviewed", "note": "fine"})
+    auditor_client.post(url, {"state": "flagged", "note": "agent was rude at 1:20"})
+    recording.refresh_from_db()
+    assert (recording.review_state, recording.review_note, recording.reviewed_by) == (
+        "flagged", "agent was rude at 1:20", auditor_user)
+    history = AuditEvent.objects.filter(recording=recording).order_by("at", "id")
+    assert [(e.action, e.note) for e in history] == [(Action.REVIEW, "fine"), (Action.FLAG, "agent was rude at 1:20")]
+
+
+def test_table_filters_by_review_state_and_shows_badges(auditor_client):
+    flagged = make_recording(review_state="")
+    plain = make_recording()
+    auditor_client.post(f"/recordings/{flagged.recording_id}/review", {"state": "flagged", "note": ""})
+    response = auditor_client.get("/", {"review": "flagged"})
+    assert [row.record.pk for row in response.context["table"].page.object_list] == [flagged.pk]
+    response = auditor_client.get("/", {"review": "none"})
+    assert [row.record.pk for row in response.context["table"].page.object_list] == [plain.pk]
+    assert b'class="badge badge-flagged"' in auditor_client.get("/").content
+
+
+def test_invalid_review_state_is_refused_with_a_message(auditor_client):
+    recording = make_recording()
+    response = auditor_client.post(f"/recordings/{recording.recording_id}/review", {"state": "great"}, follow=True)
+    assert response.status_code == 200
+    recording.refresh_from_db()
+    assert recording.review_state == ""
+    assert not AuditEvent.objects.exists()
+
+
+# -- holds ----------------------------------------------------------------------------------------
+
+def test_hold_and_lift_are_logged_and_need_a_reason(auditor_client):
+    recording = make_recording()
+    auditor_client.post(f"/recordings/{recording.recording_id}/hold", {"reason": ""})
+    assert not LegalHold.objects.exists()
+    auditor_client.post(f"/recordings/{recording.recording_id}/hold", {"reason": "litigation 42"})
+    hold = LegalHold.objects.active().get()
+    assert b"On legal hold" in auditor_client.get(f"/recordings/{recording.recording_id}/").content
+    auditor_client.post(f"/holds/{hold.pk}/lift", {"reason": "case closed"})
+    assert not LegalHold.objects.active().exists()
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "note")) == [
+        (Action.HOLD, "litigation 42"), (Action.RELEASE, "case closed")]
+
+
+def test_a_held_recording_cannot_be_deleted(synced, auditor_client):
+    recording = Recording.objects.first()
+    auditor_client.post(f"/recordings/{recording.recording_id}/hold", {"reason": "keep"})
+    response = auditor_client.post(f"/recordings/{recording.recording_id}/delete", {"reason": "cleanup"})
+    assert response.status_code == 200 and b"legal hold" in response.content
+    assert deletes(synced) == []
+    recording.refresh_from_db()
+    assert recording.deleted_at is None
+
+
+# -- deletion -------------------------------------------------------------------------------------
+
+def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_tombstone(synced, auditor_client, auditor_user):
+    recording = Recording.objects.first()
+    page = auditor_client.get(f"/recordings/{recording.recording_id}/delete").content.decode()
+    for fact in (recording.call_uuid, recording.from_number, recording.to_number, recording.add_time.strftime("%Y")):
+        assert fact in page
+    assert deletes(synced) == []
+    response = auditor_client.post(f"/recordings/{recording.recording_id}/delete", {"reason": "customer asked"}, follow=True)
+    assert b"Deleted" in response.content
+    recording.refresh_from_db()
+    assert (recording.deleted_by, recording.deletion_reason) == (auditor_user, "customer asked")
+    assert recording.deleted_at is not None
+    assert synced.account.get(recording.recording_id) is None
+    assert AuditEvent.objects.filter(action=Action.DELETE, recording=recording).exists()
+    # The tombstone leaves the default view; a filter shows it.
+    assert recording.pk not in [r.record.pk for r in auditor_client.get("/").context["table"].page.object_list]
+    assert recording.pk in [r.record.pk for r in auditor_client.get("/", {"status": "removed"}).context["table"].page.object_list]
+
+
+def bulk(client, ids, **extra):
+    return client.post("/bulk/delete", {"selected": ids, **extra}, follow=True)
+
+
+def test_bulk_deletion_states_the_count_then_reports_each_outcome(synced, auditor_client):
+    ids = list(Recording.objects.values_list("recording_id", flat=True)[:6])
+    held = Recording.objects.get(recording_id=ids[2])
+    auditor_client.post(f"/recordings/{held.recording_id}/hold", {"reason": "keep"})
+    confirm = bulk(auditor_client, ids)
+    assert b"Delete 6 recordings at Vobiz?" in confirm.content
+    assert confirm.context["held"] == 1
+    assert deletes(synced) == []
+
+    result = bulk(auditor_client, ids, confirm="1", expected_count="6", reason="retention")
+    statuses = dict(DeletionOutcome.objects.values_list("recording__recording_id", "status"))
+    assert statuses[held.recording_id] == Status.HELD
+    assert sorted(statuses.values()).count(Status.DELETED) == 5
+    assert len(deletes(synced)) == 5
+    assert Recording.objects.filter(deleted_at__isnull=False).count() == 5
+    assert b"On hold: kept" in result.content
+
+
+def test_vobiz_failing_half_way_leaves_nothing_half_done_or_unreported(synced, auditor_client, settings):
+    ids = list(Recording.objects.order_by("pk").values_list("recording_id", flat=True)[:8])
+    original_delete = synced.account.delete
+    calls = []
+
+    def delete_then_break(recording_id):
+        calls.append(recording_id)
+        if len(calls) == 4:
+            synced.failure_rate, synced.failure_kinds = 1.0, ["503"]
+        return original_delete(recording_id)
+
+    synced.account.delete = delete_then_break
+    result = bulk(auditor_client, ids, confirm="1", expected_count="8", reason="retention")
+    outcomes = list(DeletionOutcome.objects.order_by("recording__pk").values_list("recording__recording_id", "status"))
+    statuses = [status for _, status in outcomes]
+    assert statuses[:4] == [Status.DELETED] * 4
+    assert Status.FAILED in statuses[4:]
+    assert set(statuses[4:]) <= {Status.FAILED, Status.PENDING}
+    for recording_id, status in outcomes:
+        row = Recording.objects.get(recording_id=recording_id)
+        upstream = synced.account.get(recording_id)
+        if status == Status.DELETED:
+            assert row.deleted_at is not None and upstream is None
+        else:
+            assert row.deleted_at is None and upstream is not None  # kept on both sides
+    assert b"Stopped: Vobiz stopped answering" in result.content
+
+    synced.failure_rate = 0
+    retry_batch = result.context["batch"]
+    result = auditor_client.post(f"/deletions/{retry_batch.pk}/retry", follow=True)
+    assert Recording.objects.filter(recording_id__in=ids, deleted_at__isnull=False).count() == 8
+
+
+def test_bulk_deletion_of_a_whole_filtered_view(synced, auditor_client):
+    wav = Recording.objects.filter(recording_format="wav")
+    count = wav.count()
+    confirm = auditor_client.post("/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav"})
+    assert confirm.context["count"] == count
+    auditor_client.post("/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav", "confirm": "1",
+                                          "expected_count": str(count), "reason": "wav purge"})
+    assert Recording.objects.filter(deleted_at__isnull=False).count() == count
+    assert not Recording.objects.filter(recording_format="mp3", deleted_at__isnull=False).exists()
+
+
+def test_a_selection_that_changed_is_confirmed_again(synced, auditor_client):
+    ids = list(Recording.objects.values_list("recording_id", flat=True)[:3])
+    response = bulk(auditor_client, ids, confirm="1", expected_count="7", reason="x")
+    assert response.context["changed"] is True
+    assert deletes(synced) == []
+
+
+def test_a_call_hold_protects_its_recordings_in_a_bulk_deletion(synced, auditor_client):
+    recording = Recording.objects.first()
+    auditor_client.post(f"/calls/{recording.call_uuid}/hold", {"reason": "dispute"})
+    of_call = list(Recording.objects.filter(call_uuid=recording.call_uuid).values_list("recording_id", flat=True))
+    bulk(auditor_client, of_call, confirm="1", expected_count=str(len(of_call)), reason="x")
+    assert set(DeletionOutcome.objects.values_list("status", flat=True)) == {Status.HELD}
+    assert deletes(synced) == []
+
+
+# -- sync now -------------------------------------------------------------------------------------
+
+def test_sync_now_runs_a_sync_and_logs_who_started_it(fake_vobiz, auditor_client):
+    response = auditor_client.post("/sync/now", follow=True)
+    assert response.status_code == 200
+    run = SyncRun.objects.get()
+    assert run.status == "succeeded" and run.created == 30
+    assert AuditEvent.objects.filter(action=Action.SYNC).count() == 1
+
+
+def test_sync_now_refuses_while_a_sync_runs(fake_vobiz, auditor_client):
+    from recordings.locks import DatabaseLock
+    from recordings.sync import LOCK_NAME
+
+    with DatabaseLock(LOCK_NAME):
+        response = auditor_client.post("/sync/now", follow=True)
+    assert b"already running" in response.content
+    assert not SyncRun.objects.exists()
+
+
+# -- the create_user command ------------------------------------------------------------------------
+
+def test_create_user_in_a_role_with_the_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "a-long-enough-passphrase")
+    call_command("create_user", "aud1", "--role", "auditor")
+    user = get_user_model().objects.get(username="aud1")
+    assert user.check_password("a-long-enough-passphrase")
+    assert user.has_perm("recordings.audit")
+
+
+def test_create_user_refuses_a_weak_password_and_no_terminal(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "123")
+    with pytest.raises(CommandError, match="too weak"):
+        call_command("create_user", "x", "--role", "support")
+    monkeypatch.delenv("DASHBOARD_PASSWORD")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(CommandError, match="DASHBOARD_PASSWORD"):
+        call_command("create_user", "x", "--role", "support")

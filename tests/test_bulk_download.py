@@ -1,0 +1,189 @@
+import tracemalloc
+import zipfile
+
+import pytest
+import requests
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from recordings import media
+from recordings.bulk_download import REPORT_NAME, unique_name
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.models import AuditEvent, Recording
+from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+URL = "/recordings/download.zip"
+COUNT = 200
+
+
+@pytest.fixture
+def fake_account():
+    # Ten seconds of audio each keeps 200 files quick to serve; the listed durations stay real.
+    return FakeAccount(count=COUNT, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN, max_audio_seconds=10)
+
+
+@pytest.fixture
+def synced(fake_vobiz, vobiz_client):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    return fake_vobiz
+
+
+@pytest.fixture
+def direct():
+    """The audio of a recording fetched straight from the fake Vobiz API."""
+    session = requests.Session()
+    session.headers.update({"X-Auth-ID": AUTH_ID, "X-Auth-Token": AUTH_TOKEN})
+
+    def fetch(recording):
+        response = session.get(recording.recording_url)
+        assert response.status_code == 200
+        return response.content
+
+    yield fetch
+    session.close()
+
+
+def ticked(recordings):
+    return {"selected": [r.recording_id for r in recordings]}
+
+
+def download(client, data, path):
+    """POST, then write the streamed body to `path` chunk by chunk; returns (response, bytes written)."""
+    response = client.post(URL, data)
+    assert response.status_code == 200
+    assert response.streaming
+    written = 0
+    with open(path, "wb") as out:
+        for chunk in response.streaming_content:
+            out.write(chunk)
+            written += len(chunk)
+    return response, written
+
+
+def test_a_zip_of_200_streams_in_bounded_memory_and_holds_every_file(synced, auditor_client, direct, tmp_path):
+    recordings = list(Recording.objects.all())
+    assert len(recordings) == COUNT
+    # Fetched first so the fake server (same process) has rendered its audio before memory is measured.
+    sizes = {media.download_name(r): len(direct(r)) for r in recordings}
+
+    tracemalloc.start()
+    try:
+        response, total = download(auditor_client, ticked(recordings), tmp_path / "all.zip")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"\nZIP of {COUNT}: {total / 2**20:.1f} MiB streamed, peak traced memory {peak / 2**20:.2f} MiB")
+    assert total > 10 * 2**20
+    assert peak < total / 10 and peak < 4 * 2**20
+
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="recordings_{timezone.localdate():%Y-%m-%d}_{COUNT}.zip"'
+    )
+    with zipfile.ZipFile(tmp_path / "all.zip") as archive:
+        assert archive.testzip() is None  # every CRC checks out
+        assert {info.filename: info.file_size for info in archive.infolist()} == sizes
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        for recording in recordings[::50]:
+            assert archive.read(media.download_name(recording)) == direct(recording)
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD)
+    assert events.count() == COUNT
+    assert set(events.values_list("note", flat=True)) == {f"in a ZIP of {COUNT} recordings"}
+    assert set(events.values_list("recording__recording_id", flat=True)) == {r.recording_id for r in recordings}
+
+
+def test_unfetchable_and_removed_recordings_are_reported_and_the_rest_are_intact(
+    synced, auditor_client, direct, tmp_path
+):
+    recordings = list(Recording.objects.all()[:6])
+    failing, refused, deleted, gone = recordings[:4]
+    synced.inject("500", times=5, path_contains=failing.recording_id)
+    Recording.objects.filter(pk=refused.pk).update(recording_url="http://intranet.example/x.mp3")
+    Recording.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+    Recording.objects.filter(pk=gone.pk).update(gone_at=timezone.now())
+
+    download(auditor_client, ticked(recordings), tmp_path / "some.zip")
+
+    with zipfile.ZipFile(tmp_path / "some.zip") as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+        assert names[-1] == REPORT_NAME
+        assert names[:-1] == [media.download_name(r) for r in recordings[4:]]
+        for recording in recordings[4:]:
+            assert archive.read(media.download_name(recording)) == direct(recording)
+        report = archive.read(REPORT_NAME).decode()
+    assert report.startswith("4 of 6 selected recordings")
+    assert f"{media.download_name(failing)}: the audio could not be fetched from Vobiz" in report
+    assert "HTTP 500" in report
+    assert f"{media.download_name(refused)}: its audio may not be fetched" in report
+    assert "not one of VOBIZ_MEDIA_HOSTS" in report
+    assert f"{media.download_name(deleted)}: it was deleted at Vobiz" in report
+    assert f"{media.download_name(gone)}: Vobiz no longer has it" in report
+    assert AUTH_TOKEN not in report and "Traceback" not in report
+    logged = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD).values_list("recording_id", flat=True)
+    assert sorted(logged) == sorted(r.pk for r in recordings[4:])
+
+
+def test_a_connection_lost_midway_keeps_the_archive_valid_and_says_so(synced, auditor_client, tmp_path):
+    recordings = list(Recording.objects.filter(recording_format="wav")[:2])
+    synced.inject("truncated", times=1, path_contains=recordings[0].recording_id)
+
+    download(auditor_client, ticked(recordings), tmp_path / "cut.zip")
+
+    with zipfile.ZipFile(tmp_path / "cut.zip") as archive:
+        assert archive.testzip() is None
+        assert len(archive.namelist()) == 3
+        report = archive.read(REPORT_NAME).decode()
+    assert f"{media.download_name(recordings[0])}: the connection to Vobiz was lost" in report
+    assert "incomplete" in report
+
+
+def test_the_filtered_view_downloads_exactly_its_rows(synced, auditor_client, tmp_path):
+    download(auditor_client, {"scope": "view", "filter_query": "recording_format=wav"}, tmp_path / "wav.zip")
+    wavs = Recording.objects.filter(recording_format="wav")
+    assert 0 < wavs.count() < COUNT
+    with zipfile.ZipFile(tmp_path / "wav.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(media.download_name(r) for r in wavs)
+
+
+def only_message(response):
+    (message,) = get_messages(response.wsgi_request)
+    return str(message)
+
+
+def test_an_empty_selection_goes_back_with_a_message(auditor_client):
+    response = auditor_client.post(URL, {"selected": []})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "nothing to download" in only_message(response)
+
+
+def test_too_many_goes_back_with_a_message(synced, auditor_client, monkeypatch):
+    monkeypatch.setattr("recordings.bulk_download.MAX_RECORDINGS", 50)
+    response = auditor_client.post(URL, {"scope": "view", "filter_query": "recording_format=wav"})
+    assert response.status_code == 302 and response["Location"] == "/?recording_format=wav"
+    assert "at most 50 recordings" in only_message(response)
+    assert not AuditEvent.objects.exists()
+
+
+def test_support_is_forbidden(synced, support_client):
+    assert support_client.post(URL, ticked(Recording.objects.all()[:2])).status_code == 403
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    response = client.post(URL, {"selected": ["x"]})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_get_is_not_allowed(auditor_client):
+    assert auditor_client.get(URL).status_code == 405
+
+
+def test_clashing_names_get_a_suffix():
+    taken = set()
+    assert [unique_name(n, taken) for n in ("a.mp3", "a.mp3", "a.mp3", "b.wav")] == [
+        "a.mp3", "a_2.mp3", "a_3.mp3", "b.wav"
+    ]

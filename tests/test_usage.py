@@ -1,0 +1,234 @@
+"""The usage page: recordings per day, totals by type and format, storage and the oldest recordings."""
+
+import itertools
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from recordings.models import Recording
+from recordings.usage import Day, bar_chart, nice_step, per_day
+
+from .factories import make_recording, make_recordings
+
+pytestmark = pytest.mark.django_db
+
+
+def days_ago(n, hour=12):
+    """An add_time at `hour` o'clock local time, `n` days before today."""
+    day = timezone.localdate() - timedelta(days=n)
+    return timezone.make_aware(datetime.combine(day, time(hour))).isoformat()
+
+
+def chart_svg(response):
+    match = re.search(r'<svg class="usage-chart".*?</svg>', response.content.decode(), re.DOTALL)
+    assert match, "no chart on the page"
+    return ET.fromstring(match.group())
+
+
+def bars(svg):
+    """(tooltip, bar) for each day drawn."""
+    days = [group for group in svg.iter("g") if group.get("class") == "day"]
+    return [(day.find("title").text, day.find("rect[@class='bar']")) for day in days]
+
+
+def remove(recording, **when):
+    Recording.objects.filter(pk=recording.pk).update(**when)
+
+
+def test_only_auditors_see_the_page(client, support_user, auditor_user):
+    client.force_login(support_user)
+    assert client.get("/usage/").status_code == 403
+    client.force_login(auditor_user)
+    assert client.get("/usage/").status_code == 200
+    assert client.post("/usage/").status_code == 405
+    client.logout()
+    response = client.get("/usage/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_without_recordings_in_the_period_an_empty_state_replaces_the_chart(auditor_client):
+    make_recording(add_time=days_ago(40))
+    response = auditor_client.get("/usage/")
+    content = response.content.decode()
+    assert "No recordings in the last 30 days" in content
+    assert "<svg" not in content
+    assert response.context["chart"] is None
+    assert "<svg" in auditor_client.get("/usage/?days=90").content.decode()
+
+
+def test_one_busy_day_is_one_full_height_bar_among_empty_days(auditor_client):
+    for _ in range(3):
+        make_recording(add_time=days_ago(0))
+    response = auditor_client.get("/usage/")
+    svg = chart_svg(response)
+    assert svg.get("role") == "img" and "3 recordings" in svg.get("aria-label")
+    drawn = bars(svg)
+    assert len(drawn) == 30
+    title, bar = drawn[-1]
+    chart = response.context["chart"]
+    assert title.endswith(": 3 recordings, 3 m")  # 3 × 65 s
+    assert title.startswith(timezone.localdate().strftime("%a %-d %b %Y"))
+    assert float(bar.get("height")) == chart.plot_height
+    assert all(float(bar.get("height")) == 0 and title.endswith(": 0 recordings, 0 s") for title, bar in drawn[:-1])
+    assert "<details" in response.content.decode()
+
+
+def test_many_days_count_each_day_and_keep_the_empty_ones(auditor_client):
+    for n, count in ((0, 2), (10, 5), (45, 1), (100, 7)):
+        make_recordings(count, add_time=days_ago(n), recording_duration_ms="90000.0")
+    remove(make_recording(add_time=days_ago(0)), deleted_at=timezone.now())
+    remove(make_recording(add_time=days_ago(0)), gone_at=timezone.now())
+
+    response = auditor_client.get("/usage/")
+    daily = {day.day: day for day in response.context["daily"]}
+    today = timezone.localdate()
+    assert len(bars(chart_svg(response))) == 30 and len(daily) == 30
+    assert min(daily) == today - timedelta(days=29) and max(daily) == today
+    assert daily[today].count == 2 and daily[today].duration_ms == 180_000
+    assert daily[today - timedelta(days=10)].count == 5 and daily[today - timedelta(days=10)].hours == 0.125
+    assert daily[today - timedelta(days=1)] == Day(today - timedelta(days=1), 0, 0)
+    assert response.context["period_count"] == 7
+
+    response = auditor_client.get("/usage/?days=90")
+    assert len(bars(chart_svg(response))) == 90
+    assert response.context["period_count"] == 8  # not the one from 100 days ago
+    assert response.context["busiest"].day == today - timedelta(days=10)
+
+
+def test_days_are_days_in_the_configured_time_zone(settings):
+    evening = timezone.now().date() - timedelta(days=2)  # a UTC date: now() is in UTC
+    make_recording(add_time=f"{evening.isoformat()}T20:00:00Z")  # 01:30 the next morning in India
+
+    [utc_day] = [day.day for day in per_day(30) if day.count]
+    settings.TIME_ZONE = "Asia/Kolkata"
+    [india_day] = [day.day for day in per_day(30) if day.count]
+    assert (utc_day, india_day) == (evening, evening + timedelta(days=1))
+
+
+def test_totals_by_type_and_format_and_storage_count_only_recordings_still_at_vobiz(auditor_client):
+    stored = {
+        "recording_storage_duration": 10, "recording_storage_rate": "0.005", "monthly_recording_storage_amount": "0.25"
+    }
+    make_recording(recording_type="call", recording_format="mp3", recording_duration_ms="60000.0", **stored)
+    make_recording(recording_type="call", recording_format="wav", recording_duration_ms="120000.0", **stored)
+    make_recording(
+        recording_type="conference", recording_format="mp3", recording_duration_ms="3600000.0",
+        recording_storage_duration=30, recording_storage_rate="0.010", monthly_recording_storage_amount="1.50",
+    )
+    remove(make_recording(recording_type="trunk", recording_storage_duration=999), deleted_at=timezone.now())
+    remove(make_recording(recording_type="trunk", recording_format="wav"), gone_at=timezone.now())
+
+    response = auditor_client.get("/usage/")
+    breakdowns = response.context["breakdowns"]
+    assert breakdowns["type"] == [
+        {"value": "call", "count": 2, "duration_ms": 180_000},
+        {"value": "conference", "count": 1, "duration_ms": 3_600_000},
+    ]
+    assert breakdowns["format"] == [
+        {"value": "mp3", "count": 2, "duration_ms": 3_660_000},
+        {"value": "wav", "count": 1, "duration_ms": 120_000},
+    ]
+    storage = response.context["storage"]
+    assert storage["count"] == 3 and storage["storage_days"] == 50
+    assert storage["amount"] == Decimal("2.00")
+    assert abs(storage["average_rate"] - Decimal("0.02") / 3) < Decimal("0.000001")
+    content = response.content.decode()
+    assert "50 days" in content and "2.00" in content and "trunk" not in content
+
+
+def test_the_oldest_recordings_still_at_vobiz_come_first_and_link_to_their_pages(auditor_client):
+    recordings = [make_recording(add_time=days_ago(n)) for n in range(200, 188, -1)]  # oldest first
+    remove(make_recording(add_time=days_ago(300)), deleted_at=timezone.now())
+    remove(make_recording(add_time=days_ago(301)), gone_at=timezone.now())
+
+    response = auditor_client.get("/usage/")
+    assert response.context["oldest"] == recordings[:10]
+    content = response.content.decode()
+    links = re.findall(r'href="/recordings/([^/"]+)/"', content)
+    assert links == [r.recording_id for r in recordings[:10]]
+
+
+@pytest.mark.parametrize("days", ["abc", "7", "", "30.0", "-90"])
+def test_any_other_period_falls_back_to_30_days(auditor_client, days):
+    make_recording(add_time=days_ago(1))
+    response = auditor_client.get("/usage/", {"days": days})
+    assert response.status_code == 200
+    assert response.context["days"] == 30 and len(response.context["daily"]) == 30
+
+
+def test_the_page_makes_the_same_number_of_queries_however_many_recordings(auditor_client):
+    def queries():
+        with CaptureQueriesContext(connection) as context:
+            assert auditor_client.get("/usage/?days=90").status_code == 200
+        return len(context)
+
+    def add(count):
+        for n in range(count // 10):
+            make_recordings(10, add_time=days_ago(n * 7 % 120), recording_type=("call", "conference", "trunk")[n % 3])
+
+    add(10)
+    few = queries()
+    add(190)
+    assert Recording.objects.count() == 200
+    assert queries() == few
+
+
+# ---------- chart geometry ----------
+
+
+@pytest.mark.parametrize(
+    "raw, whole, step",
+    [(0, False, 1), (0.3, True, 1), (3, True, 5), (7, True, 10), (22, True, 25), (2.2, True, 5),
+     (0.03, False, 0.05), (0.2, False, 0.2), (1.2, False, 2), (130, False, 200)],
+)
+def test_steps_are_round(raw, whole, step):
+    assert nice_step(raw, whole) == step
+
+
+def days(*counts, duration_ms=60_000):
+    first = date(2026, 3, 1)
+    return [Day(first + timedelta(days=n), count, count * duration_ms) for n, count in enumerate(counts)]
+
+
+def test_the_top_of_the_scale_is_full_height_and_zero_is_no_bar():
+    chart = bar_chart(days(40, 0, 10, 20, duration_ms=72_000))  # 40 recordings make 0.8 h
+    full, empty, quarter, half = chart.bars
+    assert (full.y, full.height) == (chart.top, chart.plot_height)
+    assert (empty.y, empty.height) == (chart.bottom, 0)
+    assert quarter.height == chart.plot_height / 4 and half.height == chart.plot_height / 2
+    assert (full.hours_y, empty.hours_y) == (chart.top, chart.bottom)
+    assert [tick.count for tick in chart.ticks] == [0, 10, 20, 30, 40]
+    assert [tick.hours for tick in chart.ticks] == ["0", "0.2", "0.4", "0.6", "0.8"]
+    assert [tick.y for tick in chart.ticks] == [chart.bottom - n * chart.plot_height / 4 for n in range(5)]
+
+
+def test_ticks_stay_round_whatever_the_data():
+    for maximum in (1, 3, 7, 12, 99, 1234):
+        chart = bar_chart(days(maximum, 1, duration_ms=47_000))
+        counts = [tick.count for tick in chart.ticks]
+        step = counts[1]
+        assert counts == [n * step for n in range(len(counts))] and counts[-1] >= maximum
+        assert re.fullmatch(r"[125]0*|250*", str(step))
+        hours = [float(tick.hours) for tick in chart.ticks]
+        assert hours[-1] >= maximum * 47_000 / 3_600_000
+        assert not any(re.search(r"0000|9999", tick.hours) for tick in chart.ticks)  # no 0.30000000000000004
+
+
+def test_one_day_and_no_recordings_draw_without_dividing_by_zero():
+    [bar] = bar_chart(days(1)).bars
+    assert bar.labelled and bar.height > 0
+    quiet = bar_chart(days(0, 0, 0))
+    assert all(bar.height == 0 for bar in quiet.bars) and quiet.ticks[-1].count >= 1
+
+
+def test_dates_are_named_every_week_counted_back_from_the_last_day():
+    for length, every in ((30, 7), (90, 14), (7, 1), (12, 2)):
+        labelled = [n for n, bar in enumerate(bar_chart(days(*[1] * length)).bars) if bar.labelled]
+        assert labelled[-1] == length - 1
+        assert {b - a for a, b in itertools.pairwise(labelled)} <= {every}
