@@ -81,9 +81,9 @@ def open_audio(url, range_header=None, client=None):
 
     Raises MediaRefused or VobizError. The caller closes the response.
     """
-    client = client or media_client()
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url)
+        client = client or media_client()
         response = client.open_media(url, range_header)
         if response.status_code not in (301, 302, 303, 307, 308):
             return response
