@@ -5,9 +5,9 @@ import sys
 
 
 def main():
-    """Run administrative tasks."""
-    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'vobiz_dashboard.settings')
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vobiz_dashboard.settings")
     try:
+        from django.core.exceptions import ImproperlyConfigured
         from django.core.management import execute_from_command_line
     except ImportError as exc:
         raise ImportError(
@@ -15,8 +15,12 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # A setting is missing or wrong: say which, without a traceback.
+        sys.exit(f"Configuration error: {exc}")
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import SYNCED_FIELDS, CallDetail, Recording, SyncRun
+from .models import SYNCED_FIELDS, AuditEvent, CallDetail, DeletionBatch, DeletionOutcome, LegalHold, Recording, SyncRun
 
 
 @admin.register(Recording)
@@ -37,3 +37,47 @@ class CallDetailAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: shown, never edited or removed here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "username", "action", "recording", "call_uuid", "ip_address")
+    list_filter = ("action", "at")
+    search_fields = ("username", "recording__recording_id", "call_uuid", "ip_address", "note")
+    list_select_related = ("recording",)
+    show_full_result_count = False
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "reason", "placed_by", "placed_at", "lifted_by", "lifted_at")
+    list_filter = ("placed_at", "lifted_at")
+    search_fields = ("call_uuid", "recording__recording_id", "reason")
+    list_select_related = ("recording", "placed_by", "lifted_by")
+
+
+class DeletionOutcomeInline(admin.TabularInline):
+    model = DeletionOutcome
+    fields = ("recording", "status", "message")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(DeletionBatch)
+class DeletionBatchAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "requested_by", "requested_at", "reason", "finished_at", "stopped_reason")
+    inlines = [DeletionOutcomeInline]
