@@ -5,8 +5,17 @@ from .models import SYNCED_FIELDS, AuditEvent, CallDetail, DeletionBatch, Deleti
 
 @admin.register(Recording)
 class RecordingAdmin(admin.ModelAdmin):
-    list_display = ("recording_id", "add_time", "from_number", "to_number", "recording_type",
-                    "recording_format", "recording_duration_ms", "call_uuid", "gone_at")
+    list_display = (
+        "recording_id",
+        "add_time",
+        "from_number",
+        "to_number",
+        "recording_type",
+        "recording_format",
+        "recording_duration_ms",
+        "call_uuid",
+        "gone_at",
+    )
     list_filter = ("recording_type", "recording_format", "add_time", ("gone_at", admin.EmptyFieldListFilter))
     search_fields = ("recording_id", "call_uuid", "from_number", "to_number", "conference_name")
     date_hierarchy = "add_time"
@@ -19,8 +28,19 @@ class RecordingAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "mode", "status", "finished_at", "pages", "created", "updated", "unchanged",
-                    "skipped", "gone", "error")
+    list_display = (
+        "started_at",
+        "mode",
+        "status",
+        "finished_at",
+        "pages",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "gone",
+        "error",
+    )
     list_filter = ("status", "mode")
     search_fields = ("error", "owner")
     readonly_fields = [f.name for f in SyncRun._meta.concrete_fields if f.name != "id"]

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class RecordingsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'recordings'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "recordings"

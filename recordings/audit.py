@@ -37,7 +37,7 @@ def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="
         recording=recording,
         call_uuid=call_uuid or (recording.call_uuid if recording else ""),
         ip_address=ip_address,
-        user_agent=(user_agent or "")[:300],
+        user_agent=(user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
         note=note,
     )
 
@@ -80,8 +80,11 @@ def active_hold(recording):
 @transaction.atomic
 def place_hold(request, reason, recording=None, call_uuid=""):
     hold = LegalHold.objects.create(
-        recording=recording, call_uuid="" if recording else call_uuid, reason=reason,
-        placed_by=request.user, placed_at=timezone.now(),
+        recording=recording,
+        call_uuid="" if recording else call_uuid,
+        reason=reason,
+        placed_by=request.user,
+        placed_at=timezone.now(),
     )
     record(request, Action.HOLD, recording, call_uuid=call_uuid, note=reason)
     return hold

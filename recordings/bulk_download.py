@@ -18,8 +18,17 @@ logger = logging.getLogger(__name__)
 
 MAX_RECORDINGS = 1000
 REPORT_NAME = "MISSING.txt"
-FIELDS = ("recording_id", "call_uuid", "recording_url", "recording_format", "add_time",
-          "from_number", "to_number", "deleted_at", "gone_at")
+FIELDS = (
+    "recording_id",
+    "call_uuid",
+    "recording_url",
+    "recording_format",
+    "add_time",
+    "from_number",
+    "to_number",
+    "deleted_at",
+    "gone_at",
+)
 
 
 def unique_name(name, taken):
@@ -87,8 +96,9 @@ def zip_chunks(recordings, request):
                 audit.record(request, audit.Action.DOWNLOAD, recording, note=note)
                 name = unique_name(name, taken)
                 size = upstream.headers.get("Content-Length")
-                archive.add(body_chunks(upstream, name, missing), name,
-                            size=int(size) if size and size.isdigit() else None)
+                archive.add(
+                    body_chunks(upstream, name, missing), name, size=int(size) if size and size.isdigit() else None
+                )
                 # Written now, while this response is open, rather than queued.
                 yield from archive.all_files()
     if missing:

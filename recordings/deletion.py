@@ -47,8 +47,13 @@ def start_deletion(request, queryset, reason):
 
 def deletion_client():
     return VobizClient(
-        settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL,
-        connect_timeout=5, read_timeout=20, max_attempts=3, backoff_base=0.5,
+        settings.VOBIZ_AUTH_ID,
+        settings.VOBIZ_AUTH_TOKEN,
+        settings.VOBIZ_API_URL,
+        connect_timeout=5,
+        read_timeout=20,
+        max_attempts=3,
+        backoff_base=0.5,
     )
 
 
@@ -108,9 +113,7 @@ def log(batch, action, recording, note):
 
 def retry_rest(request, batch):
     """A new batch for what the last one did not delete (stopped, failed or never attempted)."""
-    retry = Recording.objects.filter(
-        pk__in=batch.outcomes.filter(status__in=RETRYABLE).values("recording_id")
-    )
+    retry = Recording.objects.filter(pk__in=batch.outcomes.filter(status__in=RETRYABLE).values("recording_id"))
     return start_deletion(request, retry, batch.reason)
 
 

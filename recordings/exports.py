@@ -6,12 +6,30 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 RECORDING_COLUMNS = [
-    "recording_id", "call_uuid", "add_time", "from_number", "to_number", "recording_type", "recording_format",
-    "recording_duration_ms", "rounded_recording_duration", "conference_name", "recording_storage_duration",
-    "recording_storage_rate", "monthly_recording_storage_amount", "recording_url",
+    "recording_id",
+    "call_uuid",
+    "add_time",
+    "from_number",
+    "to_number",
+    "recording_type",
+    "recording_format",
+    "recording_duration_ms",
+    "rounded_recording_duration",
+    "conference_name",
+    "recording_storage_duration",
+    "recording_storage_rate",
+    "monthly_recording_storage_amount",
+    "recording_url",
 ]
 AUDIT_COLUMNS = [
-    "at", "username", "action", "recording__recording_id", "call_uuid", "ip_address", "user_agent", "note",
+    "at",
+    "username",
+    "action",
+    "recording__recording_id",
+    "call_uuid",
+    "ip_address",
+    "user_agent",
+    "note",
 ]
 
 

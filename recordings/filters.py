@@ -35,10 +35,16 @@ class RecordingFilter(django_filters.FilterSet):
     from_number = django_filters.CharFilter(label="From", method="filter_number")
     to_number = django_filters.CharFilter(label="To", method="filter_number")
     added_after = django_filters.DateFilter(
-        label="Added from", method="filter_added_after", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+        label="Added from",
+        method="filter_added_after",
+        validators=DATE_BOUNDS,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     added_before = django_filters.DateFilter(
-        label="Added until", method="filter_added_before", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+        label="Added until",
+        method="filter_added_before",
+        validators=DATE_BOUNDS,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     min_duration = django_filters.NumberFilter(
         label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8

@@ -4,16 +4,34 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
 # The fields a sync writes: the API's, as normalised, and the sync's own bookkeeping.
 API_FIELDS = (
-    "recording_id", "call_uuid", "recording_type", "recording_format", "recording_url", "add_time",
-    "recording_duration_ms", "recording_start_ms", "recording_end_ms", "rounded_recording_duration",
-    "from_number", "to_number", "conference_name", "recording_storage_duration", "recording_storage_rate",
-    "monthly_recording_storage_amount", "resource_uri",
+    "recording_id",
+    "call_uuid",
+    "recording_type",
+    "recording_format",
+    "recording_url",
+    "add_time",
+    "recording_duration_ms",
+    "recording_start_ms",
+    "recording_end_ms",
+    "rounded_recording_duration",
+    "from_number",
+    "to_number",
+    "conference_name",
+    "recording_storage_duration",
+    "recording_storage_rate",
+    "monthly_recording_storage_amount",
+    "resource_uri",
 )
 SYNCED_FIELDS = API_FIELDS + (
-    "raw", "from_digits_reversed", "to_digits_reversed", "content_hash", "first_synced_at", "last_synced_at", "gone_at",
+    "raw",
+    "from_digits_reversed",
+    "to_digits_reversed",
+    "content_hash",
+    "first_synced_at",
+    "last_synced_at",
+    "gone_at",
 )
 
 
@@ -49,9 +67,7 @@ class Recording(models.Model):
     conference_name = models.CharField(max_length=255, blank=True)
     recording_storage_duration = models.IntegerField(null=True, blank=True)
     recording_storage_rate = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
-    monthly_recording_storage_amount = models.DecimalField(
-        max_digits=16, decimal_places=6, null=True, blank=True
-    )
+    monthly_recording_storage_amount = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     resource_uri = models.CharField(max_length=512, blank=True)
     raw = models.JSONField(default=dict, help_text="The object exactly as Vobiz sent it.")
 

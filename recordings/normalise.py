@@ -53,6 +53,8 @@ def normalise(obj):
         raise UnusableRecording("recording_id is empty")
     if len(recording_id) > field_length("recording_id"):
         raise UnusableRecording("recording_id is too long")
+    if not is_path_safe(recording_id):
+        raise UnusableRecording("recording_id has a slash or control characters")
 
     fields = {"recording_id": recording_id, "raw": raw, "content_hash": content_hash(raw)}
     for name, sources in TEXT_SOURCES.items():
@@ -60,6 +62,8 @@ def normalise(obj):
         if len(value) > field_length(name):
             raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
         fields[name] = value
+    if not is_path_safe(fields["call_uuid"]):
+        fields["call_uuid"] = ""  # it names a page: an id no URL can hold is no call id
 
     fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
 
@@ -77,6 +81,14 @@ def normalise(obj):
     fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
     fields["to_digits_reversed"] = reversed_digits(fields["to_number"])
     return fields
+
+
+UNSAFE_IN_PATH = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def is_path_safe(identifier):
+    """Ids become URL paths (/recordings/<id>/): no slash, no control characters."""
+    return not UNSAFE_IN_PATH.search(identifier)
 
 
 def first_present(obj, keys):

@@ -66,7 +66,11 @@ def call_facts(cdr):
         ("Duration", seconds(cdr.get("duration")), "seconds"),
         ("Billed", seconds(cdr.get("billsec")), "seconds"),
         ("Hang-up", hangup_in_words(cdr), "text"),
-        ("Hung up by", f"{source} ({cdr.get('hangup_disposition')})" if source and cdr.get("hangup_disposition") else source, "text"),
+        (
+            "Hung up by",
+            f"{source} ({cdr.get('hangup_disposition')})" if source and cdr.get("hangup_disposition") else source,
+            "text",
+        ),
         ("Cost", f"{cost} {currency}".strip() if cost not in (None, "") else None, "text"),
         ("Quality", " · ".join(q for q in quality if q) or None, "text"),
         ("Codec", cdr.get("codec"), "text"),

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.http import QueryDict
 
 from .models import Recording, SyncRun
+from .normalise import is_path_safe
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
 NATIONAL_DIGITS = 10  # an Indian number without its country code
@@ -84,5 +85,5 @@ def selected_recordings(data, request):
         params = QueryDict(data.get("filter_query", ""))
         filterset = RecordingFilter(params, queryset=recordings(), request=request)
         return filterset.filtered(), filterset
-    ids = [value for value in data.getlist("selected") if value][:MAX_SELECTED]
+    ids = [value for value in data.getlist("selected") if value and is_path_safe(value)][:MAX_SELECTED]
     return Recording.objects.filter(recording_id__in=ids), None

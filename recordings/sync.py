@@ -91,7 +91,9 @@ def sync_recordings(options=None, client=None, progress=False):
         raise SyncError(f"the database is unavailable: {one_line(exc)}") from None
     try:
         SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.FAILED, finished_at=timezone.now(), error="interrupted: the process stopped before finishing"
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="interrupted: the process stopped before finishing",
         )
         run = SyncRun.objects.create(
             mode=SyncRun.Mode.FULL if options.full else SyncRun.Mode.INCREMENTAL,
@@ -351,4 +353,3 @@ class Frontier:
         heapq.heappush(self.ahead, (offset, offset + count))
         while self.ahead and self.ahead[0][0] <= self.reached:
             self.reached = max(self.reached, heapq.heappop(self.ahead)[1])
-

@@ -1,5 +1,7 @@
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -8,6 +10,27 @@ from .templatetags.recording_format import duration, short_id
 
 PER_PAGE_CHOICES = (25, 50, 100)
 COUNT_ATTRS = {"td": {"class": "num"}, "th": {"class": "num"}}
+
+
+class ChoicePaginator(Paginator):
+    """Pages of one of the offered sizes, whatever a URL asks for (django-tables2 passes it on)."""
+
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        if per_page not in PER_PAGE_CHOICES:
+            per_page = PER_PAGE_CHOICES[0]
+        super().__init__(object_list, per_page, *args, **kwargs)
+
+
+class CountedPaginator(ChoicePaginator):
+    """Told the count the page already computed, so that it does not count again."""
+
+    def __init__(self, *args, known_count, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self):
+        return self.known_count
 
 
 def per_page(request):
@@ -27,8 +50,10 @@ def short_link(url_name, value):
 class RecordingTable(tables.Table):
     selected = tables.CheckBoxColumn(
         accessor="recording_id",
-        attrs={"th__input": {"data-select-all": "selected", "aria-label": "Select every row on this page"},
-               "td__input": {"aria-label": "Select this recording"}},
+        attrs={
+            "th__input": {"data-select-all": "selected", "aria-label": "Select every row on this page"},
+            "td__input": {"aria-label": "Select this recording"},
+        },
     )
     add_time = tables.TemplateColumn(
         verbose_name="Added",
@@ -61,8 +86,17 @@ class RecordingTable(tables.Table):
         model = Recording
         fields = ()
         sequence = (
-            "selected", "add_time", "from_number", "to_number", "recording_type", "recording_duration_ms",
-            "recording_format", "call_uuid", "player", "review_state", "actions",
+            "selected",
+            "add_time",
+            "from_number",
+            "to_number",
+            "recording_type",
+            "recording_duration_ms",
+            "recording_format",
+            "call_uuid",
+            "player",
+            "review_state",
+            "actions",
         )
         order_by = "-add_time"
         attrs = {"class": "recordings"}
@@ -72,8 +106,9 @@ class RecordingTable(tables.Table):
         return format_html('<span class="badge badge-{}">{}</span>', value, value)
 
     def render_review_state(self, record, value):
-        return format_html('<span class="badge badge-{}" title="{}">{}</span>', record.review_state,
-                           record.review_note, value)
+        return format_html(
+            '<span class="badge badge-{}" title="{}">{}</span>', record.review_state, record.review_note, value
+        )
 
     def render_recording_format(self, value):
         return value.upper()
@@ -99,8 +134,20 @@ class SyncRunTable(tables.Table):
 
     class Meta:
         model = SyncRun
-        fields = ("started_at", "mode", "status", "duration", "pages", "created", "updated", "unchanged",
-                  "skipped", "gone", "total_upstream", "error")
+        fields = (
+            "started_at",
+            "mode",
+            "status",
+            "duration",
+            "pages",
+            "created",
+            "updated",
+            "unchanged",
+            "skipped",
+            "gone",
+            "total_upstream",
+            "error",
+        )
         order_by = "-started_at"
         attrs = {"class": "sync-runs"}
         empty_text = "No sync has run yet."

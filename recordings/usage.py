@@ -197,18 +197,20 @@ def bar_chart(daily, width=1200, height=300, margin=(16, 64, 30, 48)):
     for n, day in enumerate(daily):
         band_x = left + n * band
         bar_y = y(day.count, scale.count_top)
-        bars.append(Bar(
-            day=day,
-            x=round(band_x + (band - bar_width) / 2, 1),
-            y=bar_y,
-            width=round(bar_width, 1),
-            height=round(bottom - bar_y, 1),
-            band_x=round(band_x, 1),
-            band_width=round(band, 1),
-            centre=round(band_x + band / 2, 1),
-            hours_y=y(day.hours, scale.hours_top),
-            labelled=(len(daily) - 1 - n) % every == 0,  # counted back from today, so today is named
-        ))
+        bars.append(
+            Bar(
+                day=day,
+                x=round(band_x + (band - bar_width) / 2, 1),
+                y=bar_y,
+                width=round(bar_width, 1),
+                height=round(bottom - bar_y, 1),
+                band_x=round(band_x, 1),
+                band_width=round(band, 1),
+                centre=round(band_x + band / 2, 1),
+                hours_y=y(day.hours, scale.hours_top),
+                labelled=(len(daily) - 1 - n) % every == 0,  # counted back from today, so today is named
+            )
+        )
     ticks = [
         Tick(
             y=y(n * scale.count_step, scale.count_top),
@@ -218,6 +220,13 @@ def bar_chart(daily, width=1200, height=300, margin=(16, 64, 30, 48)):
         for n in range(scale.intervals + 1)
     ]
     return Chart(
-        width=width, height=height, left=left, right=right, top=top, bottom=bottom, bars=bars, ticks=ticks,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        bars=bars,
+        ticks=ticks,
         hours_points=" ".join(f"{bar.centre},{bar.hours_y}" for bar in bars),
     )

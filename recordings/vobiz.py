@@ -173,7 +173,11 @@ class VobizClient:
             headers["Range"] = range_header
         # Redirects are returned, not followed: requests would carry our headers to any host.
         return self._request(
-            "GET", url, headers=headers, stream=True, allow_redirects=False,
+            "GET",
+            url,
+            headers=headers,
+            stream=True,
+            allow_redirects=False,
             ok_statuses=(200, 206, 301, 302, 303, 307, 308, 416),
         )
 
@@ -194,9 +198,7 @@ class VobizClient:
                 return self._attempt(method, url, parse_json, ok_statuses, headers, stream, **kwargs)
             except _Retryable as retry:
                 if attempt >= self.max_attempts:
-                    raise VobizUnavailable(
-                        f"Vobiz did not answer usably after {attempt} attempts: {retry}"
-                    ) from None
+                    raise VobizUnavailable(f"Vobiz did not answer usably after {attempt} attempts: {retry}") from None
                 delay = retry.retry_after
                 if delay is None:
                     delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
@@ -206,9 +208,7 @@ class VobizClient:
 
     def _attempt(self, method, url, parse_json, ok_statuses, headers, stream, **kwargs):
         try:
-            response = self.session.request(
-                method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs
-            )
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Retryable(type(exc).__name__) from None
         except requests.RequestException as exc:

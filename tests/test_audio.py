@@ -4,9 +4,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
 from recordings.sync import SyncOptions, sync_recordings
-from recordings.fake_vobiz.data import FakeAccount
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -133,8 +133,12 @@ def test_urls_that_are_not_http_are_refused(synced, support_client, url):
 def test_a_redirect_to_another_host_is_not_followed_with_credentials(synced, support_client, other_server):
     server, handler = other_server
     # The redirector is on the API host (allowed); its target is not.
-    redirector = ThreadingHTTPServer(("127.0.0.1", 0), type("R", (RecordingHandler,), {
-        "received": [], "redirect_to": f"http://localhost:{server.server_port}/leak.mp3"}))
+    redirector = ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        type(
+            "R", (RecordingHandler,), {"received": [], "redirect_to": f"http://localhost:{server.server_port}/leak.mp3"}
+        ),
+    )
     threading.Thread(target=redirector.serve_forever, daemon=True).start()
     try:
         recording_id = point_at(f"http://127.0.0.1:{redirector.server_port}/a.mp3")

@@ -31,6 +31,7 @@ def deletes(server):
 
 # -- the listening log ----------------------------------------------------------------------------
 
+
 def test_one_log_entry_per_playback_however_many_range_requests(synced, support_client, support_user):
     recording = Recording.objects.filter(recording_format="wav").first()
     url = f"/recordings/{recording.recording_id}/audio"
@@ -41,7 +42,11 @@ def test_one_log_entry_per_playback_however_many_range_requests(synced, support_
     assert events.count() == 1
     event = events.get()
     assert (event.user, event.recording, event.ip_address, event.user_agent) == (
-        support_user, recording, "127.0.0.1", "Chrome/1")
+        support_user,
+        recording,
+        "127.0.0.1",
+        "Chrome/1",
+    )
 
 
 def test_each_download_is_logged(synced, support_client):
@@ -61,6 +66,7 @@ def test_a_failed_fetch_is_not_logged_as_a_playback(synced, support_client):
 
 # -- reviews --------------------------------------------------------------------------------------
 
+
 def test_review_flag_and_history(auditor_client, auditor_user):
     recording = make_recording()
     url = f"/recordings/{recording.recording_id}/review"
@@ -68,7 +74,10 @@ def test_review_flag_and_history(auditor_client, auditor_user):
     auditor_client.post(url, {"state": "flagged", "note": "agent was rude at 1:20"})
     recording.refresh_from_db()
     assert (recording.review_state, recording.review_note, recording.reviewed_by) == (
-        "flagged", "agent was rude at 1:20", auditor_user)
+        "flagged",
+        "agent was rude at 1:20",
+        auditor_user,
+    )
     history = AuditEvent.objects.filter(recording=recording).order_by("at", "id")
     assert [(e.action, e.note) for e in history] == [(Action.REVIEW, "fine"), (Action.FLAG, "agent was rude at 1:20")]
 
@@ -95,6 +104,7 @@ def test_invalid_review_state_is_refused_with_a_message(auditor_client):
 
 # -- holds ----------------------------------------------------------------------------------------
 
+
 def test_hold_and_lift_are_logged_and_need_a_reason(auditor_client):
     recording = make_recording()
     auditor_client.post(f"/recordings/{recording.recording_id}/hold", {"reason": ""})
@@ -105,7 +115,9 @@ def test_hold_and_lift_are_logged_and_need_a_reason(auditor_client):
     auditor_client.post(f"/holds/{hold.pk}/lift", {"reason": "case closed"})
     assert not LegalHold.objects.active().exists()
     assert list(AuditEvent.objects.order_by("id").values_list("action", "note")) == [
-        (Action.HOLD, "litigation 42"), (Action.RELEASE, "case closed")]
+        (Action.HOLD, "litigation 42"),
+        (Action.RELEASE, "case closed"),
+    ]
 
 
 def test_a_held_recording_cannot_be_deleted(synced, auditor_client):
@@ -120,13 +132,18 @@ def test_a_held_recording_cannot_be_deleted(synced, auditor_client):
 
 # -- deletion -------------------------------------------------------------------------------------
 
-def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_tombstone(synced, auditor_client, auditor_user):
+
+def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_tombstone(
+    synced, auditor_client, auditor_user
+):
     recording = Recording.objects.first()
     page = auditor_client.get(f"/recordings/{recording.recording_id}/delete").content.decode()
     for fact in (recording.call_uuid, recording.from_number, recording.to_number, recording.add_time.strftime("%Y")):
         assert fact in page
     assert deletes(synced) == []
-    response = auditor_client.post(f"/recordings/{recording.recording_id}/delete", {"reason": "customer asked"}, follow=True)
+    response = auditor_client.post(
+        f"/recordings/{recording.recording_id}/delete", {"reason": "customer asked"}, follow=True
+    )
     assert b"Deleted" in response.content
     recording.refresh_from_db()
     assert (recording.deleted_by, recording.deletion_reason) == (auditor_user, "customer asked")
@@ -135,7 +152,9 @@ def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_t
     assert AuditEvent.objects.filter(action=Action.DELETE, recording=recording).exists()
     # The tombstone leaves the default view; a filter shows it.
     assert recording.pk not in [r.record.pk for r in auditor_client.get("/").context["table"].page.object_list]
-    assert recording.pk in [r.record.pk for r in auditor_client.get("/", {"status": "removed"}).context["table"].page.object_list]
+    assert recording.pk in [
+        r.record.pk for r in auditor_client.get("/", {"status": "removed"}).context["table"].page.object_list
+    ]
 
 
 def bulk(client, ids, **extra):
@@ -198,8 +217,16 @@ def test_bulk_deletion_of_a_whole_filtered_view(synced, auditor_client):
     count = wav.count()
     confirm = auditor_client.post("/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav"})
     assert confirm.context["count"] == count
-    auditor_client.post("/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav", "confirm": "1",
-                                          "expected_count": str(count), "reason": "wav purge"})
+    auditor_client.post(
+        "/bulk/delete",
+        {
+            "scope": "view",
+            "filter_query": "recording_format=wav",
+            "confirm": "1",
+            "expected_count": str(count),
+            "reason": "wav purge",
+        },
+    )
     assert Recording.objects.filter(deleted_at__isnull=False).count() == count
     assert not Recording.objects.filter(recording_format="mp3", deleted_at__isnull=False).exists()
 
@@ -222,6 +249,7 @@ def test_a_call_hold_protects_its_recordings_in_a_bulk_deletion(synced, auditor_
 
 # -- sync now -------------------------------------------------------------------------------------
 
+
 def test_sync_now_runs_a_sync_and_logs_who_started_it(fake_vobiz, auditor_client):
     response = auditor_client.post("/sync/now", follow=True)
     assert response.status_code == 200
@@ -241,6 +269,7 @@ def test_sync_now_refuses_while_a_sync_runs(fake_vobiz, auditor_client):
 
 
 # -- the create_user command ------------------------------------------------------------------------
+
 
 def test_create_user_in_a_role_with_the_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("DASHBOARD_PASSWORD", "a-long-enough-passphrase")

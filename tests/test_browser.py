@@ -20,7 +20,10 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--autoplay-policy=no-user-gesture-required",
 ]
 SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
@@ -78,11 +81,13 @@ def test_sign_in_filter_by_number_and_sort(page):
     page.wait_for_url(re.compile(r"q="))
     numbers = first_column_texts(page, 2) + first_column_texts(page, 3)
     assert any(n.endswith(target.from_number[-6:]) for n in numbers)
-    assert page.locator("table tbody tr").count() == Recording.objects.filter(
-        from_digits_reversed__startswith=target.from_number[-6:][::-1]
-    ).count() + Recording.objects.filter(to_digits_reversed__startswith=target.from_number[-6:][::-1]).exclude(
-        from_digits_reversed__startswith=target.from_number[-6:][::-1]
-    ).count()
+    assert (
+        page.locator("table tbody tr").count()
+        == Recording.objects.filter(from_digits_reversed__startswith=target.from_number[-6:][::-1]).count()
+        + Recording.objects.filter(to_digits_reversed__startswith=target.from_number[-6:][::-1])
+        .exclude(from_digits_reversed__startswith=target.from_number[-6:][::-1])
+        .count()
+    )
 
     page.goto("/")
     page.click("th >> text=Duration")
@@ -102,9 +107,7 @@ def format_duration(ms):
 def test_play_a_recording_in_the_page(page):
     audio = page.locator("table tbody tr audio").first
     audio.evaluate("a => a.play()")
-    page.wait_for_function(
-        "a => a.duration > 0 && a.currentTime > 0.3", arg=audio.element_handle(), timeout=15000
-    )
+    page.wait_for_function("a => a.duration > 0 && a.currentTime > 0.3", arg=audio.element_handle(), timeout=15000)
     assert audio.evaluate("a => a.duration") > 0
     second = page.locator("table tbody tr audio").nth(1)
     second.evaluate("a => a.play()")

@@ -185,5 +185,8 @@ def test_get_is_not_allowed(auditor_client):
 def test_clashing_names_get_a_suffix():
     taken = set()
     assert [unique_name(n, taken) for n in ("a.mp3", "a.mp3", "a.mp3", "b.wav")] == [
-        "a.mp3", "a_2.mp3", "a_3.mp3", "b.wav"
+        "a.mp3",
+        "a_2.mp3",
+        "a_3.mp3",
+        "b.wav",
     ]

@@ -16,10 +16,23 @@ AUTH_ID = "MA_TEST0001"
 TOKEN = "test-token-secret"
 HEADERS = {"X-Auth-ID": AUTH_ID, "X-Auth-Token": TOKEN}
 DOCUMENTED_FIELDS = {
-    "add_time", "call_uuid", "conference_name", "from_number", "monthly_recording_storage_amount",
-    "recording_duration_ms", "recording_end_ms", "recording_format", "recording_id",
-    "recording_start_ms", "recording_storage_duration", "recording_storage_rate", "recording_type",
-    "recording_url", "resource_uri", "rounded_recording_duration", "to_number",
+    "add_time",
+    "call_uuid",
+    "conference_name",
+    "from_number",
+    "monthly_recording_storage_amount",
+    "recording_duration_ms",
+    "recording_end_ms",
+    "recording_format",
+    "recording_id",
+    "recording_start_ms",
+    "recording_storage_duration",
+    "recording_storage_rate",
+    "recording_type",
+    "recording_url",
+    "resource_uri",
+    "rounded_recording_duration",
+    "to_number",
 }
 
 
@@ -108,8 +121,7 @@ def test_pages_at_the_ends(server, http):
     assert beyond["meta"]["total_count"] == 300
 
 
-@pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"offset": -1}, {"offset": "x"}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"offset": -1}, {"offset": "x"}])
 def test_bad_paging_parameters_are_400(server, http, params):
     response = http.get(recordings_url(server), params=params, timeout=5)
     assert response.status_code == 400
@@ -195,11 +207,35 @@ def test_cdr(server, http):
             break
     assert found and found["success"] is True
     cdr = found["data"]
-    for field in ("uuid", "call_direction", "caller_id_name", "caller_id_number", "destination_number",
-                  "start_time", "progress_time", "answer_time", "end_time", "duration", "billsec",
-                  "ring_time", "hangup_cause", "hangup_cause_code", "hangup_cause_name",
-                  "hangup_source", "hangup_disposition", "cost", "total_cost", "currency", "codec",
-                  "mos", "jitter", "packet_loss", "region", "sip_call_id", "id"):
+    for field in (
+        "uuid",
+        "call_direction",
+        "caller_id_name",
+        "caller_id_number",
+        "destination_number",
+        "start_time",
+        "progress_time",
+        "answer_time",
+        "end_time",
+        "duration",
+        "billsec",
+        "ring_time",
+        "hangup_cause",
+        "hangup_cause_code",
+        "hangup_cause_name",
+        "hangup_source",
+        "hangup_disposition",
+        "cost",
+        "total_cost",
+        "currency",
+        "codec",
+        "mos",
+        "jitter",
+        "packet_loss",
+        "region",
+        "sip_call_id",
+        "id",
+    ):
         assert field in cdr
     assert cdr["uuid"] == obj["call_uuid"] and isinstance(cdr["id"], int)
     assert cdr["start_time"].endswith("Z") and cdr["currency"] == "INR"
@@ -247,8 +283,9 @@ def test_media_needs_auth(server):
 
 
 def short_recording(server, recording_format):
-    return find(server, lambda o: o["recording_format"] == recording_format
-                and float(o["recording_duration_ms"]) < 40_000)
+    return find(
+        server, lambda o: o["recording_format"] == recording_format and float(o["recording_duration_ms"]) < 40_000
+    )
 
 
 @pytest.mark.parametrize("recording_format,content_type", [("mp3", "audio/mpeg"), ("wav", "audio/wav")])
@@ -260,13 +297,17 @@ def test_ranges(server, http, recording_format, content_type):
     assert full.status_code == 200 and full.headers["Content-Type"] == content_type
     assert full.headers["Accept-Ranges"] == "bytes" and int(full.headers["Content-Length"]) == size
 
-    cases = {"bytes=0-99": (0, 99), f"bytes={size - 10}-": (size - 10, size - 1),
-             "bytes=-50": (size - 50, size - 1), f"bytes=100-{size + 500}": (100, size - 1)}
+    cases = {
+        "bytes=0-99": (0, 99),
+        f"bytes={size - 10}-": (size - 10, size - 1),
+        "bytes=-50": (size - 50, size - 1),
+        f"bytes=100-{size + 500}": (100, size - 1),
+    }
     for header, (first, last) in cases.items():
         part = http.get(url, headers={"Range": header}, timeout=5)
         assert part.status_code == 206, header
         assert part.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
-        assert part.content == full.content[first:last + 1]
+        assert part.content == full.content[first : last + 1]
         assert part.headers["Content-Type"] == content_type
 
     unsatisfiable = http.get(url, headers={"Range": f"bytes={size}-"}, timeout=5)
@@ -300,7 +341,7 @@ def mp3_frames(data):
     rates = {0: [11025, 12000, 8000], 2: [22050, 24000, 16000]}
     frames = []
     while position + 4 <= len(data):
-        header = data[position:position + 4]
+        header = data[position : position + 4]
         assert header[0] == 0xFF and header[1] & 0xE0 == 0xE0, f"no frame sync at {position}"
         version, layer = header[1] >> 3 & 3, header[1] >> 1 & 3
         assert layer == 1 and version in rates  # layer III, MPEG 2.5 or 2

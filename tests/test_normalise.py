@@ -45,8 +45,13 @@ def test_main_shape_is_parsed_field_by_field():
 
 def test_short_shape_gives_seconds_and_file_format():
     fields = normalise(
-        {"recording_id": "rec_X1", "recording_url": "https://x.vobiz.ai/rec_X1.mp3", "duration": 120,
-         "file_format": "mp3", "add_time": "2026-01-23T10:30:00Z"}
+        {
+            "recording_id": "rec_X1",
+            "recording_url": "https://x.vobiz.ai/rec_X1.mp3",
+            "duration": 120,
+            "file_format": "mp3",
+            "add_time": "2026-01-23T10:30:00Z",
+        }
     )
     assert fields["recording_duration_ms"] == 120_000
     assert fields["recording_format"] == "mp3"
@@ -55,9 +60,17 @@ def test_short_shape_gives_seconds_and_file_format():
 
 def test_recordings_list_shape_maps_its_own_names():
     fields = normalise(
-        {"recording_id": "rec_2", "call_id": "call-9", "recording_type": "call", "url": "",
-         "download_path": "https://media.vobiz.ai/v1/Account/MA_X/Recording/rec_2.mp3", "duration": 7.5,
-         "created_at": "2026-01-23T10:30:00Z", "file_size": 1234, "format": "wav"}
+        {
+            "recording_id": "rec_2",
+            "call_id": "call-9",
+            "recording_type": "call",
+            "url": "",
+            "download_path": "https://media.vobiz.ai/v1/Account/MA_X/Recording/rec_2.mp3",
+            "duration": 7.5,
+            "created_at": "2026-01-23T10:30:00Z",
+            "file_size": 1234,
+            "format": "wav",
+        }
     )
     assert fields["call_uuid"] == "call-9"
     assert fields["recording_url"].endswith("rec_2.mp3")
@@ -116,3 +129,10 @@ def test_html_is_kept_verbatim_for_the_templates_to_escape():
 def test_same_object_same_hash_and_any_change_changes_it():
     assert normalise(MAIN_SHAPE)["content_hash"] == normalise(dict(reversed(MAIN_SHAPE.items())))["content_hash"]
     assert normalise(MAIN_SHAPE)["content_hash"] != normalise({**MAIN_SHAPE, "to_number": "1"})["content_hash"]
+
+
+@pytest.mark.parametrize("bad_id", ["a/b", "tab\there", "bell\x07"])
+def test_ids_that_cannot_name_a_page_are_refused(bad_id):
+    with pytest.raises(UnusableRecording, match="slash or control"):
+        normalise({**MAIN_SHAPE, "recording_id": bad_id})
+    assert normalise({**MAIN_SHAPE, "call_uuid": bad_id})["call_uuid"] == ""

@@ -46,7 +46,9 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     assert cdr["currency"] in content
     assert "Hung up by" in content and cdr["hangup_cause"] in content
     shown = [r.recording_id for r in response.context["recordings"]]
-    expected = list(Recording.objects.filter(call_uuid=call_uuid).order_by("add_time").values_list("recording_id", flat=True))
+    expected = list(
+        Recording.objects.filter(call_uuid=call_uuid).order_by("add_time").values_list("recording_id", flat=True)
+    )
     assert shown == expected and len(shown) > 1
     for recording_id in shown:
         assert f'src="/recordings/{recording_id}/audio"' in content
@@ -107,7 +109,7 @@ def test_recording_page_shows_every_field_and_starts_at_t(support_client):
     for text in (recording.recording_id, recording.call_uuid, "Team bridge", "1:05", "0.005000", "120 s"):
         assert text in content
     assert f"/recordings/{sibling.recording_id}/" in content
-    assert f'/calls/{recording.call_uuid}/' in content
+    assert f"/calls/{recording.call_uuid}/" in content
     assert "Raw object from Vobiz" not in content  # staff only
 
 
@@ -137,12 +139,13 @@ def test_unknown_recording_and_call(support_client, settings):
 def test_sync_status_line_and_runs_page(support_client, fake_vobiz, vobiz_client):
     sync_recordings(SyncOptions(), client=vobiz_client)
     assert b"Last sync" in support_client.get("/").content
-    SyncRun.objects.create(mode="incremental", status="failed", error="Vobiz answered 401: bad token",
-                           started_at=timezone.now())
+    SyncRun.objects.create(
+        mode="incremental", status="failed", error="Vobiz answered 401: bad token", started_at=timezone.now()
+    )
     content = support_client.get("/").content.decode()
     assert "failed" in content and "Vobiz answered 401" in content
     runs = support_client.get("/sync/").content.decode()
-    assert runs.count('class="badge badge-failed"') == 1 and runs.count('badge-succeeded') == 1
+    assert runs.count('class="badge badge-failed"') == 1 and runs.count("badge-succeeded") == 1
 
 
 def test_login_and_logout(client, django_user_model):

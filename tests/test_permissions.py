@@ -21,8 +21,9 @@ def world(settings, django_user_model):
     recording = make_recording()
     auditor = user_in_role(django_user_model, "auditor", AUDITORS)
     hold = LegalHold.objects.create(call_uuid="held-call", reason="r", placed_by=auditor, placed_at=timezone.now())
-    batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="r",
-                                         finished_at=timezone.now())
+    batch = DeletionBatch.objects.create(
+        requested_by=auditor, requested_at=timezone.now(), reason="r", finished_at=timezone.now()
+    )
     return {"id": recording.recording_id, "call": recording.call_uuid, "hold": hold.pk, "batch": batch.pk}
 
 
@@ -55,7 +56,9 @@ MATRIX = [
 
 
 ROLES = [ANONYMOUS, SUPPORT_ROLE, AUDITOR_ROLE]
-CASES = [(role, method, url, data, outcomes[i]) for method, url, data, *outcomes in MATRIX for i, role in enumerate(ROLES)]
+CASES = [
+    (role, method, url, data, outcomes[i]) for method, url, data, *outcomes in MATRIX for i, role in enumerate(ROLES)
+]
 
 
 @pytest.mark.parametrize("role, method, url, data, want", CASES, ids=[f"{r} {m} {u}" for r, m, u, _, _ in CASES])

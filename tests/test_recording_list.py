@@ -5,7 +5,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-
 from .factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +162,7 @@ def test_rows_link_the_call_and_carry_a_player(support_client):
 
 def test_csv_export_streams_the_filtered_rows(support_client):
     make_recordings(40, recording_format="wav")
-    make_recordings(5, recording_format="mp3", conference_name="=HYPERLINK(\"x\")")
+    make_recordings(5, recording_format="mp3", conference_name='=HYPERLINK("x")')
     response = support_client.get("/", {"recording_format": "mp3", "_export": "csv"})
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
@@ -181,8 +180,11 @@ def test_times_show_in_the_configured_zone_with_the_zone_named(support_client, s
 
 
 def test_html_in_synced_fields_is_escaped(support_client):
-    make_recording(from_number="<script>alert(1)</script>", conference_name="<img src=x onerror=alert(2)>",
-                   recording_type="<b>x</b>")
+    make_recording(
+        from_number="<script>alert(1)</script>",
+        conference_name="<img src=x onerror=alert(2)>",
+        recording_type="<b>x</b>",
+    )
     content = support_client.get("/").content.decode()
     assert "<script>alert(1)" not in content and "&lt;script&gt;alert(1)" in content
     assert "<b>x</b>" not in content

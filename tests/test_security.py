@@ -23,8 +23,12 @@ def manage(*args, **env):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -71,8 +75,15 @@ INLINE_STYLE = re.compile(r"<[^>]+\sstyle\s*=", re.I)
 
 def test_pages_need_no_inline_script_or_style(auditor_client):
     recording = make_recording(conference_name="<b onclick=x>")
-    pages = ["/", f"/recordings/{recording.recording_id}/", f"/calls/{recording.call_uuid}/", "/sync/",
-             "/audit/", "/usage/", f"/recordings/{recording.recording_id}/delete"]
+    pages = [
+        "/",
+        f"/recordings/{recording.recording_id}/",
+        f"/calls/{recording.call_uuid}/",
+        "/sync/",
+        "/audit/",
+        "/usage/",
+        f"/recordings/{recording.recording_id}/delete",
+    ]
     for url in pages:
         html = auditor_client.get(url).content.decode()
         assert not INLINE_SCRIPT.search(html), url
@@ -81,6 +92,7 @@ def test_pages_need_no_inline_script_or_style(auditor_client):
 
 
 # -- signing in -----------------------------------------------------------------------------------
+
 
 def sign_in(client, username, password, ip="10.0.0.1"):
     return client.post("/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
@@ -124,6 +136,7 @@ def test_a_password_change_ends_other_sessions(client, django_user_model):
 
 # -- health ---------------------------------------------------------------------------------------
 
+
 def test_healthz_needs_no_login_and_says_ok(client):
     response = client.get("/healthz")
     assert (response.status_code, response.content) == (200, b"ok\n")
@@ -141,13 +154,15 @@ def test_healthz_reports_an_unavailable_database(client, monkeypatch):
 
 # -- the Vobiz token ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fake_account():
     return FakeAccount(count=25, seed=4, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
 
 
-def test_the_token_appears_in_no_page_no_error_and_no_log_line(fake_vobiz, vobiz_client, client, django_user_model,
-                                                               caplog, settings):
+def test_the_token_appears_in_no_page_no_error_and_no_log_line(
+    fake_vobiz, vobiz_client, client, django_user_model, caplog, settings
+):
     caplog.set_level(logging.DEBUG)
     sync_recordings(SyncOptions(), client=vobiz_client)
     fake_vobiz.inject("401", times=1)
@@ -160,10 +175,20 @@ def test_the_token_appears_in_no_page_no_error_and_no_log_line(fake_vobiz, vobiz
     client.get(f"/recordings/{recording.recording_id}/audio")
     client.post(f"/calls/{recording.call_uuid}/")
     urls = [
-        "/", "/?_export=csv", f"/recordings/{recording.recording_id}/", f"/calls/{recording.call_uuid}/", "/sync/",
-        "/audit/", "/usage/", "/admin/", "/admin/recordings/recording/",
-        f"/admin/recordings/recording/{recording.pk}/change/", "/admin/recordings/syncrun/",
-        "/admin/recordings/syncrun/1/change/", "/admin/recordings/calldetail/", "/admin/recordings/auditevent/",
+        "/",
+        "/?_export=csv",
+        f"/recordings/{recording.recording_id}/",
+        f"/calls/{recording.call_uuid}/",
+        "/sync/",
+        "/audit/",
+        "/usage/",
+        "/admin/",
+        "/admin/recordings/recording/",
+        f"/admin/recordings/recording/{recording.pk}/change/",
+        "/admin/recordings/syncrun/",
+        "/admin/recordings/syncrun/1/change/",
+        "/admin/recordings/calldetail/",
+        "/admin/recordings/auditevent/",
     ]
     for url in urls:
         response = client.get(url)

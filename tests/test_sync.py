@@ -175,7 +175,11 @@ def test_command_prints_a_summary(fake_vobiz):
 def run_command(env, *args):
     return subprocess.run(
         [sys.executable, "manage.py", "sync_recordings", *args],
-        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -194,7 +198,10 @@ def test_a_sync_killed_half_way_loses_nothing_and_the_next_run_completes(fake_vo
     fake_vobiz.latency = 0.05
     child = subprocess.Popen(
         [sys.executable, "manage.py", "sync_recordings", "--workers", "1"],
-        cwd=settings.BASE_DIR, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=settings.BASE_DIR,
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while Recording.objects.count() < 300 and time.monotonic() < deadline:
@@ -218,7 +225,10 @@ def test_a_second_command_is_refused_while_the_first_runs(fake_vobiz, subprocess
     fake_vobiz.latency = 0.3
     first = subprocess.Popen(
         [sys.executable, "manage.py", "sync_recordings", "--workers", "1"],
-        cwd=settings.BASE_DIR, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=settings.BASE_DIR,
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -230,4 +240,3 @@ def test_a_second_command_is_refused_while_the_first_runs(fake_vobiz, subprocess
     finally:
         first.kill()
         first.wait()
-

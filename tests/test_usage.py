@@ -113,13 +113,19 @@ def test_days_are_days_in_the_configured_time_zone(settings):
 
 def test_totals_by_type_and_format_and_storage_count_only_recordings_still_at_vobiz(auditor_client):
     stored = {
-        "recording_storage_duration": 10, "recording_storage_rate": "0.005", "monthly_recording_storage_amount": "0.25"
+        "recording_storage_duration": 10,
+        "recording_storage_rate": "0.005",
+        "monthly_recording_storage_amount": "0.25",
     }
     make_recording(recording_type="call", recording_format="mp3", recording_duration_ms="60000.0", **stored)
     make_recording(recording_type="call", recording_format="wav", recording_duration_ms="120000.0", **stored)
     make_recording(
-        recording_type="conference", recording_format="mp3", recording_duration_ms="3600000.0",
-        recording_storage_duration=30, recording_storage_rate="0.010", monthly_recording_storage_amount="1.50",
+        recording_type="conference",
+        recording_format="mp3",
+        recording_duration_ms="3600000.0",
+        recording_storage_duration=30,
+        recording_storage_rate="0.010",
+        monthly_recording_storage_amount="1.50",
     )
     remove(make_recording(recording_type="trunk", recording_storage_duration=999), deleted_at=timezone.now())
     remove(make_recording(recording_type="trunk", recording_format="wav"), gone_at=timezone.now())
@@ -184,8 +190,18 @@ def test_the_page_makes_the_same_number_of_queries_however_many_recordings(audit
 
 @pytest.mark.parametrize(
     "raw, whole, step",
-    [(0, False, 1), (0.3, True, 1), (3, True, 5), (7, True, 10), (22, True, 25), (2.2, True, 5),
-     (0.03, False, 0.05), (0.2, False, 0.2), (1.2, False, 2), (130, False, 200)],
+    [
+        (0, False, 1),
+        (0.3, True, 1),
+        (3, True, 5),
+        (7, True, 10),
+        (22, True, 25),
+        (2.2, True, 5),
+        (0.03, False, 0.05),
+        (0.2, False, 0.2),
+        (1.2, False, 2),
+        (130, False, 200),
+    ],
 )
 def test_steps_are_round(raw, whole, step):
     assert nice_step(raw, whole) == step

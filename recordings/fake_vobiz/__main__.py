@@ -14,20 +14,33 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=1000, help="recordings in the account")
     parser.add_argument("--seed", type=int, default=1, help="same seed, same recordings")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    parser.add_argument("--max-page-size", type=int, default=100,
-                        help="serve at most this many per page, whatever limit asks (Vobiz may serve 20)")
-    parser.add_argument("--failure-rate", type=float, default=0.0,
-                        help="share of API requests that fail at random with one of "
-                             + ", ".join(DEFAULT_FAILURE_KINDS))
+    parser.add_argument(
+        "--max-page-size",
+        type=int,
+        default=100,
+        help="serve at most this many per page, whatever limit asks (Vobiz may serve 20)",
+    )
+    parser.add_argument(
+        "--failure-rate",
+        type=float,
+        default=0.0,
+        help="share of API requests that fail at random with one of " + ", ".join(DEFAULT_FAILURE_KINDS),
+    )
     parser.add_argument("--auth-id", default="MA_FAKEDEMO")
     parser.add_argument("--auth-token", default="fake-token-0123456789abcdef")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
-    account = FakeAccount(count=args.count, seed=args.seed, auth_id=args.auth_id,
-                          auth_token=args.auth_token)
-    server = FakeVobizServer(account, host=args.host, port=args.port, latency=args.latency,
-                             max_page_size=args.max_page_size, seed=args.seed, verbose=args.verbose)
+    account = FakeAccount(count=args.count, seed=args.seed, auth_id=args.auth_id, auth_token=args.auth_token)
+    server = FakeVobizServer(
+        account,
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        max_page_size=args.max_page_size,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
     server.failure_rate = args.failure_rate
     print(f"Fake Vobiz API with {args.count} recordings. Point the dashboard at it with:", flush=True)
     print(f"  VOBIZ_API_URL={server.base_url}")

@@ -32,8 +32,16 @@ _ODD48 = 0x5DEECE66D  # any odd multiplier is a bijection modulo 2**48
 _ODD48_INVERSE = pow(_ODD48, -1, 1 << 48)
 
 # Salts keep the hash streams of different purposes independent.
-(_SALT_RECORDING, _SALT_CALL, _SALT_BLOCK, _SALT_RECORDING_ID, _SALT_CALL_UUID, _SALT_ACCOUNT,
- _SALT_CDR, _SALT_BRIDGE_UUID) = range(1, 9)
+(
+    _SALT_RECORDING,
+    _SALT_CALL,
+    _SALT_BLOCK,
+    _SALT_RECORDING_ID,
+    _SALT_CALL_UUID,
+    _SALT_ACCOUNT,
+    _SALT_CDR,
+    _SALT_BRIDGE_UUID,
+) = range(1, 9)
 
 
 def _mix(x):
@@ -48,8 +56,14 @@ def _mix(x):
 # calls (most calls have one recording, some have two to four). Weights sum to 64.
 _BLOCK = 4
 _PATTERN_WEIGHTS = {
-    (1, 1, 1, 1): 36, (2, 1, 1): 6, (1, 2, 1): 5, (1, 1, 2): 5,
-    (2, 2): 3, (3, 1): 3, (1, 3): 3, (4,): 3,
+    (1, 1, 1, 1): 36,
+    (2, 1, 1): 6,
+    (1, 2, 1): 5,
+    (1, 1, 2): 5,
+    (2, 2): 3,
+    (3, 1): 3,
+    (1, 3): 3,
+    (4,): 3,
 }
 
 
@@ -66,8 +80,18 @@ _LAYOUTS = tuple(_layout(p) for p, weight in _PATTERN_WEIGHTS.items() for _ in r
 assert len(_LAYOUTS) == 64
 
 _CONFERENCE_TOPICS = ("sales-standup", "support-escalation", "ops-bridge", "team-sync", "board-review")
-_CALLER_NAMES = ("Priya Sharma", "Rahul Verma", "Ananya Iyer", "Vikram Singh", "Sneha Reddy",
-                 "Arjun Nair", "Kavya Menon", "Rohan Gupta", "", "")
+_CALLER_NAMES = (
+    "Priya Sharma",
+    "Rahul Verma",
+    "Ananya Iyer",
+    "Vikram Singh",
+    "Sneha Reddy",
+    "Arjun Nair",
+    "Kavya Menon",
+    "Rohan Gupta",
+    "",
+    "",
+)
 _CODECS = ("PCMU", "PCMA", "OPUS", "G722")
 _REGIONS = ("mumbai", "delhi", "bangalore", "chennai")
 # (hangup_cause, code, name, hangup_source, disposition, answered?, percent of calls)
@@ -127,9 +151,16 @@ def _call_type(hc):
 class FakeAccount:
     """A Vobiz account holding `count` generated recordings (see the module docstring)."""
 
-    def __init__(self, count=1234, seed=1, auth_id="MA_FAKEDEMO",
-                 auth_token="fake-token-0123456789abcdef", now=DEFAULT_NOW,
-                 media_base_url="http://127.0.0.1:8765/media", max_audio_seconds=None):
+    def __init__(
+        self,
+        count=1234,
+        seed=1,
+        auth_id="MA_FAKEDEMO",
+        auth_token="fake-token-0123456789abcdef",
+        now=DEFAULT_NOW,
+        media_base_url="http://127.0.0.1:8765/media",
+        max_audio_seconds=None,
+    ):
         self.seed = seed
         self.max_audio_seconds = max_audio_seconds  # caps served audio (not listed durations) for tests
         self.auth_id = auth_id
@@ -186,7 +217,7 @@ class FakeAccount:
             else:
                 candidates = self._filtered_seqs(call_uuid, recording_type)
                 live = [seq for seq in reversed(candidates) if seq not in self._deleted_set]
-                total, seqs = len(live), live[offset:offset + limit]
+                total, seqs = len(live), live[offset : offset + limit]
             return [self._object(seq) for seq in seqs], total
 
     def set_override(self, recording_id_or_index, fields, replace=False):
@@ -248,7 +279,12 @@ class FakeAccount:
         x ^= x >> 24
         tail = x * _ODD48 & _M48
         return "%08x-%04x-4%03x-%04x-%012x" % (
-            h >> 32, h >> 16 & 0xFFFF, h >> 4 & 0xFFF, 0x8000 | (h ^ h >> 37) & 0x3FFF, tail)
+            h >> 32,
+            h >> 16 & 0xFFFF,
+            h >> 4 & 0xFFF,
+            0x8000 | (h ^ h >> 37) & 0x3FFF,
+            tail,
+        )
 
     def _decode_id(self, text, salt):
         """The n that _uuid_like(n, salt) turned into `text`, or None if it is not one of ours."""

@@ -22,8 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from . import audio
 from .data import FakeAccount
 
-FAULT_KINDS = ("500", "502", "503", "504", "429", "429-no-retry-after", "stall", "truncated",
-               "not-json", "401")
+FAULT_KINDS = ("500", "502", "503", "504", "429", "429-no-retry-after", "stall", "truncated", "not-json", "401")
 DEFAULT_FAILURE_KINDS = ("500", "502", "503", "504", "429")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -59,8 +58,9 @@ class FakeVobizServer:
     failure_rate and failure_kinds.
     """
 
-    def __init__(self, account=None, host="127.0.0.1", port=0, latency=0.0, max_page_size=MAX_LIMIT,
-                 *, seed=0, verbose=False):
+    def __init__(
+        self, account=None, host="127.0.0.1", port=0, latency=0.0, max_page_size=MAX_LIMIT, *, seed=0, verbose=False
+    ):
         self.account = account if account is not None else FakeAccount()
         self.latency = latency
         self.max_page_size = max_page_size  # Vobiz may serve fewer than `limit` asks for
@@ -84,8 +84,11 @@ class FakeVobizServer:
 
     def start(self):
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"fake-vobiz:{self.port}", daemon=True)
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-vobiz:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -130,7 +133,7 @@ class FakeVobizServer:
         is_api = target.startswith("/api/")
         with self._lock:
             for fault in self._faults:
-                if (is_api if fault.path_contains is None else fault.path_contains in target):
+                if is_api if fault.path_contains is None else fault.path_contains in target:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)
@@ -181,9 +184,9 @@ class FakeVobizServer:
 
     def _authorised(self, headers, path_auth_id):
         account = self.account
-        return (headers.get("X-Auth-ID") == account.auth_id == path_auth_id
-                and hmac.compare_digest((headers.get("X-Auth-Token") or "").encode(),
-                                        account.auth_token.encode()))
+        return headers.get("X-Auth-ID") == account.auth_id == path_auth_id and hmac.compare_digest(
+            (headers.get("X-Auth-Token") or "").encode(), account.auth_token.encode()
+        )
 
     # ---- views ------------------------------------------------------------------------------
 
@@ -223,8 +226,9 @@ class FakeVobizServer:
     def _cdr(self, method, query, headers, call_uuid):
         cdr = self.account.cdr(call_uuid)
         if cdr is None:
-            return _json(404, {"success": False,
-                               "error": "CDR not found (unknown call, or the call is still in progress)"})
+            return _json(
+                404, {"success": False, "error": "CDR not found (unknown call, or the call is still in progress)"}
+            )
         return _json(200, {"data": cdr, "success": True})
 
     def _media(self, method, query, headers, recording_id, extension):
@@ -240,18 +244,25 @@ class FakeVobizServer:
         if span is None:
             return _Response(200, body, base_headers)
         first, last = span
-        return _Response(206, body[first:last + 1],
-                        {**base_headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"})
+        return _Response(
+            206, body[first : last + 1], {**base_headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"}
+        )
 
 
 _ID = r"(?P<auth_id>[^/]+)"
 _ROUTES = (
     (re.compile(rf"/api/v1/Account/{_ID}/Recording/?"), ("GET",), FakeVobizServer._list_recordings),
-    (re.compile(rf"/api/v1/Account/{_ID}/Recording/(?P<recording_id>[^/]+)/?"), ("GET", "DELETE"),
-     FakeVobizServer._recording),
+    (
+        re.compile(rf"/api/v1/Account/{_ID}/Recording/(?P<recording_id>[^/]+)/?"),
+        ("GET", "DELETE"),
+        FakeVobizServer._recording,
+    ),
     (re.compile(rf"/api/v1/Account/{_ID}/cdr/(?P<call_uuid>[^/]+)/?"), ("GET",), FakeVobizServer._cdr),
-    (re.compile(rf"/media/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
-     ("GET", "HEAD"), FakeVobizServer._media),
+    (
+        re.compile(rf"/media/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
+        ("GET", "HEAD"),
+        FakeVobizServer._media,
+    ),
 )
 
 
@@ -289,7 +300,7 @@ def _send(handler, response, truncate=False):
         if handler.command == "HEAD":
             return
         if truncate:
-            body = body[:len(body) // 2]
+            body = body[: len(body) // 2]
             handler.close_connection = True
         handler.wfile.write(body)
     except ConnectionError:  # the client gave up (e.g. its read timeout during a stall)
@@ -297,8 +308,7 @@ def _send(handler, response, truncate=False):
 
 
 def _json(status, payload, headers=None):
-    return _Response(status, json.dumps(payload).encode(),
-                    {"Content-Type": "application/json", **(headers or {})})
+    return _Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
 def _request_id():
@@ -306,23 +316,31 @@ def _request_id():
 
 
 def _general_error(status, code, message, headers=None):
-    return _json(status, {
-        "status": "error",
-        "error": {"code": code, "message": message, "details": None},
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestId": _request_id(),
-    }, headers)
+    return _json(
+        status,
+        {
+            "status": "error",
+            "error": {"code": code, "message": message, "details": None},
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestId": _request_id(),
+        },
+        headers,
+    )
 
 
 def _proxy_page(status, reason):
-    html = (f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            "</body>\r\n</html>\r\n")
+    html = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
     return _Response(status, html.encode(), {"Content-Type": "text/html"})
 
 
-_MAINTENANCE_PAGE = (b"<!DOCTYPE html><html><head><title>Vobiz</title></head>"
-                     b"<body><h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>")
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Vobiz</title></head>"
+    b"<body><h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
+)
 
 # Faults answered without touching the account ("stall" and "truncated" answer normally, late or cut).
 _FAULT_RESPONSES = {
@@ -330,8 +348,7 @@ _FAULT_RESPONSES = {
     "502": lambda: _proxy_page(502, "Bad Gateway"),
     "503": lambda: _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
     "504": lambda: _proxy_page(504, "Gateway Time-out"),
-    "429": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests",
-                                  {"Retry-After": "1"}),
+    "429": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "1"}),
     "429-no-retry-after": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests"),
     "not-json": lambda: _Response(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"}),
     "401": lambda: _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid"),

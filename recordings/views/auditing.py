@@ -154,4 +154,3 @@ def start_sync():
         sync_recordings(SyncOptions())
     except SyncError:
         pass  # recorded on its SyncRun (or, if another run held the lock, that run is shown)
-

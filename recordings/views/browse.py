@@ -2,10 +2,8 @@ import logging
 import re
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.functional import cached_property
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
@@ -15,23 +13,19 @@ from ..filters import RecordingFilter
 from ..models import LegalHold, Recording, SyncRun
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
-from ..tables import PER_PAGE_CHOICES, AuditEventTable, RecordingTable, SyncRunTable, per_page
 from ..sync import lock_holder
+from ..tables import (
+    PER_PAGE_CHOICES,
+    AuditEventTable,
+    ChoicePaginator,
+    CountedPaginator,
+    RecordingTable,
+    SyncRunTable,
+    per_page,
+)
 from ..vobiz import VobizError
 
 logger = logging.getLogger(__name__)
-
-
-class CountedPaginator(Paginator):
-    """A paginator told the count the page already computed, so it does not count again."""
-
-    def __init__(self, *args, known_count, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.known_count = known_count
-
-    @cached_property
-    def count(self):
-        return self.known_count
 
 
 @listener_required
@@ -115,9 +109,7 @@ def recording_audio(request, recording_id):
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
-        return HttpResponse(
-            f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain"
-        )
+        return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
         upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else iter(()),
@@ -158,7 +150,9 @@ def call_detail(request, call_uuid):
             "cdr_problem": result.problem,
             "recordings": recordings,
             "is_auditor": auditor,
-            "call_hold": LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).first() if auditor else None,
+            "call_hold": LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).first()
+            if auditor
+            else None,
         },
     )
 
@@ -167,7 +161,7 @@ def call_detail(request, call_uuid):
 @require_GET
 def sync_runs(request):
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
     return render(
         request,
         "recordings/sync_runs.html",

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true", help="walk every page and refresh every row")
         parser.add_argument("--call-uuid", default="", help="only the recordings of this call")
-        parser.add_argument("--recording-type", default="", help="only recordings of this type (call, conference, trunk)")
+        parser.add_argument(
+            "--recording-type", default="", help="only recordings of this type (call, conference, trunk)"
+        )
         parser.add_argument("--workers", type=int, default=4, help="pages fetched at once (default 4)")
 
     def handle(self, *args, **options):
