@@ -43,7 +43,14 @@ def normalise(obj):
     """Model field values for one API object, or `UnusableRecording`."""
     if not isinstance(obj, dict):
         raise UnusableRecording(f"not an object but {type(obj).__name__}")
-    raw = without_nul(obj)
+    try:
+        encoded = canonical_json(obj)
+    except ValueError:  # NaN or Infinity, which JSON columns refuse
+        encoded = None
+    raw = obj
+    if encoded is None or "\\u0000" in encoded:  # rare: clean, and hash what is stored
+        raw = without_nul(obj)
+        encoded = canonical_json(raw)
 
     recording_id = raw.get("recording_id")
     if isinstance(recording_id, bool) or not isinstance(recording_id, (str, int)):
@@ -56,7 +63,7 @@ def normalise(obj):
     if not is_path_safe(recording_id):
         raise UnusableRecording("recording_id has a slash or control characters")
 
-    fields = {"recording_id": recording_id, "raw": raw, "content_hash": content_hash(raw)}
+    fields = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
     for name, sources in TEXT_SOURCES.items():
         value = text(first_present(raw, sources))
         if len(value) > field_length(name):
@@ -145,9 +152,16 @@ def reversed_digits(number):
     return re.sub(r"\D", "", number)[::-1][: field_length("from_digits_reversed")]
 
 
+def canonical_json(raw):
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def md5(text):
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def content_hash(raw):
-    encoded = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.md5(encoded.encode(), usedforsecurity=False).hexdigest()
+    return md5(canonical_json(without_nul(raw)))
 
 
 def without_nul(value):
@@ -163,5 +177,8 @@ def without_nul(value):
     return value
 
 
+FIELD_LENGTHS = {f.name: f.max_length for f in Recording._meta.concrete_fields if f.max_length}
+
+
 def field_length(name):
-    return Recording._meta.get_field(name).max_length
+    return FIELD_LENGTHS[name]

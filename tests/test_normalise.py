@@ -136,3 +136,9 @@ def test_ids_that_cannot_name_a_page_are_refused(bad_id):
     with pytest.raises(UnusableRecording, match="slash or control"):
         normalise({**MAIN_SHAPE, "recording_id": bad_id})
     assert normalise({**MAIN_SHAPE, "call_uuid": bad_id})["call_uuid"] == ""
+
+
+def test_nan_and_infinity_become_null_in_the_stored_object():
+    fields = normalise({**MAIN_SHAPE, "recording_storage_rate": float("nan"), "extra": [float("inf")]})
+    assert fields["raw"]["recording_storage_rate"] is None and fields["raw"]["extra"] == [None]
+    assert fields["recording_storage_rate"] is None

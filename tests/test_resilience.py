@@ -14,7 +14,7 @@ from django.db.models import Count
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FAULT_KINDS
 from recordings.models import Recording, SyncRun, SyncState
-from recordings.sync import SyncError, SyncOptions, sync_recordings
+from recordings.sync import RecordingWriter, SyncError, SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -79,16 +79,16 @@ def test_sigkill_at_random_moments_leaves_a_consistent_copy_that_the_next_run_co
 @pytest.mark.django_db
 def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_vobiz, vobiz_client, monkeypatch):
     fake_vobiz.max_page_size = 100
-    original = Recording.objects.bulk_create
+    original = RecordingWriter.upsert
     calls = []
 
-    def flaky_bulk_create(*args, **kwargs):
+    def flaky_upsert(writer, rows):
         calls.append(1)
         if len(calls) == 5:
             raise OperationalError("server closed the connection unexpectedly")
-        return original(*args, **kwargs)
+        return original(writer, rows)
 
-    monkeypatch.setattr(Recording.objects, "bulk_create", flaky_bulk_create)
+    monkeypatch.setattr(RecordingWriter, "upsert", flaky_upsert)
     with pytest.raises(SyncError, match="database error: server closed the connection unexpectedly"):
         sync_recordings(SyncOptions(workers=1), client=vobiz_client)
     assert Recording.objects.count() == 400  # the four pages stored before it
