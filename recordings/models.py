@@ -87,12 +87,12 @@ class Recording(models.Model):
     review_state = models.CharField(max_length=16, choices=ReviewState.choices, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     review_note = models.TextField(blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="When an auditor deleted it at Vobiz.")
     deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     deletion_reason = models.TextField(blank=True)
 
@@ -114,7 +114,6 @@ class Recording(models.Model):
             models.Index(fields=["to_number"], name="rec_to_idx"),
             models.Index(fields=["from_digits_reversed"], name="rec_from_rev_idx"),
             models.Index(fields=["to_digits_reversed"], name="rec_to_rev_idx"),
-            models.Index(fields=["conference_name"], name="rec_conference_idx"),
         ]
 
     def __str__(self):
