@@ -100,6 +100,10 @@ class RecordingFilter(django_filters.FilterSet):
     def filter_max_duration(self, queryset, name, value):
         return queryset.filter(recording_duration_ms__lte=int(value * 1000))
 
+    def applied(self):
+        """The filters in force, as text: what a count of this view depends on (not page or sort)."""
+        return repr(sorted((name, str(value)) for name, value in self.form.cleaned_data.items() if value))
+
     def filtered(self):
         """The queryset narrowed by every filter that is valid; invalid ones show as form errors."""
         self.is_valid()

@@ -2,11 +2,13 @@
 
 import re
 from dataclasses import dataclass
+from hashlib import md5
 
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.http import QueryDict
 
-from .models import Recording, SyncRun
+from .models import AuditEvent, Recording, SyncRun
 from .normalise import is_path_safe
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
@@ -35,10 +37,26 @@ def number_digits_query(text):
 
 
 def matching_number(field_prefix, text):
+    """Numbers ending with the digits of `text`, as a range on the reversed digits.
+
+    A range rather than LIKE 'prefix%': SQLite never uses an index for Django's LIKE … ESCAPE,
+    and PostgreSQL only with a pattern-ops index. Digits only, so "next prefix" is well defined.
+    """
     reversed_digits = number_digits_query(text)
     if not reversed_digits:
         return Q(pk__in=[])
-    return Q(**{f"{field_prefix}_digits_reversed__startswith": reversed_digits})
+    field = f"{field_prefix}_digits_reversed"
+    query = Q(**{f"{field}__gte": reversed_digits})
+    upper = next_prefix(reversed_digits)
+    return query & Q(**{f"{field}__lt": upper}) if upper else query
+
+
+def next_prefix(digits):
+    """The smallest digit string after every string starting with `digits`: "4329" -> "433"."""
+    stripped = digits.rstrip("9")
+    if not stripped:
+        return ""  # all nines: nothing sorts after them among digit strings
+    return stripped[:-1] + str(int(stripped[-1]) + 1)
 
 
 def search(queryset, text):
@@ -55,9 +73,38 @@ def search(queryset, text):
     )
 
 
-def summarise(queryset):
-    totals = queryset.order_by().aggregate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
-    return Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+SUMMARY_SECONDS = 300
+
+
+def summarise(queryset, params=""):
+    """Count and total duration of a filtered view, cached until the recordings change.
+
+    Counting a million rows takes a full scan: once per view and data version, not on every page
+    turn. The version moves with every page a sync stores and every audit action that changes a
+    recording, so the figure shown is always the current one.
+    """
+    key = "summary:" + md5(f"{data_version()}|{params}".encode(), usedforsecurity=False).hexdigest()
+    summary = cache.get(key)
+    if summary is None:
+        totals = queryset.order_by().aggregate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+        summary = Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+        cache.set(key, summary, SUMMARY_SECONDS)
+    return summary
+
+
+CHANGING_ACTIONS = [
+    AuditEvent.Action.REVIEW,
+    AuditEvent.Action.FLAG,
+    AuditEvent.Action.CLEAR_REVIEW,
+    AuditEvent.Action.DELETE,
+]
+
+
+def data_version():
+    """Changes whenever the rows a count sees may have: a sync stored a page, or an auditor acted."""
+    run = SyncRun.objects.order_by("-started_at").values_list("pk", "pages", "gone").first()
+    event = AuditEvent.objects.filter(action__in=CHANGING_ACTIONS).order_by("-at").values_list("pk", flat=True).first()
+    return f"{run}|{event}"
 
 
 def recordings_of_call(call_uuid):

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from recordings.fake_vobiz.data import FakeAccount
@@ -91,3 +92,9 @@ def auditor_client(client, auditor_user):
 def staff_client(client, django_user_model):
     client.force_login(user_in_role(django_user_model, "sam", SUPPORT, is_staff=True))
     return client
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cached counts must not leak from one test's rows into the next."""
+    cache.clear()

@@ -33,10 +33,10 @@ logger = logging.getLogger(__name__)
 def recording_list(request):
     filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
     queryset = filterset.filtered()
+    auditor = is_auditor(request.user)
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
-    summary = selectors.summarise(queryset)
-    auditor = is_auditor(request.user)
+    summary = selectors.summarise(queryset, filterset.applied())
     table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
     RequestConfig(
         request,
