@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from .models import AuditEvent, Recording, SyncRun
@@ -102,13 +102,47 @@ class RecordingTable(tables.Table):
         order_by = "-add_time"
         attrs = {"class": "recordings"}
         empty_text = "No recordings match these filters."
+        template_name = "recordings/recording_table.html"
 
-    def render_add_time(self, value):
-        return local_time(value)
+    def body_rows(self):
+        """The page's rows as HTML, built in one pass.
+
+        django-tables2 renders cell by cell in the template, inspecting each render method's
+        signature and rendering each cell's attributes: about 4 ms a row, 0.5 s for 100 rows.
+        The header, sorting and pagination stay django-tables2's.
+        """
+        columns = [(column.name, column.attrs["td"].as_html()) for column in self.columns]
+        for row in self.paginated_rows:
+            record = row.record
+            yield format_html(
+                "<tr>{}</tr>",
+                format_html_join("", "<td {}>{}</td>", ((attrs, self.cell(name, record)) for name, attrs in columns)),
+            )
+
+    def cell(self, name, record):
+        render = getattr(self, f"render_{name}")
+        if name in self.ALWAYS_RENDERED:
+            return render(record)
+        value = getattr(record, name)
+        return self.default if value in (None, "") else render(record)
+
+    ALWAYS_RENDERED = ("selected", "player", "actions")
+
+    def render_selected(self, record):
+        return format_html(
+            '<input type="checkbox" name="selected" value="{}" aria-label="Select this recording">', record.recording_id
+        )
+
+    def render_add_time(self, record):
+        return local_time(record.add_time)
+
+    def render_from_number(self, record):
+        return record.from_number
+
+    def render_to_number(self, record):
+        return record.to_number
 
     def render_player(self, record):
-        # The cell templates of django-tables2 render with the page's RequestContext, which runs
-        # every context processor again for each cell: 4 ms a row. A plain context does not.
         return get_template("recordings/_player.html").render({"recording": record, "compact": True})
 
     def render_actions(self, record):
@@ -122,22 +156,25 @@ class RecordingTable(tables.Table):
             )
         return details
 
-    def render_recording_type(self, value):
-        return format_html('<span class="badge badge-{}">{}</span>', value, value)
+    def render_recording_type(self, record):
+        return format_html('<span class="badge badge-{}">{}</span>', record.recording_type, record.recording_type)
 
-    def render_review_state(self, record, value):
+    def render_review_state(self, record):
         return format_html(
-            '<span class="badge badge-{}" title="{}">{}</span>', record.review_state, record.review_note, value
+            '<span class="badge badge-{}" title="{}">{}</span>',
+            record.review_state,
+            record.review_note,
+            record.get_review_state_display(),
         )
 
-    def render_recording_format(self, value):
-        return value.upper()
+    def render_recording_format(self, record):
+        return record.recording_format.upper()
 
-    def render_recording_duration_ms(self, value):
-        return duration(value)
+    def render_recording_duration_ms(self, record):
+        return duration(record.recording_duration_ms)
 
-    def render_call_uuid(self, value):
-        return short_link("recordings:call", value)
+    def render_call_uuid(self, record):
+        return short_link("recordings:call", record.call_uuid)
 
 
 class SyncRunTable(tables.Table):
