@@ -12,7 +12,7 @@ import requests
 from zipstream import ZIP_STORED, ZipStream
 
 from . import audit, media
-from .vobiz import VobizError
+from .vobiz import INTERACTIVE, VobizError, client_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def zip_chunks(recordings, request):
     note = f"in a ZIP of {len(rows)} recordings"
     archive = ZipStream(compress_type=ZIP_STORED)
     taken, missing = set(), []
-    with media.media_client() as client:  # one connection pool for every file
+    with client_from_settings(INTERACTIVE) as client:  # one connection pool for every file
         for recording in rows:
             name = media.download_name(recording)
             upstream, why = open_upstream(recording, client)

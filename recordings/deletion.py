@@ -8,14 +8,13 @@ attempted stays listed as such. Held recordings are never sent to Vobiz.
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from . import audit, jobs
 from .models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
-from .vobiz import VobizClient, VobizError, VobizNotFound, VobizUnavailable
+from .vobiz import INTERACTIVE, VobizError, VobizNotFound, VobizUnavailable, client_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +44,11 @@ def start_deletion(request, queryset, reason):
     return batch
 
 
-def deletion_client():
-    return VobizClient(
-        settings.VOBIZ_AUTH_ID,
-        settings.VOBIZ_AUTH_TOKEN,
-        settings.VOBIZ_API_URL,
-        connect_timeout=5,
-        read_timeout=20,
-        max_attempts=3,
-        backoff_base=0.5,
-    )
-
-
 def process_batch(batch_id, client=None):
     batch = DeletionBatch.objects.select_related("requested_by").get(pk=batch_id)
     pending = batch.outcomes.filter(status=Status.PENDING).select_related("recording")
     try:
-        client = client or deletion_client()
+        client = client or client_from_settings(INTERACTIVE)
         for outcome in pending:
             # Checked one by one, right before deleting: a hold may be placed while the batch runs.
             if LegalHold.objects.covering(outcome.recording).exists():

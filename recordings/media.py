@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
-from .vobiz import VobizClient, VobizError
+from .vobiz import INTERACTIVE, VobizError, client_from_settings
 
 MAX_REDIRECTS = 3
 CHUNK_SIZE = 64 * 1024
@@ -63,19 +63,6 @@ def check_url(url):
         raise MediaRefused(f"the recording's host {host} is inside the network")
 
 
-def media_client():
-    # A listener is waiting: fail fast rather than retry for long.
-    return VobizClient(
-        settings.VOBIZ_AUTH_ID,
-        settings.VOBIZ_AUTH_TOKEN,
-        settings.VOBIZ_API_URL,
-        connect_timeout=5,
-        read_timeout=20,
-        max_attempts=2,
-        backoff_base=0.2,
-    )
-
-
 def open_audio(url, range_header=None, client=None):
     """The upstream response for `url`, following redirects only to URLs that pass the checks.
 
@@ -83,7 +70,7 @@ def open_audio(url, range_header=None, client=None):
     """
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url)
-        client = client or media_client()
+        client = client or client_from_settings(INTERACTIVE)
         response = client.open_media(url, range_header)
         if response.status_code not in (301, 302, 303, 307, 308):
             return response

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import CallDetail
-from .vobiz import VobizClient, VobizError, VobizNotFound
+from .vobiz import INTERACTIVE, VobizError, VobizNotFound, client_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -16,19 +16,6 @@ logger = logging.getLogger(__name__)
 class CallDetailResult:
     record: CallDetail | None = None
     problem: str = ""  # why there is no record, in words for the page
-
-
-def cdr_client():
-    # The page waits on this: a short timeout and one retry.
-    return VobizClient(
-        settings.VOBIZ_AUTH_ID,
-        settings.VOBIZ_AUTH_TOKEN,
-        settings.VOBIZ_API_URL,
-        connect_timeout=3,
-        read_timeout=10,
-        max_attempts=2,
-        backoff_base=0.2,
-    )
 
 
 def call_detail(call_uuid, refresh=False):
@@ -40,7 +27,7 @@ def call_detail(call_uuid, refresh=False):
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
         return CallDetailResult(problem="Vobiz credentials are not configured, so the call record cannot be fetched.")
     try:
-        with cdr_client() as client:
+        with client_from_settings(INTERACTIVE) as client:
             data = client.get_cdr(call_uuid)
     except VobizNotFound:
         return CallDetailResult(

@@ -14,7 +14,6 @@ import logging
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, reset_queries, transaction
 from django.utils import timezone
 from tqdm import tqdm
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from .locks import DatabaseLock, LockHeld, LockLost, owner_is_dead
 from .models import SYNCED_FIELDS, Recording, SyncLock, SyncRun, SyncState
 from .normalise import UnusableRecording, content_hash, normalise
-from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizClient, VobizError, VobizNotFound
+from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizError, VobizNotFound, client_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +69,15 @@ def lock_holder():
     return f"{lock.owner}, since {lock.acquired_at:%H:%M:%S %Z}"
 
 
-def client_from_settings():
-    if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
-        raise SyncError("VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must be set (in the environment or .env) to sync.")
-    return VobizClient(settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL)
-
-
 def sync_recordings(options=None, client=None, progress=False):
     """Run one sync and return its SyncRun; raise SyncError with a one-line reason on failure."""
     options = options or SyncOptions()
     if options.workers < 1:
         raise SyncError("--workers must be at least 1")
-    client = client or client_from_settings()
+    try:
+        client = client or client_from_settings()
+    except VobizError as exc:
+        raise SyncError(f"{exc} Set them in the environment or in .env.") from None
     lock = DatabaseLock(LOCK_NAME)
     try:
         lock.acquire()

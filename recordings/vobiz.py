@@ -237,6 +237,18 @@ class VobizClient:
             raise _Retryable("the answer was not complete JSON") from None
 
 
+# How patient a client is: a sync can wait; a person on a page cannot.
+BACKGROUND = {}
+INTERACTIVE = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
+
+
+def client_from_settings(patience=BACKGROUND):
+    """A client for the account in the settings; VobizError if the credentials are not set."""
+    from django.conf import settings
+
+    return VobizClient(settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL, **patience)
+
+
 def parse_recording_page(body, offset):
     if not isinstance(body, dict):
         raise VobizError("Vobiz answered the recording list with something that is not an object.")

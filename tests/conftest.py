@@ -7,6 +7,7 @@ from django.db import connection
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FakeVobizServer
 from recordings.roles import AUDITORS, SUPPORT, role_group
+from recordings.sync import SyncOptions, sync_recordings
 from recordings.vobiz import VobizClient
 
 AUTH_ID = "MA_TESTACCT"
@@ -36,6 +37,13 @@ def vobiz_client(fake_vobiz):
     )
     yield client
     client.close()
+
+
+@pytest.fixture
+def synced(fake_vobiz, vobiz_client):
+    """The fake account synced into the database: the fake server, for assertions on it."""
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    return fake_vobiz
 
 
 def list_requests(server):

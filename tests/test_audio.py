@@ -6,7 +6,6 @@ import requests
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
-from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fake_account():
     return FakeAccount(count=40, seed=3, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
-
-
-@pytest.fixture
-def synced(fake_vobiz, vobiz_client):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    return fake_vobiz
 
 
 def direct_bytes(recording):

@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, Recording
-from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 from .factories import make_recording, make_recordings
@@ -190,12 +189,6 @@ def test_html_in_logged_fields_is_escaped(auditor_client):
 @pytest.fixture
 def fake_account():
     return FakeAccount(count=40, seed=3, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
-
-
-@pytest.fixture
-def synced(fake_vobiz, vobiz_client):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    return fake_vobiz
 
 
 def test_a_playback_shows_in_the_log_with_who_where_and_what_browser(synced, client, support_user, auditor_user):

@@ -4,7 +4,6 @@ from django.core.management import CommandError, call_command
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
-from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 from .factories import make_recording
@@ -17,12 +16,6 @@ Status = DeletionOutcome.Status
 @pytest.fixture
 def fake_account():
     return FakeAccount(count=30, seed=9, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
-
-
-@pytest.fixture
-def synced(fake_vobiz, vobiz_client):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    return fake_vobiz
 
 
 def deletes(server):

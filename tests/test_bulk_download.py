@@ -10,7 +10,6 @@ from recordings import media
 from recordings.bulk_download import REPORT_NAME, unique_name
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, Recording
-from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -24,12 +23,6 @@ COUNT = 200
 def fake_account():
     # Ten seconds of audio each keeps 200 files quick to serve; the listed durations stay real.
     return FakeAccount(count=COUNT, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN, max_audio_seconds=10)
-
-
-@pytest.fixture
-def synced(fake_vobiz, vobiz_client):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    return fake_vobiz
 
 
 @pytest.fixture

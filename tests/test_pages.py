@@ -17,12 +17,6 @@ def fake_account():
     return FakeAccount(count=60, seed=5, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
 
 
-@pytest.fixture
-def synced(fake_vobiz, vobiz_client):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    return fake_vobiz
-
-
 def cdr_requests(server):
     return [r for r in server.requests_log if "/cdr/" in r.path]
 

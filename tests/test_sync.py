@@ -162,7 +162,7 @@ def test_command_reports_bad_credentials_in_one_line_without_the_token(fake_vobi
 
 def test_command_refuses_without_credentials(settings):
     settings.VOBIZ_AUTH_ID = ""
-    with pytest.raises(CommandError, match="VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must be set"):
+    with pytest.raises(CommandError, match="VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must both be set"):
         call_command("sync_recordings")
 
 
