@@ -24,11 +24,16 @@ How to read the table:
   parallel should beat the floor by about N, so with 8 workers the goal is under 25 %; near or over
   100 % means the work between requests (JSON, normalising, the database) is what bounds the sync,
   not the network.
+- "CPU" is the N-worker sync process's user + system time. Close to its wall time, the sync is
+  bound by its own work; well under it, by the network (or by other processes taking the CPUs).
 - "peak RSS" is the N-worker sync's. A sync that streams pages into the database should need the
   same memory at 10k as at 100k; growth with the count means something holds every row.
-- The fake server is on the same machine: with few CPUs (see nproc) it competes with the sync for
-  them. --json PATH also writes every number, including the 1-worker sync's RSS and each sync's
-  own duration as recorded in its SyncRun (without process start-up).
+- "sync, 1 worker" is the product's --workers 1, which still fetches the next page in a thread
+  while it stores the last one: a reference point, not a strictly sequential sync.
+- The fake server is on the same machine: with few CPUs (see nproc, and the load average, which
+  counts other work too) it competes with the sync for them. --json PATH also writes every number,
+  including the 1-worker sync's CPU and RSS and each sync's own duration as recorded in its
+  SyncRun (without process start-up).
 """
 
 import argparse
@@ -55,7 +60,7 @@ import requests
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from recordings.vobiz import MAX_PAGE_SIZE, VobizClient
+from recordings.vobiz import MAX_PAGE_SIZE, VobizClient  # noqa: E402 - needs the project on sys.path
 
 AUTH_ID = "MA_BENCH"
 AUTH_TOKEN = "bench-token-0123456789abcdef"
@@ -81,10 +86,12 @@ print(json.dumps({
 class SyncResult:
     workers: int
     wall_s: float
+    cpu_s: float  # user + system CPU of the sync process: what it costs whatever else runs
     peak_rss_mib: float
     run_s: float  # the SyncRun's own duration: no interpreter or Django start-up
     pages: int
     recordings: int
+    load_average_after: float  # 1-minute load average when it ended: high means the timing is noisy
 
 
 @dataclass
@@ -134,15 +141,24 @@ def stop(proc):
         proc.wait()
 
 
-def wait_with_rusage(proc):
-    """Wait for `proc`; return (exit code, its peak RSS in MiB). wait4() reports that process alone."""
+@dataclass
+class Usage:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+
+
+def wait_with_usage(proc, started):
+    """Wait for `proc`; return its exit code and Usage. wait4() reports that process alone."""
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     except ChildProcessError:  # already reaped elsewhere: no usage to report
         proc.wait()
-        return proc.returncode, float("nan")
+        return proc.returncode, Usage(time.perf_counter() - started, float("nan"), float("nan"))
+    wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait for it again
-    return proc.returncode, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux.
+    return proc.returncode, Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def tail(path, lines=20):
@@ -236,16 +252,15 @@ def child_env(base_url, database_url, debug):
 
 
 def run_manage(children, args, env, log_path):
-    """Run manage.py to the end; return (exit code, peak RSS in MiB, wall seconds)."""
+    """Run manage.py to the end and return its Usage."""
     with open(log_path, "w") as log:
         started = time.perf_counter()
         proc = children.start([sys.executable, "manage.py", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL)
-        code, rss = wait_with_rusage(proc)
-        wall = time.perf_counter() - started
+        code, usage = wait_with_usage(proc, started)
     if code != 0:
         raise BenchError(f"manage.py {' '.join(args)} exited with {code}:\n{tail(log_path)}")
-    return code, rss, wall
+    return usage
 
 
 def measure_sync(children, workers, count, base_url, database, workdir, debug):
@@ -254,7 +269,7 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug):
     with database.fresh(tag) as database_url:
         env = child_env(base_url, database_url, debug)
         run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log")
-        _, rss, wall = run_manage(
+        usage = run_manage(
             children, ["sync_recordings", "--full", "--workers", str(workers)], env, workdir / f"sync-{tag}.log"
         )
         check = check_database(env)
@@ -263,8 +278,9 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug):
             f"the {workers}-worker sync of {count} left {check['recordings']} recordings "
             f"(run {check['status']}: {check['error'] or 'no error'})"
         )
-    return SyncResult(workers=workers, wall_s=wall, peak_rss_mib=rss, run_s=check["seconds"],
-                      pages=check["pages"], recordings=check["recordings"])
+    return SyncResult(workers=workers, wall_s=usage.wall_s, cpu_s=usage.cpu_s, peak_rss_mib=usage.peak_rss_mib,
+                      run_s=check["seconds"], pages=check["pages"], recordings=check["recordings"],
+                      load_average_after=round(os.getloadavg()[0], 2))
 
 
 def check_database(env):
@@ -310,17 +326,22 @@ class PostgresDatabases:
             raise BenchError(f"--database-url must name a scratch database to drop and create, not {self.name!r}")
         self.admin_url = urlunsplit(parts._replace(path="/postgres"))
 
-    def _admin(self, sql):
+    def _connect(self):
         import psycopg
+
+        try:
+            return psycopg.connect(self.admin_url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise BenchError(f"cannot connect to PostgreSQL: {exc}") from None
+
+    def _admin(self, sql):
         from psycopg import sql as pgsql
 
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+        with self._connect() as conn:
             conn.execute(pgsql.SQL(sql).format(pgsql.Identifier(self.name)))
 
     def describe(self):
-        import psycopg
-
-        with psycopg.connect(self.admin_url) as conn:
+        with self._connect() as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
         return f"PostgreSQL {version} ({urlsplit(self.url).hostname})"
 
@@ -348,19 +369,21 @@ def bench_count(count, args, database, workdir):
         for workers in dict.fromkeys([1, args.workers]):
             sync = measure_sync(children, workers, count, base_url, database, workdir, args.django_debug)
             result.syncs[workers] = sync
-            log(f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s, peak RSS {sync.peak_rss_mib:.0f} MiB")
+            log(f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
+                f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}")
         return result
 
 
 def markdown_table(results, workers):
     head = ["count", "latency (ms)", "pages", "floor (s)", "sync, 1 worker (s)", f"sync, {workers} workers (s)",
-            f"{workers} workers / floor", "peak RSS (MiB)"]
+            f"{workers} workers / floor", "peak RSS (MiB)", f"CPU, {workers} workers (s)"]
     rows = []
     for r in results:
         seq, par = r.syncs[1], r.syncs[workers]
         rows.append([
             f"{r.count:,}", f"{r.latency_s * 1000:g}", f"{r.pages:,}", f"{r.floor_s:.1f}", f"{seq.wall_s:.1f}",
             f"{par.wall_s:.1f}", f"{100 * par.wall_s / r.floor_s:.0f} %", f"{par.peak_rss_mib:.0f}",
+            f"{par.cpu_s:.1f}",
         ])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -382,8 +405,9 @@ def report(results, args, info, started_at):
     print()
     print(markdown_table(results, args.workers))
     print()
-    print(f"Peak RSS is the {args.workers}-worker sync process's own (wait4). Sync times are wall times of "
-          "`manage.py sync_recordings --full`, Django start-up included.")
+    print(f"Peak RSS and CPU (user + system) are the {args.workers}-worker sync process's own (wait4). Sync times "
+          "are wall times of `manage.py sync_recordings --full`, Django start-up included; CPU close to the wall "
+          "time means the sync is bound by its own work, not by the network.")
     print(f"Machine: {info['nproc']} CPUs (load average {info['load_average_at_start']} at start), "
           f"{info['python']}, Django DEBUG {'on' if info['django_debug'] else 'off'}, {info['database']}; "
           f"{info['platform']}.")
@@ -426,7 +450,8 @@ def parse_args(argv=None):
     parser.add_argument("--database-url", default="",
                         help="a PostgreSQL URL whose database is dropped and created for each run "
                              "(default: a fresh SQLite file in a temporary folder)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON (bench/results/ is ignored by git)")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write the results as JSON (bench/results/ is ignored by git)")
     parser.add_argument("--django-debug", action="store_true",
                         help="run manage.py with DJANGO_DEBUG=1 (default: DEBUG off, as in production)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (logs, databases)")
@@ -446,10 +471,10 @@ def main(argv=None):
             log(f"keeping logs and databases in {workdir}")
         else:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        database = PostgresDatabases(args.database_url) if args.database_url else SqliteDatabases(workdir)
-        info = machine(database, args)
         results = []
         try:
+            database = PostgresDatabases(args.database_url) if args.database_url else SqliteDatabases(workdir)
+            info = machine(database, args)
             for count in args.counts:
                 results.append(bench_count(count, args, database, workdir))
         except BenchError as exc:
