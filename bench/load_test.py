@@ -1,0 +1,152 @@
+"""A team's daily load on the dashboard: gunicorn on PostgreSQL with a big local copy, driven by locust.
+
+    .venv/bin/pip install -r bench/requirements.txt
+    .venv/bin/python bench/pages_benchmark.py --count 1000000 --database postgres --keep --skip-admin
+    .venv/bin/python bench/load_test.py --users 20 --duration 60
+
+It uses the database the page benchmark seeded (bench_pages, from FakeAccount(count=N)), starts the
+fake Vobiz API for that same account on port 8765 (where the seeded recordings' audio lives),
+serves the dashboard with gunicorn (threaded workers, DEBUG off, static files collected), and runs
+locust headless from a second process on loopback with the mix in bench/locustfile.py for
+--duration seconds. It prints requests per second, median and 99th percentile latency and errors,
+per kind of request and in all. Every process it starts is stopped at the end.
+"""
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FAKE_PORT = 8765  # the media address FakeAccount gives its recordings by default
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {seconds}s")
+
+
+def start(stack, command, env, log):
+    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    stack.callback(stop)
+    return process
+
+
+def manage(env, *args):
+    subprocess.run([PYTHON, "manage.py", *args], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare(env, sample_path, username, password):
+    """Migrations, static files, a signed-in auditor, and ids and numbers to look for."""
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    script = f"""
+import json
+from django.contrib.auth import get_user_model
+from recordings.models import Recording
+User = get_user_model()
+user, _ = User.objects.get_or_create(username={username!r}, defaults={{"is_superuser": True, "is_staff": True}})
+user.set_password({password!r}); user.save()
+total = Recording.objects.count()
+step = max(1, total // 300)
+rows = list(Recording.objects.order_by("pk").values_list("recording_id", "call_uuid", "from_number")[::step][:300])
+json.dump({{"count": total, "recordings": [r[0] for r in rows], "calls": [r[1] for r in rows if r[1]],
+           "numbers": [r[2] for r in rows if r[2]]}}, open({str(sample_path)!r}, "w"))
+"""
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env, check=True)
+    return json.loads(sample_path.read_text())
+
+
+def read_stats(prefix):
+    with open(f"{prefix}_stats.csv") as stats:
+        return list(csv.DictReader(stats))
+
+
+def report(rows, args, count):
+    print(f"\n{count:,} recordings on PostgreSQL; {args.users} users for {args.duration}s; "
+          f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} CPUs\n")
+    print("| request | requests | per second | median (ms) | 99th pct (ms) | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['Name'] if row['Name'] != 'Aggregated' else '**all**'} | {row['Request Count']} | "
+              f"{float(row['Requests/s']):.1f} | {row['50%']} | {row['99%']} | {row['Failure Count']} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_pages")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--duration", type=int, default=60, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    args = parser.parse_args()
+
+    password = secrets.token_urlsafe(16)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        scratch = Path(scratch)
+        env = {
+            **os.environ,
+            "DATABASE_URL": args.database_url,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_SECURE_COOKIES": "0",  # plain HTTP on loopback
+            "VOBIZ_AUTH_ID": "MA_FAKEDEMO",
+            "VOBIZ_AUTH_TOKEN": "fake-token-0123456789abcdef",
+            "VOBIZ_API_URL": f"http://127.0.0.1:{FAKE_PORT}/api/v1",
+            "LOGIN_FAILURE_LIMIT": "1000",
+        }
+        sample = prepare(env, scratch / "sample.json", "loadtest", password)
+        log = open(scratch / "servers.log", "w")
+        start(stack, [PYTHON, "-m", "recordings.fake_vobiz", "--port", str(FAKE_PORT), "--count",
+                      str(sample["count"])], env, log)
+        start(stack, [str(Path(PYTHON).parent / "gunicorn"), "vobiz_dashboard.wsgi", "--worker-class", "gthread",
+                      "--workers", str(args.workers), "--threads", str(args.threads),
+                      "--bind", f"127.0.0.1:{port}"], env, log)
+        wait_for(f"http://127.0.0.1:{FAKE_PORT}/")
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        prefix = str(scratch / "locust")
+        subprocess.run(
+            [str(Path(PYTHON).parent / "locust"), "-f", str(PROJECT / "bench" / "locustfile.py"), "--headless",
+             "-u", str(args.users), "-r", str(max(1, args.users // 4)), "-t", f"{args.duration}s",
+             "--host", f"http://127.0.0.1:{port}", "--csv", prefix, "--only-summary"],
+            env={**env, "LOAD_SAMPLE": str(scratch / "sample.json"), "LOAD_USERNAME": "loadtest",
+                 "LOAD_PASSWORD": password},
+            cwd=PROJECT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        report(read_stats(prefix), args, sample["count"])
+
+
+if __name__ == "__main__":
+    main()
