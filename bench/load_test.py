@@ -94,13 +94,17 @@ def read_stats(prefix):
 
 
 def report(rows, args, count):
-    print(f"\n{count:,} recordings on PostgreSQL; {args.users} users for {args.duration}s; "
-          f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} CPUs\n")
+    print(
+        f"\n{count:,} recordings on PostgreSQL; {args.users} users for {args.duration}s; "
+        f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} CPUs\n"
+    )
     print("| request | requests | per second | median (ms) | 99th pct (ms) | errors |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['Name'] if row['Name'] != 'Aggregated' else '**all**'} | {row['Request Count']} | "
-              f"{float(row['Requests/s']):.1f} | {row['50%']} | {row['99%']} | {row['Failure Count']} |")
+        print(
+            f"| {row['Name'] if row['Name'] != 'Aggregated' else '**all**'} | {row['Request Count']} | "
+            f"{float(row['Requests/s']):.1f} | {row['50%']} | {row['99%']} | {row['Failure Count']} |"
+        )
 
 
 def main():
@@ -129,21 +133,60 @@ def main():
         }
         sample = prepare(env, scratch / "sample.json", "loadtest", password)
         log = open(scratch / "servers.log", "w")
-        start(stack, [PYTHON, "-m", "recordings.fake_vobiz", "--port", str(FAKE_PORT), "--count",
-                      str(sample["count"])], env, log)
-        start(stack, [str(Path(PYTHON).parent / "gunicorn"), "vobiz_dashboard.wsgi", "--worker-class", "gthread",
-                      "--workers", str(args.workers), "--threads", str(args.threads),
-                      "--bind", f"127.0.0.1:{port}"], env, log)
+        start(
+            stack,
+            [PYTHON, "-m", "recordings.fake_vobiz", "--port", str(FAKE_PORT), "--count", str(sample["count"])],
+            env,
+            log,
+        )
+        start(
+            stack,
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "vobiz_dashboard.wsgi",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            env,
+            log,
+        )
         wait_for(f"http://127.0.0.1:{FAKE_PORT}/")
         wait_for(f"http://127.0.0.1:{port}/healthz")
         prefix = str(scratch / "locust")
         subprocess.run(
-            [str(Path(PYTHON).parent / "locust"), "-f", str(PROJECT / "bench" / "locustfile.py"), "--headless",
-             "-u", str(args.users), "-r", str(max(1, args.users // 4)), "-t", f"{args.duration}s",
-             "--host", f"http://127.0.0.1:{port}", "--csv", prefix, "--only-summary"],
-            env={**env, "LOAD_SAMPLE": str(scratch / "sample.json"), "LOAD_USERNAME": "loadtest",
-                 "LOAD_PASSWORD": password},
-            cwd=PROJECT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(Path(PYTHON).parent / "locust"),
+                "-f",
+                str(PROJECT / "bench" / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(args.users),
+                "-r",
+                str(max(1, args.users // 4)),
+                "-t",
+                f"{args.duration}s",
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "--csv",
+                prefix,
+                "--only-summary",
+            ],
+            env={
+                **env,
+                "LOAD_SAMPLE": str(scratch / "sample.json"),
+                "LOAD_USERNAME": "loadtest",
+                "LOAD_PASSWORD": password,
+            },
+            cwd=PROJECT,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         report(read_stats(prefix), args, sample["count"])
 

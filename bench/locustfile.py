@@ -33,42 +33,46 @@ class SupportPerson(HttpUser):
         if response.status_code != 302:
             raise RuntimeError(f"sign-in failed with {response.status_code}")
 
+    def page(self, path, name, **kwargs):
+        """A page must answer itself: a redirect (to the sign-in page, say) counts as an error."""
+        with self.client.get(path, name=name, allow_redirects=False, catch_response=True, **kwargs) as response:
+            if response.status_code not in (200, 206):
+                response.failure(f"answered {response.status_code}")
+            return response
+
     @task(6)
     def table(self):
-        self.client.get(f"/?page={random.randint(1, 40)}", name="/ (page)")
+        self.page(f"/?page={random.randint(1, 40)}", "/ (page)")
 
     @task(3)
     def filtered(self):
         kind = random.choice(["call", "conference", "trunk"])
         month = random.randint(1, 11)
-        self.client.get(
+        self.page(
             f"/?recording_type={kind}&added_after=2026-{month:02d}-01&added_before=2026-{month:02d}-28",
-            name="/ (filter: type and dates)",
+            "/ (filter: type and dates)",
         )
 
     @task(4)
     def search_number(self):
         number = random.choice(SAMPLE["numbers"])
         as_typed = random.choice([number, number[-6:], number.lstrip("+")])  # whole, last digits, no +
-        self.client.get("/", params={"q": as_typed}, name="/ (search number)")
+        self.page("/", "/ (search number)", params={"q": as_typed})
 
     @task(2)
     def search_call(self):
-        self.client.get("/", params={"q": random.choice(SAMPLE["calls"])}, name="/ (search call id)")
+        self.page("/", "/ (search call id)", params={"q": random.choice(SAMPLE["calls"])})
 
     @task(3)
     def call_page(self):
-        self.client.get(f"/calls/{random.choice(SAMPLE['calls'])}/", name="/calls/<uuid>/")
+        self.page(f"/calls/{random.choice(SAMPLE['calls'])}/", "/calls/<uuid>/")
 
     @task(3)
     def listen(self):
         """The player's first request, then a seek to the middle of the file."""
         url = f"/recordings/{random.choice(SAMPLE['recordings'])}/audio"
-        with self.client.get(url, headers={"Range": "bytes=0-65535"}, name="audio (start)", stream=True) as first:
-            first.raw.read()
-            size = int(first.headers.get("Content-Range", "/0").rsplit("/", 1)[-1] or 0)
+        first = self.page(url, "audio (start)", headers={"Range": "bytes=0-65535"})
+        size = int(first.headers.get("Content-Range", "/0").rsplit("/", 1)[-1] or 0)
         if size > 131072:
             middle = size // 2
-            headers = {"Range": f"bytes={middle}-{middle + 65535}"}
-            with self.client.get(url, headers=headers, name="audio (seek)", stream=True) as seek:
-                seek.raw.read()
+            self.page(url, "audio (seek)", headers={"Range": f"bytes={middle}-{middle + 65535}"})

@@ -16,7 +16,7 @@ What it does:
    only. The table's plain indexes are dropped for the load and created again from their own DDL
    afterwards (the same indexes, built in one go). Then VACUUM ANALYZE (PostgreSQL: autovacuum would do
    it on its own; it may be off on a benchmark server) or ANALYZE (SQLite). With --keep an existing
-   seeded database of the same count is reused, and kept afterwards.
+   seeded database of the same count is reused, and kept afterwards (PostgreSQL: `bench_pages_<count>`).
 2. Sets DATABASE_URL, starts Django (DEBUG off as in production unless --django-debug, VOBIZ_AUTH_ID
    empty so no page calls Vobiz), makes an auditor (dashboard) and a superuser (admin), and measures
    each case in-process with Django's test Client (force_login): the server time of `client.get`
@@ -103,8 +103,16 @@ def bookkeeping(position, now):
     """The sync's and the auditors' columns for the recording at `position` (0 = newest)."""
     h = (position * 2654435761 + 12345) % 2**32 % 1000
     state = {
-        "first_synced_at": now, "last_synced_at": now, "gone_at": None, "review_state": "", "reviewed_at": None,
-        "reviewed_by": None, "review_note": "", "deleted_at": None, "deleted_by": None, "deletion_reason": "",
+        "first_synced_at": now,
+        "last_synced_at": now,
+        "gone_at": None,
+        "review_state": "",
+        "reviewed_at": None,
+        "reviewed_by": None,
+        "review_note": "",
+        "deleted_at": None,
+        "deleted_by": None,
+        "deletion_reason": "",
     }
     if h < 3:
         state["gone_at"] = now
@@ -260,8 +268,12 @@ class SqliteTarget(Target):
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
-        return {"load_s": loaded - started, "indexes_s": indexed - loaded, "analyze_s": time.perf_counter() - indexed,
-                "indexes_rebuilt": len(indexes)}
+        return {
+            "load_s": loaded - started,
+            "indexes_s": indexed - loaded,
+            "analyze_s": time.perf_counter() - indexed,
+            "indexes_rebuilt": len(indexes),
+        }
 
     def analyze(self):
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -272,8 +284,9 @@ class SqliteTarget(Target):
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute(self.meta_ddl)
         conn.execute("DELETE FROM bench_pages_meta")
-        conn.execute("INSERT INTO bench_pages_meta VALUES (?, ?, ?)",
-                     (meta["count"], meta["seeded_at"], json.dumps(meta)))
+        conn.execute(
+            "INSERT INTO bench_pages_meta VALUES (?, ?, ?)", (meta["count"], meta["seeded_at"], json.dumps(meta))
+        )
         conn.close()
 
     def cleanup(self):
@@ -301,7 +314,8 @@ class PostgresTarget(Target):
     def __init__(self, args):
         self.keep = args.keep
         parts = urlsplit(args.pg_url)
-        self.name = args.pg_name
+        # Kept databases are named by their count, so a kept 1M database survives a 100k run.
+        self.name = f"{args.pg_name}_{args.count}" if args.keep else args.pg_name
         self.admin_url = urlunsplit(parts._replace(path="/postgres"))
         self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
 
@@ -313,9 +327,19 @@ class PostgresTarget(Target):
     def describe(self):
         with self._connect(self.admin_url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
-            settings = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in
-                        ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost", "jit",
-                         "max_parallel_workers_per_gather", "autovacuum", "lc_collate")}
+            settings = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]
+                for name in (
+                    "shared_buffers",
+                    "work_mem",
+                    "effective_cache_size",
+                    "random_page_cost",
+                    "jit",
+                    "max_parallel_workers_per_gather",
+                    "autovacuum",
+                    "lc_collate",
+                )
+            }
         return f"PostgreSQL {version} ({', '.join(f'{k}={v}' for k, v in settings.items())})"
 
     def seeded_meta(self):
@@ -326,7 +350,11 @@ class PostgresTarget(Target):
                 row = conn.execute("SELECT count, seeded_at, seed FROM bench_pages_meta").fetchone()
         except psycopg.Error:
             return None
-        return {"count": row[0], "seeded_at": row[1], **(row[2] if isinstance(row[2], dict) else json.loads(row[2]))} if row else None
+        return (
+            {"count": row[0], "seeded_at": row[1], **(row[2] if isinstance(row[2], dict) else json.loads(row[2]))}
+            if row
+            else None
+        )
 
     def fresh(self):
         with self._connect(self.admin_url) as conn:
@@ -359,8 +387,12 @@ class PostgresTarget(Target):
             indexed = time.perf_counter()
         with self._connect(self.url) as conn:
             conn.execute("VACUUM (ANALYZE)")
-        return {"load_s": loaded - started, "indexes_s": indexed - loaded, "analyze_s": time.perf_counter() - indexed,
-                "indexes_rebuilt": len(indexes)}
+        return {
+            "load_s": loaded - started,
+            "indexes_s": indexed - loaded,
+            "analyze_s": time.perf_counter() - indexed,
+            "indexes_rebuilt": len(indexes),
+        }
 
     def analyze(self):
         with self._connect(self.url) as conn:
@@ -370,8 +402,9 @@ class PostgresTarget(Target):
         with self._connect(self.url) as conn:
             conn.execute(self.meta_ddl)
             conn.execute("DELETE FROM bench_pages_meta")
-            conn.execute("INSERT INTO bench_pages_meta VALUES (%s, %s, %s)",
-                         (meta["count"], meta["seeded_at"], json.dumps(meta)))
+            conn.execute(
+                "INSERT INTO bench_pages_meta VALUES (%s, %s, %s)", (meta["count"], meta["seeded_at"], json.dumps(meta))
+            )
 
     def cleanup(self):
         if not self.keep:
@@ -413,8 +446,14 @@ class PostgresTarget(Target):
             text += f", {node.get('Actual Total Time', 0):.1f} ms)"
             lines.append(text)
             if target == TABLE or (index or "").startswith(("rec_", "recordings_recording")):
-                if kind in ("Seq Scan", "Parallel Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan",
-                            "Bitmap Index Scan"):
+                if kind in (
+                    "Seq Scan",
+                    "Parallel Seq Scan",
+                    "Index Scan",
+                    "Index Only Scan",
+                    "Bitmap Heap Scan",
+                    "Bitmap Index Scan",
+                ):
                     rows_read = max(rows_read, rows + removed)
             if kind in ("Seq Scan", "Parallel Seq Scan") and target == TABLE:
                 problems.append("full table scan")
@@ -489,9 +528,14 @@ def code_stamp():
                 newest, name = path.stat().st_mtime, str(path.relative_to(PROJECT))
     from django.db.migrations.recorder import MigrationRecorder
 
-    applied = MigrationRecorder.Migration.objects.filter(app="recordings").order_by("-id").values_list("name", flat=True)
-    return {"newest_file": name, "newest_mtime": datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds"),
-            "last_migration": applied.first()}
+    applied = (
+        MigrationRecorder.Migration.objects.filter(app="recordings").order_by("-id").values_list("name", flat=True)
+    )
+    return {
+        "newest_file": name,
+        "newest_mtime": datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds"),
+        "last_migration": applied.first(),
+    }
 
 
 def captured_queries(client, url, cold=False):
@@ -511,8 +555,13 @@ def captured_queries(client, url, cold=False):
 def summary_stats(times):
     ordered = sorted(times)
     p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-    return {"median_ms": statistics.median(ordered), "p95_ms": p95, "min_ms": ordered[0], "max_ms": ordered[-1],
-            "n": len(ordered)}
+    return {
+        "median_ms": statistics.median(ordered),
+        "p95_ms": p95,
+        "min_ms": ordered[0],
+        "max_ms": ordered[-1],
+        "n": len(ordered),
+    }
 
 
 def dashboard_rows(body):
@@ -546,7 +595,9 @@ def choose_fixtures(deep_page):
     start = total // 2
     chosen = None
     for recording in present.filter(id__gte=start, recording_type="call").order_by("id")[:500]:
-        customer = recording.to_number if re.sub(r"\D", "", recording.from_number)[-10:] in dids else recording.from_number
+        customer = (
+            recording.to_number if re.sub(r"\D", "", recording.from_number)[-10:] in dids else recording.from_number
+        )
         if re.sub(r"\D", "", customer)[-10:] in dids:
             continue
         siblings = Recording.objects.filter(call_uuid=recording.call_uuid).count()
@@ -558,17 +609,35 @@ def choose_fixtures(deep_page):
     if chosen is None:
         raise SystemExit("found no call with two recordings and a CDR to search for")
     recording, customer, cdr = chosen
-    CallDetail.objects.update_or_create(call_uuid=recording.call_uuid, defaults={"data": cdr, "fetched_at": timezone.now()})
+    CallDetail.objects.update_or_create(
+        call_uuid=recording.call_uuid, defaults={"data": cdr, "fetched_at": timezone.now()}
+    )
     digits = re.sub(r"\D", "", customer)
     newest = present.order_by("-add_time").values_list("add_time", flat=True).first()
     until = timezone.localdate(newest) - timedelta(days=61)
     since = until - timedelta(days=29)
     tenth_thousand = present.order_by("-add_time", "-id").values_list("add_time", flat=True)[9_999]
+    conference = (
+        present.filter(recording_type="conference", id__gte=start)
+        .exclude(conference_name="")
+        .order_by("id")
+        .values_list("conference_name", flat=True)
+        .first()
+    )
     return {
-        "recording_id": recording.recording_id, "recording_pk": recording.pk, "call_uuid": recording.call_uuid,
-        "number_stored": customer, "last6": digits[-6:], "with_plus": "+" + digits, "national": digits[-10:],
-        "since": since, "until": until, "csv_since": timezone.localdate(tenth_thousand), "deep_page": deep_page,
+        "recording_id": recording.recording_id,
+        "recording_pk": recording.pk,
+        "call_uuid": recording.call_uuid,
+        "number_stored": customer,
+        "last6": digits[-6:],
+        "with_plus": "+" + digits,
+        "national": digits[-10:],
+        "since": since,
+        "until": until,
+        "csv_since": timezone.localdate(tenth_thousand),
+        "deep_page": deep_page,
         "total": total,
+        "conference_name": conference,
     }
 
 
@@ -585,14 +654,24 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         ("first page, 100 rows", "/?per_page=100", ADMIN),
         (f"deep page ({f['deep_page']})", f"/?page={f['deep_page']}", f"{ADMIN}?p={deep_admin}"),
         ("sorted by duration", "/?sort=-recording_duration_ms", f"{ADMIN}?o=-{admin_sort_index}"),
-        ("type + 30-day range", "/?" + urlencode({"recording_type": "call", "added_after": f["since"],
-                                                   "added_before": f["until"]}),
-         ADMIN + "?" + urlencode({"recording_type__exact": "call", "add_time__gte": start(f["since"]),
-                                  "add_time__lt": start(f["until"] + timedelta(days=1))})),
+        (
+            "type + 30-day range",
+            "/?" + urlencode({"recording_type": "call", "added_after": f["since"], "added_before": f["until"]}),
+            ADMIN
+            + "?"
+            + urlencode(
+                {
+                    "recording_type__exact": "call",
+                    "add_time__gte": start(f["since"]),
+                    "add_time__lt": start(f["until"] + timedelta(days=1)),
+                }
+            ),
+        ),
         ("last 6 digits", "/" + q(f["last6"]), ADMIN + q(f["last6"])),
         ("number with +91", "/" + q(f["with_plus"]), ADMIN + q(f["with_plus"])),
         ("number without +91", "/" + q(f["national"]), ADMIN + q(f["national"])),
         ("call uuid", "/" + q(f["call_uuid"]), ADMIN + q(f["call_uuid"])),
+        ("conference name", "/" + q(f["conference_name"]), ADMIN + q(f["conference_name"])),
         ("call page", f"/calls/{quote(f['call_uuid'])}/", f"{ADMIN}{f['recording_pk']}/change/"),
         ("CSV export (~10k rows)", "/?" + urlencode({"added_after": f["csv_since"], "_export": "csv"}), None),
     ]
@@ -645,9 +724,13 @@ def run(args):
         print(f"Seeding {args.count:,} recordings with {args.seed_workers} workers…", file=sys.stderr)
         started = time.perf_counter()
         timings = target.load(args.count, args.seed_workers, fields)
-        seed = {"count": args.count, "seeded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "seed_s": round(time.perf_counter() - started, 2), "reused": False,
-                **{k: round(v, 2) if isinstance(v, float) else v for k, v in timings.items()}}
+        seed = {
+            "count": args.count,
+            "seeded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seed_s": round(time.perf_counter() - started, 2),
+            "reused": False,
+            **{k: round(v, 2) if isinstance(v, float) else v for k, v in timings.items()},
+        }
         target.write_meta(seed)
         check_seed(args.count)
     else:
@@ -658,10 +741,12 @@ def run(args):
     print(f"Seed: {seed}", file=sys.stderr)
 
     # No collectstatic here: serve static URLs unhashed (DEBUG off otherwise wants the manifest).
-    override_settings(STORAGES={
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }).enable()
+    override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ).enable()
 
     from django.contrib.auth import get_user_model
 
@@ -694,30 +779,45 @@ def run(args):
         queries = captured_queries(dashboard, dashboard_url)
         cold_queries = captured_queries(dashboard, dashboard_url, cold=True)
         plans = explain_queries(target, cold_queries)  # a cold request makes every query the page can make
-        result = {"case": name, "dashboard": {"url": dashboard_url, **summary_stats(times), "queries": len(queries),
-                                               "cold": summary_stats(cold) if cold else None,
-                                               "cold_queries": len(cold_queries),
-                                               "rows": dashboard_rows(body), "bytes": len(body),
-                                               "sql": [{"ms": round(q["ms"], 2), "sql": short_sql(q["sql"], 2000)}
-                                                       for q in queries]},
-                  "plans": plans, "admin": None}
+        result = {
+            "case": name,
+            "dashboard": {
+                "url": dashboard_url,
+                **summary_stats(times),
+                "queries": len(queries),
+                "cold": summary_stats(cold) if cold else None,
+                "cold_queries": len(cold_queries),
+                "rows": dashboard_rows(body),
+                "bytes": len(body),
+                "sql": [{"ms": round(q["ms"], 2), "sql": short_sql(q["sql"], 2000)} for q in queries],
+            },
+            "plans": plans,
+            "admin": None,
+        }
         if admin_url and earlier_admin.get(name):
             result["admin"] = {**earlier_admin[name], "reused_from": args.admin_json}
         elif admin_url and not args.skip_admin:
-            times, body = timed_requests(admin, admin_url, args.requests, args.warmups)
+            times, body = timed_requests(admin, admin_url, args.admin_requests or args.requests, args.warmups)
             admin_queries = captured_queries(admin, admin_url)
-            result["admin"] = {"url": admin_url, **summary_stats(times), "queries": len(admin_queries),
-                               "rows": admin_rows(body), "bytes": len(body),
-                               "sql": [{"ms": round(q["ms"], 2), "sql": short_sql(q["sql"], 2000)}
-                                       for q in admin_queries]}
+            result["admin"] = {
+                "url": admin_url,
+                **summary_stats(times),
+                "queries": len(admin_queries),
+                "rows": admin_rows(body),
+                "bytes": len(body),
+                "sql": [{"ms": round(q["ms"], 2), "sql": short_sql(q["sql"], 2000)} for q in admin_queries],
+            }
         result["seconds"] = round(time.perf_counter() - case_started, 1)
         result["load_average_after"] = round(os.getloadavg()[0], 2)
         results.append(result)
         d = result["dashboard"]
         a = result["admin"]
-        print(f"    dashboard {d['median_ms']:.1f} ms ({d['queries']} queries, rows {d['rows']})"
-              + (f", admin {a['median_ms']:.1f} ms ({a['queries']} queries, rows {a['rows']})" if a else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"    dashboard {d['median_ms']:.1f} ms ({d['queries']} queries, rows {d['rows']})"
+            + (f", admin {a['median_ms']:.1f} ms ({a['queries']} queries, rows {a['rows']})" if a else ""),
+            file=sys.stderr,
+            flush=True,
+        )
 
     machine["load_average_at_end"] = round(os.getloadavg()[0], 2)
     connection.close()
@@ -727,6 +827,7 @@ def run(args):
         "machine": machine,
         "count": args.count,
         "requests": args.requests,
+        "admin_requests": args.admin_requests,
         "warmups": args.warmups,
         "seed": seed,
         "fixtures": {k: str(v) for k, v in fixtures.items()},
@@ -812,15 +913,19 @@ def markdown(report):
         f"- machine: {m['nproc']} CPUs, {m['python']}, {m['platform']}; load average {m['load_average_at_start']} "
         f"at start, {m['load_average_at_end']} at end",
         f"- database: {m['database']}",
-        f"- Django DEBUG {'on' if m['django_debug'] else 'off'}; {report['requests']} timed requests per case after "
-        f"{report['warmups']} warm-ups; server time of the test Client, in ms",
-        f"- seed: {'reused, ' if report['seed'].get('reused') else ''}" + ", ".join(
-            f"{k} {v}" for k, v in report["seed"].items() if k.endswith("_s") or k == "indexes_rebuilt"),
+        f"- Django DEBUG {'on' if m['django_debug'] else 'off'}; {report['requests']} timed requests per case"
+        + (f" ({report['admin_requests']} for the admin)" if report.get("admin_requests") else "")
+        + f" after {report['warmups']} warm-ups; server time of the test Client, in ms",
+        f"- seed: {'reused, ' if report['seed'].get('reused') else ''}"
+        + ", ".join(f"{k} {v}" for k, v in report["seed"].items() if k.endswith("_s") or k == "indexes_rebuilt"),
         f"- code measured: newest product file {report.get('code', {}).get('newest_file', '?')} "
         f"({report.get('code', {}).get('newest_mtime', '?')}), last migration {report.get('code', {}).get('last_migration', '?')}"
-        + ("; admin figures reused from " + next(c["admin"]["reused_from"] for c in report["cases"]
-                                                 if c["admin"] and c["admin"].get("reused_from"))
-           if any(c["admin"] and c["admin"].get("reused_from") for c in report["cases"]) else ""),
+        + (
+            "; admin figures reused from "
+            + next(c["admin"]["reused_from"] for c in report["cases"] if c["admin"] and c["admin"].get("reused_from"))
+            if any(c["admin"] and c["admin"].get("reused_from") for c in report["cases"])
+            else ""
+        ),
         "- cold = caches emptied before each request (the first view after the data changed, or on another worker);"
         " the plans below are of a cold request's queries",
         "",
@@ -831,12 +936,18 @@ def markdown(report):
         d, a = case["dashboard"], case["admin"]
         lines.append(
             f"| {case['case']} | {d['median_ms']:.1f} | {d['p95_ms']:.1f} | "
-            + (f"{d['cold']['median_ms']:.1f}" if d.get("cold") else "–") + f" | {d['queries']}"
-            + (f" ({d['cold_queries']} cold)" if d.get("cold_queries", d["queries"]) != d["queries"] else "") + " | "
-            + (f"{a['median_ms']:.1f} | {a['p95_ms']:.1f} | {a['queries']} | {case['ratio']:.2f}× | "
-               if a else "– | – | – | – | ")
+            + (f"{d['cold']['median_ms']:.1f}" if d.get("cold") else "–")
+            + f" | {d['queries']}"
+            + (f" ({d['cold_queries']} cold)" if d.get("cold_queries", d["queries"]) != d["queries"] else "")
+            + " | "
+            + (
+                f"{a['median_ms']:.1f} | {a['p95_ms']:.1f} | {a['queries']} | {case['ratio']:.2f}× | "
+                if a
+                else "– | – | – | – | "
+            )
             + f"{d['rows'] if d['rows'] is not None else '?'} / {a['rows'] if a and a['rows'] is not None else '–'} | "
-            + ("; ".join(case["misses"]) or "✓") + " |"
+            + ("; ".join(case["misses"]) or "✓")
+            + " |"
         )
     lines += ["", "### Query plans (dashboard): the slowest query on recordings_recording of each case", ""]
     for case in report["cases"]:
@@ -844,8 +955,10 @@ def markdown(report):
             continue
         slowest = max(case["plans"], key=lambda p: p["ms"])
         scans = [p for p in case["plans"] if p["problems"]]
-        lines.append(f"**{case['case']}** `{case['dashboard']['url']}` — {len(case['plans'])} queries on the table; "
-                     f"slowest {slowest['ms']:.1f} ms" + (f"; problems: {len(scans)}" if scans else ""))
+        lines.append(
+            f"**{case['case']}** `{case['dashboard']['url']}` — {len(case['plans'])} queries on the table; "
+            f"slowest {slowest['ms']:.1f} ms" + (f"; problems: {len(scans)}" if scans else "")
+        )
         lines.append("")
         lines.append("```")
         lines.append(slowest["sql"])
@@ -868,27 +981,48 @@ def markdown(report):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=100_000, help="recordings to seed (default 100000)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per case (default 30)")
     parser.add_argument("--warmups", type=int, default=2, help="untimed requests first (default 2)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--keep", action="store_true",
-                        help="reuse a database seeded with the same count, and keep it afterwards")
-    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/",
-                        help="PostgreSQL server (default postgres://postgres@127.0.0.1:5432/)")
-    parser.add_argument("--pg-name", default="bench_pages", help="database to drop and create (default bench_pages)")
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse a database seeded with the same count, and keep it afterwards"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default="postgres://postgres@127.0.0.1:5432/",
+        help="PostgreSQL server (default postgres://postgres@127.0.0.1:5432/)",
+    )
+    parser.add_argument(
+        "--pg-name",
+        default="bench_pages",
+        help="database to drop and create (default bench_pages; with --keep bench_pages_<count>)",
+    )
     parser.add_argument("--deep-page", type=int, default=2000, help="the dashboard's deep page (default 2000)")
     parser.add_argument("--seed-workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--django-debug", action="store_true", help="run with DEBUG on (slower templates)")
     parser.add_argument("--skip-admin", action="store_true", help="measure the dashboard only")
-    parser.add_argument("--cold-requests", type=int, default=5,
-                        help="dashboard requests timed with every cache emptied first (default 5; 0: none)")
-    parser.add_argument("--admin-json", metavar="PATH",
-                        help="take the admin's figures from an earlier --json run of the same count and database "
-                             "(the admin did not change; saves its slow requests)")
+    parser.add_argument(
+        "--admin-requests",
+        type=int,
+        help="timed requests per admin case (default: --requests; the admin takes seconds at 1M)",
+    )
+    parser.add_argument(
+        "--cold-requests",
+        type=int,
+        default=5,
+        help="dashboard requests timed with every cache emptied first (default 5; 0: none)",
+    )
+    parser.add_argument(
+        "--admin-json",
+        metavar="PATH",
+        help="take the admin's figures from an earlier --json run of the same count and database "
+        "(the admin did not change; saves its slow requests)",
+    )
     parser.add_argument("--only", nargs="+", metavar="TEXT", help="only the cases whose name contains TEXT")
     parser.add_argument("--from-json", metavar="PATH", help="print the report of an earlier --json run, run nothing")
     args = parser.parse_args()

@@ -181,9 +181,21 @@ def start_fake_vobiz(children, count, latency, log_path):
     """Start the fake API in its own process; return its base URL once it answers."""
     port = free_port()
     args = [
-        sys.executable, "-m", "recordings.fake_vobiz", "--port", str(port), "--count", str(count),
-        "--latency", str(latency), "--max-page-size", str(MAX_PAGE_SIZE),
-        "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
+        sys.executable,
+        "-m",
+        "recordings.fake_vobiz",
+        "--port",
+        str(port),
+        "--count",
+        str(count),
+        "--latency",
+        str(latency),
+        "--max-page-size",
+        str(MAX_PAGE_SIZE),
+        "--auth-id",
+        AUTH_ID,
+        "--auth-token",
+        AUTH_TOKEN,
     ]
     log = open(log_path, "w")  # noqa: SIM115 - the child holds it; closed below
     try:
@@ -255,8 +267,13 @@ def run_manage(children, args, env, log_path):
     """Run manage.py to the end and return its Usage."""
     with open(log_path, "w") as log:
         started = time.perf_counter()
-        proc = children.start([sys.executable, "manage.py", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+        proc = children.start(
+            [sys.executable, "manage.py", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         code, usage = wait_with_usage(proc, started)
     if code != 0:
         raise BenchError(f"manage.py {' '.join(args)} exited with {code}:\n{tail(log_path)}")
@@ -278,15 +295,27 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug):
             f"the {workers}-worker sync of {count} left {check['recordings']} recordings "
             f"(run {check['status']}: {check['error'] or 'no error'})"
         )
-    return SyncResult(workers=workers, wall_s=usage.wall_s, cpu_s=usage.cpu_s, peak_rss_mib=usage.peak_rss_mib,
-                      run_s=check["seconds"], pages=check["pages"], recordings=check["recordings"],
-                      load_average_after=round(os.getloadavg()[0], 2))
+    return SyncResult(
+        workers=workers,
+        wall_s=usage.wall_s,
+        cpu_s=usage.cpu_s,
+        peak_rss_mib=usage.peak_rss_mib,
+        run_s=check["seconds"],
+        pages=check["pages"],
+        recordings=check["recordings"],
+        load_average_after=round(os.getloadavg()[0], 2),
+    )
 
 
 def check_database(env):
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", CHECK_SNIPPET],
-        check=False, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if out.returncode != 0:
         raise BenchError(f"checking the database failed:\n{out.stderr[-2000:]}")
@@ -369,22 +398,41 @@ def bench_count(count, args, database, workdir):
         for workers in dict.fromkeys([1, args.workers]):
             sync = measure_sync(children, workers, count, base_url, database, workdir, args.django_debug)
             result.syncs[workers] = sync
-            log(f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
-                f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}")
+            log(
+                f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
+                f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}"
+            )
         return result
 
 
 def markdown_table(results, workers):
-    head = ["count", "latency (ms)", "pages", "floor (s)", "sync, 1 worker (s)", f"sync, {workers} workers (s)",
-            f"{workers} workers / floor", "peak RSS (MiB)", f"CPU, {workers} workers (s)"]
+    head = [
+        "count",
+        "latency (ms)",
+        "pages",
+        "floor (s)",
+        "sync, 1 worker (s)",
+        f"sync, {workers} workers (s)",
+        f"{workers} workers / floor",
+        "peak RSS (MiB)",
+        f"CPU, {workers} workers (s)",
+    ]
     rows = []
     for r in results:
         seq, par = r.syncs[1], r.syncs[workers]
-        rows.append([
-            f"{r.count:,}", f"{r.latency_s * 1000:g}", f"{r.pages:,}", f"{r.floor_s:.1f}", f"{seq.wall_s:.1f}",
-            f"{par.wall_s:.1f}", f"{100 * par.wall_s / r.floor_s:.0f} %", f"{par.peak_rss_mib:.0f}",
-            f"{par.cpu_s:.1f}",
-        ])
+        rows.append(
+            [
+                f"{r.count:,}",
+                f"{r.latency_s * 1000:g}",
+                f"{r.pages:,}",
+                f"{r.floor_s:.1f}",
+                f"{seq.wall_s:.1f}",
+                f"{par.wall_s:.1f}",
+                f"{100 * par.wall_s / r.floor_s:.0f} %",
+                f"{par.peak_rss_mib:.0f}",
+                f"{par.cpu_s:.1f}",
+            ]
+        )
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -405,12 +453,16 @@ def report(results, args, info, started_at):
     print()
     print(markdown_table(results, args.workers))
     print()
-    print(f"Peak RSS and CPU (user + system) are the {args.workers}-worker sync process's own (wait4). Sync times "
-          "are wall times of `manage.py sync_recordings --full`, Django start-up included; CPU close to the wall "
-          "time means the sync is bound by its own work, not by the network.")
-    print(f"Machine: {info['nproc']} CPUs (load average {info['load_average_at_start']} at start), "
-          f"{info['python']}, Django DEBUG {'on' if info['django_debug'] else 'off'}, {info['database']}; "
-          f"{info['platform']}.")
+    print(
+        f"Peak RSS and CPU (user + system) are the {args.workers}-worker sync process's own (wait4). Sync times "
+        "are wall times of `manage.py sync_recordings --full`, Django start-up included; CPU close to the wall "
+        "time means the sync is bound by its own work, not by the network."
+    )
+    print(
+        f"Machine: {info['nproc']} CPUs (load average {info['load_average_at_start']} at start), "
+        f"{info['python']}, Django DEBUG {'on' if info['django_debug'] else 'off'}, {info['database']}; "
+        f"{info['platform']}."
+    )
     print(f"Date: {started_at:%Y-%m-%d %H:%M} UTC. Command: `{command_line()}`")
 
 
@@ -442,18 +494,31 @@ def log(message):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000],
-                        help="recordings in the fake account, one benchmark each (default: 10000 100000)")
-    parser.add_argument("--latency", type=float, default=0.05,
-                        help="seconds the fake API adds to every request (default: 0.05)")
+    parser.add_argument(
+        "--counts",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="recordings in the fake account, one benchmark each (default: 10000 100000)",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds the fake API adds to every request (default: 0.05)"
+    )
     parser.add_argument("--workers", type=int, default=8, help="workers for the parallel sync (default: 8)")
-    parser.add_argument("--database-url", default="",
-                        help="a PostgreSQL URL whose database is dropped and created for each run "
-                             "(default: a fresh SQLite file in a temporary folder)")
-    parser.add_argument("--json", metavar="PATH",
-                        help="also write the results as JSON (bench/results/ is ignored by git)")
-    parser.add_argument("--django-debug", action="store_true",
-                        help="run manage.py with DJANGO_DEBUG=1 (default: DEBUG off, as in production)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL URL whose database is dropped and created for each run "
+        "(default: a fresh SQLite file in a temporary folder)",
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the results as JSON (bench/results/ is ignored by git)"
+    )
+    parser.add_argument(
+        "--django-debug",
+        action="store_true",
+        help="run manage.py with DJANGO_DEBUG=1 (default: DEBUG off, as in production)",
+    )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (logs, databases)")
     args = parser.parse_args(argv)
     if args.workers < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
