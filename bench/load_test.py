@@ -4,7 +4,7 @@
     .venv/bin/python bench/pages_benchmark.py --count 1000000 --database postgres --keep --skip-admin
     .venv/bin/python bench/load_test.py --users 20 --duration 60
 
-It uses the database the page benchmark seeded (bench_pages, from FakeAccount(count=N)), starts the
+It uses the database the page benchmark seeded (bench_pages_<count>, from FakeAccount(count=N)), starts the
 fake Vobiz API for that same account on port 8765 (where the seeded recordings' audio lives),
 serves the dashboard with gunicorn (threaded workers, DEBUG off, static files collected), and runs
 locust headless from a second process on loopback with the mix in bench/locustfile.py for
@@ -109,7 +109,7 @@ def report(rows, args, count):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_pages")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_pages_1000000")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
