@@ -19,7 +19,8 @@ NATIONAL_DIGITS = 10  # an Indian number without its country code
 @dataclass
 class Summary:
     count: int
-    duration_ms: int
+    duration_ms: int | None
+    exact: bool = True  # False: there are more than `count`, and the duration is not known yet
 
 
 def recordings():
@@ -82,23 +83,54 @@ def starts_with(field, text):
 
 
 SUMMARY_SECONDS = 300
+COUNT_BOUND = 10_000
 
 
-def summarise(queryset, params=""):
-    """Count and total duration of a filtered view, cached until the recordings change.
+def summarise(queryset, params="", at_least=0):
+    """Count and total duration of a filtered view, or a lower bound when it holds more than that.
 
-    Counting a million rows takes a full scan: once per view and data version, not on every page
-    turn. The version moves with every page a sync stores and every audit action that changes a
-    recording, so the figure shown is always the current one.
+    An exact count of a view over most of a million rows is a full scan, too slow to wait for on
+    every page. So a page counts at most COUNT_BOUND rows (or as far as the page it shows, so that
+    its page exists and a next page is offered): up to there the figure is exact, beyond it the
+    page says "more than" and asks `count_exactly` separately. Exact figures are cached until the
+    data changes, so repeat views and page turns show them.
     """
+    key = summary_key(params)
+    summary = cache.get(key) if key else None
+    if summary is not None:
+        return summary
+    bound = max(COUNT_BOUND, at_least)
+    totals = (
+        queryset.order_by()
+        .values("recording_duration_ms")[: bound + 1]
+        .aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms"))
+    )
+    if totals["count"] > bound:
+        return Summary(count=bound, duration_ms=None, exact=False)
+    return remember(key, totals)
+
+
+def count_exactly(queryset, params=""):
+    """The exact count and duration of a view, whatever its size; cached like `summarise`'s."""
+    key = summary_key(params)
+    summary = cache.get(key) if key else None
+    if summary is not None and summary.exact:
+        return summary
+    return remember(key, queryset.order_by().aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms")))
+
+
+def summary_key(params):
+    """The cache key of a view's figures in the current data version; None before the first sync."""
     version = data_version()
-    key = "summary:" + md5(f"{version}|{params}".encode(), usedforsecurity=False).hexdigest()
-    summary = cache.get(key) if version else None
-    if summary is None:
-        totals = queryset.order_by().aggregate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
-        summary = Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
-        if version:
-            cache.set(key, summary, SUMMARY_SECONDS)
+    if not version:
+        return None
+    return "summary:" + md5(f"{version}|{params}".encode(), usedforsecurity=False).hexdigest()
+
+
+def remember(key, totals):
+    summary = Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+    if key:
+        cache.set(key, summary, SUMMARY_SECONDS)
     return summary
 
 

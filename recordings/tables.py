@@ -12,6 +12,7 @@ from .models import AuditEvent, Recording, SyncRun
 from .templatetags.recording_format import duration, short_id
 
 PER_PAGE_CHOICES = (25, 50, 100)
+INDEX_ONLY_OFFSET = 1_000  # rows skipped before a page is read ids first (RecordingTable.page_records)
 COUNT_ATTRS = {"td": {"class": "num"}, "th": {"class": "num"}}
 
 
@@ -25,15 +26,31 @@ class ChoicePaginator(Paginator):
 
 
 class CountedPaginator(ChoicePaginator):
-    """Told the count the page already computed, so that it does not count again."""
+    """Told the count the page already computed (a Summary), so that it does not count again.
 
-    def __init__(self, *args, known_count, **kwargs):
+    When the summary is a lower bound ("more than N"), the paginator knows of one row more, so
+    the page after the bound's last exists; the template then does not name a last page.
+    """
+
+    def __init__(self, *args, summary, **kwargs):
         super().__init__(*args, **kwargs)
-        self.known_count = known_count
+        self.count_is_lower_bound = not summary.exact
+        self.known_count = summary.count if summary.exact else summary.count + 1
 
     @cached_property
     def count(self):
         return self.known_count
+
+
+MAX_PAGE = 1_000_000  # beyond any real table: a URL asking more only makes a count scan further
+
+
+def page_number(request):
+    """The page a request asks for, as far as counting goes (django-tables2 validates it itself)."""
+    try:
+        return min(max(int(request.GET.get("page", 1)), 1), MAX_PAGE)
+    except ValueError:
+        return 1
 
 
 def per_page(request):
@@ -112,12 +129,26 @@ class RecordingTable(tables.Table):
         The header, sorting and pagination stay django-tables2's.
         """
         columns = [(column.name, column.attrs["td"].as_html()) for column in self.columns]
-        for row in self.paginated_rows:
-            record = row.record
+        for record in self.page_records():
             yield format_html(
                 "<tr>{}</tr>",
                 format_html_join("", "<td {}>{}</td>", ((attrs, self.cell(name, record)) for name, attrs in columns)),
             )
+
+    def page_records(self):
+        """The recordings of the page shown.
+
+        OFFSET makes the database read every row it skips; far into the table it skips them in
+        an index alone (ids only), then reads the page's rows by id: page 2,000 in a few
+        milliseconds instead of reading 50,000 rows.
+        """
+        offset = (self.page.number - 1) * self.paginator.per_page
+        if offset < INDEX_ONLY_OFFSET:
+            return [row.record for row in self.paginated_rows]
+        queryset = self.data.data  # django-tables2's ordered queryset
+        ids = list(queryset.values_list("pk", flat=True)[offset : offset + self.paginator.per_page])
+        by_id = queryset.order_by().in_bulk(ids)
+        return [by_id[pk] for pk in ids if pk in by_id]
 
     def cell(self, name, record):
         render = getattr(self, f"render_{name}")

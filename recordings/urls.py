@@ -21,6 +21,7 @@ register_converter(VobizIdConverter, "vobiz_id")
 
 urlpatterns = [
     path("", browse.recording_list, name="list"),
+    path("count", browse.recording_count, name="count"),
     path("recordings/download.zip", bulk_download.download_zip, name="download_zip"),
     path("recordings/<vobiz_id:recording_id>/", browse.recording_detail, name="detail"),
     path("recordings/<vobiz_id:recording_id>/audio", browse.recording_audio, name="audio"),

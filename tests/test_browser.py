@@ -139,3 +139,18 @@ def test_html_in_synced_fields_shows_as_text_and_runs_nothing(page):
     page.goto(f"/recordings/{hostile.recording_id}/")
     assert HOSTILE_CONFERENCE in page.inner_text("main")
     assert page.evaluate("window.__injected") is None
+
+
+def test_a_count_beyond_the_bound_is_replaced_by_the_exact_one(page, monkeypatch):
+    from recordings import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_BOUND", 10)
+    response = page.goto("/?recording_format=mp3")
+    assert "More than <strong>25</strong> recordings" in response.text()
+    summary = page.locator("p.summary")
+    exact = Recording.objects.present().filter(recording_format="mp3").count()
+    assert exact > 25
+    # Its script then fetches the exact figure.
+    playwright_sync.expect(summary).to_contain_text(f"{exact} recordings")
+    playwright_sync.expect(summary).to_contain_text("in all")
+    assert "Page 1 of more than" in page.locator(".pagination-info").inner_text()

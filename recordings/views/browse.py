@@ -2,8 +2,9 @@ import logging
 import re
 
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
@@ -21,6 +22,7 @@ from ..tables import (
     CountedPaginator,
     RecordingTable,
     SyncRunTable,
+    page_number,
     per_page,
 )
 from ..vobiz import VobizError
@@ -36,11 +38,11 @@ def recording_list(request):
     auditor = is_auditor(request.user)
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
-    summary = selectors.summarise(queryset, filterset.applied())
+    rows = per_page(request)
+    summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
     table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
     RequestConfig(
-        request,
-        paginate={"per_page": per_page(request), "paginator_class": CountedPaginator, "known_count": summary.count},
+        request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
     ).configure(table)
     return render(
         request,
@@ -49,11 +51,25 @@ def recording_list(request):
             "filter": filterset,
             "table": table,
             "summary": summary,
-            "per_page": per_page(request),
+            "per_page": rows,
             "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
             "is_auditor": auditor,
         },
+    )
+
+
+@listener_required
+@require_GET
+def recording_count(request):
+    """The exact count of a view whose page showed only "more than N": asked by the page's script."""
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
+    summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    return JsonResponse(
+        {
+            "count": summary.count,
+            "html": render_to_string("recordings/_summary.html", {"summary": summary}, request),
+        }
     )
 
 

@@ -4,6 +4,8 @@
  *   [data-dismiss]       button inside a .message (or [data-dismissable]) removes it
  *   [data-confirm="…"]   on a <form>, its submit button or a link: asks before going on
  *   [data-select-all="name"]  a checkbox that ticks or unticks every checkbox of that name in its form
+ *   [data-count-url]     a summary that shows only "more than N": replaced by the exact count
+ *                        from that URL, and so is every [data-view-count] on the page
  */
 (function () {
   "use strict";
@@ -32,6 +34,23 @@
     var boxes = all.form.querySelectorAll('input[type=checkbox][name="' + all.getAttribute("data-select-all") + '"]');
     Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
   });
+
+  var summary = document.querySelector("[data-count-url]");
+  if (summary && window.fetch) {
+    fetch(summary.getAttribute("data-count-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (figures) {
+        summary.innerHTML = figures.html;
+        summary.removeAttribute("data-count-url");
+        Array.prototype.forEach.call(document.querySelectorAll("[data-view-count]"), function (element) {
+          element.textContent = figures.count.toLocaleString("en-US");
+        });
+      })
+      .catch(function () {
+        var counting = summary.querySelector(".muted");
+        if (counting) counting.textContent = "· the exact count is not available";
+      });
+  }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

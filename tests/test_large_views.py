@@ -1,0 +1,108 @@
+"""Views of many recordings: the count above the table (exact up to a bound, "more than" beyond it,
+then exact) and pages far into the table (ids first)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from recordings import selectors, tables
+from recordings.models import Recording, SyncRun
+
+from .factories import make_recordings
+
+
+@pytest.fixture
+def small_bound(monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_BOUND", 10)
+
+
+@pytest.fixture
+def thirty(db):
+    make_recordings(30)
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+
+
+def summary_of(response):
+    return response.context["summary"]
+
+
+def test_a_view_within_the_bound_is_counted_exactly(support_client, thirty):
+    response = support_client.get("/")
+    summary = summary_of(response)
+    assert (summary.count, summary.exact, summary.duration_ms) == (30, True, 30 * 65_000)
+    assert b"data-count-url" not in response.content
+    assert b"Page 1 of 2" in response.content
+
+
+def test_a_view_beyond_the_bound_says_more_than_and_names_no_last_page(support_client, thirty, small_bound):
+    response = support_client.get("/")
+    summary = summary_of(response)
+    # The bound is at least the rows up to the page shown: 25 on the first page.
+    assert (summary.count, summary.exact, summary.duration_ms) == (25, False, None)
+    body = response.content.decode()
+    assert "More than <strong>25</strong> recordings" in body
+    assert 'data-count-url="/count?"' in body
+    assert "Page 1 of more than 1" in body
+    assert 'rel="next"' in body  # the bound knows one row more: the next page exists
+    assert len(response.context["table"].page.object_list) == 25
+
+
+def test_a_deep_page_counts_as_far_as_itself(support_client, thirty, small_bound):
+    response = support_client.get("/", {"page": 2})
+    summary = summary_of(response)
+    assert (summary.count, summary.exact) == (30, True)  # counting to row 50 reached the end
+    assert len(response.context["table"].page.object_list) == 5
+
+
+def test_the_bound_costs_the_same_queries_as_an_exact_count(support_client, thirty, small_bound):
+    def queries(params):
+        with CaptureQueriesContext(connection) as captured:
+            support_client.get("/", params)
+        return len(captured)
+
+    assert queries({}) == queries({"page": 2})
+
+
+def test_the_exact_count_comes_separately_and_is_then_shown_by_every_page(support_client, thirty, small_bound):
+    response = support_client.get("/count", {"recording_format": "mp3"})
+    assert response.status_code == 200
+    figures = response.json()
+    assert figures["count"] == 30
+    assert "<strong>30</strong> recordings" in figures["html"] and "in all" in figures["html"]
+
+    with CaptureQueriesContext(connection) as captured:
+        summary = summary_of(support_client.get("/", {"recording_format": "mp3"}))
+    assert (summary.count, summary.exact) == (30, True)
+    assert not any(q["sql"].startswith("SELECT COUNT(") for q in captured)  # from the cache
+
+
+def test_the_exact_count_follows_the_filters(support_client, thirty):
+    make_recordings(3, recording_format="wav")
+    assert support_client.get("/count", {"recording_format": "wav"}).json()["count"] == 3
+    assert support_client.get("/count", {"recording_format": "nonsense"}).json()["count"] == 33  # invalid: ignored
+
+
+def test_the_count_needs_a_sign_in(client, thirty):
+    response = client.get("/count")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("params", [{}, {"sort": "recording_duration_ms"}, {"sort": "-add_time", "per_page": 50}])
+def test_a_far_page_read_ids_first_shows_the_same_rows_in_the_same_order(support_client, monkeypatch, params):
+    make_recordings(60)
+    for n, recording in enumerate(Recording.objects.order_by("id")):
+        recording.recording_duration_ms = (n * 7919) % 60 * 1000  # durations out of id order
+        recording.save()
+    page_2 = {**params, "page": 2}
+
+    def ids(response):
+        return [record.recording_id for record in response.context["table"].page_records()]
+
+    expected = ids(support_client.get("/", page_2))
+    monkeypatch.setattr(tables, "INDEX_ONLY_OFFSET", 0)
+    with CaptureQueriesContext(connection) as captured:
+        response = support_client.get("/", page_2)
+    assert ids(response) == expected and len(expected) > 0
+    offset_queries = [q["sql"] for q in captured if "OFFSET" in q["sql"]]
+    assert len(offset_queries) == 1 and offset_queries[0].startswith('SELECT "recordings_recording"."id" AS "pk"')
