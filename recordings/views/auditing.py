@@ -15,16 +15,26 @@ def form_errors(form):
     return " ".join(error for errors in form.errors.values() for error in errors)
 
 
+def act_on_form(request, form_class, act, success):
+    """Validate the posted form; if valid, `act(cleaned_data)` and say `success`, else say what is wrong."""
+    form = form_class(request.POST)
+    if form.is_valid():
+        act(form.cleaned_data)
+        messages.success(request, success)
+    else:
+        messages.error(request, form_errors(form))
+
+
 @auditor_required
 @require_POST
 def review(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    form = ReviewForm(request.POST)
-    if form.is_valid():
-        audit.set_review(request, recording, form.cleaned_data["state"], form.cleaned_data["note"])
-        messages.success(request, "Review saved.")
-    else:
-        messages.error(request, form_errors(form))
+    act_on_form(
+        request,
+        ReviewForm,
+        lambda data: audit.set_review(request, recording, data["state"], data["note"]),
+        "Review saved.",
+    )
     return redirect("recordings:detail", recording_id=recording_id)
 
 
@@ -32,24 +42,24 @@ def review(request, recording_id):
 @require_POST
 def hold_recording(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        audit.place_hold(request, form.cleaned_data["reason"], recording=recording)
-        messages.success(request, "The recording is on hold: it cannot be deleted until the hold is lifted.")
-    else:
-        messages.error(request, form_errors(form))
+    act_on_form(
+        request,
+        ReasonForm,
+        lambda data: audit.place_hold(request, data["reason"], recording=recording),
+        "The recording is on hold: it cannot be deleted until the hold is lifted.",
+    )
     return redirect("recordings:detail", recording_id=recording_id)
 
 
 @auditor_required
 @require_POST
 def hold_call(request, call_uuid):
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        audit.place_hold(request, form.cleaned_data["reason"], call_uuid=call_uuid)
-        messages.success(request, "Every recording of this call is on hold until the hold is lifted.")
-    else:
-        messages.error(request, form_errors(form))
+    act_on_form(
+        request,
+        ReasonForm,
+        lambda data: audit.place_hold(request, data["reason"], call_uuid=call_uuid),
+        "Every recording of this call is on hold until the hold is lifted.",
+    )
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
@@ -57,12 +67,7 @@ def hold_call(request, call_uuid):
 @require_POST
 def lift_hold(request, hold_id):
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        audit.lift_hold(request, hold, form.cleaned_data["reason"])
-        messages.success(request, "The hold is lifted.")
-    else:
-        messages.error(request, form_errors(form))
+    act_on_form(request, ReasonForm, lambda data: audit.lift_hold(request, hold, data["reason"]), "The hold is lifted.")
     if hold.recording_id:
         return redirect("recordings:detail", recording_id=hold.recording.recording_id)
     return redirect("recordings:call", call_uuid=hold.call_uuid)
