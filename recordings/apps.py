@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class RecordingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "recordings"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from .sessions import note_refresh_at_sign_in
+
+        user_logged_in.connect(note_refresh_at_sign_in, dispatch_uid="note_refresh_at_sign_in")

@@ -1,10 +1,13 @@
 """Who may do what: anonymous visitors, support staff and auditors against every page and action."""
 
 import pytest
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from recordings.auth import RoleBackend
 from recordings.models import DeletionBatch, LegalHold
-from recordings.roles import AUDITORS, SUPPORT
+from recordings.roles import AUDITORS, SUPPORT, role_group
 
 from .conftest import user_in_role
 from .factories import make_recording
@@ -88,3 +91,28 @@ def test_support_never_sees_audit_controls(support_client, world):
     assert "History" not in page and "Legal hold" not in page and "Delete at Vobiz" not in page
     listing = support_client.get("/").content.decode()
     assert 'name="selected"' not in listing and "Audit log" not in listing
+
+
+@pytest.mark.parametrize(
+    "groups, own, extra, queries",
+    [
+        ([], [], {}, 1),
+        ([SUPPORT], [], {}, 1),
+        ([SUPPORT, AUDITORS], [], {}, 1),
+        ([SUPPORT], ["audit", "view_recording"], {}, 1),
+        ([], ["listen"], {}, 1),
+        ([AUDITORS], [], {"is_active": False}, 0),
+        ([], [], {"is_superuser": True}, 2),  # ModelBackend's own: User.has_perm never asks for superusers
+    ],
+)
+def test_role_backend_reads_the_same_permissions_as_django_in_one_query(
+    django_user_model, django_assert_num_queries, groups, own, extra, queries
+):
+    user = django_user_model.objects.create_user("mixed", password="pw", **extra)
+    user.groups.add(*(role_group(name) for name in groups))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=own))
+    expected = ModelBackend().get_all_permissions(django_user_model.objects.get(pk=user.pk))
+    fresh = django_user_model.objects.get(pk=user.pk)
+    with django_assert_num_queries(queries):
+        assert RoleBackend().get_all_permissions(fresh) == expected
+        assert RoleBackend().get_all_permissions(fresh) == expected  # cached for the request

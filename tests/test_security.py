@@ -2,10 +2,15 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError
+from django.contrib.sessions.models import Session
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
@@ -119,7 +124,75 @@ def test_failed_sign_ins_lock_out_the_address(client, django_user_model):
 def test_sessions_expire_after_inactivity(support_client):
     support_client.get("/")
     assert support_client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE == 8 * 3600
-    assert settings.SESSION_SAVE_EVERY_REQUEST  # each request pushes the expiry back
+    assert not settings.SESSION_SAVE_EVERY_REQUEST  # a write a request: SessionRefreshMiddleware does it
+    assert settings.SESSION_REFRESH_SECONDS == 5 * 60
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Django's clock (sessions, their expiry, the refresh), moved on by hand with `clock.advance(s)`."""
+
+    class Clock:
+        offset = timedelta()
+
+        def advance(self, seconds):
+            self.offset += timedelta(seconds=seconds)
+
+    clock, real_now = Clock(), timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + clock.offset)
+    return clock
+
+
+def session_writes(client, path="/"):
+    """The response to `path`, and the session writes it made."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200
+    return response, [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]
+    ]
+
+
+def stored_expiry(client):
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_a_request_within_the_refresh_interval_does_not_write_the_session(support_client, clock):
+    expiry = stored_expiry(support_client)  # signing in set it
+    clock.advance(settings.SESSION_REFRESH_SECONDS - 1)
+    response, writes = session_writes(support_client)
+    assert writes == []
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert stored_expiry(support_client) == expiry
+
+
+def test_a_request_after_the_refresh_interval_pushes_the_expiry_back(support_client, clock):
+    session_writes(support_client)
+    clock.advance(settings.SESSION_REFRESH_SECONDS + 1)
+    response, writes = session_writes(support_client)
+    assert writes
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE
+    pushed_to = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert abs(stored_expiry(support_client) - pushed_to) < timedelta(seconds=5)
+
+
+def test_a_session_in_use_outlives_the_idle_limit(support_client, clock):
+    for _ in range(3):
+        clock.advance(settings.SESSION_COOKIE_AGE // 2)
+        assert support_client.get("/").status_code == 200
+
+
+def test_a_session_idle_past_the_limit_is_signed_out_within_the_refresh_interval(support_client, clock):
+    support_client.get("/")
+    clock.advance(settings.SESSION_REFRESH_SECONDS - 1)
+    support_client.get("/")  # not written: the session still ends the idle limit after the request before
+    clock.advance(settings.SESSION_COOKIE_AGE - settings.SESSION_REFRESH_SECONDS)
+    assert support_client.get("/").status_code == 200  # idle just under the limit minus the interval
+    clock.advance(settings.SESSION_COOKIE_AGE + 1)
+    response = support_client.get("/")
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
 def test_a_password_change_ends_other_sessions(client, django_user_model):

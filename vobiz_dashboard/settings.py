@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "recordings.sessions.SessionRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -74,7 +75,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses sign-in while a user or address is locked out
-    "django.contrib.auth.backends.ModelBackend",
+    "recordings.auth.RoleBackend",  # ModelBackend, reading a user's permissions in one query
 ]
 
 ROOT_URLCONF = "vobiz_dashboard.urls"
@@ -182,9 +183,11 @@ SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", False)
 if env_flag("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Signed out after this long without a request; every request pushes it back.
+# Signed out after this long without a request. Requests push it back, at most every
+# SESSION_REFRESH_SECONDS (a session write: see recordings/sessions.py), so a session ends up
+# to that much earlier than SESSION_IDLE_MINUTES after its last request.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 8 * 60) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = min(5 * 60, SESSION_COOKIE_AGE // 10)
 
 # Nothing from outside the dashboard: pages need no inline script or style.
 CONTENT_SECURITY_POLICY = {
