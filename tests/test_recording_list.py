@@ -1,13 +1,18 @@
 import csv
 import io
+from datetime import datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import escape, format_html
 
 from recordings.models import Recording, SyncRun
 from recordings.selectors import matching_number
+from recordings.tables import compact_player, local_time
 
 from .factories import make_recording, make_recordings
 
@@ -164,6 +169,34 @@ def test_rows_link_the_call_and_carry_a_player(support_client):
     assert f'href="/calls/{recording.call_uuid}/"' in content
     assert f'src="/recordings/{recording.recording_id}/audio"' in content
     assert 'preload="none"' in content
+
+
+@pytest.mark.parametrize("recording_id", ["rec-0001_plain", "rec 1 & <b>'é'", ".."])
+def test_rows_carry_the_templates_compact_player_and_reverses_links_whatever_the_id(auditor_client, recording_id):
+    # Rows put their ids into markup made once a page (RecordingTable.stand_in_markup): it must read
+    # as the template and reverse() would make it, for plain ids and for those that are escaped.
+    recording = make_recording(recording_id=recording_id, call_uuid=f"{recording_id}-call")
+    content = auditor_client.get("/").content.decode()
+    assert compact_player(recording) in content
+    for name, value in [("recordings:detail", recording_id), ("recordings:call", recording.call_uuid)]:
+        assert f'href="{escape(reverse(name, args=[value]))}"' in content
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York"])
+@pytest.mark.parametrize(
+    "moment",
+    ["2026-03-01T20:00:00.123456Z", "2026-03-08T07:05:09Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z"],
+)
+def test_row_times_read_as_date_format_makes_them(settings, zone, moment):
+    # New York's 01:30 on 1 Nov 2026 happens twice: date_format names no zone for it.
+    settings.TIME_ZONE = zone
+    value = timezone.localtime(datetime.fromisoformat(moment))
+    assert local_time(value) == format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        date_format(value, "j M Y H:i:s T"),
+        date_format(value, "j M Y H:i T"),
+    )
 
 
 def test_csv_export_streams_the_filtered_rows(support_client):
