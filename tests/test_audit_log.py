@@ -159,6 +159,20 @@ def test_csv_streams_the_filtered_events_only(auditor_client):
     assert row["at"] == NOON.isoformat()
 
 
+def test_csv_writes_every_value_exactly(auditor_client):
+    recording = make_recording()
+    at = NOON.replace(microsecond=5)
+    make_event(Action.PLAY, recording, at=at, ip_address="2001:db8::1", user_agent="Mozilla/5.0 (X11, Linux)")
+    make_event(Action.SYNC, username="@ada", at=NOON - timedelta(hours=1), note='full sync,\n"all" of it')
+    body = b"".join(auditor_client.get("/audit/", {"_export": "csv"}).streaming_content).decode()
+    assert body == (
+        "at,username,action,recording_id,call_uuid,ip_address,user_agent,note\r\n"
+        f"2026-05-10T12:00:00.000005+00:00,sky,play,{recording.recording_id},{recording.call_uuid},2001:db8::1,"
+        '"Mozilla/5.0 (X11, Linux)",\r\n'
+        '2026-05-10T11:00:00+00:00,\'@ada,sync,,,,,"full sync,\n""all"" of it"\r\n'
+    )
+
+
 def test_query_count_does_not_grow_with_page_size(auditor_client):
     for recording in make_recordings(120):
         make_event(Action.PLAY, recording)
