@@ -2,6 +2,7 @@
 
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from hashlib import md5
 
@@ -180,7 +181,14 @@ def count_exactly(queryset, params=""):
     summary = cache.get(key) if key else None
     if summary is not None and summary.exact:
         return summary
-    return remember(key, queryset.order_by().aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms")))
+    rows = queryset.order_by()
+    if connection.vendor == "sqlite":
+        # SQLite's planner counts the present recordings with a table scan (350 ms at a million)
+        # where the listing's partial covering index takes 70: rows taken in the index's order,
+        # in a subquery (a slice keeps its ORDER BY), walk that index; a narrower filter's own
+        # index still wins. PostgreSQL picks the covering index by itself.
+        rows = queryset.order_by("-add_time", "-id")[: sys.maxsize]
+    return remember(key, rows.aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms")))
 
 
 def summary_key(params):
