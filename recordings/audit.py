@@ -74,7 +74,12 @@ def set_review(request, recording, state, note):
 
 
 def active_hold(recording):
-    return LegalHold.objects.covering(recording).first()
+    return LegalHold.objects.covering(recording).select_related("placed_by").first()
+
+
+def active_call_hold(call_uuid):
+    """The hold on a whole call, if one is in force."""
+    return LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).select_related("placed_by").first()
 
 
 @transaction.atomic

@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
@@ -111,6 +113,24 @@ def test_hold_and_lift_are_logged_and_need_a_reason(auditor_client):
         (Action.HOLD, "litigation 42"),
         (Action.RELEASE, "case closed"),
     ]
+
+
+def test_pages_showing_a_hold_name_who_placed_it_without_another_query(
+    auditor_client, auditor_user, django_assert_num_queries
+):
+    recording = make_recording()
+    call_page, recording_page = f"/calls/{recording.call_uuid}/", f"/recordings/{recording.recording_id}/"
+    queries = {}
+    for page in (call_page, recording_page):
+        with CaptureQueriesContext(connection) as captured:
+            auditor_client.get(page)
+        queries[page] = len(captured)
+    auditor_client.post(f"/calls/{recording.call_uuid}/hold", {"reason": "dispute"})
+    name = auditor_user.username
+    for page, shown in ((call_page, f"({name}): dispute"), (recording_page, f"by {name}: dispute")):
+        with django_assert_num_queries(queries[page]):
+            content = auditor_client.get(page).content.decode()
+        assert shown in content
 
 
 def test_a_held_recording_cannot_be_deleted(synced, auditor_client):

@@ -11,7 +11,7 @@ from django_tables2 import RequestConfig
 
 from .. import audit, exports, media, selectors, services
 from ..filters import RecordingFilter
-from ..models import LegalHold, Recording, SyncRun
+from ..models import Recording, SyncRun
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder
@@ -166,9 +166,7 @@ def call_detail(request, call_uuid):
             "cdr_problem": result.problem,
             "recordings": recordings,
             "is_auditor": auditor,
-            "call_hold": LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).first()
-            if auditor
-            else None,
+            "call_hold": audit.active_call_hold(call_uuid) if auditor else None,
         },
     )
 
