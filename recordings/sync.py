@@ -1,10 +1,11 @@
 """Keeps the local copy of the account's recordings true to Vobiz.
 
-The list is newest first and paged by offset. Each page is stored in its own transaction with one
-bulk upsert, so a run that dies keeps every page it stored; the walk's progress is stored with the
-page, so the next run resumes instead of starting over. Recordings that arrive at the head while
-a walk pages through shift later pages down: a page then repeats rows (harmless), the walk goes on
-past the total it planned for, and a final pass over the head picks up what arrived meanwhile.
+The list is newest first and paged by offset. Each page, or the pages that arrived together, is
+stored in one transaction with bulk upserts, so a run that dies keeps every page it stored; the
+walk's progress is stored with the pages, so the next run resumes instead of starting over.
+Recordings that arrive at the head while a walk pages through shift later pages down: a page then
+repeats rows (harmless), the walk goes on past the total it planned for, and a final pass over the
+head picks up what arrived meanwhile.
 A sync never deletes a row: a recording missing from a completed full walk and confirmed gone by
 Vobiz (404) is only marked gone.
 """
@@ -189,7 +190,7 @@ class Sync:
         while True:
             page = self.fetch(offset)
             total = page.total_count if total is None else total
-            outcome = self.store(page)
+            outcome = self.store([page])
             if outcome.all_known or not page.objects or not page.has_next:
                 return total
             offset += len(page.objects)
@@ -198,7 +199,7 @@ class Sync:
         """Store every page from `start` to the end of the list, `workers` pages at a time."""
         progress = Frontier(start)
         first = self.fetch(start)
-        self.store_walked(first, progress, track_backfill)
+        self.store_walked([first], progress, track_backfill)
         step = len(first.objects)
         if not step or not first.has_next:
             return
@@ -219,10 +220,14 @@ class Sync:
             try:
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        offset, limit = in_flight.pop(future)
+                    finished = sorted(((in_flight.pop(future), future) for future in done), key=lambda item: item[0])
+                    # The pages that arrived meanwhile share one transaction: on SQLite a commit per
+                    # page was the sync's largest cost after the upsert itself. A page that failed
+                    # does not cost the others: they are stored before its error is raised below.
+                    arrived = [future.result() for _, future in finished if future.exception() is None]
+                    self.store_walked(arrived, progress, track_backfill)
+                    for (offset, limit), future in finished:
                         page = future.result()
-                        self.store_walked(page, progress, track_backfill)
                         got = len(page.objects)
                         if 0 < got < limit and offset + got < planned_end:
                             submit(offset + got, limit - got)  # Vobiz served less than asked: fill the gap
@@ -237,7 +242,7 @@ class Sync:
         offset = max(planned_end, progress.reached)
         while True:
             page = self.fetch(offset)
-            self.store_walked(page, progress, track_backfill)
+            self.store_walked([page], progress, track_backfill)
             if not page.objects or not page.has_next:
                 break
             offset += len(page.objects)
@@ -246,27 +251,32 @@ class Sync:
 
     # -- storing ------------------------------------------------------------------------------
 
-    def store_walked(self, page, progress, track_backfill):
-        """Store a page of a walk; with `track_backfill`, the walk's progress in the same transaction."""
-        progress.add(page.offset, len(page.objects))
-        self.store(page, backfill=(progress.reached, page.total_count) if track_backfill else None)
+    def store_walked(self, pages, progress, track_backfill):
+        """Store pages of a walk; with `track_backfill`, the walk's progress in the same transaction."""
+        if not pages:
+            return
+        for page in pages:
+            progress.add(page.offset, len(page.objects))
+        self.store(pages, backfill=(progress.reached, pages[-1].total_count) if track_backfill else None)
 
-    def store(self, page, backfill=None):
+    def store(self, pages, backfill=None):
+        """Store pages in one transaction and return what they held, compared with the stored rows."""
         outcome = PageOutcome()
         rows = {}
-        for obj in page.objects:
-            try:
-                fields = normalise(obj)
-            except UnusableRecording as exc:
-                key = content_hash(obj)
-                if key in self.skipped_seen:
-                    continue  # the same bad object again (the head is read twice): count it once
-                self.skipped_seen.add(key)
-                outcome.skipped += 1
-                ident = obj.get("recording_id") if isinstance(obj, dict) else None
-                logger.warning("skipped a recording (id %r) at offset %s: %s", str(ident)[:80], page.offset, exc)
-                continue
-            rows[fields["recording_id"]] = fields  # a repeated id within a page keeps the last
+        for page in pages:
+            for obj in page.objects:
+                try:
+                    fields = normalise(obj)
+                except UnusableRecording as exc:
+                    key = content_hash(obj)
+                    if key in self.skipped_seen:
+                        continue  # the same bad object again (the head is read twice): count it once
+                    self.skipped_seen.add(key)
+                    outcome.skipped += 1
+                    ident = obj.get("recording_id") if isinstance(obj, dict) else None
+                    logger.warning("skipped a recording (id %r) at offset %s: %s", str(ident)[:80], page.offset, exc)
+                    continue
+                rows[fields["recording_id"]] = fields  # a repeated id keeps the last
 
         now = timezone.now()
         with transaction.atomic():
@@ -290,18 +300,19 @@ class Sync:
                 # A full walk notes what it saw, for the gone check, without rewriting the rows.
                 Recording.objects.filter(recording_id__in=seen_unchanged).update(last_synced_at=now, gone_at=None)
             run = self.run_record
-            run.pages += 1
+            run.pages += len(pages)
             run.created += outcome.created
             run.updated += outcome.updated
             run.unchanged += outcome.unchanged
             run.skipped += outcome.skipped
-            if page.total_count is not None:
-                run.total_upstream = page.total_count
+            totals = [page.total_count for page in pages if page.total_count is not None]
+            if totals:
+                run.total_upstream = totals[-1]
             run.save(update_fields=["pages", "created", "updated", "unchanged", "skipped", "total_upstream"])
             if backfill:
                 self.save_backfill(*backfill)
         self.lock.refresh()
-        self.bar.update(len(page.objects))
+        self.bar.update(sum(len(page.objects) for page in pages))
         reset_queries()  # with DEBUG on, Django would keep every statement of a long sync
         return outcome
 
@@ -332,7 +343,7 @@ class Sync:
                     self.run_record.gone += 1
                 else:
                     # Still there: the walk missed it (the list shifted under it); store it now.
-                    self.store(RecordingPage(objects=[found], offset=None, total_count=None, has_next=False))
+                    self.store([RecordingPage(objects=[found], offset=None, total_count=None, has_next=False)])
         self.run_record.save(update_fields=["gone"])
 
     def still_exists(self, recording_id):
@@ -375,9 +386,12 @@ class RecordingWriter:
         return lambda row: row[name]
 
     def upsert(self, rows):
-        """One statement for the page: one round trip to PostgreSQL, one parse for SQLite."""
-        if not rows:
-            return
+        """A statement per page of rows: one round trip to PostgreSQL, one parse for SQLite, and
+        within SQLite's limit of 32,766 parameters (3,100 a page)."""
+        for start in range(0, len(rows), MAX_PAGE_SIZE):
+            self.upsert_statement(rows[start : start + MAX_PAGE_SIZE])
+
+    def upsert_statement(self, rows):
         sql = self.insert + ", ".join([self.row_placeholder] * len(rows)) + self.on_conflict
         params = [value(row) for row in rows for value in self.values]
         if self.connection.vendor == "postgresql":

@@ -83,6 +83,14 @@ def test_recordings_added_at_the_head_during_a_full_walk_are_not_missed(fake_vob
     assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
 
 
+def test_a_full_walk_of_a_list_that_does_not_move_reads_each_page_once(fake_vobiz, vobiz_client):
+    fake_vobiz.max_page_size = 20
+    sync(vobiz_client, full=True, workers=4)
+    offsets = [int(r.query.get("offset", 0)) for r in list_requests(fake_vobiz)]
+    assert sorted(offsets) == [0, *range(0, 1234, 20), 1234]  # the head twice; past the end once
+    assert Recording.objects.count() == 1234
+
+
 def test_full_run_with_workers_stores_each_recording_once(fake_vobiz, vobiz_client):
     fake_vobiz.max_page_size = 20
     run = sync(vobiz_client, full=True, workers=8)
