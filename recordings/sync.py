@@ -4,8 +4,9 @@ The list is newest first and paged by offset. Each page, or the pages that arriv
 stored in one transaction with bulk upserts, so a run that dies keeps every page it stored; the
 walk's progress is stored with the pages, so the next run resumes instead of starting over.
 Recordings that arrive at the head while a walk pages through shift later pages down: a page then
-repeats rows (harmless), the walk goes on past the total it planned for, and a final pass over the
-head picks up what arrived meanwhile.
+repeats rows (harmless), the walk goes on past the total it planned for, rows that pages served out
+of order skipped are read again (see Coverage), and a final pass over the head picks up what
+arrived meanwhile.
 A sync never deletes a row: a recording missing from a completed full walk and confirmed gone by
 Vobiz (404) is only marked gone.
 """
@@ -199,7 +200,8 @@ class Sync:
         """Store every page from `start` to the end of the list, `workers` pages at a time."""
         progress = Frontier(start)
         first = self.fetch(start)
-        self.store_walked([first], progress, track_backfill)
+        coverage = Coverage(start, first.total_count)
+        self.store_walked([first], progress, coverage, track_backfill)
         step = len(first.objects)
         if not step or not first.has_next:
             return
@@ -225,7 +227,7 @@ class Sync:
                     # page was the sync's largest cost after the upsert itself. A page that failed
                     # does not cost the others: they are stored before its error is raised below.
                     arrived = [future.result() for _, future in finished if future.exception() is None]
-                    self.store_walked(arrived, progress, track_backfill)
+                    self.store_walked(arrived, progress, coverage, track_backfill)
                     for (offset, limit), future in finished:
                         page = future.result()
                         got = len(page.objects)
@@ -242,21 +244,40 @@ class Sync:
         offset = max(planned_end, progress.reached)
         while True:
             page = self.fetch(offset)
-            self.store_walked([page], progress, track_backfill)
+            self.store_walked([page], progress, coverage, track_backfill)
             if not page.objects or not page.has_next:
                 break
             offset += len(page.objects)
+        self.read_holes(coverage, step, progress, track_backfill)
         if track_backfill:
             self.save_backfill(None, 0)
 
+    def read_holes(self, coverage, step, progress, track_backfill, rounds=3):
+        """Read again the rows that pages served out of order while the list moved skipped."""
+        for _ in range(rounds):
+            holes = coverage.holes()
+            if not holes:
+                return
+            for low, high in holes:
+                for at in range(low, high, step):
+                    limit = min(step, high - at)
+                    page = self.fetch(max(0, at + coverage.shift), limit)
+                    self.store_walked([page], progress, coverage, track_backfill)
+                    if not page.objects:
+                        coverage.add(at, high)  # the list is shorter now: nothing left there to read
+                        break
+        if coverage.holes():
+            logger.warning("the list kept moving: some recordings were not read; the next full sync reads them")
+
     # -- storing ------------------------------------------------------------------------------
 
-    def store_walked(self, pages, progress, track_backfill):
+    def store_walked(self, pages, progress, coverage, track_backfill):
         """Store pages of a walk; with `track_backfill`, the walk's progress in the same transaction."""
         if not pages:
             return
         for page in pages:
             progress.add(page.offset, len(page.objects))
+            coverage.add_page(page)
         self.store(pages, backfill=(progress.reached, pages[-1].total_count) if track_backfill else None)
 
     def store(self, pages, backfill=None):
@@ -418,3 +439,44 @@ class Frontier:
         heapq.heappush(self.ahead, (offset, offset + count))
         while self.ahead and self.ahead[0][0] <= self.reached:
             self.reached = max(self.reached, heapq.heappop(self.ahead)[1])
+
+
+class Coverage:
+    """Which rows of the list as it stood when a walk began the walk has read, though the list moved.
+
+    A recording arriving at the head moves every row down by one. Pages fetched in parallel are
+    served in any order: a page served after arrivals next to one served before them leaves a hole
+    between the two that offsets alone do not show. Each page's total tells how far the list had
+    moved when it was served (arrivals at the head, less deletions), so its rows map back to where
+    they stood, and what no page covered is a hole to read again.
+    """
+
+    def __init__(self, start, total):
+        self.start = start
+        self.total = total  # None: Vobiz gave no total, so moves cannot be seen
+        self.shift = 0  # how far the list had moved for the latest page stored
+        self.covered = []
+
+    def add_page(self, page):
+        if self.total is None or page.offset is None or page.total_count is None:
+            return
+        self.shift = page.total_count - self.total
+        self.add(page.offset - self.shift, page.offset - self.shift + len(page.objects))
+
+    def add(self, low, high):
+        self.covered.append((low, high))
+
+    def holes(self):
+        """(low, high) ranges of the list as it stood that no page covered."""
+        if self.total is None:
+            return []
+        holes, reached = [], self.start
+        for low, high in sorted(self.covered):
+            if low > reached:
+                holes.append((reached, min(low, self.total)))
+            reached = max(reached, high)
+            if reached >= self.total:
+                break
+        if reached < self.total:
+            holes.append((reached, self.total))
+        return [(low, high) for low, high in holes if low < high]

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -80,6 +81,30 @@ def test_recordings_added_at_the_head_during_a_full_walk_are_not_missed(fake_vob
     assert added
     assert Recording.objects.count() == 1264
     upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
+    assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
+
+
+def test_a_page_served_before_arrivals_next_to_one_served_after_leaves_no_hole(fake_vobiz, vobiz_client):
+    """Parallel pages are served in any order: here offset 620 before 30 recordings arrive, 600 after."""
+    fake_vobiz.max_page_size = 20
+    original_page = fake_vobiz.account.page
+    served_620, added = threading.Event(), []
+
+    def page_out_of_order(offset, limit, **filters):
+        if offset == 600 and not added:
+            served_620.wait(timeout=10)
+            fake_vobiz.account.add_recordings(30)
+            added.append(30)
+        served = original_page(offset, limit, **filters)
+        if offset == 620:
+            served_620.set()
+        return served
+
+    fake_vobiz.account.page = page_out_of_order
+    sync(vobiz_client, full=True, workers=4)
+    assert served_620.is_set() and added
+    upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
+    assert len(upstream) == 1264
     assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
 
 
