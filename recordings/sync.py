@@ -204,6 +204,8 @@ class Sync:
         self.store_walked([first], progress, coverage, track_backfill)
         step = len(first.objects)
         if not step or not first.has_next:
+            if track_backfill:
+                self.save_backfill(None, 0)
             return
         self.bar.total = first.total_count
         planned_end = first.total_count if first.total_count is not None else start + step
@@ -259,13 +261,14 @@ class Sync:
             if not holes:
                 return
             for low, high in holes:
-                for at in range(low, high, step):
-                    limit = min(step, high - at)
-                    page = self.fetch(max(0, at + coverage.shift), limit)
+                at = low
+                while at < high:
+                    page = self.fetch(max(0, at + coverage.shift), min(step, high - at))
                     self.store_walked([page], progress, coverage, track_backfill)
                     if not page.objects:
                         coverage.add(at, high)  # the list is shorter now: nothing left there to read
                         break
+                    at += len(page.objects)  # Vobiz may serve fewer than asked
         if coverage.holes():
             logger.warning("the list kept moving: some recordings were not read; the next full sync reads them")
 
@@ -458,9 +461,10 @@ class Coverage:
         self.covered = []
 
     def add_page(self, page):
-        if self.total is None or page.offset is None or page.total_count is None:
+        if self.total is None or page.offset is None:
             return
-        self.shift = page.total_count - self.total
+        if page.total_count is not None:  # without one, the list is taken to be where it was last seen
+            self.shift = page.total_count - self.total
         self.add(page.offset - self.shift, page.offset - self.shift + len(page.objects))
 
     def add(self, low, high):

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone as dj_timezone
 
+from recordings.fake_vobiz.data import FakeAccount
 from recordings.locks import DatabaseLock
 from recordings.models import Recording, SyncRun, SyncState
 from recordings.sync import LOCK_NAME, SyncError, SyncOptions, sync_recordings
 
-from .conftest import AUTH_TOKEN, list_requests
+from .conftest import AUTH_ID, AUTH_TOKEN, list_requests
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +107,40 @@ def test_a_page_served_before_arrivals_next_to_one_served_after_leaves_no_hole(f
     upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
     assert len(upstream) == 1264
     assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
+
+
+def test_a_hole_is_read_again_whole_when_vobiz_serves_short_pages(fake_vobiz, vobiz_client):
+    """80 recordings arrive between the pages at 700 and 600 (served in that order); from then on
+    Vobiz serves 20 rows a page, so the hole of 80 takes four short reads."""
+    original_page = fake_vobiz.account.page
+    served_700, added = threading.Event(), []
+
+    def page_out_of_order(offset, limit, **filters):
+        if offset == 600 and not added:
+            served_700.wait(timeout=10)
+            fake_vobiz.account.add_recordings(80)
+            fake_vobiz.max_page_size = 20
+            added.append(80)
+        served = original_page(offset, limit, **filters)
+        if offset == 700:
+            served_700.set()
+        return served
+
+    fake_vobiz.account.page = page_out_of_order
+    sync(vobiz_client, full=True, workers=4)
+    assert added
+    upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
+    assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
+
+
+def test_a_backfill_of_a_single_page_ends(fake_vobiz, vobiz_client):
+    fake_vobiz.account = FakeAccount(count=30, seed=7, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+    sync(vobiz_client)
+    assert Recording.objects.count() == 30
+    assert SyncState.objects.get().backfill_offset is None
+    fake_vobiz.reset_log()
+    sync(vobiz_client)
+    assert len(list_requests(fake_vobiz)) == 1
 
 
 def test_a_full_walk_of_a_list_that_does_not_move_reads_each_page_once(fake_vobiz, vobiz_client):
