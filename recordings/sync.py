@@ -28,6 +28,9 @@ from .vobiz import MAX_PAGE_SIZE, RecordingPage, VobizError, VobizNotFound, clie
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "sync_recordings"
+# Pages in flight are twice this, and those that arrive together are stored with one query on their
+# ids: 64 pages of 100 stay within SQLite's 32,766 parameters. More would hardly help against one API.
+MAX_WORKERS = 32
 UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
 
 
@@ -74,8 +77,8 @@ def lock_holder():
 def sync_recordings(options=None, client=None, progress=False):
     """Run one sync and return its SyncRun; raise SyncError with a one-line reason on failure."""
     options = options or SyncOptions()
-    if options.workers < 1:
-        raise SyncError("--workers must be at least 1")
+    if not 1 <= options.workers <= MAX_WORKERS:
+        raise SyncError(f"--workers must be between 1 and {MAX_WORKERS}")
     try:
         client = client or client_from_settings()
     except VobizError as exc:

@@ -251,6 +251,13 @@ def run_command(env, *args):
     )
 
 
+@pytest.mark.parametrize("workers", ["0", "33"])
+def test_workers_out_of_range_are_refused_before_any_request(fake_vobiz, workers):
+    with pytest.raises(CommandError, match="--workers must be between 1 and 32"):
+        call_command("sync_recordings", "--workers", workers)
+    assert fake_vobiz.requests_log == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_exit_status_and_stderr_of_a_failing_command(fake_vobiz, subprocess_env):
     result = run_command({**subprocess_env, "VOBIZ_AUTH_TOKEN": "nope-nope-nope"})

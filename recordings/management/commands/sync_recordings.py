@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--recording-type", default="", help="only recordings of this type (call, conference, trunk)"
         )
-        parser.add_argument("--workers", type=int, default=4, help="pages fetched at once (default 4)")
+        parser.add_argument("--workers", type=int, default=4, help="pages fetched at once (default 4, at most 32)")
 
     def handle(self, *args, **options):
         sync_options = SyncOptions(
