@@ -85,26 +85,39 @@ def test_recordings_added_at_the_head_during_a_full_walk_are_not_missed(fake_vob
     assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
 
 
+def serve_out_of_order(fake_vobiz, later, earlier, arrivals, then_page_size=None):
+    """Serve the page at `earlier` only after the one at `later`, with `arrivals` new recordings
+    at the head in between (and from then on `then_page_size` rows a page); returns a list that
+    holds the arrivals once they happened."""
+    original_page = fake_vobiz.account.page
+    later_served, added = threading.Event(), []
+
+    def page(offset, limit, **filters):
+        if offset == earlier and not added:
+            later_served.wait(timeout=10)
+            fake_vobiz.account.add_recordings(arrivals)
+            fake_vobiz.max_page_size = then_page_size or fake_vobiz.max_page_size
+            added.append(arrivals)
+        served = original_page(offset, limit, **filters)
+        if offset == later:
+            later_served.set()
+        return served
+
+    fake_vobiz.account.page = page
+    return added
+
+
+def recording_ids_upstream(fake_vobiz):
+    return {o["recording_id"] for o in fake_vobiz.account.page(0, 2000)[0]}
+
+
 def test_a_page_served_before_arrivals_next_to_one_served_after_leaves_no_hole(fake_vobiz, vobiz_client):
     """Parallel pages are served in any order: here offset 620 before 30 recordings arrive, 600 after."""
     fake_vobiz.max_page_size = 20
-    original_page = fake_vobiz.account.page
-    served_620, added = threading.Event(), []
-
-    def page_out_of_order(offset, limit, **filters):
-        if offset == 600 and not added:
-            served_620.wait(timeout=10)
-            fake_vobiz.account.add_recordings(30)
-            added.append(30)
-        served = original_page(offset, limit, **filters)
-        if offset == 620:
-            served_620.set()
-        return served
-
-    fake_vobiz.account.page = page_out_of_order
+    added = serve_out_of_order(fake_vobiz, later=620, earlier=600, arrivals=30)
     sync(vobiz_client, full=True, workers=4)
-    assert served_620.is_set() and added
-    upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
+    assert added
+    upstream = recording_ids_upstream(fake_vobiz)
     assert len(upstream) == 1264
     assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
 
@@ -112,25 +125,10 @@ def test_a_page_served_before_arrivals_next_to_one_served_after_leaves_no_hole(f
 def test_a_hole_is_read_again_whole_when_vobiz_serves_short_pages(fake_vobiz, vobiz_client):
     """80 recordings arrive between the pages at 700 and 600 (served in that order); from then on
     Vobiz serves 20 rows a page, so the hole of 80 takes four short reads."""
-    original_page = fake_vobiz.account.page
-    served_700, added = threading.Event(), []
-
-    def page_out_of_order(offset, limit, **filters):
-        if offset == 600 and not added:
-            served_700.wait(timeout=10)
-            fake_vobiz.account.add_recordings(80)
-            fake_vobiz.max_page_size = 20
-            added.append(80)
-        served = original_page(offset, limit, **filters)
-        if offset == 700:
-            served_700.set()
-        return served
-
-    fake_vobiz.account.page = page_out_of_order
+    added = serve_out_of_order(fake_vobiz, later=700, earlier=600, arrivals=80, then_page_size=20)
     sync(vobiz_client, full=True, workers=4)
     assert added
-    upstream = {o["recording_id"] for o in original_page(0, 2000)[0]}
-    assert set(Recording.objects.values_list("recording_id", flat=True)) == upstream
+    assert set(Recording.objects.values_list("recording_id", flat=True)) == recording_ids_upstream(fake_vobiz)
 
 
 def test_a_backfill_of_a_single_page_ends(fake_vobiz, vobiz_client):
