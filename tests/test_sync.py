@@ -96,7 +96,8 @@ def serve_out_of_order(fake_vobiz, later, earlier, arrivals, then_page_size=None
         if offset == earlier and not added:
             later_served.wait(timeout=10)
             fake_vobiz.account.add_recordings(arrivals)
-            fake_vobiz.max_page_size = then_page_size or fake_vobiz.max_page_size
+            if then_page_size:
+                fake_vobiz.max_page_size = then_page_size
             added.append(arrivals)
         served = original_page(offset, limit, **filters)
         if offset == later:
