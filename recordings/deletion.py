@@ -8,11 +8,12 @@ attempted stays listed as such. Held recordings are never sent to Vobiz.
 
 import logging
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from . import audit, jobs
+from . import audit
 from .models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
 from .vobiz import INTERACTIVE, VobizError, VobizNotFound, VobizUnavailable, client_from_settings
 
@@ -28,19 +29,25 @@ def deletable(queryset):
     return queryset.filter(deleted_at__isnull=True)
 
 
-def start_deletion(request, queryset, reason):
-    """Write the batch and its pending outcomes, then work through it in the background."""
-    ids = list(deletable(queryset).order_by("pk").values_list("pk", flat=True)[:MAX_PER_BATCH])
-    with transaction.atomic():
-        batch = DeletionBatch.objects.create(
-            requested_by=request.user,
-            requested_at=timezone.now(),
-            reason=reason,
-            ip_address=audit.client_ip(request),
-            user_agent=request.headers.get("User-Agent", "")[:300],
-        )
-        DeletionOutcome.objects.bulk_create(DeletionOutcome(batch=batch, recording_id=pk) for pk in ids)
-    jobs.run_in_background(f"deletion-{batch.pk}", process_batch, batch.pk)
+@transaction.atomic
+def start_deletion(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    recordings: QuerySet[Recording],
+    reason: str,
+) -> DeletionBatch:
+    """Write the batch and its pending outcomes, for a task to work through."""
+    ids = list(deletable(recordings).order_by("pk").values_list("pk", flat=True)[:MAX_PER_BATCH])
+    batch = DeletionBatch.objects.create(
+        requested_by=user,
+        requested_at=timezone.now(),
+        reason=reason,
+        ip_address=ip_address,
+        user_agent=user_agent[:300],
+    )
+    DeletionOutcome.objects.bulk_create(DeletionOutcome(batch=batch, recording_id=pk) for pk in ids)
     return batch
 
 
@@ -98,10 +105,14 @@ def log(batch, action, recording, note):
     audit.record_for(batch.requested_by, batch.ip_address, batch.user_agent, action, recording, note=note)
 
 
-def retry_rest(request, batch):
+def retry_rest(
+    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, batch: DeletionBatch
+) -> DeletionBatch:
     """A new batch for what the last one did not delete (stopped, failed or never attempted)."""
     retry = Recording.objects.filter(pk__in=batch.outcomes.filter(status__in=RETRYABLE).values("recording_id"))
-    return start_deletion(request, retry, batch.reason)
+    return start_deletion(
+        user=user, ip_address=ip_address, user_agent=user_agent, recordings=retry, reason=batch.reason
+    )
 
 
 def summary(batch):

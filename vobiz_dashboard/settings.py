@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "recordings",
 ]
 
@@ -167,8 +169,18 @@ LOGGING = {
 # Behind a proxy that sets X-Forwarded-For, log the client's address from it.
 TRUST_X_FORWARDED_FOR = env_flag("TRUST_X_FORWARDED_FOR", False)
 
-# Run background jobs (Sync now, deletions) in the request's own thread; for tests.
-RUN_JOBS_INLINE = False
+# Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
+# queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
+# and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    # RQ stops a job after DEFAULT_TIMEOUT seconds (180 unless set): a full walk of a large account
+    # takes hours, and the sync's own lock already bounds a stuck one.
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 60 * 60}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # Security. HTTPS settings are the operator's to turn on, for deployments behind TLS.
 X_FRAME_OPTIONS = "DENY"

@@ -4,11 +4,11 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, deletion, jobs, selectors
+from .. import audit, deletion, selectors, tasks
 from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording
 from ..roles import auditor_required
-from ..sync import SyncError, SyncOptions, lock_holder, sync_recordings
+from ..sync import lock_holder
 
 
 def form_errors(form):
@@ -80,7 +80,7 @@ def delete_recording(request, recording_id):
     hold = audit.active_hold(recording)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and not hold and not recording.deleted_at and form.is_valid():
-        batch = deletion.start_deletion(request, Recording.objects.filter(pk=recording.pk), form.cleaned_data["reason"])
+        batch = start_deletion(request, Recording.objects.filter(pk=recording.pk), form.cleaned_data["reason"])
         return redirect("recordings:deletion", batch_id=batch.pk)
     return render(request, "recordings/confirm_delete.html", {"recording": recording, "hold": hold, "form": form})
 
@@ -96,7 +96,7 @@ def bulk_delete(request):
     form = ReasonForm(request.POST if "confirm" in request.POST else None)
     changed = "confirm" in request.POST and request.POST.get("expected_count") != str(count)
     if form.is_bound and not changed and count and form.is_valid():
-        batch = deletion.start_deletion(request, candidates, form.cleaned_data["reason"])
+        batch = start_deletion(request, candidates, form.cleaned_data["reason"])
         return redirect("recordings:deletion", batch_id=batch.pk)
     if not count:
         messages.info(request, "None of the chosen recordings can be deleted: none selected, or all already deleted.")
@@ -138,7 +138,24 @@ def deletion_batch(request, batch_id):
 @require_POST
 def retry_deletion(request, batch_id):
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
-    return redirect("recordings:deletion", batch_id=deletion.retry_rest(request, batch).pk)
+    retry = deletion.retry_rest(**requester(request), batch=batch)
+    tasks.queue_deletion(retry)
+    return redirect("recordings:deletion", batch_id=retry.pk)
+
+
+def requester(request):
+    """Who asks for a deletion, as the batch and its audit entries keep it."""
+    return {
+        "user": request.user,
+        "ip_address": audit.client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+    }
+
+
+def start_deletion(request, recordings, reason):
+    batch = deletion.start_deletion(**requester(request), recordings=recordings, reason=reason)
+    tasks.queue_deletion(batch)
+    return batch
 
 
 @auditor_required
@@ -149,13 +166,6 @@ def sync_now(request):
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
     audit.record(request, AuditEvent.Action.SYNC)
-    jobs.run_in_background("sync-now", start_sync)
-    messages.success(request, "Sync started. This page shows it running and then its result.")
+    tasks.queue_sync()
+    messages.success(request, "Sync queued: a worker runs it, and this page shows it running and then its result.")
     return redirect("recordings:sync_runs")
-
-
-def start_sync():
-    try:
-        sync_recordings(SyncOptions())
-    except SyncError:
-        pass  # recorded on its SyncRun (or, if another run held the lock, that run is shown)

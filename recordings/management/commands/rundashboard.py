@@ -1,4 +1,8 @@
+import os
 import secrets
+import signal
+import subprocess
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +19,9 @@ DEMO_PASSWORD = "demo-recordings"
 
 class Command(BaseCommand):
     help = (
-        "Sync and serve the dashboard on one address. Without VOBIZ_AUTH_ID/VOBIZ_AUTH_TOKEN it "
-        "starts the built-in fake Vobiz API and syncs demo data from it through the real sync."
+        "Sync and serve the dashboard on one address, with a worker for its background work beside it. "
+        "Without VOBIZ_AUTH_ID/VOBIZ_AUTH_TOKEN it starts the built-in fake Vobiz API and syncs demo "
+        "data from it through the real sync."
     )
 
     def add_arguments(self, parser):
@@ -34,8 +39,32 @@ class Command(BaseCommand):
             login = self.ensure_demo_user()
         call_command("sync_recordings")
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        worker = self.start_worker()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
-        call_command("runserver", addrport, use_reloader=False)
+        # Ctrl-C reaches the worker as well (the terminal signals both); a plain kill of this process
+        # stops the worker through the `finally` too.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            stop(worker)
+
+    def start_worker(self):
+        """The worker that runs Sync now and deletions, in a process of its own, as in production."""
+        if settings.REDIS_URL:
+            command = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+        else:
+            command = ["db_worker", "--no-reload", "--no-startup-delay"]
+        # The child reads its settings from the environment: give it the Vobiz API this process uses.
+        env = {
+            **os.environ,
+            "VOBIZ_AUTH_ID": settings.VOBIZ_AUTH_ID,
+            "VOBIZ_AUTH_TOKEN": settings.VOBIZ_AUTH_TOKEN,
+            "VOBIZ_API_URL": settings.VOBIZ_API_URL,
+        }
+        worker = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=env)
+        self.stdout.write(f"Worker started ({command[0]}, pid {worker.pid}); Ctrl-C stops it with the dashboard.")
+        return worker
 
     def start_fake_vobiz(self, count, port):
         # Recordings up to today, the same all day, so that a restart syncs nothing new.
@@ -64,3 +93,14 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", password=password)
         return f"admin / {password}  (shown once; change it in the admin)"
+
+
+def stop(process, timeout=10):
+    """Ask a child to finish its current task and exit; kill it if it does not in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
