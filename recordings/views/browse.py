@@ -129,11 +129,10 @@ def recording_audio(request, recording_id):
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else iter(()),
+        media.StreamedAudio(upstream, body=request.method == "GET"),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
-    response._resource_closers.append(upstream.close)
     if upstream.status_code in (200, 206) and request.method == "GET":
         downloading = request.GET.get("download") == "1"
         audit.record_listening(request, recording, audit.Action.DOWNLOAD if downloading else audit.Action.PLAY)
