@@ -30,6 +30,7 @@ urlpatterns = [
     path("audit/", audit_log.audit_log, name="audit_log"),
     path("usage/", usage.usage, name="usage"),
     path("sync/now", auditing.sync_now, name="sync_now"),
+    path("sync/tasks/<int:task_run_id>/retry", auditing.retry_task, name="retry_task"),
     path("recordings/<vobiz_id:recording_id>/review", auditing.review, name="review"),
     path("recordings/<vobiz_id:recording_id>/hold", auditing.hold_recording, name="hold_recording"),
     path("recordings/<vobiz_id:recording_id>/delete", auditing.delete_recording, name="delete"),

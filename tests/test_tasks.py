@@ -2,21 +2,26 @@
 
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import django_rq
 import pytest
 import redis
 import requests
 from django.conf import settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from recordings import deletion, tasks
 from recordings.fake_vobiz.data import FakeAccount
-from recordings.models import Recording, SyncRun
+from recordings.models import DeletionBatch, DeletionOutcome, Recording, SyncRun, TaskRun
+from recordings.sync import SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -141,13 +146,14 @@ def csrf_token(html):
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
-def test_the_run_command_starts_a_worker_so_sync_now_works_and_stops_it(tmp_path):
+def test_the_run_command_starts_a_worker_and_the_scheduler_so_sync_now_works_and_stops_them(tmp_path):
     port, demo_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("VOBIZ_", "REDIS_URL"))}
     env |= {
         "DJANGO_SETTINGS_MODULE": "vobiz_dashboard.settings",
         "DJANGO_DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "SYNC_EVERY_MINUTES": "0",  # so that the one sync after the start's is Sync now's
     }
     dashboard = subprocess.Popen(
         [sys.executable, "manage.py", "rundashboard", f"127.0.0.1:{port}", "--demo-count", "40"]
@@ -164,7 +170,8 @@ def test_the_run_command_starts_a_worker_so_sync_now_works_and_stops_it(tmp_path
             output += line
             if "Dashboard:" in line:
                 break
-        worker_pid = int(re.search(r"Worker started \(db_worker, pid (\d+)\)", output).group(1))
+        children = [int(pid) for pid in re.findall(r"Started (?:db_worker|run_scheduler) \(pid (\d+)\)", output)]
+        assert len(children) == 2
         base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(base_url)
         session = signed_in(base_url, "demo", "demo-recordings")
@@ -182,4 +189,111 @@ def test_the_run_command_starts_a_worker_so_sync_now_works_and_stops_it(tmp_path
     finally:
         dashboard.terminate()
         dashboard.wait(30)
-    assert not os.path.exists(f"/proc/{worker_pid}") or "zombie" in open(f"/proc/{worker_pid}/status").read().lower()
+    for pid in children:  # the worker and the scheduler stopped with it
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+
+
+# -- the queue on /sync/ --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_with_no_worker_the_page_says_the_sync_waits_for_one_and_for_how_long(
+    fake_vobiz, database_queue, auditor_client
+):
+    auditor_client.post("/sync/now")
+    TaskRun.objects.update(queued_at=timezone.now() - timedelta(minutes=5))
+    page = auditor_client.get("/sync/").content.decode()
+    assert "waiting for a worker for 5\xa0minutes" in page
+    assert "No worker has taken it yet" in page
+    assert '<meta http-equiv="refresh"' in page
+
+
+@pytest.mark.django_db
+def test_twenty_clicks_queue_one_sync(fake_vobiz, database_queue, auditor_client):
+    for _ in range(20):
+        response = auditor_client.post("/sync/now", follow=True)
+        assert response.status_code == 200
+    assert TaskRun.objects.filter(kind=TaskRun.Kind.SYNC, status=TaskRun.Status.QUEUED).count() == 1
+    assert DBTaskResult.objects.ready().count() == 1
+    assert b"Sync already queued" in response.content
+
+
+@pytest.mark.django_db
+def test_a_failed_task_says_why_and_can_be_retried(fake_vobiz, auditor_client, settings):
+    settings.VOBIZ_AUTH_TOKEN = ""
+    auditor_client.post("/sync/now")
+    failed = TaskRun.objects.get()
+    assert failed.status == TaskRun.Status.FAILED
+    assert "VOBIZ_AUTH_TOKEN" in failed.error or "credentials" in failed.error.lower()
+    page = auditor_client.get("/sync/").content.decode()
+    assert failed.error in page and f"/sync/tasks/{failed.pk}/retry" in page
+
+    settings.VOBIZ_AUTH_TOKEN = AUTH_TOKEN
+    auditor_client.post(f"/sync/tasks/{failed.pk}/retry")
+    again = TaskRun.objects.exclude(pk=failed.pk).get()
+    assert (again.status, again.retry_of) == (TaskRun.Status.SUCCEEDED, failed)
+    assert SyncRun.objects.filter(status="succeeded").count() == 1
+
+
+@pytest.mark.django_db
+def test_with_redis_down_sync_now_says_so_loses_nothing_and_is_queued_when_it_answers(
+    fake_vobiz, redis_queue, auditor_client, settings
+):
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}  # nothing listens there
+    response = auditor_client.post("/sync/now", follow=True)
+    assert response.status_code == 200
+    assert b"recorded but not queued" in response.content
+    run = TaskRun.objects.get()
+    assert run.status == TaskRun.Status.UNQUEUED and "Connection" in run.error
+    assert f"/sync/tasks/{run.pk}/retry".encode() in auditor_client.get("/sync/").content
+
+    settings.RQ_QUEUES = {"default": {"URL": TEST_REDIS_URL}}
+    tasks.recover()
+    run.refresh_from_db()
+    assert run.status == TaskRun.Status.QUEUED and run.task_id
+    assert django_rq.get_queue("default").count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_batch_whose_worker_is_killed_half_way_is_finished_by_another(
+    fake_vobiz, database_queue, auditor_user, subprocess_env, vobiz_client
+):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    fake_vobiz.latency = 0.05
+    batch = deletion.start_deletion(
+        user=auditor_user, ip_address=None, user_agent="", recordings=Recording.objects.all(), reason="retention"
+    )
+    tasks.queue_deletion(batch)
+    env = production_settings({key: value for key, value in subprocess_env.items() if key != "REDIS_URL"})
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(deleted_paths(fake_vobiz)) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert 10 <= len(deleted_paths(fake_vobiz)) < 30
+    assert DeletionBatch.objects.get(pk=batch.pk).finished_at is None
+
+    TaskRun.objects.update(started_at=timezone.now() - tasks.STALLED_AFTER)
+    tasks.recover()  # what the scheduler does every minute
+    assert TaskRun.objects.filter(status=TaskRun.Status.FAILED).count() == 1
+    result = db_worker(subprocess_env, "--batch")
+    assert result.returncode == 0, result.stderr
+
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
+    assert set(batch.outcomes.values_list("status", flat=True)) == {DeletionOutcome.Status.DELETED}
+    paths = deleted_paths(fake_vobiz)
+    assert len(paths) == len(set(paths)) == 30  # each deleted at Vobiz once, none twice
+    assert all(fake_vobiz.account.get(r) is None for r in Recording.objects.values_list("recording_id", flat=True))
+
+
+def deleted_paths(server):
+    return [r.path for r in list(server.requests_log) if r.method == "DELETE"]

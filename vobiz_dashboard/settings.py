@@ -179,6 +179,10 @@ TRUST_X_FORWARDED_FOR = env_flag("TRUST_X_FORWARDED_FOR", False)
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
 # and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
+SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
+if SYNC_EVERY_MINUTES < 0:
+    raise ImproperlyConfigured(f"SYNC_EVERY_MINUTES must be 0 (off) or more, not {SYNC_EVERY_MINUTES}")
 if REDIS_URL:
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     # RQ stops a job after DEFAULT_TIMEOUT seconds (180 unless set): a full walk of a large account

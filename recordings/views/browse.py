@@ -9,7 +9,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, media, notes, selectors, services
+from .. import audit, exports, media, notes, selectors, services, tasks
 from ..filters import RecordingFilter
 from ..models import Recording, SyncRun
 from ..presenters import call_facts
@@ -177,10 +177,17 @@ def call_detail(request, call_uuid):
 @listener_required
 @require_GET
 def sync_runs(request):
+    queue = tasks.queue_rows()
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
     RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
     return render(
         request,
         "recordings/sync_runs.html",
-        {"table": table, "is_auditor": is_auditor(request.user), "running": bool(lock_holder())},
+        {
+            "table": table,
+            "is_auditor": is_auditor(request.user),
+            "running": bool(lock_holder()),
+            "queue": queue,
+            "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
+        },
     )

@@ -39,32 +39,37 @@ class Command(BaseCommand):
             login = self.ensure_demo_user()
         call_command("sync_recordings")
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
-        worker = self.start_worker()
+        background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
-        # Ctrl-C reaches the worker as well (the terminal signals both); a plain kill of this process
-        # stops the worker through the `finally` too.
+        # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
+        # process stops them through the `finally` too.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
-            stop(worker)
+            for process in background:
+                stop(process)
 
-    def start_worker(self):
-        """The worker that runs Sync now and deletions, in a process of its own, as in production."""
+    def start_background_work(self):
+        """A worker for Sync now and deletions, and the scheduler, each in a process of its own as in
+        production."""
         if settings.REDIS_URL:
-            command = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+            worker = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
         else:
-            command = ["db_worker", "--no-reload", "--no-startup-delay"]
-        # The child reads its settings from the environment: give it the Vobiz API this process uses.
+            worker = ["db_worker", "--no-reload", "--no-startup-delay"]
+        # The children read their settings from the environment: give them the Vobiz API this one uses.
         env = {
             **os.environ,
             "VOBIZ_AUTH_ID": settings.VOBIZ_AUTH_ID,
             "VOBIZ_AUTH_TOKEN": settings.VOBIZ_AUTH_TOKEN,
             "VOBIZ_API_URL": settings.VOBIZ_API_URL,
         }
-        worker = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=env)
-        self.stdout.write(f"Worker started ({command[0]}, pid {worker.pid}); Ctrl-C stops it with the dashboard.")
-        return worker
+        processes = []
+        for command in (worker, ["run_scheduler"]):
+            process = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=env)
+            self.stdout.write(f"Started {command[0]} (pid {process.pid}); Ctrl-C stops it with the dashboard.")
+            processes.append(process)
+        return processes
 
     def start_fake_vobiz(self, count, port):
         # Recordings up to today, the same all day, so that a restart syncs nothing new.
