@@ -146,18 +146,21 @@ def csrf_token(html):
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
-def test_the_run_command_starts_a_worker_and_the_scheduler_so_sync_now_works_and_stops_them(tmp_path):
-    port, demo_port = free_port(), free_port()
+def test_the_run_command_starts_a_worker_and_the_scheduler_so_sync_now_works_and_stops_them(fake_vobiz, tmp_path):
+    # The account mode (the demo mode is the same but for the fake API it starts, and its database).
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("VOBIZ_", "REDIS_URL"))}
     env |= {
         "DJANGO_SETTINGS_MODULE": "vobiz_dashboard.settings",
         "DJANGO_DEBUG": "1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dashboard.sqlite3'}",
+        "VOBIZ_AUTH_ID": AUTH_ID,
+        "VOBIZ_AUTH_TOKEN": AUTH_TOKEN,
+        "VOBIZ_API_URL": fake_vobiz.base_url,
         "SYNC_EVERY_MINUTES": "0",  # so that the one sync after the start's is Sync now's
     }
     dashboard = subprocess.Popen(
-        [sys.executable, "manage.py", "rundashboard", f"127.0.0.1:{port}", "--demo-count", "40"]
-        + ["--demo-port", str(demo_port)],
+        [sys.executable, "manage.py", "rundashboard", f"127.0.0.1:{port}"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -170,11 +173,12 @@ def test_the_run_command_starts_a_worker_and_the_scheduler_so_sync_now_works_and
             output += line
             if "Dashboard:" in line:
                 break
+        password = re.search(r"sign in as admin / (\S+)", output).group(1)
         children = [int(pid) for pid in re.findall(r"Started (?:db_worker|run_scheduler) \(pid (\d+)\)", output)]
         assert len(children) == 2
         base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(base_url)
-        session = signed_in(base_url, "demo", "demo-recordings")
+        session = signed_in(base_url, "admin", password)
         sync_page = session.get(f"{base_url}/sync/", timeout=10)
         session.post(
             f"{base_url}/sync/now",
@@ -183,9 +187,9 @@ def test_the_run_command_starts_a_worker_and_the_scheduler_so_sync_now_works_and
             timeout=10,
         )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and succeeded_syncs(tmp_path / "demo.sqlite3") < 2:
+        while time.monotonic() < deadline and succeeded_syncs(tmp_path / "dashboard.sqlite3") < 2:
             time.sleep(0.2)
-        assert succeeded_syncs(tmp_path / "demo.sqlite3") == 2  # the start's, and Sync now's run by the worker
+        assert succeeded_syncs(tmp_path / "dashboard.sqlite3") == 2  # the start's, and Sync now's run by the worker
     finally:
         dashboard.terminate()
         dashboard.wait(30)
