@@ -367,6 +367,7 @@ class TaskRun(models.Model):
         SYNC = "sync", "Sync"
         FULL_SYNC = "full_sync", "Full sync"
         DELETION = "deletion", "Deletion"
+        CALL_RECORD = "call_record", "Call record refresh"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

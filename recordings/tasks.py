@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
-from . import deletion
+from . import deletion, services
 from .locks import owner_is_dead, owner_name
 from .models import DeletionBatch, SyncLock, TaskRun
 from .sync import LOCK_NAME as SYNC_LOCK_NAME
@@ -34,6 +34,7 @@ Status = TaskRun.Status
 WAITING_FOR_WORKER = timedelta(seconds=30)
 # A run marked running this long whose lock is gone (or held by a dead process) lost its worker.
 STALLED_AFTER = timedelta(seconds=10)
+SHORT_WORK_STALLED_AFTER = timedelta(minutes=5)
 
 
 class Skipped(Exception):
@@ -83,10 +84,24 @@ def process_deletion(*, batch_id: int) -> None:
         raise Skipped("another worker is working through this batch")
 
 
+@task()
+@tracked
+def refresh_call_record(*, call_uuid: str) -> None:
+    """Fetch a call's CDR again: Vobiz may take longer to answer than a page should wait."""
+    result = services.call_detail(call_uuid, refresh=True)
+    if result.problem:
+        raise CallRecordNotFetched(result.problem)
+
+
+class CallRecordNotFetched(Exception):
+    pass
+
+
 TASKS = {
     Kind.SYNC: sync,
     Kind.FULL_SYNC: sync,
     Kind.DELETION: process_deletion,
+    Kind.CALL_RECORD: refresh_call_record,
 }
 ARGUMENTS = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -118,6 +133,18 @@ def queue_sync(*, requested_by: AbstractBaseUser | None = None, full: bool = Fal
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: AbstractBaseUser | None = None) -> TaskRun:
     return queue(Kind.DELETION, requested_by=requested_by, batch_id=batch.pk)
+
+
+def queue_call_record_refresh(call_uuid: str, *, requested_by: AbstractBaseUser | None) -> TaskRun:
+    return queue(Kind.CALL_RECORD, requested_by=requested_by, call_uuid=call_uuid)
+
+
+def call_record_refresh(call_uuid: str) -> TaskRun | None:
+    """The latest refresh of a call's record while it waits or runs, or if it failed."""
+    latest = TaskRun.objects.filter(kind=Kind.CALL_RECORD, arguments__call_uuid=call_uuid).first()
+    if latest is None or latest.status in (Status.SUCCEEDED, Status.SKIPPED) or is_stalled(latest):
+        return None
+    return latest
 
 
 def send(run: TaskRun) -> TaskRun:
@@ -153,18 +180,25 @@ def can_retry(run: TaskRun) -> bool:
     return run.status in (Status.UNQUEUED, Status.FAILED) or is_stalled(run)
 
 
-def lock_name(run: TaskRun) -> str:
+def lock_name(run: TaskRun) -> str | None:
+    """The lock a run works under, which shows whether its worker is alive; None for short work."""
     if run.kind == Kind.DELETION:
         return deletion.lock_name(run.arguments.get("batch_id"))
-    return SYNC_LOCK_NAME
+    if run.kind in (Kind.SYNC, Kind.FULL_SYNC):
+        return SYNC_LOCK_NAME
+    return None
 
 
 def is_stalled(run: TaskRun, now=None) -> bool:
-    """A run still marked running whose worker has stopped: the lock it works under is gone."""
+    """A run still marked running whose worker has stopped: the lock it works under is gone (short
+    work, which takes no lock, once it has run for longer than any request to Vobiz can take)."""
     now = now or timezone.now()
     if run.status != Status.RUNNING or run.started_at is None or now - run.started_at < STALLED_AFTER:
         return False
-    lock = SyncLock.objects.filter(name=lock_name(run), expires_at__gt=now).first()
+    name = lock_name(run)
+    if name is None:
+        return now - run.started_at > SHORT_WORK_STALLED_AFTER
+    lock = SyncLock.objects.filter(name=name, expires_at__gt=now).first()
     return lock is None or owner_is_dead(lock.owner)
 
 

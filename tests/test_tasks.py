@@ -301,3 +301,31 @@ def test_a_deletion_batch_whose_worker_is_killed_half_way_is_finished_by_another
 
 def deleted_paths(server):
     return [r.path for r in list(server.requests_log) if r.method == "DELETE"]
+
+
+# -- the call record's refresh ----------------------------------------------------------------------
+
+
+def cdr_requests(server):
+    return [r for r in server.requests_log if "/cdr/" in r.path]
+
+
+@pytest.mark.django_db
+def test_a_call_record_refresh_is_queued_and_the_page_says_it_waits(synced, database_queue, support_client):
+    call_uuid = Recording.objects.first().call_uuid
+    support_client.get(f"/calls/{call_uuid}/")
+    support_client.post(f"/calls/{call_uuid}/")
+    assert len(cdr_requests(synced)) == 1  # the page's own fetch: the refresh waits for a worker
+    page = support_client.get(f"/calls/{call_uuid}/").content.decode()
+    assert "Fetching it again from Vobiz: queued" in page and '<meta http-equiv="refresh"' in page
+    assert TaskRun.objects.get(kind=TaskRun.Kind.CALL_RECORD).arguments == {"call_uuid": call_uuid}
+
+
+@pytest.mark.django_db
+def test_a_call_record_refresh_that_fails_says_why(synced, support_client, settings):
+    call_uuid = Recording.objects.first().call_uuid
+    support_client.get(f"/calls/{call_uuid}/")
+    settings.VOBIZ_AUTH_TOKEN = ""
+    page = support_client.post(f"/calls/{call_uuid}/", follow=True).content.decode()
+    assert "The last refresh did not fetch it: Vobiz credentials are not configured" in page
+    assert TaskRun.objects.get().status == TaskRun.Status.FAILED

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             name='TaskRun',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion')], max_length=32)),
+                ('kind', models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion'), ('call_record', 'Call record refresh')], max_length=32)),
                 ('arguments', models.JSONField(blank=True, default=dict, help_text="What the task is given, besides this run's id.")),
                 ('status', models.CharField(choices=[('unqueued', 'Not queued'), ('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Finished'), ('skipped', 'Skipped'), ('failed', 'Failed')], default='queued', max_length=16)),
                 ('queued_at', models.DateTimeField()),

@@ -11,7 +11,7 @@ from django_tables2 import RequestConfig
 
 from .. import audit, exports, media, notes, selectors, services, tasks
 from ..filters import RecordingFilter
-from ..models import Recording, SyncRun
+from ..models import Recording, SyncRun, TaskRun
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder
@@ -155,9 +155,11 @@ def recording_audio(request, recording_id):
 @require_http_methods(["GET", "POST"])
 def call_detail(request, call_uuid):
     if request.method == "POST":
-        result = services.call_detail(call_uuid, refresh=True)
-        if result.record:
+        run = tasks.queue_call_record_refresh(call_uuid, requested_by=request.user)
+        if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once
             messages.success(request, "The call record was fetched again from Vobiz.")
+        elif run.status == TaskRun.Status.UNQUEUED:
+            messages.error(request, f"The call record cannot be fetched again now: {run.error}.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
     recordings = list(selectors.recordings_of_call(call_uuid))
@@ -171,6 +173,7 @@ def call_detail(request, call_uuid):
             "cdr": result.record,
             "facts": call_facts(result.record.data) if result.record else [],
             "cdr_problem": result.problem,
+            "refresh": tasks.call_record_refresh(call_uuid),
             "recordings": recordings,
             "is_auditor": auditor,
             "call_hold": audit.active_call_hold(call_uuid) if auditor else None,
