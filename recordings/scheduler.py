@@ -15,8 +15,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
+from django.core.management import call_command
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
+from django_tasks import task_backends
+from django_tasks_db import DatabaseBackend
 
 from . import tasks
 from .locks import DatabaseLock, LockHeld, LockLost
@@ -30,6 +33,7 @@ KEEP_LOCK_EVERY = timedelta(seconds=30)
 RECOVER_EVERY = timedelta(minutes=1)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
+PRUNE_DAILY = {"hour": 4, "minute": 15}
 
 
 def queue_scheduled_sync(*, full: bool) -> None:
@@ -40,6 +44,12 @@ def queue_scheduled_sync(*, full: bool) -> None:
         tasks.queue_sync(full=full)
     except tasks.AlreadyQueued:
         pass
+
+
+def prune_queue() -> None:
+    """The database queue keeps every task it ran: drop those finished over 14 days ago (the runs'
+    own records, on /sync/, stay)."""
+    call_command("prune_db_task_results", verbosity=0)
 
 
 class Schedule:
@@ -58,6 +68,8 @@ class Schedule:
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
         }
+        if isinstance(task_backends["default"], DatabaseBackend):
+            jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)
         if self.sync_every_minutes > 0:
             incremental = self.when_active(queue_scheduled_sync, full=False)
             jobs["incremental_sync"] = (incremental, IntervalTrigger(minutes=self.sync_every_minutes), now)

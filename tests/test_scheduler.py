@@ -6,8 +6,9 @@ import time
 
 import pytest
 from django.conf import settings
+from django_tasks_db.models import DBTaskResult
 
-from recordings import scheduler
+from recordings import scheduler, tasks
 from recordings.locks import DatabaseLock
 from recordings.models import SyncLock, TaskRun
 from recordings.sync import LOCK_NAME as SYNC_LOCK_NAME
@@ -28,11 +29,19 @@ def queued_syncs():
 
 def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
     jobs = scheduler.Schedule(sync_every_minutes=7).jobs()
-    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "incremental_sync"}
+    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "incremental_sync", "prune_queue"}
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
     _, weekly, first_run = jobs["full_sync"]
     assert str(weekly) == "cron[day_of_week='sun', hour='3', minute='30']" and first_run is None
+
+
+def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
+    tasks.queue_sync()
+    DBTaskResult.objects.update(status="SUCCESSFUL", finished_at="2026-01-01T00:00:00Z")
+    scheduler.prune_queue()
+    assert not DBTaskResult.objects.exists()
+    assert TaskRun.objects.count() == 1  # the page's own record stays
 
 
 def test_zero_minutes_turns_the_incremental_syncs_off():
