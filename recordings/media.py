@@ -148,19 +148,24 @@ def open_audio(url: str, range_header: str | None = None, client: VobizClient | 
     raise VobizError("Vobiz redirected the audio too many times")
 
 
-class StreamedAudio:
-    """An upstream body as a response's streaming content: Django closes it, and with it the
-    upstream connection, when the response is done, whether or not it was read."""
+class StreamBody:
+    """Chunks as a response's streaming content, with what to do when the response is done:
+    Django closes it, read to the end or not, and it closes the chunks and calls each closer."""
 
-    def __init__(self, upstream: requests.Response, *, body: bool = True):
-        self.upstream = upstream
-        self.body = body
+    def __init__(self, chunks: Iterable[bytes], *closers: Callable[[], None]):
+        self.chunks = chunks
+        self.closers = closers
 
     def __iter__(self) -> Iterator[bytes]:
-        return self.upstream.iter_content(CHUNK_SIZE) if self.body else iter(())
+        return iter(self.chunks)
 
     def close(self) -> None:
-        self.upstream.close()
+        try:
+            if hasattr(self.chunks, "close"):
+                self.chunks.close()
+        finally:
+            for closer in self.closers:
+                closer()
 
 
 def content_type(recording, upstream_type: str | None) -> str:

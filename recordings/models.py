@@ -223,6 +223,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Deleted at Vobiz"
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
+        EXPORT = "export", "Exported as CSV"
         NOTE = "note", "Noted a moment"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
