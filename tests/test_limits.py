@@ -32,7 +32,7 @@ def test_each_csv_export_is_logged_with_who_the_filter_and_the_row_count(support
     make_recordings(3, recording_format="wav")
     response = support_client.get("/", {"recording_format": "mp3", "_export": "csv"})
     assert b"".join(response.streaming_content).count(b"\r\n") == 1 + 5
-    event = AuditEvent.objects.get(action=Action.EXPORT)
+    event = AuditEvent.objects.get(action=Action.TABLE_EXPORT)
     assert (event.user, event.recording, event.ip_address) == (support_user, None, "127.0.0.1")
     assert event.note == "5 recordings, filtered by recording_format=mp3"
 
@@ -45,7 +45,7 @@ def test_an_export_over_the_cap_is_refused_with_a_clear_message(support_client, 
     [message] = get_messages(response.wsgi_request)
     assert "more than 4 rows" in str(message) and "at most 4" in str(message)
     assert "Narrow the filter" in str(message)
-    assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()
+    assert not AuditEvent.objects.filter(action=Action.TABLE_EXPORT).exists()
     settings.CSV_EXPORT_MAX_ROWS = 5
     assert support_client.get("/", {"_export": "csv"}).status_code == 200
 
@@ -54,11 +54,13 @@ def test_the_audit_log_export_is_logged_and_capped_too(auditor_client, settings)
     make_recordings(2)
     for _ in range(3):
         auditor_client.get("/", {"_export": "csv"})
-    response = auditor_client.get("/audit/", {"action": "export", "_export": "csv"})
+    response = auditor_client.get("/audit/", {"action": "table_export", "_export": "csv"})
     assert response.status_code == 200
     # Counted, then logged, then written: the file also holds its own entry.
     assert b"".join(response.streaming_content).count(b"\r\n") == 1 + 4
-    assert AuditEvent.objects.filter(action=Action.EXPORT, note="3 audit events, filtered by action=export").exists()
+    assert AuditEvent.objects.filter(
+        action=Action.TABLE_EXPORT, note="3 audit events, filtered by action=table_export"
+    ).exists()
     settings.CSV_EXPORT_MAX_ROWS = 2
     response = auditor_client.get("/audit/", {"_export": "csv"})
     assert response.status_code == 302 and response.url == "/audit/"
