@@ -25,6 +25,7 @@ from django.conf import settings
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
+from .models import Recording
 from .vobiz import INTERACTIVE, MediaTarget, VobizClient, VobizError, client_from_settings
 
 MAX_REDIRECTS = 3
@@ -168,14 +169,14 @@ class StreamBody:
                 closer()
 
 
-def content_type(recording, upstream_type: str | None) -> str:
+def content_type(recording: Recording, upstream_type: str | None) -> str:
     upstream_type = (upstream_type or "").split(";")[0].strip().lower()
     if upstream_type.startswith("audio/"):
         return upstream_type
     return CONTENT_TYPES.get(recording.recording_format.lower(), "application/octet-stream")
 
 
-def download_name(recording) -> str:
+def download_name(recording: Recording) -> str:
     """e.g. 2026-05-07_0945_919876543210_to_918012345678_aabbccdd.mp3"""
     parts = []
     if recording.add_time:
