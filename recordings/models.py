@@ -223,6 +223,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Deleted at Vobiz"
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
+        NOTE = "note", "Noted a moment"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -327,7 +328,7 @@ class Transcript(models.Model):
     Joined to its recording by the recording's id, with no constraint in the database: a
     transcription may arrive before its recording, and it attaches when the recording is stored.
     The text is stored only after masking (see recordings/masking.py); `masked_kinds` says what was
-    taken out. Searched by full-text indexes built in raw SQL by migration 0008_transcripts.
+    taken out. Searched by full-text indexes built in raw SQL by migration 0009_transcripts.
     """
 
     recording = models.OneToOneField(
@@ -368,3 +369,28 @@ class CallbackNonce(models.Model):
 
     def __str__(self):
         return self.nonce
+
+
+class MomentNote(models.Model):
+    """A note pinned to a moment of a recording; a marker on its player's timeline. Never edited."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="moment_notes")
+    at_ms = models.PositiveIntegerField(help_text="Where in the recording, from its start.")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at_ms", "id"]
+        indexes = [
+            models.Index(fields=["recording", "at_ms"], name="note_recording_idx"),
+            models.Index(fields=["-created_at", "-id"], name="note_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"Note at {self.at_ms} ms on {self.recording_id}"
+
+    @property
+    def at_seconds(self):
+        return self.at_ms / 1000

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
+from recordings.templatetags.phone_numbers import phone
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 from .factories import make_recording
@@ -151,7 +152,8 @@ def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_t
 ):
     recording = Recording.objects.first()
     page = auditor_client.get(f"/recordings/{recording.recording_id}/delete").content.decode()
-    for fact in (recording.call_uuid, recording.from_number, recording.to_number, recording.add_time.strftime("%Y")):
+    numbers = (phone(recording.from_number), phone(recording.to_number))
+    for fact in (recording.call_uuid, *numbers, recording.add_time.strftime("%Y")):
         assert fact in page
     assert deletes(synced) == []
     response = auditor_client.post(

@@ -93,7 +93,7 @@ def uninstall_sqlite(schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0007_conference_name_search'),
+        ('recordings', '0008_moment_notes'),
     ]
 
     operations = [
