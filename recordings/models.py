@@ -359,6 +359,27 @@ class Transcript(models.Model):
         return f"Transcript of {self.recording_id}"
 
 
+class TranscriptIndex(models.Model):
+    """SQLite's FTS5 index of transcripts (made by migration 0009_transcripts), for the search to
+    join: the database keeps it, never the ORM. On PostgreSQL there is no such table."""
+
+    transcript = models.OneToOneField(
+        Transcript,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="index_entry",
+    )
+    # FTS5 reads "table = 'words'" as "table MATCH 'words'": the column named after the table.
+    query = models.TextField(db_column="recordings_transcript_fts")
+    rank = models.FloatField()  # bm25: lower is a better match
+
+    class Meta:
+        managed = False
+        db_table = "recordings_transcript_fts"
+
+
 class CallbackNonce(models.Model):
     """A nonce of a callback already accepted: a callback bringing it again is a replay.
 

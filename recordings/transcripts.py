@@ -14,7 +14,7 @@ import logging
 import re
 
 from django.db import connection
-from django.db.models import BooleanField, FloatField, Q, QuerySet, TextField
+from django.db.models import BooleanField, F, FloatField, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -34,7 +34,7 @@ FTS_OBJECTS = (
 START, STOP = "\ue000", "\ue001"
 WORD = re.compile(r"[^\W_]+")
 MAX_WORDS = 12
-TRANSCRIPT = Transcript._meta.db_table  # the alias of the one join to it that `matching` makes
+TRANSCRIPT = Transcript._meta.db_table  # the alias of the one join to it that `matching` makes (as FTS_TABLE)
 
 
 def search_words(text: str) -> list[str]:
@@ -43,13 +43,14 @@ def search_words(text: str) -> list[str]:
 
 def matching(queryset: QuerySet, text: str) -> QuerySet:
     """Recordings whose transcript says every word of `text`, best match first, each with
-    `transcript_rank` and `transcript_snippet` (highlighted with START/STOP)."""
+    `transcript_rank` (higher is better) and `transcript_snippet` (matches between START and STOP)."""
     words = search_words(text)
     if not words:
         return queryset.none()
     if connection.vendor == "postgresql":
         query, params = "plainto_tsquery('english', %s)", [" ".join(words)]
         hit = RawSQL(f'"{TRANSCRIPT}"."search" @@ {query}', params, output_field=BooleanField())
+        queryset = queryset.filter(transcript__isnull=False).alias(transcript_hit=hit).filter(transcript_hit=True)
         rank = RawSQL(f'ts_rank("{TRANSCRIPT}"."search", {query})', params, output_field=FloatField())
         options = f'StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "'
         snippet = RawSQL(
@@ -60,24 +61,13 @@ def matching(queryset: QuerySet, text: str) -> QuerySet:
     else:
         if not sqlite_index_present():
             return queryset.none()
-        terms = " ".join('"' + word.replace('"', '""') + '"' for word in words)
-        in_index = f"SELECT {{}} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
-        hit = RawSQL(f'"{TRANSCRIPT}"."id" IN ({in_index.format("rowid")})', [terms], output_field=BooleanField())
-        # bm25 is lower for a better match; negated, higher is better as with ts_rank.
-        rank = RawSQL(
-            f'-({in_index.format("rank")} AND rowid = "{TRANSCRIPT}"."id")', [terms], output_field=FloatField()
-        )
-        snippet = RawSQL(
-            f'({in_index.format(f"snippet({FTS_TABLE}, 0, %s, %s, %s, 24)")} AND rowid = "{TRANSCRIPT}"."id")',
-            [START, STOP, " … ", terms],
-            output_field=TextField(),
-        )
-    return (
-        queryset.filter(transcript__isnull=False)
-        .alias(transcript_hit=hit)
-        .filter(transcript_hit=True)
-        .annotate(transcript_rank=rank, transcript_snippet=snippet)
-        .order_by("-transcript_rank", "-add_time", "-id")
+        terms = " ".join('"' + word.replace('"', '""') + '"' for word in words)  # words only, no FTS5 syntax
+        # The FTS table joined, so that rank and snippet come from the query's one MATCH.
+        queryset = queryset.filter(transcript__index_entry__query=terms)
+        rank = -F("transcript__index_entry__rank")  # bm25 is lower for a better match
+        snippet = RawSQL(f"snippet({FTS_TABLE}, 0, %s, %s, %s, 24)", [START, STOP, " … "], output_field=TextField())
+    return queryset.annotate(transcript_rank=rank, transcript_snippet=snippet).order_by(
+        "-transcript_rank", "-add_time", "-id"
     )
 
 

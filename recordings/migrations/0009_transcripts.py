@@ -124,5 +124,17 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(condition=models.Q(('masked', True)), fields=['recording'], name='transcript_masked_idx')],
             },
         ),
+        migrations.CreateModel(
+            name='TranscriptIndex',
+            fields=[
+                ('transcript', models.OneToOneField(db_column='rowid', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='index_entry', serialize=False, to='recordings.transcript')),
+                ('query', models.TextField(db_column='recordings_transcript_fts')),
+                ('rank', models.FloatField()),
+            ],
+            options={
+                'db_table': 'recordings_transcript_fts',
+                'managed': False,
+            },
+        ),
         migrations.RunPython(forwards, backwards, elidable=False),
     ]
