@@ -143,9 +143,15 @@ def recording_audio(request, recording_id):
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
-    if upstream.status_code in (200, 206) and request.method == "GET":
+    if request.method == "GET":
         downloading = request.GET.get("download") == "1"
-        audit.record_listening(request, recording, audit.Action.DOWNLOAD if downloading else audit.Action.PLAY)
+        audit.record_listening(
+            request,
+            recording,
+            audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
+            status=upstream.status_code,
+            content_range=upstream.headers.get("Content-Range"),
+        )
     for header in media.PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
