@@ -1,9 +1,11 @@
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 
 from recordings.fake_vobiz.callbacks import CallbackSender
@@ -12,6 +14,19 @@ from recordings.fake_vobiz.server import FakeVobizServer
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-recordings"
+DEMO_DATABASE = "demo.sqlite3"  # in the project folder, as the run command sets it
+
+
+def require_demo_database():
+    """CommandError unless the database is the demo's own."""
+    database = connection.settings_dict
+    demo = Path(settings.BASE_DIR) / DEMO_DATABASE
+    if not (database["ENGINE"].endswith("sqlite3") and Path(str(database["NAME"])).resolve() == demo.resolve()):
+        raise CommandError(
+            f"Without VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN the dashboard serves demo data, and only in its own "
+            f"database ({DEMO_DATABASE} in the project folder), not the one DATABASE_URL names. Unset "
+            f"DATABASE_URL for the demo (the run command does), or set the Vobiz credentials."
+        )
 
 
 class Command(BaseCommand):
@@ -32,9 +47,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport, demo_count, demo_port, demo_call_every, **options):
+        real_account = bool(settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN)
+        if not real_account:
+            require_demo_database()
         call_command("migrate", interactive=False, verbosity=0)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)  # WhiteNoise serves them
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
-        if settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN:
+        if real_account:
             self.stdout.write(f"Syncing from the Vobiz account {settings.VOBIZ_AUTH_ID}…")
             login = self.ensure_admin()
         else:
@@ -69,6 +89,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Live demo: a new call every {every:g} s, its recording and transcript sent as callbacks.")
 
     def ensure_demo_user(self):
+        require_demo_database()  # a superuser with a published password: never anywhere else
         User = get_user_model()
         user, _ = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True})
         user.set_password(DEMO_PASSWORD)
