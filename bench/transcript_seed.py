@@ -107,7 +107,7 @@ COLUMNS = "recording_id, call_uuid, text, error, masked, masked_kinds, received_
 
 
 def seed_postgresql(connection, rows, now):
-    migration = importlib.import_module("recordings.migrations.0009_transcripts")
+    migration = importlib.import_module("recordings.migrations.0010_transcripts")
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:  # psycopg's own, for COPY; autocommit as Django keeps it
         cursor.execute(f"DROP INDEX IF EXISTS {migration.PG_INDEX}")
@@ -127,7 +127,7 @@ def seed_postgresql(connection, rows, now):
 
 
 def seed_sqlite(connection, rows, now):
-    migration = importlib.import_module("recordings.migrations.0009_transcripts")
+    migration = importlib.import_module("recordings.migrations.0010_transcripts")
     stamp = str(now.replace(tzinfo=None))
     with connection.schema_editor() as editor:
         migration.uninstall_sqlite(editor)

@@ -1,6 +1,6 @@
 """Reads of transcripts: the full-text search of what was said, and its highlighted matches.
 
-The indexes are made by migration 0009_transcripts: on PostgreSQL a stored tsvector column with a
+The indexes are made by migration 0010_transcripts: on PostgreSQL a stored tsvector column with a
 GIN index, searched with plainto_tsquery('english', …) and ranked by ts_rank; on SQLite an FTS5
 table (porter stemmer), searched with the words as quoted terms and ranked by bm25. Both match
 every word, stemmed ("refunds" finds "refund"), and rank the best match first.
@@ -86,14 +86,14 @@ _missing_index_logged = False
 
 
 def sqlite_index_present() -> bool:
-    """Whether the FTS table and all its triggers exist (see migration 0009_transcripts)."""
+    """Whether the FTS table and all its triggers exist (see migration 0010_transcripts)."""
     global _missing_index_logged
     present = sqlite_objects_exist(FTS_OBJECTS)
     if not present and not _missing_index_logged:
         _missing_index_logged = True
         logger.warning(
             "The transcript search index (%s and its triggers) is missing or incomplete: transcript search finds "
-            "nothing. See recordings/migrations/0009_transcripts.py.",
+            "nothing. See recordings/migrations/0010_transcripts.py.",
             FTS_TABLE,
         )
     return present

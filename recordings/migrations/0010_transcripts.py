@@ -93,7 +93,7 @@ def uninstall_sqlite(schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0008_moment_notes'),
+        ('recordings', '0009_review_samples'),
     ]
 
     operations = [
