@@ -161,6 +161,12 @@ VOBIZ_AUTH_ID = os.environ.get("VOBIZ_AUTH_ID", "")
 VOBIZ_AUTH_TOKEN = os.environ.get("VOBIZ_AUTH_TOKEN", "")
 VOBIZ_API_URL = os.environ.get("VOBIZ_API_URL", "https://api.vobiz.ai/api/v1").rstrip("/")
 VOBIZ_MEDIA_HOSTS = env_list("VOBIZ_MEDIA_HOSTS", "*.vobiz.ai")
+# Callbacks: signatures are checked against this base URL (Vobiz signs the URL it called), with
+# the account's token, and with the parent account's token for a sub-account's MA- signatures.
+DASHBOARD_PUBLIC_URL = os.environ.get("DASHBOARD_PUBLIC_URL", "").strip().rstrip("/")
+VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
+# A used nonce is refused for this long; the signature covers no time, so longer is safer.
+CALLBACK_NONCE_DAYS = 30
 
 LOGGING = {
     "version": 1,
@@ -180,6 +186,11 @@ if "TRUST_X_FORWARDED_FOR" in os.environ:
         "TRUST_X_FORWARDED_FOR is no longer read, as it trusted whatever a client wrote: set "
         "TRUSTED_PROXY_COUNT to the number of proxies in front of the dashboard (1 for one)."
     )
+
+# Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
+STREAMS_PER_USER = env_int("STREAMS_PER_USER", 6)  # audio streams and ZIP downloads open at once
+CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
+CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
 
 # Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis

@@ -1,17 +1,19 @@
 import logging
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, media, notes, selectors, services, tasks
+from .. import audit, concurrency, exports, media, notes, selectors, services, tasks
 from ..filters import RecordingFilter
-from ..models import Recording, SyncRun, TaskRun
+from ..models import Recording, SyncRun, TaskRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder
@@ -26,6 +28,7 @@ from ..tables import (
     per_page,
 )
 from ..vobiz import VobizError
+from .csv_export import export_csv
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +40,25 @@ def recording_list(request):
     queryset = filterset.filtered()
     auditor = is_auditor(request.user)
     if request.GET.get("_export") == "csv":
-        return exports.csv_response(queryset)
+        return export_csv(
+            request,
+            queryset,
+            columns=exports.RECORDING_COLUMNS,
+            filename="recordings",
+            noun="recording",
+            back_to=reverse("recordings:list"),
+        )
     rows = per_page(request)
     summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
-    table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
+    searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
+    excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
+    table = RecordingTable(
+        queryset,
+        order_by_field="sort",
+        # A transcript search is ranked best match first unless a column is sorted on.
+        order_by=() if searching_transcripts else None,
+        exclude=excluded if searching_transcripts else excluded + RecordingTable.SEARCH_COLUMNS,
+    )
     RequestConfig(
         request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
     ).configure(table)
@@ -54,6 +72,7 @@ def recording_list(request):
             "per_page": rows,
             "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
+            "newest_stored": selectors.newest_stored(),
             "is_auditor": auditor,
         },
     )
@@ -64,7 +83,14 @@ def recording_list(request):
 def recording_count(request):
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
     filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    try:  # a count of a whole view scans it: one at a time per user
+        slot = concurrency.acquire("count", request.user.pk, 1)
+    except concurrency.TooMany:
+        return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
+    try:
+        summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    finally:
+        slot.release()
     return JsonResponse(
         {
             "count": summary.count,
@@ -111,6 +137,7 @@ def recording_detail(request, recording_id):
             "history": history,
             "is_auditor": auditor,
             "hold": audit.active_hold(recording) if auditor else None,
+            "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
             "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
@@ -121,15 +148,28 @@ def recording_detail(request, recording_id):
 def recording_audio(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
     try:
+        slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)
+    except concurrency.TooMany as exc:
+        return HttpResponse(
+            f"You have {exc.limit} audio streams or ZIP downloads open already; close a player or wait "
+            "for a download to finish.",
+            status=429,
+            content_type="text/plain",
+        )
+    try:
         upstream = media.open_audio(recording.recording_url, request.headers.get("Range"))
     except media.MediaRefused as exc:
+        slot.release()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
+        slot.release()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        media.StreamedAudio(upstream, body=request.method == "GET"),
+        media.StreamBody(
+            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, slot.release
+        ),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
@@ -162,7 +202,7 @@ def call_detail(request, call_uuid):
             messages.error(request, f"The call record cannot be fetched again now: {run.error}.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
-    recordings = list(selectors.recordings_of_call(call_uuid))
+    recordings = list(selectors.recordings_of_call(call_uuid).select_related("transcript"))
     auditor = is_auditor(request.user)
     call_notes = notes.notes_by_recording(recording.pk for recording in recordings) if auditor else {}
     return render(

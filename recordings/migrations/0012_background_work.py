@@ -15,7 +15,7 @@ def confirm_earlier_batches(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0008_moment_notes'),
+        ('recordings', '0011_audit_table_export_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
