@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit
 import psycopg
 import redis
 import requests
+from load_test import free_port, wait_for
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -44,22 +44,6 @@ PYTHON = sys.executable
 AUTH_ID = "MA_MANYMACHINES"
 AUTH_TOKEN = "many-machines-token-0123456789"
 PASSWORD = secrets.token_urlsafe(16)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            return requests.get(url, timeout=2)
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {seconds}s")
 
 
 def until(condition, seconds, what):
