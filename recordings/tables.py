@@ -296,6 +296,7 @@ ACTION_BADGES = {
     AuditEvent.Action.DELETE: "red",
     AuditEvent.Action.DELETE_FAILED: "red",
     AuditEvent.Action.SYNC: "violet",
+    AuditEvent.Action.NOTE: "grey",
 }
 
 
