@@ -345,3 +345,16 @@ class MomentNote(models.Model):
     @property
     def at_seconds(self):
         return self.at_ms / 1000
+
+
+class ViewerPreference(models.Model):
+    """How one user sees the pages: times in their zone, the browser's unless they chose one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="viewer_preference")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name; blank: the dashboard's TIME_ZONE.")
+    follow_browser = models.BooleanField(
+        default=True, help_text="The zone the browser reports replaces time_zone whenever it differs."
+    )
+
+    def __str__(self):
+        return f"{self.user} sees times in {self.time_zone or 'the default zone'}"

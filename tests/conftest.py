@@ -147,7 +147,8 @@ def browser():
 @pytest.fixture
 def signed_in(browser, live_server):
     """`signed_in(user, password, **context_options)`: a page signed in as `user` at /, in a new
-    browser context (viewport, timezone_id...). Every page must end without a script error."""
+    browser context (viewport, timezone_id...). Every page must end without a script error or a
+    console error (a CSP violation is one)."""
     opened = []
 
     def sign_in(username, password, viewport=None, **context_options):
@@ -157,6 +158,14 @@ def signed_in(browser, live_server):
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
         opened.append((context, errors))
         page.goto("/")
         page.fill("input[name=username]", username)

@@ -8,7 +8,7 @@ from recordings.models import MomentNote, Recording
 from recordings.roles import AUDITORS, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
-from .test_browser import browser, fake_account  # noqa: F401 (fixtures)
+from .test_browser import fake_account  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
