@@ -145,7 +145,7 @@ def recording_audio(request, recording_id):
     for header in media.PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = "private, no-store"  # a call's audio stays in no cache, not even the browser's
     if request.GET.get("download") == "1":
         response["Content-Disposition"] = content_disposition_header(True, media.download_name(recording))
     return response
