@@ -224,6 +224,8 @@ class AuditEvent(models.Model):
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
         NOTE = "note", "Noted a moment"
+        SAMPLE = "sample", "Drew a review sample"
+        EXPORT = "export", "Exported review results"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -345,6 +347,55 @@ class MomentNote(models.Model):
     @property
     def at_seconds(self):
         return self.at_ms / 1000
+
+
+class ReviewSample(models.Model):
+    """A random but reproducible sample of recordings for quality review.
+
+    Drawn once, when made: its recordings are kept as ReviewItems, so later syncs do not change
+    it. The same criteria and seed over the same recordings draw the same sample.
+    """
+
+    name = models.CharField(max_length=200)
+    criteria = models.JSONField(help_text="The recordings table's filters the sample was drawn from.")
+    percent = models.DecimalField(max_digits=5, decimal_places=2, help_text="Share of the matching recordings.")
+    per_caller = models.PositiveSmallIntegerField(default=0, help_text="At least this many of each caller number.")
+    seed = models.PositiveIntegerField()
+    population = models.PositiveIntegerField(help_text="How many recordings matched the criteria.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewItem(models.Model):
+    """One recording of a sample, in the sample's (random) order, and what its reviewer found."""
+
+    sample = models.ForeignKey(ReviewSample, on_delete=models.CASCADE, related_name="items")
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField(help_text="1 for the first to review.")
+    outcome = models.CharField(max_length=16, choices=ReviewState.choices, blank=True)
+    note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sample", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "position"], name="review_item_position_unique"),
+            models.UniqueConstraint(fields=["sample", "recording"], name="review_item_recording_unique"),
+        ]
+        indexes = [models.Index(fields=["sample", "outcome", "position"], name="review_item_outcome_idx")]
+
+    def __str__(self):
+        return f"{self.sample} #{self.position}"
 
 
 class ViewerPreference(models.Model):

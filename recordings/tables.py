@@ -297,6 +297,8 @@ ACTION_BADGES = {
     AuditEvent.Action.DELETE_FAILED: "red",
     AuditEvent.Action.SYNC: "violet",
     AuditEvent.Action.NOTE: "grey",
+    AuditEvent.Action.SAMPLE: "violet",
+    AuditEvent.Action.EXPORT: "grey",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import audit_log, auditing, browse, bulk_download, notes, preferences, usage
+from .views import audit_log, auditing, browse, bulk_download, notes, preferences, review, usage
 
 app_name = "recordings"
 
@@ -41,5 +41,10 @@ urlpatterns = [
     path("deletions/<int:batch_id>/", auditing.deletion_batch, name="deletion"),
     path("recordings/<vobiz_id:recording_id>/notes", notes.add_note, name="add_note"),
     path("notes/", notes.note_search, name="notes"),
+    path("review/", review.samples, name="review"),
+    path("review/<int:sample_id>/", review.sample, name="review_sample"),
+    path("review/<int:sample_id>/next", review.start, name="review_next"),
+    path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
+    path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
 ]

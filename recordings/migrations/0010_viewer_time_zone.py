@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0008_moment_notes'),
+        ('recordings', '0009_review_samples'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
