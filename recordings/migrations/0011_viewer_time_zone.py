@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0009_review_samples'),
+        ('recordings', '0010_transcripts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
