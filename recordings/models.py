@@ -260,6 +260,12 @@ class LegalHoldQuerySet(models.QuerySet):
     def covering(self, recording):
         return self.active().filter(Q(recording=recording) | Q(call_uuid=recording.call_uuid, recording=None))
 
+    def covering_row(self):
+        """Active holds on the recording of the outer query's row, or on its whole call: for Exists()."""
+        return self.active().filter(
+            Q(recording=models.OuterRef("pk")) | Q(call_uuid=models.OuterRef("call_uuid"), recording=None)
+        )
+
 
 class LegalHold(models.Model):
     """Keeps a recording, or every recording of a call, from deletion until the hold is lifted."""
