@@ -107,11 +107,11 @@ class Recording(models.Model):
         indexes = [
             models.Index(fields=["review_state", "-add_time"], name="rec_review_time_idx"),
             models.Index(fields=["-add_time", "-id"], name="rec_add_time_idx"),
-            # The table's default view: present recordings newest first. Covering (the duration is
-            # in it) and partial, so counting a view and skipping to a deep page read the index
-            # alone, with no row to check for deletion.
+            # The table's default view: present recordings newest first. Covering (the duration and
+            # the storage amount that a view's summary adds up are in it) and partial, so counting a
+            # view and skipping to a deep page read the index alone, with no row to check for deletion.
             models.Index(
-                fields=["-add_time", "-id", "recording_duration_ms"],
+                fields=["-add_time", "-id", "recording_duration_ms", "monthly_recording_storage_amount"],
                 condition=Q(deleted_at__isnull=True, gone_at__isnull=True),
                 name="rec_present_time_idx",
             ),

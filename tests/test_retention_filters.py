@@ -3,6 +3,7 @@ and recordings on legal hold."""
 
 import re
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -104,3 +105,14 @@ def test_auditors_filter_by_legal_hold(auditor_client, auditor_user, support_use
     support.force_login(support_user)
     response = support.get("/", {"hold": "held"})
     assert "hold" not in response.context["filter"].form.fields and len(shown(response)) == 5
+
+
+def test_the_summary_says_what_storing_the_view_costs_a_month(support_client):
+    make_recording(monthly_recording_storage_amount="1.25", recording_type="call")
+    make_recording(monthly_recording_storage_amount="0.005", recording_type="call")
+    make_recording(monthly_recording_storage_amount="40", recording_type="trunk")
+    summary = support_client.get("/", {"recording_type": "call"}).context["summary"]
+    assert summary.storage_amount == Decimal("1.255")
+    content = support_client.get("/", {"recording_type": "call"}).content.decode()
+    assert re.search(r"<strong>2</strong> recordings · 2 m in all · <span[^>]*>₹1.26 / month</span>", content)
+    assert "₹41.26 / month" in support_client.get("/count").json()["html"]
