@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0011_viewer_time_zone'),
+        ('recordings', '0012_viewer_time_zone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0010_transcripts'),
+        ('recordings', '0011_audit_table_export_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
