@@ -209,7 +209,7 @@ def test_with_no_worker_the_page_says_the_sync_waits_for_one_and_for_how_long(
     page = auditor_client.get("/sync/").content.decode()
     assert "waiting for a worker for 5\xa0minutes" in page
     assert "No worker has taken it yet" in page
-    assert '<meta http-equiv="refresh"' in page
+    assert '<meta name="refresh-after"' in page
 
 
 @pytest.mark.django_db
@@ -317,7 +317,7 @@ def test_a_call_record_refresh_is_queued_and_the_page_says_it_waits(synced, data
     support_client.post(f"/calls/{call_uuid}/")
     assert len(cdr_requests(synced)) == 1  # the page's own fetch: the refresh waits for a worker
     page = support_client.get(f"/calls/{call_uuid}/").content.decode()
-    assert "Fetching it again from Vobiz: queued" in page and '<meta http-equiv="refresh"' in page
+    assert "Fetching it again from Vobiz: queued" in page and '<meta name="refresh-after"' in page
     assert TaskRun.objects.get(kind=TaskRun.Kind.CALL_RECORD).arguments == {"call_uuid": call_uuid}
 
 
