@@ -9,6 +9,7 @@ and one sync runs at a time (the sync's own lock).
 """
 
 import logging
+import signal
 from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -129,6 +130,15 @@ def run(*, sync_every_minutes: int) -> None:
     for name, (function, trigger, first_run) in schedule.jobs().items():
         scheduler.add_job(with_fresh_connection(function), trigger, id=name, name=name, next_run_time=first_run)
     schedule.keep_lock()  # before the first jobs run, so they see whether they are to act
+
+    def stop(signum, frame):
+        # Not an exception raised wherever the main thread is: the scheduler's loop ends by itself.
+        if not scheduler.running:
+            raise SystemExit(0)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         scheduler.start()
     finally:

@@ -1,6 +1,3 @@
-import signal
-import sys
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -17,8 +14,5 @@ class Command(BaseCommand):
         every = settings.SYNC_EVERY_MINUTES
         incremental = f"an incremental sync every {every} minutes" if every else "no incremental syncs"
         self.stdout.write(f"Scheduler: {incremental}, a full sync on Sundays at 03:30 {settings.TIME_ZONE}.")
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        try:
-            scheduler.run(sync_every_minutes=every)
-        except (KeyboardInterrupt, SystemExit):
-            self.stdout.write("Scheduler stopped.")
+        scheduler.run(sync_every_minutes=every)  # until SIGINT or SIGTERM
+        self.stdout.write("Scheduler stopped.")
