@@ -9,7 +9,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, media, notes, selectors, services
+from .. import audit, exports, media, notes, selectors, services, transcripts
 from ..filters import RecordingFilter
 from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
@@ -39,8 +39,13 @@ def recording_list(request):
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
     rows = per_page(request)
-    summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
     searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
+    summary = selectors.summarise(
+        queryset,
+        filterset.applied(),
+        at_least=page_number(request) * rows,
+        bound=transcripts.COUNT_BOUND if searching_transcripts else selectors.COUNT_BOUND,
+    )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable(
         queryset,
