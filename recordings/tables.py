@@ -306,6 +306,7 @@ ACTION_BADGES = {
     AuditEvent.Action.NOTE: "grey",
     AuditEvent.Action.SAMPLE: "violet",
     AuditEvent.Action.EXPORT: "grey",
+    AuditEvent.Action.TABLE_EXPORT: "grey",
 }
 
 
