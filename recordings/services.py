@@ -1,4 +1,4 @@
-"""Changes: what the pages do beyond reading the local copy."""
+"""Changes: what the pages do beyond reading the local copy (reads are in selectors.py)."""
 
 import logging
 from dataclasses import dataclass
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from . import selectors
 from .models import CallDetail
 from .vobiz import INTERACTIVE, VobizError, VobizNotFound, client_from_settings
 
@@ -18,10 +19,10 @@ class CallDetailResult:
     problem: str = ""  # why there is no record, in words for the page
 
 
-def call_detail(call_uuid, refresh=False):
-    """The call's CDR: from the cache unless `refresh`, else from Vobiz (and then cached)."""
+def call_detail(call_uuid: str, *, refresh: bool = False) -> CallDetailResult:
+    """The call's CDR: from the local copy unless `refresh`, else from Vobiz (and then kept)."""
     if not refresh:
-        cached = CallDetail.objects.filter(call_uuid=call_uuid).first()
+        cached = selectors.cached_call_detail(call_uuid=call_uuid)
         if cached is not None:
             return CallDetailResult(record=cached)
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:

@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 import django_tables2 as tables
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
@@ -41,21 +43,12 @@ class CountedPaginator(ChoicePaginator):
 MAX_PAGE = 1_000_000  # beyond any real table: a URL asking more only makes a count scan further
 
 
-def page_number(request):
-    """The page a request asks for, as far as counting goes (django-tables2 validates it itself)."""
+def page_number(params: Mapping[str, str]) -> int:
+    """The page a query string asks for, as far as counting goes (django-tables2 validates it itself)."""
     try:
-        return min(max(int(request.GET.get("page", 1)), 1), MAX_PAGE)
+        return min(max(int(params.get("page", 1)), 1), MAX_PAGE)
     except ValueError:
         return 1
-
-
-def per_page(request):
-    """The rows per page the request asks for, if it is one of the choices."""
-    try:
-        value = int(request.GET.get("per_page", PER_PAGE_CHOICES[0]))
-    except ValueError:
-        return PER_PAGE_CHOICES[0]
-    return value if value in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
 
 
 class RecordingTable(tables.Table):

@@ -4,11 +4,12 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, deletion, jobs, selectors
+from .. import audit, deletion, jobs
 from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording
 from ..roles import auditor_required
 from ..sync import SyncError, SyncOptions, lock_holder, sync_recordings
+from .selection import chosen_recordings
 
 
 def form_errors(form):
@@ -89,7 +90,7 @@ def delete_recording(request, recording_id):
 @require_POST
 def bulk_delete(request):
     """First POST (from the table) asks for confirmation; the confirmed POST starts the deletion."""
-    queryset, filterset = selectors.selected_recordings(request.POST, request)
+    queryset, filterset = chosen_recordings(request)
     candidates = deletion.deletable(queryset)
     count = candidates.count()
     held = len(audit.held_recording_ids(candidates.values("pk")))

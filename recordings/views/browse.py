@@ -15,16 +15,7 @@ from ..models import Recording, SyncRun
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder
-from ..tables import (
-    PER_PAGE_CHOICES,
-    AuditEventTable,
-    ChoicePaginator,
-    CountedPaginator,
-    RecordingTable,
-    SyncRunTable,
-    page_number,
-    per_page,
-)
+from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
 from ..vobiz import VobizError
 
 logger = logging.getLogger(__name__)
@@ -33,13 +24,15 @@ logger = logging.getLogger(__name__)
 @listener_required
 @require_GET
 def recording_list(request):
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    queryset = filterset.filtered()
     auditor = is_auditor(request.user)
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=auditor)
+    queryset = filterset.qs
     if request.GET.get("_export") == "csv":
         return exports.csv_response(queryset)
-    rows = per_page(request)
-    summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
+    rows = filterset.rows_per_page
+    summary = selectors.summarise(
+        queryset, filters=filterset.filters_in_force(), at_least=page_number(request.GET) * rows
+    )
     table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
     RequestConfig(
         request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
@@ -51,8 +44,6 @@ def recording_list(request):
             "filter": filterset,
             "table": table,
             "summary": summary,
-            "per_page": rows,
-            "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
             "is_auditor": auditor,
         },
@@ -63,8 +54,8 @@ def recording_list(request):
 @require_GET
 def recording_count(request):
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+    summary = selectors.count_exactly(filterset.qs, filters=filterset.filters_in_force())
     return JsonResponse(
         {
             "count": summary.count,
@@ -90,7 +81,9 @@ HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log ha
 def recording_detail(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
     start = start_seconds(request.GET.get("t", ""))
-    siblings = selectors.recordings_of_call(recording.call_uuid).exclude(pk=recording.pk) if recording.call_uuid else []
+    siblings = []
+    if recording.call_uuid:
+        siblings = selectors.recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)
     # Who listened is for auditors' eyes only; support never gets the events at all.
     history = None
     auditor = is_auditor(request.user)
@@ -154,7 +147,7 @@ def call_detail(request, call_uuid):
             messages.success(request, "The call record was fetched again from Vobiz.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
-    recordings = list(selectors.recordings_of_call(call_uuid))
+    recordings = list(selectors.recordings_of_call(call_uuid=call_uuid))
     auditor = is_auditor(request.user)
     return render(
         request,
