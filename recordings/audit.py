@@ -1,5 +1,6 @@
 """The audit log, reviews and legal holds."""
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -42,14 +43,23 @@ def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="
     )
 
 
-def is_continuation(range_header):
-    """A Range request past the first byte belongs to a playback or download already under way."""
-    return bool(range_header) and not range_header.replace(" ", "").startswith("bytes=0-")
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
 
 
-def record_listening(request, recording, action):
-    """Log a playback or download once, not once per Range request it makes."""
-    if is_continuation(request.headers.get("Range")):
+def serves_first_byte(status: int, content_range: str | None) -> bool:
+    """Whether a response hands out the start of the file, judged by what is served, not by what
+    was asked (`bytes=-999999999` and `bytes=00-` ask for the whole file too): a whole body, or a
+    part starting at byte 0. A part whose start cannot be read counts as the start."""
+    if status != 206:
+        return status == 200
+    match = CONTENT_RANGE.fullmatch((content_range or "").strip())
+    return match is None or int(match[1]) == 0
+
+
+def record_listening(request, recording, action, *, status: int, content_range: str | None):
+    """Log a playback or download once, not once per Range request it makes: whoever has the file
+    fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
+    if not serves_first_byte(status, content_range):
         return None
     recent = AuditEvent.objects.filter(
         user=request.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW

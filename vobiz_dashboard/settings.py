@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -131,6 +132,11 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# Numbers written without a country code are read as this region's (ISO 3166 code, e.g. IN, GB, US).
+PHONE_REGION = os.environ.get("PHONE_REGION", "IN").strip().upper()
+if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(f"PHONE_REGION must be a two-letter region code such as IN or GB, not {PHONE_REGION!r}")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -104,6 +104,7 @@ ACTION_COLOURS = {
     "delete": "red",
     "delete_failed": "red",
     "sync": "violet",
+    "note": "grey",
 }
 
 
