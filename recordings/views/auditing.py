@@ -33,7 +33,9 @@ def review(request, recording_id):
     act_on_form(
         request,
         ReviewForm,
-        lambda data: audit.set_review(request, recording, data["state"], data["note"]),
+        lambda data: audit.set_review(
+            actor=audit.actor_of(request), recording=recording, state=data["state"], note=data["note"]
+        ),
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
@@ -149,7 +151,7 @@ def sync_now(request):
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
-    audit.record(request, AuditEvent.Action.SYNC)
+    audit.record(audit.actor_of(request), AuditEvent.Action.SYNC)
     jobs.run_in_background("sync-now", start_sync)
     messages.success(request, "Sync started. This page shows it running and then its result.")
     return redirect("recordings:sync_runs")
