@@ -1,13 +1,11 @@
 """The audit log, reviews and legal holds."""
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import AuditEvent, LegalHold, Recording, ReviewState
@@ -25,33 +23,25 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR") or None
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who did something, as the audit log keeps it: the user, their address and browser."""
-
-    user: AbstractBaseUser | None
-    ip_address: str | None = None
-    user_agent: str = ""
-
-
-def actor_of(request: HttpRequest) -> Actor:
-    """The actor of a request: what a view hands to the functions that log."""
-    return Actor(request.user, client_ip(request), request.headers.get("User-Agent", ""))
-
-
-def record(
-    actor: Actor, action: str, recording: Recording | None = None, *, call_uuid: str = "", note: str = ""
+def record_for(
+    user: AbstractBaseUser | None,
+    ip_address: str | None,
+    user_agent: str,
+    action: str,
+    recording: Recording | None = None,
+    call_uuid: str = "",
+    note: str = "",
 ) -> AuditEvent:
-    """Add an event to the audit log."""
+    """Add an event to the audit log: who (the user, their address and browser) did what."""
     return AuditEvent.objects.create(
         at=timezone.now(),
-        user=actor.user,
-        username=actor.user.get_username() if actor.user else "",
+        user=user,
+        username=user.get_username() if user else "",
         action=action,
         recording=recording,
         call_uuid=call_uuid or (recording.call_uuid if recording else ""),
-        ip_address=actor.ip_address,
-        user_agent=(actor.user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
+        ip_address=ip_address,
+        user_agent=(user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
         note=note,
     )
 
@@ -79,21 +69,23 @@ def record_listening(request, recording, action, *, status: int, content_range: 
     )
     if action == Action.PLAY and recent.exists():
         return None
-    return record(actor_of(request), action, recording)
+    return record_for(request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording)
 
 
 REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}
 
 
 @transaction.atomic
-def set_review(*, actor: Actor, recording: Recording, state: str, note: str) -> None:
+def set_review(
+    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, recording: Recording, state: str, note: str
+) -> None:
     """Mark a recording reviewed or flagged (or clear it); the log keeps every change."""
     recording.review_state = state
     recording.review_note = note
     recording.reviewed_at = timezone.now() if state else None
-    recording.reviewed_by = actor.user if state else None
+    recording.reviewed_by = user if state else None
     recording.save(update_fields=["review_state", "review_note", "reviewed_at", "reviewed_by"])
-    record(actor, REVIEW_ACTIONS[state], recording, note=note)
+    record_for(user, ip_address, user_agent, REVIEW_ACTIONS[state], recording, note=note)
 
 
 def active_hold(recording):
@@ -114,7 +106,15 @@ def place_hold(request, reason, recording=None, call_uuid=""):
         placed_by=request.user,
         placed_at=timezone.now(),
     )
-    record(actor_of(request), Action.HOLD, recording, call_uuid=call_uuid, note=reason)
+    record_for(
+        request.user,
+        client_ip(request),
+        request.headers.get("User-Agent", ""),
+        Action.HOLD,
+        recording,
+        call_uuid=call_uuid,
+        note=reason,
+    )
     return hold
 
 
@@ -124,7 +124,15 @@ def lift_hold(request, hold, reason):
     hold.lifted_at = timezone.now()
     hold.lift_reason = reason
     hold.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
-    record(actor_of(request), Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
+    record_for(
+        request.user,
+        client_ip(request),
+        request.headers.get("User-Agent", ""),
+        Action.RELEASE,
+        hold.recording,
+        call_uuid=hold.call_uuid,
+        note=reason,
+    )
 
 
 def held_recording_ids(recording_ids):

@@ -95,7 +95,7 @@ def tombstone(batch, outcome, status, message):
 
 
 def log(batch, action, recording, note):
-    audit.record(audit.Actor(batch.requested_by, batch.ip_address, batch.user_agent), action, recording, note=note)
+    audit.record_for(batch.requested_by, batch.ip_address, batch.user_agent, action, recording, note=note)
 
 
 def retry_rest(request, batch):

@@ -32,8 +32,9 @@ def add_note(
         username=user.get_username(),
         created_at=timezone.now(),
     )
-    actor = audit.Actor(user, ip_address, user_agent)
-    audit.record(actor, AuditEvent.Action.NOTE, recording, note=f"at {moment(at_ms)}: {text}")
+    audit.record_for(
+        user, ip_address, user_agent, AuditEvent.Action.NOTE, recording, note=f"at {moment(at_ms)}: {text}"
+    )
     return note
 
 

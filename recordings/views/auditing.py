@@ -34,11 +34,20 @@ def review(request, recording_id):
         request,
         ReviewForm,
         lambda data: audit.set_review(
-            actor=audit.actor_of(request), recording=recording, state=data["state"], note=data["note"]
+            **requester(request), recording=recording, state=data["state"], note=data["note"]
         ),
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
+
+
+def requester(request):
+    """Who acts, as a deletion batch or an audit entry keeps it."""
+    return {
+        "user": request.user,
+        "ip_address": audit.client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+    }
 
 
 @auditor_required
@@ -151,7 +160,7 @@ def sync_now(request):
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
-    audit.record(audit.actor_of(request), AuditEvent.Action.SYNC)
+    audit.record_for(**requester(request), action=AuditEvent.Action.SYNC)
     jobs.run_in_background("sync-now", start_sync)
     messages.success(request, "Sync started. This page shows it running and then its result.")
     return redirect("recordings:sync_runs")
