@@ -3,13 +3,14 @@ and the geometry of the recordings-per-day chart."""
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db.models import Avg, Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import Recording
+from .selectors import start_of_local_day
 
 PERIODS = (30, 90)
 MS_PER_HOUR = 3_600_000
@@ -32,10 +33,6 @@ class Day:
         return self.duration_ms / MS_PER_HOUR
 
 
-def start_of(day):
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def per_day(days):
     """Recordings and their duration for each of the last `days` days up to today, days in the
     current time zone, with zeros for days without recordings."""
@@ -44,7 +41,7 @@ def per_day(days):
     rows = (
         Recording.objects.present()
         # A range on add_time itself, not on its date, so the add_time index answers it.
-        .filter(add_time__gte=start_of(first), add_time__lt=start_of(today + timedelta(days=1)))
+        .filter(add_time__gte=start_of_local_day(first), add_time__lt=start_of_local_day(today + timedelta(days=1)))
         .annotate(day=TruncDate("add_time", tzinfo=timezone.get_current_timezone()))
         .values("day")
         .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.dateformat import DateFormat
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -57,6 +57,15 @@ def short_id(value: str | None, length: int = 8) -> str:
 TIME_STYLES = ("minute", "second", "day", "ago")
 
 
+def day_month_year(value: date) -> str:
+    return f"{value.day} {MONTHS_3[value.month].title()} {value.year}"
+
+
+def ambiguous(value: datetime) -> bool:
+    """A local time that happens twice (or never) as the clocks change: date_format names no zone."""
+    return value.replace(fold=not value.fold).utcoffset() != value.utcoffset()
+
+
 @register.simple_tag
 def local_time(value: datetime | date | None, style: str = "minute") -> SafeString | str:
     """A <time> in the configured zone, the zone named, the exact second on hover.
@@ -69,22 +78,22 @@ def local_time(value: datetime | date | None, style: str = "minute") -> SafeStri
     if style not in TIME_STYLES:
         raise template.TemplateSyntaxError(f"local_time style must be one of {TIME_STYLES}, not {style!r}")
     if not isinstance(value, datetime):  # a calendar day
-        day = DateFormat(value)
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), f"{day.j()} {day.M()} {day.Y()}")
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), day_month_year(value))
     if timezone.is_aware(value):
         value = timezone.localtime(value)
-    # The formatters of date_format(value, "j M Y H:i:s T"), called without parsing a format
-    # string: that parsing was most of the cost, on every row of a table.
-    parts = DateFormat(value)
-    day, minute = f"{parts.j()} {parts.M()} {parts.Y()}", f"{parts.H()}:{parts.i()}"
-    zone = f" {parts.T()}" if timezone.is_aware(value) else ""
-    exact = f"{day} {minute}:{parts.s()}{zone}"
-    shown = {
-        "minute": f"{day} {minute}{zone}",
-        "second": exact,
-        "day": day,
-        "ago": naturaltime(value) if timezone.is_aware(value) else exact,
-    }[style]
+    # What date_format(value, "j M Y H:i:s T") makes, without parsing a format string: that
+    # parsing was most of the cost, on every row of a table (tests/test_templatetags.py compares).
+    day, minute, second = day_month_year(value), f"{value.hour:02d}:{value.minute:02d}", f"{value.second:02d}"
+    zone = f" {value.tzname()}" if timezone.is_aware(value) and not ambiguous(value) else ""
+    exact = f"{day} {minute}:{second}{zone}"
+    if style == "minute":
+        shown = f"{day} {minute}{zone}"
+    elif style == "day":
+        shown = day
+    elif style == "ago" and zone:
+        shown = naturaltime(value)
+    else:
+        shown = exact
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, shown)
 
 

@@ -9,8 +9,8 @@
  * builds the player from the page's one <template id="player-template"> and plays. Until then no
  * audio is fetched, so the listening log holds only real listening.
  *
- *   [data-player]               wrapper: data-audio (the audio's URL), data-label, data-link,
- *                               optional data-start="83" (seconds)
+ *   [data-player]               wrapper: data-audio (the audio's URL), data-link (the recording's
+ *                               page), optional data-start="83" (seconds)
  *   [data-player-play]          builds the player and plays
  *   [data-player-seek="-10"]    seek by that many seconds
  *   [data-player-speed]         cycles 1× → 1.25× → 1.5× → 1.75× → 2× (remembered in localStorage)
@@ -58,7 +58,9 @@
     }
     var src = player.getAttribute("data-audio");
     audio = parts.querySelector("audio");
-    audio.setAttribute("aria-label", player.getAttribute("data-label") || "Recording");
+    var button = slot.querySelector("[data-player-play]");
+    var name = button && button.getAttribute("aria-label"); // "Play recording <id>"
+    audio.setAttribute("aria-label", name ? name.replace(/^Play r/, "R") : "Recording");
     parts.querySelector("[data-player-download]").setAttribute("href", src + "?download=1");
     var start = parseFloat(player.getAttribute("data-start"));
     audio.src = start > 0 ? src + "#t=" + start : src;
