@@ -12,7 +12,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 
-from . import selectors
+from . import selectors, transcripts
 from .models import AuditEvent, Recording, ReviewState
 from .selectors import start_of_local_day
 from .tables import PER_PAGE_CHOICES
@@ -70,6 +70,11 @@ class RecordingFilter(TableFilterSet):
         widget=forms.TextInput(attrs={"placeholder": "Number, last digits, call or recording id", "type": "search"}),
     )
     call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    transcript = django_filters.CharFilter(
+        label="Words said",
+        method="filter_transcript",
+        widget=forms.TextInput(attrs={"placeholder": "Words in the transcript", "type": "search"}),
+    )
     recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
     recording_format = django_filters.ChoiceFilter(label="Format", choices=RECORDING_FORMATS, empty_label="Any format")
     from_number = django_filters.CharFilter(label="From", method="filter_number")
@@ -106,6 +111,13 @@ class RecordingFilter(TableFilterSet):
         method="filter_review",
     )
 
+    masked = django_filters.ChoiceFilter(
+        label="Transcript",
+        choices=[("masked", "Payment or ID data masked")],
+        empty_label="Any transcript",
+        method="filter_masked",
+    )
+
     class Meta:
         model = Recording
         fields = []
@@ -114,6 +126,13 @@ class RecordingFilter(TableFilterSet):
         super().__init__(*args, **kwargs)
         if not auditor:
             del self.filters["review"]
+            del self.filters["masked"]
+
+    def filter_transcript(self, queryset, name, value):
+        return transcripts.matching(queryset, value)
+
+    def filter_masked(self, queryset, name, value):
+        return transcripts.masked_recordings(queryset)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if not self.form.cleaned_data.get("status"):

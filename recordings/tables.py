@@ -70,8 +70,10 @@ class RecordingTable(tables.Table):
         verbose_name="Listen", orderable=False, empty_values=(), attrs={"th": {"class": "player-cell"}}
     )
     review_state = tables.Column(verbose_name="Review", orderable=False)
+    transcript_snippet = tables.Column(verbose_name="Said", orderable=False)
     actions = tables.Column(verbose_name="", orderable=False, empty_values=())
     AUDITOR_COLUMNS = ("selected", "review_state")
+    SEARCH_COLUMNS = ("transcript_snippet",)  # shown only with a transcript search, which annotates it
 
     class Meta:
         model = Recording
@@ -87,6 +89,7 @@ class RecordingTable(tables.Table):
             "call_uuid",
             "player",
             "review_state",
+            "transcript_snippet",
             "actions",
         )
         order_by = "-add_time"
@@ -97,6 +100,10 @@ class RecordingTable(tables.Table):
     @property
     def shows_audit_columns(self) -> bool:
         return "selected" in self.columns
+
+    @property
+    def shows_transcript_snippets(self) -> bool:
+        return "transcript_snippet" in self.columns
 
     def page_records(self) -> list[Recording]:
         """The recordings of the page shown.
