@@ -164,6 +164,9 @@ def starts_with(field: str, text: str) -> Q:
 
 SUMMARY_SECONDS = 300
 COUNT_BOUND = 10_000
+# A page far down a view counts the rows up to it, so a URL asking for page 999999 would count the
+# whole view: a page counts no further than this (beyond it, it says "more than").
+MAX_COUNTED_ROWS = 100_000
 
 
 def summarise(queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_least: int = 0) -> Summary:
@@ -180,7 +183,7 @@ def summarise(queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_l
     summary = cache.get(key) if key else None
     if summary is not None:
         return summary
-    bound = max(COUNT_BOUND, at_least)
+    bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
         .values("recording_duration_ms")[: bound + 1]

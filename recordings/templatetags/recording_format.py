@@ -114,6 +114,9 @@ ACTION_COLOURS = {
     "delete_failed": "red",
     "sync": "violet",
     "note": "grey",
+    "sample": "violet",
+    "export": "grey",
+    "table_export": "grey",
 }
 
 
