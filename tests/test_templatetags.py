@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from recordings.templatetags.recording_format import badge, duration, id_link, id_url, local_time
+from recordings.models import AuditEvent
+from recordings.templatetags.recording_format import ACTION_COLOURS, badge, duration, id_link, id_url, local_time
 
 
 def render(code, **context):
@@ -81,3 +82,7 @@ def test_id_links_show_the_start_of_the_id():
 
 def test_durations():
     assert [duration(v) for v in (7880, 4_000_000, None, "")] == ["0:08", "1:06:40", "–", "–"]
+
+
+def test_every_audit_action_has_its_colour():
+    assert set(AuditEvent.Action.values) <= set(ACTION_COLOURS)
