@@ -2,6 +2,7 @@
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,18 +56,27 @@ def page(browser, live_server, fake_vobiz, vobiz_client, django_user_model):
     sync_recordings(SyncOptions(), client=vobiz_client)
     user = django_user_model.objects.create_user("support", password="listen-carefully-42")
     user.groups.add(role_group(SUPPORT))
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
+    with signed_in(browser, live_server.url, "support", "listen-carefully-42") as (page, errors):
+        yield page
+    assert errors == []
+
+
+@contextmanager
+def signed_in(browser, base_url, username, password):
+    """A page signed in as `username`, and the list its script errors are added to."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base_url)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
-    page.fill("input[name=username]", "support")
-    page.fill("input[name=password]", "listen-carefully-42")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/$"))
-    yield page
-    context.close()
-    assert errors == []
+    try:
+        yield page, errors
+    finally:
+        context.close()
 
 
 def first_column_texts(page, column):
