@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from hashlib import md5
 from urllib.parse import urlencode
 
@@ -29,6 +30,16 @@ class Summary:
     count: int
     duration_ms: int | None
     exact: bool = True  # False: there are more than `count`, and the duration is not known yet
+    storage_amount: Decimal | None = None  # what storing the view at Vobiz costs a month
+
+
+def summary_totals():
+    """What a view's summary adds up: all of it in the listing's covering index."""
+    return {
+        "count": Count("*"),
+        "duration_ms": Sum("recording_duration_ms"),
+        "storage_amount": Sum("monthly_recording_storage_amount"),
+    }
 
 
 def recordings() -> QuerySet[Recording]:
@@ -186,8 +197,8 @@ def summarise(queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_l
     bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
-        .values("recording_duration_ms")[: bound + 1]
-        .aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms"))
+        .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]
+        .aggregate(**summary_totals())
     )
     if totals["count"] > bound:
         return Summary(count=bound, duration_ms=None, exact=False)
@@ -207,7 +218,7 @@ def count_exactly(queryset: QuerySet[Recording], *, filters: Mapping[str, str]) 
         # in a subquery (a slice keeps its ORDER BY), walk that index; a narrower filter's own
         # index still wins. PostgreSQL picks the covering index by itself.
         rows = queryset.order_by("-add_time", "-id")[: sys.maxsize]
-    return remember(key, rows.aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms")))
+    return remember(key, rows.aggregate(**summary_totals()))
 
 
 def summary_key(filters: Mapping[str, str]) -> str | None:
@@ -219,8 +230,12 @@ def summary_key(filters: Mapping[str, str]) -> str | None:
     return "summary:" + md5(f"{version}|{view}".encode(), usedforsecurity=False).hexdigest()
 
 
-def remember(key: str | None, totals: dict) -> Summary:
-    summary = Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+def remember(key: str | None, figures: dict) -> Summary:
+    summary = Summary(
+        count=figures["count"],
+        duration_ms=figures["duration_ms"] or 0,
+        storage_amount=figures["storage_amount"] or Decimal(0),
+    )
     if key:
         cache.set(key, summary, SUMMARY_SECONDS)
     return summary

@@ -71,7 +71,7 @@ class RecordingTable(tables.Table):
     )
     review_state = tables.Column(verbose_name="Review", orderable=False)
     transcript_snippet = tables.Column(verbose_name="Said", orderable=False)
-    actions = tables.Column(verbose_name="", orderable=False, empty_values=())
+    actions = tables.Column(verbose_name="Open", orderable=False, empty_values=())
     AUDITOR_COLUMNS = ("selected", "review_state")
     SEARCH_COLUMNS = ("transcript_snippet",)  # shown only with a transcript search, which annotates it
 
@@ -93,7 +93,7 @@ class RecordingTable(tables.Table):
             "actions",
         )
         order_by = "-add_time"
-        attrs = {"class": "recordings"}
+        attrs = {"class": "recordings", "data-row-keys": ""}
         empty_text = "No recordings match these filters."
         template_name = "recordings/recording_table.html"
 
