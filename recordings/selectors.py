@@ -180,7 +180,9 @@ COUNT_BOUND = 10_000
 MAX_COUNTED_ROWS = 100_000
 
 
-def summarise(queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_least: int = 0) -> Summary:
+def summarise(
+    queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_least: int = 0, bound: int = COUNT_BOUND
+) -> Summary:
     """Count and total duration of a filtered view, or a lower bound when it holds more than that.
 
     An exact count of a view over most of a million rows is a full scan, too slow to wait for on
@@ -188,13 +190,14 @@ def summarise(queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_l
     its page exists and a next page is offered): up to there the figure is exact, beyond it the
     page says "more than" and asks `count_exactly` separately. Exact figures are cached until the
     data changes, so repeat views and page turns show them. `filters` are the ones in force, as
-    text: the cache key.
+    text: the cache key. A view whose every row costs a join (a transcript search) counts to a
+    lower `bound`.
     """
     key = summary_key(filters)
     summary = cache.get(key) if key else None
     if summary is not None:
         return summary
-    bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
+    bound = max(bound, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
         .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]
