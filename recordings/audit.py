@@ -39,14 +39,16 @@ def client_ip(request) -> str | None:
         return remote
 
 
-def record(request, action, recording=None, call_uuid="", note=""):
-    return record_for(
-        request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording, call_uuid, note
-    )
-
-
-def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="", note=""):
-    """The same as `record`, for work that outlives its request (a deletion batch, say)."""
+def record_for(
+    user: AbstractBaseUser | None,
+    ip_address: str | None,
+    user_agent: str,
+    action: str,
+    recording: Recording | None = None,
+    call_uuid: str = "",
+    note: str = "",
+) -> AuditEvent:
+    """Add an event to the audit log: who (the user, their address and browser) did what."""
     return AuditEvent.objects.create(
         at=timezone.now(),
         user=user,
@@ -83,21 +85,23 @@ def record_listening(request, recording, action, *, status: int, content_range: 
     )
     if action == Action.PLAY and recent.exists():
         return None
-    return record(request, action, recording)
+    return record_for(request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording)
 
 
 REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}
 
 
 @transaction.atomic
-def set_review(request, recording, state, note):
+def set_review(
+    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, recording: Recording, state: str, note: str
+) -> None:
     """Mark a recording reviewed or flagged (or clear it); the log keeps every change."""
     recording.review_state = state
     recording.review_note = note
     recording.reviewed_at = timezone.now() if state else None
-    recording.reviewed_by = request.user if state else None
+    recording.reviewed_by = user if state else None
     recording.save(update_fields=["review_state", "review_note", "reviewed_at", "reviewed_by"])
-    record(request, REVIEW_ACTIONS[state], recording, note=note)
+    record_for(user, ip_address, user_agent, REVIEW_ACTIONS[state], recording, note=note)
 
 
 def active_hold(recording):

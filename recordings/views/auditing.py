@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, deletion, selectors, tasks
+from .. import audit, deletion, tasks
 from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording, TaskRun
 from ..roles import auditor_required
 from ..sync import lock_holder
+from .selection import chosen_recordings
 
 
 def form_errors(form):
@@ -34,7 +35,9 @@ def review(request, recording_id):
     act_on_form(
         request,
         ReviewForm,
-        lambda data: audit.set_review(request, recording, data["state"], data["note"]),
+        lambda data: audit.set_review(
+            **requester(request), recording=recording, state=data["state"], note=data["note"]
+        ),
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
@@ -139,7 +142,7 @@ def bulk_delete(request):
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
         return confirm_bulk_delete(request)
-    queryset, filterset = selectors.selected_recordings(request.POST, request)
+    queryset, filterset = chosen_recordings(request)
     if filterset is not None and not filterset.is_valid():
         messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(filterset.form)}")
         return redirect(list_url(request.POST.get("filter_query", "")))
@@ -250,7 +253,7 @@ def sync_now(request):
     except tasks.AlreadyQueued as exc:
         messages.info(request, f"{exc}: it runs when a worker takes it.")
         return redirect("recordings:sync_runs")
-    audit.record(request, AuditEvent.Action.SYNC)
+    audit.record_for(**requester(request), action=AuditEvent.Action.SYNC)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The sync", run))
     else:
