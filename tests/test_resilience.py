@@ -71,7 +71,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_copy_that_the_next_run_co
     )
     assert result.returncode == 0, result.stderr
     assert_consistent(expected_total=10_000)
-    assert SyncState.objects.get().backfill_offset is None
+    assert SyncState.objects.get().unread == []
     assert SyncRun.objects.filter(status="succeeded").count() >= 1
     assert not SyncRun.objects.filter(status="running").exists()
 
@@ -83,7 +83,7 @@ def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_
     calls = []
 
     def flaky_upsert(writer, rows):
-        calls.append(1)
+        calls.append(len(rows))
         if len(calls) == 5:
             raise OperationalError("server closed the connection unexpectedly")
         return original(writer, rows)
@@ -91,7 +91,7 @@ def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_
     monkeypatch.setattr(RecordingWriter, "upsert", flaky_upsert)
     with pytest.raises(SyncError, match="database error: server closed the connection unexpectedly"):
         sync_recordings(SyncOptions(workers=1), client=vobiz_client)
-    assert Recording.objects.count() == 400  # the four pages stored before it
+    assert Recording.objects.count() == sum(calls[:4]) >= 400  # the pages stored before it
     assert SyncRun.objects.get().status == "failed"
 
     sync_recordings(SyncOptions(), client=vobiz_client)

@@ -14,7 +14,7 @@ from ..filters import RecordingFilter
 from ..models import Recording, SyncRun
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
-from ..sync import lock_holder
+from ..sync import lock_holder, unread_count
 from ..tables import (
     PER_PAGE_CHOICES,
     AuditEventTable,
@@ -179,5 +179,10 @@ def sync_runs(request):
     return render(
         request,
         "recordings/sync_runs.html",
-        {"table": table, "is_auditor": is_auditor(request.user), "running": bool(lock_holder())},
+        {
+            "table": table,
+            "is_auditor": is_auditor(request.user),
+            "running": bool(lock_holder()),
+            "unread": unread_count(),
+        },
     )
