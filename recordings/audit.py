@@ -1,5 +1,7 @@
 """The audit log, reviews and legal holds."""
 
+import ipaddress
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,12 +15,26 @@ PLAYBACK_WINDOW = timedelta(minutes=10)
 Action = AuditEvent.Action
 
 
-def client_ip(request):
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded
-    return request.META.get("REMOTE_ADDR") or None
+def client_ip(request) -> str | None:
+    """The client's address as the outermost of the TRUSTED_PROXY_COUNT proxies in front saw it.
+
+    Each proxy appends the address it was connected from to X-Forwarded-For, so the address that
+    many places from the right is the outermost proxy's; whatever is left of it the client wrote
+    itself. Without trusted proxies the header is ignored. (Hand-written rather than taken from
+    ipware, whose default also trusts a list of other headers any client can send.)
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if not proxies:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if not hops:
+        return remote
+    candidate = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 def record(request, action, recording=None, call_uuid="", note=""):
@@ -42,14 +58,23 @@ def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="
     )
 
 
-def is_continuation(range_header):
-    """A Range request past the first byte belongs to a playback or download already under way."""
-    return bool(range_header) and not range_header.replace(" ", "").startswith("bytes=0-")
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
 
 
-def record_listening(request, recording, action):
-    """Log a playback or download once, not once per Range request it makes."""
-    if is_continuation(request.headers.get("Range")):
+def serves_first_byte(status: int, content_range: str | None) -> bool:
+    """Whether a response hands out the start of the file, judged by what is served, not by what
+    was asked (`bytes=-999999999` and `bytes=00-` ask for the whole file too): a whole body, or a
+    part starting at byte 0. A part whose start cannot be read counts as the start."""
+    if status != 206:
+        return status == 200
+    match = CONTENT_RANGE.fullmatch((content_range or "").strip())
+    return match is None or int(match[1]) == 0
+
+
+def record_listening(request, recording, action, *, status: int, content_range: str | None):
+    """Log a playback or download once, not once per Range request it makes: whoever has the file
+    fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
+    if not serves_first_byte(status, content_range):
         return None
     recent = AuditEvent.objects.filter(
         user=request.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW

@@ -251,6 +251,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Deleted at Vobiz"
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
+        NOTE = "note", "Noted a moment"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -347,3 +348,28 @@ class DeletionOutcome(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class MomentNote(models.Model):
+    """A note pinned to a moment of a recording; a marker on its player's timeline. Never edited."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="moment_notes")
+    at_ms = models.PositiveIntegerField(help_text="Where in the recording, from its start.")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at_ms", "id"]
+        indexes = [
+            models.Index(fields=["recording", "at_ms"], name="note_recording_idx"),
+            models.Index(fields=["-created_at", "-id"], name="note_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"Note at {self.at_ms} ms on {self.recording_id}"
+
+    @property
+    def at_seconds(self):
+        return self.at_ms / 1000

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 
+from .templatetags.phone_numbers import phone
+
 HANGUP_CAUSES = {
     "NORMAL_CLEARING": "Normal hang-up",
     "USER_BUSY": "The callee was busy",
@@ -57,8 +59,12 @@ def call_facts(cdr):
     source = cdr.get("hangup_source")
     rows = [
         ("Direction", str(cdr.get("call_direction") or "").capitalize(), "text"),
-        ("Caller", " ".join(str(x) for x in (cdr.get("caller_id_name"), cdr.get("caller_id_number")) if x), "text"),
-        ("Callee", cdr.get("destination_number"), "text"),
+        (
+            "Caller",
+            " ".join(str(x) for x in (cdr.get("caller_id_name"), phone(cdr.get("caller_id_number"))) if x),
+            "text",
+        ),
+        ("Callee", phone(cdr.get("destination_number")), "text"),
         ("Started", when(cdr.get("start_time")), "time"),
         ("Answered", when(cdr.get("answer_time")) or "Not answered", "time"),
         ("Ended", when(cdr.get("end_time")), "time"),

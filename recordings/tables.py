@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from .models import AuditEvent, Recording, SyncRun
+from .templatetags.phone_numbers import phone
 from .templatetags.recording_format import duration, short_id
 
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -186,10 +187,10 @@ class RecordingTable(tables.Table):
         return local_time(record.add_time)
 
     def render_from_number(self, record):
-        return record.from_number
+        return phone(record.from_number)
 
     def render_to_number(self, record):
-        return record.to_number
+        return phone(record.to_number)
 
     @cached_property
     def stand_in_markup(self):
@@ -299,6 +300,7 @@ ACTION_BADGES = {
     AuditEvent.Action.DELETE: "red",
     AuditEvent.Action.DELETE_FAILED: "red",
     AuditEvent.Action.SYNC: "violet",
+    AuditEvent.Action.NOTE: "grey",
 }
 
 

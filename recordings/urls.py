@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import audit_log, auditing, browse, bulk_download, usage
+from .views import audit_log, auditing, browse, bulk_download, notes, usage
 
 app_name = "recordings"
 
@@ -37,5 +37,7 @@ urlpatterns = [
     path("holds/<int:hold_id>/lift", auditing.lift_hold, name="lift_hold"),
     path("bulk/delete", auditing.bulk_delete, name="bulk_delete"),
     path("deletions/<int:batch_id>/", auditing.deletion_batch, name="deletion"),
+    path("recordings/<vobiz_id:recording_id>/notes", notes.add_note, name="add_note"),
+    path("notes/", notes.note_search, name="notes"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
 ]

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.util import Url, parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,28 @@ class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class MediaTarget:
+    """An audio URL that passed `recordings.media.check`: fetch `url` by connecting to `address`."""
+
+    url: Url  # rebuilt from the checked parts; its host is the name TLS checks
+    address: str
+    with_credentials: bool
+
+
+class PinnedAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects to the address in the URL, while TLS names (SNI) and checks the certificate
+    against the host in the Host header: a media URL is fetched at the address its host was
+    checked at, so a name that answers differently on a second look cannot move the connection."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host_params["scheme"] == "https":
+            name = parse_url("//" + request.headers["Host"]).host.strip("[]")
+            pool_kwargs["server_hostname"] = pool_kwargs["assert_hostname"] = name
+        return host_params, pool_kwargs
 
 
 @dataclass
@@ -133,9 +156,16 @@ class VobizClient:
         self.session.mount("https://", adapter)
         self.auth_headers = {"X-Auth-ID": auth_id, "X-Auth-Token": auth_token}
         self.session.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+        self.media_session = requests.Session()
+        # A proxy from the environment would connect by name, not to the address that was checked.
+        self.media_session.trust_env = False
+        media_adapter = PinnedAddressAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.media_session.mount("http://", media_adapter)
+        self.media_session.mount("https://", media_adapter)
 
     def close(self) -> None:
         self.session.close()
+        self.media_session.close()
 
     def __enter__(self) -> "VobizClient":
         return self
@@ -200,17 +230,21 @@ class VobizClient:
         assert first_error is not None
         raise first_error
 
-    def open_media(self, url, range_header=None):
-        """A streaming response for an audio file. The caller must have checked the URL's host
-        (see `recordings.media`), since this sends the credentials to it."""
-        headers = dict(self.auth_headers)
-        headers["Accept"] = "*/*"
+    def open_media(self, target: MediaTarget, range_header: str | None = None) -> requests.Response:
+        """A streaming response for an audio file at a URL `recordings.media.check` passed, with
+        the credentials when it says so."""
+        url = target.url
+        headers = {"Accept": "*/*", "Host": url.netloc}
+        if target.with_credentials:
+            headers.update(self.auth_headers)
         if range_header:
             headers["Range"] = range_header
-        # Redirects are returned, not followed: requests would carry our headers to any host.
+        address = f"[{target.address}]" if ":" in target.address else target.address
+        # Redirects are returned, not followed: each Location must pass the checks first.
         return self._request(
             "GET",
-            url,
+            url._replace(host=address).url,
+            session=self.media_session,
             headers=headers,
             stream=True,
             allow_redirects=False,
@@ -234,6 +268,7 @@ class VobizClient:
         ok_statuses: tuple[int, ...] | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        session: requests.Session | None = None,
         **kwargs: Any,
     ) -> Any:
         headers = headers or self.auth_headers
@@ -241,7 +276,7 @@ class VobizClient:
         while True:
             attempt += 1
             try:
-                return self._attempt(method, url, parse_json, ok_statuses, headers, stream, **kwargs)
+                return self._attempt(method, url, parse_json, ok_statuses, headers, stream, session, **kwargs)
             except _Retryable as retry:
                 if attempt >= self.max_attempts:
                     raise VobizUnavailable(f"Vobiz did not answer usably after {attempt} attempts: {retry}") from None
@@ -260,10 +295,12 @@ class VobizClient:
         ok_statuses: tuple[int, ...] | None,
         headers: dict[str, str],
         stream: bool,
+        session: requests.Session | None,
         **kwargs: Any,
     ) -> Any:
+        session = session or self.session
         try:
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs)
+            response = session.request(method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Retryable(type(exc).__name__) from None
         except requests.RequestException as exc:

@@ -106,3 +106,16 @@ def staff_client(client, django_user_model):
 def empty_cache():
     """Cached counts must not leak from one test's rows into the next."""
     cache.clear()
+
+
+@pytest.fixture
+def public_loopback(monkeypatch):
+    """127.0.0.1 and 127.0.0.3 (the fake Vobiz, and the outside storage it can redirect to) stand
+    for public hosts; every other address keeps the production rule."""
+    import ipaddress
+
+    from recordings import media
+
+    stand_ins = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.3")}
+    production = media.is_public
+    monkeypatch.setattr(media, "is_public", lambda address: address in stand_ins or production(address))

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
+from recordings.templatetags.phone_numbers import phone
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 from .factories import make_recording
@@ -50,6 +51,60 @@ def test_each_download_is_logged(synced, support_client):
         support_client.get(f"/recordings/{recording.recording_id}/audio", {"download": "1"})
     assert AuditEvent.objects.filter(action=Action.DOWNLOAD, recording=recording).count() == 2
     assert not AuditEvent.objects.filter(action=Action.PLAY).exists()
+
+
+@pytest.mark.parametrize("range_header", ["bytes=-999999999", "bytes=00-", "bytes= 0-", "bytes=0-0", "bytes=0-9,20-29"])
+@pytest.mark.parametrize("download", [False, True])
+def test_any_request_served_from_the_first_byte_is_logged(synced, support_client, range_header, download):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    query = {"download": "1"} if download else {}
+    response = support_client.get(f"/recordings/{recording.recording_id}/audio", query, HTTP_RANGE=range_header)
+    assert response.status_code in (200, 206)
+    b"".join(response.streaming_content)
+    action = Action.DOWNLOAD if download else Action.PLAY
+    assert AuditEvent.objects.filter(action=action, recording=recording).count() == 1
+
+
+def test_a_part_after_the_first_byte_is_not_a_new_entry(synced, support_client):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    url = f"/recordings/{recording.recording_id}/audio"
+    for range_header in ["bytes=100-", "bytes=-100", "bytes=5-9"]:
+        assert support_client.get(url, HTTP_RANGE=range_header).status_code == 206
+    assert not AuditEvent.objects.exists()
+
+
+def test_every_download_from_the_start_is_logged_however_it_asks(synced, support_client):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    url = f"/recordings/{recording.recording_id}/audio"
+    for range_header in [None, "bytes=0-", "bytes=-999999999"]:
+        headers = {"HTTP_RANGE": range_header} if range_header else {}
+        b"".join(support_client.get(url, {"download": "1"}, **headers).streaming_content)
+    assert AuditEvent.objects.filter(action=Action.DOWNLOAD, recording=recording).count() == 3
+
+
+def test_a_head_request_is_not_logged(synced, support_client):
+    recording = Recording.objects.first()
+    assert support_client.head(f"/recordings/{recording.recording_id}/audio").status_code == 200
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "status, content_range, first",
+    [
+        (200, None, True),
+        (206, "bytes 0-99/1000", True),
+        (206, "bytes 100-999/1000", False),
+        (206, "bytes 0-99/*", True),
+        (206, None, True),  # several parts (multipart/byteranges): counted as the start
+        (206, "bytes 00x-99/1000", True),
+        (416, "bytes */1000", False),
+        (304, None, False),
+    ],
+)
+def test_the_first_byte_is_judged_from_the_response(status, content_range, first):
+    from recordings.audit import serves_first_byte
+
+    assert serves_first_byte(status, content_range) is first
 
 
 def test_a_failed_fetch_is_not_logged_as_a_playback(synced, support_client):
@@ -151,7 +206,8 @@ def test_single_deletion_confirms_with_the_call_numbers_and_date_then_leaves_a_t
 ):
     recording = Recording.objects.first()
     page = auditor_client.get(f"/recordings/{recording.recording_id}/delete").content.decode()
-    for fact in (recording.call_uuid, recording.from_number, recording.to_number, recording.add_time.strftime("%Y")):
+    numbers = (phone(recording.from_number), phone(recording.to_number))
+    for fact in (recording.call_uuid, *numbers, recording.add_time.strftime("%Y")):
         assert fact in page
     assert deletes(synced) == []
     response = auditor_client.post(

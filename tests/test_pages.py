@@ -5,6 +5,7 @@ from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import CallDetail, Recording, SyncRun
 from recordings.roles import SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
+from recordings.templatetags.phone_numbers import phone
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 from .factories import make_recording
@@ -36,7 +37,7 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     assert response.status_code == 200
     content = response.content.decode()
     assert cdr["call_direction"].capitalize() in content
-    assert str(cdr["destination_number"]) in content
+    assert phone(str(cdr["destination_number"])) in content
     assert cdr["currency"] in content
     assert "Hung up by" in content and cdr["hangup_cause"] in content
     shown = [r.recording_id for r in response.context["recordings"]]

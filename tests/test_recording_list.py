@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from datetime import datetime
 
 import pytest
@@ -274,15 +275,16 @@ def test_csv_export_query_count_does_not_grow_with_rows(support_client, monkeypa
 
 TRICKY_TEXT = (
     ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "ऑडियो, हिंदी"]  # quoted
-    + ["-x", "+x", "@sum(A1)", "\tx", "\rx", "=x", "=", "-"]  # guarded
-    + ["-1", "+91 98", "=1+1", " =x", "'=x", ""]  # as they are
+    + ["-x", "+x", "@sum(A1)", "\tx", "\rx", "=x", "=", "-", "=1+1", "+1+cmd|' /C calc'!A0"]  # guarded
+    + ["-1", "+91 98", " =x", "'=x", ""]  # as they are
 )
 
 
 def guarded(value):
-    # The guard against spreadsheet formulas as first written, kept here to hold the export to it.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not value[1:2].isdigit():
-        return "'" + value
+    # The guard against spreadsheet formulas, written the plain way, to hold the export to it.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|\+[\d ().-]*\d", value, re.ASCII):
+            return "'" + value
     return value
 
 

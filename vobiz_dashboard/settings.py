@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -132,6 +133,11 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Numbers written without a country code are read as this region's (ISO 3166 code, e.g. IN, GB, US).
+PHONE_REGION = os.environ.get("PHONE_REGION", "IN").strip().upper()
+if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(f"PHONE_REGION must be a two-letter region code such as IN or GB, not {PHONE_REGION!r}")
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -164,8 +170,14 @@ LOGGING = {
     },
 }
 
-# Behind a proxy that sets X-Forwarded-For, log the client's address from it.
-TRUST_X_FORWARDED_FOR = env_flag("TRUST_X_FORWARDED_FOR", False)
+# How many proxies in front of the dashboard append the address they were connected from to
+# X-Forwarded-For; the client's address is the one the outermost of them saw (recordings.audit).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if "TRUST_X_FORWARDED_FOR" in os.environ:
+    raise ImproperlyConfigured(
+        "TRUST_X_FORWARDED_FOR is no longer read, as it trusted whatever a client wrote: set "
+        "TRUSTED_PROXY_COUNT to the number of proxies in front of the dashboard (1 for one)."
+    )
 
 # Run background jobs (Sync now, deletions) in the request's own thread; for tests.
 RUN_JOBS_INLINE = False
@@ -204,10 +216,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Failed sign-ins: after 5 for one username, or from one address, that one waits 15 minutes.
+# Failed sign-ins: after 5 for one username from one address, that pair waits 15 minutes. Per
+# pair, so that nobody can lock someone out by typing their name from elsewhere.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "recordings.audit.client_ip"  # the address the audit log records

@@ -2,7 +2,9 @@
 
 It serves what the product uses of the API (see /work/shared/vobiz-api.md): listing, retrieving and
 deleting recordings, a call's CDR, and the recordings' audio with Range support. Latency and faults
-(errors, HTML proxy pages, rate limits, stalls, truncated bodies) can be switched on at run time.
+(errors, HTML proxy pages, rate limits, stalls, truncated bodies) can be switched on at run time, and
+so can redirects of the audio (see `media_redirect`): to a second path on the same host, to an
+outside storage host serving pre-signed URLs that need no credentials, or to any Location at all.
 """
 
 import hashlib
@@ -15,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +52,7 @@ class LoggedRequest:
     query: dict
     time: float
     fault: str | None  # the injected fault it got, if any
+    headers: dict = field(default_factory=dict)  # without X-Auth-Token
 
 
 @dataclass
@@ -70,7 +73,7 @@ class FakeVobizServer:
     """Serves `account` on host:port (port 0 picks a free one) once started.
 
     Attributes meant to be changed while it runs: latency, max_page_size, stall_seconds,
-    failure_rate and failure_kinds, and what the docs allow but do not promise:
+    failure_rate, failure_kinds and media_redirect, and what the docs allow but do not promise:
     - arrivals_per_page: recordings added to the account after every list page served;
     - short_shape_every / recordings_shape_every: one object in N served in the docs' short shape
       (`recording_id`, `recording_url`, `duration`, `file_format`), one list page in N served in the
@@ -95,6 +98,11 @@ class FakeVobizServer:
         self.cdr_account_segment = "Account"
         self._list_pages_served = 0
         self.verbose = verbose
+        # None: the audio is served at its URL. "allowed": it redirects to /storage/ on this host
+        # (credentials needed there too). "outside": to the outside storage (start_outside_storage).
+        # Anything else is sent as the Location itself, hostile forms included.
+        self.media_redirect = None
+        self.outside_storage = None
         self.requests_log = []
         self._faults = []
         self._lock = threading.Lock()
@@ -125,6 +133,14 @@ class FakeVobizServer:
             self._httpd.shutdown()
             self._thread.join()
         self._httpd.server_close()
+        if self.outside_storage is not None:
+            self.outside_storage.stop()
+
+    def start_outside_storage(self, host="127.0.0.3", redirect_to=None):
+        """A storage host off Vobiz's (on `host`, any free port) serving the audio at pre-signed
+        URLs; `redirect_to` makes it redirect there instead. Stopped with this server."""
+        self.outside_storage = OutsideStorage(self, host, redirect_to).start()
+        return self.outside_storage
 
     def __enter__(self):
         return self.start()
@@ -176,7 +192,9 @@ class FakeVobizServer:
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         fault = self._take_fault(handler.path)
         with self._lock:
-            self.requests_log.append(LoggedRequest(handler.command, url.path, query, time.time(), fault))
+            self.requests_log.append(
+                LoggedRequest(handler.command, url.path, query, time.time(), fault, _logged_headers(handler.headers))
+            )
         length = int(handler.headers.get("Content-Length") or 0)
         if length:
             handler.rfile.read(length)  # unread bodies would corrupt the next keep-alive request
@@ -269,22 +287,95 @@ class FakeVobizServer:
             )
         return _json(200, {"data": cdr, "success": True})
 
-    def _media(self, method, query, headers, recording_id, extension):
+    def _media(self, method, query, headers, area, recording_id, extension):
         spec = self.account.audio_spec(recording_id)
         if spec is None or spec[0] != extension:
             return _general_error(404, "NOT_FOUND", "Recording not found")
-        body = audio.render(*spec)
-        base_headers = {"Content-Type": audio.CONTENT_TYPES[extension], "Accept-Ranges": "bytes"}
-        try:
-            span = _parse_range(headers.get("Range"), len(body))
-        except _RangeNotSatisfiable:
-            return _Response(416, b"", {**base_headers, "Content-Range": f"bytes */{len(body)}"})
-        if span is None:
-            return _Response(200, body, base_headers)
-        first, last = span
-        return _Response(
-            206, body[first : last + 1], {**base_headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"}
+        redirect = self.media_redirect if area == "media" else None
+        if redirect == "allowed":
+            redirect = f"/storage/{self.account.auth_id}/Recording/{recording_id}.{extension}"
+        elif redirect == "outside":
+            redirect = self.outside_storage.signed_url(recording_id, extension)
+        if redirect is not None:
+            return _Response(302, b"", {"Location": redirect})
+        return _audio_response(audio.render(*spec), extension, headers.get("Range"))
+
+
+class OutsideStorage:
+    """A storage host off Vobiz's, as pre-signed URLs point at: no credentials needed, a valid
+    unexpired signature is. Keeps the headers of every request it gets in `received`."""
+
+    LIFETIME = 300
+
+    def __init__(self, fake, host, redirect_to=None):
+        self.fake = fake
+        self.redirect_to = redirect_to
+        self.received = []
+        self._secret = uuid.uuid4().bytes
+        self._httpd = _HTTPServer((host, 0), _StorageHandler)
+        self._httpd.storage = self
+        self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
+
+    def start(self):
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _signature(self, path, expires):
+        return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, recording_id, extension):
+        path = f"/bucket/{recording_id}.{extension}"
+        expires = int(time.time()) + self.LIFETIME
+        return f"{self.base_url}{path}?{urlencode({'expires': expires, 'signature': self._signature(path, expires)})}"
+
+    def serve(self, handler):
+        self.received.append(dict(handler.headers))
+        url = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if self.redirect_to:
+            return _Response(302, b"", {"Location": self.redirect_to})
+        match = re.fullmatch(r"/bucket/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)", url.path)
+        expires = query.get("expires", "")
+        signed = expires.isdigit() and hmac.compare_digest(
+            query.get("signature", ""), self._signature(url.path, int(expires))
         )
+        if not match or not signed or int(expires) < time.time():
+            return _Response(403, b"<Error><Code>AccessDenied</Code></Error>", {"Content-Type": "application/xml"})
+        spec = self.fake.account.audio_spec(match["recording_id"])
+        if spec is None or spec[0] != match["extension"]:
+            return _Response(404, b"<Error><Code>NoSuchKey</Code></Error>", {"Content-Type": "application/xml"})
+        return _audio_response(audio.render(*spec), match["extension"], handler.headers.get("Range"))
+
+
+class _StorageHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        _send(self, self.server.storage.serve(self))
+
+    do_HEAD = do_GET
+
+    def log_message(self, format, *args):
+        pass
+
+
+def _audio_response(body, extension, range_header):
+    """The audio, or the part a single `bytes=` range asks for."""
+    base_headers = {"Content-Type": audio.CONTENT_TYPES[extension], "Accept-Ranges": "bytes"}
+    try:
+        span = _parse_range(range_header, len(body))
+    except _RangeNotSatisfiable:
+        return _Response(416, b"", {**base_headers, "Content-Range": f"bytes */{len(body)}"})
+    if span is None:
+        return _Response(200, body, base_headers)
+    first, last = span
+    return _Response(
+        206, body[first : last + 1], {**base_headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"}
+    )
 
 
 _ID = r"(?P<auth_id>[^/]+)"
@@ -301,7 +392,7 @@ _ROUTES = (
         FakeVobizServer._cdr,
     ),
     (
-        re.compile(rf"/media/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
+        re.compile(rf"/(?P<area>media|storage)/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
         ("GET", "HEAD"),
         FakeVobizServer._media,
     ),
@@ -347,6 +438,11 @@ def _send(handler, response, truncate=False):
         handler.wfile.write(body)
     except ConnectionError:  # the client gave up (e.g. its read timeout during a stall)
         handler.close_connection = True
+
+
+def _logged_headers(headers):
+    """A request's headers for the log, which tests print: the token never goes in it."""
+    return {name: value for name, value in headers.items() if name.lower() != "x-auth-token"}
 
 
 def _json(status, payload, headers=None):

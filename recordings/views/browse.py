@@ -9,7 +9,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, media, selectors, services
+from .. import audit, exports, media, notes, selectors, services
 from ..filters import RecordingFilter
 from ..models import Recording, SyncRun
 from ..presenters import call_facts
@@ -111,6 +111,7 @@ def recording_detail(request, recording_id):
             "history": history,
             "is_auditor": auditor,
             "hold": audit.active_hold(recording) if auditor else None,
+            "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
 
@@ -128,18 +129,23 @@ def recording_audio(request, recording_id):
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else iter(()),
+        media.StreamedAudio(upstream, body=request.method == "GET"),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
-    response._resource_closers.append(upstream.close)
-    if upstream.status_code in (200, 206) and request.method == "GET":
+    if request.method == "GET":
         downloading = request.GET.get("download") == "1"
-        audit.record_listening(request, recording, audit.Action.DOWNLOAD if downloading else audit.Action.PLAY)
+        audit.record_listening(
+            request,
+            recording,
+            audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
+            status=upstream.status_code,
+            content_range=upstream.headers.get("Content-Range"),
+        )
     for header in media.PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = "private, no-store"  # a call's audio stays in no cache, not even the browser's
     if request.GET.get("download") == "1":
         response["Content-Disposition"] = content_disposition_header(True, media.download_name(recording))
     return response
@@ -156,6 +162,7 @@ def call_detail(request, call_uuid):
     result = services.call_detail(call_uuid)
     recordings = list(selectors.recordings_of_call(call_uuid))
     auditor = is_auditor(request.user)
+    call_notes = notes.notes_by_recording(recording.pk for recording in recordings) if auditor else {}
     return render(
         request,
         "recordings/call_detail.html",
@@ -167,6 +174,8 @@ def call_detail(request, call_uuid):
             "recordings": recordings,
             "is_auditor": auditor,
             "call_hold": audit.active_call_hold(call_uuid) if auditor else None,
+            # Each recording with its notes at moments (auditors' only: support sees none).
+            "recordings_and_notes": [(recording, call_notes.get(recording.pk, [])) for recording in recordings],
         },
     )
 

@@ -13,6 +13,8 @@
  *                               data-link, or this page without it)
  *   [data-player-retry]         reloads after an error
  *
+ * A "player:seek" event (detail.seconds) dispatched on a player plays it from that second.
+ *
  * Keyboard (focus not in a form field): k / space play-pause the last used player,
  * j / l go back / forward 10 seconds.
  */
@@ -325,6 +327,16 @@
     } else if (control.hasAttribute("data-player-retry")) {
       retry(player);
     }
+  });
+
+  // Other scripts (notes at moments, the speakers' lanes) ask a player to play from a moment.
+  document.addEventListener("player:seek", function (event) {
+    var player = playerOf(event.target);
+    var audio = audioOf(player);
+    if (!audio || !(event.detail && event.detail.seconds >= 0)) return;
+    lastPlayer = player;
+    audio.currentTime = event.detail.seconds;
+    if (audio.paused) toggle(player);
   });
 
   document.addEventListener("change", function (event) {

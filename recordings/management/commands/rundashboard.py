@@ -1,9 +1,11 @@
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
@@ -11,6 +13,19 @@ from recordings.fake_vobiz.server import FakeVobizServer
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-recordings"
+DEMO_DATABASE = "demo.sqlite3"  # in the project folder, as the run command sets it
+
+
+def require_demo_database():
+    """CommandError unless the database is the demo's own."""
+    database = connection.settings_dict
+    demo = Path(settings.BASE_DIR) / DEMO_DATABASE
+    if not (database["ENGINE"].endswith("sqlite3") and Path(str(database["NAME"])).resolve() == demo.resolve()):
+        raise CommandError(
+            f"Without VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN the dashboard serves demo data, and only in its own "
+            f"database ({DEMO_DATABASE} in the project folder), not the one DATABASE_URL names. Unset "
+            f"DATABASE_URL for the demo (the run command does), or set the Vobiz credentials."
+        )
 
 
 class Command(BaseCommand):
@@ -25,8 +40,13 @@ class Command(BaseCommand):
         parser.add_argument("--demo-port", type=int, default=8765, help="port of the fake Vobiz API")
 
     def handle(self, *args, addrport, demo_count, demo_port, **options):
+        real_account = bool(settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN)
+        if not real_account:
+            require_demo_database()
         call_command("migrate", interactive=False, verbosity=0)
-        if settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN:
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)  # WhiteNoise serves them
+        if real_account:
             self.stdout.write(f"Syncing from the Vobiz account {settings.VOBIZ_AUTH_ID}…")
             login = self.ensure_admin()
         else:
@@ -51,6 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(f"No Vobiz credentials set: serving demo data from the fake Vobiz API at {server.base_url}")
 
     def ensure_demo_user(self):
+        require_demo_database()  # a superuser with a published password: never anywhere else
         User = get_user_model()
         user, _ = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True})
         user.set_password(DEMO_PASSWORD)

@@ -1,0 +1,58 @@
+"""Notes pinned to a moment of a recording: adding one, and finding them by their text."""
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_tables2 import RequestConfig
+
+from .. import audit, notes
+from ..forms import MomentNoteForm
+from ..models import Recording
+from ..review_tables import MomentNoteTable
+from ..roles import auditor_required
+from ..tables import ChoicePaginator
+from .auditing import form_errors
+
+NOTES_PER_PAGE = 50  # one of the tables' page sizes
+
+
+def wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@auditor_required
+@require_POST
+def add_note(request, recording_id):
+    """Pin a note; the page's script posts it and shows it at once, without JavaScript it is a form."""
+    recording = get_object_or_404(Recording, recording_id=recording_id)
+    form = MomentNoteForm(request.POST, duration_ms=recording.recording_duration_ms)
+    if not form.is_valid():
+        if wants_json(request):
+            return JsonResponse({"error": form_errors(form)}, status=400)
+        messages.error(request, form_errors(form))
+        return redirect(reverse("recordings:detail", args=[recording_id]) + "#notes")
+    note = notes.add_note(
+        user=request.user,
+        ip_address=audit.client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        recording=recording,
+        at_ms=form.cleaned_data["at"],
+        text=form.cleaned_data["text"],
+    )
+    if wants_json(request):
+        html = render_to_string("recordings/_note.html", {"note": note, "recording": recording}, request)
+        return JsonResponse({"at": note.at_seconds, "html": html}, status=201)
+    messages.success(request, "Note saved.")
+    return redirect(reverse("recordings:detail", args=[recording_id]) + "#notes")
+
+
+@auditor_required
+@require_GET
+def note_search(request):
+    query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL refuses NUL
+    table = MomentNoteTable(notes.search_notes(query))
+    RequestConfig(request, paginate={"per_page": NOTES_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
+    return render(request, "recordings/notes.html", {"query": query, "table": table})

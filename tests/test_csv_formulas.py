@@ -1,0 +1,64 @@
+"""No export hands a spreadsheet a formula: only a value that is entirely a number or a phone
+number may start with + or -; anything else starting with = + - @ tab or CR is quoted."""
+
+import csv
+import io
+
+import pytest
+
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.models import Recording
+
+from .conftest import AUTH_ID, AUTH_TOKEN
+from .factories import make_recording
+
+pytestmark = pytest.mark.django_db
+
+LIVE = [
+    "+1+cmd|' /C calc'!A0",
+    '-1+HYPERLINK("http://x","y")',
+    "=1+1",
+    "=HYPERLINK(1)",
+    "@SUM(1)",
+    "\t=1",
+    "\r=1",
+    "+",
+    "-",
+    "-1-1",
+    "+1e",
+    "+91 98 =2",
+]
+PLAIN = ["+919876543210", "-12.5", "+3", "-0", "+1.5e3", ".5", "+91 98765 43210", "+1 (555) 010-0100", "12", "a=b"]
+
+
+def rows(response):
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.mark.parametrize("text", LIVE)
+def test_a_live_formula_in_the_recordings_csv_is_quoted(support_client, text):
+    Recording.objects.filter(pk=make_recording().pk).update(conference_name=text, to_number=text)
+    [row] = rows(support_client.get("/", {"_export": "csv"}))
+    assert row["conference_name"] == "'" + text
+    assert row["to_number"] == "'" + text
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_numbers_and_phone_numbers_are_written_as_they_are(support_client, text):
+    Recording.objects.filter(pk=make_recording().pk).update(conference_name=text, to_number=text)
+    [row] = rows(support_client.get("/", {"_export": "csv"}))
+    assert (row["conference_name"], row["to_number"]) == (text, text)
+
+
+@pytest.fixture
+def fake_account():
+    return FakeAccount(count=3, seed=2, auth_id=AUTH_ID, auth_token=AUTH_TOKEN, max_audio_seconds=3)
+
+
+@pytest.mark.parametrize("text", LIVE[:3])
+def test_a_formula_sent_as_a_user_agent_is_quoted_in_the_audit_csv(synced, client, auditor_user, text):
+    client.force_login(auditor_user)
+    recording = Recording.objects.first()
+    b"".join(client.get(f"/recordings/{recording.recording_id}/audio", HTTP_USER_AGENT=text).streaming_content)
+    [row] = rows(client.get("/audit/", {"action": "play", "_export": "csv"}))
+    assert row["user_agent"] == "'" + text
