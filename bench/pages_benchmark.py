@@ -71,6 +71,9 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "bench"))
+
+import transcript_seed  # noqa: E402
 
 TABLE = "recordings_recording"
 CHUNK = 10_000  # rows a seed worker generates per task
@@ -705,6 +708,10 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         ("CSV export (~10k rows)", "/?" + urlencode({"added_after": f["csv_since"], "_export": "csv"}), None),
         # What a page showing "more than 10,000" fetches after it: its cold median is the full count.
         ("exact count of all", "/count", None),
+        *(
+            (f"words said: {name}", "/?" + urlencode({"transcript": words}), None)
+            for name, words in transcript_seed.CASES.items()
+        ),
     ]
 
 
@@ -769,6 +776,7 @@ def run(args):
         call_command("migrate", verbosity=0)
         target.analyze()
         seed["analyze_s"] = round(time.perf_counter() - started, 2)
+    seed.update(transcript_seed.seed(connection.vendor, connection))
     print(f"Seed: {seed}", file=sys.stderr)
 
     # No collectstatic here: serve static URLs unhashed (DEBUG off otherwise wants the manifest).

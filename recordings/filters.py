@@ -7,7 +7,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
-from . import selectors
+from . import selectors, transcripts
 from .models import AuditEvent, Recording, ReviewState
 from .roles import is_auditor
 
@@ -30,6 +30,11 @@ class RecordingFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "Number, last digits, call or recording id", "type": "search"}),
     )
     call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    transcript = django_filters.CharFilter(
+        label="Words said",
+        method="filter_transcript",
+        widget=forms.TextInput(attrs={"placeholder": "Words in the transcript", "type": "search"}),
+    )
     recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
     recording_format = django_filters.ChoiceFilter(label="Format", choices=RECORDING_FORMATS, empty_label="Any format")
     from_number = django_filters.CharFilter(label="From", method="filter_number")
@@ -66,6 +71,13 @@ class RecordingFilter(django_filters.FilterSet):
         method="filter_review",
     )
 
+    masked = django_filters.ChoiceFilter(
+        label="Transcript",
+        choices=[("masked", "Payment or ID data masked")],
+        empty_label="Any transcript",
+        method="filter_masked",
+    )
+
     class Meta:
         model = Recording
         fields = []
@@ -74,6 +86,13 @@ class RecordingFilter(django_filters.FilterSet):
         super().__init__(*args, request=request, **kwargs)
         if request is None or not is_auditor(request.user):
             del self.filters["review"]
+            del self.filters["masked"]
+
+    def filter_transcript(self, queryset, name, value):
+        return transcripts.matching(queryset, value)
+
+    def filter_masked(self, queryset, name, value):
+        return transcripts.masked_recordings(queryset)
 
     def filter_status(self, queryset, name, value):
         return queryset.removed() if value == "removed" else queryset

@@ -1,7 +1,12 @@
 import re
+import secrets
+from datetime import timedelta
+from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 
+from .filters import DATE_BOUNDS, RECORDING_TYPES
 from .models import ReviewState
 
 
@@ -58,3 +63,65 @@ class MomentNoteForm(forms.Form):
         if at_ms > (self.duration_ms + 1000 if self.duration_ms is not None else MAX_MOMENT_MS):
             raise forms.ValidationError("That moment is past the end of the recording.")
         return at_ms
+
+
+def start_of_week():
+    today = timezone.localdate()
+    return today - timedelta(days=today.weekday())
+
+
+class ReviewSampleForm(forms.Form):
+    """What to sample: the recordings table's filters (a period, a type), a share and a minimum
+    per caller number, and the seed that makes the draw reproducible."""
+
+    name = forms.CharField(max_length=200, required=False, help_text="Blank: named after the period.")
+    added_after = forms.DateField(label="Added from", initial=start_of_week, validators=DATE_BOUNDS)
+    added_before = forms.DateField(label="Added until (inclusive)", initial=timezone.localdate, validators=DATE_BOUNDS)
+    recording_type = forms.ChoiceField(
+        label="Type", choices=[("", "Any type"), *RECORDING_TYPES], required=False, initial="call"
+    )
+    percent = forms.DecimalField(
+        label="Share (%)", min_value=Decimal("0.01"), max_value=100, decimal_places=2, initial=5
+    )
+    per_caller = forms.IntegerField(label="At least per caller number", min_value=0, max_value=50, initial=2)
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Blank: a new random one. The same seed over the same recordings draws the same sample.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("added_after"), data.get("added_before")
+        if after and before and after > before:
+            raise forms.ValidationError("The period ends before it starts: swap the dates.")
+        if data.get("seed") is None:
+            data["seed"] = secrets.randbelow(2**31)
+        if not data.get("name") and after and before:
+            kind = dict(RECORDING_TYPES).get(data.get("recording_type"), "All")
+            data["name"] = f"{kind} recordings {after:%d %b} – {before:%d %b %Y}, {data.get('percent')} %"
+        return data
+
+    def criteria(self):
+        """The sample's recordings, as the recordings table's filter parameters."""
+        data = self.cleaned_data
+        return {
+            "added_after": data["added_after"].isoformat(),
+            "added_before": data["added_before"].isoformat(),
+            "recording_type": data["recording_type"],
+        }
+
+
+class ReviewItemForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=ReviewState.choices,
+        error_messages={"required": "Choose Reviewed or Flag.", "invalid_choice": "Choose Reviewed or Flag."},
+    )
+    note = forms.CharField(required=False, max_length=2000, strip=True)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outcome") == ReviewState.FLAGGED and not data.get("note"):
+            raise forms.ValidationError("Say why it is flagged: the note is kept with the review.")
+        return data

@@ -252,6 +252,8 @@ class AuditEvent(models.Model):
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
         NOTE = "note", "Noted a moment"
+        SAMPLE = "sample", "Drew a review sample"
+        EXPORT = "export", "Exported review results"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -350,6 +352,76 @@ class DeletionOutcome(models.Model):
         ordering = ["id"]
 
 
+class Transcript(models.Model):
+    """Vobiz's transcription of one recording, with payment and identity numbers masked.
+
+    Joined to its recording by the recording's id, with no constraint in the database: a
+    transcription may arrive before its recording, and it attaches when the recording is stored.
+    The text is stored only after masking (see recordings/masking.py); `masked_kinds` says what was
+    taken out. Searched by full-text indexes built in raw SQL by migration 0010_transcripts.
+    """
+
+    recording = models.OneToOneField(
+        Recording,
+        to_field="recording_id",
+        db_column="recording_id",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="transcript",
+    )
+    call_uuid = models.CharField(max_length=128, blank=True)
+    text = models.TextField(blank=True)
+    duration_seconds = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    charge = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
+    rate = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why Vobiz could not transcribe the recording.")
+    masked = models.BooleanField(default=False, help_text="Payment or identity data was masked in the text.")
+    masked_kinds = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["recording"], condition=Q(masked=True), name="transcript_masked_idx"),
+        ]
+
+    def __str__(self):
+        return f"Transcript of {self.recording_id}"
+
+
+class TranscriptIndex(models.Model):
+    """SQLite's FTS5 index of transcripts (made by migration 0010_transcripts), for the search to
+    join: the database keeps it, never the ORM. On PostgreSQL there is no such table."""
+
+    transcript = models.OneToOneField(
+        Transcript,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="index_entry",
+    )
+    # FTS5 reads "table = 'words'" as "table MATCH 'words'": the column named after the table.
+    query = models.TextField(db_column="recordings_transcript_fts")
+    rank = models.FloatField()  # bm25: lower is a better match
+
+    class Meta:
+        managed = False
+        db_table = "recordings_transcript_fts"
+
+
+class CallbackNonce(models.Model):
+    """A nonce of a callback already accepted: a callback bringing it again is a replay.
+
+    In the database so that every web server refuses what any of them accepted."""
+
+    nonce = models.CharField(max_length=64, primary_key=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return self.nonce
+
+
 class MomentNote(models.Model):
     """A note pinned to a moment of a recording; a marker on its player's timeline. Never edited."""
 
@@ -373,3 +445,52 @@ class MomentNote(models.Model):
     @property
     def at_seconds(self):
         return self.at_ms / 1000
+
+
+class ReviewSample(models.Model):
+    """A random but reproducible sample of recordings for quality review.
+
+    Drawn once, when made: its recordings are kept as ReviewItems, so later syncs do not change
+    it. The same criteria and seed over the same recordings draw the same sample.
+    """
+
+    name = models.CharField(max_length=200)
+    criteria = models.JSONField(help_text="The recordings table's filters the sample was drawn from.")
+    percent = models.DecimalField(max_digits=5, decimal_places=2, help_text="Share of the matching recordings.")
+    per_caller = models.PositiveSmallIntegerField(default=0, help_text="At least this many of each caller number.")
+    seed = models.PositiveIntegerField()
+    population = models.PositiveIntegerField(help_text="How many recordings matched the criteria.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewItem(models.Model):
+    """One recording of a sample, in the sample's (random) order, and what its reviewer found."""
+
+    sample = models.ForeignKey(ReviewSample, on_delete=models.CASCADE, related_name="items")
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField(help_text="1 for the first to review.")
+    outcome = models.CharField(max_length=16, choices=ReviewState.choices, blank=True)
+    note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sample", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "position"], name="review_item_position_unique"),
+            models.UniqueConstraint(fields=["sample", "recording"], name="review_item_recording_unique"),
+        ]
+        indexes = [models.Index(fields=["sample", "outcome", "position"], name="review_item_outcome_idx")]
+
+    def __str__(self):
+        return f"{self.sample} #{self.position}"

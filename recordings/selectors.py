@@ -14,7 +14,7 @@ from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.http import QueryDict
 
-from .models import AuditEvent, Recording, SyncRun
+from .models import AuditEvent, Recording, SyncRun, Transcript
 from .normalise import is_path_safe
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
@@ -125,10 +125,7 @@ def sqlite_conference_index():
     trigram tokenizer, and a later migration that rebuilds recordings_recording drops the triggers.
     """
     global _missing_index_logged
-    with connection.cursor() as cursor:
-        placeholders = ", ".join(["%s"] * len(CONFERENCE_FTS_OBJECTS))
-        cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({placeholders})", CONFERENCE_FTS_OBJECTS)
-        present = cursor.fetchone()[0] == len(CONFERENCE_FTS_OBJECTS)
+    present = sqlite_objects_exist(CONFERENCE_FTS_OBJECTS)
     if not present and not _missing_index_logged:
         _missing_index_logged = True
         logging.getLogger(__name__).warning(
@@ -137,6 +134,14 @@ def sqlite_conference_index():
             CONFERENCE_FTS_TABLE,
         )
     return present
+
+
+def sqlite_objects_exist(names):
+    """Whether every one of these SQLite tables and triggers exists: one look at sqlite_master."""
+    with connection.cursor() as cursor:
+        placeholders = ", ".join(["%s"] * len(names))
+        cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({placeholders})", names)
+        return cursor.fetchone()[0] == len(names)
 
 
 def starts_with(field, text):
@@ -215,17 +220,34 @@ CHANGING_ACTIONS = [
 
 
 def data_version():
-    """Changes whenever the rows a count sees may have: a sync stored a page, or an auditor acted.
+    """Changes whenever the rows a count sees may have: a sync stored a page, a callback stored a
+    recording or a transcript, or an auditor acted.
 
     One query; each action's latest event is its own index lookup (audit_action_idx), so the
-    plays and downloads that fill the log are never scanned.
+    plays and downloads that fill the log are never scanned; the newest recording and transcript
+    are the last entries of their primary keys.
     """
     latest = {
         action: Subquery(AuditEvent.objects.filter(action=action).order_by("-at").values("pk")[:1])
         for action in CHANGING_ACTIONS
     }
+    latest["newest_recording"] = Subquery(Recording.objects.order_by("-pk").values("pk")[:1])
+    latest["newest_transcript"] = Subquery(Transcript.objects.order_by("-pk").values("pk")[:1])
     row = SyncRun.objects.order_by("-started_at").values("pk", "pages", "gone").annotate(**latest).first()
     return repr(row) if row else None  # no sync yet: rows that came another way, so no caching
+
+
+NEW_COUNT_BOUND = 100  # "more than 99 new" says enough
+
+
+def newest_stored():
+    """The id of the latest recording stored: the table asks what came after it (`count_stored_after`)."""
+    return Recording.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def count_stored_after(queryset, since):
+    """How many of a view's recordings were stored after row `since`, up to NEW_COUNT_BOUND."""
+    return queryset.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
 
 
 def recordings_of_call(call_uuid):

@@ -14,6 +14,7 @@ from django.utils.text import Truncator
 from .models import AuditEvent, Recording, SyncRun
 from .templatetags.phone_numbers import phone
 from .templatetags.recording_format import duration, short_id
+from .transcripts import highlighted
 
 PER_PAGE_CHOICES = (25, 50, 100)
 INDEX_ONLY_OFFSET = 1_000  # rows skipped before a page is read ids first (RecordingTable.page_records)
@@ -117,8 +118,10 @@ class RecordingTable(tables.Table):
         verbose_name="Listen", orderable=False, empty_values=(), attrs={"td": {"class": "player-cell"}}
     )
     review_state = tables.Column(verbose_name="Review", orderable=False)
+    transcript_snippet = tables.Column(verbose_name="Said", orderable=False, attrs={"td": {"class": "wrap snippet"}})
     actions = tables.Column(verbose_name="", orderable=False, empty_values=())
     AUDITOR_COLUMNS = ("selected", "review_state")
+    SEARCH_COLUMNS = ("transcript_snippet",)  # shown only with a transcript search, which annotates it
 
     class Meta:
         model = Recording
@@ -134,6 +137,7 @@ class RecordingTable(tables.Table):
             "call_uuid",
             "player",
             "review_state",
+            "transcript_snippet",
             "actions",
         )
         order_by = "-add_time"
@@ -242,6 +246,9 @@ class RecordingTable(tables.Table):
     def render_call_uuid(self, record):
         return short_link(self.url("recordings:call", record.call_uuid), record.call_uuid)
 
+    def render_transcript_snippet(self, record):
+        return highlighted(record.transcript_snippet)
+
 
 class SyncRunTable(tables.Table):
     pages = tables.Column(attrs=COUNT_ATTRS)
@@ -301,6 +308,8 @@ ACTION_BADGES = {
     AuditEvent.Action.DELETE_FAILED: "red",
     AuditEvent.Action.SYNC: "violet",
     AuditEvent.Action.NOTE: "grey",
+    AuditEvent.Action.SAMPLE: "violet",
+    AuditEvent.Action.EXPORT: "grey",
 }
 
 

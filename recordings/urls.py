@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import audit_log, auditing, browse, bulk_download, notes, usage
+from .views import audit_log, auditing, browse, bulk_download, callbacks, live, notes, review, usage
 
 app_name = "recordings"
 
@@ -22,6 +22,7 @@ register_converter(VobizIdConverter, "vobiz_id")
 urlpatterns = [
     path("", browse.recording_list, name="list"),
     path("count", browse.recording_count, name="count"),
+    path("new", live.new_recordings, name="new"),
     path("recordings/download.zip", bulk_download.download_zip, name="download_zip"),
     path("recordings/<vobiz_id:recording_id>/", browse.recording_detail, name="detail"),
     path("recordings/<vobiz_id:recording_id>/audio", browse.recording_audio, name="audio"),
@@ -39,5 +40,12 @@ urlpatterns = [
     path("deletions/<int:batch_id>/", auditing.deletion_batch, name="deletion"),
     path("recordings/<vobiz_id:recording_id>/notes", notes.add_note, name="add_note"),
     path("notes/", notes.note_search, name="notes"),
+    path("review/", review.samples, name="review"),
+    path("review/<int:sample_id>/", review.sample, name="review_sample"),
+    path("review/<int:sample_id>/next", review.start, name="review_next"),
+    path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
+    path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
+    path("vobiz/recording-callback", callbacks.recording_callback, name="recording_callback"),
+    path("vobiz/transcription-callback", callbacks.transcription_callback, name="transcription_callback"),
 ]

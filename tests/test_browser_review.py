@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from recordings.models import MomentNote, Recording
+from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
 from recordings.roles import AUDITORS, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
@@ -98,3 +98,48 @@ def test_a_bad_moment_is_explained_under_the_form(auditor_page):
     page.wait_for_selector("[data-note-error]:not([hidden])")
     assert "past the end" in page.inner_text("[data-note-error]")
     assert not MomentNote.objects.exists()
+
+
+def test_a_sample_is_drawn_and_reviewed_from_the_keyboard(auditor_page):
+    page = auditor_page
+    page.click("nav >> text=Review")
+    page.fill("input[name=added_after]", "2000-01-01")
+    page.fill("input[name=added_before]", "2999-12-31")
+    page.select_option("select[name=recording_type]", "")
+    page.fill("input[name=percent]", "10")
+    page.fill("input[name=per_caller]", "0")
+    page.fill("input[name=seed]", "77")
+    page.click("text=Draw the sample")
+    page.wait_for_url(re.compile(r"/review/\d+/$"))
+    sample = ReviewSample.objects.get()
+    assert sample.seed == 77 and sample.items.count() == 8  # 10 % of the 80, rounded up
+    assert "0 of 8 reviewed" in page.inner_text("main")
+    page.click("text=Start reviewing")
+    page.wait_for_url(re.compile(r"/review/\d+/1/$"))
+
+    page.keyboard.press("k")
+    audio = page.locator("[data-recording] audio")
+    page.wait_for_function("a => a.currentTime > 0.3", arg=audio.element_handle(), timeout=15000)
+    page.keyboard.press("r")
+    page.wait_for_url(re.compile(r"/review/\d+/2/$"))
+    assert "1 of 8 reviewed" in page.inner_text("main")
+
+    page.keyboard.press("f")
+    assert page.is_visible("[data-review-hint]")
+    assert page.evaluate("document.activeElement.matches('[data-review-note]')")
+    page.keyboard.type("Customer shouted at")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/review/\d+/3/$"))
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/review/\d+/4/$"))
+    page.keyboard.press("p")
+    page.wait_for_url(re.compile(r"/review/\d+/3/$"))
+    page.keyboard.press("p")
+    page.wait_for_url(re.compile(r"/review/\d+/2/$"))
+    assert "Flagged" in page.inner_text("#verdict-heading")
+    assert page.input_value("[data-review-note]") == "Customer shouted at"
+
+    outcomes = list(sample.items.order_by("position").values_list("outcome", "note")[:3])
+    assert outcomes == [("reviewed", ""), ("flagged", "Customer shouted at"), ("", "")]
+    first = sample.items.get(position=1).recording
+    assert AuditEvent.objects.filter(action="play", recording=first).count() == 1

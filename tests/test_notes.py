@@ -84,7 +84,7 @@ def test_support_can_neither_add_nor_see_notes(support_user, auditor_client):
     for url in (f"/recordings/{recording.recording_id}/", f"/calls/{recording.call_uuid}/"):
         page = support_client.get(url).content.decode()
         assert "Only for auditors" not in page and "data-note-form" not in page
-    assert 'href="/notes/"' not in support_client.get("/").content.decode()
+    assert "/review/" not in support_client.get("/").content.decode()
     assert MomentNote.objects.count() == 1
 
 

@@ -159,6 +159,12 @@ VOBIZ_AUTH_ID = os.environ.get("VOBIZ_AUTH_ID", "")
 VOBIZ_AUTH_TOKEN = os.environ.get("VOBIZ_AUTH_TOKEN", "")
 VOBIZ_API_URL = os.environ.get("VOBIZ_API_URL", "https://api.vobiz.ai/api/v1").rstrip("/")
 VOBIZ_MEDIA_HOSTS = env_list("VOBIZ_MEDIA_HOSTS", "*.vobiz.ai")
+# Callbacks: signatures are checked against this base URL (Vobiz signs the URL it called), with
+# the account's token, and with the parent account's token for a sub-account's MA- signatures.
+DASHBOARD_PUBLIC_URL = os.environ.get("DASHBOARD_PUBLIC_URL", "").strip().rstrip("/")
+VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
+# A used nonce is refused for this long; the signature covers no time, so longer is safer.
+CALLBACK_NONCE_DAYS = 30
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,7 @@ from django_tables2 import RequestConfig
 
 from .. import audit, exports, media, notes, selectors, services
 from ..filters import RecordingFilter
-from ..models import Recording, SyncRun
+from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder, unread_count
@@ -40,7 +40,15 @@ def recording_list(request):
         return exports.csv_response(queryset)
     rows = per_page(request)
     summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
-    table = RecordingTable(queryset, order_by_field="sort", exclude=() if auditor else RecordingTable.AUDITOR_COLUMNS)
+    searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
+    excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
+    table = RecordingTable(
+        queryset,
+        order_by_field="sort",
+        # A transcript search is ranked best match first unless a column is sorted on.
+        order_by=() if searching_transcripts else None,
+        exclude=excluded if searching_transcripts else excluded + RecordingTable.SEARCH_COLUMNS,
+    )
     RequestConfig(
         request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
     ).configure(table)
@@ -54,6 +62,7 @@ def recording_list(request):
             "per_page": rows,
             "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
+            "newest_stored": selectors.newest_stored(),
             "is_auditor": auditor,
         },
     )
@@ -111,6 +120,7 @@ def recording_detail(request, recording_id):
             "history": history,
             "is_auditor": auditor,
             "hold": audit.active_hold(recording) if auditor else None,
+            "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
             "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
@@ -160,7 +170,7 @@ def call_detail(request, call_uuid):
             messages.success(request, "The call record was fetched again from Vobiz.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
-    recordings = list(selectors.recordings_of_call(call_uuid))
+    recordings = list(selectors.recordings_of_call(call_uuid).select_related("transcript"))
     auditor = is_auditor(request.user)
     call_notes = notes.notes_by_recording(recording.pk for recording in recordings) if auditor else {}
     return render(

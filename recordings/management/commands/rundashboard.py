@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from recordings.fake_vobiz.callbacks import CallbackSender
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FakeVobizServer
 
@@ -38,22 +39,30 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--demo-count", type=int, default=2500, help="recordings in the demo account")
         parser.add_argument("--demo-port", type=int, default=8765, help="port of the fake Vobiz API")
+        parser.add_argument(
+            "--demo-call-every",
+            type=float,
+            default=20.0,
+            help="seconds between the demo's new calls, each sending its callbacks (0: none)",
+        )
 
-    def handle(self, *args, addrport, demo_count, demo_port, **options):
+    def handle(self, *args, addrport, demo_count, demo_port, demo_call_every, **options):
         real_account = bool(settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN)
         if not real_account:
             require_demo_database()
         call_command("migrate", interactive=False, verbosity=0)
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)  # WhiteNoise serves them
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         if real_account:
             self.stdout.write(f"Syncing from the Vobiz account {settings.VOBIZ_AUTH_ID}…")
             login = self.ensure_admin()
         else:
-            self.start_fake_vobiz(demo_count, demo_port)
+            account = self.start_fake_vobiz(demo_count, demo_port)
             login = self.ensure_demo_user()
+            if demo_call_every > 0:
+                self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
-        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
         call_command("runserver", addrport, use_reloader=False)
 
@@ -69,6 +78,15 @@ class Command(BaseCommand):
         settings.VOBIZ_AUTH_TOKEN = account.auth_token
         settings.VOBIZ_API_URL = server.base_url
         self.stdout.write(f"No Vobiz credentials set: serving demo data from the fake Vobiz API at {server.base_url}")
+        return account
+
+    def start_live_demo(self, account, host, every):
+        """A new call every `every` seconds: the fake Vobiz posts its signed callbacks to this dashboard."""
+        settings.DASHBOARD_PUBLIC_URL = settings.DASHBOARD_PUBLIC_URL or f"http://{host}"
+        CallbackSender(
+            account, f"http://{host}", settings.DASHBOARD_PUBLIC_URL, interval=every, transcript_delay=every / 3
+        ).start()
+        self.stdout.write(f"Live demo: a new call every {every:g} s, its recording and transcript sent as callbacks.")
 
     def ensure_demo_user(self):
         require_demo_database()  # a superuser with a published password: never anywhere else

@@ -1,0 +1,86 @@
+"""What Vobiz's callbacks change: a recording fetched from the API, a transcript stored.
+
+A recording callback's body is not signed, so it only names a recording: `fetch_recording` asks
+the API for it by id and stores the API's object through the sync's normaliser and writer. It runs
+off the request, as background work; Vobiz retries callbacks and the sync may have the row
+already, so storing is an upsert and running it twice changes nothing.
+"""
+
+import logging
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+from . import jobs
+from .callbacks import TranscriptionCallback
+from .masking import mask
+from .models import Recording, Transcript
+from .normalise import UnusableRecording, normalise
+from .sync import RecordingWriter
+from .vobiz import VobizError, VobizNotFound, client_from_settings
+
+logger = logging.getLogger(__name__)
+
+
+def queue_recording_fetch(recording_id: str) -> None:
+    jobs.run_in_background("callback-fetch", fetch_recording, recording_id)
+
+
+def fetch_recording(recording_id: str) -> str:
+    """Fetches one recording from Vobiz and stores it; returns what happened, in words."""
+    try:
+        with client_from_settings() as client:
+            obj = client.get_recording(recording_id)
+    except VobizNotFound:
+        logger.info("callback for recording %s: Vobiz has no such recording; nothing stored", recording_id)
+        return "not found"
+    except VobizError as exc:
+        logger.warning("callback for recording %s: not fetched (%s); the next sync picks it up", recording_id, exc)
+        raise
+    try:
+        fields = normalise(obj)
+    except UnusableRecording as exc:
+        logger.warning("callback for recording %s: Vobiz's object is unusable (%s); nothing stored", recording_id, exc)
+        return "unusable"
+    if fields["recording_id"] != recording_id:
+        logger.warning("callback for recording %s: Vobiz answered with another recording; nothing stored", recording_id)
+        return "unusable"
+    store_recordings([fields])
+    logger.info("callback for recording %s: stored from the API", recording_id)
+    return "stored"
+
+
+def store_recordings(rows: list[dict]) -> None:
+    """Stores normalised recordings as the sync does: an upsert that leaves auditing columns be."""
+    now = timezone.now()
+    with transaction.atomic():
+        RecordingWriter(connections[DEFAULT_DB_ALIAS]).upsert(
+            [{**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None} for fields in rows]
+        )
+
+
+def store_transcription(callback: TranscriptionCallback) -> Transcript:
+    """Stores a transcription, masked; a later one for the same recording replaces it.
+
+    Called inside the callback's transaction. Unknown recordings are fetched: the transcript
+    waits for its recording under the recording's id, and is shown as soon as it is stored.
+    """
+    masked = mask(callback.text)
+    now = timezone.now()
+    values = {
+        "call_uuid": callback.call_uuid,
+        "text": masked.text,
+        "error": callback.error,
+        "duration_seconds": callback.duration_seconds,
+        "charge": callback.charge,
+        "rate": callback.rate,
+        "masked": bool(masked.kinds),
+        "masked_kinds": masked.kinds,
+        "updated_at": now,
+    }
+    transcript, _ = Transcript.objects.update_or_create(
+        recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
+    )
+    if not Recording.objects.filter(recording_id=callback.recording_id).exists():
+        transaction.on_commit(lambda: queue_recording_fetch(callback.recording_id))
+    return transcript

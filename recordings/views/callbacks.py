@@ -1,0 +1,86 @@
+"""Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/callbacks.py).
+
+Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
+unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored. The nonce is
+spent in the same transaction as the change, so a callback that failed can be sent again.
+"""
+
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from .. import callbacks, live
+
+logger = logging.getLogger("recordings.callbacks")
+REFUSED = "Refused: not signed by Vobiz for this URL, or already received."
+
+
+def answer(status, text):
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def handle(request, read, act):
+    """Checks the signature, reads the body with `read` and, in one transaction with spending the
+    nonces, calls `act` with what it read; returns the answer."""
+    path = request.path_info
+    try:
+        nonces = callbacks.verified_nonces(request.headers, path)
+    except callbacks.CallbackRefused as exc:
+        logger.warning("refused a callback to %s from %s: %s", path, request.META.get("REMOTE_ADDR"), exc)
+        return answer(403, REFUSED)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = -1
+    try:
+        if not 0 <= length <= callbacks.MAX_BODY_BYTES:
+            raise callbacks.CallbackTooLarge(f"a body of at most {callbacks.MAX_BODY_BYTES} bytes, not {length}")
+        if request.content_type not in ("application/x-www-form-urlencoded", ""):
+            raise callbacks.CallbackInvalid(
+                f"a form (application/x-www-form-urlencoded) expected, not {request.content_type}"
+            )
+        callback = read(callbacks.form_fields(request.body))
+    except callbacks.CallbackInvalid as exc:
+        logger.warning("refused a callback to %s: %s", path, exc)
+        status = 413 if isinstance(exc, callbacks.CallbackTooLarge) else 400
+        return answer(status, f"Unusable callback: {exc}.")
+    try:
+        with transaction.atomic():
+            callbacks.spend_nonces(nonces)
+            done = act(callback)
+    except callbacks.CallbackRefused as exc:
+        logger.warning("refused a callback to %s for %s: %s", path, callback.recording_id, exc)
+        return answer(403, REFUSED)
+    logger.info("callback to %s for %s: %s", path, callback.recording_id, done)
+    return answer(200, done)
+
+
+def queue_fetch(callback):
+    transaction.on_commit(lambda: live.queue_recording_fetch(callback.recording_id))
+    return "queued: the recording is fetched from Vobiz"
+
+
+def store_transcription(callback):
+    transcript = live.store_transcription(callback)
+    return f"stored, with {', '.join(transcript.masked_kinds)} masked" if transcript.masked else "stored"
+
+
+@login_not_required
+@csrf_exempt
+@sensitive_post_parameters("transcription")
+@require_POST
+def recording_callback(request):
+    return handle(request, callbacks.recording_callback, queue_fetch)
+
+
+@login_not_required
+@csrf_exempt
+@sensitive_post_parameters("transcription")
+@require_POST
+def transcription_callback(request):
+    return handle(request, callbacks.transcription_callback, store_transcription)

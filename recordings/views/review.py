@@ -1,0 +1,127 @@
+"""The review queue: auditors draw samples of recordings and step through them, keyboard first."""
+
+from django.contrib import messages
+from django.db.models import F
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import audit, exports, notes, review, selectors
+from ..filters import RecordingFilter
+from ..forms import ReviewItemForm, ReviewSampleForm
+from ..models import AuditEvent, ReviewItem
+from ..roles import auditor_required
+from .auditing import form_errors
+
+EXPORT_COLUMNS = [
+    "position",
+    "recording__recording_id",
+    "recording__call_uuid",
+    "recording__add_time",
+    "recording__from_number",
+    "recording__to_number",
+    "recording__recording_type",
+    "recording__recording_duration_ms",
+    "outcome",
+    "note",
+    "reviewer",
+    "reviewed_at",
+]
+
+
+@auditor_required
+@require_http_methods(["GET", "POST"])
+def samples(request):
+    """The samples with their progress, and the form that draws a new one."""
+    form = ReviewSampleForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        criteria = form.criteria()
+        filterset = RecordingFilter(review.criteria_query(criteria), queryset=selectors.recordings(), request=request)
+        try:
+            sample = review.create_sample(
+                user=request.user,
+                ip_address=audit.client_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+                name=form.cleaned_data["name"],
+                criteria=criteria,
+                recordings=filterset.filtered(),
+                percent=form.cleaned_data["percent"],
+                per_caller=form.cleaned_data["per_caller"],
+                seed=form.cleaned_data["seed"],
+            )
+        except review.SampleRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            return redirect("recordings:review_sample", sample_id=sample.pk)
+    status = 400 if form.is_bound else 200
+    context = {"form": form, "samples": review.samples_with_progress()[:100]}
+    return render(request, "recordings/review_samples.html", context, status=status)
+
+
+@auditor_required
+@require_GET
+def sample(request, sample_id):
+    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    items = found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
+    return render(
+        request,
+        "recordings/review_sample.html",
+        {"sample": found, "items": items, "next_item": review.next_to_review(found)},
+    )
+
+
+@auditor_required
+@require_GET
+def start(request, sample_id):
+    """Continue where the sample's review stands: its first recording not reviewed yet."""
+    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    item = review.next_to_review(found)
+    if item is None:
+        messages.success(request, f"Every recording of this sample is reviewed ({found.total}).")
+        return redirect("recordings:review_sample", sample_id=found.pk)
+    return redirect("recordings:review_item", sample_id=found.pk, position=item.position)
+
+
+@auditor_required
+@require_http_methods(["GET", "POST"])
+def item(request, sample_id, position):
+    """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
+    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    current = get_object_or_404(
+        ReviewItem.objects.select_related("recording", "reviewed_by"), sample=found, position=position
+    )
+    form = ReviewItemForm(request.POST if request.method == "POST" else None, initial={"note": current.note})
+    if request.method == "POST":
+        if form.is_valid():
+            review.review_item(
+                request=request, item=current, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"]
+            )
+            following = review.next_to_review(found, after=position)
+            if following is None:
+                messages.success(request, f"Done: all {found.total} recordings of this sample are reviewed.")
+                return redirect("recordings:review_sample", sample_id=found.pk)
+            return redirect("recordings:review_item", sample_id=found.pk, position=following.position)
+        messages.error(request, form_errors(form))
+    recording = current.recording
+    return render(
+        request,
+        "recordings/review_item.html",
+        {
+            "sample": found,
+            "item": current,
+            "recording": recording,
+            "form": form,
+            "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []),
+            "previous": position - 1 if position > 1 else None,
+            "next": position + 1 if position < found.total else None,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@auditor_required
+@require_GET
+def export(request, sample_id):
+    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    audit.record(request, AuditEvent.Action.EXPORT, note=f"{found.name}: {found.reviewed} of {found.total} reviewed")
+    items = found.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
+    return exports.csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

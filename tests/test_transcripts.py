@@ -1,0 +1,144 @@
+"""Transcripts on the pages, and the search of what was said."""
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from recordings.callbacks import TranscriptionCallback
+from recordings.live import store_transcription
+from recordings.models import Transcript
+from recordings.transcripts import highlighted
+
+from .factories import make_recording
+
+pytestmark = pytest.mark.django_db
+
+
+def transcribe(recording_id, text, call_uuid=""):
+    return store_transcription(
+        TranscriptionCallback(
+            recording_id=recording_id,
+            call_uuid=call_uuid,
+            text=text,
+            error="",
+            duration_seconds=None,
+            charge=None,
+            rate=None,
+        )
+    )
+
+
+def shown_ids(response):
+    return [row.record.recording_id for row in response.context["table"].paginated_rows]
+
+
+@pytest.fixture
+def transcribed():
+    refund = make_recording()
+    twice = make_recording()
+    other = make_recording()
+    transcribe(refund.recording_id, "I want a refund for the broken kettle.")
+    transcribe(twice.recording_id, "Refund please. I asked for a refund last week, the refund never came.")
+    transcribe(other.recording_id, "Can you change my delivery address?")
+    make_recording()  # no transcript
+    return refund, twice, other
+
+
+def test_transcript_search_finds_stemmed_words_best_match_first(support_client, transcribed):
+    refund, twice, other = transcribed
+    response = support_client.get("/", {"transcript": "refunds"})
+    assert response.status_code == 200
+    assert shown_ids(response) == [twice.recording_id, refund.recording_id]
+
+
+def test_every_word_must_be_said(support_client, transcribed):
+    refund, twice, other = transcribed
+    assert shown_ids(support_client.get("/", {"transcript": "refund kettle"})) == [refund.recording_id]
+    assert shown_ids(support_client.get("/", {"transcript": "refund address"})) == []
+
+
+def test_matches_are_highlighted_and_the_rest_escaped(support_client):
+    recording = make_recording()
+    transcribe(recording.recording_id, 'He said <script>alert("x")</script> about the refund')
+    response = support_client.get("/", {"transcript": "refund"})
+    html = response.content.decode()
+    assert "<mark>refund</mark>" in html
+    assert "<script>alert" not in html
+
+
+def test_a_snippet_is_escaped_but_its_marks():
+    assert (
+        highlighted('<b onclick="x">\ue000refund\ue001</b>')
+        == "&lt;b onclick=&quot;x&quot;&gt;<mark>refund</mark>&lt;/b&gt;"
+    )
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "refund*", "NEAR(a b)", "a OR b", "-refund", "'; DROP TABLE x; --", "ünïcode", "%_"]
+)
+def test_query_syntax_is_only_words(support_client, transcribed, query):
+    response = support_client.get("/", {"transcript": query})
+    assert response.status_code == 200
+
+
+def test_a_transcript_that_came_first_attaches_when_its_recording_arrives(support_client):
+    transcribe("late-recording-1", "the parcel arrived damaged")
+    assert shown_ids(support_client.get("/", {"transcript": "parcel"})) == []
+    recording = make_recording(recording_id="late-recording-1")
+    assert shown_ids(support_client.get("/", {"transcript": "parcel"})) == [recording.recording_id]
+    page = support_client.get(f"/recordings/{recording.recording_id}/")
+    assert "the parcel arrived damaged" in page.content.decode()
+
+
+def test_masked_numbers_are_neither_stored_nor_searchable(support_client):
+    recording = make_recording()
+    transcribe(recording.recording_id, "my card is 4111 1111 1111 1111 and cvv 123")
+    stored = Transcript.objects.get(recording_id=recording.recording_id)
+    assert "4111" not in stored.text and "123" not in stored.text
+    assert shown_ids(support_client.get("/", {"transcript": "4111"})) == []
+    assert shown_ids(support_client.get("/", {"transcript": "card"})) == [recording.recording_id]
+
+
+def test_auditors_find_recordings_whose_transcript_was_masked(auditor_client, support_user):
+    masked = make_recording()
+    clean = make_recording()
+    transcribe(masked.recording_id, "the security code is 1 2 3")
+    transcribe(clean.recording_id, "nothing to hide here")
+    assert shown_ids(auditor_client.get("/", {"masked": "masked"})) == [masked.recording_id]
+    # Support staff have no such filter: the parameter is ignored.
+    support_client = Client()
+    support_client.force_login(support_user)
+    assert len(shown_ids(support_client.get("/", {"masked": "masked"}))) == 2
+
+
+def test_recording_and_call_pages_show_the_transcript(support_client):
+    first = make_recording(call_uuid="call-with-words")
+    second = make_recording(call_uuid="call-with-words")
+    transcribe(first.recording_id, "hello and welcome")
+    Transcript.objects.create(
+        recording_id=second.recording_id,
+        error="Recording duration too long for transcription",
+        received_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    detail = support_client.get(f"/recordings/{first.recording_id}/").content.decode()
+    assert "hello and welcome" in detail
+    call = support_client.get("/calls/call-with-words/").content.decode()
+    assert "hello and welcome" in call
+    assert "Recording duration too long for transcription" in call
+    untranscribed = make_recording()
+    assert "No transcript yet" in support_client.get(f"/recordings/{untranscribed.recording_id}/").content.decode()
+
+
+def test_a_masked_transcript_says_so(support_client):
+    recording = make_recording()
+    transcribe(recording.recording_id, "PAN is ABCDE1234F")
+    page = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
+    assert "ABCDE1234F" not in page
+    assert "Payment or ID data was removed" in page and "PAN" in page
+
+
+def test_a_sorted_transcript_search_keeps_the_sort(support_client, transcribed):
+    refund, twice, other = transcribed
+    response = support_client.get("/", {"transcript": "refund", "sort": "-add_time"})
+    assert shown_ids(response) == [refund.recording_id, twice.recording_id]  # newest first, not best first
