@@ -18,7 +18,7 @@ def spans_from_backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recordings", "0008_moment_notes"),
+        ("recordings", "0010_transcripts"),
     ]
 
     operations = [
