@@ -384,16 +384,7 @@ def list_request_count(server):
 
 
 def stored_ids(env, checkout):
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", STORED_IDS_SNIPPET],
-        check=True,
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return set(check_database(env, checkout, STORED_IDS_SNIPPET))
 
 
 def measure_day_later(children, args, database, workdir, checkout):
