@@ -7,12 +7,16 @@ not break the archive: it is left out and listed in a MISSING.txt entry at the e
 """
 
 import logging
+from collections.abc import Iterator
 
 import requests
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from zipstream import ZIP_STORED, ZipStream
 
 from . import audit, media
-from .vobiz import INTERACTIVE, VobizError, client_from_settings
+from .models import Recording
+from .vobiz import INTERACTIVE, VobizClient, VobizError, client_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ FIELDS = (
 )
 
 
-def unique_name(name, taken):
+def unique_name(name: str, taken: set[str]) -> str:
     stem, dot, extension = name.rpartition(".")
     candidate, n = name, 1
     while candidate in taken:
@@ -41,7 +45,7 @@ def unique_name(name, taken):
     return candidate
 
 
-def open_upstream(recording, client):
+def open_upstream(recording: Recording, client: VobizClient) -> tuple[requests.Response | None, str | None]:
     """(response, None) for a fetchable recording, else (None, why it is left out)."""
     if recording.deleted_at:
         return None, "it was deleted at Vobiz"
@@ -60,7 +64,7 @@ def open_upstream(recording, client):
     return upstream, None
 
 
-def body_chunks(upstream, name, missing):
+def body_chunks(upstream: requests.Response, name: str, missing: list[tuple[str, str]]) -> Iterator[bytes]:
     """The upstream body; a connection lost midway ends the entry short and says so in the report."""
     received = 0
     try:
@@ -73,13 +77,13 @@ def body_chunks(upstream, name, missing):
         missing.append((name, why))
 
 
-def report(missing, total):
+def report(missing: list[tuple[str, str]], total: int) -> str:
     lines = [f"{len(missing)} of {total} selected recordings are missing or incomplete in this ZIP:", ""]
     lines += [f"{name}: {why}" for name, why in missing]
     return "\n".join(lines) + "\n"
 
 
-def zip_chunks(recordings, request):
+def zip_chunks(recordings: QuerySet[Recording], request: HttpRequest) -> Iterator[bytes]:
     """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds."""
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"

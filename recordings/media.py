@@ -25,6 +25,7 @@ from django.conf import settings
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
+from .models import Recording
 from .vobiz import INTERACTIVE, MediaTarget, VobizClient, VobizError, client_from_settings
 
 MAX_REDIRECTS = 3
@@ -148,29 +149,34 @@ def open_audio(url: str, range_header: str | None = None, client: VobizClient | 
     raise VobizError("Vobiz redirected the audio too many times")
 
 
-class StreamedAudio:
-    """An upstream body as a response's streaming content: Django closes it, and with it the
-    upstream connection, when the response is done, whether or not it was read."""
+class StreamBody:
+    """Chunks as a response's streaming content, with what to do when the response is done:
+    Django closes it, read to the end or not, and it closes the chunks and calls each closer."""
 
-    def __init__(self, upstream: requests.Response, *, body: bool = True):
-        self.upstream = upstream
-        self.body = body
+    def __init__(self, chunks: Iterable[bytes], *closers: Callable[[], None]):
+        self.chunks = chunks
+        self.closers = closers
 
     def __iter__(self) -> Iterator[bytes]:
-        return self.upstream.iter_content(CHUNK_SIZE) if self.body else iter(())
+        return iter(self.chunks)
 
     def close(self) -> None:
-        self.upstream.close()
+        try:
+            if hasattr(self.chunks, "close"):
+                self.chunks.close()
+        finally:
+            for closer in self.closers:
+                closer()
 
 
-def content_type(recording, upstream_type: str | None) -> str:
+def content_type(recording: Recording, upstream_type: str | None) -> str:
     upstream_type = (upstream_type or "").split(";")[0].strip().lower()
     if upstream_type.startswith("audio/"):
         return upstream_type
     return CONTENT_TYPES.get(recording.recording_format.lower(), "application/octet-stream")
 
 
-def download_name(recording) -> str:
+def download_name(recording: Recording) -> str:
     """e.g. 2026-05-07_0945_919876543210_to_918012345678_aabbccdd.mp3"""
     parts = []
     if recording.add_time:

@@ -251,6 +251,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Deleted at Vobiz"
         DELETE_FAILED = "delete_failed", "Deletion failed"
         SYNC = "sync", "Started a sync"
+        TABLE_EXPORT = "table_export", "Exported a table as CSV"
         NOTE = "note", "Noted a moment"
         SAMPLE = "sample", "Drew a review sample"
         EXPORT = "export", "Exported review results"

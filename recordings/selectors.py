@@ -154,6 +154,9 @@ def starts_with(field, text):
 
 SUMMARY_SECONDS = 300
 COUNT_BOUND = 10_000
+# A page far down a view counts the rows up to it, so a URL asking for page 999999 would count the
+# whole view: a page counts no further than this (beyond it, it says "more than").
+MAX_COUNTED_ROWS = 100_000
 
 
 def summarise(queryset, params="", at_least=0):
@@ -169,7 +172,7 @@ def summarise(queryset, params="", at_least=0):
     summary = cache.get(key) if key else None
     if summary is not None:
         return summary
-    bound = max(COUNT_BOUND, at_least)
+    bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
         .values("recording_duration_ms")[: bound + 1]

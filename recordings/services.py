@@ -2,8 +2,10 @@
 
 import logging
 from dataclasses import dataclass
+from hashlib import md5
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from .models import CallDetail
@@ -18,22 +20,37 @@ class CallDetailResult:
     problem: str = ""  # why there is no record, in words for the page
 
 
-def call_detail(call_uuid, refresh=False):
-    """The call's CDR: from the cache unless `refresh`, else from Vobiz (and then cached)."""
+NO_CDR = (
+    "Vobiz has no call record for this call: it is unknown, or still in progress "
+    "(a record exists only once the call has ended)."
+)
+
+
+def not_found_key(call_uuid: str) -> str:
+    return "cdr-not-found:" + md5(call_uuid.encode(), usedforsecurity=False).hexdigest()
+
+
+def call_detail(call_uuid: str, refresh: bool = False) -> CallDetailResult:
+    """The call's CDR: from the cache unless `refresh`, else from Vobiz (and then cached).
+
+    Vobiz's 404 is remembered for CDR_NOT_FOUND_SECONDS (asking again, or refreshing, in that
+    time gets the same answer without a request), so page views of unknown calls cannot keep
+    Vobiz busy."""
     if not refresh:
         cached = CallDetail.objects.filter(call_uuid=call_uuid).first()
         if cached is not None:
             return CallDetailResult(record=cached)
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
         return CallDetailResult(problem="Vobiz credentials are not configured, so the call record cannot be fetched.")
+    if cache.get(not_found_key(call_uuid)):
+        return CallDetailResult(problem=NO_CDR + f" (Asked again at most every {settings.CDR_NOT_FOUND_SECONDS} s.)")
     try:
         with client_from_settings(INTERACTIVE) as client:
             data = client.get_cdr(call_uuid)
     except VobizNotFound:
-        return CallDetailResult(
-            problem="Vobiz has no call record for this call: it is unknown, or still in progress "
-            "(a record exists only once the call has ended)."
-        )
+        if settings.CDR_NOT_FOUND_SECONDS:
+            cache.set(not_found_key(call_uuid), True, settings.CDR_NOT_FOUND_SECONDS)
+        return CallDetailResult(problem=NO_CDR)
     except VobizError as exc:
         logger.warning("call record for %s not fetched: %s", call_uuid, exc)
         return CallDetailResult(problem=f"Vobiz could not be reached for the call record ({exc}). Try again shortly.")

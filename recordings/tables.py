@@ -310,6 +310,7 @@ ACTION_BADGES = {
     AuditEvent.Action.NOTE: "grey",
     AuditEvent.Action.SAMPLE: "violet",
     AuditEvent.Action.EXPORT: "grey",
+    AuditEvent.Action.TABLE_EXPORT: "grey",
 }
 
 

@@ -165,8 +165,10 @@ def test_csv_writes_every_value_exactly(auditor_client):
     make_event(Action.PLAY, recording, at=at, ip_address="2001:db8::1", user_agent="Mozilla/5.0 (X11, Linux)")
     make_event(Action.SYNC, username="@ada", at=NOON - timedelta(hours=1), note='full sync,\n"all" of it')
     body = b"".join(auditor_client.get("/audit/", {"_export": "csv"}).streaming_content).decode()
+    export = AuditEvent.objects.get(action=Action.TABLE_EXPORT)  # the export logs itself first
     assert body == (
         "at,username,action,recording_id,call_uuid,ip_address,user_agent,note\r\n"
+        f'{export.at.isoformat()},ada,table_export,,,127.0.0.1,,"2 audit events, no filter"\r\n'
         f"2026-05-10T12:00:00.000005+00:00,sky,play,{recording.recording_id},{recording.call_uuid},2001:db8::1,"
         '"Mozilla/5.0 (X11, Linux)",\r\n'
         '2026-05-10T11:00:00+00:00,\'@ada,sync,,,,,"full sync,\n""all"" of it"\r\n'

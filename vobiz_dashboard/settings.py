@@ -185,6 +185,11 @@ if "TRUST_X_FORWARDED_FOR" in os.environ:
         "TRUSTED_PROXY_COUNT to the number of proxies in front of the dashboard (1 for one)."
     )
 
+# Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
+STREAMS_PER_USER = env_int("STREAMS_PER_USER", 6)  # audio streams and ZIP downloads open at once
+CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
+CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
+
 # Run background jobs (Sync now, deletions) in the request's own thread; for tests.
 RUN_JOBS_INLINE = False
 

@@ -1,6 +1,7 @@
 """The audit log: who played, downloaded, reviewed, held or deleted what, for auditors."""
 
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
@@ -9,6 +10,7 @@ from ..filters import AuditEventFilter
 from ..models import AuditEvent
 from ..roles import auditor_required
 from ..tables import PER_PAGE_CHOICES, AuditEventTable, ChoicePaginator, per_page
+from .csv_export import export_csv
 
 
 @auditor_required
@@ -18,7 +20,14 @@ def audit_log(request):
     events = AuditEvent.objects.select_related("recording").defer("recording__raw")
     filterset = AuditEventFilter(request.GET, queryset=events)
     if request.GET.get("_export") == "csv":
-        return exports.csv_response(filterset.qs, exports.AUDIT_COLUMNS, "audit-log")
+        return export_csv(
+            request,
+            filterset.qs,
+            columns=exports.AUDIT_COLUMNS,
+            filename="audit-log",
+            noun="audit event",
+            back_to=reverse("recordings:audit_log"),
+        )
     table = AuditEventTable(filterset.qs, order_by_field="sort")
     RequestConfig(request, paginate={"per_page": per_page(request), "paginator_class": ChoicePaginator}).configure(
         table

@@ -1,15 +1,17 @@
 import logging
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, media, notes, selectors, services
+from .. import audit, concurrency, exports, media, notes, selectors, services
 from ..filters import RecordingFilter
 from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
@@ -26,6 +28,7 @@ from ..tables import (
     per_page,
 )
 from ..vobiz import VobizError
+from .csv_export import export_csv
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,14 @@ def recording_list(request):
     queryset = filterset.filtered()
     auditor = is_auditor(request.user)
     if request.GET.get("_export") == "csv":
-        return exports.csv_response(queryset)
+        return export_csv(
+            request,
+            queryset,
+            columns=exports.RECORDING_COLUMNS,
+            filename="recordings",
+            noun="recording",
+            back_to=reverse("recordings:list"),
+        )
     rows = per_page(request)
     summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
     searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
@@ -73,7 +83,14 @@ def recording_list(request):
 def recording_count(request):
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
     filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    try:  # a count of a whole view scans it: one at a time per user
+        slot = concurrency.acquire("count", request.user.pk, 1)
+    except concurrency.TooMany:
+        return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
+    try:
+        summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+    finally:
+        slot.release()
     return JsonResponse(
         {
             "count": summary.count,
@@ -131,15 +148,28 @@ def recording_detail(request, recording_id):
 def recording_audio(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
     try:
+        slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)
+    except concurrency.TooMany as exc:
+        return HttpResponse(
+            f"You have {exc.limit} audio streams or ZIP downloads open already; close a player or wait "
+            "for a download to finish.",
+            status=429,
+            content_type="text/plain",
+        )
+    try:
         upstream = media.open_audio(recording.recording_url, request.headers.get("Range"))
     except media.MediaRefused as exc:
+        slot.release()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
+        slot.release()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        media.StreamedAudio(upstream, body=request.method == "GET"),
+        media.StreamBody(
+            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, slot.release
+        ),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect
@@ -6,7 +7,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from .. import bulk_download, selectors
+from .. import bulk_download, concurrency, media, selectors
 from ..roles import auditor_required
 
 
@@ -30,7 +31,17 @@ def download_zip(request):
             f"A ZIP holds at most {bulk_download.MAX_RECORDINGS:,} recordings and {count:,} are selected. "
             "Narrow the filter and download them in parts.",
         )
-    response = StreamingHttpResponse(bulk_download.zip_chunks(recordings, request), content_type="application/zip")
+    try:
+        slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)
+    except concurrency.TooMany as exc:
+        return back_to_list(
+            request,
+            messages.ERROR,
+            f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
+        )
+    response = StreamingHttpResponse(
+        media.StreamBody(bulk_download.zip_chunks(recordings, request), slot.release), content_type="application/zip"
+    )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
     response["Content-Disposition"] = content_disposition_header(True, name)
     response["Cache-Control"] = "no-store"
