@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, reset_queries, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, reset_queries, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -215,7 +215,6 @@ class Sync:
             # them again. Waiting for each flush made PostgreSQL the sync's bottleneck.
             with connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit TO OFF")
-        self.writer = RecordingWriter(connection)
         self.skipped_seen: set[str] = set()
         self.incomplete_seen: set[str] = set()
         self.completions_left = MAX_COMPLETIONS_PER_RUN
@@ -512,7 +511,7 @@ class Sync:
                     seen_unchanged.append(recording_id)
                     continue
                 to_write.append({**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None})
-            self.writer.upsert(to_write)
+            upsert_recordings(to_write)
             if self.options.full and seen_unchanged:
                 # A full walk notes what it saw, for the gone check, without rewriting the rows.
                 Recording.objects.filter(recording_id__in=seen_unchanged).update(last_synced_at=now, gone_at=None)
@@ -584,55 +583,18 @@ class Sync:
             return None
 
 
-class RecordingWriter:
-    """Inserts or updates a page of recordings with one INSERT … ON CONFLICT DO UPDATE statement.
+def upsert_recordings(rows: list[dict[str, Any]]) -> None:
+    """Insert or update normalised recordings by id. The auditing columns are not the sync's: a
+    new row gets their defaults, an existing one keeps them.
 
-    Measured on a page of 100: bulk_create(update_conflicts=True) spends about 30 ms building its
-    SQL and preparing each of the 3,000 values through the ORM; this spends about 8 ms.
+    Django's public bulk_create. Measured against the raw `INSERT … ON CONFLICT` it replaced
+    (pages of 100, interleaved page by page, on a busy 2-CPU machine): 97 against 66 ms on SQLite
+    (1.5×) and 89 against 73 ms on PostgreSQL (1.2×), under the 2× that would justify SQL by hand.
     """
-
-    def __init__(self, connection):
-        self.connection = connection
-        fields = [f for f in Recording._meta.concrete_fields if not f.primary_key]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        updated = [quote(f.column) for f in fields if f.name in UPDATED_FIELDS]
-        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated)
-        self.row_placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        self.insert = f"INSERT INTO {quote(Recording._meta.db_table)} ({columns}) VALUES "
-        self.on_conflict = f" ON CONFLICT ({quote('recording_id')}) DO UPDATE SET {updates}"
-        # The auditing columns are not the sync's: a new row gets their defaults, an old one keeps them.
-        self.values = [self.converter(f) for f in fields]
-
-    def converter(self, field):
-        name, connection = field.name, self.connection
-        if name not in SYNCED_FIELDS:
-            default = field.get_db_prep_save(field.get_default(), connection)
-            return lambda row: default
-        if isinstance(field, models.DateTimeField):
-            adapt = connection.ops.adapt_datetimefield_value
-            return lambda row: adapt(row[name])
-        if isinstance(field, (models.DecimalField, models.JSONField)):
-            return lambda row: field.get_db_prep_save(row[name], connection)
-        return lambda row: row[name]
-
-    def upsert(self, rows):
-        """A statement per page of rows: one round trip to PostgreSQL, one parse for SQLite, and
-        within SQLite's limit of 32,766 parameters (3,100 a page)."""
-        for start in range(0, len(rows), MAX_PAGE_SIZE):
-            self.upsert_statement(rows[start : start + MAX_PAGE_SIZE])
-
-    def upsert_statement(self, rows):
-        sql = self.insert + ", ".join([self.row_placeholder] * len(rows)) + self.on_conflict
-        params = [value(row) for row in rows for value in self.values]
-        if self.connection.vendor == "postgresql":
-            # Django's PostgreSQL cursors bind parameters in Python, slow for 3,000 of them:
-            # psycopg's own cursor lets the server bind them.
-            import psycopg
-
-            self.connection.ensure_connection()
-            with psycopg.Cursor(self.connection.connection) as cursor:
-                cursor.execute(sql, params)
-            return
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    Recording.objects.bulk_create(
+        [Recording(**row) for row in rows],
+        batch_size=MAX_PAGE_SIZE,
+        update_conflicts=True,
+        unique_fields=["recording_id"],
+        update_fields=UPDATED_FIELDS,
+    )

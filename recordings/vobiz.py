@@ -41,6 +41,11 @@ class VobizAuthError(VobizError):
 class VobizNotFound(VobizError):
     """404: the object does not exist (or, for a CDR, the call is still in progress)."""
 
+    def __init__(self, message: str, status: int | None = 404, from_cdr_endpoint: bool = False) -> None:
+        super().__init__(message, status)
+        # Answered in the CDR endpoint's own shape ({"success": false, ...}): the path was right.
+        self.from_cdr_endpoint = from_cdr_endpoint
+
 
 class VobizUnavailable(VobizError):
     """Vobiz could not be reached or kept failing after every retry."""
@@ -98,6 +103,14 @@ def error_message(response: requests.Response) -> str:
         message = message or body.get("message") or body.get("detail")
     message = " ".join(str(message or response.reason or "no reason given").split())[:300]
     return f"Vobiz answered {response.status_code}: {message}"
+
+
+def _cdr_shaped(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("success") is False
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -207,7 +220,8 @@ class VobizClient:
 
     def get_cdr(self, call_uuid: str) -> dict[str, Any]:
         """The call's CDR. On a 401 or 404 from one casing of the account segment, the other is
-        tried once; the one that answers is remembered."""
+        tried once; the one that answers is remembered. A 404 in the CDR endpoint's own shape
+        (an unknown call, or one still in progress) shows the casing was right."""
         key = (self.base_url, self.auth_id)
         preferred = _cdr_account_segment.get(key)
         segments = [preferred] if preferred else list(ACCOUNT_SEGMENTS)
@@ -217,12 +231,14 @@ class VobizClient:
             try:
                 body = self._request_json("GET", url)
             except (VobizAuthError, VobizNotFound) as exc:
+                if isinstance(exc, VobizNotFound) and exc.from_cdr_endpoint:
+                    self._remember_cdr_segment(key, segment)  # the call is unknown, not the path
+                    raise
                 if exc.status not in (401, 404):
                     raise
                 first_error = first_error or exc
                 continue
-            with _cdr_account_segment_lock:
-                _cdr_account_segment[key] = segment
+            self._remember_cdr_segment(key, segment)
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, dict):
                 raise VobizError("Vobiz answered with a call record of an unknown shape.")
@@ -252,6 +268,11 @@ class VobizClient:
         )
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _remember_cdr_segment(key: tuple[str, str], segment: str) -> None:
+        with _cdr_account_segment_lock:
+            _cdr_account_segment[key] = segment
 
     def _account_path(self, rest: str, segment: str = "Account") -> str:
         return f"{self.base_url}/{segment}/{quote(self.auth_id, safe='')}/{rest}"
@@ -318,7 +339,7 @@ class VobizClient:
             if status in (401, 403):
                 raise VobizAuthError(message, status=status)
             if status == 404:
-                raise VobizNotFound(message, status=status)
+                raise VobizNotFound(message, status=status, from_cdr_endpoint=_cdr_shaped(response))
             raise VobizError(message, status=status)
         if not parse_json:
             return response

@@ -11,10 +11,11 @@ from django.conf import settings
 from django.db import OperationalError
 from django.db.models import Count
 
+from recordings import sync as sync_module
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.fake_vobiz.server import FAULT_KINDS
 from recordings.models import Recording, SyncRun, SyncState
-from recordings.sync import RecordingWriter, SyncError, SyncOptions, sync_recordings
+from recordings.sync import SyncError, SyncOptions, sync_recordings
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -79,16 +80,16 @@ def test_sigkill_at_random_moments_leaves_a_consistent_copy_that_the_next_run_co
 @pytest.mark.django_db
 def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_vobiz, vobiz_client, monkeypatch):
     fake_vobiz.max_page_size = 100
-    original = RecordingWriter.upsert
+    original = sync_module.upsert_recordings
     calls = []
 
-    def flaky_upsert(writer, rows):
+    def flaky_upsert(rows):
         calls.append(len(rows))
         if len(calls) == 5:
             raise OperationalError("server closed the connection unexpectedly")
-        return original(writer, rows)
+        return original(rows)
 
-    monkeypatch.setattr(RecordingWriter, "upsert", flaky_upsert)
+    monkeypatch.setattr(sync_module, "upsert_recordings", flaky_upsert)
     with pytest.raises(SyncError, match="database error: server closed the connection unexpectedly"):
         sync_recordings(SyncOptions(workers=1), client=vobiz_client)
     assert Recording.objects.count() == sum(calls[:4]) >= 400  # the pages stored before it

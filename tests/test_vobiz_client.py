@@ -113,3 +113,10 @@ def test_unreachable_host_is_reported_as_unavailable():
     client = VobizClient(AUTH_ID, AUTH_TOKEN, "http://127.0.0.1:9/api/v1", backoff_base=0.01, max_attempts=2)
     with pytest.raises(VobizUnavailable, match="ConnectionError"):
         client.list_recordings()
+
+
+def test_a_cdr_404_in_the_endpoints_own_shape_is_not_asked_again_under_the_other_casing(fake_vobiz):
+    client = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url)
+    with pytest.raises(VobizNotFound):
+        client.get_cdr("no-such-call")
+    assert len([r for r in fake_vobiz.requests_log if "/cdr/" in r.path]) == 1
