@@ -111,7 +111,10 @@ def check(
     if not allowed and not redirected:
         raise MediaRefused(f"the recording's host {host} is not one of VOBIZ_MEDIA_HOSTS")
     try:
-        addresses = [ipaddress.ip_address(address.split("%")[0]) for address in resolve(host, parts.port or 443)]
+        addresses = [
+            ipaddress.ip_address(address.split("%")[0])
+            for address in resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+        ]
     except (OSError, UnicodeError, ValueError):
         raise MediaRefused(f"the recording's host {host} cannot be found") from None
     if not addresses:

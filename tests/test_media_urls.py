@@ -9,10 +9,15 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from urllib3.util import parse_url
 
 from recordings import media
 from recordings.fake_vobiz.data import FakeAccount
+from recordings.media import bad_character
 from recordings.models import Recording
 from recordings.vobiz import VobizClient
 
@@ -319,3 +324,24 @@ def test_a_certificate_for_another_name_is_refused(tls_server, public_loopback, 
             client.open_media(target)
     assert "SSL" in type(refused.value).__name__ or "SSL" in str(refused.value)
     assert handler.received == []
+
+
+# -- any text at all ------------------------------------------------------------------------------
+
+URL_PIECES = st.sampled_from(
+    ["http://", "https://", "//", "[", "]", ":", "@", "\\", "/", "?", "#", "%", "%00", "..", "::1", "65536", "0",
+     "xn--", "ü", "api.vobiz.ai", "127.0.0.1", " ", "\t", "\x00", "a", "1"]
+)  # fmt: skip
+
+
+@override_settings(VOBIZ_MEDIA_HOSTS=["*"])  # every host allowed: as much text as can be reaches the rebuild
+@given(st.one_of(st.text(max_size=60), st.lists(URL_PIECES, max_size=12).map("".join)))
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_any_text_is_a_target_or_a_clear_refusal(text):
+    try:
+        target = media.check(text, resolve=lambda host, port: ["93.184.216.34"])
+    except media.MediaRefused as refused:
+        assert str(refused)
+    else:
+        assert parse_url(target.url.url) == target.url  # what is fetched reads back the same
+        assert bad_character(target.url.url) is None and target.url.auth is None
