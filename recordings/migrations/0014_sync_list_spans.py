@@ -18,7 +18,7 @@ def spans_from_backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recordings", "0011_audit_table_export_action"),
+        ("recordings", "0013_summary_covers_storage_amount"),
     ]
 
     operations = [
