@@ -177,3 +177,25 @@ def test_the_playing_row_is_marked(signed_in, support):
     assert row.get_attribute("aria-current") == "true"
     audio.evaluate("a => a.pause()")
     playwright_sync.expect(row).not_to_have_class(re.compile(r"\bis-playing\b"))
+
+
+def test_a_rows_moment_is_shared_by_its_copy_link_and_carried_into_details(signed_in, support):
+    page = signed_in("support", PASSWORD)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    row = page.locator("table tbody tr").nth(2)
+    recording_id = row.locator("[data-player]").get_attribute("data-link").strip("/").rsplit("/", 1)[-1]
+    audio = start(row.locator("[data-player]"))
+    page.wait_for_function("a => a.currentTime >= 2", arg=audio.element_handle(), timeout=15000)
+    audio.evaluate("a => a.pause()")
+    second = int(current_time(audio))
+
+    row.locator("[data-player-copy]").click()
+    playwright_sync.expect(row.locator("[data-player-feedback]")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.endswith(f"/recordings/{recording_id}/?t={second}")
+
+    row.get_by_role("link", name="Details").click()
+    page.wait_for_url(f"**/recordings/{recording_id}/?t={second}")
+    player = page.locator("main [data-player]").first
+    audio = start(player)
+    assert second <= current_time(audio) < second + 3

@@ -1,3 +1,6 @@
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django import template
 
 register = template.Library()
@@ -28,3 +31,15 @@ def hours_minutes(milliseconds):
 @register.filter
 def short_id(value, length=8):
     return value[:length] if value else ""
+
+
+@register.filter
+def epoch_ms(value):
+    """Epoch milliseconds as Vobiz sends recording_start_ms / recording_end_ms, as an aware
+    datetime (for `|date`); None, or a number no calendar holds, is None."""
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
