@@ -3,8 +3,10 @@ a phone's screen."""
 
 import os
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from recordings.models import Recording, ViewerPreference
 from recordings.roles import SUPPORT, role_group
@@ -16,6 +18,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "listen-carefully-42"
+SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
 
 
 @pytest.fixture
@@ -199,3 +202,36 @@ def test_a_rows_moment_is_shared_by_its_copy_link_and_carried_into_details(signe
     player = page.locator("main [data-player]").first
     audio = start(player)
     assert second <= current_time(audio) < second + 3
+
+
+def test_on_a_phone_the_menu_folds_the_search_comes_first_and_rows_are_cards(signed_in, support, tmp_path):
+    page = signed_in("support", PASSWORD, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    menu = page.get_by_role("button", name="Menu")
+    sign_out = page.get_by_role("button", name="Sign out")
+    assert menu.is_visible() and not sign_out.is_visible()
+    menu.click()
+    assert sign_out.is_visible() and page.get_by_role("link", name="Sync runs").is_visible()
+    assert menu.get_attribute("aria-expanded") == "true"
+    menu.click()
+    assert not sign_out.is_visible()
+
+    search = page.locator("input[name=q]")
+    assert search.is_visible() and search.bounding_box()["y"] < 250
+    assert not page.locator("input[name=from_number]").is_visible()
+    page.get_by_text("More filters").click()
+    assert page.locator("input[name=from_number]").is_visible()
+    page.get_by_text("More filters").click()
+
+    # Nothing wider than the screen: rows are cards, each with its player on its own line.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    row = page.locator("table tbody tr").first
+    assert row.bounding_box()["width"] <= 390
+    player = row.locator("[data-player]")
+    for control in [player.locator("[data-player-seek='10']"), player.locator("[data-player-speed]")]:
+        box = control.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44  # a thumb's size
+    audio = start(player)
+    assert not audio.evaluate("a => a.paused")
+    page.screenshot(path=str(tmp_path / "phone.png"))
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(settings.BASE_DIR) / "docs" / "phone.png"))
