@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording, ViewerPreference
-from recordings.roles import SUPPORT, role_group
+from recordings.roles import AUDITORS, SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -18,6 +21,17 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "listen-carefully-42"
+HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
+
+
+@pytest.fixture
+def fake_account():
+    """The browser tests' account: one recording's number is long markup, shown as text."""
+    account = FakeAccount(count=80, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+    account.set_override(5, {"from_number": HOSTILE_NUMBER})
+    return account
+
+
 SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
 
 
@@ -235,3 +249,17 @@ def test_on_a_phone_the_menu_folds_the_search_comes_first_and_rows_are_cards(sig
     page.screenshot(path=str(tmp_path / "phone.png"))
     if SCREENSHOTS:
         page.screenshot(path=str(Path(settings.BASE_DIR) / "docs" / "phone.png"))
+
+
+def test_at_1440_pixels_the_table_fits_with_a_flag_and_a_long_number(signed_in, support, django_user_model):
+    auditor = django_user_model.objects.create_user("auditor", password=PASSWORD)
+    auditor.groups.add(role_group(AUDITORS))
+    newest = list(Recording.objects.order_by("-add_time", "-id")[:3])
+    Recording.objects.filter(pk=newest[0].pk).update(review_state="flagged", review_note="Agent promised a refund")
+    Recording.objects.filter(pk=newest[1].pk).update(conference_name="Quarterly review with the whole sales team")
+    page = signed_in("auditor", PASSWORD)
+    assert HOSTILE_NUMBER in page.inner_text("table")  # the longest number is on the page
+    table = page.locator(".table-scroll")
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the table scrolls sideways at 1440 px"
+    details = page.get_by_role("link", name="Details").first
+    assert details.bounding_box()["x"] + details.bounding_box()["width"] <= 1440
