@@ -9,13 +9,13 @@ from hashlib import md5
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, Subquery, Sum
+from django.db.models import Count, Exists, Q, Subquery, Sum
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.http import QueryDict
 
-from .models import AuditEvent, Recording, SyncRun, Transcript
+from .models import AuditEvent, LegalHold, Recording, SyncRun, Transcript
 from .normalise import is_path_safe
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
@@ -266,6 +266,11 @@ def newest_stored():
 def count_stored_after(queryset, since):
     """How many of a view's recordings were stored after row `since`, up to NEW_COUNT_BOUND."""
     return queryset.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
+
+
+def with_hold_marks(queryset):
+    """Each row's `on_hold`: whether an active hold covers it or its call (within the same query)."""
+    return queryset.annotate(on_hold=Exists(LegalHold.objects.covering_row()))
 
 
 def recordings_of_call(call_uuid):

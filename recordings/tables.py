@@ -220,6 +220,8 @@ class RecordingTable(tables.Table):
             '<a class="btn btn-small btn-secondary" href="{}">Details</a>',
             self.url("recordings:detail", record.recording_id),
         )
+        if getattr(record, "on_hold", False):
+            details = format_html('{} <span class="badge badge-held">On hold</span>', details)
         if record.gone_at or record.deleted_at:
             return format_html(
                 '{} <span class="badge badge-gone">{}</span>', details, "deleted" if record.deleted_at else "gone"
@@ -230,12 +232,15 @@ class RecordingTable(tables.Table):
         return format_html('<span class="badge badge-{}">{}</span>', record.recording_type, record.recording_type)
 
     def render_review_state(self, record):
-        return format_html(
+        badge = format_html(
             '<span class="badge badge-{}" title="{}">{}</span>',
             record.review_state,
             record.review_note,
             record.get_review_state_display(),
         )
+        if record.review_state == "flagged" and record.review_note:
+            return format_html('{} <span class="row-note">{}</span>', badge, Truncator(record.review_note).chars(80))
+        return badge
 
     def render_recording_format(self, record):
         return record.recording_format.upper()

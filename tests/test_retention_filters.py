@@ -6,10 +6,12 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings.models import LegalHold
+from recordings.models import LegalHold, Recording
 
 from .factories import make_recording
 
@@ -132,3 +134,28 @@ def test_a_recordings_page_shows_no_raw_epoch_times_and_amounts_in_the_currency(
     assert ">1777696958218<" not in content
     assert "<dt>Storage rate</dt><dd>₹0.005</dd>" in content
     assert "<dt>Storage cost</dt><dd>₹0.0054 / month</dd>" in content
+
+
+def test_auditors_see_holds_and_flag_notes_in_the_table_in_the_same_queries(auditor_client, auditor_user, support_user):
+    held = make_recording()
+    flagged = make_recording(add_time="2026-11-20T09:00:00+00:00")
+    Recording.objects.filter(pk=flagged.pk).update(review_state="flagged", review_note="Agent promised a refund")
+
+    def queries():
+        with CaptureQueriesContext(connection) as context:
+            response = auditor_client.get("/")
+        return len(context), response.content.decode()
+
+    few, content = queries()
+    assert "On hold" not in content.split("<tbody", 1)[1]
+    LegalHold.objects.create(recording=held, reason="dispute", placed_by=auditor_user, placed_at=timezone.now())
+    count, content = queries()
+    assert count == few
+    rows = content.split("<tbody", 1)[1]
+    assert rows.count('<span class="badge badge-held">On hold</span>') == 1
+    assert '<span class="row-note">Agent promised a refund</span>' in rows
+
+    support = Client()
+    support.force_login(support_user)
+    rows = support.get("/").content.decode().split("<tbody", 1)[1]
+    assert "On hold" not in rows and "Agent promised" not in rows
