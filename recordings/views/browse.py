@@ -16,7 +16,7 @@ from ..filters import RecordingFilter
 from ..models import Recording, SyncRun, TaskRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
-from ..sync import lock_holder
+from ..sync import lock_holder, unread_count
 from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
 from ..vobiz import VobizError
 from .csv_export import export_csv
@@ -49,7 +49,7 @@ def recording_list(request):
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable(
-        queryset,
+        selectors.with_hold_marks(queryset) if auditor else queryset,
         order_by_field="sort",
         # A transcript search is ranked best match first unless a column is sorted on.
         order_by=() if searching_transcripts else None,
@@ -234,5 +234,6 @@ def sync_runs(request):
             "running": bool(lock_holder()),
             "queue": queue,
             "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
+            "unread": unread_count(),
         },
     )

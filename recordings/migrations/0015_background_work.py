@@ -15,7 +15,7 @@ def confirm_earlier_batches(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0013_summary_covers_storage_amount'),
+        ('recordings', '0014_sync_list_spans'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
