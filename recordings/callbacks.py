@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import CallbackNonce
-from .normalise import decimal, field_length, is_path_safe, without_nul
+from .normalise import as_decimal, field_length, is_path_safe, without_nul
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def transcription_callback(fields):
 
 def amount(text, limit, places):
     """A figure that fits its column, or None: a callback's odd number loses only itself."""
-    value = decimal(text)
+    value = as_decimal(text)
     if value is None or abs(value) >= limit:
         return None
     return value.quantize(Decimal(places))

@@ -96,7 +96,7 @@ def normalise(obj: Any) -> dict[str, Any]:
 
     fields = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
     for name, sources in TEXT_SOURCES.items():
-        value = text(first_present(raw, sources))
+        value = as_text(first_present(raw, sources))
         if len(value) > field_length(name):
             raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
         fields[name] = value
@@ -109,14 +109,14 @@ def normalise(obj: Any) -> dict[str, Any]:
         fields["add_time"] = None  # stored and counted as incomplete: findable by its id
 
     for name in MILLISECOND_FIELDS:
-        fields[name] = whole_number(decimal(raw.get(name)), BIGINT_MAX)
+        fields[name] = whole_number(as_decimal(raw.get(name)), BIGINT_MAX)
     if fields["recording_duration_ms"] is None:
-        seconds = decimal(raw.get("duration"))  # the older shapes give seconds
+        seconds = as_decimal(raw.get("duration"))  # the older shapes give seconds
         fields["recording_duration_ms"] = whole_number(seconds * 1000 if seconds is not None else None, BIGINT_MAX)
     for name in WHOLE_NUMBER_FIELDS:
-        fields[name] = whole_number(decimal(raw.get(name)), INT_MAX)
+        fields[name] = whole_number(as_decimal(raw.get(name)), INT_MAX)
     for name in MONEY_FIELDS:
-        value = decimal(raw.get(name))
+        value = as_decimal(raw.get(name))
         fields[name] = value.quantize(Decimal("0.000001")) if value is not None and abs(value) < MONEY_LIMIT else None
 
     fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
@@ -139,13 +139,13 @@ def first_present(obj, keys):
     return None
 
 
-def text(value):
+def as_text(value):
     if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return str(value).strip()
 
 
-def decimal(value):
+def as_decimal(value):
     if value is None or value == "" or isinstance(value, (bool, dict, list)):
         return None
     try:
