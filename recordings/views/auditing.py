@@ -52,8 +52,13 @@ def requester(request):
     }
 
 
-def place_hold(request, reason, success, **target):
-    placed = audit.place_hold(**requester(request), reason=reason, **target)
+def place_hold(request, success, **target):
+    """Place the hold the posted reason form asks for on `target`, and say how it went."""
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return
+    placed = audit.place_hold(**requester(request), reason=form.cleaned_data["reason"], **target)
     if placed.deletions_in_flight:
         batches = ", ".join(str(pk) for pk in placed.deletions_in_flight)
         messages.warning(
@@ -75,32 +80,14 @@ def place_hold(request, reason, success, **target):
 @require_POST
 def hold_recording(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        place_hold(
-            request,
-            form.cleaned_data["reason"],
-            "The recording is on hold: it cannot be deleted until the hold is lifted.",
-            recording=recording,
-        )
-    else:
-        messages.error(request, form_errors(form))
+    place_hold(request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording)
     return redirect("recordings:detail", recording_id=recording_id)
 
 
 @auditor_required
 @require_POST
 def hold_call(request, call_uuid):
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        place_hold(
-            request,
-            form.cleaned_data["reason"],
-            "Every recording of this call is on hold until the hold is lifted.",
-            call_uuid=call_uuid,
-        )
-    else:
-        messages.error(request, form_errors(form))
+    place_hold(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
