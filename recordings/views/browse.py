@@ -27,7 +27,7 @@ from ..tables import (
     page_number,
     per_page,
 )
-from ..vobiz import VobizError
+from ..vobiz import INTERACTIVE, VobizError, client_from_settings
 from .csv_export import export_csv
 
 logger = logging.getLogger(__name__)
@@ -156,19 +156,22 @@ def recording_audio(request, recording_id):
             status=429,
             content_type="text/plain",
         )
+    closers = [slot.release]  # when the response is done, or at once if there is none
     try:
-        upstream = media.open_audio(recording.recording_url, request.headers.get("Range"))
+        client = client_from_settings(INTERACTIVE)
+        closers.append(client.close)
+        upstream = media.open_audio(recording.recording_url, request.headers.get("Range"), client=client)
     except media.MediaRefused as exc:
-        slot.release()
+        media.StreamBody((), *closers).close()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
-        slot.release()
+        media.StreamBody((), *closers).close()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
         media.StreamBody(
-            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, slot.release
+            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
         ),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
