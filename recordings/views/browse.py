@@ -158,9 +158,10 @@ def recording_audio(request, recording_id):
         )
     closers = [slot.release]  # when the response is done, or at once if there is none
     try:
+        target = media.check(recording.recording_url)
         client = client_from_settings(INTERACTIVE)
         closers.append(client.close)
-        upstream = media.open_audio(recording.recording_url, request.headers.get("Range"), client=client)
+        upstream = media.open_audio(target, request.headers.get("Range"), client=client)
     except media.MediaRefused as exc:
         media.StreamBody((), *closers).close()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
