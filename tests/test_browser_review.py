@@ -1,9 +1,14 @@
 """Quality review in a real Chromium: notes at moments, the review queue, the speakers' lanes."""
 
+import io
+import math
 import re
+import wave
+from array import array
 
 import pytest
 
+from recordings.fake_vobiz import audio as fake_audio
 from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
 from recordings.roles import AUDITORS, role_group
 from recordings.sync import SyncOptions, sync_recordings
@@ -143,3 +148,102 @@ def test_a_sample_is_drawn_and_reviewed_from_the_keyboard(auditor_page):
     assert outcomes == [("reviewed", ""), ("flagged", "Customer shouted at"), ("", "")]
     first = sample.items.get(position=1).recording
     assert AuditEvent.objects.filter(action="play", recording=first).count() == 1
+
+
+RATE = 8000
+
+
+def wav(channels, spans, seconds=12):
+    """A WAV of `seconds`: a tone on each channel over its (start, end) spans; silence elsewhere."""
+    frames = array("h", [0] * (seconds * RATE * channels))
+    for channel, (start, end) in spans:
+        for i in range(int(start * RATE), int(end * RATE)):
+            frames[i * channels + channel] = int(8000 * math.sin(2 * math.pi * (200 + 150 * channel) * i / RATE))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(channels)
+        file.setsampwidth(2)
+        file.setframerate(RATE)
+        file.writeframes(frames.tobytes())
+    return out.getvalue()
+
+
+# The caller speaks, then the callee, both at 4–5.5 s, then 4.5 s of silence, then the caller again.
+CONVERSATION = [(0, (0, 2)), (1, (2, 4)), (0, (4, 5.5)), (1, (4, 5.5)), (0, (10, 12))]
+
+
+@pytest.fixture
+def served_audio(monkeypatch):
+    """Make the fake Vobiz serve every WAV recording as the given bytes."""
+
+    def serve(data):
+        monkeypatch.setattr(fake_audio, "render", lambda recording_format, duration_ms: data)
+
+    return serve
+
+
+def audio_requests(page):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if "/audio" in request.url else None)
+    return requests
+
+
+def test_the_speakers_lanes_mark_overlap_and_silence_and_seek(auditor_page, served_audio):
+    page = auditor_page
+    served_audio(wav(2, CONVERSATION))
+    recording = Recording.objects.filter(recording_format="wav").first()
+    fetched = audio_requests(page)
+    page.goto(f"/recordings/{recording.recording_id}/")
+    page.wait_for_timeout(300)
+    assert fetched == []  # nothing is fetched (or logged as listening) before it is asked for
+    assert page.is_hidden("[data-lanes]")
+
+    page.click("[data-speakers-show]")
+    page.wait_for_selector("[data-speakers-drawn=stereo]")
+    assert len(fetched) == 1 and AuditEvent.objects.filter(action="play", recording=recording).count() == 1
+    assert page.locator("[data-lane]:visible").count() == 2
+    overlap = page.locator(".speaker-moment-overlap")
+    silence = page.locator(".speaker-moment-silence")
+    assert overlap.count() == 1 and silence.count() == 1
+    assert re.fullmatch(r"Both speak at 0:0[34] \(1\.[4-6] s\)", overlap.inner_text())
+    assert re.fullmatch(r"Silence at 0:0[56] \(4\.[3-6] s\)", silence.inner_text())
+    # Something is drawn on each lane: the canvas is not blank.
+    drawn = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some(v => v > 0)"
+    assert all(canvas.evaluate(drawn) for canvas in page.locator("[data-lane] canvas").all())
+
+    overlap.click()
+    audio = page.locator("[data-recording] audio")
+    page.wait_for_function("a => !a.paused && a.currentTime > 3.5", arg=audio.element_handle(), timeout=15000)
+    assert audio.evaluate("a => a.currentTime") < 6
+    # The playhead follows: 4 s or more into 12 s.
+    page.wait_for_function("() => parseFloat(document.querySelector('.lane-playhead').style.left) > 30")
+
+    audio.evaluate("a => a.pause()")
+    box = page.locator("[data-lanes]").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + 10)  # a point of a lane: 90 % in
+    page.wait_for_function("a => a.currentTime > 10", arg=audio.element_handle(), timeout=15000)
+    assert len(fetched) >= 2  # the player's own requests; the listening log still has one play
+    assert AuditEvent.objects.filter(action="play", recording=recording).count() == 1
+
+
+def test_playing_draws_the_lanes_and_a_mono_recording_says_it_has_one(auditor_page, served_audio):
+    page = auditor_page
+    served_audio(wav(1, [(0, (0, 3))]))
+    recording = Recording.objects.filter(recording_format="wav").first()
+    page.goto(f"/recordings/{recording.recording_id}/")
+    page.keyboard.press("k")
+    page.wait_for_selector("[data-speakers-drawn=mono]")
+    assert page.locator("[data-lane]:visible").count() == 1
+    assert "Mono recording" in page.inner_text("[data-speakers-status]")
+    assert page.locator(".speaker-moment-overlap").count() == 0
+    assert page.locator(".speaker-moment-silence").count() == 1  # 3 s to 12 s
+
+
+def test_audio_that_cannot_be_fetched_is_said_so(auditor_page, monkeypatch):
+    page = auditor_page
+    recording = Recording.objects.filter(recording_format="wav").first()
+    Recording.objects.filter(pk=recording.pk).update(recording_url="http://outside.example.com/a.wav")
+    page.goto(f"/recordings/{recording.recording_id}/")
+    page.click("[data-speakers-show]")
+    page.wait_for_selector("[data-speakers-show]:has-text('Try again')")
+    assert "cannot be played" in page.inner_text("[data-speakers-status]")

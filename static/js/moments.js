@@ -4,8 +4,9 @@
  *
  *   [data-recording]          holds one recording's player, and its notes and speakers' lanes
  *   [data-moment="83.5"]      a link or button that plays the recording from that second
- *   [data-moment-track]       the timeline under the player: a marker per note, the playhead;
- *                             a click plays from there
+ *   [data-moment-track]       the timeline under the player: a marker per note, the playhead
+ *   [data-seek-area]          a click plays from the moment under the pointer (the timeline,
+ *                             the speakers' lanes)
  *   [data-playhead]           moved along with the playing position (here and in the lanes)
  *   [data-duration]           the recording's length in ms, for positions before the audio loads
  *   [data-note-list]          the notes, each an element with data-note-at (seconds)
@@ -158,7 +159,7 @@
       playFrom(container, parseFloat(moment.getAttribute("data-moment")) || 0);
       return;
     }
-    var bar = event.target.closest("[data-moment-track-bar]");
+    var bar = event.target.closest("[data-seek-area]");
     if (bar && container) {
       var box = bar.getBoundingClientRect();
       playFrom(container, ((event.clientX - box.left) / box.width) * durationOf(container));
