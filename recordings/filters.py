@@ -5,10 +5,11 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Exists
 from django.utils import timezone
 
 from . import selectors, transcripts
-from .models import AuditEvent, Recording, ReviewState
+from .models import AuditEvent, LegalHold, Recording, ReviewState
 from .roles import is_auditor
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
@@ -21,6 +22,19 @@ DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999,
 
 def start_of_local_day(day):
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+OLDEST_AGE_DAYS = 36_500  # a hundred years: anything more is a typing mistake
+
+
+def older_than_bound(days):
+    """The first day a recording "older than `days` days" may not be on: today less `days`, in the
+    viewer's zone. A whole day, so nothing younger than `days` days is ever included."""
+    return timezone.localdate() - timedelta(days=int(days))
+
+
+class WholeDaysFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
 
 
 class RecordingFilter(django_filters.FilterSet):
@@ -44,12 +58,22 @@ class RecordingFilter(django_filters.FilterSet):
         method="filter_added_after",
         validators=DATE_BOUNDS,
         widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="From the start of this day, included.",
     )
     added_before = django_filters.DateFilter(
         label="Added until",
         method="filter_added_before",
         validators=DATE_BOUNDS,
         widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="To the end of this day, included.",
+    )
+    older_than = WholeDaysFilter(
+        label="Older than (days)",
+        method="filter_older_than",
+        min_value=1,
+        max_value=OLDEST_AGE_DAYS,
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        help_text="Added before the start of the day that many days ago: nothing younger.",
     )
     min_duration = django_filters.NumberFilter(
         label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8
@@ -63,6 +87,12 @@ class RecordingFilter(django_filters.FilterSet):
         choices=[("removed", "Deleted or gone"), ("all", "All, with deleted")],
         empty_label="At Vobiz",
         method="filter_status",
+    )
+    hold = django_filters.ChoiceFilter(
+        label="Legal hold",
+        choices=[("held", "On hold"), ("free", "Not on hold")],
+        empty_label="On hold or not",
+        method="filter_hold",
     )
     review = django_filters.ChoiceFilter(
         label="Review",
@@ -86,6 +116,7 @@ class RecordingFilter(django_filters.FilterSet):
         super().__init__(*args, request=request, **kwargs)
         if request is None or not is_auditor(request.user):
             del self.filters["review"]
+            del self.filters["hold"]
             del self.filters["masked"]
 
     def filter_transcript(self, queryset, name, value):
@@ -112,6 +143,13 @@ class RecordingFilter(django_filters.FilterSet):
     def filter_added_before(self, queryset, name, value):
         # "until" includes the whole day.
         return queryset.filter(add_time__lt=start_of_local_day(value + timedelta(days=1)))
+
+    def filter_older_than(self, queryset, name, value):
+        return queryset.filter(add_time__lt=start_of_local_day(older_than_bound(value)))
+
+    def filter_hold(self, queryset, name, value):
+        held = Exists(LegalHold.objects.covering_row())
+        return queryset.filter(held if value == "held" else ~held)
 
     def filter_min_duration(self, queryset, name, value):
         return queryset.filter(recording_duration_ms__gte=int(value * 1000))

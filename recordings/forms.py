@@ -83,7 +83,7 @@ class ReviewSampleForm(forms.Form):
     percent = forms.DecimalField(
         label="Share (%)", min_value=Decimal("0.01"), max_value=100, decimal_places=2, initial=5
     )
-    per_caller = forms.IntegerField(label="At least per caller number", min_value=0, max_value=50, initial=2)
+    per_caller = forms.IntegerField(label="At least per caller", min_value=0, max_value=50, initial=2)
     seed = forms.IntegerField(
         required=False,
         min_value=0,

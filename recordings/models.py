@@ -107,11 +107,11 @@ class Recording(models.Model):
         indexes = [
             models.Index(fields=["review_state", "-add_time"], name="rec_review_time_idx"),
             models.Index(fields=["-add_time", "-id"], name="rec_add_time_idx"),
-            # The table's default view: present recordings newest first. Covering (the duration is
-            # in it) and partial, so counting a view and skipping to a deep page read the index
-            # alone, with no row to check for deletion.
+            # The table's default view: present recordings newest first. Covering (the duration and
+            # the storage amount that a view's summary adds up are in it) and partial, so counting a
+            # view and skipping to a deep page read the index alone, with no row to check for deletion.
             models.Index(
-                fields=["-add_time", "-id", "recording_duration_ms"],
+                fields=["-add_time", "-id", "recording_duration_ms", "monthly_recording_storage_amount"],
                 condition=Q(deleted_at__isnull=True, gone_at__isnull=True),
                 name="rec_present_time_idx",
             ),
@@ -260,6 +260,12 @@ class LegalHoldQuerySet(models.QuerySet):
 
     def covering(self, recording):
         return self.active().filter(Q(recording=recording) | Q(call_uuid=recording.call_uuid, recording=None))
+
+    def covering_row(self):
+        """Active holds on the recording of the outer query's row, or on its whole call: for Exists()."""
+        return self.active().filter(
+            Q(recording=models.OuterRef("pk")) | Q(call_uuid=models.OuterRef("call_uuid"), recording=None)
+        )
 
 
 class LegalHold(models.Model):
@@ -467,3 +473,16 @@ class ReviewItem(models.Model):
 
     def __str__(self):
         return f"{self.sample} #{self.position}"
+
+
+class ViewerPreference(models.Model):
+    """How one user sees the pages: times in their zone, the browser's unless they chose one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="viewer_preference")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name; blank: the dashboard's TIME_ZONE.")
+    follow_browser = models.BooleanField(
+        default=True, help_text="The zone the browser reports replaces time_zone whenever it differs."
+    )
+
+    def __str__(self):
+        return f"{self.user} sees times in {self.time_zone or 'the default zone'}"

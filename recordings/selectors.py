@@ -4,6 +4,7 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from hashlib import md5
 
 from django.core.cache import cache
@@ -26,6 +27,16 @@ class Summary:
     count: int
     duration_ms: int | None
     exact: bool = True  # False: there are more than `count`, and the duration is not known yet
+    storage_amount: Decimal | None = None  # what storing the view at Vobiz costs a month
+
+
+def summary_totals():
+    """What a view's summary adds up: all of it in the listing's covering index."""
+    return {
+        "count": Count("*"),
+        "duration_ms": Sum("recording_duration_ms"),
+        "storage_amount": Sum("monthly_recording_storage_amount"),
+    }
 
 
 def recordings():
@@ -175,8 +186,8 @@ def summarise(queryset, params="", at_least=0):
     bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
-        .values("recording_duration_ms")[: bound + 1]
-        .aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms"))
+        .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]
+        .aggregate(**summary_totals())
     )
     if totals["count"] > bound:
         return Summary(count=bound, duration_ms=None, exact=False)
@@ -196,7 +207,7 @@ def count_exactly(queryset, params=""):
         # in a subquery (a slice keeps its ORDER BY), walk that index; a narrower filter's own
         # index still wins. PostgreSQL picks the covering index by itself.
         rows = queryset.order_by("-add_time", "-id")[: sys.maxsize]
-    return remember(key, rows.aggregate(count=Count("*"), duration_ms=Sum("recording_duration_ms")))
+    return remember(key, rows.aggregate(**summary_totals()))
 
 
 def summary_key(params):
@@ -207,8 +218,12 @@ def summary_key(params):
     return "summary:" + md5(f"{version}|{params}".encode(), usedforsecurity=False).hexdigest()
 
 
-def remember(key, totals):
-    summary = Summary(count=totals["count"], duration_ms=totals["duration_ms"] or 0)
+def remember(key, figures):
+    summary = Summary(
+        count=figures["count"],
+        duration_ms=figures["duration_ms"] or 0,
+        storage_amount=figures["storage_amount"] or Decimal(0),
+    )
     if key:
         cache.set(key, summary, SUMMARY_SECONDS)
     return summary

@@ -119,7 +119,7 @@ class RecordingTable(tables.Table):
     )
     review_state = tables.Column(verbose_name="Review", orderable=False)
     transcript_snippet = tables.Column(verbose_name="Said", orderable=False, attrs={"td": {"class": "wrap snippet"}})
-    actions = tables.Column(verbose_name="", orderable=False, empty_values=())
+    actions = tables.Column(verbose_name="Open", orderable=False, empty_values=())
     AUDITOR_COLUMNS = ("selected", "review_state")
     SEARCH_COLUMNS = ("transcript_snippet",)  # shown only with a transcript search, which annotates it
 
@@ -141,7 +141,7 @@ class RecordingTable(tables.Table):
             "actions",
         )
         order_by = "-add_time"
-        attrs = {"class": "recordings"}
+        attrs = {"class": "recordings", "data-row-keys": ""}
         empty_text = "No recordings match these filters."
         template_name = "recordings/recording_table.html"
 

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import audit_log, auditing, browse, bulk_download, callbacks, live, notes, review, usage
+from .views import audit_log, auditing, browse, bulk_download, callbacks, live, notes, preferences, review, usage
 
 app_name = "recordings"
 
@@ -30,6 +30,8 @@ urlpatterns = [
     path("sync/", browse.sync_runs, name="sync_runs"),
     path("audit/", audit_log.audit_log, name="audit_log"),
     path("usage/", usage.usage, name="usage"),
+    path("preferences/", preferences.preferences, name="preferences"),
+    path("preferences/time-zone", preferences.report_time_zone, name="report_time_zone"),
     path("sync/now", auditing.sync_now, name="sync_now"),
     path("recordings/<vobiz_id:recording_id>/review", auditing.review, name="review"),
     path("recordings/<vobiz_id:recording_id>/hold", auditing.hold_recording, name="hold_recording"),

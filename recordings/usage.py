@@ -1,17 +1,20 @@
 """Usage at a glance: what is still stored at Vobiz, read in a fixed handful of aggregate queries,
-and the geometry of the recordings-per-day chart."""
+and the geometry of its charts (recordings per day, storage cost by month recorded)."""
 
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Avg, Count, F, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from .models import Recording
 
 PERIODS = (30, 90)
+MONTHS_CHARTED = 12
 MS_PER_HOUR = 3_600_000
 OLDEST_SHOWN = 10
 
@@ -53,6 +56,42 @@ def per_day(days):
     return [found.get(day, Day(day, 0, 0)) for day in (first + timedelta(days=n) for n in range(days))]
 
 
+@dataclass(frozen=True)
+class Month:
+    month: date  # its first day
+    count: int
+    amount: Decimal  # what its recordings still at Vobiz cost a month now
+
+
+def first_of_month(day, months_back=0):
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def cost_by_month(months=MONTHS_CHARTED):
+    """For each of the last `months` months up to this one (in the current time zone), the
+    recordings added then that are still at Vobiz and what their storage costs a month now."""
+    this_month = first_of_month(timezone.localdate())
+    first = first_of_month(this_month, months - 1)
+    rows = (
+        Recording.objects.present()
+        .filter(add_time__gte=start_of(first))
+        .annotate(month=TruncMonth("add_time", tzinfo=timezone.get_current_timezone()))
+        .values("month")
+        .annotate(count=Count("id"), amount=Sum("monthly_recording_storage_amount"))
+    )
+    # TruncMonth gives a date on SQLite and an aware datetime on PostgreSQL for a DateTimeField.
+    found = {}
+    for row in rows:
+        month = row["month"]
+        month = timezone.localtime(month).date() if isinstance(month, datetime) else month
+        found[month] = Month(month, row["count"], row["amount"] or Decimal(0))
+    return [
+        found.get(month, Month(month, 0, Decimal(0)))
+        for month in (first_of_month(this_month, months - 1 - n) for n in range(months))
+    ]
+
+
 def totals_by(field):
     """Count and duration for each value of `field`, the most common first."""
     return list(
@@ -81,18 +120,26 @@ def overview(days):
     """Everything the usage page shows, for the last `days` days."""
     daily = per_day(days)
     recorded = sum(day.count for day in daily)  # at most 90 buckets already summed by the database
+    monthly = cost_by_month()
+    stored = storage()
+    charted_amount = sum(month.amount for month in monthly)
     return {
         "days": days,
         "time_zone": timezone.get_current_timezone_name(),
+        "currency": settings.BILLING_CURRENCY,
         "periods": PERIODS,
         "daily": daily,
-        "chart": bar_chart(daily) if recorded else None,
+        "chart": daily_chart(daily) if recorded else None,
         "period_count": recorded,
         "period_duration_ms": sum(day.duration_ms for day in daily),
         "busiest": max(daily, key=lambda day: day.count),
         "breakdowns": {"type": totals_by("recording_type"), "format": totals_by("recording_format")},
-        "storage": storage(),
+        "storage": stored,
         "oldest": oldest(),
+        "monthly": monthly,
+        "monthly_chart": monthly_chart(monthly) if charted_amount else None,
+        # What recordings added before the charted months still cost: the all-time figure less theirs.
+        "earlier_amount": (stored["amount"] or Decimal(0)) - charted_amount,
     }
 
 
@@ -111,27 +158,19 @@ def nice_step(raw, whole=False):
 @dataclass(frozen=True)
 class Scale:
     intervals: int
-    count_step: int
-    hours_step: float
-
-    @property
-    def count_top(self):
-        return self.count_step * self.intervals
-
-    @property
-    def hours_top(self):
-        return self.hours_step * self.intervals
+    steps: list  # one per axis
 
 
-def shared_scale(max_count, max_hours):
-    """Round steps for both axes over the same number of intervals, so they share gridlines;
-    the number of intervals is the one that leaves the least empty space above the data."""
+def shared_scale(maxima):
+    """Round steps for each axis over the same number of intervals, so they share gridlines; the
+    number of intervals is the one that leaves the least empty space above the data. `maxima`:
+    (largest value, whether steps are whole numbers) for each axis."""
 
     def scale(intervals):
-        return Scale(intervals, nice_step(max_count / intervals, whole=True), nice_step(max_hours / intervals))
+        return Scale(intervals, [nice_step(top / intervals, whole) for top, whole in maxima])
 
     def fill(s):
-        return max_count / s.count_top + max_hours / s.hours_top
+        return sum(top / (step * s.intervals) for (top, _), step in zip(maxima, s.steps, strict=True))
 
     # Four gridlines first: max() keeps the first of equally good scales.
     return max((scale(n) for n in (4, 5, 3, 6, 2, 1)), key=fill)
@@ -139,23 +178,23 @@ def shared_scale(max_count, max_hours):
 
 @dataclass(frozen=True)
 class Bar:
-    day: Day
+    item: object  # the Day or Month drawn
     x: float
     y: float
     width: float
     height: float
-    band_x: float  # the day's whole column, which carries the tooltip
+    band_x: float  # the item's whole column, which carries the tooltip
     band_width: float
     centre: float
-    hours_y: float
-    labelled: bool  # the x axis names this day
+    line_y: float | None  # the line's point, on a chart with a line
+    labelled: bool  # the x axis names this item
 
 
 @dataclass(frozen=True)
 class Tick:
     y: float
-    count: int
-    hours: str
+    bar: str  # the left axis' value
+    line: str  # the right axis' value, on a chart with a line
 
 
 @dataclass(frozen=True)
@@ -168,38 +207,48 @@ class Chart:
     bottom: int
     bars: list
     ticks: list
-    hours_points: str
+    line_points: str
 
     @property
     def plot_height(self):
         return self.bottom - self.top
 
 
-def label_every(days, most=8):
-    """Name every day, every other, every week or every fortnight: at most `most` labels."""
-    return next((step for step in (1, 2, 7, 14) if days / step <= most), math.ceil(days / most))
+def label_every(count, most=8):
+    """Name every item, every other, every week or every fortnight: at most `most` labels."""
+    return next((step for step in (1, 2, 7, 14) if count / step <= most), math.ceil(count / most))
 
 
-def bar_chart(daily, width=1200, height=300, margin=(16, 64, 30, 48)):
-    """Bars of recordings per day and a line of hours, in SVG user units. `margin` is
-    (top, right, bottom, left), room for the hours axis, the dates and the count axis."""
+def tick_text(value, whole=False):
+    if whole:
+        return str(int(value))
+    return f"{round(value, 6):g}"  # rounded: 3 × 0.1 is 0.30000000000000004
+
+
+def column_chart(items, bar, line=None, whole=True, width=1200, height=300, margin=(16, 64, 30, 48), most_labels=8):
+    """Bars of `bar(item)` for each item and, with `line`, a line of `line(item)` on a second axis,
+    in SVG user units. `whole`: the bars count things. `margin` is (top, right, bottom, left), room
+    for the line's axis, the labels and the bars' axis."""
     top, right, bottom, left = margin[0], width - margin[1], height - margin[2], margin[3]
     plot_height = bottom - top
-    scale = shared_scale(max(day.count for day in daily), max(day.hours for day in daily))
-    band = (right - left) / len(daily)
+    series = [bar] + ([line] if line else [])
+    maxima = [(float(max(value(item) for item in items)), is_whole) for value, is_whole in zip(series, (whole, False))]
+    scale = shared_scale(maxima)
+    tops = [step * scale.intervals for step in scale.steps]
+    band = (right - left) / len(items)
     bar_width = band * 0.7
-    every = label_every(len(daily))
+    every = label_every(len(items), most_labels)
 
     def y(value, scale_top):
-        return round(bottom - value / scale_top * plot_height, 1)
+        return round(bottom - float(value) / scale_top * plot_height, 1)
 
     bars = []
-    for n, day in enumerate(daily):
+    for n, item in enumerate(items):
         band_x = left + n * band
-        bar_y = y(day.count, scale.count_top)
+        bar_y = y(bar(item), tops[0])
         bars.append(
             Bar(
-                day=day,
+                item=item,
                 x=round(band_x + (band - bar_width) / 2, 1),
                 y=bar_y,
                 width=round(bar_width, 1),
@@ -207,15 +256,15 @@ def bar_chart(daily, width=1200, height=300, margin=(16, 64, 30, 48)):
                 band_x=round(band_x, 1),
                 band_width=round(band, 1),
                 centre=round(band_x + band / 2, 1),
-                hours_y=y(day.hours, scale.hours_top),
-                labelled=(len(daily) - 1 - n) % every == 0,  # counted back from today, so today is named
+                line_y=y(line(item), tops[1]) if line else None,
+                labelled=(len(items) - 1 - n) % every == 0,  # counted back from the last, so today is named
             )
         )
     ticks = [
         Tick(
-            y=y(n * scale.count_step, scale.count_top),
-            count=n * scale.count_step,
-            hours=f"{round(n * scale.hours_step, 6):g}",  # rounded: 3 × 0.1 is 0.30000000000000004
+            y=y(n * scale.steps[0], tops[0]),
+            bar=tick_text(n * scale.steps[0], whole),
+            line=tick_text(n * scale.steps[1]) if line else "",
         )
         for n in range(scale.intervals + 1)
     ]
@@ -228,5 +277,17 @@ def bar_chart(daily, width=1200, height=300, margin=(16, 64, 30, 48)):
         bottom=bottom,
         bars=bars,
         ticks=ticks,
-        hours_points=" ".join(f"{bar.centre},{bar.hours_y}" for bar in bars),
+        line_points=" ".join(f"{b.centre},{b.line_y}" for b in bars) if line else "",
+    )
+
+
+def daily_chart(daily):
+    """Recordings per day as bars, hours recorded as a line."""
+    return column_chart(daily, bar=lambda day: day.count, line=lambda day: day.hours)
+
+
+def monthly_chart(monthly):
+    """Storage cost a month by the month recorded, as bars; every month named."""
+    return column_chart(
+        monthly, bar=lambda month: month.amount, whole=False, height=240, margin=(16, 16, 30, 64), most_labels=12
     )

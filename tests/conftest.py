@@ -119,3 +119,62 @@ def public_loopback(monkeypatch):
     stand_ins = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.3")}
     production = media.is_public
     monkeypatch.setattr(media, "is_public", lambda address: address in stand_ins or production(address))
+
+
+# ---------- a real Chromium, for the browser tests ----------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: the README's test command installs Debian's chromium package")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signed_in(browser, live_server):
+    """`signed_in(user, password, **context_options)`: a page signed in as `user` at /, in a new
+    browser context (viewport, timezone_id...). Every page must end without a script error or a
+    console error (a CSP violation is one)."""
+    opened = []
+
+    def sign_in(username, password, viewport=None, **context_options):
+        context = browser.new_context(
+            viewport=viewport or {"width": 1440, "height": 900}, base_url=live_server.url, **context_options
+        )
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        opened.append((context, errors))
+        page.goto("/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield sign_in
+    for context, errors in opened:
+        context.close()
+        assert errors == []

@@ -18,29 +18,11 @@ from .conftest import AUTH_ID, AUTH_TOKEN
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-]
 SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
 HOSTILE_CONFERENCE = "<script>window.__injected=2</script>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the README's test command installs Debian's chromium package")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -51,22 +33,11 @@ def fake_account():
 
 
 @pytest.fixture
-def page(browser, live_server, fake_vobiz, vobiz_client, django_user_model):
+def page(signed_in, fake_vobiz, vobiz_client, django_user_model):
     sync_recordings(SyncOptions(), client=vobiz_client)
     user = django_user_model.objects.create_user("support", password="listen-carefully-42")
     user.groups.add(role_group(SUPPORT))
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    page.fill("input[name=username]", "support")
-    page.fill("input[name=password]", "listen-carefully-42")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
-    yield page
-    context.close()
-    assert errors == []
+    return signed_in("support", "listen-carefully-42")
 
 
 def first_column_texts(page, column):

@@ -13,37 +13,17 @@ from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
 from recordings.roles import AUDITORS, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
-from .test_browser import browser, fake_account  # noqa: F401 (fixtures)
+from .test_browser import fake_account  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def auditor_page(browser, live_server, fake_vobiz, vobiz_client, django_user_model):  # noqa: F811
+def auditor_page(signed_in, fake_vobiz, vobiz_client, django_user_model):
     sync_recordings(SyncOptions(), client=vobiz_client)
     user = django_user_model.objects.create_user("auditor", password="review-carefully-42")
     user.groups.add(role_group(AUDITORS))
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # CSP violations show as console errors; a refused request (a 400 the test asks for) does too.
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "auditor")
-    page.fill("input[name=password]", "review-carefully-42")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
-    yield page
-    context.close()
-    assert errors == []
+    return signed_in("auditor", "review-carefully-42")
 
 
 def long_recording():

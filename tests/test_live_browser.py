@@ -8,7 +8,7 @@ import requests
 from recordings.fake_vobiz.callbacks import CallbackSender
 from recordings.models import Recording, Transcript
 
-from .test_browser import browser, fake_account, page  # noqa: F401 (fixtures)
+from .test_browser import fake_account, page  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.models import Recording
-from recordings.usage import Day, bar_chart, nice_step, per_day
+from recordings.usage import Day, cost_by_month, daily_chart, nice_step, per_day
 
 from .factories import make_recording, make_recordings
 
@@ -145,7 +145,71 @@ def test_totals_by_type_and_format_and_storage_count_only_recordings_still_at_vo
     assert storage["amount"] == Decimal("2.00")
     assert abs(storage["average_rate"] - Decimal("0.02") / 3) < Decimal("0.000001")
     content = response.content.decode()
-    assert "50 days" in content and "2.00" in content and "trunk" not in content
+    assert "50 days" in content and "trunk" not in content
+    assert "<dt>Storage cost</dt><dd>₹2.00 / month</dd>" in content
+    assert "<dt>Average storage rate</dt><dd>₹0.0067</dd>" in content
+    assert "amounts in INR" in content
+    assert 'Storage <span class="muted">(all time)</span>' in content
+    assert 'By type <span class="muted">(all time)</span>' in content
+
+
+def test_amounts_are_in_the_configured_currency(auditor_client, settings):
+    settings.BILLING_CURRENCY = "USD"
+    make_recording(monthly_recording_storage_amount="1234.5")
+    content = auditor_client.get("/usage/").content.decode()
+    assert "$1,234.50 / month" in content and "₹" not in content
+
+
+def month_ago(months, day=15):
+    """An add_time on `day` of the month `months` before this one, at noon local time."""
+    today = timezone.localdate()
+    index = today.year * 12 + today.month - 1 - months
+    return timezone.make_aware(datetime(index // 12, index % 12 + 1, day, 12)).isoformat()
+
+
+def test_storage_cost_by_month_recorded_counts_what_is_still_at_vobiz(auditor_client):
+    make_recordings(3, add_time=month_ago(0, day=1), monthly_recording_storage_amount="0.5")
+    make_recordings(2, add_time=month_ago(4), monthly_recording_storage_amount="1.25")
+    make_recording(add_time=month_ago(20), monthly_recording_storage_amount="7")  # before the chart
+    remove(make_recording(add_time=month_ago(4), monthly_recording_storage_amount="100"), deleted_at=timezone.now())
+
+    response = auditor_client.get("/usage/")
+    monthly = response.context["monthly"]
+    assert len(monthly) == 12 and monthly[-1].month == timezone.localdate().replace(day=1)
+    assert [(month.count, month.amount) for month in monthly if month.count] == [
+        (2, Decimal("2.5")),
+        (3, Decimal("1.5")),
+    ]
+    assert monthly[-5].count == 2 and monthly[-1].count == 3
+    assert response.context["earlier_amount"] == Decimal("7")
+    svg = ET.fromstring(
+        re.search(r'<svg class="usage-chart cost-chart".*?</svg>', response.content.decode(), re.DOTALL).group()
+    )
+    titles = [group.find("title").text for group in svg.iter("g") if group.get("class") == "day"]
+    assert len(titles) == 12
+    assert titles[-5].endswith(": ₹2.50 / month for 2 recordings")
+    content = response.content.decode()
+    assert "<strong>₹11.00</strong> / month for all recordings still at Vobiz (all time)" in content
+    assert '<tr><td>Earlier</td><td class="num">–</td><td class="num">₹7.00</td></tr>' in content
+
+
+def test_months_are_months_in_the_viewers_time_zone():
+    with timezone.override("Asia/Kolkata"):
+        first = timezone.localdate().replace(day=1)
+        # 20:00 UTC on the day before: 01:30 on the first of the month in India, last month in UTC.
+        make_recording(
+            add_time=f"{(first - timedelta(days=1)).isoformat()}T20:00:00Z", monthly_recording_storage_amount="1"
+        )
+        india = {month.month: month.count for month in cost_by_month()}
+    utc = {month.month: month.count for month in cost_by_month()}
+    assert india[first] == 1
+    assert utc[(first - timedelta(days=1)).replace(day=1)] == 1 and utc.get(first, 0) == 0
+
+
+def test_without_any_storage_cost_the_chart_says_so(auditor_client):
+    make_recording(add_time=days_ago(1))
+    content = auditor_client.get("/usage/").content.decode()
+    assert "No storage cost in the last 12 months" in content and "cost-chart" not in content
 
 
 def test_the_oldest_recordings_still_at_vobiz_come_first_and_link_to_their_pages(auditor_client):
@@ -213,38 +277,38 @@ def days(*counts, duration_ms=60_000):
 
 
 def test_the_top_of_the_scale_is_full_height_and_zero_is_no_bar():
-    chart = bar_chart(days(40, 0, 10, 20, duration_ms=72_000))  # 40 recordings make 0.8 h
+    chart = daily_chart(days(40, 0, 10, 20, duration_ms=72_000))  # 40 recordings make 0.8 h
     full, empty, quarter, half = chart.bars
     assert (full.y, full.height) == (chart.top, chart.plot_height)
     assert (empty.y, empty.height) == (chart.bottom, 0)
     assert quarter.height == chart.plot_height / 4 and half.height == chart.plot_height / 2
-    assert (full.hours_y, empty.hours_y) == (chart.top, chart.bottom)
-    assert [tick.count for tick in chart.ticks] == [0, 10, 20, 30, 40]
-    assert [tick.hours for tick in chart.ticks] == ["0", "0.2", "0.4", "0.6", "0.8"]
+    assert (full.line_y, empty.line_y) == (chart.top, chart.bottom)
+    assert [tick.bar for tick in chart.ticks] == ["0", "10", "20", "30", "40"]
+    assert [tick.line for tick in chart.ticks] == ["0", "0.2", "0.4", "0.6", "0.8"]
     assert [tick.y for tick in chart.ticks] == [chart.bottom - n * chart.plot_height / 4 for n in range(5)]
 
 
 def test_ticks_stay_round_whatever_the_data():
     for maximum in (1, 3, 7, 12, 99, 1234):
-        chart = bar_chart(days(maximum, 1, duration_ms=47_000))
-        counts = [tick.count for tick in chart.ticks]
+        chart = daily_chart(days(maximum, 1, duration_ms=47_000))
+        counts = [int(tick.bar) for tick in chart.ticks]
         step = counts[1]
         assert counts == [n * step for n in range(len(counts))] and counts[-1] >= maximum
         assert re.fullmatch(r"[125]0*|250*", str(step))
-        hours = [float(tick.hours) for tick in chart.ticks]
+        hours = [float(tick.line) for tick in chart.ticks]
         assert hours[-1] >= maximum * 47_000 / 3_600_000
-        assert not any(re.search(r"0000|9999", tick.hours) for tick in chart.ticks)  # no 0.30000000000000004
+        assert not any(re.search(r"0000|9999", tick.line) for tick in chart.ticks)  # no 0.30000000000000004
 
 
 def test_one_day_and_no_recordings_draw_without_dividing_by_zero():
-    [bar] = bar_chart(days(1)).bars
+    [bar] = daily_chart(days(1)).bars
     assert bar.labelled and bar.height > 0
-    quiet = bar_chart(days(0, 0, 0))
-    assert all(bar.height == 0 for bar in quiet.bars) and quiet.ticks[-1].count >= 1
+    quiet = daily_chart(days(0, 0, 0))
+    assert all(bar.height == 0 for bar in quiet.bars) and int(quiet.ticks[-1].bar) >= 1
 
 
 def test_dates_are_named_every_week_counted_back_from_the_last_day():
     for length, every in ((30, 7), (90, 14), (7, 1), (12, 2)):
-        labelled = [n for n, bar in enumerate(bar_chart(days(*[1] * length)).bars) if bar.labelled]
+        labelled = [n for n, bar in enumerate(daily_chart(days(*[1] * length)).bars) if bar.labelled]
         assert labelled[-1] == length - 1
         assert {b - a for a, b in itertools.pairwise(labelled)} <= {every}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 import phonenumbers
+from babel.numbers import list_currencies
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -68,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "recordings.time_zones.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -137,6 +139,11 @@ USE_TZ = True
 PHONE_REGION = os.environ.get("PHONE_REGION", "IN").strip().upper()
 if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
     raise ImproperlyConfigured(f"PHONE_REGION must be a two-letter region code such as IN or GB, not {PHONE_REGION!r}")
+
+# The currency the Vobiz account is billed in (ISO 4217): storage amounts and rates are shown in it.
+BILLING_CURRENCY = os.environ.get("BILLING_CURRENCY", "INR").strip().upper()
+if BILLING_CURRENCY not in list_currencies():
+    raise ImproperlyConfigured(f"BILLING_CURRENCY must be a currency code such as INR or USD, not {BILLING_CURRENCY!r}")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

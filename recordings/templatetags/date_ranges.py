@@ -1,0 +1,13 @@
+"""Today, Yesterday and Last 7 days as the filter form's quick ranges, in the viewer's zone."""
+
+from django import template
+
+from ..time_zones import DayRange
+from ..time_zones import quick_ranges as ranges_today
+
+register = template.Library()
+
+
+@register.simple_tag
+def quick_ranges() -> list[DayRange]:
+    return ranges_today()

@@ -1,0 +1,36 @@
+"""Amounts of money as people read them: "₹1,234.50", in the account's currency (BILLING_CURRENCY).
+
+Vobiz sends storage amounts and rates as bare numbers (`0.000000`); the account is billed in one
+currency, which the pages name with every amount.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency
+from django import template
+from django.conf import settings
+from django.utils.translation import to_locale
+
+register = template.Library()
+
+# Up to four decimals, for the fractions of a paisa or cent a single recording's storage costs.
+PRECISE = "¤#,##0.00##"
+
+
+@register.filter
+def money(amount: Decimal | float | int | str | None, style: str = "") -> str:
+    """`amount` in BILLING_CURRENCY: "₹1,234.50"; with "precise", up to four decimals ("₹0.0054").
+    A missing amount is none ("–"): an unknown cost is not a free one."""
+    if amount is None or amount == "":
+        return "–"
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return "–"
+    if style == "precise":
+        return format_currency(value, settings.BILLING_CURRENCY, format=PRECISE, locale=locale(), currency_digits=False)
+    return format_currency(value, settings.BILLING_CURRENCY, locale=locale())
+
+
+def locale() -> str:
+    return to_locale(settings.LANGUAGE_CODE)

@@ -1,0 +1,114 @@
+"""Times in the viewer's zone: the browser's, remembered per user, TIME_ZONE until one is known.
+
+The zone is kept on the user (ViewerPreference) and copied into the session at sign-in, so that
+activating it costs no query on a request. The browser reports its zone from static/js/
+time_zone.js; a zone the user picked on /preferences/ stays until they pick "follow my browser".
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from .models import ViewerPreference
+
+SESSION_KEY = "viewer_time_zone"
+
+
+@lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_known(name: str) -> bool:
+    return name in known_zones()
+
+
+@dataclass(frozen=True)
+class ViewerZone:
+    kept: str  # the user's zone as kept: blank until one is known
+    follow_browser: bool = True
+
+    @property
+    def name(self) -> str:
+        """The zone the pages use: the user's, or TIME_ZONE (as it is now) without one."""
+        return self.kept if is_known(self.kept) else settings.TIME_ZONE
+
+
+def zone_of(user: AbstractBaseUser) -> ViewerZone:
+    preference = ViewerPreference.objects.filter(user=user).first()
+    return ViewerZone(preference.time_zone, preference.follow_browser) if preference else ViewerZone("")
+
+
+def remember_in_session(session, zone: ViewerZone) -> None:
+    session[SESSION_KEY] = [zone.kept, zone.follow_browser]
+
+
+def from_session(session) -> ViewerZone | None:
+    kept = session.get(SESSION_KEY)
+    if not isinstance(kept, list) or len(kept) != 2:
+        return None
+    return ViewerZone(str(kept[0]), bool(kept[1]))
+
+
+def set_time_zone(*, user: AbstractBaseUser, name: str, follow_browser: bool) -> ViewerZone:
+    """Keep `name` as the user's zone (a known IANA name: checked by the caller)."""
+    ViewerPreference.objects.update_or_create(user=user, defaults={"time_zone": name, "follow_browser": follow_browser})
+    return ViewerZone(name, follow_browser)
+
+
+def report_browser_zone(*, user: AbstractBaseUser, current: ViewerZone, name: str) -> ViewerZone:
+    """The browser's zone becomes the user's, unless they chose another."""
+    if not current.follow_browser or name == current.kept:
+        return current
+    return set_time_zone(user=user, name=name, follow_browser=True)
+
+
+def load_at_sign_in(sender, request, user, **kwargs):
+    """Connected to user_logged_in: the user's zone goes into the new session."""
+    if request is not None and hasattr(request, "session"):
+        remember_in_session(request.session, zone_of(user))
+
+
+class ViewerTimeZoneMiddleware:
+    """Activates the viewer's zone for the request: every page's times, and the dates a filter
+    names, are then in it. Listed after AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone = None
+        if request.user.is_authenticated:
+            zone = from_session(request.session)
+            if zone is None:  # a session from before zones were kept: read once, then kept
+                zone = zone_of(request.user)
+                remember_in_session(request.session, zone)
+        request.viewer_zone = zone or ViewerZone("")
+        timezone.activate(zoneinfo.ZoneInfo(request.viewer_zone.name))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+@dataclass(frozen=True)
+class DayRange:
+    label: str
+    first: date
+    last: date  # included
+
+
+def quick_ranges(today: date | None = None) -> list[DayRange]:
+    """Today, Yesterday and the last 7 days (today included), as days in the active zone."""
+    today = today or timezone.localdate()
+    yesterday = today - timedelta(days=1)
+    return [
+        DayRange("Today", today, today),
+        DayRange("Yesterday", yesterday, yesterday),
+        DayRange("Last 7 days", today - timedelta(days=6), today),
+    ]

@@ -1,0 +1,105 @@
+"""axe-core on every page, in a real Chromium: no serious or critical finding anywhere."""
+
+import os
+
+import pytest
+from django.utils import timezone
+
+from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
+from recordings.roles import AUDITORS, SUPPORT, role_group
+from recordings.sync import SyncOptions, sync_recordings
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "listen-carefully-42"
+BLOCKING = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def axe():
+    return axe_playwright.Axe()
+
+
+def findings(axe, page):
+    """The serious and critical axe findings of the page as shown, one line each."""
+    results = axe.run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}) at {node['target']}: {node['html'][:160]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in BLOCKING
+        for node in violation["nodes"]
+    ]
+
+
+def assert_none(found):
+    """`found`: each page's findings. Every finding listed, a line each, if there is one."""
+    listed = [f"{path}: {line}" for path, lines in found.items() for line in lines]
+    assert not listed, "\n".join(listed)
+
+
+def make_user(django_user_model, username, role):
+    user = django_user_model.objects.create_user(username, password=PASSWORD)
+    user.groups.add(role_group(role))
+    return user
+
+
+@pytest.fixture
+def pages(fake_vobiz, vobiz_client, django_user_model):
+    """Every page of the dashboard an auditor sees, with the data each needs."""
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    auditor = make_user(django_user_model, "auditor", AUDITORS)
+    recording = Recording.objects.order_by("-add_time")[2]
+    AuditEvent.objects.create(at=timezone.now(), user=auditor, username="auditor", action="play", recording=recording)
+    batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="retention")
+    DeletionOutcome.objects.create(batch=batch, recording=recording, status=DeletionOutcome.Status.FAILED)
+    return [
+        "/",
+        "/?q=no-such-call",  # an empty view
+        "/?added_after=not-a-date",  # a form error
+        "/?page=2",  # both pagination links enabled
+        f"/recordings/{recording.recording_id}/",
+        f"/recordings/{recording.recording_id}/delete",
+        f"/calls/{recording.call_uuid}/",
+        "/sync/",
+        "/audit/",
+        "/usage/",
+        f"/deletions/{batch.pk}/",
+    ]
+
+
+def test_no_page_has_a_serious_or_critical_finding(signed_in, axe, pages):
+    page = signed_in("auditor", PASSWORD)
+    found = {}
+    for path in pages:
+        response = page.goto(path)
+        assert response.status == 200, path
+        found[path] = findings(axe, page)
+    # The confirmation of a bulk deletion, reached from the table's "Delete…" for the whole view.
+    page.goto("/?recording_type=conference")
+    page.locator("button[name=scope][formaction$='/bulk/delete']").click()
+    page.wait_for_url("**/bulk/delete")
+    found["/bulk/delete"] = findings(axe, page)
+    assert_none(found)
+
+
+def test_the_sign_in_page_and_a_support_users_pages_have_none(
+    browser, live_server, signed_in, axe, pages, django_user_model
+):
+    context = browser.new_context(base_url=live_server.url)
+    login = context.new_page()
+    login.goto("/accounts/login/")
+    assert findings(axe, login) == []
+    context.close()
+
+    make_user(django_user_model, "support", SUPPORT)
+    page = signed_in("support", PASSWORD)
+    found = {}
+    for path in pages[:7]:
+        page.goto(path)
+        found[path] = findings(axe, page)
+    page.goto("/usage/")  # refused: the 403 page
+    found["403"] = findings(axe, page)
+    assert_none(found)

@@ -1,0 +1,179 @@
+"""The daily work of support and auditors in a real Chromium: time zones, the player, the keyboard,
+a phone's screen."""
+
+import os
+import re
+
+import pytest
+
+from recordings.models import Recording, ViewerPreference
+from recordings.roles import SUPPORT, role_group
+from recordings.sync import SyncOptions, sync_recordings
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "listen-carefully-42"
+
+
+@pytest.fixture
+def support(fake_vobiz, vobiz_client, django_user_model):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    user = django_user_model.objects.create_user("support", password=PASSWORD)
+    user.groups.add(role_group(SUPPORT))
+    return user
+
+
+def test_times_follow_the_browsers_time_zone(signed_in, support):
+    page = signed_in("support", PASSWORD, timezone_id="Asia/Kolkata")
+    # The page reports the browser's zone and is shown again in it (Chromium says Asia/Calcutta,
+    # the older name of the same zone).
+    india = re.compile(r"Asia/(Kolkata|Calcutta)")
+    playwright_sync.expect(page.locator("[data-time-zone]")).to_have_attribute("data-time-zone", india)
+    assert india.fullmatch(ViewerPreference.objects.get(user=support).time_zone)
+    recording = Recording.objects.order_by("-add_time", "-id").first()
+    page.goto(f"/recordings/{recording.recording_id}/")
+    assert "IST" in page.inner_text("main")
+
+
+def long_recording():
+    return Recording.objects.filter(recording_duration_ms__gte=60_000, recording_format="mp3").order_by("pk").first()
+
+
+def start(player):
+    """Press the player's play button: the one that builds it, or the native control's play()."""
+    play = player.locator("[data-player-play]")
+    if play.count():
+        play.first.click()
+    else:
+        player.locator("audio").evaluate("a => a.play()")
+    audio = player.locator("audio")
+    audio.page.wait_for_function("a => !a.paused && a.readyState >= 2", arg=audio.element_handle(), timeout=15000)
+    return audio
+
+
+def current_time(audio):
+    return audio.evaluate("a => a.currentTime")
+
+
+def test_the_player_starts_at_t_seeks_by_ten_seconds_and_keeps_the_speed(signed_in, support):
+    recording = long_recording()
+    page = signed_in("support", PASSWORD)
+    page.goto(f"/recordings/{recording.recording_id}/?t=0:30")
+    player = page.locator("main [data-player]").first
+    audio = start(player)
+    assert 30 <= current_time(audio) < 33
+
+    audio.evaluate("a => a.pause()")
+    before = current_time(audio)
+    player.locator("[data-player-seek='10']").click()
+    assert abs(current_time(audio) - (before + 10)) < 0.5
+    player.locator("[data-player-seek='-10']").click()
+    player.locator("[data-player-seek='-10']").click()
+    assert abs(current_time(audio) - (before - 10)) < 0.5
+
+    speed = player.locator("[data-player-speed]")
+    speed.click()
+    speed.click()  # 1× → 1.25× → 1.5×
+    assert audio.evaluate("a => a.playbackRate") == 1.5
+    playwright_sync.expect(speed).to_have_text("1.5×")
+
+    # Another page, another player: the chosen speed again.
+    other = Recording.objects.exclude(pk=recording.pk).filter(recording_format="mp3").first()
+    page.goto(f"/recordings/{other.recording_id}/")
+    player = page.locator("main [data-player]").first
+    audio = start(player)
+    assert audio.evaluate("a => a.playbackRate") == 1.5
+    playwright_sync.expect(player.locator("[data-player-speed]")).to_have_text("1.5×")
+
+
+def test_starting_one_player_pauses_the_others(signed_in, support):
+    page = signed_in("support", PASSWORD)
+    rows = page.locator("table tbody tr [data-player]")
+    first = start(rows.nth(0))
+    second = start(rows.nth(1))
+    page.wait_for_function("a => a.paused", arg=first.element_handle(), timeout=5000)
+    assert not second.evaluate("a => a.paused")
+
+
+GAINS_SPY = """
+(() => {
+  window.__gains = [];
+  const create = AudioContext.prototype.createGain;
+  AudioContext.prototype.createGain = function () {
+    const node = create.call(this);
+    window.__gains.push(node);
+    return node;
+  };
+})();
+"""
+
+
+def test_caller_only_and_callee_only_play_one_side_of_the_call(signed_in, support):
+    """Caller is the left channel, callee the right: the Web Audio graph sends only that one to
+    both ears (its four gains, in order: left to left, left to right, right to left, right to right)."""
+    page = signed_in("support", PASSWORD)
+    page.context.add_init_script(GAINS_SPY)
+    page.goto(f"/recordings/{long_recording().recording_id}/")
+    player = page.locator("main [data-player]").first
+    audio = start(player)
+    channel = player.locator("[data-player-channel]")
+
+    def gains():
+        return page.evaluate("window.__gains.map(g => g.gain.value)")
+
+    channel.select_option("caller")
+    playwright_sync.expect(player).to_have_attribute("data-channel", "caller")
+    assert gains() == [1, 1, 0, 0]
+    channel.select_option("callee")
+    playwright_sync.expect(player).to_have_attribute("data-channel", "callee")
+    assert gains() == [0, 0, 1, 1]
+    channel.select_option("both")
+    assert gains() == [1, 0, 0, 1]
+    assert not audio.evaluate("a => a.paused")  # it played on through every change
+
+
+def test_rows_are_one_tab_stop_each_with_keys_for_search_and_pages(signed_in, support):
+    page = signed_in("support", PASSWORD)
+    rows = page.locator("table[data-row-keys] tbody tr")
+    assert rows.count() == 25
+
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.name") == "q"
+
+    # From the table's first row, one Tab leaves the table: no stop on each row's links and buttons.
+    rows.nth(0).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("!document.activeElement.closest('table[data-row-keys] tbody')")
+
+    rows.nth(0).focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement") == rows.nth(2).evaluate("row => row")
+    page.keyboard.press("ArrowUp")
+    assert rows.nth(1).evaluate("row => row === document.activeElement")
+    page.keyboard.press("ArrowRight")  # into the row: its first control
+    assert page.evaluate("document.activeElement.closest('tr')") == rows.nth(1).evaluate("row => row")
+    assert not rows.nth(1).evaluate("row => row === document.activeElement")
+    page.keyboard.press("Escape")
+    assert rows.nth(1).evaluate("row => row === document.activeElement")
+    # Tab from elsewhere comes back to the row last used.
+    assert rows.nth(1).get_attribute("tabindex") == "0" and rows.nth(0).get_attribute("tabindex") == "-1"
+
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("n")
+    page.wait_for_url("**page=2**")
+    page.keyboard.press("p")
+    page.wait_for_url("**page=1**")
+
+
+def test_the_playing_row_is_marked(signed_in, support):
+    page = signed_in("support", PASSWORD)
+    row = page.locator("table tbody tr").nth(1)
+    audio = start(row.locator("[data-player]"))
+    playwright_sync.expect(row).to_have_class(re.compile(r"\bis-playing\b"))
+    assert row.get_attribute("aria-current") == "true"
+    audio.evaluate("a => a.pause()")
+    playwright_sync.expect(row).not_to_have_class(re.compile(r"\bis-playing\b"))
