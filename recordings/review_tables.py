@@ -4,10 +4,11 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import MomentNote
-from .tables import local_time
+from .models import MomentNote, ReviewItem
+from .tables import COUNT_ATTRS, local_time
 from .templatetags.moments import moment
 from .templatetags.phone_numbers import phone
+from .templatetags.recording_format import duration
 
 
 class MomentNoteTable(tables.Table):
@@ -36,3 +37,47 @@ class MomentNoteTable(tables.Table):
     def render_call(self, record):
         recording = record.recording
         return format_html("{} → {}", phone(recording.from_number) or "–", phone(recording.to_number) or "–")
+
+
+class ReviewItemTable(tables.Table):
+    position = tables.Column(verbose_name="#", orderable=False, attrs=COUNT_ATTRS)
+    added = tables.Column(verbose_name="Added", accessor="recording__add_time", orderable=False)
+    from_number = tables.Column(verbose_name="From", accessor="recording__from_number", orderable=False)
+    to_number = tables.Column(verbose_name="To", accessor="recording__to_number", orderable=False)
+    duration = tables.Column(
+        verbose_name="Duration", accessor="recording__recording_duration_ms", orderable=False, attrs=COUNT_ATTRS
+    )
+    outcome = tables.Column(verbose_name="Outcome", orderable=False, empty_values=())
+    note = tables.Column(orderable=False, attrs={"td": {"class": "wrap"}})
+    reviewer = tables.Column(verbose_name="Reviewer", accessor="reviewed_by", orderable=False)
+
+    class Meta:
+        model = ReviewItem
+        fields = ()
+        sequence = ("position", "added", "from_number", "to_number", "duration", "outcome", "note", "reviewer")
+        attrs = {"class": "review-items"}
+        empty_text = "This sample holds no recording."
+
+    def render_position(self, record):
+        url = reverse("recordings:review_item", args=[record.sample_id, record.position])
+        return format_html('<a href="{}">{}</a>', url, record.position)
+
+    def render_added(self, value):
+        return local_time(value)
+
+    def render_from_number(self, value):
+        return phone(value)
+
+    def render_to_number(self, value):
+        return phone(value)
+
+    def render_duration(self, value):
+        return duration(value)
+
+    def render_outcome(self, record):
+        if not record.outcome:
+            return format_html('<span class="muted">{}</span>', "waiting")
+        return format_html('<span class="badge badge-{}">{}</span>', record.outcome, record.get_outcome_display())
+
+    def render_reviewer(self, record):
+        return f"{record.reviewed_by or 'a removed user'}, {record.reviewed_at:%d %b %H:%M}" if record.outcome else ""

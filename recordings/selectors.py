@@ -170,20 +170,21 @@ COUNT_BOUND = 10_000
 MAX_COUNTED_ROWS = 100_000
 
 
-def summarise(queryset, params="", at_least=0):
+def summarise(queryset, params="", at_least=0, bound=COUNT_BOUND):
     """Count and total duration of a filtered view, or a lower bound when it holds more than that.
 
     An exact count of a view over most of a million rows is a full scan, too slow to wait for on
     every page. So a page counts at most COUNT_BOUND rows (or as far as the page it shows, so that
     its page exists and a next page is offered): up to there the figure is exact, beyond it the
     page says "more than" and asks `count_exactly` separately. Exact figures are cached until the
-    data changes, so repeat views and page turns show them.
+    data changes, so repeat views and page turns show them. A view whose every row costs a join
+    (a transcript search) counts to a lower `bound`.
     """
     key = summary_key(params)
     summary = cache.get(key) if key else None
     if summary is not None:
         return summary
-    bound = max(COUNT_BOUND, min(at_least, MAX_COUNTED_ROWS))
+    bound = max(bound, min(at_least, MAX_COUNTED_ROWS))
     totals = (
         queryset.order_by()
         .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]

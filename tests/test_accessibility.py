@@ -1,11 +1,14 @@
 """axe-core on every page, in a real Chromium: no serious or critical finding anywhere."""
 
 import os
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
+from recordings.notes import add_note
+from recordings.review import create_sample
 from recordings.roles import AUDITORS, SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
@@ -55,6 +58,18 @@ def pages(fake_vobiz, vobiz_client, django_user_model):
     AuditEvent.objects.create(at=timezone.now(), user=auditor, username="auditor", action="play", recording=recording)
     batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="retention")
     DeletionOutcome.objects.create(batch=batch, recording=recording, status=DeletionOutcome.Status.FAILED)
+    add_note(user=auditor, ip_address=None, user_agent="", recording=recording, at_ms=5000, text="Greeting")
+    sample = create_sample(
+        user=auditor,
+        ip_address=None,
+        user_agent="",
+        name="Quality sample",
+        criteria={},
+        recordings=Recording.objects.all(),
+        percent=Decimal(5),
+        per_caller=0,
+        seed=1,
+    )
     return [
         "/",
         "/?q=no-such-call",  # an empty view
@@ -67,6 +82,11 @@ def pages(fake_vobiz, vobiz_client, django_user_model):
         "/audit/",
         "/usage/",
         f"/deletions/{batch.pk}/",
+        "/review/",
+        f"/review/{sample.pk}/",
+        f"/review/{sample.pk}/1/",
+        "/notes/",
+        "/notes/?q=nothing-like-it",
     ]
 
 

@@ -11,6 +11,7 @@ from django.test import Client
 from recordings import review
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample
 from recordings.review import Candidate, draw
+from recordings.templatetags.phone_numbers import phone
 
 from .factories import make_recording
 
@@ -150,6 +151,9 @@ def test_stepping_through_a_sample(auditor_client, sample):
     assert "3</strong> of 3 reviewed" in response.content.decode() and "1 flagged" in response.content.decode()
     actions = list(AuditEvent.objects.filter(action__in=["review", "flag"]).values_list("action", "note"))
     assert sorted(actions) == [("flag", "Rude to the caller"), ("review", ""), ("review", "")]
+    table = auditor_client.get(f"/review/{sample.pk}/").content.decode()
+    assert "Rude to the caller" in table and table.count("badge-flagged") == 2  # the row and the summary
+    assert phone(Recording.objects.get(pk=third.recording_id).from_number) in table
     listing = auditor_client.get("/review/").content.decode()
     assert "3</strong> of 3 reviewed" in listing and f'href="/review/{sample.pk}/next"' not in listing
 

@@ -4,12 +4,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from recordings import transcripts
 from recordings.callbacks import TranscriptionCallback
 from recordings.live import store_transcription
 from recordings.models import Transcript
 from recordings.transcripts import highlighted
 
-from .factories import make_recording
+from .factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +143,12 @@ def test_a_sorted_transcript_search_keeps_the_sort(support_client, transcribed):
     refund, twice, other = transcribed
     response = support_client.get("/", {"transcript": "refund", "sort": "-add_time"})
     assert shown_ids(response) == [refund.recording_id, twice.recording_id]  # newest first, not best first
+
+
+def test_a_transcript_search_counts_to_a_lower_bound(support_client, monkeypatch):
+    for recording in make_recordings(30):
+        transcribe(recording.recording_id, "a refund please")
+    monkeypatch.setattr(transcripts, "COUNT_BOUND", 26)  # a page of 25 is always counted
+    summary = support_client.get("/", {"transcript": "refund"}).context["summary"]
+    assert (summary.count, summary.exact) == (26, False)
+    assert support_client.get("/").context["summary"].exact  # other views count to the usual bound

@@ -11,7 +11,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, concurrency, exports, media, notes, selectors, services
+from .. import audit, concurrency, exports, media, notes, selectors, services, transcripts
 from ..filters import RecordingFilter
 from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
@@ -49,8 +49,13 @@ def recording_list(request):
             back_to=reverse("recordings:list"),
         )
     rows = per_page(request)
-    summary = selectors.summarise(queryset, filterset.applied(), at_least=page_number(request) * rows)
     searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
+    summary = selectors.summarise(
+        queryset,
+        filterset.applied(),
+        at_least=page_number(request) * rows,
+        bound=transcripts.COUNT_BOUND if searching_transcripts else selectors.COUNT_BOUND,
+    )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable(
         queryset,

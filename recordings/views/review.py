@@ -4,14 +4,18 @@ from django.contrib import messages
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
 
 from .. import audit, exports, notes, review, selectors
 from ..filters import RecordingFilter
 from ..forms import ReviewItemForm, ReviewSampleForm
 from ..models import AuditEvent, ReviewItem
+from ..review_tables import ReviewItemTable
 from ..roles import auditor_required
+from ..tables import ChoicePaginator
 from .auditing import form_errors
 
+ITEMS_PER_PAGE = 100  # one of the tables' page sizes
 EXPORT_COLUMNS = [
     "position",
     "recording__recording_id",
@@ -61,11 +65,14 @@ def samples(request):
 @require_GET
 def sample(request, sample_id):
     found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
-    items = found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
+    table = ReviewItemTable(
+        found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
+    )
+    RequestConfig(request, paginate={"per_page": ITEMS_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
     return render(
         request,
         "recordings/review_sample.html",
-        {"sample": found, "items": items, "next_item": review.next_to_review(found)},
+        {"sample": found, "table": table, "next_item": review.next_to_review(found)},
     )
 
 
