@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,14 +38,16 @@ def client_ip(request) -> str | None:
         return remote
 
 
-def record(request, action, recording=None, call_uuid="", note=""):
-    return record_for(
-        request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording, call_uuid, note
-    )
-
-
-def record_for(user, ip_address, user_agent, action, recording=None, call_uuid="", note=""):
-    """The same as `record`, for work that outlives its request (a deletion batch, say)."""
+def record_for(
+    user: AbstractBaseUser | None,
+    ip_address: str | None,
+    user_agent: str,
+    action: str,
+    recording: Recording | None = None,
+    call_uuid: str = "",
+    note: str = "",
+) -> AuditEvent:
+    """Add an event to the audit log: who (the user, their address and browser) did what."""
     return AuditEvent.objects.create(
         at=timezone.now(),
         user=user,
@@ -81,21 +84,23 @@ def record_listening(request, recording, action, *, status: int, content_range: 
     )
     if action == Action.PLAY and recent.exists():
         return None
-    return record(request, action, recording)
+    return record_for(request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording)
 
 
 REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}
 
 
 @transaction.atomic
-def set_review(request, recording, state, note):
+def set_review(
+    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, recording: Recording, state: str, note: str
+) -> None:
     """Mark a recording reviewed or flagged (or clear it); the log keeps every change."""
     recording.review_state = state
     recording.review_note = note
     recording.reviewed_at = timezone.now() if state else None
-    recording.reviewed_by = request.user if state else None
+    recording.reviewed_by = user if state else None
     recording.save(update_fields=["review_state", "review_note", "reviewed_at", "reviewed_by"])
-    record(request, REVIEW_ACTIONS[state], recording, note=note)
+    record_for(user, ip_address, user_agent, REVIEW_ACTIONS[state], recording, note=note)
 
 
 def active_hold(recording):
@@ -116,7 +121,15 @@ def place_hold(request, reason, recording=None, call_uuid=""):
         placed_by=request.user,
         placed_at=timezone.now(),
     )
-    record(request, Action.HOLD, recording, call_uuid=call_uuid, note=reason)
+    record_for(
+        request.user,
+        client_ip(request),
+        request.headers.get("User-Agent", ""),
+        Action.HOLD,
+        recording,
+        call_uuid=call_uuid,
+        note=reason,
+    )
     return hold
 
 
@@ -126,7 +139,15 @@ def lift_hold(request, hold, reason):
     hold.lifted_at = timezone.now()
     hold.lift_reason = reason
     hold.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
-    record(request, Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
+    record_for(
+        request.user,
+        client_ip(request),
+        request.headers.get("User-Agent", ""),
+        Action.RELEASE,
+        hold.recording,
+        call_uuid=hold.call_uuid,
+        note=reason,
+    )
 
 
 def held_recording_ids(recording_ids):

@@ -97,7 +97,14 @@ def zip_chunks(recordings: QuerySet[Recording], request: HttpRequest) -> Iterato
                 missing.append((name, why))
                 continue
             with upstream:
-                audit.record(request, audit.Action.DOWNLOAD, recording, note=note)
+                audit.record_for(
+                    request.user,
+                    audit.client_ip(request),
+                    request.headers.get("User-Agent", ""),
+                    audit.Action.DOWNLOAD,
+                    recording,
+                    note=note,
+                )
                 name = unique_name(name, taken)
                 size = upstream.headers.get("Content-Length")
                 archive.add(

@@ -1,16 +1,12 @@
+from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from . import selectors
 
 
-def sync_status(request):
-    """The sync status line, queried once per request and only if a template shows it.
-
-    django-tables2 renders template cells with the page's context, which runs the context
-    processors again for every cell: the result is kept on the request.
-    """
+def sync_status(request: HttpRequest) -> dict:
+    """The runs the sync status line shows (templates/recordings/_sync_strip.html), queried only
+    if a template reads them."""
     if not request.user.is_authenticated:
         return {}
-    if not hasattr(request, "_sync_status"):
-        request._sync_status = SimpleLazyObject(selectors.sync_status)
-    return {"sync_status": request._sync_status}
+    return {"sync_status": SimpleLazyObject(selectors.sync_status)}

@@ -1,16 +1,22 @@
-"""The filter forms above the recordings table and the audit log; every filter is a plain GET parameter."""
+"""The filter forms above the recordings table and the audit log; every filter is a plain GET parameter.
 
-from datetime import date, datetime, time, timedelta
+Each form also carries its table's rows per page and sort, so that one GET form makes every view
+of a table and each view is a shareable URL. Those two narrow nothing: the view hands them to
+django-tables2, and they are no part of what a count depends on (`filters_in_force`).
+"""
+
+from datetime import date, timedelta
 
 import django_filters
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Exists
+from django.db.models import Exists, QuerySet
 from django.utils import timezone
 
 from . import selectors, transcripts
 from .models import AuditEvent, LegalHold, Recording, ReviewState
-from .roles import is_auditor
+from .selectors import start_of_local_day
+from .tables import PER_PAGE_CHOICES
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
 RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
@@ -20,8 +26,42 @@ RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
 DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
 
 
-def start_of_local_day(day):
-    return timezone.make_aware(datetime.combine(day, time.min))
+TABLE_OPTIONS = ("per_page", "sort")
+
+
+class TableFilterSet(django_filters.FilterSet):
+    """Filters above a django-tables2 table, with the table's own options in the same form."""
+
+    per_page = django_filters.TypedChoiceFilter(
+        label="Rows",
+        choices=[(choice, f"{choice} per page") for choice in PER_PAGE_CHOICES],
+        coerce=int,
+        empty_value=PER_PAGE_CHOICES[0],
+        method="table_option",
+    )
+    sort = django_filters.CharFilter(widget=forms.HiddenInput, method="table_option")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in TABLE_OPTIONS:  # after the filters in the form
+            self.filters[name] = self.filters.pop(name)
+
+    def table_option(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+        return queryset  # the table sorts and pages (the view passes these on)
+
+    @property
+    def rows_per_page(self) -> int:
+        self.is_valid()
+        return self.form.cleaned_data.get("per_page") or PER_PAGE_CHOICES[0]
+
+    def filters_in_force(self) -> dict[str, str]:
+        """The valid filters that are set, as text: what a count of this view depends on."""
+        self.is_valid()
+        return {
+            name: str(value)
+            for name, value in self.form.cleaned_data.items()
+            if name not in TABLE_OPTIONS and value not in (None, "")
+        }
 
 
 OLDEST_AGE_DAYS = 36_500  # a hundred years: anything more is a typing mistake
@@ -37,7 +77,7 @@ class WholeDaysFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
-class RecordingFilter(django_filters.FilterSet):
+class RecordingFilter(TableFilterSet):
     q = django_filters.CharFilter(
         label="Search",
         method="filter_search",
@@ -112,9 +152,9 @@ class RecordingFilter(django_filters.FilterSet):
         model = Recording
         fields = []
 
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, request=request, **kwargs)
-        if request is None or not is_auditor(request.user):
+    def __init__(self, *args, auditor: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not auditor:
             del self.filters["review"]
             del self.filters["hold"]
             del self.filters["masked"]
@@ -125,6 +165,11 @@ class RecordingFilter(django_filters.FilterSet):
     def filter_masked(self, queryset, name, value):
         return transcripts.masked_recordings(queryset)
 
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.present()  # deleted and gone recordings only on request
+        return super().filter_queryset(queryset)
+
     def filter_status(self, queryset, name, value):
         return queryset.removed() if value == "removed" else queryset
 
@@ -132,7 +177,7 @@ class RecordingFilter(django_filters.FilterSet):
         return queryset.filter(review_state="" if value == "none" else value)
 
     def filter_search(self, queryset, name, value):
-        return selectors.search(queryset, value)
+        return selectors.search(queryset, text=value)
 
     def filter_number(self, queryset, name, value):
         return queryset.filter(selectors.matching_number(name.removesuffix("_number"), value))
@@ -157,20 +202,8 @@ class RecordingFilter(django_filters.FilterSet):
     def filter_max_duration(self, queryset, name, value):
         return queryset.filter(recording_duration_ms__lte=int(value * 1000))
 
-    def applied(self):
-        """The filters in force, as text: what a count of this view depends on (not page or sort)."""
-        return repr(sorted((name, str(value)) for name, value in self.form.cleaned_data.items() if value))
 
-    def filtered(self):
-        """The queryset narrowed by every filter that is valid; invalid ones show as form errors."""
-        self.is_valid()
-        queryset = self.queryset.all()
-        if not self.form.cleaned_data.get("status"):
-            queryset = queryset.present()  # deleted and gone recordings only on request
-        return self.filter_queryset(queryset)
-
-
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(TableFilterSet):
     """Every action is shown unless one is chosen; "Played or downloaded" answers "who listened"."""
 
     LISTENING = "listening"

@@ -121,14 +121,24 @@ def criteria_query(criteria: dict[str, str]) -> QueryDict:
 
 
 @transaction.atomic
-def review_item(*, request, item: ReviewItem, outcome: str, note: str) -> None:
+def review_item(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    item: ReviewItem,
+    outcome: str,
+    note: str,
+) -> None:
     """Record what the reviewer found; the recording's own review state follows, and is logged."""
     item.outcome = outcome
     item.note = note
-    item.reviewed_by = request.user
+    item.reviewed_by = user
     item.reviewed_at = timezone.now()
     item.save(update_fields=["outcome", "note", "reviewed_by", "reviewed_at"])
-    audit.set_review(request, item.recording, outcome, note)
+    audit.set_review(
+        user=user, ip_address=ip_address, user_agent=user_agent, recording=item.recording, state=outcome, note=note
+    )
 
 
 def samples_with_progress() -> QuerySet[ReviewSample]:

@@ -5,10 +5,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import MomentNote, ReviewItem
-from .tables import COUNT_ATTRS, local_time
+from .tables import COUNT_ATTRS
 from .templatetags.moments import moment
 from .templatetags.phone_numbers import phone
-from .templatetags.recording_format import duration
+from .templatetags.recording_format import badge, duration, local_time
 
 
 class MomentNoteTable(tables.Table):
@@ -77,7 +77,7 @@ class ReviewItemTable(tables.Table):
     def render_outcome(self, record):
         if not record.outcome:
             return format_html('<span class="muted">{}</span>', "waiting")
-        return format_html('<span class="badge badge-{}">{}</span>', record.outcome, record.get_outcome_display())
+        return badge(record.outcome, record.get_outcome_display())
 
     def render_reviewer(self, record):
         return f"{record.reviewed_by or 'a removed user'}, {record.reviewed_at:%d %b %H:%M}" if record.outcome else ""

@@ -1,22 +1,25 @@
-"""Reads: the queries the pages make, in one place."""
+"""Reads: the queries the pages make, in one place. Each takes plain values (keyword arguments
+after the queryset it narrows) and returns a queryset or plain data; none sees a request."""
 
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal
 from hashlib import md5
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, Subquery, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
-from django.http import QueryDict
+from django.utils import timezone
 
-from .models import AuditEvent, Recording, SyncRun, Transcript
-from .normalise import is_path_safe
+from .models import AuditEvent, CallDetail, Recording, SyncRun, Transcript
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
 NATIONAL_DIGITS = 10  # an Indian number without its country code
@@ -39,28 +42,33 @@ def summary_totals():
     }
 
 
-def recordings():
+def recordings() -> QuerySet[Recording]:
     return Recording.objects.all()
 
 
-def number_digits_query(text):
+def start_of_local_day(day: date) -> datetime:
+    """The first moment of `day` in the configured time zone: where "added from" a day starts."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def number_digits_query(typed: str) -> str:
     """The reversed digits to prefix-match for a number as someone typed or read it out.
 
     "+91 98765 43210", "919876543210", "09876543210" and "9876543210" all mean the same line, and
     "3210" is the last digits a customer reads out: all become "ends with these digits", at most
     the national part, so the country code may be there or not.
     """
-    digits = re.sub(r"\D", "", text).lstrip("0")
+    digits = re.sub(r"\D", "", typed).lstrip("0")
     return digits[-NATIONAL_DIGITS:][::-1]
 
 
-def matching_number(field_prefix, text):
-    """Numbers ending with the digits of `text`, as a range on the reversed digits.
+def matching_number(field_prefix: str, typed: str) -> Q:
+    """Numbers ending with the digits of `typed`, as a range on the reversed digits.
 
     A range rather than LIKE 'prefix%': SQLite never uses an index for Django's LIKE … ESCAPE,
     and PostgreSQL only with a pattern-ops index. Digits only, so "next prefix" is well defined.
     """
-    reversed_digits = number_digits_query(text)
+    reversed_digits = number_digits_query(typed)
     if not reversed_digits:
         return Q(pk__in=[])
     field = f"{field_prefix}_digits_reversed"
@@ -69,7 +77,7 @@ def matching_number(field_prefix, text):
     return query & Q(**{f"{field}__lt": upper}) if upper else query
 
 
-def next_prefix(digits):
+def next_prefix(digits: str) -> str:
     """The smallest digit string after every string starting with `digits`: "4329" -> "433"."""
     stripped = digits.rstrip("9")
     if not stripped:
@@ -77,7 +85,9 @@ def next_prefix(digits):
     return stripped[:-1] + str(int(stripped[-1]) + 1)
 
 
-def search(queryset, text):
+def search(queryset: QuerySet[Recording], *, text: str) -> QuerySet[Recording]:
+    """The recordings a search box's text means: a number (whole or its last digits), else a
+    recording id or the start of a call or recording id, else part of a conference name."""
     text = text.strip()
     if not text:
         return queryset
@@ -103,7 +113,7 @@ TRIGRAM = 3
 TRIGRAM_WORD = re.compile(r"[^\W_]{3}")  # three letters or digits in a row: pg_trgm finds a trigram in them
 
 
-def conference_name_contains(text):
+def conference_name_contains(text: str) -> Q | GreaterThan:
     """Conference names containing `text`, ignoring case: the same rows as `icontains`, sooner.
 
     PostgreSQL: `icontains` compiles to UPPER("conference_name"::text) LIKE UPPER('%text%'), the
@@ -129,7 +139,7 @@ def conference_name_contains(text):
 _missing_index_logged = False
 
 
-def sqlite_conference_index():
+def sqlite_conference_index() -> bool:
     """Whether the FTS table and all its triggers exist: without a trigger it would miss names.
 
     One look at sqlite_master (microseconds). The migration skips them on a SQLite without the
@@ -147,7 +157,7 @@ def sqlite_conference_index():
     return present
 
 
-def sqlite_objects_exist(names):
+def sqlite_objects_exist(names: tuple[str, ...]) -> bool:
     """Whether every one of these SQLite tables and triggers exists: one look at sqlite_master."""
     with connection.cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(names))
@@ -155,7 +165,7 @@ def sqlite_objects_exist(names):
         return cursor.fetchone()[0] == len(names)
 
 
-def starts_with(field, text):
+def starts_with(field: str, text: str) -> Q:
     """A prefix match an index answers: SQLite never uses one for Django's LIKE … ESCAPE, so there
     a range on the column's binary order; PostgreSQL has a pattern-ops index for LIKE."""
     if connection.vendor == "sqlite":
@@ -170,17 +180,20 @@ COUNT_BOUND = 10_000
 MAX_COUNTED_ROWS = 100_000
 
 
-def summarise(queryset, params="", at_least=0, bound=COUNT_BOUND):
+def summarise(
+    queryset: QuerySet[Recording], *, filters: Mapping[str, str], at_least: int = 0, bound: int = COUNT_BOUND
+) -> Summary:
     """Count and total duration of a filtered view, or a lower bound when it holds more than that.
 
     An exact count of a view over most of a million rows is a full scan, too slow to wait for on
     every page. So a page counts at most COUNT_BOUND rows (or as far as the page it shows, so that
     its page exists and a next page is offered): up to there the figure is exact, beyond it the
     page says "more than" and asks `count_exactly` separately. Exact figures are cached until the
-    data changes, so repeat views and page turns show them. A view whose every row costs a join
-    (a transcript search) counts to a lower `bound`.
+    data changes, so repeat views and page turns show them. `filters` are the ones in force, as
+    text: the cache key. A view whose every row costs a join (a transcript search) counts to a
+    lower `bound`.
     """
-    key = summary_key(params)
+    key = summary_key(filters)
     summary = cache.get(key) if key else None
     if summary is not None:
         return summary
@@ -195,9 +208,9 @@ def summarise(queryset, params="", at_least=0, bound=COUNT_BOUND):
     return remember(key, totals)
 
 
-def count_exactly(queryset, params=""):
+def count_exactly(queryset: QuerySet[Recording], *, filters: Mapping[str, str]) -> Summary:
     """The exact count and duration of a view, whatever its size; cached like `summarise`'s."""
-    key = summary_key(params)
+    key = summary_key(filters)
     summary = cache.get(key) if key else None
     if summary is not None and summary.exact:
         return summary
@@ -211,15 +224,16 @@ def count_exactly(queryset, params=""):
     return remember(key, rows.aggregate(**summary_totals()))
 
 
-def summary_key(params):
+def summary_key(filters: Mapping[str, str]) -> str | None:
     """The cache key of a view's figures in the current data version; None before the first sync."""
     version = data_version()
     if not version:
         return None
-    return "summary:" + md5(f"{version}|{params}".encode(), usedforsecurity=False).hexdigest()
+    view = urlencode(sorted(filters.items()))
+    return "summary:" + md5(f"{version}|{view}".encode(), usedforsecurity=False).hexdigest()
 
 
-def remember(key, figures):
+def remember(key: str | None, figures: dict) -> Summary:
     summary = Summary(
         count=figures["count"],
         duration_ms=figures["duration_ms"] or 0,
@@ -238,7 +252,7 @@ CHANGING_ACTIONS = [
 ]
 
 
-def data_version():
+def data_version() -> str | None:
     """Changes whenever the rows a count sees may have: a sync stored a page, a callback stored a
     recording or a transcript, or an auditor acted.
 
@@ -259,40 +273,33 @@ def data_version():
 NEW_COUNT_BOUND = 100  # "more than 99 new" says enough
 
 
-def newest_stored():
+def newest_stored() -> int:
     """The id of the latest recording stored: the table asks what came after it (`count_stored_after`)."""
     return Recording.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def count_stored_after(queryset, since):
+def count_stored_after(queryset: QuerySet[Recording], *, since: int) -> int:
     """How many of a view's recordings were stored after row `since`, up to NEW_COUNT_BOUND."""
     return queryset.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
 
 
-def recordings_of_call(call_uuid):
+def recordings_of_call(*, call_uuid: str) -> QuerySet[Recording]:
     return Recording.objects.filter(call_uuid=call_uuid).order_by("add_time", "id")
 
 
-def sync_status():
+def recordings_by_id(*, recording_ids: list[str]) -> QuerySet[Recording]:
+    return Recording.objects.filter(recording_id__in=recording_ids)
+
+
+def cached_call_detail(*, call_uuid: str) -> CallDetail | None:
+    """The call's CDR as last fetched from Vobiz, if it was."""
+    return CallDetail.objects.filter(call_uuid=call_uuid).first()
+
+
+def sync_status() -> dict[str, SyncRun | None]:
     """The last run of any kind and the last successful one (the same run, most of the time)."""
     last_run = SyncRun.objects.order_by("-started_at").first()
     if last_run is None or last_run.status == SyncRun.Status.SUCCEEDED:
         return {"last_run": last_run, "last_success": last_run}
     last_success = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).order_by("-started_at").first()
     return {"last_run": last_run, "last_success": last_success}
-
-
-MAX_SELECTED = 10_000
-
-
-def selected_recordings(data, request):
-    """The recordings a bulk action names: ticked rows (`selected`), or a whole filtered view
-    (`scope=view` with the table's query string in `filter_query`). Returns (queryset, filterset or None)."""
-    from .filters import RecordingFilter  # the filters import this module
-
-    if data.get("scope") == "view":
-        params = QueryDict(data.get("filter_query", ""))
-        filterset = RecordingFilter(params, queryset=recordings(), request=request)
-        return filterset.filtered(), filterset
-    ids = [value for value in data.getlist("selected") if value and is_path_safe(value)][:MAX_SELECTED]
-    return Recording.objects.filter(recording_id__in=ids), None

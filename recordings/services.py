@@ -1,4 +1,4 @@
-"""Changes: what the pages do beyond reading the local copy."""
+"""Changes: what the pages do beyond reading the local copy (reads are in selectors.py)."""
 
 import logging
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from . import selectors
 from .models import CallDetail
 from .vobiz import INTERACTIVE, VobizError, VobizNotFound, client_from_settings
 
@@ -30,14 +31,14 @@ def not_found_key(call_uuid: str) -> str:
     return "cdr-not-found:" + md5(call_uuid.encode(), usedforsecurity=False).hexdigest()
 
 
-def call_detail(call_uuid: str, refresh: bool = False) -> CallDetailResult:
-    """The call's CDR: from the cache unless `refresh`, else from Vobiz (and then cached).
+def call_detail(call_uuid: str, *, refresh: bool = False) -> CallDetailResult:
+    """The call's CDR: from the local copy unless `refresh`, else from Vobiz (and then kept).
 
     Vobiz's 404 is remembered for CDR_NOT_FOUND_SECONDS (asking again, or refreshing, in that
     time gets the same answer without a request), so page views of unknown calls cannot keep
     Vobiz busy."""
     if not refresh:
-        cached = CallDetail.objects.filter(call_uuid=call_uuid).first()
+        cached = selectors.cached_call_detail(call_uuid=call_uuid)
         if cached is not None:
             return CallDetailResult(record=cached)
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:

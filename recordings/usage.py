@@ -3,7 +3,7 @@ and the geometry of its charts (recordings per day, storage cost by month record
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from .models import Recording
+from .selectors import start_of_local_day
 
 PERIODS = (30, 90)
 MONTHS_CHARTED = 12
@@ -35,10 +36,6 @@ class Day:
         return self.duration_ms / MS_PER_HOUR
 
 
-def start_of(day):
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def per_day(days):
     """Recordings and their duration for each of the last `days` days up to today, days in the
     current time zone, with zeros for days without recordings."""
@@ -47,7 +44,7 @@ def per_day(days):
     rows = (
         Recording.objects.present()
         # A range on add_time itself, not on its date, so the add_time index answers it.
-        .filter(add_time__gte=start_of(first), add_time__lt=start_of(today + timedelta(days=1)))
+        .filter(add_time__gte=start_of_local_day(first), add_time__lt=start_of_local_day(today + timedelta(days=1)))
         .annotate(day=TruncDate("add_time", tzinfo=timezone.get_current_timezone()))
         .values("day")
         .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
@@ -75,7 +72,7 @@ def cost_by_month(months=MONTHS_CHARTED):
     first = first_of_month(this_month, months - 1)
     rows = (
         Recording.objects.present()
-        .filter(add_time__gte=start_of(first))
+        .filter(add_time__gte=start_of_local_day(first))
         .annotate(month=TruncMonth("add_time", tzinfo=timezone.get_current_timezone()))
         .values("month")
         .annotate(count=Count("id"), amount=Sum("monthly_recording_storage_amount"))

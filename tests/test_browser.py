@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from recordings.fake_vobiz.data import FakeAccount
-from recordings.models import Recording
+from recordings.models import AuditEvent, Recording
 from recordings.roles import SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
@@ -76,15 +76,45 @@ def format_duration(ms):
 
 
 def test_play_a_recording_in_the_page(page):
-    audio = page.locator("table tbody tr audio").first
-    audio.evaluate("a => a.play()")
+    first = page.locator("table tbody tr [data-player]").first
+    first.locator("[data-player-play]").click()
+    audio = first.locator("audio")
     page.wait_for_function("a => a.duration > 0 && a.currentTime > 0.3", arg=audio.element_handle(), timeout=15000)
     assert audio.evaluate("a => a.duration") > 0
-    second = page.locator("table tbody tr audio").nth(1)
-    second.evaluate("a => a.play()")
+    page.locator("table tbody tr [data-player-play]").first.click()  # the second row's: the first has its player
     page.wait_for_function("a => a.paused", arg=audio.element_handle(), timeout=5000)
+    assert page.locator("table tbody tr audio").count() == 2
     if SCREENSHOTS:
         page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "recordings-table.png"))
+
+
+def played():
+    return AuditEvent.objects.filter(action=AuditEvent.Action.PLAY)
+
+
+def test_only_pressing_play_fetches_audio_and_logs_a_play(page, fake_vobiz):
+    audio_requests = []
+    page.on("request", lambda request: "/audio" in request.url and audio_requests.append(request.url))
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    recording = Recording.objects.order_by("-add_time", "-id").first()
+    row_player = page.locator("table tbody tr [data-player]").first
+    assert "0:00 / " + format_duration(recording.recording_duration_ms) in row_player.inner_text()
+
+    moment = Recording.objects.filter(recording_duration_ms__gt=60_000).first()
+    page.goto(f"/recordings/{moment.recording_id}/?t=0:30")
+    page.wait_for_load_state("networkidle")
+    player = page.locator("main [data-player]").first
+    playwright_sync.expect(player).to_contain_text("Starts at 0:30")
+    assert "0:00 / " + format_duration(moment.recording_duration_ms) in player.inner_text()
+    assert audio_requests == [] and not played().exists()
+
+    player.locator("[data-player-play]").click()
+    audio = player.locator("audio")
+    page.wait_for_function("a => !a.paused && a.currentTime >= 30", arg=audio.element_handle(), timeout=15000)
+    assert audio_requests
+    events = list(played())
+    assert [(event.recording_id, event.username) for event in events] == [(moment.pk, "support")]
 
 
 def test_follow_a_call_link_and_see_the_cdr(page, fake_vobiz):
@@ -98,7 +128,7 @@ def test_follow_a_call_link_and_see_the_cdr(page, fake_vobiz):
     assert "Call record" in body
     assert cdr["call_direction"].capitalize() in body
     assert "Hung up by" in body and cdr["currency"] in body
-    assert page.locator("audio").count() == Recording.objects.filter(call_uuid=call_uuid).count()
+    assert page.locator("[data-player]").count() == Recording.objects.filter(call_uuid=call_uuid).count()
     if SCREENSHOTS:
         page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "call-details.png"), full_page=True)
 

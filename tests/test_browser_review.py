@@ -31,8 +31,8 @@ def long_recording():
 
 
 def play_until(page, seconds):
+    page.locator("[data-recording] [data-player-play]").first.click()  # the player is built when used
     audio = page.locator("[data-recording] audio").first
-    audio.evaluate("a => a.play()")
     page.wait_for_function(f"a => a.currentTime > {seconds}", arg=audio.element_handle(), timeout=15000)
     audio.evaluate("a => a.pause()")
     return audio

@@ -46,7 +46,7 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     )
     assert shown == expected and len(shown) > 1
     for recording_id in shown:
-        assert f'src="/recordings/{recording_id}/audio"' in content
+        assert f'data-audio="/recordings/{recording_id}/audio"' in content
 
 
 def test_the_cdr_is_cached_and_a_refresh_fetches_it_again(synced, support_client):

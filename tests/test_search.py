@@ -70,7 +70,7 @@ QUERIES = [
 
 
 def found(text):
-    return set(selectors.search(Recording.objects.all(), text).values_list("conference_name", flat=True))
+    return set(selectors.search(Recording.objects.all(), text=text).values_list("conference_name", flat=True))
 
 
 def contains(text):
@@ -155,7 +155,7 @@ def test_the_page_finds_a_conference_by_part_of_its_name(support_client, named):
 @sqlite_only
 def test_sqlite_search_reads_the_trigram_table(named):
     assert selectors.sqlite_conference_index(), "the migration made no FTS5 table or its triggers are gone"
-    queryset = selectors.search(Recording.objects.all(), "review brid")
+    queryset = selectors.search(Recording.objects.all(), text="review brid")
     sql, params = queryset.query.sql_with_params()
     assert selectors.CONFERENCE_FTS_TABLE in sql
     with connection.cursor() as cursor:
@@ -174,7 +174,7 @@ def test_sqlite_search_scans_when_a_trigger_is_missing(named, monkeypatch, caplo
     Recording.objects.filter(conference_name="ops-bridge-042").update(conference_name="ops-bridge-043")
     with caplog.at_level(logging.WARNING, logger="recordings"):
         assert found("bridge-043") == {"ops-bridge-043"}
-        sql = str(selectors.search(Recording.objects.all(), "bridge-043").query)
+        sql = str(selectors.search(Recording.objects.all(), text="bridge-043").query)
     assert selectors.CONFERENCE_FTS_TABLE not in sql
     assert "conference name index" in caplog.text
 
@@ -196,7 +196,7 @@ def test_postgresql_has_the_trigram_index():
 @postgresql_only
 def test_postgresql_search_can_use_the_trigram_index(named):
     # No order and no other filter: another index could serve those; here only the name can be served.
-    queryset = selectors.search(Recording.objects.order_by(), "review brid")
+    queryset = selectors.search(Recording.objects.order_by(), text="review brid")
     sql, params = queryset.query.sql_with_params()
     assert 'UPPER("recordings_recording"."conference_name"::text) LIKE UPPER(' in sql  # the index's expression
     with connection.cursor() as cursor:
@@ -210,7 +210,7 @@ def test_postgresql_search_can_use_the_trigram_index(named):
 @pytest.mark.parametrize("text", ["qa", "a-b", "0%", "--", "é1"])
 def test_postgresql_text_without_a_trigram_is_not_sent_to_the_index(named, text):
     """pg_trgm finds no trigram in "%qa%": it would read its whole index (seconds at 1M rows)."""
-    sql = str(selectors.search(Recording.objects.all(), text).query)
+    sql = str(selectors.search(Recording.objects.all(), text=text).query)
     assert "STRPOS(UPPER(" in sql
     assert " LIKE " not in sql
 

@@ -9,7 +9,7 @@ from .. import exports
 from ..filters import AuditEventFilter
 from ..models import AuditEvent
 from ..roles import auditor_required
-from ..tables import PER_PAGE_CHOICES, AuditEventTable, ChoicePaginator, per_page
+from ..tables import AuditEventTable, ChoicePaginator
 from .csv_export import export_csv
 
 
@@ -29,11 +29,6 @@ def audit_log(request):
             back_to=reverse("recordings:audit_log"),
         )
     table = AuditEventTable(filterset.qs, order_by_field="sort")
-    RequestConfig(request, paginate={"per_page": per_page(request), "paginator_class": ChoicePaginator}).configure(
-        table
-    )
-    return render(
-        request,
-        "recordings/audit_log.html",
-        {"filter": filterset, "table": table, "per_page": per_page(request), "per_page_choices": PER_PAGE_CHOICES},
-    )
+    paginate = {"per_page": filterset.rows_per_page, "paginator_class": ChoicePaginator}
+    RequestConfig(request, paginate=paginate).configure(table)
+    return render(request, "recordings/audit_log.html", {"filter": filterset, "table": table})

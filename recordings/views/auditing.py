@@ -4,11 +4,12 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, deletion, jobs, selectors
+from .. import audit, deletion, jobs
 from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording
 from ..roles import auditor_required
 from ..sync import SyncError, SyncOptions, lock_holder, sync_recordings
+from .selection import chosen_recordings
 
 
 def form_errors(form):
@@ -32,10 +33,21 @@ def review(request, recording_id):
     act_on_form(
         request,
         ReviewForm,
-        lambda data: audit.set_review(request, recording, data["state"], data["note"]),
+        lambda data: audit.set_review(
+            **requester(request), recording=recording, state=data["state"], note=data["note"]
+        ),
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
+
+
+def requester(request):
+    """Who acts, as a deletion batch or an audit entry keeps it."""
+    return {
+        "user": request.user,
+        "ip_address": audit.client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+    }
 
 
 @auditor_required
@@ -89,7 +101,7 @@ def delete_recording(request, recording_id):
 @require_POST
 def bulk_delete(request):
     """First POST (from the table) asks for confirmation; the confirmed POST starts the deletion."""
-    queryset, filterset = selectors.selected_recordings(request.POST, request)
+    queryset, filterset = chosen_recordings(request)
     candidates = deletion.deletable(queryset)
     count = candidates.count()
     held = len(audit.held_recording_ids(candidates.values("pk")))
@@ -148,7 +160,7 @@ def sync_now(request):
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
-    audit.record(request, AuditEvent.Action.SYNC)
+    audit.record_for(**requester(request), action=AuditEvent.Action.SYNC)
     jobs.run_in_background("sync-now", start_sync)
     messages.success(request, "Sync started. This page shows it running and then its result.")
     return redirect("recordings:sync_runs")

@@ -17,16 +17,7 @@ from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder
-from ..tables import (
-    PER_PAGE_CHOICES,
-    AuditEventTable,
-    ChoicePaginator,
-    CountedPaginator,
-    RecordingTable,
-    SyncRunTable,
-    page_number,
-    per_page,
-)
+from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
 from ..vobiz import INTERACTIVE, VobizError, client_from_settings
 from .csv_export import export_csv
 
@@ -36,9 +27,9 @@ logger = logging.getLogger(__name__)
 @listener_required
 @require_GET
 def recording_list(request):
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    queryset = filterset.filtered()
     auditor = is_auditor(request.user)
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=auditor)
+    queryset = filterset.qs
     if request.GET.get("_export") == "csv":
         return export_csv(
             request,
@@ -48,12 +39,12 @@ def recording_list(request):
             noun="recording",
             back_to=reverse("recordings:list"),
         )
-    rows = per_page(request)
+    rows = filterset.rows_per_page
     searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
     summary = selectors.summarise(
         queryset,
-        filterset.applied(),
-        at_least=page_number(request) * rows,
+        filters=filterset.filters_in_force(),
+        at_least=page_number(request.GET) * rows,
         bound=transcripts.COUNT_BOUND if searching_transcripts else selectors.COUNT_BOUND,
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
@@ -74,8 +65,6 @@ def recording_list(request):
             "filter": filterset,
             "table": table,
             "summary": summary,
-            "per_page": rows,
-            "per_page_choices": PER_PAGE_CHOICES,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
             "newest_stored": selectors.newest_stored(),
             "is_auditor": auditor,
@@ -87,13 +76,13 @@ def recording_list(request):
 @require_GET
 def recording_count(request):
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
     try:  # a count of a whole view scans it: one at a time per user
         slot = concurrency.acquire("count", request.user.pk, 1)
     except concurrency.TooMany:
         return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
     try:
-        summary = selectors.count_exactly(filterset.filtered(), filterset.applied())
+        summary = selectors.count_exactly(filterset.qs, filters=filterset.filters_in_force())
     finally:
         slot.release()
     return JsonResponse(
@@ -121,7 +110,9 @@ HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log ha
 def recording_detail(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
     start = start_seconds(request.GET.get("t", ""))
-    siblings = selectors.recordings_of_call(recording.call_uuid).exclude(pk=recording.pk) if recording.call_uuid else []
+    siblings = []
+    if recording.call_uuid:
+        siblings = selectors.recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)
     # Who listened is for auditors' eyes only; support never gets the events at all.
     history = None
     auditor = is_auditor(request.user)
@@ -209,7 +200,7 @@ def call_detail(request, call_uuid):
             messages.success(request, "The call record was fetched again from Vobiz.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
-    recordings = list(selectors.recordings_of_call(call_uuid).select_related("transcript"))
+    recordings = list(selectors.recordings_of_call(call_uuid=call_uuid).select_related("transcript"))
     auditor = is_auditor(request.user)
     call_notes = notes.notes_by_recording(recording.pk for recording in recordings) if auditor else {}
     return render(

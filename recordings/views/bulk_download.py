@@ -7,8 +7,9 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from .. import bulk_download, concurrency, media, selectors
+from .. import bulk_download, concurrency, media
 from ..roles import auditor_required
+from .selection import chosen_recordings
 
 
 def back_to_list(request, level, message):
@@ -20,7 +21,7 @@ def back_to_list(request, level, message):
 @auditor_required
 @require_POST
 def download_zip(request):
-    recordings, _ = selectors.selected_recordings(request.POST, request)
+    recordings, _ = chosen_recordings(request)
     count = recordings.count()
     if not count:
         return back_to_list(request, messages.INFO, "No recordings were selected, so there is nothing to download.")

@@ -21,7 +21,11 @@ def export_csv(request, queryset, *, columns: list[str], filename: str, noun: st
         )
         return redirect(f"{back_to}?{view}" if view else back_to)
     rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
-    audit.record(
-        request, audit.Action.TABLE_EXPORT, note=f"{rows_text}, " + (f"filtered by {view}" if view else "no filter")
+    audit.record_for(
+        request.user,
+        audit.client_ip(request),
+        request.headers.get("User-Agent", ""),
+        audit.Action.TABLE_EXPORT,
+        note=f"{rows_text}, " + (f"filtered by {view}" if view else "no filter"),
     )
     return exports.csv_response(queryset, columns, filename)

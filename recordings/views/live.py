@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 
 from .. import selectors
 from ..filters import RecordingFilter
-from ..roles import listener_required
+from ..roles import is_auditor, listener_required
 
 
 @listener_required
@@ -16,5 +16,5 @@ def new_recordings(request):
         since = int(request.GET.get("since", ""))
     except ValueError:
         return JsonResponse({"error": "since must be a whole number"}, status=400)
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), request=request)
-    return JsonResponse({"count": selectors.count_stored_after(filterset.filtered(), since)})
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+    return JsonResponse({"count": selectors.count_stored_after(filterset.qs, since=since)})

@@ -39,7 +39,7 @@ def samples(request):
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         criteria = form.criteria()
-        filterset = RecordingFilter(review.criteria_query(criteria), queryset=selectors.recordings(), request=request)
+        filterset = RecordingFilter(review.criteria_query(criteria), queryset=selectors.recordings(), auditor=True)
         try:
             sample = review.create_sample(
                 user=request.user,
@@ -47,7 +47,7 @@ def samples(request):
                 user_agent=request.headers.get("User-Agent", ""),
                 name=form.cleaned_data["name"],
                 criteria=criteria,
-                recordings=filterset.filtered(),
+                recordings=filterset.qs,
                 percent=form.cleaned_data["percent"],
                 per_caller=form.cleaned_data["per_caller"],
                 seed=form.cleaned_data["seed"],
@@ -100,7 +100,12 @@ def item(request, sample_id, position):
     if request.method == "POST":
         if form.is_valid():
             review.review_item(
-                request=request, item=current, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"]
+                user=request.user,
+                ip_address=audit.client_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+                item=current,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
             )
             following = review.next_to_review(found, after=position)
             if following is None:
@@ -129,6 +134,12 @@ def item(request, sample_id, position):
 @require_GET
 def export(request, sample_id):
     found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
-    audit.record(request, AuditEvent.Action.EXPORT, note=f"{found.name}: {found.reviewed} of {found.total} reviewed")
+    audit.record_for(
+        request.user,
+        audit.client_ip(request),
+        request.headers.get("User-Agent", ""),
+        AuditEvent.Action.EXPORT,
+        note=f"{found.name}: {found.reviewed} of {found.total} reviewed",
+    )
     items = found.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
     return exports.csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

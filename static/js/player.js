@@ -5,7 +5,13 @@
  * event delegation on the document from the data-player* attributes, so a page with several
  * hundred players costs a handful of listeners.
  *
- *   [data-player]               wrapper; optional data-start="83" (seconds)
+ * A player starts as a play button showing the stored duration; pressing it (or k / space)
+ * builds the player from the page's one <template id="player-template"> and plays. Until then no
+ * audio is fetched, so the listening log holds only real listening.
+ *
+ *   [data-player]               wrapper: data-audio (the audio's URL), data-link (the recording's
+ *                               page), optional data-start="83" (seconds)
+ *   [data-player-play]          builds the player and plays
  *   [data-player-seek="-10"]    seek by that many seconds
  *   [data-player-speed]         cycles 1× → 1.25× → 1.5× → 1.75× → 2× (remembered in localStorage)
  *   [data-player-channel]       <select> both | caller (left channel) | callee (right channel)
@@ -37,6 +43,43 @@
 
   function audioOf(player) {
     return player ? player.querySelector("audio") : null;
+  }
+
+  // The player's controls, from the page's template, in place of its play button.
+  function build(player) {
+    var audio = audioOf(player);
+    if (audio) return audio;
+    var template = document.getElementById("player-template");
+    var slot = player.querySelector("[data-player-slot]");
+    if (!template || !slot) return null;
+    var parts = template.content.cloneNode(true);
+    if (player.classList.contains("player-compact")) {
+      Array.prototype.forEach.call(parts.querySelectorAll("[data-player-full]"), function (el) { el.remove(); });
+    }
+    var src = player.getAttribute("data-audio");
+    audio = parts.querySelector("audio");
+    var button = slot.querySelector("[data-player-play]");
+    var name = button && button.getAttribute("aria-label"); // "Play recording <id>"
+    audio.setAttribute("aria-label", name ? name.replace(/^Play r/, "R") : "Recording");
+    parts.querySelector("[data-player-download]").setAttribute("href", src + "?download=1");
+    var start = parseFloat(player.getAttribute("data-start"));
+    audio.src = start > 0 ? src + "#t=" + start : src;
+    setRate(audio, currentSpeed);
+    var speed = parts.querySelector("[data-player-speed]");
+    if (speed) {
+      speed.textContent = formatRate(currentSpeed);
+      speed.setAttribute("aria-label", "Playback speed " + formatRate(currentSpeed) + " (click to change)");
+    }
+    if (start > 0) seekOnceLoaded(player, audio, start);
+    slot.replaceWith(parts);
+    return audio;
+  }
+
+  function play(player) {
+    var audio = build(player);
+    if (!audio) return;
+    var p = audio.play();
+    if (p && p.catch) p.catch(function () { /* shown by the error handler */ });
   }
 
   function isMedia(el) {
@@ -129,10 +172,8 @@
 
   function toggle(player) {
     var audio = audioOf(player);
-    if (!audio) return;
-    if (audio.paused) {
-      var p = audio.play();
-      if (p && p.catch) p.catch(function () { /* shown by the error handler */ });
+    if (!audio || audio.paused) {
+      play(player);
     } else {
       audio.pause();
     }
@@ -252,32 +293,22 @@
 
   /* ---------- start position (?t=83) ---------- */
 
-  function initStart(player) {
+  // The page says where playback will start; the audio is only fetched once play is pressed.
+  function announceStart(player) {
     var start = parseFloat(player.getAttribute("data-start"));
-    var audio = audioOf(player);
-    if (!audio || !(start > 0)) return;
+    if (!(start > 0)) return;
     if (!lastPlayer) lastPlayer = player;
     player.setAttribute("data-waiting-start", "");
     setStatus(player, "Starts at " + formatTime(start));
+  }
 
-    function apply() {
+  // The #t= fragment starts playback there; browsers that ignore it are moved once it loads.
+  function seekOnceLoaded(player, audio, start) {
+    audio.addEventListener("loadedmetadata", function () {
       var target = start;
       if (isFinite(audio.duration)) target = Math.min(start, Math.max(0, audio.duration - 0.25));
       if (Math.abs(audio.currentTime - target) > 0.5) audio.currentTime = target;
-      if (player.hasAttribute("data-waiting-start")) {
-        setStatus(player, "Ready to play from " + formatTime(target));
-      }
-    }
-
-    if (audio.readyState >= 1) {
-      apply();
-    } else {
-      audio.addEventListener("loadedmetadata", apply, { once: true });
-      if (audio.preload === "none") {
-        audio.preload = "metadata";
-        audio.load();
-      }
-    }
+    }, { once: true });
   }
 
   /* ---------- event wiring ---------- */
@@ -312,13 +343,19 @@
 
   document.addEventListener("click", function (event) {
     var control = event.target.closest && event.target.closest(
-      "[data-player-seek], [data-player-speed], [data-player-copy], [data-player-retry]"
+      "[data-player-play], [data-player-seek], [data-player-speed], [data-player-copy], [data-player-retry]"
     );
     if (!control) return;
     var player = playerOf(control);
     if (!player) return;
     lastPlayer = player;
-    if (control.hasAttribute("data-player-seek")) {
+    if (control.hasAttribute("data-player-play")) {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return; // opening the link elsewhere
+      event.preventDefault();
+      play(player);
+      var audio = audioOf(player);
+      if (audio) audio.focus();
+    } else if (control.hasAttribute("data-player-seek")) {
       seekBy(player, parseFloat(control.getAttribute("data-player-seek")) || 0);
     } else if (control.hasAttribute("data-player-speed")) {
       cycleSpeed(event.shiftKey);
@@ -332,11 +369,12 @@
   // Other scripts (notes at moments, the speakers' lanes) ask a player to play from a moment.
   document.addEventListener("player:seek", function (event) {
     var player = playerOf(event.target);
-    var audio = audioOf(player);
-    if (!audio || !(event.detail && event.detail.seconds >= 0)) return;
+    if (!player || !(event.detail && event.detail.seconds >= 0)) return;
+    var audio = build(player);
+    if (!audio) return;
     lastPlayer = player;
     audio.currentTime = event.detail.seconds;
-    if (audio.paused) toggle(player);
+    if (audio.paused) play(player);
   });
 
   document.addEventListener("change", function (event) {
@@ -380,7 +418,7 @@
   function init() {
     applySpeedEverywhere(readSpeed());
     var starters = document.querySelectorAll("[data-player][data-start]");
-    for (var i = 0; i < starters.length; i++) initStart(starters[i]);
+    for (var i = 0; i < starters.length; i++) announceStart(starters[i]);
   }
 
   if (document.readyState === "loading") {

@@ -1,0 +1,23 @@
+"""The recordings a bulk action (ZIP download, deletion) names, read from the posted table form."""
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, QueryDict
+
+from .. import selectors
+from ..filters import RecordingFilter
+from ..models import Recording
+from ..normalise import is_path_safe
+from ..roles import is_auditor
+
+MAX_SELECTED = 10_000
+
+
+def chosen_recordings(request: HttpRequest) -> tuple[QuerySet[Recording], RecordingFilter | None]:
+    """Ticked rows (`selected`), or a whole filtered view (`scope=view` with the table's query
+    string in `filter_query`): the recordings, and the filter when it was a view."""
+    if request.POST.get("scope") == "view":
+        params = QueryDict(request.POST.get("filter_query", ""))
+        filterset = RecordingFilter(params, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+        return filterset.qs, filterset
+    ids = [value for value in request.POST.getlist("selected") if value and is_path_safe(value)][:MAX_SELECTED]
+    return selectors.recordings_by_id(recording_ids=ids), None

@@ -1,0 +1,55 @@
+"""The FilterSets above the tables: filters, and the table's rows per page and sort in the same form."""
+
+import pytest
+from django.http import QueryDict
+from django.utils import timezone
+
+from recordings.filters import AuditEventFilter, RecordingFilter
+from recordings.models import AuditEvent, Recording
+
+from .factories import make_recording
+
+pytestmark = pytest.mark.django_db
+
+
+def recording_filter(query, auditor=False):
+    return RecordingFilter(QueryDict(query), queryset=Recording.objects.all(), auditor=auditor)
+
+
+def test_rows_per_page_and_sort_are_in_the_form_after_the_filters_and_narrow_nothing():
+    make_recording()
+    filterset = recording_filter("per_page=100&sort=-recording_duration_ms")
+    names = list(filterset.form.fields)
+    assert names[-2:] == ["per_page", "sort"]
+    assert filterset.rows_per_page == 100
+    assert filterset.qs.count() == 1
+    assert filterset.filters_in_force() == {}
+    assert [field.name for field in filterset.form.hidden_fields()] == ["sort"]
+
+
+def test_rows_per_page_outside_the_choices_is_a_form_error_and_the_default():
+    filterset = recording_filter("per_page=7")
+    assert filterset.rows_per_page == 25
+    assert "per_page" in filterset.form.errors
+
+
+def test_the_count_key_is_the_valid_filters_in_force():
+    filterset = recording_filter("recording_type=call&q=+%2091&min_duration=abc&page=3&per_page=50")
+    assert filterset.filters_in_force() == {"recording_type": "call", "q": "91"}
+
+
+def test_deleted_and_gone_recordings_only_on_request():
+    make_recording(recording_id="here")
+    Recording.objects.filter(pk=make_recording(recording_id="gone").pk).update(gone_at=timezone.now())
+    assert [r.recording_id for r in recording_filter("").qs] == ["here"]
+    assert {r.recording_id for r in recording_filter("status=all").qs} == {"here", "gone"}
+
+
+def test_the_review_filter_is_for_auditors_only():
+    assert "review" not in recording_filter("").form.fields
+    assert "review" in recording_filter("", auditor=True).form.fields
+
+
+def test_the_audit_log_filter_has_the_same_table_options():
+    filterset = AuditEventFilter(QueryDict("per_page=50"), queryset=AuditEvent.objects.all())
+    assert filterset.rows_per_page == 50

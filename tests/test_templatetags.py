@@ -1,0 +1,88 @@
+"""The template tags every page shows times, badges and links with."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.template import Context, Template, TemplateSyntaxError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+
+from recordings.models import AuditEvent
+from recordings.templatetags.recording_format import ACTION_COLOURS, badge, duration, id_link, id_url, local_time
+
+
+def render(code, **context):
+    return Template("{% load recording_format %}" + code).render(Context(context))
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York"])
+@pytest.mark.parametrize(
+    "moment",
+    ["2026-03-01T20:00:00.123456Z", "2026-03-08T07:05:09Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z"],
+)
+def test_times_read_as_date_format_makes_them(settings, zone, moment):
+    # New York's 01:30 on 1 Nov 2026 happens twice: date_format names no zone for it.
+    settings.TIME_ZONE = zone
+    value = timezone.localtime(datetime.fromisoformat(moment))
+    exact = date_format(value, "j M Y H:i:s T").strip()
+    expected = '<time datetime="{}" title="{}">{}</time>'
+    minute = date_format(value, "j M Y H:i T").strip()
+    assert local_time(value) == format_html(expected, value.isoformat(), exact, minute)
+    assert local_time(value, "second") == format_html(expected, value.isoformat(), exact, exact)
+    assert local_time(value, "day") == format_html(expected, value.isoformat(), exact, date_format(value, "j M Y"))
+
+
+def test_times_in_templates_in_the_configured_zone(settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    moment = datetime.fromisoformat("2026-03-01T20:00:00Z")
+    assert ">2 Mar 2026 01:30 IST</time>" in render("{% local_time moment %}", moment=moment)
+    assert render("{% local_time moment %}", moment=None) == "–"
+    assert render("{% local_time day 'day' %}", day=date(2026, 3, 2)) == '<time datetime="2026-03-02">2 Mar 2026</time>'
+    assert "minutes ago</time>" in render("{% local_time moment 'ago' %}", moment=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(TemplateSyntaxError):
+        render("{% local_time moment 'weekday' %}", moment=moment)
+
+
+def test_a_time_without_a_zone_is_shown_as_given():
+    assert ">1 Mar 2026 20:00</time>" in local_time(datetime(2026, 3, 1, 20, 0))
+
+
+def test_badges_escape_what_they_show():
+    assert badge("call") == '<span class="badge badge-call">call</span>'
+    assert badge("flagged", "Flagged", 'a "note"') == (
+        '<span class="badge badge-flagged" title="a &quot;note&quot;">Flagged</span>'
+    )
+    assert "<b>" not in badge("<b>x</b>")
+
+
+@pytest.mark.parametrize("value", ["rec-0001_plain", "CA9f3e", "rec 1 & <b>'é'", "..", "%41"])
+@pytest.mark.parametrize("name", ["recordings:detail", "recordings:audio", "recordings:call"])
+def test_id_urls_are_what_reverse_makes(name, value):
+    assert id_url(name, value) == reverse(name, args=[value])
+
+
+def test_id_urls_follow_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    id_url("recordings:detail", "abc")
+    set_script_prefix("/dashboard/")
+    try:
+        assert id_url("recordings:detail", "abc") == "/dashboard/recordings/abc/"
+    finally:
+        set_script_prefix("/")
+
+
+def test_id_links_show_the_start_of_the_id():
+    link = id_link("recordings:call", "0123456789abcdef")
+    assert link == '<a href="/calls/0123456789abcdef/" title="0123456789abcdef">01234567…</a>'
+    assert id_link("recordings:call", "") == "–"
+
+
+def test_durations():
+    assert [duration(v) for v in (7880, 4_000_000, None, "")] == ["0:08", "1:06:40", "–", "–"]
+
+
+def test_every_audit_action_has_its_colour():
+    assert set(AuditEvent.Action.values) <= set(ACTION_COLOURS)
