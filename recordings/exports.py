@@ -75,11 +75,11 @@ def text_cells(values):
         values = list(map(safe_cell, values))
     text = "".join(values)
     if any(character in text for character in QUOTED_CHARACTERS):
-        values = [quote(value) if any(c in value for c in QUOTED_CHARACTERS) else value for value in values]
+        values = [csv_quoted(value) if any(c in value for c in QUOTED_CHARACTERS) else value for value in values]
     return values
 
 
-def quote(cell):
+def csv_quoted(cell):
     return '"' + cell.replace('"', '""') + '"'
 
 

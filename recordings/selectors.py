@@ -13,13 +13,13 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from .models import AuditEvent, CallDetail, Recording, SyncRun, Transcript
+from .models import AuditEvent, CallDetail, LegalHold, Recording, SyncRun, Transcript
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
 NATIONAL_DIGITS = 10  # an Indian number without its country code
@@ -281,6 +281,11 @@ def newest_stored() -> int:
 def count_stored_after(queryset: QuerySet[Recording], *, since: int) -> int:
     """How many of a view's recordings were stored after row `since`, up to NEW_COUNT_BOUND."""
     return queryset.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
+
+
+def with_hold_marks(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
+    """Each row's `on_hold`: whether an active hold covers it or its call (within the same query)."""
+    return queryset.annotate(on_hold=Exists(LegalHold.objects.covering_row()))
 
 
 def recordings_of_call(*, call_uuid: str) -> QuerySet[Recording]:

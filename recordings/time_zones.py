@@ -28,6 +28,17 @@ def is_known(name: str) -> bool:
     return name in known_zones()
 
 
+def same_clock(first: str, second: str) -> bool:
+    """Whether two zones show the same times this year: UTC and Etc/UTC, Asia/Kolkata and its
+    old name Asia/Calcutta. A page needs showing again only when its times would change."""
+    if first == second:
+        return True
+    now = timezone.now()
+    instants = [now + timedelta(days=days) for days in range(0, 366, 30)]
+    a, b = zoneinfo.ZoneInfo(first), zoneinfo.ZoneInfo(second)
+    return all(instant.astimezone(a).utcoffset() == instant.astimezone(b).utcoffset() for instant in instants)
+
+
 @dataclass(frozen=True)
 class ViewerZone:
     kept: str  # the user's zone as kept: blank until one is known

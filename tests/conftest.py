@@ -151,9 +151,13 @@ def signed_in(browser, live_server):
     console error (a CSP violation is one)."""
     opened = []
 
-    def sign_in(username, password, viewport=None, **context_options):
+    def sign_in(username, password, viewport=None, timezone_id="UTC", **context_options):
+        # The browser's zone is the pages' (TIME_ZONE): the page is not shown again for another.
         context = browser.new_context(
-            viewport=viewport or {"width": 1440, "height": 900}, base_url=live_server.url, **context_options
+            viewport=viewport or {"width": 1440, "height": 900},
+            base_url=live_server.url,
+            timezone_id=timezone_id,
+            **context_options,
         )
         page = context.new_page()
         errors = []

@@ -3,12 +3,17 @@ a phone's screen."""
 
 import os
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
+from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording, ViewerPreference
-from recordings.roles import SUPPORT, role_group
+from recordings.roles import AUDITORS, SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -16,6 +21,18 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "listen-carefully-42"
+HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
+
+
+@pytest.fixture
+def fake_account():
+    """The browser tests' account: one recording's number is long markup, shown as text."""
+    account = FakeAccount(count=80, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+    account.set_override(5, {"from_number": HOSTILE_NUMBER})
+    return account
+
+
+SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
 
 
 @pytest.fixture
@@ -177,3 +194,73 @@ def test_the_playing_row_is_marked(signed_in, support):
     assert row.get_attribute("aria-current") == "true"
     audio.evaluate("a => a.pause()")
     playwright_sync.expect(row).not_to_have_class(re.compile(r"\bis-playing\b"))
+
+
+def test_a_rows_moment_is_shared_by_its_copy_link_and_carried_into_details(signed_in, support):
+    page = signed_in("support", PASSWORD)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    row = page.locator("table tbody tr").nth(2)
+    recording_id = row.locator("[data-player]").get_attribute("data-link").strip("/").rsplit("/", 1)[-1]
+    audio = start(row.locator("[data-player]"))
+    page.wait_for_function("a => a.currentTime >= 2", arg=audio.element_handle(), timeout=15000)
+    audio.evaluate("a => a.pause()")
+    second = int(current_time(audio))
+
+    row.locator("[data-player-copy]").click()
+    page.wait_for_function("navigator.clipboard.readText().then(text => text.includes('?t='))")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.endswith(f"/recordings/{recording_id}/?t={second}")
+
+    row.get_by_role("link", name="Details").click()
+    page.wait_for_url(f"**/recordings/{recording_id}/?t={second}")
+    player = page.locator("main [data-player]").first
+    audio = start(player)
+    assert second <= current_time(audio) < second + 3
+
+
+def test_on_a_phone_the_menu_folds_the_search_comes_first_and_rows_are_cards(signed_in, support, tmp_path):
+    page = signed_in("support", PASSWORD, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    menu = page.get_by_role("button", name="Menu")
+    sign_out = page.get_by_role("button", name="Sign out")
+    assert menu.is_visible() and not sign_out.is_visible()
+    menu.click()
+    assert sign_out.is_visible() and page.get_by_role("link", name="Sync runs").is_visible()
+    assert menu.get_attribute("aria-expanded") == "true"
+    menu.click()
+    assert not sign_out.is_visible()
+
+    search = page.locator("input[name=q]")
+    assert search.is_visible() and search.bounding_box()["y"] < 250
+    assert not page.locator("input[name=from_number]").is_visible()
+    page.get_by_text("More filters").click()
+    assert page.locator("input[name=from_number]").is_visible()
+    page.get_by_text("More filters").click()
+
+    # Nothing wider than the screen: rows are cards, each with its player on its own line.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    row = page.locator("table tbody tr").first
+    assert row.bounding_box()["width"] <= 390
+    player = row.locator("[data-player]")
+    audio = start(player)
+    assert not audio.evaluate("a => a.paused")
+    for control in [player.locator("[data-player-seek='10']"), player.locator("[data-player-speed]")]:
+        box = control.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44  # a thumb's size
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "phone.png"))
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(settings.BASE_DIR) / "docs" / "phone.png"))
+
+
+def test_at_1440_pixels_the_table_fits_with_a_flag_and_a_long_number(signed_in, support, django_user_model):
+    auditor = django_user_model.objects.create_user("auditor", password=PASSWORD)
+    auditor.groups.add(role_group(AUDITORS))
+    newest = list(Recording.objects.order_by("-add_time", "-id")[:3])
+    Recording.objects.filter(pk=newest[0].pk).update(review_state="flagged", review_note="Agent promised a refund")
+    Recording.objects.filter(pk=newest[1].pk).update(conference_name="Quarterly review with the whole sales team")
+    page = signed_in("auditor", PASSWORD)
+    assert HOSTILE_NUMBER in page.inner_text("table")  # the longest number is on the page
+    table = page.locator(".table-scroll")
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the table scrolls sideways at 1440 px"
+    details = page.get_by_role("link", name="Details").first
+    assert details.bounding_box()["x"] + details.bounding_box()["width"] <= 1440

@@ -101,7 +101,7 @@ def test_recording_page_shows_every_field_and_starts_at_t(support_client):
     response = support_client.get(f"/recordings/{recording.recording_id}/", {"t": "83"})
     content = response.content.decode()
     assert 'data-start="83"' in content
-    for text in (recording.recording_id, recording.call_uuid, "Team bridge", "1:05", "0.005000", "120 s"):
+    for text in (recording.recording_id, recording.call_uuid, "Team bridge", "1:05", "₹0.005", "120 s"):
         assert text in content
     assert f"/recordings/{sibling.recording_id}/" in content
     assert f"/calls/{recording.call_uuid}/" in content

@@ -6,10 +6,12 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings.models import LegalHold
+from recordings.models import LegalHold, Recording
 
 from .factories import make_recording
 
@@ -116,3 +118,44 @@ def test_the_summary_says_what_storing_the_view_costs_a_month(support_client):
     content = support_client.get("/", {"recording_type": "call"}).content.decode()
     assert re.search(r"<strong>2</strong> recordings · 2 m in all · <span[^>]*>₹1.26 / month</span>", content)
     assert "₹41.26 / month" in support_client.get("/count").json()["html"]
+
+
+def test_a_recordings_page_shows_no_raw_epoch_times_and_amounts_in_the_currency(support_client):
+    recording = make_recording(
+        recording_start_ms="1777696958218.00000",
+        recording_end_ms="1777697018218.00000",
+        monthly_recording_storage_amount="0.0054",
+        recording_storage_rate=0.005,
+    )
+    support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    content = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
+    # 1777696958218 ms is 2 May 2026 04:42:38 UTC, 10:12:38 in India.
+    assert "2 May 2026 10:12:38 IST</span> / <span" in content and "2 May 2026 10:13:38 IST" in content
+    assert ">1777696958218<" not in content
+    assert "<dt>Storage rate</dt><dd>₹0.005</dd>" in content
+    assert "<dt>Storage cost</dt><dd>₹0.0054 / month</dd>" in content
+
+
+def test_auditors_see_holds_and_flag_notes_in_the_table_in_the_same_queries(auditor_client, auditor_user, support_user):
+    held = make_recording()
+    flagged = make_recording(add_time="2026-11-20T09:00:00+00:00")
+    Recording.objects.filter(pk=flagged.pk).update(review_state="flagged", review_note="Agent promised a refund")
+
+    def queries():
+        with CaptureQueriesContext(connection) as context:
+            response = auditor_client.get("/")
+        return len(context), response.content.decode()
+
+    few, content = queries()
+    assert "On hold" not in content.split("<tbody", 1)[1]
+    LegalHold.objects.create(recording=held, reason="dispute", placed_by=auditor_user, placed_at=timezone.now())
+    count, content = queries()
+    assert count == few
+    rows = content.split("<tbody", 1)[1]
+    assert rows.count('<span class="badge badge-held">On hold</span>') == 1
+    assert '<span class="row-note">Agent promised a refund</span>' in rows
+
+    support = Client()
+    support.force_login(support_user)
+    rows = support.get("/").content.decode().split("<tbody", 1)[1]
+    assert "On hold" not in rows and "Agent promised" not in rows

@@ -110,3 +110,11 @@ def test_a_kept_zone_costs_no_query_on_a_page(support_client):
     before = queries()
     report(support_client, "Asia/Kolkata")
     assert queries() == before
+
+
+def test_another_name_for_the_same_zone_is_kept_without_showing_the_page_again(support_client, support_user):
+    answer = json.loads(report(support_client, "Etc/UTC").content)
+    assert answer == {"changed": False, "time_zone": "Etc/UTC"}
+    assert ViewerPreference.objects.get(user=support_user).time_zone == "Etc/UTC"
+    assert json.loads(report(support_client, "Asia/Kolkata").content)["changed"] is True
+    assert json.loads(report(support_client, "Asia/Calcutta").content)["changed"] is False

@@ -6,6 +6,7 @@ call the same functions. A new way of showing a value belongs here, next to its 
 
 import re
 from datetime import date, datetime
+from datetime import timezone as dt_timezone
 from functools import lru_cache
 
 from django import template
@@ -166,3 +167,15 @@ def id_link(url_name: str, value: str) -> SafeString | str:
     if not value:
         return EMPTY
     return format_html('<a href="{}" title="{}">{}…</a>', id_url(url_name, value), value, short_id(value))
+
+
+@register.filter
+def epoch_ms(value):
+    """Epoch milliseconds as Vobiz sends recording_start_ms / recording_end_ms, as an aware
+    datetime (for `|date`); None, or a number no calendar holds, is None."""
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None

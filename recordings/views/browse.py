@@ -49,7 +49,7 @@ def recording_list(request):
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable(
-        queryset,
+        selectors.with_hold_marks(queryset) if auditor else queryset,
         order_by_field="sort",
         # A transcript search is ranked best match first unless a column is sorted on.
         order_by=() if searching_transcripts else None,

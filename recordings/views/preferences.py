@@ -66,4 +66,4 @@ def report_time_zone(request):
     current = request.viewer_zone
     zone = time_zones.report_browser_zone(user=request.user, current=current, name=form.cleaned_data["time_zone"])
     time_zones.remember_in_session(request.session, zone)
-    return JsonResponse({"changed": zone.name != current.name, "time_zone": zone.name})
+    return JsonResponse({"changed": not time_zones.same_clock(zone.name, current.name), "time_zone": zone.name})

@@ -5,7 +5,7 @@
  *   n, p     the next or previous page ([rel=next], [rel=prev] in the pagination)
  *   [data-row-keys] a table whose rows are one Tab stop each: Up and Down (or Home and End) move
  *            between rows, Left and Right between the focused row's links and buttons, Escape
- *            back to the row; Enter on a row opens its first link.
+ *            back to the row; Enter on a row opens its recording's page.
  *   A row whose player is playing carries .is-playing (and says so to screen readers).
  */
 (function () {
@@ -59,6 +59,16 @@
     row.focus();
   }
 
+  // The link to the row's recording page (the one its player names), if the row has one.
+  function detailsLink(row) {
+    var player = row.querySelector("[data-player][data-link]");
+    if (!player) return null;
+    var page = new URL(player.getAttribute("data-link"), window.location.href).pathname;
+    return Array.prototype.filter.call(row.querySelectorAll("a[href]"), function (link) {
+      return new URL(link.href, window.location.href).pathname === page;
+    })[0] || null;
+  }
+
   function wire(table) {
     var rows = rowsOf(table);
     if (!rows.length) return;
@@ -102,7 +112,7 @@
         event.preventDefault();
         row.focus();
       } else if (key === "Enter" && onRow) {
-        var link = row.querySelector("a[href]");
+        var link = detailsLink(row) || row.querySelector("a[href]");
         if (link) {
           event.preventDefault();
           link.click();
