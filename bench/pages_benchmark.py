@@ -900,7 +900,7 @@ def record_full_sync(count):
         total_upstream=count,
         owner="bench:0",
     )
-    SyncState.objects.update_or_create(pk=1, defaults={"backfill_offset": None, "backfill_total": count})
+    SyncState.objects.update_or_create(pk=1, defaults={"list_total": count, "unread": []})
 
 
 def check_seed(count):

@@ -18,6 +18,18 @@ For each account size (--counts) the script:
    its peak RSS (from wait4() on that very process: not the fake server's, not migrate's) and checks
    that the database then holds exactly `count` recordings.
 
+4. with --baseline PATH (a checkout of another version, e.g. `git archive main | tar -x -C PATH`),
+   runs the same syncs with that version's code, into fresh databases of its own schema, so the
+   table compares the two measured in the same run on the same machine;
+5. unless --skip-moving, checks the sync against a list that moves, with the fake API in this
+   process so it can be changed between and during syncs (the sync still runs in a child process):
+   - "a day later": --day-later-count recordings synced, then the account's clock moved a day on
+     (every object's storage days change) and 10 recordings added; the incremental run's list
+     requests are counted and the 10 checked;
+   - "arrivals": a --full sync of --arrivals-count recordings while N recordings arrive after every
+     page served, for each N of --arrivals; rows missed are those listed before the sync's last
+     page that the database lacks (the N that arrive after the last page no page could show).
+
 How to read the table:
 
 - "N workers / floor" is the N-worker sync's wall time as a share of the floor. Fetching pages in
@@ -103,6 +115,7 @@ class CountResult:
     pages: int
     floor_s: float | None  # None: not measured (--skip-floor)
     syncs: dict = field(default_factory=dict)  # workers -> SyncResult
+    baseline: dict = field(default_factory=dict)  # workers -> SyncResult of the --baseline checkout
 
 
 class BenchError(Exception):
@@ -118,8 +131,8 @@ class Children:
     def __init__(self):
         self.procs = []
 
-    def start(self, args, **kwargs):
-        proc = subprocess.Popen(args, cwd=PROJECT, **kwargs)
+    def start(self, args, cwd=PROJECT, **kwargs):
+        proc = subprocess.Popen(args, cwd=cwd, **kwargs)
         self.procs.append(proc)
         return proc
 
@@ -148,6 +161,7 @@ class Usage:
     wall_s: float
     cpu_s: float
     peak_rss_mib: float
+    exit_code: int = 0
 
 
 def wait_with_usage(proc, started):
@@ -265,33 +279,39 @@ def child_env(base_url, database_url, debug):
     return env
 
 
-def run_manage(children, args, env, log_path):
-    """Run manage.py to the end and return its Usage."""
+def run_manage(children, args, env, log_path, checkout=PROJECT, allow_failure=False):
+    """Run manage.py (of `checkout`) to the end and return its Usage."""
     with open(log_path, "w") as log:
         started = time.perf_counter()
         proc = children.start(
             [sys.executable, "manage.py", *args],
+            cwd=checkout,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         code, usage = wait_with_usage(proc, started)
-    if code != 0:
+    if code != 0 and not allow_failure:
         raise BenchError(f"manage.py {' '.join(args)} exited with {code}:\n{tail(log_path)}")
+    usage.exit_code = code
     return usage
 
 
-def measure_sync(children, workers, count, base_url, database, workdir, debug):
+def measure_sync(children, workers, count, base_url, database, workdir, debug, checkout=PROJECT):
     """A full sync into a fresh database, with its wall time, peak RSS and a check of the result."""
-    tag = f"{count}-w{workers}"
+    tag = f"{count}-w{workers}-{Path(checkout).name}"
     with database.fresh(tag) as database_url:
         env = child_env(base_url, database_url, debug)
-        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log")
+        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log", checkout)
         usage = run_manage(
-            children, ["sync_recordings", "--full", "--workers", str(workers)], env, workdir / f"sync-{tag}.log"
+            children,
+            ["sync_recordings", "--full", "--workers", str(workers)],
+            env,
+            workdir / f"sync-{tag}.log",
+            checkout,
         )
-        check = check_database(env)
+        check = check_database(env, checkout)
     if check["status"] != "succeeded" or check["recordings"] != count:
         raise BenchError(
             f"the {workers}-worker sync of {count} left {check['recordings']} recordings "
@@ -309,11 +329,11 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug):
     )
 
 
-def check_database(env):
+def check_database(env, checkout=PROJECT, snippet=CHECK_SNIPPET):
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", CHECK_SNIPPET],
+        [sys.executable, "manage.py", "shell", "-c", snippet],
         check=False,
-        cwd=PROJECT,
+        cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
@@ -322,6 +342,116 @@ def check_database(env):
     if out.returncode != 0:
         raise BenchError(f"checking the database failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- a list that moves --------------------------------------------------------------------------
+
+STORED_IDS_SNIPPET = """
+import json
+from recordings.models import Recording
+print(json.dumps(list(Recording.objects.values_list("recording_id", flat=True))))
+"""
+
+
+@dataclass
+class MovingResult:
+    checkout: str
+    scenario: str
+    count: int
+    list_requests: int
+    missed: int  # rows the sync should have stored and did not
+    exit_code: int
+    wall_s: float
+
+
+@contextmanager
+def fake_in_process(count, latency):
+    """The fake API in this process, so the benchmark can move its clock and add recordings."""
+    from recordings.fake_vobiz.data import FakeAccount
+    from recordings.fake_vobiz.server import FakeVobizServer
+
+    account = FakeAccount(count=count, seed=1, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+    with FakeVobizServer(account, latency=latency) as server:
+        yield server
+
+
+def checkout_name(checkout):
+    return "this" if Path(checkout) == PROJECT else Path(checkout).name
+
+
+def list_request_count(server):
+    return sum(1 for r in server.requests_log if r.method == "GET" and r.path.endswith("/Recording/"))
+
+
+def stored_ids(env, checkout):
+    return set(check_database(env, checkout, STORED_IDS_SNIPPET))
+
+
+def measure_day_later(children, args, database, workdir, checkout):
+    """An incremental run a day after a first sync, with 10 new recordings: its list requests."""
+    count, name = args.day_later_count, checkout_name(checkout)
+    tag = f"day-later-{name}"
+    with fake_in_process(count, args.latency) as server, database.fresh(tag) as database_url:
+        env = child_env(server.base_url, database_url, args.django_debug)
+        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log", checkout)
+        workers = ["--workers", str(args.workers)]
+        run_manage(children, ["sync_recordings", *workers], env, workdir / f"first-{tag}.log", checkout)
+        server.account.advance_clock(days=1)
+        new = server.account.add_recordings(10)
+        server.reset_log()
+        usage = run_manage(children, ["sync_recordings", *workers], env, workdir / f"sync-{tag}.log", checkout)
+        missed = len(set(new) - stored_ids(env, checkout))
+        result = MovingResult(name, "a day later, 10 new", count, list_request_count(server), missed, 0, usage.wall_s)
+    log(f"{name}: a day later at {count:,}: {result.list_requests} list requests, {missed} of the 10 new missed")
+    return result
+
+
+def measure_arrivals(children, args, database, workdir, checkout, arrivals):
+    """A --full sync while `arrivals` recordings arrive after every page served: rows missed."""
+    count, name = args.arrivals_count, checkout_name(checkout)
+    tag = f"arrivals-{arrivals}-{name}"
+    with fake_in_process(count, args.latency) as server, database.fresh(tag) as database_url:
+        env = child_env(server.base_url, database_url, args.django_debug)
+        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log", checkout)
+        server.arrivals_per_page = arrivals
+        usage = run_manage(
+            children,
+            ["sync_recordings", "--full", "--workers", str(args.workers)],
+            env,
+            workdir / f"sync-{tag}.log",
+            checkout,
+            allow_failure=True,
+        )
+        server.arrivals_per_page = 0
+        requests = list_request_count(server)
+        listed = [o["recording_id"] for o in server.account.page(0, len(server.account))[0]]
+        expected = set(listed[arrivals:])  # the newest `arrivals` came after the last page
+        missed = len(expected - stored_ids(env, checkout))
+    result = MovingResult(name, f"{arrivals} per page", count, requests, missed, usage.exit_code, usage.wall_s)
+    log(f"{name}: {arrivals} arrivals per page at {count:,}: {missed} missed, exit {usage.exit_code}")
+    return result
+
+
+def bench_moving(args, database, workdir):
+    results = []
+    checkouts = [PROJECT, *([Path(args.baseline)] if args.baseline else [])]
+    with Children() as children:
+        for checkout in checkouts:
+            results.append(measure_day_later(children, args, database, workdir, checkout))
+            for arrivals in args.arrivals:
+                results.append(measure_arrivals(children, args, database, workdir, checkout, arrivals))
+    return results
+
+
+def moving_table(results):
+    head = ["code", "scenario", "recordings", "list requests", "rows missed", "exit status", "sync (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "|".join("---:" for _ in head[2:]) + "|"]
+    for r in results:
+        lines.append(
+            f"| {r.checkout} | {r.scenario} | {r.count:,} | {r.list_requests:,} | {r.missed:,} | "
+            f"{r.exit_code} | {r.wall_s:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 # -- databases ----------------------------------------------------------------------------------
@@ -407,6 +537,12 @@ def bench_count(count, args, database, workdir):
                 f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
                 f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}"
             )
+            if args.baseline:
+                base = measure_sync(
+                    children, workers, count, base_url, database, workdir, args.django_debug, args.baseline
+                )
+                result.baseline[workers] = base
+                log(f"{count}: baseline sync with {workers} worker(s) {base.wall_s:.1f}s (CPU {base.cpu_s:.1f}s)")
         return result
 
 
@@ -448,6 +584,19 @@ def markdown_table(results, workers):
     return "\n".join(lines)
 
 
+def baseline_table(results):
+    head = ["count", "workers", "this (s)", "baseline (s)", "this / baseline", "CPU this / baseline"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
+    for r in results:
+        for workers, base in r.baseline.items():
+            this = r.syncs[workers]
+            lines.append(
+                f"| {r.count:,} | {workers} | {this.wall_s:.1f} | {base.wall_s:.1f} | "
+                f"{this.wall_s / base.wall_s:.2f}× | {this.cpu_s / base.cpu_s:.2f}× |"
+            )
+    return "\n".join(lines)
+
+
 def machine(database, args):
     return {
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -463,6 +612,11 @@ def report(results, args, info, started_at):
     print()
     print(markdown_table(results, args.workers))
     print()
+    if any(r.baseline for r in results):
+        print(f"Full syncs against the code in {args.baseline}, measured in the same run:")
+        print()
+        print(baseline_table(results))
+        print()
     print(
         f"Peak RSS and CPU (user + system) are the {args.workers}-worker sync process's own (wait4). Sync times "
         "are wall times of `manage.py sync_recordings --full`, Django start-up included; CPU close to the wall "
@@ -481,13 +635,21 @@ def command_line():
     return shlex.join([python, os.path.relpath(__file__, PROJECT), *sys.argv[1:]])
 
 
-def write_json(path, results, args, info, started_at):
+def write_json(path, results, args, info, started_at, moving=()):
     payload = {
+        "moving": [asdict(m) for m in moving],
         "date": started_at.isoformat(timespec="seconds"),
         "command": command_line(),
         "machine": info,
         "workers": args.workers,
-        "results": [{**asdict(r), "syncs": {str(w): asdict(s) for w, s in r.syncs.items()}} for r in results],
+        "results": [
+            {
+                **asdict(r),
+                "syncs": {str(w): asdict(s) for w, s in r.syncs.items()},
+                "baseline": {str(w): asdict(s) for w, s in r.baseline.items()},
+            }
+            for r in results
+        ],
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(payload, indent=2) + "\n")
@@ -541,6 +703,26 @@ def parse_args(argv=None):
         help="do not walk the list sequentially first (at 1M and 250 ms of latency that alone takes 45 minutes); "
         "the syncs are still checked against the account's count",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="a checkout of another version whose syncs are measured in the same run, for comparison",
+    )
+    parser.add_argument("--skip-moving", action="store_true", help="skip the checks against a moving list")
+    parser.add_argument(
+        "--day-later-count", type=int, default=100_000, help="recordings for the day-later run (default: 100000)"
+    )
+    parser.add_argument(
+        "--arrivals-count", type=int, default=10_000, help="recordings for the arrivals runs (default: 10000)"
+    )
+    parser.add_argument(
+        "--arrivals",
+        type=int,
+        nargs="+",
+        default=[0, 1, 5, 25],
+        help="recordings arriving after every page served, one run each (default: 0 1 5 25)",
+    )
+    parser.add_argument("--skip-full", action="store_true", help="skip the full-sync timings (--counts)")
     args = parser.parse_args(argv)
     if args.workers < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
         parser.error("--workers and --counts must be positive and --latency not negative")
@@ -557,12 +739,14 @@ def main(argv=None):
             log(f"keeping logs and databases in {workdir}")
         else:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        results = []
+        results, moving = [], []
         try:
             database = PostgresDatabases(args.database_url) if args.database_url else SqliteDatabases(workdir)
             info = machine(database, args)
-            for count in args.counts:
+            for count in [] if args.skip_full else args.counts:
                 results.append(bench_count(count, args, database, workdir))
+            if not args.skip_moving:
+                moving = bench_moving(args, database, workdir)
         except BenchError as exc:
             log(f"benchmark failed: {exc}")
             return 1
@@ -572,8 +756,14 @@ def main(argv=None):
         finally:
             if results:
                 report(results, args, info, started_at)
+            if moving:
+                print()
+                print("A moving list (rows missed must be 0):")
+                print()
+                print(moving_table(moving))
+            if results or moving:
                 if args.json:
-                    write_json(args.json, results, args, info, started_at)
+                    write_json(args.json, results, args, info, started_at, moving)
     return 0
 
 

@@ -8,7 +8,7 @@ already, so storing is an upsert and running it twice changes nothing.
 
 import logging
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from . import jobs
@@ -16,7 +16,7 @@ from .callbacks import TranscriptionCallback
 from .masking import mask
 from .models import Recording, Transcript
 from .normalise import UnusableRecording, normalise
-from .sync import RecordingWriter
+from .sync import upsert_recordings
 from .vobiz import VobizError, VobizNotFound, client_from_settings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def store_recordings(rows: list[dict]) -> None:
     """Stores normalised recordings as the sync does: an upsert that leaves auditing columns be."""
     now = timezone.now()
     with transaction.atomic():
-        RecordingWriter(connections[DEFAULT_DB_ALIAS]).upsert(
+        upsert_recordings(
             [{**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None} for fields in rows]
         )
 

@@ -3,6 +3,7 @@ import json
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 # The fields a sync writes: the API's, as normalised, and the sync's own bookkeeping.
 API_FIELDS = (
@@ -128,6 +129,15 @@ class Recording(models.Model):
         return self.recording_id
 
     @property
+    def storage_days_now(self):
+        """Days stored until now. Vobiz counts them from when the recording was added, and every
+        object changes once a day, so the sync does not reread them daily: between full walks they
+        are derived from add_time (the stored figure is as of `last_synced_at`)."""
+        if self.add_time is None:
+            return self.recording_storage_duration
+        return max(0, (timezone.now() - self.add_time).days)
+
+    @property
     def raw_json(self):
         return json.dumps(self.raw, indent=2, sort_keys=True, ensure_ascii=False)
 
@@ -151,7 +161,13 @@ class SyncRun(models.Model):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Objects without a usable id: not stored.")
+    incomplete = models.PositiveIntegerField(
+        default=0, help_text="Objects in an older shape that retrieving them could not complete: stored as they came."
+    )
+    unread = models.PositiveIntegerField(
+        default=0, help_text="Recordings the run could not read because the list outran it; the next run reads them."
+    )
     gone = models.PositiveIntegerField(default=0)
     total_upstream = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -172,15 +188,27 @@ class SyncRun(models.Model):
 
 
 class SyncState(models.Model):
-    """Progress of the walk through the whole recording list, kept across runs.
+    """What of the account's recording list the local copy holds, kept across runs.
 
-    `backfill_offset` is not null while no walk has yet reached the end of the list: the next
-    run resumes there (shifted by what was added at the head since) instead of starting over.
+    Positions in the list are counted from its oldest recording, which arrivals never move.
+    `list_total` is the list's length when a run last read it (null: no walk has read the whole
+    list yet), `unread` the [low, high) spans below it that no run could read yet: the next run
+    reads those, and what lies past `list_total`, first.
     """
 
-    backfill_offset = models.PositiveIntegerField(null=True, blank=True, default=0)
-    backfill_total = models.PositiveIntegerField(default=0)
+    class Order(models.TextChoices):
+        UNKNOWN = "", "not yet seen"
+        NEWEST_FIRST = "newest_first", "newest first"
+        OLDEST_FIRST = "oldest_first", "oldest first"
+
+    list_total = models.PositiveIntegerField(null=True, blank=True)
+    unread = models.JSONField(default=list, blank=True)
+    order = models.CharField(max_length=16, choices=Order.choices, default=Order.UNKNOWN, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def unread_count(self):
+        return sum(high - low for low, high in self.unread)
 
 
 class SyncLock(models.Model):

@@ -1,9 +1,10 @@
 """Turns a recording object from Vobiz, in any of its documented shapes, into model fields.
 
 Vobiz documents three shapes (see vobiz-api.md) and types its fields loosely: decimals in strings,
-null or "", timestamps with a space or a "T". An object without a usable id or time is refused
-with a reason; any other field that cannot be read is stored as empty rather than losing the
-recording.
+null or "", timestamps with a space or a "T". An object without a usable id is refused with a
+reason; any other field that cannot be read, the time included, is stored as empty rather than
+losing the recording (the sync first tries to complete objects in the older shapes by retrieving
+them).
 """
 
 import hashlib
@@ -12,6 +13,7 @@ import math
 import re
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from .models import Recording
 
@@ -39,10 +41,39 @@ class UnusableRecording(ValueError):
     """The object cannot be stored; the message says why."""
 
 
-def normalise(obj):
+# Keys of the main shape that the older shapes lack: an object without them is completed by
+# retrieving it by id.
+MAIN_SHAPE_KEYS = ("add_time", "call_uuid")
+# Part of the response, not of the recording: new on every answer.
+RESPONSE_KEYS = ("api_id",)
+
+
+def needs_completion(obj: Any) -> bool:
+    """Whether an object is in one of the older, shorter shapes (or lacks the main shape's keys)."""
+    return isinstance(obj, dict) and "recording_id" in obj and any(key not in obj for key in MAIN_SHAPE_KEYS)
+
+
+def is_incomplete(fields: dict[str, Any]) -> bool:
+    """Whether normalised fields lack what the table needs to place a recording: its time or call."""
+    return fields["add_time"] is None or needs_completion(fields["raw"])
+
+
+def listed_add_time(obj: Any) -> datetime | None:
+    """The add_time of an object as listed, or None if it has none that reads."""
+    if not isinstance(obj, dict):
+        return None
+    try:
+        return timestamp(first_present(obj, ("add_time", "created_at")))
+    except (UnusableRecording, TypeError, ValueError):
+        return None
+
+
+def normalise(obj: Any) -> dict[str, Any]:
     """Model field values for one API object, or `UnusableRecording`."""
     if not isinstance(obj, dict):
         raise UnusableRecording(f"not an object but {type(obj).__name__}")
+    if any(key in obj for key in RESPONSE_KEYS):
+        obj = {key: value for key, value in obj.items() if key not in RESPONSE_KEYS}
     try:
         encoded = canonical_json(obj)
     except ValueError:  # NaN or Infinity, which JSON columns refuse
@@ -72,7 +103,10 @@ def normalise(obj):
     if not is_path_safe(fields["call_uuid"]):
         fields["call_uuid"] = ""  # it names a page: an id no URL can hold is no call id
 
-    fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
+    try:
+        fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
+    except UnusableRecording:
+        fields["add_time"] = None  # stored and counted as incomplete: findable by its id
 
     for name in MILLISECOND_FIELDS:
         fields[name] = whole_number(decimal(raw.get(name)), BIGINT_MAX)

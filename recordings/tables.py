@@ -128,6 +128,8 @@ class SyncRunTable(tables.Table):
     updated = tables.Column(attrs=COUNT_ATTRS)
     unchanged = tables.Column(attrs=COUNT_ATTRS)
     skipped = tables.Column(attrs=COUNT_ATTRS)
+    incomplete = tables.Column(attrs=COUNT_ATTRS)
+    unread = tables.Column(verbose_name="Not read", attrs=COUNT_ATTRS)
     gone = tables.Column(attrs=COUNT_ATTRS)
     total_upstream = tables.Column(verbose_name="At Vobiz", attrs=COUNT_ATTRS)
     started_at = tables.Column(verbose_name="Started")
@@ -146,6 +148,8 @@ class SyncRunTable(tables.Table):
             "updated",
             "unchanged",
             "skipped",
+            "incomplete",
+            "unread",
             "gone",
             "total_upstream",
             "error",

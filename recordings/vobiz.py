@@ -5,12 +5,15 @@ not JSON or are cut short) with exponential backoff and jitter, and raises `Vobi
 cannot. Error messages carry Vobiz's own words and never the auth token.
 """
 
+import datetime
 import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -26,7 +29,7 @@ MAX_RETRY_AFTER = 60.0
 class VobizError(Exception):
     """A request that failed for good. `status` is the HTTP status, or None if none came."""
 
-    def __init__(self, message, status=None):
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
@@ -38,13 +41,18 @@ class VobizAuthError(VobizError):
 class VobizNotFound(VobizError):
     """404: the object does not exist (or, for a CDR, the call is still in progress)."""
 
+    def __init__(self, message: str, status: int | None = 404, from_cdr_endpoint: bool = False) -> None:
+        super().__init__(message, status)
+        # Answered in the CDR endpoint's own shape ({"success": false, ...}): the path was right.
+        self.from_cdr_endpoint = from_cdr_endpoint
+
 
 class VobizUnavailable(VobizError):
     """Vobiz could not be reached or kept failing after every retry."""
 
 
 class _Retryable(Exception):
-    def __init__(self, reason, retry_after=None):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
 
@@ -73,13 +81,13 @@ class PinnedAddressAdapter(requests.adapters.HTTPAdapter):
 
 @dataclass
 class RecordingPage:
-    objects: list
+    objects: list[Any]  # as Vobiz sent them: anything may be odd
     offset: int
     total_count: int | None
     has_next: bool
 
 
-def error_message(response):
+def error_message(response: requests.Response) -> str:
     """Vobiz's own message from any of its error shapes, or a short fallback."""
     try:
         body = response.json()
@@ -97,33 +105,55 @@ def error_message(response):
     return f"Vobiz answered {response.status_code}: {message}"
 
 
-def parse_retry_after(value):
+def _cdr_shaped(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("success") is False
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when it is
+    missing or malformed, and the usual backoff applies."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
             return None
+        if parsed.tzinfo is None:  # RFC 9110 dates are GMT
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
         seconds = parsed.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+# The CDR page's example writes `account` in lower case, its text `Account`: the casing that last
+# answered, per API base and account, so that only the first CDR request of a process tries both.
+_cdr_account_segment: dict[tuple[str, str], str] = {}
+_cdr_account_segment_lock = threading.Lock()
+ACCOUNT_SEGMENTS = ("Account", "account")
 
 
 class VobizClient:
     def __init__(
         self,
-        auth_id,
-        auth_token,
-        base_url="https://api.vobiz.ai/api/v1",
+        auth_id: str,
+        auth_token: str,
+        base_url: str = "https://api.vobiz.ai/api/v1",
         *,
-        connect_timeout=5.0,
-        read_timeout=30.0,
-        max_attempts=6,
-        backoff_base=0.5,
-        backoff_max=30.0,
-        pool_size=16,
-    ):
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        pool_size: int = 16,
+    ) -> None:
         if not auth_id or not auth_token:
             raise VobizError("VOBIZ_AUTH_ID and VOBIZ_AUTH_TOKEN must both be set.")
         self.auth_id = auth_id
@@ -146,20 +176,26 @@ class VobizClient:
         self.media_session.mount("http://", media_adapter)
         self.media_session.mount("https://", media_adapter)
 
-    def close(self):
+    def close(self) -> None:
         self.session.close()
         self.media_session.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "VobizClient":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- the endpoints ------------------------------------------------------------------------
 
-    def list_recordings(self, offset=0, limit=MAX_PAGE_SIZE, call_uuid=None, recording_type=None):
-        params = {"limit": min(limit, MAX_PAGE_SIZE), "offset": offset}
+    def list_recordings(
+        self,
+        offset: int = 0,
+        limit: int = MAX_PAGE_SIZE,
+        call_uuid: str | None = None,
+        recording_type: str | None = None,
+    ) -> RecordingPage:
+        params: dict[str, str | int] = {"limit": min(limit, MAX_PAGE_SIZE), "offset": offset}
         if call_uuid:
             params["call_uuid"] = call_uuid
         if recording_type:
@@ -167,32 +203,48 @@ class VobizClient:
         body = self._request_json("GET", self._account_path("Recording/"), params=params)
         return parse_recording_page(body, offset)
 
-    def iter_pages(self, offset=0, limit=MAX_PAGE_SIZE, **filters):
-        """Pages one after another, advancing by what each page actually held."""
-        while True:
-            page = self.list_recordings(offset=offset, limit=limit, **filters)
-            yield page
-            if not page.objects or not page.has_next:
-                return
-            offset += len(page.objects)
-
-    def get_recording(self, recording_id):
+    def get_recording(self, recording_id: str) -> Any:
+        """One recording object, without the response's `api_id` (new on every answer, it is
+        no part of the recording)."""
         body = self._request_json("GET", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
         if isinstance(body, dict) and isinstance(body.get("objects"), list):
             if not body["objects"]:
                 raise VobizNotFound("Vobiz answered with no recording.", status=404)
-            return body["objects"][0]
+            body = body["objects"][0]
+        if isinstance(body, dict):
+            body.pop("api_id", None)
         return body
 
-    def delete_recording(self, recording_id):
+    def delete_recording(self, recording_id: str) -> None:
         self._request("DELETE", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
 
-    def get_cdr(self, call_uuid):
-        body = self._request_json("GET", self._account_path(f"cdr/{quote(call_uuid, safe='')}"))
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise VobizError("Vobiz answered with a call record of an unknown shape.")
-        return data
+    def get_cdr(self, call_uuid: str) -> dict[str, Any]:
+        """The call's CDR. On a 401 or 404 from one casing of the account segment, the other is
+        tried once; the one that answers is remembered. A 404 in the CDR endpoint's own shape
+        (an unknown call, or one still in progress) shows the casing was right."""
+        key = (self.base_url, self.auth_id)
+        preferred = _cdr_account_segment.get(key)
+        segments = [preferred] if preferred else list(ACCOUNT_SEGMENTS)
+        first_error: VobizError | None = None
+        for segment in segments:
+            url = self._account_path(f"cdr/{quote(call_uuid, safe='')}", segment=segment)
+            try:
+                body = self._request_json("GET", url)
+            except (VobizAuthError, VobizNotFound) as exc:
+                if isinstance(exc, VobizNotFound) and exc.from_cdr_endpoint:
+                    self._remember_cdr_segment(key, segment)  # the call is unknown, not the path
+                    raise
+                if exc.status not in (401, 404):
+                    raise
+                first_error = first_error or exc
+                continue
+            self._remember_cdr_segment(key, segment)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, dict):
+                raise VobizError("Vobiz answered with a call record of an unknown shape.")
+            return data
+        assert first_error is not None
+        raise first_error
 
     def open_media(self, target: MediaTarget, range_header: str | None = None) -> requests.Response:
         """A streaming response for an audio file at a URL `recordings.media.check` passed, with
@@ -217,15 +269,29 @@ class VobizClient:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _account_path(self, rest):
-        return f"{self.base_url}/Account/{quote(self.auth_id, safe='')}/{rest}"
+    @staticmethod
+    def _remember_cdr_segment(key: tuple[str, str], segment: str) -> None:
+        with _cdr_account_segment_lock:
+            _cdr_account_segment[key] = segment
 
-    def _request_json(self, method, url, **kwargs):
+    def _account_path(self, rest: str, segment: str = "Account") -> str:
+        return f"{self.base_url}/{segment}/{quote(self.auth_id, safe='')}/{rest}"
+
+    def _request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         return self._request(method, url, parse_json=True, **kwargs)
 
     def _request(
-        self, method, url, *, parse_json=False, ok_statuses=None, headers=None, stream=False, session=None, **kwargs
-    ):
+        self,
+        method: str,
+        url: str,
+        *,
+        parse_json: bool = False,
+        ok_statuses: tuple[int, ...] | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        session: requests.Session | None = None,
+        **kwargs: Any,
+    ) -> Any:
         headers = headers or self.auth_headers
         attempt = 0
         while True:
@@ -242,7 +308,17 @@ class VobizClient:
                 logger.warning("Vobiz %s %s: %s; retrying in %.1fs", method, _path_of(url), retry, delay)
                 time.sleep(delay)
 
-    def _attempt(self, method, url, parse_json, ok_statuses, headers, stream, session, **kwargs):
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        parse_json: bool,
+        ok_statuses: tuple[int, ...] | None,
+        headers: dict[str, str],
+        stream: bool,
+        session: requests.Session | None,
+        **kwargs: Any,
+    ) -> Any:
         session = session or self.session
         try:
             response = session.request(method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs)
@@ -263,7 +339,7 @@ class VobizClient:
             if status in (401, 403):
                 raise VobizAuthError(message, status=status)
             if status == 404:
-                raise VobizNotFound(message, status=status)
+                raise VobizNotFound(message, status=status, from_cdr_endpoint=_cdr_shaped(response))
             raise VobizError(message, status=status)
         if not parse_json:
             return response
@@ -275,18 +351,18 @@ class VobizClient:
 
 
 # How patient a client is: a sync can wait; a person on a page cannot.
-BACKGROUND = {}
-INTERACTIVE = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
+BACKGROUND: dict[str, float] = {}
+INTERACTIVE: dict[str, float] = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
 
 
-def client_from_settings(patience=BACKGROUND):
+def client_from_settings(patience: dict[str, float] = BACKGROUND) -> VobizClient:
     """A client for the account in the settings; VobizError if the credentials are not set."""
     from django.conf import settings
 
     return VobizClient(settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL, **patience)
 
 
-def parse_recording_page(body, offset):
+def parse_recording_page(body: Any, offset: int) -> RecordingPage:
     if not isinstance(body, dict):
         raise VobizError("Vobiz answered the recording list with something that is not an object.")
     objects = body.get("objects")
@@ -309,5 +385,5 @@ def parse_recording_page(body, offset):
     return RecordingPage(objects=objects, offset=offset, total_count=total, has_next=has_next)
 
 
-def _path_of(url):
+def _path_of(url: str) -> str:
     return url.split("?", 1)[0]

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from recordings.normalise import UnusableRecording, normalise
+from recordings.normalise import UnusableRecording, is_incomplete, normalise
 
 MAIN_SHAPE = {
     "add_time": "2026-05-07 09:45:35.79276+05:30",
@@ -98,8 +98,6 @@ def test_timestamp_variants(value, expected):
         ({**MAIN_SHAPE, "recording_id": None}, "recording_id"),
         ({**MAIN_SHAPE, "recording_id": "  "}, "recording_id is empty"),
         ({**MAIN_SHAPE, "recording_id": {"nested": 1}}, "recording_id"),
-        ({**MAIN_SHAPE, "add_time": "yesterday"}, "add_time is not a timestamp"),
-        ({k: v for k, v in MAIN_SHAPE.items() if k != "add_time"}, "add_time is missing"),
         ({**MAIN_SHAPE, "recording_url": "https://x/" + "a" * 5000}, "recording_url is longer"),
     ],
 )
@@ -142,3 +140,22 @@ def test_nan_and_infinity_become_null_in_the_stored_object():
     fields = normalise({**MAIN_SHAPE, "recording_storage_rate": float("nan"), "extra": [float("inf")]})
     assert fields["raw"]["recording_storage_rate"] is None and fields["raw"]["extra"] == [None]
     assert fields["recording_storage_rate"] is None
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {**MAIN_SHAPE, "add_time": "yesterday"},
+        {k: v for k, v in MAIN_SHAPE.items() if k != "add_time"},
+        {"recording_id": "rec_1", "recording_url": "https://x/rec_1.mp3", "duration": 120, "file_format": "mp3"},
+    ],
+)
+def test_objects_without_a_usable_time_or_call_are_kept_as_incomplete(obj):
+    fields = normalise(obj)
+    assert fields["recording_id"] == obj["recording_id"]
+    assert is_incomplete(fields)
+
+
+def test_the_response_api_id_is_no_part_of_the_recording():
+    assert normalise({**MAIN_SHAPE, "api_id": "a"}) == normalise({**MAIN_SHAPE, "api_id": "b"}) == normalise(MAIN_SHAPE)
+    assert not is_incomplete(normalise(MAIN_SHAPE))

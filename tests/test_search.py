@@ -16,7 +16,7 @@ from django.db.migrations.loader import MigrationLoader
 from recordings import selectors
 from recordings.models import Recording
 from recordings.normalise import normalise
-from recordings.sync import RecordingWriter
+from recordings.sync import upsert_recordings
 
 from .factories import api_object, make_recording
 
@@ -86,7 +86,7 @@ def named():
 
 def upsert(**overrides):
     now = datetime.now(timezone.utc)
-    RecordingWriter(connection).upsert(
+    upsert_recordings(
         [{**normalise(api_object(**overrides)), "first_synced_at": now, "last_synced_at": now, "gone_at": None}]
     )
 

@@ -1,17 +1,49 @@
 import pytest
 
-from recordings.vobiz import VobizAuthError, VobizClient, VobizError, VobizNotFound, VobizUnavailable
+from recordings.vobiz import (
+    VobizAuthError,
+    VobizClient,
+    VobizError,
+    VobizNotFound,
+    VobizUnavailable,
+    parse_retry_after,
+)
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
 
-def test_pages_advance_by_what_came_back(fake_vobiz, vobiz_client):
+def test_a_page_says_how_much_it_holds_and_how_long_the_list_is(fake_vobiz, vobiz_client):
     fake_vobiz.max_page_size = 20
-    pages = list(vobiz_client.iter_pages())
-    assert [len(p.objects) for p in pages[:2]] == [20, 20]
-    ids = [o["recording_id"] for p in pages for o in p.objects]
-    assert len(ids) == len(set(ids)) == 1234
-    assert pages[0].total_count == 1234
+    page = vobiz_client.list_recordings(offset=40, limit=100)
+    assert (len(page.objects), page.offset, page.total_count, page.has_next) == (20, 40, 1234, True)
+    last = vobiz_client.list_recordings(offset=1220, limit=100)
+    assert (len(last.objects), last.has_next) == (14, False)
+
+
+def test_a_retrieved_recording_is_the_listed_object_without_the_response_api_id(fake_vobiz, vobiz_client):
+    listed = vobiz_client.list_recordings(limit=1).objects[0]
+    assert vobiz_client.get_recording(listed["recording_id"]) == listed
+
+
+def test_malformed_retry_after_falls_back_to_the_usual_backoff():
+    assert parse_retry_after("in a moment") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: at once
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("nan") is None
+
+
+@pytest.mark.parametrize("segment", ["account", "Account"])
+def test_cdr_is_found_under_either_casing_and_the_one_that_works_is_remembered(fake_vobiz, segment):
+    fake_vobiz.cdr_account_segment = segment
+    client = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url, backoff_base=0.01)
+    call_uuid = next(
+        o["call_uuid"] for o in fake_vobiz.account.page(5, 50)[0] if fake_vobiz.account.cdr(o["call_uuid"])
+    )
+    assert client.get_cdr(call_uuid)["uuid"] == call_uuid
+    fake_vobiz.reset_log()
+    again = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url)
+    assert again.get_cdr(call_uuid)["uuid"] == call_uuid
+    assert [r.path.split("/")[3] for r in fake_vobiz.requests_log] == [segment]
 
 
 def test_filters_are_passed_through(fake_vobiz, vobiz_client):
@@ -81,3 +113,10 @@ def test_unreachable_host_is_reported_as_unavailable():
     client = VobizClient(AUTH_ID, AUTH_TOKEN, "http://127.0.0.1:9/api/v1", backoff_base=0.01, max_attempts=2)
     with pytest.raises(VobizUnavailable, match="ConnectionError"):
         client.list_recordings()
+
+
+def test_a_cdr_404_in_the_endpoints_own_shape_is_not_asked_again_under_the_other_casing(fake_vobiz):
+    client = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url)
+    with pytest.raises(VobizNotFound):
+        client.get_cdr("no-such-call")
+    assert len([r for r in fake_vobiz.requests_log if "/cdr/" in r.path]) == 1

@@ -2,8 +2,10 @@
 
 Recording number `seq` (0 = the oldest) is a pure function of (seed, seq, initial count), so an
 account of a million recordings costs no memory: only deletions and test overrides are stored.
-Lists are newest first, i.e. by descending seq; `add_recordings` appends seqs, which become the
-newest. Ids encode their seq reversibly, so looking one up is O(1).
+Lists are newest first, i.e. by descending seq (or oldest first, as the docs never state the
+order); `add_recordings` appends seqs, which become the newest. Ids encode their seq reversibly, so
+looking one up is O(1). The account's clock can be moved on: storage days and amounts grow with it,
+as Vobiz's do once a day.
 """
 
 import bisect
@@ -160,8 +162,14 @@ class FakeAccount:
         now=DEFAULT_NOW,
         media_base_url="http://127.0.0.1:8765/media",
         max_audio_seconds=None,
+        oldest_first=False,
+        duplicate_every=0,
     ):
         self.seed = seed
+        self.oldest_first = oldest_first  # the list's order is not documented: serve either
+        # Every recording whose seq is a multiple of this is listed twice in a row (0: none), as the
+        # same id appears twice in one of the docs' pages; the list's total counts both.
+        self.duplicate_every = duplicate_every
         self.max_audio_seconds = max_audio_seconds  # caps served audio (not listed durations) for tests
         self.auth_id = auth_id
         self.auth_token = auth_token
@@ -169,6 +177,7 @@ class FakeAccount:
         self._initial = count
         self._total = count  # seqs 0 .. total-1 exist, minus deletions
         self._now_us = int(now.timestamp()) * _US
+        self._clock_us = self._now_us  # what storage days are counted up to; see advance_clock
         self._step_us = _YEAR_US // max(count, 1)
         self._key = _mix(seed)
         self._deleted = []  # sorted seqs
@@ -194,6 +203,11 @@ class FakeAccount:
             self._total += n
             return [self._recording_id(seq) for seq in range(self._total - 1, first - 1, -1)]
 
+    def advance_clock(self, days=1):
+        """Let `days` pass: every recording's storage days (and amount) move on, nothing else."""
+        with self._lock:
+            self._clock_us += int(days * _DAY_US)
+
     def get(self, recording_id):
         with self._lock:
             seq = self._live_seq(recording_id)
@@ -209,16 +223,43 @@ class FakeAccount:
             return True
 
     def page(self, offset, limit, call_uuid=None, recording_type=None):
-        """Objects [offset, offset+limit) of the newest-first list, and the list's total length."""
+        """Objects [offset, offset+limit) of the list (newest first unless `oldest_first`), and
+        the list's total length."""
         with self._lock:
+            if self.duplicate_every:
+                listed = self._listed_seqs(call_uuid, recording_type)
+                return [self._object(seq) for seq in listed[offset : offset + limit]], len(listed)
             if call_uuid is None and recording_type is None:
                 total = self._total - len(self._deleted)
-                seqs = self._newest_first_from(total - 1 - offset, min(limit, max(total - offset, 0)))
+                count = min(limit, max(total - offset, 0))
+                if self.oldest_first:
+                    seqs = [self._seq_at(i) for i in range(offset, offset + count)]
+                else:
+                    seqs = self._newest_first_from(total - 1 - offset, count)
             else:
-                candidates = self._filtered_seqs(call_uuid, recording_type)
-                live = [seq for seq in reversed(candidates) if seq not in self._deleted_set]
+                live = self._live_in_order(call_uuid, recording_type)
                 total, seqs = len(live), live[offset : offset + limit]
             return [self._object(seq) for seq in seqs], total
+
+    def _live_in_order(self, call_uuid, recording_type):
+        candidates = self._filtered_seqs(call_uuid, recording_type)
+        ordered = candidates if self.oldest_first else reversed(candidates)
+        return [seq for seq in ordered if seq not in self._deleted_set]
+
+    def _listed_seqs(self, call_uuid, recording_type):
+        """The whole list with its repeated entries (test accounts only: it costs O(count))."""
+        if call_uuid is None and recording_type is None:
+            live = [seq for seq in range(self._total) if seq not in self._deleted_set]
+            if not self.oldest_first:
+                live.reverse()
+        else:
+            live = self._live_in_order(call_uuid, recording_type)
+        listed = []
+        for seq in live:
+            listed.append(seq)
+            if seq % self.duplicate_every == 0:
+                listed.append(seq)
+        return listed
 
     def set_override(self, recording_id_or_index, fields, replace=False):
         """Change what one recording looks like in API answers (tests inject odd data this way).
@@ -413,7 +454,7 @@ class FakeAccount:
             start_ms, end_ms = f"{end - duration_ms}.00000", f"{end}.00000"
         rounded = max(60, -(-duration_ms // 60_000) * 60)
         media = self.media_base_url
-        stored_days = max(0, (self._now_us - add_us) // _DAY_US)
+        stored_days = max(0, (self._clock_us - add_us) // _DAY_US)
         amount = round(rounded / 60 * _STORAGE_RATE, 5) if stored_days > _FREE_STORAGE_DAYS else 0
         return {
             "add_time": _format_add_time(add_us, (hr >> 44) & 1),

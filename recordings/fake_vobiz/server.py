@@ -19,13 +19,27 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from . import audio
 from .data import FakeAccount
 
-FAULT_KINDS = ("500", "502", "503", "504", "429", "429-no-retry-after", "stall", "truncated", "not-json", "401")
+FAULT_KINDS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    "429-no-retry-after",
+    "429-retry-after-date",
+    "429-retry-after-malformed",
+    "stall",
+    "truncated",
+    "not-json",
+    "401",
+)
 DEFAULT_FAILURE_KINDS = ("500", "502", "503", "504", "429")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -59,7 +73,14 @@ class FakeVobizServer:
     """Serves `account` on host:port (port 0 picks a free one) once started.
 
     Attributes meant to be changed while it runs: latency, max_page_size, stall_seconds,
-    failure_rate, failure_kinds and media_redirect.
+    failure_rate, failure_kinds and media_redirect, and what the docs allow but do not promise:
+    - arrivals_per_page: recordings added to the account after every list page served;
+    - short_shape_every / recordings_shape_every: one object in N served in the docs' short shape
+      (`recording_id`, `recording_url`, `duration`, `file_format`), one list page in N served in the
+      older `recordings` shape; retrieving such a recording by id answers in the main shape;
+    - cdr_account_segment: the casing of `Account` the CDR endpoint answers on (the CDR page's own
+      example writes `account`); the other casing gets 401, as a wrong-case path does.
+    The account's own options cover the order (oldest_first), repeated ids and the clock.
     """
 
     def __init__(
@@ -71,6 +92,11 @@ class FakeVobizServer:
         self.stall_seconds = 3.0
         self.failure_rate = 0.0
         self.failure_kinds = list(DEFAULT_FAILURE_KINDS)
+        self.arrivals_per_page = 0
+        self.short_shape_every = 0
+        self.recordings_shape_every = 0
+        self.cdr_account_segment = "Account"
+        self._list_pages_served = 0
         self.verbose = verbose
         # None: the audio is served at its URL. "allowed": it redirects to /storage/ on this host
         # (credentials needed there too). "outside": to the outside storage (start_outside_storage).
@@ -218,6 +244,11 @@ class FakeVobizServer:
         served = min(limit, self.max_page_size)
         filters = {k: query[k] for k in ("call_uuid", "recording_type") if query.get(k)}
         objects, total = self.account.page(offset, served, **filters)
+        with self._lock:
+            self._list_pages_served += 1
+            page_number = self._list_pages_served
+        if self.arrivals_per_page:
+            self.account.add_recordings(self.arrivals_per_page)  # seen by the next page, not this one
 
         def link(at):  # Vobiz's links leave out the base URL's /api prefix
             params = urlencode({"limit": served, "offset": at, **filters})
@@ -230,6 +261,10 @@ class FakeVobizServer:
             "previous": link(max(0, offset - served)) if offset > 0 else None,
             "total_count": total,
         }
+        if self.recordings_shape_every and page_number % self.recordings_shape_every == 0:
+            return _json(200, {"api_id": _request_id(), "meta": meta, "recordings": [_older_shape(o) for o in objects]})
+        if self.short_shape_every:
+            objects = [_short_shape(o) if _shape_choice(o, self.short_shape_every) else o for o in objects]
         return _json(200, {"api_id": _request_id(), "meta": meta, "objects": objects})
 
     def _recording(self, method, query, headers, recording_id):
@@ -242,7 +277,9 @@ class FakeVobizServer:
                 return _json(200, {"api_id": _request_id(), **obj})
         return _json(404, {"api_id": _request_id(), "error": "Recording not found"})
 
-    def _cdr(self, method, query, headers, call_uuid):
+    def _cdr(self, method, query, headers, call_uuid, account_segment):
+        if account_segment != self.cdr_account_segment:
+            return _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid")
         cdr = self.account.cdr(call_uuid)
         if cdr is None:
             return _json(
@@ -349,7 +386,11 @@ _ROUTES = (
         ("GET", "DELETE"),
         FakeVobizServer._recording,
     ),
-    (re.compile(rf"/api/v1/Account/{_ID}/cdr/(?P<call_uuid>[^/]+)/?"), ("GET",), FakeVobizServer._cdr),
+    (
+        re.compile(rf"/api/v1/(?P<account_segment>Account|account)/{_ID}/cdr/(?P<call_uuid>[^/]+)/?"),
+        ("GET",),
+        FakeVobizServer._cdr,
+    ),
     (
         re.compile(rf"/(?P<area>media|storage)/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
         ("GET", "HEAD"),
@@ -408,6 +449,38 @@ def _json(status, payload, headers=None):
     return _Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
+def _shape_choice(obj, every):
+    """Whether this recording is one of the one in `every` served in an older shape (by its id,
+    so the same recording keeps its shape from page to page)."""
+    return int(hashlib.md5(str(obj.get("recording_id")).encode()).hexdigest()[:8], 16) % every == 0
+
+
+def _short_shape(obj):
+    seconds = round(float(obj["recording_duration_ms"]) / 1000)
+    return {
+        "recording_id": obj["recording_id"],
+        "recording_url": obj["recording_url"],
+        "duration": seconds,
+        "file_format": obj["recording_format"],
+    }
+
+
+def _older_shape(obj):
+    """The docs' `recordings` list item: call_id, url, duration in seconds, created_at in UTC."""
+    created = datetime.fromisoformat(obj["add_time"]).astimezone(timezone.utc)
+    return {
+        "recording_id": obj["recording_id"],
+        "call_id": obj["call_uuid"],
+        "recording_type": obj["recording_type"],
+        "url": obj["recording_url"],
+        "download_path": obj["resource_uri"],
+        "duration": round(float(obj["recording_duration_ms"]) / 1000),
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "file_size": int(float(obj["recording_duration_ms"])) * 16,
+        "format": obj["recording_format"],
+    }
+
+
 def _request_id():
     return str(uuid.uuid4())
 
@@ -447,6 +520,12 @@ _FAULT_RESPONSES = {
     "504": lambda: _proxy_page(504, "Gateway Time-out"),
     "429": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "1"}),
     "429-no-retry-after": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests"),
+    "429-retry-after-date": lambda: _general_error(
+        429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": formatdate(time.time() + 1, usegmt=True)}
+    ),
+    "429-retry-after-malformed": lambda: _general_error(
+        429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "in a moment"}
+    ),
     "not-json": lambda: _Response(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"}),
     "401": lambda: _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid"),
 }

@@ -16,7 +16,7 @@ from ..filters import RecordingFilter
 from ..models import Recording, SyncRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
-from ..sync import lock_holder
+from ..sync import lock_holder, unread_count
 from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
 from ..vobiz import INTERACTIVE, VobizError, client_from_settings
 from .csv_export import export_csv
@@ -228,5 +228,10 @@ def sync_runs(request):
     return render(
         request,
         "recordings/sync_runs.html",
-        {"table": table, "is_auditor": is_auditor(request.user), "running": bool(lock_holder())},
+        {
+            "table": table,
+            "is_auditor": is_auditor(request.user),
+            "running": bool(lock_holder()),
+            "unread": unread_count(),
+        },
     )

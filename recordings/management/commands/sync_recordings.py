@@ -32,5 +32,5 @@ class Command(BaseCommand):
         seconds = (run.finished_at - run.started_at).total_seconds()
         self.stdout.write(
             f"Sync done in {seconds:.1f}s: {run.created} new, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.skipped} skipped, {run.gone} gone ({run.pages} pages)."
+            f"{run.skipped} skipped, {run.incomplete} incomplete, {run.gone} gone ({run.pages} pages)."
         )
