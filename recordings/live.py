@@ -10,8 +10,8 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
-from . import jobs
 from .callbacks import TranscriptionCallback
 from .masking import mask
 from .models import Recording, Transcript
@@ -23,7 +23,17 @@ logger = logging.getLogger(__name__)
 
 
 def queue_recording_fetch(recording_id: str) -> None:
-    jobs.run_in_background("callback-fetch", fetch_recording, recording_id)
+    """Hand the fetch to a worker. A queue that refuses it (Redis down) loses nothing for good: the
+    next sync stores the recording."""
+    try:
+        fetch_recording_task.enqueue(recording_id=recording_id)
+    except Exception as exc:  # whatever the queue raises; the callback is answered all the same
+        logger.warning("callback for recording %s: fetch not queued (%s); the next sync picks it up", recording_id, exc)
+
+
+@task()
+def fetch_recording_task(*, recording_id: str) -> str:
+    return fetch_recording(recording_id)
 
 
 def fetch_recording(recording_id: str) -> str:

@@ -328,9 +328,14 @@ class DeletionBatch(models.Model):
 
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     requested_at = models.DateTimeField()
-    reason = models.TextField()
+    reason = models.TextField(blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the requester confirmed exactly these recordings; none is deleted before.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     stopped_reason = models.TextField(blank=True, help_text="Why the batch stopped before trying every recording.")
 
@@ -345,6 +350,9 @@ class DeletionBatch(models.Model):
 class DeletionOutcome(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Not attempted yet"
+        # Sent to Vobiz, answer not yet stored: a worker that resumes the batch asks Vobiz whether
+        # it still exists rather than send the deletion again.
+        ATTEMPTING = "attempting", "Being deleted"
         DELETED = "deleted", "Deleted"
         ALREADY_GONE = "already_gone", "Already gone at Vobiz"
         HELD = "held", "On hold: kept"
@@ -514,3 +522,69 @@ class ViewerPreference(models.Model):
 
     def __str__(self):
         return f"{self.user} sees times in {self.time_zone or 'the default zone'}"
+
+
+class TaskRun(models.Model):
+    """One piece of background work: asked for, queued, run by a worker, and how it ended.
+
+    Kept in the database whichever queue carries the work (the database's or Redis), so the sync
+    page shows the queue alike for both, and work the queue could not take (Redis down) is not lost:
+    it stays here, not queued, until it is queued again.
+    """
+
+    class Kind(models.TextChoices):
+        SYNC = "sync", "Sync"
+        FULL_SYNC = "full_sync", "Full sync"
+        DELETION = "deletion", "Deletion"
+        CALL_RECORD = "call_record", "Call record refresh"
+
+    class Status(models.TextChoices):
+        UNQUEUED = "unqueued", "Not queued"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    arguments = models.JSONField(default=dict, blank=True, help_text="What the task is given, besides this run's id.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty for scheduled work.",
+    )
+    queued_at = models.DateTimeField()
+    task_id = models.CharField(max_length=64, blank=True, help_text="The queue's id for it.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the process running it.")
+    error = models.TextField(blank=True, help_text="Why it failed, was skipped or could not be queued.")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["-queued_at", "-id"], name="taskrun_queued_idx"),
+            models.Index(fields=["status", "kind"], name="taskrun_status_idx"),
+        ]
+        constraints = [
+            # However many times Sync now is pressed, one sync of each kind waits in the queue.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(status="queued", kind__in=["sync", "full_sync"]),
+                name="taskrun_one_queued_sync",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.pk} ({self.status})"
+
+    @property
+    def duration(self):
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at

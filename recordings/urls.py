@@ -33,6 +33,7 @@ urlpatterns = [
     path("preferences/", preferences.preferences, name="preferences"),
     path("preferences/time-zone", preferences.report_time_zone, name="report_time_zone"),
     path("sync/now", auditing.sync_now, name="sync_now"),
+    path("sync/tasks/<int:task_run_id>/retry", auditing.retry_task, name="retry_task"),
     path("recordings/<vobiz_id:recording_id>/review", auditing.review, name="review"),
     path("recordings/<vobiz_id:recording_id>/hold", auditing.hold_recording, name="hold_recording"),
     path("recordings/<vobiz_id:recording_id>/delete", auditing.delete_recording, name="delete"),

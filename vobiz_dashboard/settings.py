@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "recordings",
 ]
 
@@ -199,8 +201,22 @@ STREAMS_PER_USER = env_int("STREAMS_PER_USER", 8)
 CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
 CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
 
-# Run background jobs (Sync now, deletions) in the request's own thread; for tests.
-RUN_JOBS_INLINE = False
+# Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
+# queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
+# and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
+SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
+if SYNC_EVERY_MINUTES < 0:
+    raise ImproperlyConfigured(f"SYNC_EVERY_MINUTES must be 0 (off) or more, not {SYNC_EVERY_MINUTES}")
+if REDIS_URL:
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    # RQ stops a job after DEFAULT_TIMEOUT seconds (180 unless set): a full walk of a large account
+    # takes hours, and the sync's own lock already bounds a stuck one.
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 60 * 60}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # Security. HTTPS settings are the operator's to turn on, for deployments behind TLS.
 X_FRAME_OPTIONS = "DENY"

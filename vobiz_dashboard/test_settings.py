@@ -17,4 +17,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"vobiz-dashboard-tests-{os.getpid()}.sqlite3")
     }
 
-RUN_JOBS_INLINE = True
+# Tasks run where they are enqueued, so their effects are there when the request returns; tests of
+# the queue itself choose a real backend.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}

@@ -1,14 +1,16 @@
 """What auditors do to recordings: review, hold, delete, and start a sync."""
 
 from django.contrib import messages
+from django.db.models import Max, Min
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, deletion, jobs
+from .. import audit, deletion, tasks
 from ..forms import ReasonForm, ReviewForm
-from ..models import AuditEvent, DeletionBatch, LegalHold, Recording
+from ..models import AuditEvent, DeletionBatch, LegalHold, Recording, TaskRun
 from ..roles import auditor_required
-from ..sync import SyncError, SyncOptions, lock_holder, sync_recordings
+from ..sync import lock_holder
 from .selection import chosen_recordings
 
 
@@ -50,28 +52,55 @@ def requester(request):
     }
 
 
+def place_hold(request, reason, success, **target):
+    placed = audit.place_hold(**requester(request), reason=reason, **target)
+    if placed.deletions_in_flight:
+        batches = ", ".join(str(pk) for pk in placed.deletions_in_flight)
+        messages.warning(
+            request,
+            f"The hold is placed, but deletion {batches} was already sending a recording it covers to Vobiz, "
+            "which may have deleted it: its page shows the outcome.",
+        )
+    elif placed.already_deleted:
+        messages.warning(
+            request,
+            f"The hold is placed, but {placed.already_deleted} of the recordings it covers "
+            "were deleted at Vobiz before it.",
+        )
+    else:
+        messages.success(request, success)
+
+
 @auditor_required
 @require_POST
 def hold_recording(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    act_on_form(
-        request,
-        ReasonForm,
-        lambda data: audit.place_hold(request, data["reason"], recording=recording),
-        "The recording is on hold: it cannot be deleted until the hold is lifted.",
-    )
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        place_hold(
+            request,
+            form.cleaned_data["reason"],
+            "The recording is on hold: it cannot be deleted until the hold is lifted.",
+            recording=recording,
+        )
+    else:
+        messages.error(request, form_errors(form))
     return redirect("recordings:detail", recording_id=recording_id)
 
 
 @auditor_required
 @require_POST
 def hold_call(request, call_uuid):
-    act_on_form(
-        request,
-        ReasonForm,
-        lambda data: audit.place_hold(request, data["reason"], call_uuid=call_uuid),
-        "Every recording of this call is on hold until the hold is lifted.",
-    )
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        place_hold(
+            request,
+            form.cleaned_data["reason"],
+            "Every recording of this call is on hold until the hold is lifted.",
+            call_uuid=call_uuid,
+        )
+    else:
+        messages.error(request, form_errors(form))
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
@@ -79,7 +108,12 @@ def hold_call(request, call_uuid):
 @require_POST
 def lift_hold(request, hold_id):
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
-    act_on_form(request, ReasonForm, lambda data: audit.lift_hold(request, hold, data["reason"]), "The hold is lifted.")
+    act_on_form(
+        request,
+        ReasonForm,
+        lambda data: audit.lift_hold(**requester(request), hold=hold, reason=data["reason"]),
+        "The hold is lifted.",
+    )
     if hold.recording_id:
         return redirect("recordings:detail", recording_id=hold.recording.recording_id)
     return redirect("recordings:call", call_uuid=hold.call_uuid)
@@ -92,43 +126,86 @@ def delete_recording(request, recording_id):
     hold = audit.active_hold(recording)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and not hold and not recording.deleted_at and form.is_valid():
-        batch = deletion.start_deletion(request, Recording.objects.filter(pk=recording.pk), form.cleaned_data["reason"])
-        return redirect("recordings:deletion", batch_id=batch.pk)
+        batch = deletion.start_deletion(
+            **requester(request),
+            recordings=Recording.objects.filter(pk=recording.pk),
+            reason=form.cleaned_data["reason"],
+        )
+        return queue_deletion(request, batch)
     return render(request, "recordings/confirm_delete.html", {"recording": recording, "hold": hold, "form": form})
 
 
 @auditor_required
 @require_POST
 def bulk_delete(request):
-    """First POST (from the table) asks for confirmation; the confirmed POST starts the deletion."""
+    """The table's POST writes a batch of exactly the recordings chosen and asks to confirm it; the
+    confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
+    if "batch" in request.POST:
+        return confirm_bulk_delete(request)
     queryset, filterset = chosen_recordings(request)
-    candidates = deletion.deletable(queryset)
-    count = candidates.count()
-    held = len(audit.held_recording_ids(candidates.values("pk")))
-    form = ReasonForm(request.POST if "confirm" in request.POST else None)
-    changed = "confirm" in request.POST and request.POST.get("expected_count") != str(count)
-    if form.is_bound and not changed and count and form.is_valid():
-        batch = deletion.start_deletion(request, candidates, form.cleaned_data["reason"])
-        return redirect("recordings:deletion", batch_id=batch.pk)
-    if not count:
-        messages.info(request, "None of the chosen recordings can be deleted: none selected, or all already deleted.")
-        return redirect("recordings:list")
+    if filterset is not None and not filterset.is_valid():
+        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(filterset.form)}")
+        return redirect(list_url(request.POST.get("filter_query", "")))
+    try:
+        batch = deletion.prepare_deletion(**requester(request), recordings=queryset)
+    except deletion.DeletionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(list_url(request.POST.get("filter_query", "")))
+    return render_bulk_confirmation(request, batch, ReasonForm())
+
+
+def confirm_bulk_delete(request):
+    form = ReasonForm(request.POST)
+    batch = get_object_or_404(
+        DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
+    )
+    if not form.is_valid():
+        return render_bulk_confirmation(request, batch, form)
+    try:
+        batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
+    except deletion.DeletionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(list_url(request.POST.get("filter_query", "")))
+    return queue_deletion(request, batch)
+
+
+def render_bulk_confirmation(request, batch, form):
+    candidates = Recording.objects.filter(pk__in=batch.outcomes.values("recording_id"))
+    times = candidates.aggregate(oldest=Min("add_time"), newest=Max("add_time"))
     return render(
         request,
         "recordings/confirm_bulk_delete.html",
         {
-            "count": count,
-            "held": held,
+            "batch": batch,
+            "count": batch.outcomes.count(),
+            "held": len(audit.held_recording_ids(candidates.values("pk"))),
             "form": form,
-            "changed": changed,
-            "selected": request.POST.getlist("selected"),
             "scope": request.POST.get("scope", ""),
             "filter_query": request.POST.get("filter_query", ""),
-            "oldest": candidates.order_by("add_time").values_list("add_time", flat=True).first(),
-            "newest": candidates.order_by("-add_time").values_list("add_time", flat=True).first(),
-            "too_many": count > deletion.MAX_PER_BATCH,
-            "max_per_batch": deletion.MAX_PER_BATCH,
+            **times,
         },
+    )
+
+
+def list_url(filter_query):
+    return reverse("recordings:list") + (f"?{filter_query}" if filter_query else "")
+
+
+def parse_int(value):
+    return int(value) if value and value.isdigit() else None
+
+
+def queue_deletion(request, batch):
+    run = tasks.queue_deletion(batch, requested_by=request.user)
+    if run.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message("The deletion", run))
+    return redirect("recordings:deletion", batch_id=batch.pk)
+
+
+def not_queued_message(what, run):
+    return (
+        f"{what} is recorded but not queued: {run.error}. Nothing is lost: it is queued again as soon as "
+        "the queue answers, or with Retry on the sync page."
     )
 
 
@@ -142,7 +219,13 @@ def deletion_batch(request, batch_id):
     return render(
         request,
         "recordings/deletion_batch.html",
-        {"batch": batch, "summary": summary, "outcomes": outcomes, "can_retry": batch.finished_at and left},
+        {
+            "batch": batch,
+            "summary": summary,
+            "outcomes": outcomes,
+            "can_retry": batch.finished_at and left,
+            "task_run": TaskRun.objects.filter(kind=TaskRun.Kind.DELETION, arguments__batch_id=batch.pk).first(),
+        },
     )
 
 
@@ -150,7 +233,12 @@ def deletion_batch(request, batch_id):
 @require_POST
 def retry_deletion(request, batch_id):
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
-    return redirect("recordings:deletion", batch_id=deletion.retry_rest(request, batch).pk)
+    try:
+        retry = deletion.retry_rest(**requester(request), batch=batch)
+    except deletion.DeletionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("recordings:deletion", batch_id=batch.pk)
+    return queue_deletion(request, retry)
 
 
 @auditor_required
@@ -160,14 +248,33 @@ def sync_now(request):
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
+    try:
+        run = tasks.queue_sync(requested_by=request.user)
+    except tasks.AlreadyQueued as exc:
+        messages.info(request, f"{exc}: it runs when a worker takes it.")
+        return redirect("recordings:sync_runs")
     audit.record_for(**requester(request), action=AuditEvent.Action.SYNC)
-    jobs.run_in_background("sync-now", start_sync)
-    messages.success(request, "Sync started. This page shows it running and then its result.")
+    if run.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message("The sync", run))
+    else:
+        messages.success(request, "Sync queued: a worker runs it, and this page shows it running and then its result.")
     return redirect("recordings:sync_runs")
 
 
-def start_sync():
+@auditor_required
+@require_POST
+def retry_task(request, task_run_id):
+    run = get_object_or_404(TaskRun, pk=task_run_id)
+    if not tasks.can_retry(run):
+        messages.info(request, "That work is queued, running or finished: there is nothing to retry.")
+        return redirect("recordings:sync_runs")
     try:
-        sync_recordings(SyncOptions())
-    except SyncError:
-        pass  # recorded on its SyncRun (or, if another run held the lock, that run is shown)
+        again = tasks.retry(run, requested_by=request.user)
+    except tasks.AlreadyQueued as exc:
+        messages.info(request, f"{exc}: it runs when a worker takes it.")
+        return redirect("recordings:sync_runs")
+    if again.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message(f"{again.get_kind_display()} {again.pk}", again))
+    else:
+        messages.success(request, f"{again.get_kind_display()} queued again.")
+    return redirect("recordings:sync_runs")

@@ -11,9 +11,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, concurrency, exports, media, notes, selectors, services, transcripts
+from .. import audit, concurrency, exports, media, notes, selectors, services, tasks, transcripts
 from ..filters import RecordingFilter
-from ..models import Recording, SyncRun, Transcript
+from ..models import Recording, SyncRun, TaskRun, Transcript
 from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder, unread_count
@@ -195,9 +195,11 @@ def recording_audio(request, recording_id):
 @require_http_methods(["GET", "POST"])
 def call_detail(request, call_uuid):
     if request.method == "POST":
-        result = services.call_detail(call_uuid, refresh=True)
-        if result.record:
+        run = tasks.queue_call_record_refresh(call_uuid, requested_by=request.user)
+        if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once
             messages.success(request, "The call record was fetched again from Vobiz.")
+        elif run.status == TaskRun.Status.UNQUEUED:
+            messages.error(request, f"The call record cannot be fetched again now: {run.error}.")
         return redirect("recordings:call", call_uuid=call_uuid)
     result = services.call_detail(call_uuid)
     recordings = list(selectors.recordings_of_call(call_uuid=call_uuid).select_related("transcript"))
@@ -211,6 +213,7 @@ def call_detail(request, call_uuid):
             "cdr": result.record,
             "facts": call_facts(result.record.data) if result.record else [],
             "cdr_problem": result.problem,
+            "refresh": tasks.call_record_refresh(call_uuid),
             "recordings": recordings,
             "is_auditor": auditor,
             "call_hold": audit.active_call_hold(call_uuid) if auditor else None,
@@ -223,6 +226,7 @@ def call_detail(request, call_uuid):
 @listener_required
 @require_GET
 def sync_runs(request):
+    queue = tasks.queue_rows()
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
     RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
     return render(
@@ -232,6 +236,8 @@ def sync_runs(request):
             "table": table,
             "is_auditor": is_auditor(request.user),
             "running": bool(lock_holder()),
+            "queue": queue,
+            "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
             "unread": unread_count(),
         },
     )

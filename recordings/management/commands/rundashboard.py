@@ -1,4 +1,8 @@
+import os
 import secrets
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -31,8 +35,9 @@ def require_demo_database():
 
 class Command(BaseCommand):
     help = (
-        "Sync and serve the dashboard on one address. Without VOBIZ_AUTH_ID/VOBIZ_AUTH_TOKEN it "
-        "starts the built-in fake Vobiz API and syncs demo data from it through the real sync."
+        "Sync and serve the dashboard on one address, with a worker for its background work beside it. "
+        "Without VOBIZ_AUTH_ID/VOBIZ_AUTH_TOKEN it starts the built-in fake Vobiz API and syncs demo "
+        "data from it through the real sync."
     )
 
     def add_arguments(self, parser):
@@ -63,8 +68,37 @@ class Command(BaseCommand):
             if demo_call_every > 0:
                 self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
+        background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
-        call_command("runserver", addrport, use_reloader=False)
+        # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
+        # process stops them through the `finally` too.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            for process in background:
+                stop(process)
+
+    def start_background_work(self):
+        """A worker for Sync now and deletions, and the scheduler, each in a process of its own as in
+        production."""
+        if settings.REDIS_URL:
+            worker = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+        else:
+            worker = ["db_worker", "--no-reload", "--no-startup-delay"]
+        # The children read their settings from the environment: give them the Vobiz API this one uses.
+        env = {
+            **os.environ,
+            "VOBIZ_AUTH_ID": settings.VOBIZ_AUTH_ID,
+            "VOBIZ_AUTH_TOKEN": settings.VOBIZ_AUTH_TOKEN,
+            "VOBIZ_API_URL": settings.VOBIZ_API_URL,
+        }
+        processes = []
+        for command in (worker, ["run_scheduler"]):
+            process = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=env)
+            self.stdout.write(f"Started {command[0]} (pid {process.pid}); Ctrl-C stops it with the dashboard.")
+            processes.append(process)
+        return processes
 
     def start_fake_vobiz(self, count, port):
         # Recordings up to today, the same all day, so that a restart syncs nothing new.
@@ -103,3 +137,14 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", password=password)
         return f"admin / {password}  (shown once; change it in the admin)"
+
+
+def stop(process, timeout=10):
+    """Ask a child to finish its current task and exit; kill it if it does not in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,202 @@
+"""Deletion batches: exactly what was confirmed, holds against deletions in flight, resuming a batch."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from recordings import audit, deletion
+from recordings.fake_vobiz.data import FakeAccount
+from recordings.locks import DatabaseLock
+from recordings.models import DeletionBatch, DeletionOutcome, Recording
+from recordings.sync import SyncOptions, sync_recordings
+
+from .conftest import AUTH_ID, AUTH_TOKEN
+
+pytestmark = pytest.mark.django_db
+Status = DeletionOutcome.Status
+
+
+@pytest.fixture
+def fake_account():
+    return FakeAccount(count=30, seed=9, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+
+
+def deletes(server):
+    return [r.path for r in server.requests_log if r.method == "DELETE"]
+
+
+def first_recordings(count):
+    return Recording.objects.filter(pk__in=list(Recording.objects.order_by("pk").values_list("pk", flat=True)[:count]))
+
+
+def requester(user):
+    return {"user": user, "ip_address": "127.0.0.1", "user_agent": "tests"}
+
+
+# -- exactly what the confirmation showed ---------------------------------------------------------
+
+
+def test_a_recording_arriving_after_the_confirmation_page_is_not_deleted(synced, vobiz_client, auditor_client):
+    view = {"scope": "view", "filter_query": "recording_format=wav"}
+    confirmation = auditor_client.post("/bulk/delete", view)
+    shown = set(Recording.objects.filter(recording_format="wav").values_list("recording_id", flat=True))
+    assert confirmation.context["count"] == len(shown)
+
+    # Meanwhile a new wav recording arrives, and one shown is deleted elsewhere: the count is the same.
+    known = set(Recording.objects.values_list("pk", flat=True))
+    synced.account.add_recordings(3)
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    new_rows = Recording.objects.exclude(pk__in=known)
+    new_rows.update(recording_format="wav")  # in the view, whatever the fake made them
+    arrived = set(new_rows.values_list("recording_id", flat=True))
+    assert len(arrived) == 3
+    gone_meanwhile = sorted(shown)[0]
+    Recording.objects.filter(recording_id=gone_meanwhile).update(deleted_at="2026-11-30T10:00:00Z")
+
+    auditor_client.post("/bulk/delete", {**view, "batch": confirmation.context["batch"].pk, "reason": "purge"})
+    deleted = {path.rstrip("/").rsplit("/", 1)[-1] for path in deletes(synced)}
+    assert deleted == shown - {gone_meanwhile}
+    assert not deleted & arrived
+    for recording_id in arrived:
+        assert synced.account.get(recording_id) is not None
+    outcome = DeletionOutcome.objects.get(recording__recording_id=gone_meanwhile)
+    assert outcome.status == Status.ALREADY_GONE
+
+
+def test_more_than_a_batch_allows_is_refused_not_cut_to_the_first_ones(synced, auditor_client, monkeypatch):
+    monkeypatch.setattr(deletion, "MAX_PER_BATCH", 3)
+    ids = list(Recording.objects.values_list("recording_id", flat=True)[:5])
+    response = auditor_client.post("/bulk/delete", {"selected": ids}, follow=True)
+    assert b"At most 3 recordings can be deleted at once" in response.content
+    assert not DeletionBatch.objects.exists()
+    assert deletes(synced) == []
+
+
+def test_an_invalid_filter_is_an_error_not_a_wider_deletion(synced, auditor_client):
+    response = auditor_client.post(
+        "/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav&min_duration=abc"}, follow=True
+    )
+    assert b"The filters are not valid" in response.content
+    assert not DeletionBatch.objects.exists()
+
+
+def test_only_the_auditor_shown_a_batch_confirms_it_and_only_once(synced, auditor_client, django_user_model):
+    other = django_user_model.objects.create_superuser("eve", password="pw")
+    batch = deletion.prepare_deletion(**requester(other), recordings=first_recordings(2))
+    response = auditor_client.post("/bulk/delete", {"batch": batch.pk, "reason": "mine now"})
+    assert response.status_code == 404
+    deletion.confirm_deletion(user=other, batch_id=batch.pk, reason="ok")
+    with pytest.raises(deletion.DeletionRefused):
+        deletion.confirm_deletion(user=other, batch_id=batch.pk, reason="again")
+
+
+def test_an_unconfirmed_batch_deletes_nothing(synced, auditor_user):
+    batch = deletion.prepare_deletion(**requester(auditor_user), recordings=first_recordings(2))
+    assert deletion.process_batch(batch.pk) is True
+    assert deletes(synced) == []
+    assert set(batch.outcomes.values_list("status", flat=True)) == {Status.PENDING}
+
+
+# -- legal holds against deletions in flight ------------------------------------------------------
+
+
+class HoldDuringDelete:
+    """A Vobiz client whose deletion of a recording is under way when an auditor places a hold on it."""
+
+    def __init__(self, client, user):
+        self.client = client
+        self.user = user
+        self.placed = []
+
+    def get_recording(self, recording_id):
+        return self.client.get_recording(recording_id)
+
+    def delete_recording(self, recording_id):
+        recording = Recording.objects.get(recording_id=recording_id)
+        self.placed.append(audit.place_hold(**requester(self.user), reason="dispute", recording=recording))
+        return self.client.delete_recording(recording_id)
+
+
+def test_a_hold_placed_while_vobiz_deletes_the_recording_is_reported_both_ways(synced, vobiz_client, auditor_user):
+    recording = Recording.objects.first()
+    batch = deletion.start_deletion(
+        **requester(auditor_user), recordings=Recording.objects.filter(pk=recording.pk), reason="cleanup"
+    )
+    client = HoldDuringDelete(vobiz_client, auditor_user)
+    deletion.process_batch(batch.pk, client=client)
+    assert client.placed[0].deletions_in_flight == [batch.pk]  # the auditor placing it is told
+    outcome = batch.outcomes.get()
+    assert outcome.status == Status.DELETED
+    assert "a legal hold was placed while Vobiz was deleting it" in outcome.message
+
+
+def test_a_hold_placed_before_the_deletion_reaches_a_recording_keeps_it(synced, vobiz_client, auditor_user):
+    first, second = Recording.objects.order_by("pk")[:2]
+    batch = deletion.start_deletion(
+        **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[first.pk, second.pk]), reason="x"
+    )
+    client = HoldDuringDelete(vobiz_client, auditor_user)
+    client.delete_recording = lambda recording_id: (  # deleting the first, a hold lands on the second
+        audit.place_hold(**requester(auditor_user), reason="dispute", recording=second),
+        vobiz_client.delete_recording(recording_id),
+    )
+    deletion.process_batch(batch.pk, client=client)
+    statuses = dict(batch.outcomes.values_list("recording_id", "status"))
+    assert statuses == {first.pk: Status.DELETED, second.pk: Status.HELD}
+    assert synced.account.get(second.recording_id) is not None
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: SQLite locks the whole database")
+@pytest.mark.django_db(transaction=True)
+def test_placing_a_hold_waits_for_the_row_lock_a_deletion_holds(synced, auditor_user):
+    recording = Recording.objects.first()
+    locked, release = threading.Event(), threading.Event()
+
+    def deletion_checking_the_row():
+        with transaction.atomic():
+            Recording.objects.select_for_update().get(pk=recording.pk)
+            locked.set()
+            release.wait(5)
+        connection.close()
+
+    thread = threading.Thread(target=deletion_checking_the_row)
+    thread.start()
+    locked.wait(5)
+    started = time.monotonic()
+    threading.Timer(0.5, release.set).start()
+    audit.place_hold(**requester(auditor_user), reason="dispute", recording=recording)
+    thread.join()
+    assert time.monotonic() - started >= 0.4
+
+
+# -- resuming a batch a worker left ---------------------------------------------------------------
+
+
+def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_sending_it_again(
+    synced, vobiz_client, auditor_user
+):
+    sent, unsent = Recording.objects.order_by("pk")[:2]
+    batch = deletion.start_deletion(
+        **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[sent.pk, unsent.pk]), reason="x"
+    )
+    # The worker that died had sent the first deletion (Vobiz carried it out) and marked the second.
+    synced.account.delete(sent.recording_id)
+    batch.outcomes.update(status=Status.ATTEMPTING)
+    synced.reset_log()
+
+    deletion.process_batch(batch.pk, client=vobiz_client)
+    assert deletes(synced) == [f"/api/v1/Account/{AUTH_ID}/Recording/{unsent.recording_id}/"]
+    statuses = dict(batch.outcomes.values_list("recording_id", "status"))
+    assert statuses == {sent.pk: Status.DELETED, unsent.pk: Status.DELETED}
+    assert Recording.objects.filter(pk__in=[sent.pk, unsent.pk], deleted_at__isnull=False).count() == 2
+
+
+def test_a_batch_another_live_worker_holds_is_left_to_it(synced, vobiz_client, auditor_user):
+    batch = deletion.start_deletion(**requester(auditor_user), recordings=first_recordings(2), reason="x")
+    with DatabaseLock(deletion.lock_name(batch.pk)):
+        assert deletion.process_batch(batch.pk, client=vobiz_client) is False
+    assert deletes(synced) == []
+    assert deletion.process_batch(batch.pk, client=vobiz_client) is True
+    assert len(deletes(synced)) == 2

@@ -1,0 +1,95 @@
+"""Scheduled syncs without cron: what the scheduler queues, and that one scheduler acts at a time."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django_tasks_db.models import DBTaskResult
+
+from recordings import scheduler, tasks
+from recordings.locks import DatabaseLock
+from recordings.models import SyncLock, TaskRun
+from recordings.sync import LOCK_NAME as SYNC_LOCK_NAME
+
+from .test_tasks import DATABASE_QUEUE, production_settings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def database_queue(settings):
+    settings.TASKS = DATABASE_QUEUE  # queued, not run: these tests look at what is queued
+
+
+def queued_syncs():
+    return list(TaskRun.objects.filter(kind__in=["sync", "full_sync"]).values_list("kind", "requested_by"))
+
+
+def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
+    jobs = scheduler.Schedule(sync_every_minutes=7).jobs()
+    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "incremental_sync", "prune_queue"}
+    _, every, first_run = jobs["incremental_sync"]
+    assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
+    _, weekly, first_run = jobs["full_sync"]
+    assert str(weekly) == "cron[day_of_week='sun', hour='3', minute='30']" and first_run is None
+
+
+def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
+    tasks.queue_sync()
+    DBTaskResult.objects.update(status="SUCCESSFUL", finished_at="2026-01-01T00:00:00Z")
+    scheduler.prune_queue()
+    assert not DBTaskResult.objects.exists()
+    assert TaskRun.objects.count() == 1  # the page's own record stays
+
+
+def test_zero_minutes_turns_the_incremental_syncs_off():
+    assert "incremental_sync" not in scheduler.Schedule(sync_every_minutes=0).jobs()
+
+
+def test_a_scheduled_sync_is_not_queued_twice_nor_while_one_runs():
+    scheduler.queue_scheduled_sync(full=False)
+    scheduler.queue_scheduled_sync(full=False)
+    assert queued_syncs() == [("sync", None)]
+    TaskRun.objects.all().delete()
+    with DatabaseLock(SYNC_LOCK_NAME):
+        scheduler.queue_scheduled_sync(full=True)
+    assert queued_syncs() == []
+
+
+def test_only_the_scheduler_holding_the_lock_queues_anything():
+    first, second = scheduler.Schedule(sync_every_minutes=5), scheduler.Schedule(sync_every_minutes=5)
+    first.keep_lock()
+    second.keep_lock()
+    assert (first.active, second.active) == (True, False)
+    second.jobs()["incremental_sync"][0]()
+    assert queued_syncs() == []
+    first.jobs()["incremental_sync"][0]()
+    assert queued_syncs() == [("sync", None)]
+    first.release()
+    second.keep_lock()
+    assert second.active
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_scheduler_queues_a_sync_at_once_and_stops_cleanly(subprocess_env):
+    env = production_settings({key: value for key, value in subprocess_env.items() if key != "REDIS_URL"})
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "run_scheduler"],
+        cwd=settings.BASE_DIR,
+        env=env | {"SYNC_EVERY_MINUTES": "5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90  # a loaded machine starts Django slowly
+    while not queued_syncs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert queued_syncs() == [("sync", None)]
+    assert SyncLock.objects.filter(name=scheduler.LOCK_NAME).exists()
+    child.terminate()
+    output, _ = child.communicate(timeout=90)
+    assert child.returncode == 0, output
+    assert "every 5 minutes" in output
+    assert not SyncLock.objects.filter(name=scheduler.LOCK_NAME).exists()
