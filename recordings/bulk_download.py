@@ -52,7 +52,7 @@ def open_upstream(recording: Recording, client: VobizClient) -> tuple[requests.R
     if recording.gone_at:
         return None, "Vobiz no longer has it"
     try:
-        upstream = media.open_audio(recording.recording_url, client=client)
+        upstream = media.open_audio(media.check(recording.recording_url), client=client)
     except media.MediaRefused as exc:
         return None, f"its audio may not be fetched: {exc}"
     except VobizError as exc:

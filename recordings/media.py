@@ -26,7 +26,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 from .models import Recording
-from .vobiz import INTERACTIVE, MediaTarget, VobizClient, VobizError, client_from_settings
+from .vobiz import MediaTarget, VobizClient, VobizError
 
 MAX_REDIRECTS = 3
 CHUNK_SIZE = 64 * 1024
@@ -136,13 +136,12 @@ def redirect_target(target: MediaTarget, location: str | None) -> MediaTarget:
     return check(urljoin(target.url.url, location), redirected=True, with_credentials=target.with_credentials)
 
 
-def open_audio(url: str, range_header: str | None = None, client: VobizClient | None = None) -> requests.Response:
-    """The upstream response for `url`, following redirects only to URLs that pass the checks.
+def open_audio(target: MediaTarget, range_header: str | None = None, *, client: VobizClient) -> requests.Response:
+    """The upstream response for a URL that passed `check`, following redirects only to URLs that
+    pass it too.
 
-    Raises MediaRefused or VobizError. The caller closes the response.
+    Raises MediaRefused or VobizError. The caller closes the response, and the client.
     """
-    target = check(url)
-    client = client or client_from_settings(INTERACTIVE)
     for _ in range(MAX_REDIRECTS + 1):
         response = client.open_media(target, range_header)
         if response.status_code not in REDIRECT_STATUSES:

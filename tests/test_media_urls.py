@@ -345,3 +345,17 @@ def test_any_text_is_a_target_or_a_clear_refusal(text):
     else:
         assert parse_url(target.url.url) == target.url  # what is fetched reads back the same
         assert bad_character(target.url.url) is None and target.url.auth is None
+
+
+def test_the_connection_to_vobiz_is_closed_with_the_response(synced, support_client, monkeypatch):
+    closed = []
+    real_close = VobizClient.close
+    monkeypatch.setattr(VobizClient, "close", lambda client: closed.append(client) or real_close(client))
+    recording = Recording.objects.order_by("pk").first()
+    response = play(support_client, recording)
+    assert closed == []  # still streaming
+    b"".join(response.streaming_content)
+    assert len(closed) == 1
+    synced.inject("500", times=5, path_contains="/media/")
+    assert play(support_client, recording).status_code == 502
+    assert len(closed) == 2

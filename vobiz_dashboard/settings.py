@@ -195,7 +195,9 @@ if "TRUST_X_FORWARDED_FOR" in os.environ:
     )
 
 # Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
-STREAMS_PER_USER = env_int("STREAMS_PER_USER", 6)  # audio streams and ZIP downloads open at once
+# Audio streams and ZIP downloads open at once: above the 6 connections a browser opens to a host
+# over HTTP/1.1, so one browser never meets it there.
+STREAMS_PER_USER = env_int("STREAMS_PER_USER", 8)
 CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
 CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
 

@@ -18,7 +18,7 @@ from ..presenters import call_facts
 from ..roles import is_auditor, listener_required
 from ..sync import lock_holder, unread_count
 from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
-from ..vobiz import VobizError
+from ..vobiz import INTERACTIVE, VobizError, client_from_settings
 from .csv_export import export_csv
 
 logger = logging.getLogger(__name__)
@@ -152,19 +152,23 @@ def recording_audio(request, recording_id):
             status=429,
             content_type="text/plain",
         )
+    closers = [slot.release]  # when the response is done, or at once if there is none
     try:
-        upstream = media.open_audio(recording.recording_url, request.headers.get("Range"))
+        target = media.check(recording.recording_url)
+        client = client_from_settings(INTERACTIVE)
+        closers.append(client.close)
+        upstream = media.open_audio(target, request.headers.get("Range"), client=client)
     except media.MediaRefused as exc:
-        slot.release()
+        media.StreamBody((), *closers).close()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
-        slot.release()
+        media.StreamBody((), *closers).close()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
         media.StreamBody(
-            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, slot.release
+            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
         ),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
