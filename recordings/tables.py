@@ -3,8 +3,6 @@ from collections.abc import Mapping
 import django_tables2 as tables
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-from django.utils.html import format_html
-from django.utils.text import Truncator
 
 from .models import AuditEvent, Recording, SyncRun
 from .templatetags.recording_format import action_badge, badge, id_link, local_time
@@ -180,7 +178,7 @@ class AuditEventTable(tables.Table):
     )
     call_uuid = tables.Column(verbose_name="Call", orderable=False, attrs={"td": {"class": "mono"}})
     ip_address = tables.Column(verbose_name="IP", orderable=False, attrs={"td": {"class": "mono"}})
-    user_agent = tables.Column(orderable=False)
+    user_agent = tables.TemplateColumn(template_name="tables/user_agent_cell.html", orderable=False)
     note = tables.Column(orderable=False, attrs={"td": {"class": "wrap"}})
 
     class Meta:
@@ -202,6 +200,3 @@ class AuditEventTable(tables.Table):
 
     def render_call_uuid(self, value):
         return id_link("recordings:call", value)
-
-    def render_user_agent(self, value):
-        return format_html('<span title="{}">{}</span>', value, Truncator(value).chars(40))

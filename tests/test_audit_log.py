@@ -241,3 +241,12 @@ def test_a_recording_page_shows_its_history_to_auditors_only(client, support_use
     content = client.get(url).content.decode()
     assert "History" not in content
     assert "10.1.2.3" not in content and "/audit/" not in content
+
+
+def test_a_browser_name_is_shown_escaped_and_shortened_with_the_whole_name_on_hover(auditor_client):
+    agent = '<script>alert("ua")</script> Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36'
+    make_event(Action.PLAY, make_recording(), user_agent=agent)
+    content = auditor_client.get("/audit/").content.decode()
+    assert "<script>alert" not in content
+    assert 'title="&lt;script&gt;alert(&quot;ua&quot;)&lt;/script&gt; Mozilla/5.0' in content
+    assert "&gt; Mozilla/5.…</span>" in content  # 40 characters, the ellipsis one of them
