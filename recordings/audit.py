@@ -75,17 +75,26 @@ def serves_first_byte(status: int, content_range: str | None) -> bool:
     return match is None or int(match[1]) == 0
 
 
-def record_listening(request, recording, action, *, status: int, content_range: str | None):
+def record_listening(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    recording: Recording,
+    action: str,
+    status: int,
+    content_range: str | None,
+) -> AuditEvent | None:
     """Log a playback or download once, not once per Range request it makes: whoever has the file
     fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
     if not serves_first_byte(status, content_range):
         return None
     recent = AuditEvent.objects.filter(
-        user=request.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
+        user=user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
     )
     if action == Action.PLAY and recent.exists():
         return None
-    return record_for(request.user, client_ip(request), request.headers.get("User-Agent", ""), action, recording)
+    return record_for(user, ip_address, user_agent, action, recording)
 
 
 REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}

@@ -176,9 +176,11 @@ def recording_audio(request, recording_id):
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
         audit.record_listening(
-            request,
-            recording,
-            audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
+            user=request.user,
+            ip_address=audit.client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+            recording=recording,
+            action=audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
             status=upstream.status_code,
             content_range=upstream.headers.get("Content-Range"),
         )
