@@ -11,11 +11,8 @@ from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording, TaskRun
 from ..roles import auditor_required
 from ..sync import lock_holder
+from .common import form_errors, requester
 from .selection import chosen_recordings, view_filter
-
-
-def form_errors(form):
-    return " ".join(error for errors in form.errors.values() for error in errors)
 
 
 def act_on_form(request, form_class, act, success):
@@ -41,15 +38,6 @@ def review(request, recording_id):
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
-
-
-def requester(request):
-    """Who acts, as a deletion batch or an audit entry keeps it."""
-    return {
-        "user": request.user,
-        "ip_address": audit.client_ip(request),
-        "user_agent": request.headers.get("User-Agent", ""),
-    }
 
 
 def place_hold(request, success, **target):
