@@ -3,11 +3,13 @@ a phone's screen."""
 
 import os
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
-from recordings.models import Recording, ViewerPreference
+from recordings.models import Recording, SyncRun, ViewerPreference
 from recordings.roles import AUDITORS, SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 
@@ -258,3 +260,29 @@ def test_at_1440_pixels_the_table_fits_with_a_flag_and_a_long_number(signed_in, 
     assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the table scrolls sideways at 1440 px"
     details = page.get_by_role("link", name="Details").first
     assert details.bounding_box()["x"] + details.bounding_box()["width"] <= 1440
+
+
+def test_at_1440_pixels_the_sync_runs_fit_with_a_failed_run_at_a_million(signed_in, support):
+    finished = timezone.now()
+    SyncRun.objects.create(
+        mode=SyncRun.Mode.FULL,
+        status=SyncRun.Status.FAILED,
+        started_at=finished - timedelta(hours=2),
+        finished_at=finished,
+        pages=10_000,
+        created=1_000_000,
+        updated=999_999,
+        unchanged=1_000_000,
+        skipped=12,
+        incomplete=3,
+        unread=250,
+        gone=4_321,
+        total_upstream=1_000_000,
+        error="Vobiz stopped answering: HTTPSConnectionPool(host='api.vobiz.ai', port=443): Read timed out. "
+        "(read timeout=30), after 5 attempts",
+    )
+    page = signed_in("support", PASSWORD)
+    page.goto("/sync/")
+    table = page.locator(".table-scroll")
+    assert "Read timed out" in table.inner_text()
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the sync runs scroll sideways at 1440 px"
