@@ -8,10 +8,11 @@ import pytest
 
 from recordings import audit
 from recordings.models import DeletionOutcome, Recording
-from recordings.roles import AUDITORS, role_group
+from recordings.roles import AUDITORS
 from recordings.sync import SyncOptions, sync_recordings
 from recordings.templatetags.money import money
 
+from .conftest import user_in_role
 from .test_browser import fake_account  # noqa: F401 (a fixture)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
@@ -20,15 +21,12 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "delete-carefully-42"
 
 
 @pytest.fixture
 def auditor(fake_vobiz, vobiz_client, django_user_model):
     sync_recordings(SyncOptions(), client=vobiz_client)
-    user = django_user_model.objects.create_user("auditor", password=PASSWORD)
-    user.groups.add(role_group(AUDITORS))
-    return user
+    return user_in_role(django_user_model, "auditor", AUDITORS)
 
 
 def delete_the_view(page):
@@ -46,7 +44,7 @@ def test_deleting_a_filtered_view_from_the_filters_to_each_outcome(signed_in, au
     held = wav.first()
     audit.place_hold(user=auditor, ip_address=None, user_agent="", reason="dispute", recording=held)
     to_delete = wav.count() - 1
-    page = signed_in("auditor", PASSWORD)
+    page = signed_in("auditor", "pw")
 
     page.get_by_text("More filters").click()
     page.select_option("select[name=recording_format]", "wav")
