@@ -158,6 +158,23 @@ def test_the_table_summary_and_the_confirmation_show_the_filters_alike(synced, a
         assert shown in page
 
 
+@pytest.mark.parametrize(
+    "filter_query, shown",
+    [
+        ("q=3210", "Search: <strong>3210</strong>"),
+        ("transcript=refund", "Words said: <strong>refund</strong>"),
+        ("masked=masked", "Transcript: <strong>Payment or ID data masked</strong>"),
+        ("hold=free&review=none", "Review: <strong>Not reviewed</strong>"),
+        ("status=removed", "Status: <strong>Deleted or gone</strong>"),
+        ("min_duration=2.5&max_duration=60", "Min seconds: <strong>2.5</strong>"),
+    ],
+)
+def test_every_filter_of_the_table_is_restated(synced, auditor_client, filter_query, shown):
+    page = confirmation_of(auditor_client, scope="view", filter_query=filter_query)
+    assert page.status_code == 200
+    assert shown in page.content.decode()
+
+
 def test_a_hold_placed_after_the_confirmation_page_is_reported_not_deleted(synced, auditor_client, auditor_user):
     chosen = list(Recording.objects.order_by("pk")[:3])
     page = confirmation_of(auditor_client, selected=[r.recording_id for r in chosen])

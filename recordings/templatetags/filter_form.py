@@ -7,11 +7,12 @@ from django import forms, template
 from django.forms import Form
 from django_filters import FilterSet
 
+from ..filters import TABLE_OPTIONS
 from .recording_format import day_month_year
 
 register = template.Library()
 
-NOT_FILTERS = ("q", "per_page", "sort", "page")
+NOT_FILTERS = ("q", *TABLE_OPTIONS)
 
 
 @register.simple_tag
@@ -42,7 +43,7 @@ def filters_in_words(filterset: FilterSet) -> list[FilterInWords]:
     form = filterset.form
     shown = []
     for name, value in form.cleaned_data.items():
-        if name in NOT_FILTERS or value in (None, ""):
+        if name in TABLE_OPTIONS or value in (None, ""):
             continue
         field = form.fields[name]
         if isinstance(field, forms.ChoiceField):
