@@ -1,4 +1,5 @@
 import json
+from datetime import date
 
 from django.conf import settings
 from django.db import models
@@ -490,6 +491,19 @@ class ReviewSample(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def added_days(self) -> tuple[date | None, date | None]:
+        """The first and last day (inclusive) of the recordings sampled, which the criteria keep
+        as the filter form's ISO text."""
+        return tuple(iso_day(self.criteria.get(bound)) for bound in ("added_after", "added_before"))
+
+
+def iso_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 class ReviewItem(models.Model):
