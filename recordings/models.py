@@ -338,6 +338,12 @@ class DeletionBatch(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     stopped_reason = models.TextField(blank=True, help_text="Why the batch stopped before trying every recording.")
+    # What the confirmation page restated, besides the outcomes: how the recordings were chosen.
+    scope = models.CharField(max_length=8, choices=[("rows", "Ticked rows"), ("view", "A filtered view")], blank=True)
+    filter_query = models.TextField(blank=True, help_text="The table's query string the recordings were chosen from.")
+    left_out = models.PositiveIntegerField(
+        default=0, help_text="Chosen recordings deleted or gone at Vobiz already, so left out of the batch."
+    )
 
     class Meta:
         ordering = ["-requested_at"]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from datetime import timezone as dt_timezone
 from functools import lru_cache
 
+from babel.dates import get_timezone_name
 from django import template
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import naturaltime
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import to_locale
 
 register = template.Library()
 
@@ -96,6 +98,22 @@ def local_time(value: datetime | date | None, style: str = "minute") -> SafeStri
     else:
         shown = exact
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, shown)
+
+
+@register.filter
+def zone_name(name: str) -> str:
+    """A time zone as people read it: "India Time" for Asia/Kolkata, "Eastern Time" for
+    America/New_York (Babel's, from CLDR); "UTC" and other zones CLDR names no region for by
+    their IANA name."""
+    if not name:
+        return EMPTY
+    try:
+        named = get_timezone_name(name, locale=to_locale(settings.LANGUAGE_CODE))
+    except LookupError:
+        named = ""
+    if not named or named.startswith("Unknown"):
+        return name.removeprefix("Etc/").replace("_", " ")
+    return named
 
 
 # -- badges ---------------------------------------------------------------------------------------
