@@ -20,7 +20,8 @@ For each account size (--counts) the script:
 
 4. with --baseline PATH (a checkout of another version, e.g. `git archive main | tar -x -C PATH`),
    runs the same syncs with that version's code, into fresh databases of its own schema, so the
-   table compares the two measured in the same run on the same machine;
+   table compares the two measured in the same run on the same machine; with --repeat N, each
+   sync N times, this code's and the baseline's taking turns, and the median of each figure;
 5. unless --skip-moving, checks the sync against a list that moves, with the fake API in this
    process so it can be changed between and during syncs (the sync still runs in a child process):
    - "a day later": --day-later-count recordings synced, then the account's clock moved a day on
@@ -59,6 +60,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -531,19 +533,38 @@ def bench_count(count, args, database, workdir):
             log(f"{count}: floor {floor_s:.1f}s over {pages} pages")
         result = CountResult(count=count, latency_s=args.latency, pages=pages, floor_s=floor_s)
         for workers in dict.fromkeys([args.workers] if args.skip_one_worker else [1, args.workers]):
-            sync = measure_sync(children, workers, count, base_url, database, workdir, args.django_debug)
-            result.syncs[workers] = sync
-            log(
-                f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
-                f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}"
-            )
-            if args.baseline:
-                base = measure_sync(
-                    children, workers, count, base_url, database, workdir, args.django_debug, args.baseline
+            # With --repeat, this code's sync and the baseline's take turns, so that a change in
+            # the machine's load falls on both; the table shows the median of each figure.
+            syncs, bases = [], []
+            for _ in range(args.repeat):
+                sync = measure_sync(children, workers, count, base_url, database, workdir, args.django_debug)
+                syncs.append(sync)
+                log(
+                    f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
+                    f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}"
                 )
-                result.baseline[workers] = base
-                log(f"{count}: baseline sync with {workers} worker(s) {base.wall_s:.1f}s (CPU {base.cpu_s:.1f}s)")
+                if args.baseline:
+                    base = measure_sync(
+                        children, workers, count, base_url, database, workdir, args.django_debug, args.baseline
+                    )
+                    bases.append(base)
+                    log(
+                        f"{count}: baseline sync with {workers} worker(s) {base.wall_s:.1f}s (CPU {base.cpu_s:.1f}s), "
+                        f"load average {base.load_average_after}"
+                    )
+            result.syncs[workers] = median_result(syncs)
+            if bases:
+                result.baseline[workers] = median_result(bases)
         return result
+
+
+def median_result(results):
+    """Each figure's median over repeated syncs (a single sync's figures as they are)."""
+    figures = {
+        name: statistics.median(getattr(r, name) for r in results)
+        for name in ("wall_s", "cpu_s", "peak_rss_mib", "run_s", "load_average_after")
+    }
+    return SyncResult(workers=results[0].workers, pages=results[0].pages, recordings=results[0].recordings, **figures)
 
 
 def markdown_table(results, workers):
@@ -708,6 +729,12 @@ def parse_args(argv=None):
         metavar="PATH",
         help="a checkout of another version whose syncs are measured in the same run, for comparison",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="full syncs of each kind per count, taking turns with the baseline's; the table shows medians",
+    )
     parser.add_argument("--skip-moving", action="store_true", help="skip the checks against a moving list")
     parser.add_argument(
         "--day-later-count", type=int, default=100_000, help="recordings for the day-later run (default: 100000)"
@@ -724,8 +751,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("--skip-full", action="store_true", help="skip the full-sync timings (--counts)")
     args = parser.parse_args(argv)
-    if args.workers < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
-        parser.error("--workers and --counts must be positive and --latency not negative")
+    if args.workers < 1 or args.repeat < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
+        parser.error("--workers, --repeat and --counts must be positive and --latency not negative")
     return args
 
 

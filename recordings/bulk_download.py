@@ -10,8 +10,8 @@ import logging
 from collections.abc import Iterator
 
 import requests
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from zipstream import ZIP_STORED, ZipStream
 
 from . import audit, media
@@ -83,7 +83,9 @@ def report(missing: list[tuple[str, str]], total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def zip_chunks(recordings: QuerySet[Recording], request: HttpRequest) -> Iterator[bytes]:
+def zip_chunks(
+    recordings: QuerySet[Recording], *, user: AbstractBaseUser, ip_address: str | None, user_agent: str
+) -> Iterator[bytes]:
     """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds."""
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"
@@ -97,14 +99,7 @@ def zip_chunks(recordings: QuerySet[Recording], request: HttpRequest) -> Iterato
                 missing.append((name, why))
                 continue
             with upstream:
-                audit.record_for(
-                    request.user,
-                    audit.client_ip(request),
-                    request.headers.get("User-Agent", ""),
-                    audit.Action.DOWNLOAD,
-                    recording,
-                    note=note,
-                )
+                audit.record_for(user, ip_address, user_agent, audit.Action.DOWNLOAD, recording, note=note)
                 name = unique_name(name, taken)
                 size = upstream.headers.get("Content-Length")
                 archive.add(

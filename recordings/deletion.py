@@ -1,9 +1,11 @@
 """Deleting recordings at Vobiz, one or many, with each recording's outcome kept.
 
-A deletion is written first as a batch naming the exact recordings the auditor is shown, one
-pending outcome each; nothing is sent to Vobiz until the auditor confirms that batch, and then only
-those recordings, less any deleted or put on hold since. A task works through the batch under a
-lock of its own, so one worker at a time holds it and another resumes it if that worker dies.
+A deletion is written first as a batch naming the exact recordings the auditor is shown: one
+pending outcome for each it will delete, one settled as held for each on legal hold, and the count
+of those deleted or gone already, left out. Nothing is sent to Vobiz until the auditor confirms that
+batch, and then only the pending recordings, less any deleted or put on hold since. A task works
+through the batch under a lock of its own, so one worker at a time holds it and another resumes it
+if that worker dies.
 
 Each recording is checked and marked as being deleted under a lock on its row, the same lock a
 legal hold takes, before its deletion is sent: a hold placed first keeps it, and one placed while
@@ -13,11 +15,13 @@ Vobiz stops answering the batch stops, and what was not attempted stays listed a
 """
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from . import audit
@@ -41,37 +45,100 @@ class DeletionRefused(Exception):
     """The deletion cannot go ahead as asked; the message says why, for the auditor."""
 
 
-def deletable(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
-    """Recordings that a deletion can still act on: not deleted already."""
-    return queryset.filter(deleted_at__isnull=True)
+@dataclass(frozen=True)
+class Choice:
+    """What a deletion of the chosen recordings does, as its confirmation page states it.
+
+    `to_delete` is exactly what confirming deletes (less any deleted or put on hold since); the
+    recordings on hold are kept, and those deleted or gone at Vobiz already are left out.
+    """
+
+    to_delete: int
+    held: int
+    left_out: int
+    storage_amount: Decimal | None = None  # what storing `to_delete` costs a month: what it frees
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    too_many: bool = False  # more than MAX_PER_BATCH to delete: none is
+
+    @property
+    def refusal(self) -> str:
+        """Why nothing is deleted, or "" when the deletion can go ahead."""
+        if self.too_many:
+            return f"At most {MAX_PER_BATCH:,} recordings can be deleted at once. Narrow the filters."
+        if self.to_delete:
+            return ""
+        if self.held:
+            return "Nothing can be deleted: every chosen recording still at Vobiz is on legal hold."
+        if self.left_out:
+            return "Nothing can be deleted: the chosen recordings are deleted or gone at Vobiz already."
+        return "Nothing can be deleted: no recording is chosen."
+
+
+class NothingToDelete(DeletionRefused):
+    """No batch is written: `choice` says how many were chosen, held and left out."""
+
+    def __init__(self, choice: Choice):
+        super().__init__(choice.refusal)
+        self.choice = choice
 
 
 def lock_name(batch_id: int) -> str:
     return f"deletion-batch-{batch_id}"
 
 
+HELD_AT_ASKING = "on legal hold when the deletion was asked: kept"
+
+
 @transaction.atomic
 def prepare_deletion(
-    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, recordings: QuerySet[Recording]
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    recordings: QuerySet[Recording],
+    scope: str = "",
+    filter_query: str = "",
 ) -> DeletionBatch:
-    """A batch of exactly these recordings (those not deleted yet), waiting for its confirmation.
+    """A batch of exactly these recordings, waiting for its confirmation: one pending outcome for
+    each recording still at Vobiz and on no hold, one settled as held for each on hold.
 
-    More than MAX_PER_BATCH is refused whole: deleting some of a view the auditor chose would act
-    on recordings nobody picked.
+    Nothing to delete, or more than MAX_PER_BATCH, is refused whole (NothingToDelete): deleting some
+    of a view the auditor chose would act on recordings nobody picked.
     """
-    ids = list(deletable(recordings).order_by("pk").values_list("pk", flat=True)[: MAX_PER_BATCH + 1])
-    if len(ids) > MAX_PER_BATCH:
-        raise DeletionRefused(f"At most {MAX_PER_BATCH:,} recordings can be deleted at once. Narrow the filters.")
-    if not ids:
-        raise DeletionRefused("None of the chosen recordings can be deleted: none selected, or all already deleted.")
+    present = recordings.present().annotate(held=Exists(LegalHold.objects.covering_row())).order_by("pk")
+    ids = list(present.filter(held=False).values_list("pk", flat=True)[: MAX_PER_BATCH + 1])
+    held_ids = list(present.filter(held=True).values_list("pk", flat=True)[: MAX_PER_BATCH + 1])
+    left_out = recordings.removed().count()
+    if len(ids) > MAX_PER_BATCH or len(held_ids) > MAX_PER_BATCH or not ids:
+        too_many = len(ids) > MAX_PER_BATCH or len(held_ids) > MAX_PER_BATCH
+        raise NothingToDelete(Choice(to_delete=len(ids), held=len(held_ids), left_out=left_out, too_many=too_many))
     batch = DeletionBatch.objects.create(
         requested_by=user,
         requested_at=timezone.now(),
         ip_address=ip_address,
         user_agent=user_agent[:300],
+        scope=scope,
+        filter_query=filter_query,
+        left_out=left_out,
     )
-    DeletionOutcome.objects.bulk_create(DeletionOutcome(batch=batch, recording_id=pk) for pk in ids)
+    DeletionOutcome.objects.bulk_create(
+        [DeletionOutcome(batch=batch, recording_id=pk) for pk in ids]
+        + [DeletionOutcome(batch=batch, recording_id=pk, status=Status.HELD, message=HELD_AT_ASKING) for pk in held_ids]
+    )
     return batch
+
+
+def choice_of(batch: DeletionBatch) -> Choice:
+    """What confirming `batch` deletes, as its confirmation page states it: from what it stores."""
+    pending = Recording.objects.filter(pk__in=batch.outcomes.filter(status=Status.PENDING).values("recording_id"))
+    figures = pending.aggregate(
+        to_delete=Count("pk"),
+        storage_amount=Sum("monthly_recording_storage_amount"),
+        oldest=Min("add_time"),
+        newest=Max("add_time"),
+    )
+    return Choice(held=batch.outcomes.filter(status=Status.HELD).count(), left_out=batch.left_out, **figures)
 
 
 @transaction.atomic
@@ -158,7 +225,7 @@ def delete_one(batch: DeletionBatch, outcome_id: int, client) -> bool:
             settle(outcome, Status.ALREADY_GONE, "deleted already, by another deletion")
             return True
         if LegalHold.objects.covering(recording).exists():
-            settle(outcome, Status.HELD, "on legal hold")
+            settle(outcome, Status.HELD, "put on legal hold after the deletion was asked: kept")
             return True
         resuming = outcome.status == Status.ATTEMPTING
         settle(outcome, Status.ATTEMPTING, "")

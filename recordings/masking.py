@@ -40,6 +40,7 @@ REPEATERS = {"double": 2, "triple": 3}
 # Words after which the next number is a security code; "code" must follow "security"/"verification".
 SECURITY_WORDS = {"cvv", "cvv2", "cvc", "cvc2", "cvn", "csc", "cid"}
 SECURITY_PHRASES = (("security", "code"), ("verification", "code"), ("card", "verification"))
+PHRASE_STARTS = {first for first, _ in SECURITY_PHRASES}
 WORDS_BEFORE_CODE = 6  # "CVV is, um, it's 1 2 3": how far after the word the code may start
 MAX_CODE_DIGITS = 4
 JOINERS = {"-", ",", ".", "/"}  # may sit between the groups of one number
@@ -47,22 +48,20 @@ JOINERS = {"-", ",", ".", "/"}  # may sit between the groups of one number
 # Digits and letters apart, so that "card4111…" still holds a number.
 TOKEN = re.compile(r"\d+|[^\W\d_]+|[^\w\s]")
 PAN_SHAPE = re.compile(r"[A-Z]{5}[0-9]{4}[A-Z]")
+PAN_START = re.compile(r"[A-Z]{1,5}|[A-Z]{5}[0-9]{1,4}|[A-Z]{5}[0-9]{4}[A-Z]")  # what a PAN may begin with
 PAN_WORD = re.compile(r"(?<![^\W_])[A-Za-z]{5}[0-9]{4}[A-Za-z](?![^\W_])")
 PAN_PIECE_LENGTH = 5  # a PAN read out comes in letters and small groups: "A B C D E 1 2 3 4 F"
 # Kept out of stored text: they mark search matches in highlighted snippets.
 MARKERS = re.compile("[\ue000\ue001]")
 
 
-@dataclass
+@dataclass(slots=True)
 class Token:
     start: int
     end: int
     text: str
+    lower: str
     digits: str = ""  # what the token says as digits, "" if it is not a number
-
-    @property
-    def lower(self):
-        return self.text.lower()
 
 
 @dataclass
@@ -87,12 +86,10 @@ def mask(text):
 def tokenise(text):
     tokens = []
     for match in TOKEN.finditer(text):
-        token = Token(match.start(), match.end(), match.group())
-        if token.text.isdigit():
-            token.digits = token.text
-        elif token.lower in DIGIT_WORDS:
-            token.digits = DIGIT_WORDS[token.lower]
-        tokens.append(token)
+        word = match.group()
+        lower = word.lower()
+        digits = word if word.isdigit() else DIGIT_WORDS.get(lower, "")
+        tokens.append(Token(match.start(), match.end(), word, lower, digits))
     # "double five" is "55": the repeater becomes part of the number that follows it.
     for before, after in zip(tokens, tokens[1:]):
         if before.lower in REPEATERS and len(after.digits) == 1 and after.lower in DIGIT_WORDS:
@@ -186,7 +183,7 @@ def is_security_word(tokens, index):
     word = tokens[index].lower
     if word in SECURITY_WORDS:
         return True
-    if index + 1 < len(tokens):
+    if word in PHRASE_STARTS and index + 1 < len(tokens):
         return (word, tokens[index + 1].lower) in SECURITY_PHRASES
     return False
 
@@ -214,6 +211,8 @@ def pan_spans(text, tokens):
             if len(tokens[j].text) > PAN_PIECE_LENGTH:
                 break
             shape += (tokens[j].digits if tokens[j].lower in DIGIT_WORDS else tokens[j].text).upper()
+            if not PAN_START.fullmatch(shape):
+                break  # no longer the start of a PAN: longer shapes cannot be one either
             if len(shape) >= 10:
                 if len(shape) == 10 and PAN_SHAPE.fullmatch(shape):
                     found = j

@@ -1,4 +1,5 @@
 import json
+from datetime import date
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -339,6 +340,12 @@ class DeletionBatch(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     stopped_reason = models.TextField(blank=True, help_text="Why the batch stopped before trying every recording.")
+    # What the confirmation page restated, besides the outcomes: how the recordings were chosen.
+    scope = models.CharField(max_length=8, choices=[("rows", "Ticked rows"), ("view", "A filtered view")], blank=True)
+    filter_query = models.TextField(blank=True, help_text="The table's query string the recordings were chosen from.")
+    left_out = models.PositiveIntegerField(
+        default=0, help_text="Chosen recordings deleted or gone at Vobiz already, so left out of the batch."
+    )
 
     class Meta:
         ordering = ["-requested_at"]
@@ -507,6 +514,19 @@ class ReviewSample(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def added_days(self) -> tuple[date | None, date | None]:
+        """The first and last day (inclusive) of the recordings sampled, which the criteria keep
+        as the filter form's ISO text."""
+        return tuple(iso_day(self.criteria.get(bound)) for bound in ("added_after", "added_before"))
+
+
+def iso_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 class ReviewItem(models.Model):

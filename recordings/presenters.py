@@ -2,8 +2,10 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from .templatetags.money import amount_in
 from .templatetags.phone_numbers import phone
 
 HANGUP_CAUSES = {
@@ -50,7 +52,7 @@ def hangup_in_words(cdr):
 def call_facts(cdr):
     """The CDR as (label, value, kind) rows; kind tells the template how to show the value."""
     cost = cdr.get("total_cost") if cdr.get("total_cost") not in (None, "") else cdr.get("cost")
-    currency = cdr.get("currency") or ""
+    currency = str(cdr.get("currency") or settings.BILLING_CURRENCY).strip().upper()
     quality = [
         f"MOS {cdr['mos']}" if cdr.get("mos") not in (None, "") else "",
         f"jitter {cdr['jitter']} ms" if cdr.get("jitter") not in (None, "") else "",
@@ -77,7 +79,7 @@ def call_facts(cdr):
             f"{source} ({cdr.get('hangup_disposition')})" if source and cdr.get("hangup_disposition") else source,
             "text",
         ),
-        ("Cost", f"{cost} {currency}".strip() if cost not in (None, "") else None, "text"),
+        ("Cost", amount_in(cost, currency, precise=True) if cost not in (None, "") else None, "text"),
         ("Quality", " · ".join(q for q in quality if q) or None, "text"),
         ("Codec", cdr.get("codec"), "text"),
         ("Region", cdr.get("region"), "text"),

@@ -3,6 +3,8 @@
 The zone is kept on the user (ViewerPreference) and copied into the session at sign-in, so that
 activating it costs no query on a request. The browser reports its zone from static/js/
 time_zone.js; a zone the user picked on /preferences/ stays until they pick "follow my browser".
+Zones are kept and compared by their current IANA name (Asia/Kolkata, whichever older alias such
+as Asia/Calcutta the browser reports).
 """
 
 import zoneinfo
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+from babel.core import get_global
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -26,6 +29,17 @@ def known_zones() -> frozenset[str]:
 
 def is_known(name: str) -> bool:
     return name in known_zones()
+
+
+def canonical(name: str) -> str:
+    """The zone's current name: Asia/Kolkata for Asia/Calcutta (which Chromium still reports),
+    Europe/Kyiv for Europe/Kiev, Etc/UTC for UTC. From Babel's CLDR table of aliases."""
+    current = get_global("zone_aliases").get(name, name)
+    return current if is_known(current) else name
+
+
+def is_canonical(name: str) -> bool:
+    return canonical(name) == name
 
 
 def same_clock(first: str, second: str) -> bool:
@@ -46,8 +60,9 @@ class ViewerZone:
 
     @property
     def name(self) -> str:
-        """The zone the pages use: the user's, or TIME_ZONE (as it is now) without one."""
-        return self.kept if is_known(self.kept) else settings.TIME_ZONE
+        """The zone the pages use, by its current name: the user's, or TIME_ZONE (as it is now)
+        without one."""
+        return canonical(self.kept if is_known(self.kept) else settings.TIME_ZONE)
 
 
 def zone_of(user: AbstractBaseUser) -> ViewerZone:
@@ -67,14 +82,15 @@ def from_session(session) -> ViewerZone | None:
 
 
 def set_time_zone(*, user: AbstractBaseUser, name: str, follow_browser: bool) -> ViewerZone:
-    """Keep `name` as the user's zone (a known IANA name: checked by the caller)."""
+    """Keep `name` as the user's zone (a known IANA name: checked by the caller), by its current name."""
+    name = canonical(name)
     ViewerPreference.objects.update_or_create(user=user, defaults={"time_zone": name, "follow_browser": follow_browser})
     return ViewerZone(name, follow_browser)
 
 
 def report_browser_zone(*, user: AbstractBaseUser, current: ViewerZone, name: str) -> ViewerZone:
     """The browser's zone becomes the user's, unless they chose another."""
-    if not current.follow_browser or name == current.kept:
+    if not current.follow_browser or canonical(name) == current.kept:
         return current
     return set_time_zone(user=user, name=name, follow_browser=True)
 

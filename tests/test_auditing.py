@@ -244,8 +244,8 @@ def test_bulk_deletion_states_the_count_then_reports_each_outcome(synced, audito
     held = Recording.objects.get(recording_id=ids[2])
     auditor_client.post(f"/recordings/{held.recording_id}/hold", {"reason": "keep"})
     confirmation = bulk(auditor_client, ids)
-    assert b"Delete 6 recordings at Vobiz?" in confirmation.content
-    assert confirmation.context["held"] == 1
+    assert b"Delete 5 recordings at Vobiz?" in confirmation.content  # the held one is kept
+    assert confirmation.context["choice"].held == 1
     assert deletes(synced) == []
 
     result = confirm(auditor_client, confirmation, "retention")
@@ -294,7 +294,7 @@ def test_bulk_deletion_of_a_whole_filtered_view(synced, auditor_client):
     wav = Recording.objects.filter(recording_format="wav")
     count = wav.count()
     confirmation = auditor_client.post("/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav"})
-    assert confirmation.context["count"] == count
+    assert confirmation.context["choice"].to_delete == count
     confirm(auditor_client, confirmation, "wav purge")
     assert Recording.objects.filter(deleted_at__isnull=False).count() == count
     assert not Recording.objects.filter(recording_format="mp3", deleted_at__isnull=False).exists()
@@ -304,8 +304,10 @@ def test_a_call_hold_protects_its_recordings_in_a_bulk_deletion(synced, auditor_
     recording = Recording.objects.first()
     auditor_client.post(f"/calls/{recording.call_uuid}/hold", {"reason": "dispute"})
     of_call = list(Recording.objects.filter(call_uuid=recording.call_uuid).values_list("recording_id", flat=True))
-    bulk_delete(auditor_client, of_call, "x")
-    assert set(DeletionOutcome.objects.values_list("status", flat=True)) == {Status.HELD}
+    confirmation = bulk(auditor_client, of_call)
+    assert b"every chosen recording still at Vobiz is on legal hold" in confirmation.content
+    assert b'name="batch"' not in confirmation.content  # no form to confirm, no Delete button
+    assert not DeletionOutcome.objects.exists()
     assert deletes(synced) == []
 
 

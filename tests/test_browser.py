@@ -2,10 +2,8 @@
 
 import os
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, Recording
@@ -17,8 +15,6 @@ from .conftest import AUTH_ID, AUTH_TOKEN
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 playwright_sync = pytest.importorskip("playwright.sync_api")
-
-SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")  # set to write the README's screenshots to docs/
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
@@ -84,8 +80,6 @@ def test_play_a_recording_in_the_page(page):
     page.locator("table tbody tr [data-player-play]").first.click()  # the second row's: the first has its player
     page.wait_for_function("a => a.paused", arg=audio.element_handle(), timeout=5000)
     assert page.locator("table tbody tr audio").count() == 2
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "recordings-table.png"))
 
 
 def played():
@@ -129,8 +123,6 @@ def test_follow_a_call_link_and_see_the_cdr(page, fake_vobiz):
     assert cdr["call_direction"].capitalize() in body
     assert "Hung up by" in body and cdr["currency"] in body
     assert page.locator("[data-player]").count() == Recording.objects.filter(call_uuid=call_uuid).count()
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(django_settings.BASE_DIR) / "docs" / "call-details.png"), full_page=True)
 
 
 def test_html_in_synced_fields_shows_as_text_and_runs_nothing(page):

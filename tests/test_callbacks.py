@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from recordings.fake_vobiz.callbacks import CallbackSender
 from recordings.models import CallbackNonce, Recording, Transcript
 
 from .conftest import AUTH_TOKEN
@@ -322,3 +323,19 @@ def test_a_transcription_signed_for_the_recording_endpoint_is_refused(client, ca
     response = post(client, TRANSCRIPTION_PATH, transcription_fields("rec-3"), signed_headers(RECORDING_PATH))
     assert response.status_code == 403
     assert not Transcript.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_demo_call_starts_and_ends_when_it_was_added(live_server, settings, fake_vobiz):
+    """The demo's new calls: the fake lists their start and end at the moment they were added, as
+    their callback says, so the recording's page shows one moment for all three."""
+    settings.DASHBOARD_PUBLIC_URL = live_server.url
+    sender = CallbackSender(fake_vobiz.account, live_server.url, seed=3)
+    try:
+        recording_id = sender.new_call()
+    finally:
+        sender.session.close()
+    recording = Recording.objects.get(recording_id=recording_id)
+    added_ms = recording.add_time.timestamp() * 1000
+    assert abs(recording.recording_end_ms - added_ms) < 2_000
+    assert recording.recording_end_ms - recording.recording_start_ms == recording.recording_duration_ms

@@ -1,16 +1,20 @@
-"""Deletion batches: exactly what was confirmed, holds against deletions in flight, resuming a batch."""
+"""Deletion batches: the confirmation states what confirming does, exactly that is done, holds against
+deletions in flight, resuming a batch."""
 
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from recordings import audit, deletion
 from recordings.fake_vobiz.data import FakeAccount
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording
 from recordings.sync import SyncOptions, sync_recordings
+from recordings.templatetags.money import money
 
 from .conftest import AUTH_ID, AUTH_TOKEN
 
@@ -42,7 +46,7 @@ def test_a_recording_arriving_after_the_confirmation_page_is_not_deleted(synced,
     view = {"scope": "view", "filter_query": "recording_format=wav"}
     confirmation = auditor_client.post("/bulk/delete", view)
     shown = set(Recording.objects.filter(recording_format="wav").values_list("recording_id", flat=True))
-    assert confirmation.context["count"] == len(shown)
+    assert confirmation.context["choice"].to_delete == len(shown)
 
     # Meanwhile a new wav recording arrives, and one shown is deleted elsewhere: the count is the same.
     known = set(Recording.objects.values_list("pk", flat=True))
@@ -97,6 +101,163 @@ def test_an_unconfirmed_batch_deletes_nothing(synced, auditor_user):
     assert deletion.process_batch(batch.pk) is True
     assert deletes(synced) == []
     assert set(batch.outcomes.values_list("status", flat=True)) == {Status.PENDING}
+
+
+# -- the confirmation page states what confirming does ---------------------------------------------
+
+
+def confirmation_of(client, **posted):
+    return client.post("/bulk/delete", posted)
+
+
+def hold(user, recording):
+    audit.place_hold(**requester(user), reason="dispute", recording=recording)
+
+
+def test_the_confirmation_restates_the_filters_the_count_the_cost_freed_and_the_holds(
+    synced, auditor_client, auditor_user
+):
+    wav = Recording.objects.filter(recording_format="wav").order_by("pk")
+    wav.update(monthly_recording_storage_amount=Decimal("1.25"))
+    held, tombstone, *to_delete = wav
+    hold(auditor_user, held)
+    Recording.objects.filter(pk=tombstone.pk).update(deleted_at=timezone.now())
+    filter_query = "recording_format=wav&status=all&older_than=2"
+
+    page = confirmation_of(auditor_client, scope="view", filter_query=filter_query)
+    body = page.content.decode()
+    assert f"Delete {len(to_delete)} recordings at Vobiz?" in body
+    for label, value in [("Format", "WAV"), ("Status", "All, with deleted"), ("Older than (days)", "2")]:
+        assert f"{label}: <strong>{value}</strong>" in body
+    assert "nothing younger" in body  # what the bound includes, as the form says
+    assert f"{money(Decimal('1.25') * len(to_delete))} / month" in body
+    assert "On legal hold</dt><dd>1: kept, not deleted" in body
+    assert "Deleted or gone already</dt><dd>1: left out" in body
+    assert f"Delete {len(to_delete)} at Vobiz</button>" in body
+
+    # What is stored is what was counted, and confirming deletes exactly that.
+    batch = page.context["batch"]
+    pending = set(batch.outcomes.filter(status=Status.PENDING).values_list("recording_id", flat=True))
+    assert pending == {recording.pk for recording in to_delete}
+    result = auditor_client.post("/bulk/delete", {"batch": batch.pk, "reason": "retention"}, follow=True)
+    deleted = {path.rstrip("/").rsplit("/", 1)[-1] for path in deletes(synced)}
+    assert sorted(deleted) == sorted(recording.recording_id for recording in to_delete)
+    assert batch.outcomes.get(recording=held).message == deletion.HELD_AT_ASKING
+    assert not batch.outcomes.filter(recording=tombstone).exists()
+    assert "Deleted or gone already</dt><dd>1: left out" in result.content.decode()  # the batch's page says so too
+    assert "Format: <strong>WAV</strong>" in result.content.decode()
+
+
+def test_the_table_summary_and_the_confirmation_show_the_filters_alike(synced, auditor_client):
+    filter_query = "recording_type=call&from_number=3210&added_before=2030-01-31"
+    table = auditor_client.get(f"/?{filter_query}").content.decode()
+    page = confirmation_of(auditor_client, scope="view", filter_query=filter_query).content.decode()
+    filters = ["Type: <strong>Call</strong>", "From: <strong>3210</strong>", "Added until: <strong>31 Jan 2030"]
+    for shown in filters:
+        assert shown in table
+        assert shown in page
+
+
+@pytest.mark.parametrize(
+    "filter_query, shown",
+    [
+        ("q=3210", "Search: <strong>3210</strong>"),
+        ("transcript=refund", "Words said: <strong>refund</strong>"),
+        ("masked=masked", "Transcript: <strong>Payment or ID data masked</strong>"),
+        ("hold=free&review=none", "Review: <strong>Not reviewed</strong>"),
+        ("status=removed", "Status: <strong>Deleted or gone</strong>"),
+        ("min_duration=2.5&max_duration=60", "Min seconds: <strong>2.5</strong>"),
+    ],
+)
+def test_every_filter_of_the_table_is_restated(synced, auditor_client, filter_query, shown):
+    page = confirmation_of(auditor_client, scope="view", filter_query=filter_query)
+    assert page.status_code == 200
+    assert shown in page.content.decode()
+
+
+def test_a_hold_placed_after_the_confirmation_page_is_reported_not_deleted(synced, auditor_client, auditor_user):
+    chosen = list(Recording.objects.order_by("pk")[:3])
+    page = confirmation_of(auditor_client, selected=[r.recording_id for r in chosen])
+    assert page.context["choice"].to_delete == 3
+    hold(auditor_user, chosen[1])
+    result = auditor_client.post("/bulk/delete", {"batch": page.context["batch"].pk, "reason": "x"}, follow=True)
+    outcome = DeletionOutcome.objects.get(recording=chosen[1])
+    assert (outcome.status, outcome.message) == (Status.HELD, "put on legal hold after the deletion was asked: kept")
+    assert synced.account.get(chosen[1].recording_id) is not None
+    assert len(deletes(synced)) == 2
+    assert "put on legal hold after the deletion was asked" in result.content.decode()
+
+
+def all_held(user):
+    recording = Recording.objects.order_by("pk").first()
+    audit.place_hold(**requester(user), reason="dispute", call_uuid=recording.call_uuid)
+    return {"scope": "view", "filter_query": f"call_uuid={recording.call_uuid}"}
+
+
+def all_deleted(user):
+    chosen = list(Recording.objects.order_by("pk")[:2])
+    Recording.objects.filter(pk__in=[r.pk for r in chosen]).update(deleted_at=timezone.now())
+    return {"selected": [r.recording_id for r in chosen]}
+
+
+@pytest.mark.parametrize(
+    "chosen, why",
+    [
+        (all_held, "every chosen recording still at Vobiz is on legal hold"),
+        (all_deleted, "the chosen recordings are deleted or gone at Vobiz already"),
+        (lambda user: {"scope": "view", "filter_query": "call_uuid=no-such-call"}, "no recording matches"),
+        (lambda user: {}, "no row is ticked"),
+        (lambda user: {"selected": ["no-such-recording", "<script>"]}, "no row is ticked"),
+    ],
+)
+def test_nothing_deletable_offers_no_delete_and_says_why(synced, auditor_client, auditor_user, chosen, why):
+    page = confirmation_of(auditor_client, **chosen(auditor_user))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Nothing is deleted</h1>" in body and why in body
+    assert 'name="batch"' not in body and "btn-danger" not in body
+    assert not DeletionBatch.objects.exists()
+    assert deletes(synced) == []
+
+
+def test_more_than_a_batch_allows_says_so_and_offers_no_delete(synced, auditor_client, monkeypatch):
+    monkeypatch.setattr(deletion, "MAX_PER_BATCH", 3)
+    body = confirmation_of(auditor_client, scope="view", filter_query="").content.decode()
+    assert "To delete</dt><dd>More than 3</dd>" in body
+    assert "At most 3 recordings can be deleted at once. Narrow the filters." in body
+    assert 'name="batch"' not in body
+
+
+def test_an_empty_view_offers_no_bulk_actions_and_refuses_crafted_ones(synced, auditor_client):
+    """A crafted export of an empty view still gets its CSV header (tests/test_recording_list.py):
+    a read, changing nothing, where a script may want an empty file."""
+    actions = ["Download ZIP", "Delete…", "Export CSV"]
+    full = auditor_client.get("/").content.decode()
+    assert all(action in full for action in actions)
+    empty = auditor_client.get("/", {"call_uuid": "no-such-call"}).content.decode()
+    assert not any(action in empty for action in actions)
+
+    nothing = {"scope": "view", "filter_query": "call_uuid=no-such-call"}
+    zip_download = auditor_client.post("/recordings/download.zip", nothing, follow=True)
+    assert "there is nothing to download" in zip_download.content.decode()
+
+
+@pytest.mark.parametrize("batch", ["", "abc", "-1", "99999", "1e3"])
+def test_a_crafted_confirmation_of_no_batch_is_refused_not_an_error(synced, auditor_client, batch):
+    response = auditor_client.post("/bulk/delete", {"batch": batch, "reason": "x"})
+    assert response.status_code == 404
+    assert deletes(synced) == []
+
+
+def test_a_confirmation_without_a_reason_shows_the_same_page_again(synced, auditor_client, auditor_user):
+    hold(auditor_user, Recording.objects.filter(recording_format="wav").first())
+    page = confirmation_of(auditor_client, scope="view", filter_query="recording_format=wav")
+    again = auditor_client.post("/bulk/delete", {"batch": page.context["batch"].pk, "reason": ""})
+    assert again.context["choice"] == page.context["choice"]
+    body = again.content.decode()
+    assert "Say why: the reason is kept in the audit log." in body
+    assert "Format: <strong>WAV</strong>" in body and "On legal hold</dt><dd>1: kept" in body
+    assert deletes(synced) == []
 
 
 # -- legal holds against deletions in flight ------------------------------------------------------

@@ -22,12 +22,14 @@ def sender(fake_vobiz, live_server, settings):
 
 
 def test_a_recording_appears_after_its_callback(page, sender):  # noqa: F811
-    first_row = page.locator("table tbody tr").first.inner_text()
+    first_row = page.locator("table tbody tr").first
+    text, place = first_row.inner_text(), first_row.bounding_box()
     recording_id = sender.new_call()
     banner = page.locator("[data-new-recordings-show]")
     banner.wait_for(state="visible", timeout=15_000)
     assert banner.inner_text() == "1 new recording — show"
-    assert page.locator("table tbody tr").first.inner_text() == first_row  # nothing moved meanwhile
+    assert first_row.inner_text() == text  # nothing moved meanwhile: not the rows' order,
+    assert first_row.bounding_box() == place  # nor where they are under the pointer
     banner.click()
     page.wait_for_url(re.compile(r"/$"))
     assert page.locator("table tbody tr").first.locator(f'a[href="/recordings/{recording_id}/"]').count() == 1

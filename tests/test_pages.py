@@ -2,7 +2,7 @@ import pytest
 from django.utils import timezone
 
 from recordings.fake_vobiz.data import FakeAccount
-from recordings.models import CallDetail, Recording, SyncRun
+from recordings.models import CallDetail, Recording, SyncRun, Transcript
 from recordings.roles import SUPPORT, role_group
 from recordings.sync import SyncOptions, sync_recordings
 from recordings.templatetags.phone_numbers import phone
@@ -38,7 +38,10 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     content = response.content.decode()
     assert cdr["call_direction"].capitalize() in content
     assert phone(str(cdr["destination_number"])) in content
-    assert cdr["currency"] in content
+    assert (
+        cdr["currency"] == "INR"
+        and "₹" in dict((label, value) for label, value, _ in response.context["facts"])["Cost"]
+    )
     assert "Hung up by" in content and cdr["hangup_cause"] in content
     shown = [r.recording_id for r in response.context["recordings"]]
     expected = list(
@@ -47,6 +50,37 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     assert shown == expected and len(shown) > 1
     for recording_id in shown:
         assert f'data-audio="/recordings/{recording_id}/audio"' in content
+
+
+@pytest.mark.parametrize(
+    "currency, shown", [("INR", "₹2.25"), ("", "₹2.25"), ("USD", "$2.25"), ("<b>", "2.25 &lt;B&gt;")]
+)
+def test_a_calls_cost_is_shown_as_money_in_its_currency(support_client, currency, shown):
+    recording = make_recording()
+    data = {
+        "call_uuid": recording.call_uuid,
+        "total_cost": "2.25000",
+        "currency": currency,
+        "call_direction": "inbound",
+    }
+    CallDetail.objects.create(call_uuid=recording.call_uuid, data=data, fetched_at=timezone.now())
+    content = support_client.get(f"/calls/{recording.call_uuid}/").content.decode()
+    assert f"<dt>Cost</dt>\n    <dd>{shown}</dd>" in content
+
+
+def test_a_transcripts_charge_and_rate_are_money(support_client):
+    recording = make_recording()
+    Transcript.objects.create(
+        recording_id=recording.recording_id,
+        text="Hello",
+        charge="0.037500",
+        rate="0.012500",
+        received_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    content = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
+    assert "charge ₹0.0375 at ₹0.0125 a minute" in content
+    assert "0.037500" not in content
 
 
 def test_the_cdr_is_cached_and_a_refresh_fetches_it_again(synced, support_client):
@@ -157,3 +191,12 @@ def test_login_page_needs_no_login_and_loads_nothing_from_outside(client):
     content = client.get("/accounts/login/").content.decode()
     assert 'name="password"' in content
     assert "http://" not in content and "https://" not in content
+
+
+def test_a_recordings_start_and_end_are_times_in_the_viewers_zone(support_client):
+    recording = make_recording(recording_start_ms="1796083193452.00000", recording_end_ms="1796083218247.00000")
+    support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    content = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
+    # 1796083193452 ms is 30 Nov 2026 23:59:53 UTC
+    assert ">1 Dec 2026 05:29:53 IST</time>" in content and ">1 Dec 2026 05:30:18 IST</time>" in content
+    assert 'title="1796083193452 ms since 1970"' in content

@@ -79,7 +79,7 @@ def test_quick_ranges_are_days_in_the_viewers_zone(support_client):
     assert f'href="{week}">Last 7 days</a>' in content
     yesterday = (today - timedelta(days=1)).isoformat()
     assert f"added_after={yesterday}&amp;added_before={yesterday}" in content
-    assert "(days in Asia/Kolkata)" in content
+    assert "(days in India Time)" in content
 
     chosen = support_client.get("/", {"added_after": today.isoformat(), "added_before": today.isoformat()})
     assert re.search(r'aria-current="true">Today</a>', chosen.content.decode())

@@ -25,7 +25,7 @@ def shown_zone(client):
 
 
 def test_without_a_known_zone_pages_use_time_zone(support_client, settings):
-    assert shown_zone(support_client) == "UTC"
+    assert shown_zone(support_client) == "Etc/UTC"  # UTC, by its current name
     settings.TIME_ZONE = "Asia/Kolkata"
     assert shown_zone(support_client) == "Asia/Kolkata"
 
@@ -72,15 +72,17 @@ def test_a_zone_that_is_not_one_is_refused_and_changes_nothing(support_client, s
     assert not ViewerPreference.objects.exists()
     response = support_client.post("/preferences/", {"time_zone": zone or "Mars/Olympus"})
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
-    assert shown_zone(support_client) == "UTC"
+    assert shown_zone(support_client) == "Etc/UTC"
 
 
 def test_the_settings_page_says_which_zone_is_used(support_client):
     report(support_client, "Asia/Kolkata")
     content = support_client.get("/preferences/").content.decode()
     assert "<h1>Your settings</h1>" in content
-    assert "in <strong>Asia/Kolkata</strong>" in content and "It follows your browser" in content
-    assert '<option value="" selected>My browser&#x27;s zone (Asia/Kolkata)</option>' in content
+    assert "in <strong>India Time</strong> (Asia/Kolkata)" in content and "It follows your browser" in content
+    assert '<option value="" selected>My browser&#x27;s zone (India Time)</option>' in content
+    assert '<option value="Asia/Kolkata">Asia/Kolkata · India Time</option>' in content
+    assert 'value="Asia/Calcutta"' not in content  # an old name is not a second choice
     topbar = support_client.get("/").content.decode()
     assert 'data-time-zone="Asia/Kolkata" data-time-zone-follow="1"' in topbar
 
@@ -118,3 +120,25 @@ def test_another_name_for_the_same_zone_is_kept_without_showing_the_page_again(s
     assert ViewerPreference.objects.get(user=support_user).time_zone == "Etc/UTC"
     assert json.loads(report(support_client, "Asia/Kolkata").content)["changed"] is True
     assert json.loads(report(support_client, "Asia/Calcutta").content)["changed"] is False
+
+
+def test_an_old_name_the_browser_reports_is_kept_and_shown_by_the_current_one(support_client, support_user):
+    """Chromium reports India's zone as Asia/Calcutta: it is kept as Asia/Kolkata, and the pages
+    name it as people read it."""
+    answer = json.loads(report(support_client, "Asia/Calcutta").content)
+    assert answer == {"changed": True, "time_zone": "Asia/Kolkata"}
+    assert ViewerPreference.objects.get(user=support_user).time_zone == "Asia/Kolkata"
+    page = support_client.get("/").content.decode()
+    assert "(days in India Time)" in page and "times in India Time." in page
+    assert "Calcutta" not in page
+    assert json.loads(report(support_client, "Asia/Kolkata").content)["changed"] is False
+
+
+def test_a_zone_kept_by_its_old_name_is_shown_by_the_current_one(support_client, support_user, settings):
+    ViewerPreference.objects.create(user=support_user, time_zone="Asia/Calcutta", follow_browser=True)
+    support_client.force_login(support_user)
+    assert shown_zone(support_client) == "Asia/Kolkata"
+    settings.TIME_ZONE = "US/Eastern"
+    ViewerPreference.objects.all().delete()
+    support_client.force_login(support_user)
+    assert shown_zone(support_client) == "America/New_York"

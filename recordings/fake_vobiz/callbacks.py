@@ -14,7 +14,6 @@ import logging
 import random
 import secrets
 import threading
-import time
 from datetime import datetime, timezone
 
 import requests
@@ -120,9 +119,19 @@ class CallbackSender:
         """Adds a recording that ended just now and posts its recording callback; returns its id."""
         (recording_id,) = self.account.add_recordings(1)
         now = datetime.now(timezone.utc).astimezone(IST)
-        self.account.set_override(recording_id, {"add_time": now.isoformat(sep=" ")})
+        duration_ms = int(float(self.account.get(recording_id)["recording_duration_ms"]))
+        # The recording ended now: its listed start and end (epoch milliseconds, as the API spells
+        # them) agree with its add_time and with this callback, not with the slot it was made for.
+        end_ms = int(now.timestamp() * 1000)
+        self.account.set_override(
+            recording_id,
+            {
+                "add_time": now.isoformat(sep=" "),
+                "recording_start_ms": f"{end_ms - duration_ms}.00000",
+                "recording_end_ms": f"{end_ms}.00000",
+            },
+        )
         obj = self.account.get(recording_id)
-        duration_ms = int(float(obj["recording_duration_ms"]))
         self.post(
             RECORDING_PATH,
             {
@@ -137,8 +146,8 @@ class CallbackSender:
                 "CallStatus": "completed",
                 "RecordingDuration": str(duration_ms // 1000),
                 "RecordingDurationMs": str(duration_ms),
-                "RecordingStartMs": str(int(time.time() * 1000) - duration_ms),
-                "RecordingEndMs": str(int(time.time() * 1000)),
+                "RecordingStartMs": str(end_ms - duration_ms),
+                "RecordingEndMs": str(end_ms),
                 "RecordingEndReason": "hangup",
             },
         )

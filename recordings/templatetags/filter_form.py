@@ -1,11 +1,18 @@
-"""What the filter form above a table needs to lay itself out."""
+"""What the filter form above a table needs to lay itself out, and the filters in force in words."""
 
-from django import template
+from dataclasses import dataclass
+from datetime import date
+
+from django import forms, template
 from django.forms import Form
+from django_filters import FilterSet
+
+from ..filters import TABLE_OPTIONS
+from .recording_format import day_month_year
 
 register = template.Library()
 
-NOT_FILTERS = ("q", "per_page", "sort", "page")
+NOT_FILTERS = ("q", *TABLE_OPTIONS)
 
 
 @register.simple_tag
@@ -18,3 +25,32 @@ def other_filters_in_force(form: Form) -> int:
         for name in form.fields
         if name not in NOT_FILTERS and (form.data.get(name, "") not in ("", None) or name in form.errors)
     )
+
+
+@dataclass(frozen=True)
+class FilterInWords:
+    label: str  # as the form labels the field: "Added until"
+    value: str  # as a person reads it: "30 Nov 2026", "Call"
+    meaning: str  # the field's help text: what the bound includes
+
+
+@register.simple_tag
+def filters_in_words(filterset: FilterSet) -> list[FilterInWords]:
+    """Each valid filter in force, labelled and valued as the form shows it: what a summary of the
+    view restates (the table's, a deletion's confirmation)."""
+    if not filterset.is_valid():
+        return []
+    form = filterset.form
+    shown = []
+    for name, value in form.cleaned_data.items():
+        if name in TABLE_OPTIONS or value in (None, ""):
+            continue
+        field = form.fields[name]
+        if isinstance(field, forms.ChoiceField):
+            text = str(dict(field.choices).get(value, value))
+        elif isinstance(value, date):
+            text = day_month_year(value)
+        else:
+            text = str(value)
+        shown.append(FilterInWords(label=str(field.label), value=text, meaning=str(field.help_text or "")))
+    return shown

@@ -9,14 +9,16 @@ from datetime import date, datetime
 from datetime import timezone as dt_timezone
 from functools import lru_cache
 
+from babel.dates import get_timezone_name
 from django import template
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
+from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import to_locale
 
 register = template.Library()
 
@@ -62,6 +64,28 @@ def day_month_year(value: date) -> str:
     return f"{value.day} {MONTHS_3[value.month].title()} {value.year}"
 
 
+@register.filter
+def calendar_day(value: date | None, style: str = "") -> str:
+    """A calendar day as plain text, where a <time> cannot go (a chart's labels): "1 Dec 2026";
+    "weekday": "Tue 1 Dec 2026"; "short": "1 Dec"."""
+    if value is None or value == "":
+        return EMPTY
+    if style == "short":
+        return f"{value.day} {MONTHS_3[value.month].title()}"
+    if style == "weekday":
+        return f"{WEEKDAYS_ABBR[value.weekday()]} {day_month_year(value)}"
+    return day_month_year(value)
+
+
+@register.filter
+def calendar_month(value: date | None, style: str = "") -> str:
+    """A month as plain text: "Dec 2026"; "long": "December 2026"."""
+    if value is None or value == "":
+        return EMPTY
+    name = MONTHS[value.month] if style == "long" else MONTHS_3[value.month].title()
+    return f"{name} {value.year}"
+
+
 def ambiguous(value: datetime) -> bool:
     """A local time that happens twice (or never) as the clocks change: date_format names no zone."""
     return value.replace(fold=not value.fold).utcoffset() != value.utcoffset()
@@ -96,6 +120,22 @@ def local_time(value: datetime | date | None, style: str = "minute") -> SafeStri
     else:
         shown = exact
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, shown)
+
+
+@register.filter
+def zone_name(name: str) -> str:
+    """A time zone as people read it: "India Time" for Asia/Kolkata, "Eastern Time" for
+    America/New_York (Babel's, from CLDR); "UTC" and other zones CLDR names no region for by
+    their IANA name."""
+    if not name:
+        return EMPTY
+    try:
+        named = get_timezone_name(name, locale=to_locale(settings.LANGUAGE_CODE))
+    except LookupError:
+        named = ""
+    if not named or named.startswith("Unknown"):
+        return name.removeprefix("Etc/").replace("_", " ")
+    return named
 
 
 # -- badges ---------------------------------------------------------------------------------------
@@ -172,7 +212,7 @@ def id_link(url_name: str, value: str) -> SafeString | str:
 @register.filter
 def epoch_ms(value):
     """Epoch milliseconds as Vobiz sends recording_start_ms / recording_end_ms, as an aware
-    datetime (for `|date`); None, or a number no calendar holds, is None."""
+    datetime (for `local_time`); None, or a number no calendar holds, is None."""
     if value in (None, ""):
         return None
     try:

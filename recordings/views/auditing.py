@@ -1,7 +1,7 @@
 """What auditors do to recordings: review, hold, delete, and start a sync."""
 
 from django.contrib import messages
-from django.db.models import Max, Min
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -11,11 +11,8 @@ from ..forms import ReasonForm, ReviewForm
 from ..models import AuditEvent, DeletionBatch, LegalHold, Recording, TaskRun
 from ..roles import auditor_required
 from ..sync import lock_holder
-from .selection import chosen_recordings
-
-
-def form_errors(form):
-    return " ".join(error for errors in form.errors.values() for error in errors)
+from .common import form_errors, requester
+from .selection import chosen_recordings, view_filter
 
 
 def act_on_form(request, form_class, act, success):
@@ -41,15 +38,6 @@ def review(request, recording_id):
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
-
-
-def requester(request):
-    """Who acts, as a deletion batch or an audit entry keeps it."""
-    return {
-        "user": request.user,
-        "ip_address": audit.client_ip(request),
-        "user_agent": request.headers.get("User-Agent", ""),
-    }
 
 
 def place_hold(request, success, **target):
@@ -130,15 +118,20 @@ def bulk_delete(request):
     if "batch" in request.POST:
         return confirm_bulk_delete(request)
     queryset, filterset = chosen_recordings(request)
+    filter_query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
     if filterset is not None and not filterset.is_valid():
         messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(filterset.form)}")
-        return redirect(list_url(request.POST.get("filter_query", "")))
+        return redirect(list_url(filter_query))
+    scope = "rows" if filterset is None else "view"
     try:
-        batch = deletion.prepare_deletion(**requester(request), recordings=queryset)
-    except deletion.DeletionRefused as exc:
-        messages.error(request, str(exc))
-        return redirect(list_url(request.POST.get("filter_query", "")))
-    return render_bulk_confirmation(request, batch, ReasonForm())
+        batch = deletion.prepare_deletion(
+            **requester(request), recordings=queryset, scope=scope, filter_query=filter_query
+        )
+    except deletion.NothingToDelete as refused:
+        return render_bulk_confirmation(request, refused.choice, scope=scope, filter_query=filter_query)
+    return render_bulk_confirmation(
+        request, deletion.choice_of(batch), scope=scope, filter_query=filter_query, batch=batch, form=ReasonForm()
+    )
 
 
 def confirm_bulk_delete(request):
@@ -147,29 +140,31 @@ def confirm_bulk_delete(request):
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
     )
     if not form.is_valid():
-        return render_bulk_confirmation(request, batch, form)
+        choice = deletion.choice_of(batch)
+        return render_bulk_confirmation(
+            request, choice, scope=batch.scope, filter_query=batch.filter_query, batch=batch, form=form
+        )
     try:
         batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
     except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
-        return redirect(list_url(request.POST.get("filter_query", "")))
+        return redirect(list_url(batch.filter_query))
     return queue_deletion(request, batch)
 
 
-def render_bulk_confirmation(request, batch, form):
-    candidates = Recording.objects.filter(pk__in=batch.outcomes.values("recording_id"))
-    times = candidates.aggregate(oldest=Min("add_time"), newest=Max("add_time"))
+def render_bulk_confirmation(request, choice, *, scope, filter_query, batch=None, form=None):
+    """The page restating what a deletion does (`choice`); with no `batch`, why nothing can be deleted."""
     return render(
         request,
         "recordings/confirm_bulk_delete.html",
         {
+            "choice": choice,
             "batch": batch,
-            "count": batch.outcomes.count(),
-            "held": len(audit.held_recording_ids(candidates.values("pk"))),
             "form": form,
-            "scope": request.POST.get("scope", ""),
-            "filter_query": request.POST.get("filter_query", ""),
-            **times,
+            "scope": scope,
+            "filter": view_filter(filter_query, auditor=True) if scope == "view" else None,
+            "back_to": list_url(filter_query),
+            "max_per_batch": deletion.MAX_PER_BATCH,
         },
     )
 
@@ -211,6 +206,7 @@ def deletion_batch(request, batch_id):
             "summary": summary,
             "outcomes": outcomes,
             "can_retry": batch.finished_at and left,
+            "filter": view_filter(batch.filter_query, auditor=True) if batch.scope == "view" else None,
             "task_run": TaskRun.objects.filter(kind=TaskRun.Kind.DELETION, arguments__batch_id=batch.pk).first(),
         },
     )

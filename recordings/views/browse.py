@@ -19,6 +19,7 @@ from ..roles import is_auditor, listener_required
 from ..sync import lock_holder, unread_count
 from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
 from ..vobiz import INTERACTIVE, VobizError, client_from_settings
+from .common import requester
 from .csv_export import export_csv
 
 logger = logging.getLogger(__name__)
@@ -179,9 +180,7 @@ def recording_audio(request, recording_id):
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
         audit.record_listening(
-            user=request.user,
-            ip_address=audit.client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
+            **requester(request),
             recording=recording,
             action=audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
             status=upstream.status_code,

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from .. import bulk_download, concurrency, media
 from ..roles import auditor_required
+from .common import requester
 from .selection import chosen_recordings
 
 
@@ -41,7 +42,8 @@ def download_zip(request):
             f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
         )
     response = StreamingHttpResponse(
-        media.StreamBody(bulk_download.zip_chunks(recordings, request), slot.release), content_type="application/zip"
+        media.StreamBody(bulk_download.zip_chunks(recordings, **requester(request)), slot.release),
+        content_type="application/zip",
     )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
     response["Content-Disposition"] = content_disposition_header(True, name)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 
 from .. import audit, exports
+from .common import requester
 
 
 def export_csv(request, queryset, *, columns: list[str], filename: str, noun: str, back_to: str):
@@ -22,10 +23,8 @@ def export_csv(request, queryset, *, columns: list[str], filename: str, noun: st
         return redirect(f"{back_to}?{view}" if view else back_to)
     rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
     audit.record_for(
-        request.user,
-        audit.client_ip(request),
-        request.headers.get("User-Agent", ""),
-        audit.Action.TABLE_EXPORT,
+        **requester(request),
+        action=audit.Action.TABLE_EXPORT,
         note=f"{rows_text}, " + (f"filtered by {view}" if view else "no filter"),
     )
     return exports.csv_response(queryset, columns, filename)

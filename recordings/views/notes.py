@@ -8,13 +8,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from .. import audit, notes
+from .. import notes
 from ..forms import MomentNoteForm
 from ..models import Recording
 from ..review_tables import MomentNoteTable
 from ..roles import auditor_required
 from ..tables import ChoicePaginator
-from .auditing import form_errors
+from .common import form_errors, requester
 
 NOTES_PER_PAGE = 50  # one of the tables' page sizes
 
@@ -35,9 +35,7 @@ def add_note(request, recording_id):
         messages.error(request, form_errors(form))
         return redirect(reverse("recordings:detail", args=[recording_id]) + "#notes")
     note = notes.add_note(
-        user=request.user,
-        ip_address=audit.client_ip(request),
-        user_agent=request.headers.get("User-Agent", ""),
+        **requester(request),
         recording=recording,
         at_ms=form.cleaned_data["at"],
         text=form.cleaned_data["text"],

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import time_zones
 from ..roles import listener_required
+from ..templatetags.recording_format import zone_name
 
 FOLLOW_BROWSER = ""
 
@@ -17,9 +18,11 @@ class TimeZoneForm(forms.Form):
 
     def __init__(self, *args, browser_zone="", **kwargs):
         super().__init__(*args, **kwargs)
-        following = f"My browser's zone ({browser_zone})" if browser_zone else "My browser's zone"
+        following = f"My browser's zone ({zone_name(browser_zone)})" if browser_zone else "My browser's zone"
         self.fields["time_zone"].choices = [(FOLLOW_BROWSER, following)] + [
-            (name, name.replace("_", " ")) for name in sorted(time_zones.known_zones())
+            (name, f"{name.replace('_', ' ')} · {zone_name(name)}")
+            for name in sorted(time_zones.known_zones())
+            if time_zones.is_canonical(name)
         ]
 
 
@@ -51,7 +54,7 @@ def preferences(request):
         if follow:
             messages.success(request, "Times follow your browser's time zone.")
         else:
-            messages.success(request, f"Times are shown in {zone.name}.")
+            messages.success(request, f"Times are shown in {zone_name(zone.name)}.")
         return redirect("recordings:preferences")
     return render(request, "recordings/preferences.html", {"form": form, "zone": current})
 

@@ -13,7 +13,7 @@ from ..models import AuditEvent, ReviewItem
 from ..review_tables import ReviewItemTable
 from ..roles import auditor_required
 from ..tables import ChoicePaginator
-from .auditing import form_errors
+from .common import form_errors, requester
 
 ITEMS_PER_PAGE = 100  # one of the tables' page sizes
 EXPORT_COLUMNS = [
@@ -42,9 +42,7 @@ def samples(request):
         filterset = RecordingFilter(review.criteria_query(criteria), queryset=selectors.recordings(), auditor=True)
         try:
             sample = review.create_sample(
-                user=request.user,
-                ip_address=audit.client_ip(request),
-                user_agent=request.headers.get("User-Agent", ""),
+                **requester(request),
                 name=form.cleaned_data["name"],
                 criteria=criteria,
                 recordings=filterset.qs,
@@ -100,9 +98,7 @@ def item(request, sample_id, position):
     if request.method == "POST":
         if form.is_valid():
             review.review_item(
-                user=request.user,
-                ip_address=audit.client_ip(request),
-                user_agent=request.headers.get("User-Agent", ""),
+                **requester(request),
                 item=current,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
@@ -135,10 +131,8 @@ def item(request, sample_id, position):
 def export(request, sample_id):
     found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
     audit.record_for(
-        request.user,
-        audit.client_ip(request),
-        request.headers.get("User-Agent", ""),
-        AuditEvent.Action.EXPORT,
+        **requester(request),
+        action=AuditEvent.Action.EXPORT,
         note=f"{found.name}: {found.reviewed} of {found.total} reviewed",
     )
     items = found.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")

@@ -16,8 +16,12 @@ def chosen_recordings(request: HttpRequest) -> tuple[QuerySet[Recording], Record
     """Ticked rows (`selected`), or a whole filtered view (`scope=view` with the table's query
     string in `filter_query`): the recordings, and the filter when it was a view."""
     if request.POST.get("scope") == "view":
-        params = QueryDict(request.POST.get("filter_query", ""))
-        filterset = RecordingFilter(params, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+        filterset = view_filter(request.POST.get("filter_query", ""), auditor=is_auditor(request.user))
         return filterset.qs, filterset
     ids = [value for value in request.POST.getlist("selected") if value and is_path_safe(value)][:MAX_SELECTED]
     return selectors.recordings_by_id(recording_ids=ids), None
+
+
+def view_filter(filter_query: str, *, auditor: bool) -> RecordingFilter:
+    """The table's filter for a view named by its query string (as the table form posts it)."""
+    return RecordingFilter(QueryDict(filter_query), queryset=selectors.recordings(), auditor=auditor)

@@ -1,0 +1,16 @@
+"""What several views need from a request: who acts, and a form's errors in one sentence."""
+
+from .. import audit
+
+
+def requester(request) -> dict:
+    """Who acts, as the services take it for an audit entry or a deletion batch."""
+    return {
+        "user": request.user,
+        "ip_address": audit.client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+    }
+
+
+def form_errors(form) -> str:
+    return " ".join(error for errors in form.errors.values() for error in errors)
