@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0015_background_work'),
+        ('recordings', '0016_deletion_batch_shows_its_choice'),
     ]
 
     operations = [
