@@ -2,6 +2,7 @@ import json
 from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -430,6 +431,28 @@ class TranscriptIndex(models.Model):
     class Meta:
         managed = False
         db_table = "recordings_transcript_fts"
+
+
+class TranscriptVector(models.Model):
+    """PostgreSQL's full-text vector of a transcript: the generated column `search` of the
+    transcripts' own table (made by migration 0010_transcripts), as a model so that queries can
+    name it under any alias; the database keeps it, never the ORM. SQLite has no such column
+    (TranscriptIndex instead)."""
+
+    transcript = models.OneToOneField(
+        Transcript,
+        primary_key=True,
+        db_column="id",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="vector",
+    )
+    recording_id = models.CharField(max_length=128)
+    search = SearchVectorField()
+
+    class Meta:
+        managed = False
+        db_table = "recordings_transcript"
 
 
 class CallbackNonce(models.Model):
