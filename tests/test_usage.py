@@ -198,8 +198,8 @@ def test_storage_cost_by_month_recorded_counts_what_is_still_at_vobiz(auditor_cl
     assert "<strong>₹11.00</strong> / month for all recordings still at Vobiz (all time)" in content
     last = calendar_month(monthly[-1].month)
     assert (
-        f"The last 12 months, {calendar_month(monthly[0].month)} to {last}, after one bar for the 1 recording added"
-        " earlier: together they make the all-time total." in " ".join(content.split())
+        f"The first bar is the 1 recording added before {calendar_month(monthly[0].month)}, then one for each of the"
+        f" last 12 months, to {last}: together they make the all-time total." in " ".join(content.split())
     )
     assert f'<tr><td>Before {first} (or undated)</td><td class="num">1</td><td class="num">₹7.00</td></tr>' in content
     assert '<tr><th scope="row">All time</th><td class="num">6</td><td class="num">₹11.00</td></tr>' in content
@@ -222,7 +222,11 @@ def test_without_recordings_before_the_charted_months_there_is_no_earlier_bar(au
     response = auditor_client.get("/usage/")
     assert response.context["earlier"] is None
     assert len(response.context["monthly_chart"].bars) == 12
-    assert "added earlier" not in response.content.decode()
+    first, last = (
+        calendar_month(month.month) for month in (response.context["monthly"][0], response.context["monthly"][-1])
+    )
+    assert f"One bar for each of the last 12 months, {first} to {last}: together" in response.content.decode()
+    assert "The first bar" not in response.content.decode()
 
 
 def test_months_are_months_in_the_viewers_time_zone():
