@@ -143,6 +143,12 @@ def main():
     parser.add_argument("--load-threads", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--give-up", type=float, default=30.0, help="seconds after which a recording counts as missed")
+    parser.add_argument(
+        "--worker-interval",
+        type=float,
+        help="db_worker's --interval, the seconds an idle worker waits before it looks for tasks again "
+        "(default: db_worker's own)",
+    )
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
 
@@ -199,7 +205,8 @@ def main():
             env,
             log,
         )
-        start(stack, [PYTHON, "manage.py", "db_worker"], env, log)
+        interval = [] if args.worker_interval is None else ["--interval", str(args.worker_interval)]
+        start(stack, [PYTHON, "manage.py", "db_worker", *interval], env, log)
         wait_for(base + "/healthz")
 
         load = Load(base, username, password, args.load_threads, sample)
@@ -217,6 +224,7 @@ def main():
         "count": args.count,
         "callbacks": args.callbacks,
         "load_threads": args.load_threads,
+        "worker_interval": args.worker_interval,
         "load_errors": load.errors,
         "missed": missed,
         "callback_answer_ms": {"p50": ms(statistics.median(answers)), "p95": ms(percentile(answers, 0.95))},
@@ -227,7 +235,8 @@ def main():
         "load_avg": os.getloadavg(),
     }
     print(
-        f"\n{args.callbacks} callbacks on {args.database} with {args.count:,} recordings, "
+        f"\n{args.callbacks} callbacks on {args.database} with {args.count:,} recordings, db_worker interval "
+        f"{'default' if args.worker_interval is None else f'{args.worker_interval:g} s'}, "
         f"{args.load_threads} clients loading pages ({load.errors} errors), {missed} missed\n"
         f"| what | p50 | p95 | p95 / first page p50 |\n|---|---|---|---|\n"
         f"| callback answered | {figures['callback_answer_ms']['p50']} ms | {figures['callback_answer_ms']['p95']} ms "

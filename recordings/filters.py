@@ -40,6 +40,8 @@ class TableFilterSet(django_filters.FilterSet):
         method="table_option",
     )
     sort = django_filters.CharFilter(widget=forms.HiddenInput, method="table_option")
+    # Shown first, beside Apply; the other filters fold behind "More filters" (none: a plain grid).
+    searched_first: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,6 +80,8 @@ class WholeDaysFilter(django_filters.NumberFilter):
 
 
 class RecordingFilter(TableFilterSet):
+    searched_first = ("q", "transcript")  # what support staff ask most: a number or id, words said
+
     q = django_filters.CharFilter(
         label="Search",
         method="filter_search",
@@ -86,7 +90,7 @@ class RecordingFilter(TableFilterSet):
     call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
     transcript = django_filters.CharFilter(
         label="Words said",
-        method="filter_transcript",
+        method="table_option",  # searched last, by filter_queryset: it orders the rows as well
         widget=forms.TextInput(attrs={"placeholder": "Words in the transcript", "type": "search"}),
     )
     recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
@@ -152,6 +156,8 @@ class RecordingFilter(TableFilterSet):
         model = Recording
         fields = []
 
+    transcript_search: transcripts.Search | None = None  # what `qs` searched of the words said
+
     def __init__(self, *args, auditor: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if not auditor:
@@ -159,16 +165,23 @@ class RecordingFilter(TableFilterSet):
             del self.filters["hold"]
             del self.filters["masked"]
 
-    def filter_transcript(self, queryset, name, value):
-        return transcripts.matching(queryset, value)
-
     def filter_masked(self, queryset, name, value):
         return transcripts.masked_recordings(queryset)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.present()  # deleted and gone recordings only on request
-        return super().filter_queryset(queryset)
+        queryset = super().filter_queryset(queryset)
+        if words := self.form.cleaned_data.get("transcript"):
+            self.transcript_search = transcripts.search(queryset, text=words)
+            return self.transcript_search.recordings
+        return queryset
+
+    @property
+    def counted_qs(self) -> QuerySet:
+        """The same recordings as `qs`, in the form that counts them soonest."""
+        queryset = self.qs  # which makes `transcript_search`
+        return self.transcript_search.counted if self.transcript_search else queryset
 
     def filter_status(self, queryset, name, value):
         return queryset.removed() if value == "removed" else queryset

@@ -1,6 +1,8 @@
 import json
+from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -431,6 +433,28 @@ class TranscriptIndex(models.Model):
         db_table = "recordings_transcript_fts"
 
 
+class TranscriptVector(models.Model):
+    """PostgreSQL's full-text vector of a transcript: the generated column `search` of the
+    transcripts' own table (made by migration 0010_transcripts), as a model so that queries can
+    name it under any alias; the database keeps it, never the ORM. SQLite has no such column
+    (TranscriptIndex instead)."""
+
+    transcript = models.OneToOneField(
+        Transcript,
+        primary_key=True,
+        db_column="id",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="vector",
+    )
+    recording_id = models.CharField(max_length=128)
+    search = SearchVectorField()
+
+    class Meta:
+        managed = False
+        db_table = "recordings_transcript"
+
+
 class CallbackNonce(models.Model):
     """A nonce of a callback already accepted: a callback bringing it again is a replay.
 
@@ -490,6 +514,19 @@ class ReviewSample(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def added_days(self) -> tuple[date | None, date | None]:
+        """The first and last day (inclusive) of the recordings sampled, which the criteria keep
+        as the filter form's ISO text."""
+        return tuple(iso_day(self.criteria.get(bound)) for bound in ("added_after", "added_before"))
+
+
+def iso_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 class ReviewItem(models.Model):

@@ -80,4 +80,6 @@ class ReviewItemTable(tables.Table):
         return badge(record.outcome, record.get_outcome_display())
 
     def render_reviewer(self, record):
-        return f"{record.reviewed_by or 'a removed user'}, {record.reviewed_at:%d %b %H:%M}" if record.outcome else ""
+        if not record.outcome:
+            return ""
+        return format_html("{}, {}", record.reviewed_by or "a removed user", local_time(record.reviewed_at))

@@ -5,6 +5,17 @@ GIN index, searched with plainto_tsquery('english', …) and ranked by ts_rank; 
 table (porter stemmer), searched with the words as quoted terms and ranked by bm25. Both match
 every word, stemmed ("refunds" finds "refund"), and rank the best match first.
 
+How a search reads, so that it costs about a page whatever the words (see docs/performance.md):
+
+- Words in at most RANKED_MATCHES transcripts are ranked from the transcripts alone, in a
+  subquery that the planners keep apart, and only then joined to their recordings in that order,
+  so the other filters are checked on as many matches as a page takes (not on every match).
+- Words in more transcripts than that (a word nearly every call says) are not ranked: ranking
+  hundreds of thousands of matches is the whole cost, and such a ranking says little. They are
+  shown newest first, the table's own order, each recording checked for the words as the table
+  reads it; the page says so.
+- Highlights are made for the page's rows only, in one more query.
+
 Highlights are made by the database around private-use characters that stored text never holds
 (masking removes them), then the snippet is escaped and only those become <mark>: a transcript
 saying "<script>" shows as text.
@@ -12,14 +23,16 @@ saying "<script>" shows as text.
 
 import logging
 import re
+from dataclasses import dataclass
 
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import BooleanField, F, FloatField, Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField, Value
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django_cte import CTE, with_cte
 
-from .models import Transcript
+from .models import Transcript, TranscriptIndex, TranscriptVector
 from .selectors import sqlite_objects_exist
 
 logger = logging.getLogger(__name__)
@@ -34,51 +47,142 @@ FTS_OBJECTS = (
 START, STOP = "\ue000", "\ue001"
 WORD = re.compile(r"[^\W_]+")
 MAX_WORDS = 12
-# A search's count joins a transcript to its recording per row: counted exactly up to here
-# (a thousand joins, a few milliseconds), "more than" beyond, as the table's views do at 10,000.
-COUNT_BOUND = 1_000
-TRANSCRIPT = Transcript._meta.db_table  # the alias of the one join to it that `matching` makes (as FTS_TABLE)
+# Words in more transcripts than this are shown newest first rather than ranked (see above).
+RANKED_MATCHES = 5_000
+SNIPPET_WORDS = 24
+
+
+@dataclass(frozen=True)
+class Search:
+    """The recordings whose transcript says every word, in the order the table shows them, and
+    the same recordings in the form that counts them soonest."""
+
+    recordings: QuerySet
+    counted: QuerySet
+    best_first: bool  # ranked; else newest first, as the table is
+
+
+def count_bound(best_first: bool) -> int:
+    """How far a search's page counts its recordings (see selectors.summarise): a ranked search has
+    at most RANKED_MATCHES, so its count is exact at once; one too common to rank counts as far as
+    its page (each recording checked as the page checks it) and the page asks /count for the rest."""
+    return RANKED_MATCHES if best_first else 0
 
 
 def search_words(text: str) -> list[str]:
     return WORD.findall(text)[:MAX_WORDS]
 
 
-def matching(queryset: QuerySet, text: str) -> QuerySet:
-    """Recordings whose transcript says every word of `text`, best match first, each with
-    `transcript_rank` (higher is better) and `transcript_snippet` (matches between START and STOP)."""
+def search(queryset: QuerySet, *, text: str) -> Search:
+    """The recordings of `queryset` whose transcript says every word of `text`, each with its
+    transcript as `matched`, whose `snippet` has the matches between START and STOP; ranked best
+    match first (`transcript_rank`, higher is better) unless the words are too common to rank."""
     words = search_words(text)
-    if not words:
-        return queryset.none()
-    if connection.vendor == "postgresql":
-        query, params = "plainto_tsquery('english', %s)", [" ".join(words)]
-        hit = RawSQL(f'"{TRANSCRIPT}"."search" @@ {query}', params, output_field=BooleanField())
-        queryset = queryset.filter(transcript__isnull=False).alias(transcript_hit=hit).filter(transcript_hit=True)
-        rank = RawSQL(f'ts_rank("{TRANSCRIPT}"."search", {query})', params, output_field=FloatField())
-        options = f'StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "'
-        snippet = RawSQL(
-            f'ts_headline(\'english\', "{TRANSCRIPT}"."text", {query}, %s)',
-            [*params, options],
+    if not words or (connection.vendor != "postgresql" and not sqlite_index_present()):
+        return Search(queryset.none(), queryset.none(), best_first=True)
+    full_text = FullText(words)
+    # As an attribute of its own: a row read without it (a deep page, read by id) shows no snippet
+    # rather than fetching its transcript.
+    snippets = Prefetch("transcript", queryset=full_text.snippets(), to_attr="matched")
+    if full_text.matches_at_most(RANKED_MATCHES):
+        ranked = CTE(full_text.matches(ranked=True).order_by("-score", "-transcript_id"), name="ranked_transcripts")
+        recordings = joined(queryset, ranked).annotate(transcript_rank=ranked.col.score)
+        recordings = recordings.order_by(ranked.col.score.desc(), ranked.col.transcript_id.desc())
+        return Search(recordings.prefetch_related(snippets), recordings, best_first=True)
+    walked = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=True)))
+    if full_text.postgresql:
+        counted = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=False)))
+    else:  # from the index's matches, each joined to its recording: SQLite asks EXISTS row by row
+        counted = joined(queryset, CTE(full_text.matches(ranked=False), name="matching_transcripts"))
+    return Search(walked.prefetch_related(snippets), counted, best_first=False)
+
+
+def joined(queryset: QuerySet, matches: CTE) -> QuerySet:
+    """The recordings of `queryset` that `matches` (transcript rows) name, in one join."""
+    return with_cte(matches, select=matches.join(queryset, recording_id=matches.col.recording_id))
+
+
+class FullText:
+    """The words as each database's full-text index takes them: the one place its SQL is written."""
+
+    def __init__(self, words: list[str]):
+        self.postgresql = connection.vendor == "postgresql"
+        if self.postgresql:
+            self.query = SearchQuery(" ".join(words), config="english")  # plainto_tsquery: words only
+        else:
+            self.terms = " ".join('"' + word.replace('"', '""') + '"' for word in words)  # no FTS5 syntax
+
+    def matches_at_most(self, limit: int) -> bool:
+        """Whether at most `limit` transcripts say the words, from the index."""
+        if self.postgresql:
+            matches = TranscriptVector.objects.filter(search=self.query)
+        else:
+            matches = TranscriptIndex.objects.filter(query=self.terms)  # the index alone, no join
+        return matches[: limit + 1].count() <= limit
+
+    def matches(self, *, ranked: bool) -> QuerySet:
+        """Every matching transcript's `transcript_id` and `recording_id`, and if `ranked` its
+        `score` (higher is better)."""
+        if self.postgresql:
+            matches = TranscriptVector.objects.filter(search=self.query)
+            score = SearchRank(F("search"), self.query)
+        else:
+            matches = TranscriptIndex.objects.filter(query=self.terms).annotate(
+                recording_id=F("transcript__recording_id")
+            )
+            score = -F("rank")  # bm25 is lower for a better match
+        if ranked:
+            return matches.annotate(score=score).values("transcript_id", "recording_id", "score")
+        return matches.values("transcript_id", "recording_id")
+
+    def said_in(self, recording_id: OuterRef, *, walking: bool) -> QuerySet:
+        """The transcript of the recording `recording_id` if it says the words. `walking`: asked of
+        each recording in turn, as the table reads them in its order; else the planner may as well
+        read every match from the index first (PostgreSQL; SQLite asks each recording anyway)."""
+        if not self.postgresql:
+            return TranscriptIndex.objects.filter(query=self.terms, transcript__recording_id=recording_id)
+        if walking:
+            # The function of @@ rather than the operator, so that the planner cannot make a GIN
+            # index scan of every match out of it: its estimates for words said together are far
+            # too low (458 for "broken kettle", said in 12,345 transcripts: 1.4 s instead of 45 ms).
+            said = Func(F("search"), self.query, function="ts_match_vq", output_field=BooleanField())
+            return TranscriptVector.objects.filter(said, recording_id=recording_id)
+        return TranscriptVector.objects.filter(search=self.query, recording_id=recording_id)
+
+    def snippets(self) -> QuerySet[Transcript]:
+        """Transcripts with their `snippet`: for the rows of a page only."""
+        transcripts = Transcript.objects.only("recording_id")
+        if self.postgresql:
+            snippet = SearchHeadline(
+                "text",
+                self.query,
+                config="english",
+                start_sel=START,
+                stop_sel=STOP,
+                max_words=SNIPPET_WORDS,
+                min_words=10,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            )
+            return transcripts.annotate(snippet=snippet)
+        # FTS5's snippet() needs the MATCH of its row, and asked row by row (its rowid) rather than
+        # joined: the planner would read every match first (250 ms for a word in 285,000 transcripts).
+        snippet = Func(
+            F("query"),  # the table's own hidden column: what FTS5's functions take first
+            Value(0),
+            Value(START),
+            Value(STOP),
+            Value(" … "),
+            Value(SNIPPET_WORDS),
+            function="snippet",
             output_field=TextField(),
         )
-    else:
-        if not sqlite_index_present():
-            return queryset.none()
-        terms = " ".join('"' + word.replace('"', '""') + '"' for word in words)  # words only, no FTS5 syntax
-        # The FTS table joined, so that rank and snippet come from the query's one MATCH.
-        queryset = queryset.filter(transcript__index_entry__query=terms)
-        rank = -F("transcript__index_entry__rank")  # bm25 is lower for a better match
-        snippet = RawSQL(f"snippet({FTS_TABLE}, 0, %s, %s, %s, 24)", [START, STOP, " … "], output_field=TextField())
-    # Ties broken by the transcript's own id (the latest stored first), not the recording's time:
-    # the transcripts then come ranked from their own table and only a page of them is joined
-    # (PostgreSQL at a million recordings: 570 → 122 ms under load, for a word in 12,000 of them).
-    return queryset.annotate(transcript_rank=rank, transcript_snippet=snippet).order_by(
-        "-transcript_rank", "-transcript__id"
-    )
+        of_row = TranscriptIndex.objects.filter(query=self.terms, transcript=OuterRef("pk")).annotate(snippet=snippet)
+        return transcripts.annotate(snippet=Subquery(of_row.values("snippet")))
 
 
 def highlighted(snippet: str | None) -> SafeString:
-    """A snippet made by `matching`, escaped, with its matches in <mark>."""
+    """A snippet made by `search`, escaped, with its matches in <mark>."""
     text = escape(snippet or "")
     return mark_safe(text.replace(START, "<mark>").replace(STOP, "</mark>"))
 

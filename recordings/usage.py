@@ -55,9 +55,10 @@ def per_day(days):
 
 @dataclass(frozen=True)
 class Month:
-    month: date  # its first day
+    month: date  # its first day; for the earlier bar, the first day of the first month charted
     count: int
     amount: Decimal  # what its recordings still at Vobiz cost a month now
+    earlier: bool = False  # the recordings added before `month` (and any without an add_time)
 
 
 def first_of_month(day, months_back=0):
@@ -119,7 +120,15 @@ def overview(days):
     recorded = sum(day.count for day in daily)  # at most 90 buckets already summed by the database
     monthly = cost_by_month()
     stored = storage()
-    charted_amount = sum(month.amount for month in monthly)
+    # The recordings added before the charted months: the all-time figures less theirs, so that
+    # the bars add up to the all-time total without another query over the whole table.
+    earlier = Month(
+        monthly[0].month,
+        (stored["count"] or 0) - sum(month.count for month in monthly),
+        (stored["amount"] or Decimal(0)) - sum(month.amount for month in monthly),
+        earlier=True,
+    )
+    charted = ([earlier] if earlier.count else []) + monthly
     return {
         "days": days,
         "time_zone": timezone.get_current_timezone_name(),
@@ -134,9 +143,8 @@ def overview(days):
         "storage": stored,
         "oldest": oldest(),
         "monthly": monthly,
-        "monthly_chart": monthly_chart(monthly) if charted_amount else None,
-        # What recordings added before the charted months still cost: the all-time figure less theirs.
-        "earlier_amount": (stored["amount"] or Decimal(0)) - charted_amount,
+        "earlier": earlier if earlier.count else None,
+        "monthly_chart": monthly_chart(charted) if any(month.amount for month in charted) else None,
     }
 
 
@@ -284,7 +292,7 @@ def daily_chart(daily):
 
 
 def monthly_chart(monthly):
-    """Storage cost a month by the month recorded, as bars; every month named."""
+    """Storage cost a month by the month recorded, as bars; every month (and the earlier bar) named."""
     return column_chart(
-        monthly, bar=lambda month: month.amount, whole=False, height=240, margin=(16, 16, 30, 64), most_labels=12
+        monthly, bar=lambda month: month.amount, whole=False, height=240, margin=(16, 16, 30, 64), most_labels=13
     )

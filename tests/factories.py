@@ -3,6 +3,8 @@
 import itertools
 from datetime import datetime, timedelta, timezone
 
+from recordings.callbacks import TranscriptionCallback
+from recordings.live import store_transcription
 from recordings.models import Recording
 from recordings.normalise import normalise
 
@@ -42,4 +44,18 @@ def make_recordings(count, **overrides):
     now = datetime.now(timezone.utc)
     return Recording.objects.bulk_create(
         Recording(**normalise(api_object(**overrides)), first_synced_at=now, last_synced_at=now) for _ in range(count)
+    )
+
+
+def transcribe(recording_id, text, call_uuid=""):
+    return store_transcription(
+        TranscriptionCallback(
+            recording_id=recording_id,
+            call_uuid=call_uuid,
+            text=text,
+            error="",
+            duration_seconds=None,
+            charge=None,
+            rate=None,
+        )
     )

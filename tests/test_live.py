@@ -2,9 +2,10 @@
 
 import pytest
 
+from recordings import transcripts
 from recordings.models import Recording
 
-from .factories import make_recording
+from .factories import make_recording, transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,16 @@ def test_counts_what_came_after_in_the_same_view(support_client):
     assert support_client.get("/new", {"since": seen.pk, "recording_type": "conference"}).json() == {"count": 1}
     newest = Recording.objects.order_by("-pk").first()
     assert support_client.get("/new", {"since": newest.pk}).json() == {"count": 0}
+
+
+@pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
+def test_counts_what_came_after_in_a_transcript_search(support_client, monkeypatch, ranked_matches):
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    seen = make_recording()
+    transcribe(seen.recording_id, "a refund please")
+    for text in ("another refund", "my delivery is late"):
+        transcribe(make_recording().recording_id, text)
+    assert support_client.get("/new", {"since": seen.pk, "transcript": "refunds"}).json() == {"count": 1}
 
 
 @pytest.mark.parametrize("since", ["", "abc", "1e3"])

@@ -3,7 +3,9 @@
 import csv
 import io
 import random
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -211,3 +213,19 @@ def test_support_sees_none_of_it(support_user, auditor_client, sample):
     assert 'href="/review/"' not in support.get("/").content.decode()
     assert 'href="/review/"' in auditor_client.get("/").content.decode()
     assert ReviewSample.objects.count() == 1 and not sample.items.exclude(outcome="").exists()
+
+
+def test_a_samples_days_and_times_are_shown_as_every_page_shows_them_in_the_viewers_zone(auditor_client, sample):
+    auditor_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    sample.created_at = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    sample.save()
+    page = auditor_client.get(f"/review/{sample.pk}/").content.decode()
+    days = '<time datetime="2026-11-16">16 Nov 2026</time> to <time datetime="2026-11-22">22 Nov 2026</time>'
+    assert f"added {days}" in page and "added 2026-11-16" not in page
+    assert ">24 Nov 2026 01:30 IST</time>" in page
+
+    recording = sample.items.get(position=1).recording
+    local = recording.add_time.astimezone(ZoneInfo("Asia/Kolkata"))
+    item_page = auditor_client.get(f"/review/{sample.pk}/1/").content.decode()
+    assert f">{local.day} Nov 2026 {local:%H:%M} IST</time>" in item_page
+    assert f"{local:%A} {local.day} {local:%B}" not in item_page  # not a format of its own

@@ -1,6 +1,8 @@
 """The template tags every page shows times, badges and links with."""
 
+import re
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
@@ -10,7 +12,16 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from recordings.models import AuditEvent
-from recordings.templatetags.recording_format import ACTION_COLOURS, badge, duration, id_link, id_url, local_time
+from recordings.templatetags.recording_format import (
+    ACTION_COLOURS,
+    badge,
+    calendar_day,
+    calendar_month,
+    duration,
+    id_link,
+    id_url,
+    local_time,
+)
 
 
 def render(code, **context):
@@ -86,3 +97,32 @@ def test_durations():
 
 def test_every_audit_action_has_its_colour():
     assert set(AuditEvent.Action.values) <= set(ACTION_COLOURS)
+
+
+def test_no_template_formats_a_date_of_its_own():
+    """Every date a page shows goes through local_time, calendar_day or calendar_month."""
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    own_formats = [
+        str(path.relative_to(templates))
+        for path in templates.rglob("*.html")
+        if re.search(r"\|\s*(date|time)\b", path.read_text())
+    ]
+    assert own_formats == []
+
+
+@pytest.mark.parametrize(
+    "value, style, shown",
+    [
+        (date(2026, 12, 1), "", "1 Dec 2026"),
+        (date(2026, 12, 1), "weekday", "Tue 1 Dec 2026"),
+        (date(2026, 12, 1), "short", "1 Dec"),
+        (None, "", "–"),
+    ],
+)
+def test_calendar_days_as_plain_text(value, style, shown):
+    assert calendar_day(value, style) == shown
+
+
+def test_calendar_months_as_plain_text():
+    december = date(2025, 12, 1)
+    assert (calendar_month(december), calendar_month(december, "long")) == ("Dec 2025", "December 2025")

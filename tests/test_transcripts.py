@@ -5,28 +5,12 @@ from django.test import Client
 from django.utils import timezone
 
 from recordings import transcripts
-from recordings.callbacks import TranscriptionCallback
-from recordings.live import store_transcription
-from recordings.models import Transcript
+from recordings.models import Recording, Transcript
 from recordings.transcripts import highlighted
 
-from .factories import make_recording, make_recordings
+from .factories import make_recording, make_recordings, transcribe
 
 pytestmark = pytest.mark.django_db
-
-
-def transcribe(recording_id, text, call_uuid=""):
-    return store_transcription(
-        TranscriptionCallback(
-            recording_id=recording_id,
-            call_uuid=call_uuid,
-            text=text,
-            error="",
-            duration_seconds=None,
-            charge=None,
-            rate=None,
-        )
-    )
 
 
 def shown_ids(response):
@@ -50,6 +34,39 @@ def test_transcript_search_finds_stemmed_words_best_match_first(support_client, 
     response = support_client.get("/", {"transcript": "refunds"})
     assert response.status_code == 200
     assert shown_ids(response) == [twice.recording_id, refund.recording_id]
+
+
+def test_a_ranked_search_says_so_and_highlights_each_match(support_client, transcribed):
+    html = support_client.get("/", {"transcript": "refund"}).content.decode()
+    assert "Best matches first." in html
+    assert html.count("<mark>Refund</mark>") + html.count("<mark>refund</mark>") >= 2
+
+
+def test_a_ranked_search_keeps_the_other_filters(support_client, transcribed):
+    """Matches are ranked before they meet their recordings: the best one, deleted or of another
+    type, must still be left out, and the page still filled from the next ones."""
+    refund, twice, other = transcribed
+    Recording.objects.filter(pk=twice.pk).update(deleted_at=timezone.now())
+    assert shown_ids(support_client.get("/", {"transcript": "refund"})) == [refund.recording_id]
+    conference = make_recording(recording_type="conference")
+    transcribe(conference.recording_id, "refund refund refund refund")
+    assert shown_ids(support_client.get("/", {"transcript": "refund"}))[0] == conference.recording_id
+    assert shown_ids(support_client.get("/", {"transcript": "refund", "recording_type": "call"})) == [
+        refund.recording_id
+    ]
+
+
+def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcribed, monkeypatch):
+    refund, twice, other = transcribed
+    newer = make_recording(add_time="2026-11-30T10:00:00+00:00")
+    transcribe(newer.recording_id, "a refund")
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 2)
+    response = support_client.get("/", {"transcript": "refunds"})
+    assert shown_ids(response) == [newer.recording_id, refund.recording_id, twice.recording_id]
+    html = response.content.decode()
+    assert "Newest first: these words are in more than 2 transcripts" in html
+    assert "<mark>refund</mark>" in html
+    assert shown_ids(support_client.get("/", {"transcript": "refund kettle"})) == [refund.recording_id]
 
 
 def test_every_word_must_be_said(support_client, transcribed):
@@ -145,10 +162,18 @@ def test_a_sorted_transcript_search_keeps_the_sort(support_client, transcribed):
     assert shown_ids(response) == [refund.recording_id, twice.recording_id]  # newest first, not best first
 
 
-def test_a_transcript_search_counts_to_a_lower_bound(support_client, monkeypatch):
+def test_a_ranked_search_is_counted_exactly_at_once(support_client):
     for recording in make_recordings(30):
         transcribe(recording.recording_id, "a refund please")
-    monkeypatch.setattr(transcripts, "COUNT_BOUND", 26)  # a page of 25 is always counted
     summary = support_client.get("/", {"transcript": "refund"}).context["summary"]
-    assert (summary.count, summary.exact) == (26, False)
+    assert (summary.count, summary.exact) == (30, True)
+
+
+def test_a_search_too_common_to_rank_counts_its_page_then_all(support_client, monkeypatch):
+    for recording in make_recordings(30):
+        transcribe(recording.recording_id, "a refund please")
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 10)
+    summary = support_client.get("/", {"transcript": "refund"}).context["summary"]
+    assert (summary.count, summary.exact) == (25, False)  # the page's own rows, each checked
+    assert support_client.get("/count", {"transcript": "refund"}).json()["count"] == 30
     assert support_client.get("/").context["summary"].exact  # other views count to the usual bound

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.models import Recording
+from recordings.templatetags.recording_format import calendar_month
 from recordings.usage import Day, cost_by_month, daily_chart, nice_step, per_day
 
 from .factories import make_recording, make_recordings
@@ -181,16 +182,47 @@ def test_storage_cost_by_month_recorded_counts_what_is_still_at_vobiz(auditor_cl
         (3, Decimal("1.5")),
     ]
     assert monthly[-5].count == 2 and monthly[-1].count == 3
-    assert response.context["earlier_amount"] == Decimal("7")
+    earlier = response.context["earlier"]
+    assert (earlier.month, earlier.count, earlier.amount) == (monthly[0].month, 1, Decimal("7"))
     svg = ET.fromstring(
         re.search(r'<svg class="usage-chart cost-chart".*?</svg>', response.content.decode(), re.DOTALL).group()
     )
     titles = [group.find("title").text for group in svg.iter("g") if group.get("class") == "day"]
-    assert len(titles) == 12
+    assert len(titles) == 13  # the earlier bar, then the 12 months
+    first = calendar_month(monthly[0].month, "long")
+    assert titles[0] == f"Added before {first} (or undated): ₹7.00 / month for 1 recording"
     assert titles[-5].endswith(": ₹2.50 / month for 2 recordings")
+    labels = [text.text for text in svg.iter("text") if text.get("class") == "tick-date"]
+    assert labels[0] == "Earlier" and labels[1:] == [calendar_month(month.month) for month in monthly]
     content = response.content.decode()
     assert "<strong>₹11.00</strong> / month for all recordings still at Vobiz (all time)" in content
-    assert '<tr><td>Earlier</td><td class="num">–</td><td class="num">₹7.00</td></tr>' in content
+    last = calendar_month(monthly[-1].month)
+    assert (
+        f"The last 12 months, {calendar_month(monthly[0].month)} to {last}, after one bar for the 1 recording added"
+        " earlier: together they make the all-time total." in " ".join(content.split())
+    )
+    assert f'<tr><td>Before {first} (or undated)</td><td class="num">1</td><td class="num">₹7.00</td></tr>' in content
+    assert '<tr><th scope="row">All time</th><td class="num">6</td><td class="num">₹11.00</td></tr>' in content
+
+
+def test_the_cost_bars_add_up_to_the_all_time_total(auditor_client):
+    """The bars' amounts, earlier one included, make the all-time figure the page states."""
+    make_recordings(2, add_time=month_ago(13), monthly_recording_storage_amount="3.10")  # 13 months back
+    make_recordings(4, add_time=month_ago(2), monthly_recording_storage_amount="0.333")
+    make_recording(add_time=None, monthly_recording_storage_amount="1")
+    response = auditor_client.get("/usage/")
+    bars = [bar.item for bar in response.context["monthly_chart"].bars]
+    assert bars[0].earlier and bars[0].count == 3
+    assert sum(bar.amount for bar in bars) == response.context["storage"]["amount"] == Decimal("8.532")
+    assert sum(bar.count for bar in bars) == response.context["storage"]["count"] == 7
+
+
+def test_without_recordings_before_the_charted_months_there_is_no_earlier_bar(auditor_client):
+    make_recordings(2, add_time=month_ago(1), monthly_recording_storage_amount="1")
+    response = auditor_client.get("/usage/")
+    assert response.context["earlier"] is None
+    assert len(response.context["monthly_chart"].bars) == 12
+    assert "added earlier" not in response.content.decode()
 
 
 def test_months_are_months_in_the_viewers_time_zone():
@@ -209,7 +241,7 @@ def test_months_are_months_in_the_viewers_time_zone():
 def test_without_any_storage_cost_the_chart_says_so(auditor_client):
     make_recording(add_time=days_ago(1))
     content = auditor_client.get("/usage/").content.decode()
-    assert "No storage cost in the last 12 months" in content and "cost-chart" not in content
+    assert "<strong>No storage cost</strong>" in content and "cost-chart" not in content
 
 
 def test_the_oldest_recordings_still_at_vobiz_come_first_and_link_to_their_pages(auditor_client):

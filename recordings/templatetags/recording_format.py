@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
+from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import to_locale
@@ -62,6 +62,28 @@ TIME_STYLES = ("minute", "second", "day", "ago")
 
 def day_month_year(value: date) -> str:
     return f"{value.day} {MONTHS_3[value.month].title()} {value.year}"
+
+
+@register.filter
+def calendar_day(value: date | None, style: str = "") -> str:
+    """A calendar day as plain text, where a <time> cannot go (a chart's labels): "1 Dec 2026";
+    "weekday": "Tue 1 Dec 2026"; "short": "1 Dec"."""
+    if value is None or value == "":
+        return EMPTY
+    if style == "short":
+        return f"{value.day} {MONTHS_3[value.month].title()}"
+    if style == "weekday":
+        return f"{WEEKDAYS_ABBR[value.weekday()]} {day_month_year(value)}"
+    return day_month_year(value)
+
+
+@register.filter
+def calendar_month(value: date | None, style: str = "") -> str:
+    """A month as plain text: "Dec 2026"; "long": "December 2026"."""
+    if value is None or value == "":
+        return EMPTY
+    name = MONTHS[value.month] if style == "long" else MONTHS_3[value.month].title()
+    return f"{name} {value.year}"
 
 
 def ambiguous(value: datetime) -> bool:
@@ -190,7 +212,7 @@ def id_link(url_name: str, value: str) -> SafeString | str:
 @register.filter
 def epoch_ms(value):
     """Epoch milliseconds as Vobiz sends recording_start_ms / recording_end_ms, as an aware
-    datetime (for `|date`); None, or a number no calendar holds, is None."""
+    datetime (for `local_time`); None, or a number no calendar holds, is None."""
     if value in (None, ""):
         return None
     try:

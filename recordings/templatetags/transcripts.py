@@ -1,4 +1,4 @@
-"""Transcripts in pages: `{{ recording.transcript_snippet|highlighted }}`."""
+"""Transcripts in pages: `{{ recording.matched.snippet|highlighted }}`."""
 
 from django import template
 

@@ -41,24 +41,25 @@ def recording_list(request):
             back_to=reverse("recordings:list"),
         )
     rows = filterset.rows_per_page
-    searching_transcripts = bool(filterset.form.cleaned_data.get("transcript"))
+    search = filterset.transcript_search
     summary = selectors.summarise(
-        queryset,
+        filterset.counted_qs,
         filters=filterset.filters_in_force(),
         at_least=page_number(request.GET) * rows,
-        bound=transcripts.COUNT_BOUND if searching_transcripts else selectors.COUNT_BOUND,
+        bound=transcripts.count_bound(search.best_first) if search else selectors.COUNT_BOUND,
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable(
         selectors.with_hold_marks(queryset) if auditor else queryset,
         order_by_field="sort",
-        # A transcript search is ranked best match first unless a column is sorted on.
-        order_by=() if searching_transcripts else None,
-        exclude=excluded if searching_transcripts else excluded + RecordingTable.SEARCH_COLUMNS,
+        # A transcript search comes in its own order (see transcripts.search) unless a column is sorted on.
+        order_by=() if search else None,
+        exclude=excluded if search else excluded + RecordingTable.SEARCH_COLUMNS,
     )
     RequestConfig(
         request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
     ).configure(table)
+    hold = filterset.form.cleaned_data.get("hold") if auditor else None
     return render(
         request,
         "recordings/recording_list.html",
@@ -69,8 +70,23 @@ def recording_list(request):
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
             "newest_stored": selectors.newest_stored(),
             "is_auditor": auditor,
+            "all_on_hold": auditor and view_is_all_on_hold(hold=hold, summary=summary, table=table),
+            # How a transcript search is ordered, unless a column is sorted on.
+            "transcripts_best_first": search.best_first if search and not table.order_by else None,
+            "ranked_matches": transcripts.RANKED_MATCHES,
         },
     )
+
+
+def view_is_all_on_hold(*, hold: str | None, summary: selectors.Summary, table: RecordingTable) -> bool:
+    """Whether every recording of the view is known to be on hold without another query: the
+    view is filtered to held ones, or it fits on the page shown and every row there is held.
+    A larger view could only tell by counting its held rows: it keeps its Delete, whose
+    confirmation says how many are on hold."""
+    if hold == "held":
+        return True
+    records = table.page_records
+    return summary.exact and summary.count == len(records) > 0 and all(record.on_hold for record in records)
 
 
 @listener_required
@@ -83,7 +99,7 @@ def recording_count(request):
     except concurrency.TooMany:
         return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
     try:
-        summary = selectors.count_exactly(filterset.qs, filters=filterset.filters_in_force())
+        summary = selectors.count_exactly(filterset.counted_qs, filters=filterset.filters_in_force())
     finally:
         slot.release()
     return JsonResponse(
