@@ -69,6 +69,16 @@ def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcr
     assert shown_ids(support_client.get("/", {"transcript": "refund kettle"})) == [refund.recording_id]
 
 
+@pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
+def test_a_search_exports_its_recordings(support_client, transcribed, monkeypatch, ranked_matches):
+    refund, twice, other = transcribed
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    response = support_client.get("/", {"transcript": "refund", "_export": "csv"})
+    body = b"".join(response.streaming_content).decode()
+    assert body.count("\n") == 3  # the header and the two recordings that said it
+    assert refund.recording_id in body and twice.recording_id in body and other.recording_id not in body
+
+
 def test_every_word_must_be_said(support_client, transcribed):
     refund, twice, other = transcribed
     assert shown_ids(support_client.get("/", {"transcript": "refund kettle"})) == [refund.recording_id]
