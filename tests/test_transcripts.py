@@ -40,6 +40,8 @@ def test_a_ranked_search_says_so_and_highlights_each_match(support_client, trans
     html = support_client.get("/", {"transcript": "refund"}).content.decode()
     assert "Best matches first." in html
     assert html.count("<mark>Refund</mark>") + html.count("<mark>refund</mark>") >= 2
+    nothing = support_client.get("/", {"transcript": "refund address"}).content.decode()
+    assert "Best matches first." not in nothing and "No recordings match these filters." in nothing
 
 
 def test_a_ranked_search_keeps_the_other_filters(support_client, transcribed):
