@@ -103,8 +103,9 @@ class RecordingTable(tables.Table):
     def shows_transcript_snippets(self) -> bool:
         return "transcript_snippet" in self.columns
 
+    @cached_property
     def page_records(self) -> list[Recording]:
-        """The recordings of the page shown.
+        """The recordings of the page shown (read once: the view and the template both use them).
 
         OFFSET makes the database read every row it skips; far into the table it skips them in
         an index alone (ids only), then reads the page's rows by id: page 2,000 in a few

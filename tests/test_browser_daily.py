@@ -262,6 +262,45 @@ def test_at_1440_pixels_the_table_fits_with_a_flag_and_a_long_number(signed_in, 
     assert details.bounding_box()["x"] + details.bounding_box()["width"] <= 1440
 
 
+def seek_bar_width(page, audio):
+    """The width of the audio control's seek bar: drawn inside Chromium's own (closed) shadow root,
+    so read through the DevTools protocol, which sees user-agent shadow roots."""
+    cdp = page.context.new_cdp_session(page)
+    handle = cdp.send("DOM.describeNode", {"objectId": remote_object_id(cdp, audio), "depth": -1, "pierce": True})
+
+    def timelines(node):
+        if node.get("pseudo") == "-webkit-media-controls-timeline" or "-webkit-media-controls-timeline" in node.get(
+            "attributes", []
+        ):
+            yield node
+        for child in node.get("children", []) + node.get("shadowRoots", []):
+            yield from timelines(child)
+
+    (timeline,) = list(timelines(handle["node"]))
+    return cdp.send("DOM.getBoxModel", {"backendNodeId": timeline["backendNodeId"]})["model"]["width"]
+
+
+def remote_object_id(cdp, locator):
+    marker = "data-measured-audio"
+    locator.evaluate(f"a => a.setAttribute('{marker}', '')")
+    found = cdp.send("Runtime.evaluate", {"expression": f"document.querySelector('[{marker}]')"})
+    return found["result"]["objectId"]
+
+
+def test_at_1440_pixels_a_playing_rows_seek_bar_is_long_enough_to_aim_at(signed_in, support, django_user_model):
+    auditor = django_user_model.objects.create_user("auditor", password=PASSWORD)
+    auditor.groups.add(role_group(AUDITORS))
+    page = signed_in("auditor", PASSWORD)
+    row = page.locator("table tbody tr").nth(1)
+    audio = start(row.locator("[data-player]"))
+    assert seek_bar_width(page, audio) >= 120  # beside the buttons it was 32 px, about 10 of them a bar
+    assert page.locator(".table-scroll").evaluate("t => t.scrollWidth <= t.clientWidth"), "the table scrolls sideways"
+    details = row.get_by_role("link", name="Details")
+    assert details.bounding_box()["x"] + details.bounding_box()["width"] <= 1440
+    audio.evaluate("a => a.pause()")  # paused, to seek: the bar stays as long
+    assert seek_bar_width(page, audio) >= 120
+
+
 def test_at_1440_pixels_the_sync_runs_fit_with_a_failed_run_at_a_million(signed_in, support):
     finished = timezone.now()
     SyncRun.objects.create(

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings import audit, deletion
@@ -361,3 +362,33 @@ def test_a_batch_another_live_worker_holds_is_left_to_it(synced, vobiz_client, a
     assert deletes(synced) == []
     assert deletion.process_batch(batch.pk, client=vobiz_client) is True
     assert len(deletes(synced)) == 2
+
+
+def delete_buttons(content):
+    """The table's Delete… buttons: for the ticked rows and for the whole view."""
+    return content.count('formaction="/bulk/delete">Delete…</button>')
+
+
+def queries_for(client, query):
+    with CaptureQueriesContext(connection) as queries:
+        content = client.get(f"/?{query}").content.decode()
+    return content, len(queries)
+
+
+def test_a_view_entirely_on_hold_offers_no_delete_at_the_same_query_count(synced, auditor_client, auditor_user):
+    call_uuid = Recording.objects.order_by("pk").first().call_uuid
+    audit.place_hold(**requester(auditor_user), reason="dispute", call_uuid=call_uuid)
+    one_call, other_call = f"q={call_uuid}", f"q={Recording.objects.exclude(call_uuid=call_uuid).first().call_uuid}"
+    queries_for(auditor_client, one_call), queries_for(auditor_client, other_call)  # counts cached alike
+
+    held, held_queries = queries_for(auditor_client, one_call)
+    free, free_queries = queries_for(auditor_client, other_call)
+    assert delete_buttons(free) == 2 and "nothing to delete" not in free
+    assert delete_buttons(held) == 0 and "All on legal hold: nothing to delete" in held
+    assert "Download ZIP" in held  # what is held can still be fetched
+    assert held_queries == free_queries
+
+    # Filtered to held recordings, however many: known from the filter alone.
+    assert "All on legal hold: nothing to delete" in queries_for(auditor_client, "hold=held")[0]
+    # A larger view, partly held, keeps its Delete: its confirmation says how many are held.
+    assert delete_buttons(queries_for(auditor_client, "per_page=25")[0]) == 2

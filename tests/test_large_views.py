@@ -113,7 +113,7 @@ def test_a_far_page_read_ids_first_shows_the_same_rows_in_the_same_order(support
     page_2 = {**params, "page": 2}
 
     def ids(response):
-        return [record.recording_id for record in response.context["table"].page_records()]
+        return [record.recording_id for record in response.context["table"].page_records]
 
     expected = ids(support_client.get("/", page_2))
     monkeypatch.setattr(tables, "INDEX_ONLY_OFFSET", 0)

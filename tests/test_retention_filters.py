@@ -130,7 +130,7 @@ def test_a_recordings_page_shows_no_raw_epoch_times_and_amounts_in_the_currency(
     support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
     content = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
     # 1777696958218 ms is 2 May 2026 04:42:38 UTC, 10:12:38 in India.
-    assert "2 May 2026 10:12:38 IST</span> / <span" in content and "2 May 2026 10:13:38 IST" in content
+    assert ">2 May 2026 10:12:38 IST</time></span> / <span" in content and ">2 May 2026 10:13:38 IST</time>" in content
     assert ">1777696958218<" not in content
     assert "<dt>Storage rate</dt><dd>₹0.005</dd>" in content
     assert "<dt>Storage cost</dt><dd>₹0.0054 / month</dd>" in content

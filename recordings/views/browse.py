@@ -59,6 +59,7 @@ def recording_list(request):
     RequestConfig(
         request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
     ).configure(table)
+    hold = filterset.form.cleaned_data.get("hold") if auditor else None
     return render(
         request,
         "recordings/recording_list.html",
@@ -69,11 +70,23 @@ def recording_list(request):
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
             "newest_stored": selectors.newest_stored(),
             "is_auditor": auditor,
+            "all_on_hold": auditor and view_is_all_on_hold(hold=hold, summary=summary, table=table),
             # How a transcript search is ordered, unless a column is sorted on.
             "transcripts_best_first": search.best_first if search and not table.order_by else None,
             "ranked_matches": transcripts.RANKED_MATCHES,
         },
     )
+
+
+def view_is_all_on_hold(*, hold: str | None, summary: selectors.Summary, table: RecordingTable) -> bool:
+    """Whether every recording of the view is known to be on hold without another query: the
+    view is filtered to held ones, or it fits on the page shown and every row there is held.
+    A larger view could only tell by counting its held rows: it keeps its Delete, whose
+    confirmation says how many are on hold."""
+    if hold == "held":
+        return True
+    records = table.page_records
+    return summary.exact and summary.count == len(records) > 0 and all(record.on_hold for record in records)
 
 
 @listener_required
