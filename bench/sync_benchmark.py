@@ -28,8 +28,8 @@ For each account size (--counts) the script:
      (every object's storage days change) and 10 recordings added; the incremental run's list
      requests are counted and the 10 checked;
    - "arrivals": a --full sync of --arrivals-count recordings while N recordings arrive after every
-     page served, for each N of --arrivals; rows missed are those listed before the sync's last
-     page that the database lacks (the N that arrive after the last page no page could show).
+     page served, for each N of --arrivals; rows missed are those of the longest list a page
+     showed that the database lacks (what arrived after the last page no page could show).
 
 How to read the table:
 
@@ -427,10 +427,16 @@ def measure_arrivals(children, args, database, workdir, checkout, arrivals):
         server.arrivals_per_page = 0
         requests = list_request_count(server)
         listed = [o["recording_id"] for o in server.account.page(0, len(server.account))[0]]
-        expected = set(listed[arrivals:])  # the newest `arrivals` came after the last page
+        # What the longest list a page showed held: those that came after the last page (more
+        # than `arrivals` when pages were served at once) no page could show.
+        unseen = len(listed) - server.longest_list_served
+        expected = set(listed[unseen:])
         missed = len(expected - stored_ids(env, checkout))
     result = MovingResult(name, f"{arrivals} per page", count, requests, missed, usage.exit_code, usage.wall_s)
-    log(f"{name}: {arrivals} arrivals per page at {count:,}: {missed} missed, exit {usage.exit_code}")
+    log(
+        f"{name}: {arrivals} arrivals per page at {count:,}: {missed} missed, exit {usage.exit_code} "
+        f"({unseen} arrived after the last page)"
+    )
     return result
 
 
@@ -453,6 +459,130 @@ def moving_table(results):
             f"| {r.checkout} | {r.scenario} | {r.count:,} | {r.list_requests:,} | {r.missed:,} | "
             f"{r.exit_code} | {r.wall_s:.1f} |"
         )
+    return "\n".join(lines)
+
+
+# -- pages straight after a first sync ----------------------------------------------------------
+
+# Run by `manage.py shell -c` straight after a first sync: server times of two pages with Django's
+# caches emptied before each request (the first view after the sync), then again after an ANALYZE.
+PAGES_SNIPPET = """
+import json, re, statistics, time
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.test import Client
+from django.test.utils import override_settings
+from recordings.models import Recording
+
+override_settings(STORAGES={
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}).enable()
+user, _ = get_user_model().objects.get_or_create(
+    username="bench-pages", defaults={"is_staff": True, "is_superuser": True}
+)
+client = Client()
+client.force_login(user)
+
+def statistics_state():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = %s",
+            [Recording._meta.db_table],
+        )
+        analyzed, autoanalyzed = cursor.fetchone()
+    return {"analyzed": str(analyzed), "autoanalyzed": str(autoanalyzed)}
+
+def digits(number):
+    return re.sub(r"\\D", "", number)
+
+# A customer's number: of a recording's two numbers, the one on fewer recordings (the other is
+# usually one of the account's own lines, on every call).
+middle = Recording.objects.order_by("id")[Recording.objects.count() // 2]
+last6 = min(
+    (digits(n)[-6:] for n in (middle.from_number, middle.to_number) if len(digits(n)) >= 6),
+    key=lambda d: Recording.objects.filter(Q(from_number__endswith=d) | Q(to_number__endswith=d)).count(),
+)
+cases = {"page 50": "/?page=50", "last 6 digits": "/?q=" + last6}
+
+def measure(requests=7, warmups=2):
+    medians = {}
+    for name, url in cases.items():
+        times = []
+        for i in range(warmups + requests):
+            for cache in caches.all():
+                cache.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - started
+            close_old_connections()
+            assert response.status_code == 200, (url, response.status_code)
+            if i >= warmups:
+                times.append(elapsed * 1000)
+        medians[name] = round(statistics.median(times), 1)
+    return medians
+
+# The second look straight after the sync is the one compared: the first also warms the caches.
+result = {"statistics_after_sync": statistics_state(), "first_look": measure(), "after_sync": measure()}
+with connection.cursor() as cursor:
+    cursor.execute("ANALYZE " + connection.ops.quote_name(Recording._meta.db_table))
+result["after_analyze"] = measure()
+print(json.dumps(result))
+"""
+
+
+@dataclass
+class PagesResult:
+    checkout: str
+    count: int
+    sync_s: float
+    statistics_after_sync: dict
+    first_look: dict  # case -> median server time (ms), the first requests after the sync
+    after_sync: dict  # the same requests again, before any ANALYZE of the benchmark's
+    after_analyze: dict
+
+
+def measure_pages_after_sync(children, args, database, workdir, checkout):
+    """A first full sync into a fresh database, then the pages' times before and after an ANALYZE."""
+    count, name = args.pages_after_sync, checkout_name(checkout)
+    tag = f"pages-{name}"
+    base_url = start_fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{tag}.log")
+    with database.fresh(tag) as database_url:
+        env = child_env(base_url, database_url, args.django_debug)
+        env.update(DJANGO_ALLOWED_HOSTS="testserver", VOBIZ_AUTH_ID="", VOBIZ_AUTH_TOKEN="", LOG_LEVEL="WARNING")
+        run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log", checkout)
+        sync_env = {**env, "VOBIZ_AUTH_ID": AUTH_ID, "VOBIZ_AUTH_TOKEN": AUTH_TOKEN}
+        usage = run_manage(
+            children,
+            ["sync_recordings", "--full", "--workers", str(args.workers)],
+            sync_env,
+            workdir / f"sync-{tag}.log",
+            checkout,
+        )
+        pages = check_database(env, checkout, PAGES_SNIPPET)
+    result = PagesResult(name, count, usage.wall_s, **pages)
+    log(f"{name}: pages after a first sync of {count:,}: {result.after_sync}; after ANALYZE {result.after_analyze}")
+    return result
+
+
+def pages_table(results):
+    cases = list(results[0].after_sync)
+    head = [
+        "code",
+        "recordings",
+        "statistics after the sync",
+        *(f"{case}: first look / after the sync / after ANALYZE (ms)" for case in cases),
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|---|" + "|".join("---:" for _ in cases) + "|"]
+    for r in results:
+        state = r.statistics_after_sync
+        gathered = (
+            "ANALYZE" if state["analyzed"] != "None" else "autovacuum" if state["autoanalyzed"] != "None" else "none"
+        )
+        cells = [f"{r.first_look[case]:.0f} / {r.after_sync[case]:.0f} / {r.after_analyze[case]:.0f}" for case in cases]
+        lines.append(f"| {r.checkout} | {r.count:,} | {gathered} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -656,9 +786,10 @@ def command_line():
     return shlex.join([python, os.path.relpath(__file__, PROJECT), *sys.argv[1:]])
 
 
-def write_json(path, results, args, info, started_at, moving=()):
+def write_json(path, results, args, info, started_at, moving=(), pages=()):
     payload = {
         "moving": [asdict(m) for m in moving],
+        "pages_after_sync": [asdict(p) for p in pages],
         "date": started_at.isoformat(timespec="seconds"),
         "command": command_line(),
         "machine": info,
@@ -750,6 +881,14 @@ def parse_args(argv=None):
         help="recordings arriving after every page served, one run each (default: 0 1 5 25)",
     )
     parser.add_argument("--skip-full", action="store_true", help="skip the full-sync timings (--counts)")
+    parser.add_argument(
+        "--pages-after-sync",
+        type=int,
+        default=0,
+        metavar="COUNT",
+        help="PostgreSQL only: a first full sync of COUNT recordings, then page 50 and a last-6-digits search "
+        "timed straight after it and after an ANALYZE (default: not run)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1 or args.repeat < 1 or any(c < 1 for c in args.counts) or args.latency < 0:
         parser.error("--workers, --repeat and --counts must be positive and --latency not negative")
@@ -766,7 +905,7 @@ def main(argv=None):
             log(f"keeping logs and databases in {workdir}")
         else:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        results, moving = [], []
+        results, moving, pages = [], [], []
         try:
             database = PostgresDatabases(args.database_url) if args.database_url else SqliteDatabases(workdir)
             info = machine(database, args)
@@ -774,6 +913,12 @@ def main(argv=None):
                 results.append(bench_count(count, args, database, workdir))
             if not args.skip_moving:
                 moving = bench_moving(args, database, workdir)
+            if args.pages_after_sync:
+                if not args.database_url:
+                    raise BenchError("--pages-after-sync needs --database-url (PostgreSQL)")
+                with Children() as children:
+                    for checkout in [PROJECT, *([Path(args.baseline)] if args.baseline else [])]:
+                        pages.append(measure_pages_after_sync(children, args, database, workdir, checkout))
         except BenchError as exc:
             log(f"benchmark failed: {exc}")
             return 1
@@ -788,9 +933,14 @@ def main(argv=None):
                 print("A moving list (rows missed must be 0):")
                 print()
                 print(moving_table(moving))
-            if results or moving:
+            if pages:
+                print()
+                print("Pages straight after a first sync (median server time, Django's caches emptied first):")
+                print()
+                print(pages_table(pages))
+            if results or moving or pages:
                 if args.json:
-                    write_json(args.json, results, args, info, started_at, moving)
+                    write_json(args.json, results, args, info, started_at, moving, pages)
     return 0
 
 

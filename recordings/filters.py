@@ -40,6 +40,8 @@ class TableFilterSet(django_filters.FilterSet):
         method="table_option",
     )
     sort = django_filters.CharFilter(widget=forms.HiddenInput, method="table_option")
+    # Shown first, beside Apply; the other filters fold behind "More filters" (none: a plain grid).
+    searched_first: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,6 +80,8 @@ class WholeDaysFilter(django_filters.NumberFilter):
 
 
 class RecordingFilter(TableFilterSet):
+    searched_first = ("q", "transcript")  # what support staff ask most: a number or id, words said
+
     q = django_filters.CharFilter(
         label="Search",
         method="filter_search",

@@ -68,10 +68,10 @@ class RecordingTable(tables.Table):
         verbose_name="Listen", orderable=False, empty_values=(), attrs={"th": {"class": "player-cell"}}
     )
     review_state = tables.Column(verbose_name="Review", orderable=False)
-    transcript_snippet = tables.Column(verbose_name="Said", orderable=False)
+    transcript_snippet = tables.Column(verbose_name="Said", accessor="matched__snippet", orderable=False)
     actions = tables.Column(verbose_name="Open", orderable=False, empty_values=())
     AUDITOR_COLUMNS = ("selected", "review_state")
-    SEARCH_COLUMNS = ("transcript_snippet",)  # shown only with a transcript search, which annotates it
+    SEARCH_COLUMNS = ("transcript_snippet",)  # only with a transcript search, which gives each row `matched`
 
     class Meta:
         model = Recording

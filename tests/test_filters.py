@@ -53,3 +53,17 @@ def test_the_review_filter_is_for_auditors_only():
 def test_the_audit_log_filter_has_the_same_table_options():
     filterset = AuditEventFilter(QueryDict("per_page=50"), queryset=AuditEvent.objects.all())
     assert filterset.rows_per_page == 50
+
+
+def test_the_table_offers_its_two_searches_first_and_folds_the_other_filters(support_client):
+    html = support_client.get("/", {"transcript": "refund"}).content.decode()
+    first, folded = html.split('<details class="more-filters"', 1)
+    assert 'name="q"' in first and 'name="transcript"' in first  # words said: found without looking
+    assert 'name="from_number"' in folded and 'name="transcript"' not in folded
+    assert '<details class="more-filters">' in html  # a search alone does not open the others
+
+
+def test_a_folded_filter_in_force_opens_more_filters(support_client):
+    html = support_client.get("/", {"transcript": "refund", "recording_type": "call"}).content.decode()
+    assert '<details class="more-filters" open>' in html
+    assert "(1 set)" in html

@@ -40,6 +40,8 @@ def test_a_ranked_search_says_so_and_highlights_each_match(support_client, trans
     html = support_client.get("/", {"transcript": "refund"}).content.decode()
     assert "Best matches first." in html
     assert html.count("<mark>Refund</mark>") + html.count("<mark>refund</mark>") >= 2
+    nothing = support_client.get("/", {"transcript": "refund address"}).content.decode()
+    assert "Best matches first." not in nothing and "No recordings match these filters." in nothing
 
 
 def test_a_ranked_search_keeps_the_other_filters(support_client, transcribed):
@@ -67,6 +69,16 @@ def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcr
     assert "Newest first: these words are in more than 2 transcripts" in html
     assert "<mark>refund</mark>" in html
     assert shown_ids(support_client.get("/", {"transcript": "refund kettle"})) == [refund.recording_id]
+
+
+@pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
+def test_a_search_exports_its_recordings(support_client, transcribed, monkeypatch, ranked_matches):
+    refund, twice, other = transcribed
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    response = support_client.get("/", {"transcript": "refund", "_export": "csv"})
+    body = b"".join(response.streaming_content).decode()
+    assert body.count("\n") == 3  # the header and the two recordings that said it
+    assert refund.recording_id in body and twice.recording_id in body and other.recording_id not in body
 
 
 def test_every_word_must_be_said(support_client, transcribed):

@@ -97,6 +97,10 @@ class FakeVobizServer:
         self.recordings_shape_every = 0
         self.cdr_account_segment = "Account"
         self._list_pages_served = 0
+        # The longest whole list a page has shown (its total_count): with pages served in parallel,
+        # more than one page's arrivals can come after the last page's snapshot, so what a sync
+        # could have seen is the oldest this many recordings, not "all but the last arrivals".
+        self.longest_list_served = 0
         self.verbose = verbose
         # None: the audio is served at its URL. "allowed": it redirects to /storage/ on this host
         # (credentials needed there too). "outside": to the outside storage (start_outside_storage).
@@ -170,6 +174,7 @@ class FakeVobizServer:
     def reset_log(self):
         with self._lock:
             self.requests_log.clear()
+            self.longest_list_served = 0
 
     def _take_fault(self, target):
         """`target` is the request's path and query, which path_contains is matched against."""
@@ -247,6 +252,8 @@ class FakeVobizServer:
         with self._lock:
             self._list_pages_served += 1
             page_number = self._list_pages_served
+            if not filters:
+                self.longest_list_served = max(self.longest_list_served, total)
         if self.arrivals_per_page:
             self.account.add_recordings(self.arrivals_per_page)  # seen by the next page, not this one
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django import forms, template
-from django.forms import Form
 from django_filters import FilterSet
 
 from ..filters import TABLE_OPTIONS
@@ -16,15 +15,13 @@ NOT_FILTERS = ("q", *TABLE_OPTIONS)
 
 
 @register.simple_tag
-def other_filters_in_force(form: Form) -> int:
-    """How many filters besides the search are set, or in error: "More filters" opens for them."""
+def other_filters_in_force(filterset: FilterSet) -> int:
+    """How many filters besides those shown first are set, or in error: "More filters" opens for them."""
+    form = filterset.form
     if not form.is_bound:
         return 0
-    return sum(
-        1
-        for name in form.fields
-        if name not in NOT_FILTERS and (form.data.get(name, "") not in ("", None) or name in form.errors)
-    )
+    folded = [name for name in form.fields if name not in filterset.searched_first and name not in TABLE_OPTIONS]
+    return sum(1 for name in folded if form.data.get(name, "") not in ("", None) or name in form.errors)
 
 
 @dataclass(frozen=True)
