@@ -11,8 +11,6 @@ from .recording_format import day_month_year
 
 register = template.Library()
 
-NOT_FILTERS = ("q", *TABLE_OPTIONS)
-
 
 @register.simple_tag
 def other_filters_in_force(filterset: FilterSet) -> int:

@@ -15,6 +15,7 @@ register = template.Library()
 
 # Up to four decimals, for the fractions of a paisa or cent a single recording's storage costs.
 PRECISE = "¤#,##0.00##"
+KNOWN_CURRENCIES = frozenset(list_currencies())  # list_currencies() builds a new set on every call
 
 
 @register.filter
@@ -35,7 +36,7 @@ def amount_in(amount: Decimal | float | int | str | None, currency: str, *, prec
         value = Decimal(str(amount))
     except InvalidOperation:
         return "–"
-    if currency not in list_currencies():
+    if currency not in KNOWN_CURRENCIES:
         return f"{format_decimal(value, format='#,##0.00##', locale=locale())} {currency}"
     if precise:
         return format_currency(value, currency, format=PRECISE, locale=locale(), currency_digits=False)
