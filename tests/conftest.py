@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 
 from recordings.fake_vobiz.data import FakeAccount
@@ -104,8 +104,9 @@ def staff_client(client, django_user_model):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Cached counts must not leak from one test's rows into the next."""
-    cache.clear()
+    """Cached counts and forms must not leak from one test's rows into the next."""
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture

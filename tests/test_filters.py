@@ -1,7 +1,10 @@
 """The FilterSets above the tables: filters, and the table's rows per page and sort in the same form."""
 
+from datetime import timedelta
+
 import pytest
 from django.http import QueryDict
+from django.test import Client
 from django.utils import timezone
 
 from recordings.filters import AuditEventFilter, RecordingFilter
@@ -67,3 +70,38 @@ def test_a_folded_filter_in_force_opens_more_filters(support_client):
     html = support_client.get("/", {"transcript": "refund", "recording_type": "call"}).content.decode()
     assert '<details class="more-filters" open>' in html
     assert "(1 set)" in html
+
+
+def form_drawn(client, params):
+    """The filter form's HTML on the table's page, and whether its fields were drawn for it."""
+    response = client.get("/", params)
+    html = response.content.decode()
+    form = html[html.index('<section class="panel filters"') : html.index("</section>")]
+    return form, "recordings/_filter_field.html" in [template.name for template in response.templates]
+
+
+def test_the_form_is_drawn_once_per_query_and_role(support_client, auditor_user):
+    form, drawn = form_drawn(support_client, {"q": "98765", "page": 1})
+    assert drawn and 'value="98765"' in form
+    again, drawn = form_drawn(support_client, {"q": "98765", "page": 2})
+    assert not drawn and again == form  # a page turn shows the same form, kept
+    other, drawn = form_drawn(support_client, {"q": "12345"})
+    assert drawn and 'value="12345"' in other and "98765" not in other
+    wrong, drawn = form_drawn(support_client, {"added_after": "not a day"})
+    assert drawn and "Enter a valid date." in wrong
+    auditor_client = Client()
+    auditor_client.force_login(auditor_user)
+    auditors, drawn = form_drawn(auditor_client, {"q": "98765", "page": 1})
+    assert drawn and 'name="hold"' in auditors and 'name="hold"' not in form  # each role its fields
+
+
+def test_the_kept_form_is_drawn_again_on_the_next_day_and_in_another_zone(support_client, monkeypatch):
+    today = timezone.localdate()
+    form, drawn = form_drawn(support_client, {})
+    assert drawn and f"added_after={today.isoformat()}" in form and "(days in UTC)" in form
+    monkeypatch.setattr(timezone, "localdate", lambda: today + timedelta(days=1))
+    tomorrow, drawn = form_drawn(support_client, {})
+    assert drawn and f"added_after={(today + timedelta(days=1)).isoformat()}" in tomorrow
+    support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    elsewhere, drawn = form_drawn(support_client, {})
+    assert drawn and "(days in India Time)" in elsewhere

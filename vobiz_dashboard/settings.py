@@ -194,6 +194,17 @@ if "TRUST_X_FORWARDED_FOR" in os.environ:
         "TRUSTED_PROXY_COUNT to the number of proxies in front of the dashboard (1 for one)."
     )
 
+# Each process keeps its own: counts, limits and the filter forms' rendered HTML ({% cache %}),
+# the forms apart so that a run of different searches does not push the counts out.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "template-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
+
 # Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
 # Audio streams and ZIP downloads open at once: above the 6 connections a browser opens to a host
 # over HTTP/1.1, so one browser never meets it there.

@@ -2,14 +2,35 @@
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlencode
 
 from django import forms, template
+from django.utils import timezone
 from django_filters import FilterSet
 
 from ..filters import TABLE_OPTIONS
 from .recording_format import day_month_year
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def filter_form_state(context: template.Context, filterset: FilterSet) -> str:
+    """Everything the filter form's HTML depends on, as the key of its cached copy: the page, its
+    query but for the page number (every field's value and error comes from it), the fields the
+    viewer's role gets, and the zone and day the quick date ranges are counted in."""
+    request = context["request"]
+    query = sorted((name, value) for name, values in request.GET.lists() if name != "page" for value in values)
+    zone = getattr(request, "viewer_zone", None)
+    return "|".join(
+        (
+            request.path,
+            urlencode(query),
+            ",".join(filterset.form.fields),
+            zone.name if zone else "",
+            timezone.localdate().isoformat(),
+        )
+    )
 
 
 @register.simple_tag
