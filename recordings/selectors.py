@@ -188,23 +188,28 @@ def summarise(
     An exact count of a view over most of a million rows is a full scan, too slow to wait for on
     every page. So a page counts at most COUNT_BOUND rows (or as far as the page it shows, so that
     its page exists and a next page is offered): up to there the figure is exact, beyond it the
-    page says "more than" and asks `count_exactly` separately. Exact figures are cached until the
-    data changes, so repeat views and page turns show them. `filters` are the ones in force, as
+    page says "more than" and asks `count_exactly` separately. Both are cached until the data
+    changes, so repeat views and page turns show them at once. `filters` are the ones in force, as
     text: the cache key. A view whose every row costs a join (a transcript search) counts to a
     lower `bound`.
     """
     key = summary_key(filters)
-    summary = cache.get(key) if key else None
-    if summary is not None:
-        return summary
     bound = max(bound, min(at_least, MAX_COUNTED_ROWS))
+    beyond_key = f"{key}:more-than:{bound}" if key else None
+    if key:
+        cached = cache.get_many([key, beyond_key])
+        if summary := cached.get(key) or cached.get(beyond_key):
+            return summary
     totals = (
         queryset.order_by()
         .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]
         .aggregate(**summary_totals())
     )
     if totals["count"] > bound:
-        return Summary(count=bound, duration_ms=None, exact=False)
+        summary = Summary(count=bound, duration_ms=None, exact=False)
+        if beyond_key:  # true until the data changes, as an exact count is
+            cache.set(beyond_key, summary, SUMMARY_SECONDS)
+        return summary
     return remember(key, totals)
 
 

@@ -64,6 +64,21 @@ def test_the_bound_costs_the_same_queries_as_an_exact_count(support_client, thir
     assert queries({}) == queries({"page": 2})
 
 
+def test_more_than_is_kept_until_the_data_changes(support_client, thirty, small_bound):
+    def summary_and_counts():
+        with CaptureQueriesContext(connection) as captured:
+            summary = summary_of(support_client.get("/"))
+        return (summary.count, summary.exact), sum(q["sql"].startswith("SELECT COUNT(") for q in captured)
+
+    assert summary_and_counts() == ((25, False), 1)
+    assert summary_and_counts() == ((25, False), 0)  # a refresh: from the cache
+    Recording.objects.filter(pk__in=list(Recording.objects.values_list("pk", flat=True)[:20])).update(
+        gone_at=timezone.now()
+    )
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1, gone=20)
+    assert summary_and_counts() == ((10, True), 1)  # the run that found them gone is a new data version
+
+
 def test_the_exact_count_comes_separately_and_is_then_shown_by_every_page(support_client, thirty, small_bound):
     response = support_client.get("/count", {"recording_format": "mp3"})
     assert response.status_code == 200
