@@ -1,7 +1,9 @@
 """Transcripts on the pages, and the search of what was said."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings import transcripts
@@ -189,3 +191,32 @@ def test_a_search_too_common_to_rank_counts_its_page_then_all(support_client, mo
     assert (summary.count, summary.exact) == (25, False)  # the page's own rows, each checked
     assert support_client.get("/count", {"transcript": "refund"}).json()["count"] == 30
     assert support_client.get("/").context["summary"].exact  # other views count to the usual bound
+
+
+def probes(client, words):
+    """How many times a search asked the index whether the words are too common to rank."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/", {"transcript": words})
+    asked = [q["sql"] for q in captured if f"LIMIT {transcripts.RANKED_MATCHES + 1}" in q["sql"]]
+    return shown_ids(response), sum("SUM(" not in sql for sql in asked)  # not the ranked search's own count
+
+
+def test_whether_words_can_be_ranked_is_asked_once_for_a_while(support_client, transcribed):
+    refund, twice, other = transcribed
+    assert probes(support_client, "refund") == ([twice.recording_id, refund.recording_id], 1)
+    assert probes(support_client, "Refund") == ([twice.recording_id, refund.recording_id], 0)  # case folds
+    assert probes(support_client, "delivery") == ([other.recording_id], 1)  # other words, asked anew
+
+
+def test_a_stale_answer_changes_only_the_order(support_client, transcribed, monkeypatch):
+    """Words that became too common to rank since they were last searched are still ranked, for a
+    while: every match is shown and counted all the same."""
+    refund, twice, other = transcribed
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 2)
+    support_client.get("/", {"transcript": "refund"})
+    newer = make_recording(add_time="2026-11-30T10:00:00+00:00")
+    transcribe(newer.recording_id, "a refund")
+    response = support_client.get("/", {"transcript": "refund"})
+    assert set(shown_ids(response)) == {refund.recording_id, twice.recording_id, newer.recording_id}
+    assert (response.context["summary"].count, response.context["summary"].exact) == (3, True)
+    assert "Best matches first." in response.content.decode()
