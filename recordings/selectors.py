@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from hashlib import md5
 from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
@@ -249,11 +250,14 @@ def remember(key: str | None, figures: dict) -> Summary:
     return summary
 
 
+# What an auditor does that changes which rows a filter shows (a hold: the Legal hold filter's).
 CHANGING_ACTIONS = [
     AuditEvent.Action.REVIEW,
     AuditEvent.Action.FLAG,
     AuditEvent.Action.CLEAR_REVIEW,
     AuditEvent.Action.DELETE,
+    AuditEvent.Action.HOLD,
+    AuditEvent.Action.RELEASE,
 ]
 
 
@@ -263,16 +267,26 @@ def data_version() -> str | None:
 
     One query; each action's latest event is its own index lookup (audit_action_idx), so the
     plays and downloads that fill the log are never scanned; the newest recording and transcript
-    are the last entries of their primary keys.
+    are the last entries of their primary keys. Written out once (`data_version_sql`): built by
+    the ORM on every page it took 2.4 ms, of a table page's 25.
     """
-    latest = {
-        action: Subquery(AuditEvent.objects.filter(action=action).order_by("-at").values("pk")[:1])
-        for action in CHANGING_ACTIONS
-    }
-    latest["newest_recording"] = Subquery(Recording.objects.order_by("-pk").values("pk")[:1])
-    latest["newest_transcript"] = Subquery(Transcript.objects.order_by("-pk").values("pk")[:1])
-    row = SyncRun.objects.order_by("-started_at").values("pk", "pages", "gone").annotate(**latest).first()
+    with connection.cursor() as cursor:
+        cursor.execute(data_version_sql(), CHANGING_ACTIONS)
+        row = cursor.fetchone()
     return repr(row) if row else None  # no sync yet: rows that came another way, so no caching
+
+
+@lru_cache(maxsize=1)
+def data_version_sql() -> str:
+    quote = connection.ops.quote_name
+
+    def latest(model, order, where=""):
+        return f"(SELECT {quote('id')} FROM {quote(model._meta.db_table)}{where} ORDER BY {order} DESC LIMIT 1)"
+
+    events = [latest(AuditEvent, quote("at"), f" WHERE {quote('action')} = %s") for _ in CHANGING_ACTIONS]
+    newest = [latest(Recording, quote("id")), latest(Transcript, quote("id"))]
+    columns = ", ".join([quote("id"), quote("pages"), quote("gone"), *events, *newest])
+    return f"SELECT {columns} FROM {quote(SyncRun._meta.db_table)} ORDER BY {quote('started_at')} DESC LIMIT 1"
 
 
 NEW_COUNT_BOUND = 100  # "more than 99 new" says enough
