@@ -17,7 +17,8 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from .models import CallbackNonce
@@ -110,19 +111,43 @@ def verified_nonces(headers, path):
     return sorted(nonces)
 
 
-def spend_nonces(nonces):
+def spend_nonces(nonces: list[str]) -> None:
     """Records the nonces as used, in the caller's transaction; CallbackRefused if one was seen.
 
-    Nonces older than the window are forgotten here, a few at a time, so the table stays small."""
+    One statement, so that answering Vobiz costs few round trips to the database: an insert that
+    skips a nonce already there, and says how many it added."""
+    forget_old_nonces()
+    table = connection.ops.quote_name(CallbackNonce._meta.db_table)
     now = timezone.now()
-    cutoff = now - timedelta(days=settings.CALLBACK_NONCE_DAYS)
-    stale = CallbackNonce.objects.filter(seen_at__lt=cutoff).values_list("pk", flat=True)[:100]
-    CallbackNonce.objects.filter(pk__in=list(stale)).delete()
-    try:
-        with transaction.atomic():
-            CallbackNonce.objects.bulk_create([CallbackNonce(nonce=nonce, seen_at=now) for nonce in nonces])
-    except IntegrityError:
-        raise CallbackRefused("nonce already used: a replayed callback") from None
+    rows = ", ".join(["(%s, %s)"] * len(nonces))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (nonce, seen_at) VALUES {rows} ON CONFLICT (nonce) DO NOTHING",
+            [value for nonce in nonces for value in (nonce, now)],
+        )
+        added = cursor.rowcount
+    if added != len(nonces):
+        raise CallbackRefused("nonce already used: a replayed callback")
+
+
+def let_commit_lag() -> None:
+    """Lets the current transaction's commit return before it is on disk (PostgreSQL's
+    synchronous_commit, for this transaction only): a crash in the next fraction of a second may
+    lose it, never corrupt anything. Waiting for the disk took 2 to 14 ms a commit here. For what
+    the next sync brings back anyway: a recording callback's nonce and queued fetch."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+NONCES_FORGOTTEN_EVERY = 3600  # seconds
+
+
+def forget_old_nonces() -> None:
+    """Deletes the nonces older than the window, once an hour in each process: not on every
+    callback, whose answer should wait on as little as possible."""
+    if cache.add("callback-nonces-forgotten", True, NONCES_FORGOTTEN_EVERY):
+        CallbackNonce.objects.filter(seen_at__lt=timezone.now() - timedelta(days=settings.CALLBACK_NONCE_DAYS)).delete()
 
 
 @dataclass

@@ -23,10 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def queue_recording_fetch(recording_id: str) -> None:
-    """Hand the fetch to a worker. A queue that refuses it (Redis down) loses nothing for good: the
-    next sync stores the recording."""
+    """Hand the fetch to a worker, in the caller's transaction if there is one (the database queue
+    then commits with it). A queue that refuses it (Redis down) loses nothing for good: the next
+    sync stores the recording."""
     try:
-        fetch_recording_task.enqueue(recording_id=recording_id)
+        with transaction.atomic():  # a queue in this database that fails leaves the caller's transaction usable
+            fetch_recording_task.enqueue(recording_id=recording_id)
     except Exception as exc:  # whatever the queue raises; the callback is answered all the same
         logger.warning("callback for recording %s: fetch not queued (%s); the next sync picks it up", recording_id, exc)
 
@@ -92,5 +94,5 @@ def store_transcription(callback: TranscriptionCallback) -> Transcript:
         recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
     )
     if not Recording.objects.filter(recording_id=callback.recording_id).exists():
-        transaction.on_commit(lambda: queue_recording_fetch(callback.recording_id))
+        queue_recording_fetch(callback.recording_id)
     return transcript

@@ -2,7 +2,8 @@
 
 Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
 unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored. The nonce is
-spent in the same transaction as the change, so a callback that failed can be sent again.
+spent in the same transaction as the change, so a callback that failed can be sent again; with the
+database queue the fetch is queued in it too, so that the answer waits on a single commit.
 """
 
 import logging
@@ -24,9 +25,10 @@ def answer(status, text):
     return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
-def handle(request, read, act):
+def handle(request, read, act, *, recoverable=False):
     """Checks the signature, reads the body with `read` and, in one transaction with spending the
-    nonces, calls `act` with what it read; returns the answer."""
+    nonces, calls `act` with what it read; returns the answer. `recoverable`: what `act` changes,
+    the next sync would bring anyway, so the answer need not wait for the commit to reach the disk."""
     path = request.path_info
     try:
         nonces = callbacks.verified_nonces(request.headers, path)
@@ -51,6 +53,8 @@ def handle(request, read, act):
         return answer(status, f"Unusable callback: {exc}.")
     try:
         with transaction.atomic():
+            if recoverable:
+                callbacks.let_commit_lag()
             callbacks.spend_nonces(nonces)
             done = act(callback)
     except callbacks.CallbackRefused as exc:
@@ -61,7 +65,7 @@ def handle(request, read, act):
 
 
 def queue_fetch(callback):
-    transaction.on_commit(lambda: live.queue_recording_fetch(callback.recording_id))
+    live.queue_recording_fetch(callback.recording_id)
     return "queued: the recording is fetched from Vobiz"
 
 
@@ -75,7 +79,7 @@ def store_transcription(callback):
 @sensitive_post_parameters("transcription")
 @require_POST
 def recording_callback(request):
-    return handle(request, callbacks.recording_callback, queue_fetch)
+    return handle(request, callbacks.recording_callback, queue_fetch, recoverable=True)
 
 
 @login_not_required
