@@ -13,7 +13,8 @@ How a search reads, so that it costs about a page whatever the words (see docs/p
 - Words in more transcripts than that (a word nearly every call says) are not ranked: ranking
   hundreds of thousands of matches is the whole cost, and such a ranking says little. They are
   shown newest first, the table's own order, each recording checked for the words as the table
-  reads it; the page says so.
+  reads it; the page says so. On SQLite, words in up to READ_ONCE_MATCHES transcripts are read
+  from the index once for that check, rather than asked of it for each recording.
 - Highlights are made for the page's rows only, in one more query.
 
 Highlights are made by the database around private-use characters that stored text never holds
@@ -51,7 +52,11 @@ WORD = re.compile(r"[^\W_]+")
 MAX_WORDS = 12
 # Words in more transcripts than this are shown newest first rather than ranked (see above).
 RANKED_MATCHES = 5_000
-# How long the answer to "are these words in more than RANKED_MATCHES transcripts?" is kept.
+# On SQLite, words in more transcripts than this are looked up in the index for each recording
+# walked rather than read from it once (see FullText.said_in): reading a common word's 285,000
+# matches took 134 ms, where its page walks 83 recordings.
+READ_ONCE_MATCHES = 25_000
+# How long `known_matches` keeps what it counted.
 RANKABLE_SECONDS = 600
 SNIPPET_WORDS = 24
 
@@ -88,28 +93,30 @@ def search(queryset: QuerySet, *, text: str) -> Search:
     # As an attribute of its own: a row read without it (a deep page, read by id) shows no snippet
     # rather than fetching its transcript.
     snippets = Prefetch("transcript", queryset=full_text.snippets(), to_attr="matched")
-    if rankable(words, full_text):
+    matches = known_matches(words, full_text)
+    if matches <= RANKED_MATCHES:
         ranked = CTE(full_text.matches(ranked=True).order_by("-score", "-transcript_id"), name="ranked_transcripts")
         recordings = joined(queryset, ranked).annotate(transcript_rank=ranked.col.score)
         recordings = recordings.order_by(ranked.col.score.desc(), ranked.col.transcript_id.desc())
         return Search(recordings.prefetch_related(snippets), recordings, best_first=True)
-    walked = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=True)))
+    walked = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=True, matches=matches)))
     if full_text.postgresql:
-        counted = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=False)))
+        counted = queryset.filter(Exists(full_text.said_in(OuterRef("recording_id"), walking=False, matches=matches)))
     else:  # from the index's matches, each joined to its recording: SQLite asks EXISTS row by row
         counted = joined(queryset, CTE(full_text.matches(ranked=False), name="matching_transcripts"))
     return Search(walked.prefetch_related(snippets), counted, best_first=False)
 
 
-def rankable(words: list[str], full_text: "FullText") -> bool:
-    """Whether at most RANKED_MATCHES transcripts say the words: asked of the index (5,001 rows
-    read for a common word, about 8 ms on PostgreSQL at 300,000 transcripts), then kept for
-    RANKABLE_SECONDS for a page turn or the next search of the same words. An answer gone stale
-    changes only the order shown: the transcripts of a few minutes more do not make ranking slow,
-    and the rows and their count are read afresh either way."""
+def known_matches(words: list[str], full_text: "FullText") -> int:
+    """How many transcripts say the words, as far as the search's choices need to know: up to
+    `full_text.matches_counted` (5,001 rows read for a common word, about 8 ms on PostgreSQL at
+    300,000 transcripts), then kept for RANKABLE_SECONDS for a page turn or the next search of the
+    same words. A figure gone stale changes only the order shown or how the rows are read: the
+    transcripts of a few minutes more do not make either slow, and the rows and their count are
+    read afresh."""
     said = " ".join(words).lower()  # both indexes fold case
-    key = "rankable:" + md5(f"{connection.vendor}|{said}".encode(), usedforsecurity=False).hexdigest()
-    return cache.get_or_set(key, lambda: full_text.matches_at_most(RANKED_MATCHES), RANKABLE_SECONDS)
+    key = "matches:" + md5(f"{connection.vendor}|{said}".encode(), usedforsecurity=False).hexdigest()
+    return cache.get_or_set(key, lambda: full_text.matches_up_to(full_text.matches_counted), RANKABLE_SECONDS)
 
 
 def joined(queryset: QuerySet, matches: CTE) -> QuerySet:
@@ -127,13 +134,19 @@ class FullText:
         else:
             self.terms = " ".join('"' + word.replace('"', '""') + '"' for word in words)  # no FTS5 syntax
 
-    def matches_at_most(self, limit: int) -> bool:
-        """Whether at most `limit` transcripts say the words, from the index."""
+    @property
+    def matches_counted(self) -> int:
+        """How far `known_matches` counts: to the most that are ranked, and on SQLite, whose index
+        counts its matches without reading them, to the most that are read once (`said_in`)."""
+        return RANKED_MATCHES + 1 if self.postgresql else READ_ONCE_MATCHES + 1
+
+    def matches_up_to(self, limit: int) -> int:
+        """How many transcripts say the words, but no more than `limit`, from the index."""
         if self.postgresql:
             matches = TranscriptVector.objects.filter(search=self.query)
         else:
             matches = TranscriptIndex.objects.filter(query=self.terms)  # the index alone, no join
-        return matches[: limit + 1].count() <= limit
+        return matches[:limit].count()
 
     def matches(self, *, ranked: bool) -> QuerySet:
         """Every matching transcript's `transcript_id` and `recording_id`, and if `ranked` its
@@ -150,11 +163,19 @@ class FullText:
             return matches.annotate(score=score).values("transcript_id", "recording_id", "score")
         return matches.values("transcript_id", "recording_id")
 
-    def said_in(self, recording_id: OuterRef, *, walking: bool) -> QuerySet:
+    def said_in(self, recording_id: OuterRef, *, walking: bool, matches: int) -> QuerySet:
         """The transcript of the recording `recording_id` if it says the words. `walking`: asked of
         each recording in turn, as the table reads them in its order; else the planner may as well
-        read every match from the index first (PostgreSQL; SQLite asks each recording anyway)."""
+        read every match from the index first (PostgreSQL; SQLite asks each recording anyway).
+        `matches`: how many transcripts say them, as far as `known_matches` counted."""
         if not self.postgresql:
+            if matches <= READ_ONCE_MATCHES:
+                # The matches read from the index once (SQLite keeps the list for the statement),
+                # each recording's transcript looked up in it: asking the index of each recording
+                # costs about 15 µs, which at 12,000 matches of 300,000 (a topic word: 2,000
+                # recordings walked for a page) was 29 ms against 12.
+                said = TranscriptIndex.objects.filter(query=self.terms).values("transcript")
+                return Transcript.objects.filter(recording_id=recording_id, pk__in=said)
             return TranscriptIndex.objects.filter(query=self.terms, transcript__recording_id=recording_id)
         if walking:
             # The function of @@ rather than the operator, so that the planner cannot make a GIN

@@ -60,11 +60,14 @@ def test_a_ranked_search_keeps_the_other_filters(support_client, transcribed):
     ]
 
 
-def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcribed, monkeypatch):
+# Matches read from the index once, or (more than READ_ONCE_MATCHES: SQLite) asked of it by each recording.
+@pytest.mark.parametrize("read_once", [25_000, 2])
+def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcribed, monkeypatch, read_once):
     refund, twice, other = transcribed
     newer = make_recording(add_time="2026-11-30T10:00:00+00:00")
     transcribe(newer.recording_id, "a refund")
     monkeypatch.setattr(transcripts, "RANKED_MATCHES", 2)
+    monkeypatch.setattr(transcripts, "READ_ONCE_MATCHES", read_once)
     response = support_client.get("/", {"transcript": "refunds"})
     assert shown_ids(response) == [newer.recording_id, refund.recording_id, twice.recording_id]
     html = response.content.decode()
@@ -197,7 +200,8 @@ def probes(client, words):
     """How many times a search asked the index whether the words are too common to rank."""
     with CaptureQueriesContext(connection) as captured:
         response = client.get("/", {"transcript": words})
-    asked = [q["sql"] for q in captured if f"LIMIT {transcripts.RANKED_MATCHES + 1}" in q["sql"]]
+    limit = f"LIMIT {transcripts.FullText([words]).matches_counted}"
+    asked = [q["sql"] for q in captured if limit in q["sql"]]
     return shown_ids(response), sum("SUM(" not in sql for sql in asked)  # not the ranked search's own count
 
 
