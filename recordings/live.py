@@ -8,7 +8,7 @@ already, so storing is an upsert and running it twice changes nothing.
 
 import logging
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tasks import task
 
@@ -24,11 +24,12 @@ logger = logging.getLogger(__name__)
 
 def queue_recording_fetch(recording_id: str) -> None:
     """Hand the fetch to a worker, in the caller's transaction if there is one (the database queue
-    then commits with it). A queue that refuses it (Redis down) loses nothing for good: the next
-    sync stores the recording."""
+    then commits with it, and fails with it: DatabaseError). Another queue that refuses it (Redis
+    down) loses nothing for good: the next sync stores the recording."""
     try:
-        with transaction.atomic():  # a queue in this database that fails leaves the caller's transaction usable
-            fetch_recording_task.enqueue(recording_id=recording_id)
+        fetch_recording_task.enqueue(recording_id=recording_id)
+    except DatabaseError:
+        raise
     except Exception as exc:  # whatever the queue raises; the callback is answered all the same
         logger.warning("callback for recording %s: fetch not queued (%s); the next sync picks it up", recording_id, exc)
 

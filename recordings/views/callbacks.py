@@ -1,7 +1,8 @@
 """Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/callbacks.py).
 
 Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
-unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored. The nonce is
+unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored, and 503
+when the database fails meanwhile (nothing kept, so Vobiz's retry is taken). The nonce is
 spent in the same transaction as the change, so a callback that failed can be sent again; with the
 database queue the fetch is queued in it too, so that the answer waits on a single commit.
 """
@@ -9,7 +10,7 @@ database queue the fetch is queued in it too, so that the answer waits on a sing
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
@@ -60,6 +61,9 @@ def handle(request, read, act, *, recoverable=False):
     except callbacks.CallbackRefused as exc:
         logger.warning("refused a callback to %s for %s: %s", path, callback.recording_id, exc)
         return answer(403, REFUSED)
+    except DatabaseError as exc:  # nothing was kept, the nonce included: Vobiz's retry is taken
+        logger.warning("could not take a callback to %s for %s: %s", path, callback.recording_id, exc)
+        return answer(503, "Not taken: the database is unavailable. Send it again.")
     logger.info("callback to %s for %s: %s", path, callback.recording_id, done)
     return answer(200, done)
 
