@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import OrderBy, RawSQL, Value
 from django.db.models.functions import Cast, StrIndex, Upper
 from django.db.models.lookups import GreaterThan
@@ -349,6 +349,16 @@ def sort_key(item) -> tuple:
 def with_hold_marks(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
     """Each row's `on_hold`: whether an active hold covers it or its call (within the same query)."""
     return queryset.annotate(on_hold=Exists(LegalHold.objects.covering_row()))
+
+
+def with_masked_marks(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
+    """Each row's `transcript_masked`: whether its transcript had payment or identity data masked
+    (None without a transcript), within the same query.
+
+    A value read by the transcript's unique key, once per row shown: PostgreSQL would answer an
+    EXISTS by hashing every masked transcript first, a cost that grows with the table."""
+    masked = Transcript.objects.filter(recording_id=OuterRef("recording_id")).values("masked")[:1]
+    return queryset.annotate(transcript_masked=Subquery(masked))
 
 
 def recordings_of_call(*, call_uuid: str) -> QuerySet[Recording]:

@@ -50,7 +50,7 @@ def recording_list(request):
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable.of_view(
-        selectors.with_hold_marks(queryset) if auditor else queryset,
+        selectors.with_masked_marks(selectors.with_hold_marks(queryset)) if auditor else queryset,
         search=bool(search),
         exclude=excluded if search else excluded + RecordingTable.SEARCH_COLUMNS,
     )
