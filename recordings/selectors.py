@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL, Value
-from django.db.models.functions import StrIndex, Upper
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.expressions import OrderBy, RawSQL, Value
+from django.db.models.functions import Cast, StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -293,18 +293,91 @@ NEW_COUNT_BOUND = 100  # "more than 99 new" says enough
 
 
 def newest_stored() -> int:
-    """The id of the latest recording stored: the table asks what came after it (`count_stored_after`)."""
+    """The id of the latest recording stored: the table asks what came after it (`count_new_above`)."""
     return Recording.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def count_stored_after(queryset: QuerySet[Recording], *, since: int) -> int:
-    """How many of a view's recordings were stored after row `since`, up to NEW_COUNT_BOUND."""
-    return queryset.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
+def first_row_and_newest_stored(queryset: QuerySet[Recording]) -> tuple[int | None, int]:
+    """The id of a view's first row (None when it is empty) and `newest_stored()`, in one query."""
+    newest = Subquery(Recording.objects.order_by("-pk").values("pk")[:1])
+    row = queryset.annotate(newest_stored=newest).values_list("pk", "newest_stored").first()
+    return row if row is not None else (None, newest_stored())
+
+
+def count_new_above(queryset: QuerySet[Recording], *, since: int, first_shown: int | None) -> int:
+    """How many of a view's recordings were stored after row `since` and come before its row
+    `first_shown` in the view's order (what reloading it puts above the rows it showed), up to
+    NEW_COUNT_BOUND. A recording stored late with an old add_time (a restore, a sync filling in
+    the past) lands further down, and is not new to the reader.
+
+    Cheap however large the view: the rows stored after `since` are a few at the end of the
+    primary key, and the first row shown is read by its key.
+    """
+    above = queryset if first_shown is None else ahead_of_row(queryset, pk=first_shown)
+    return above.filter(pk__gt=since).order_by().values("pk")[:NEW_COUNT_BOUND].count()
+
+
+def ahead_of_row(queryset: QuerySet[Recording], *, pk: int) -> QuerySet[Recording]:
+    """The rows of `queryset` that its order puts before row `pk`, NULLs where the database sorts
+    them; all of them if that row has left the view (nothing to place them against)."""
+    ordering = queryset.query.order_by or (queryset.model._meta.ordering if queryset.query.default_ordering else ())
+    keys = [sort_key(item) for item in ordering]
+    names = {f"sort_key_{i}": expression for i, (expression, _, _) in enumerate(keys)}
+    # A float (a transcript's rank is PostgreSQL's real) is read and compared as double precision:
+    # a real read back as a parameter is not equal to itself, and ties would be lost.
+    resolved = queryset.annotate(**names).query.annotations
+    names = {
+        name: Cast(expression, FloatField()) if isinstance(resolved[name].output_field, FloatField) else expression
+        for name, expression in names.items()
+    }
+    keyed = queryset.annotate(**names)
+    anchor = keyed.filter(pk=pk).values(*names).first()
+    if anchor is None:
+        return queryset
+    ahead, ties = Q(pk__in=[]), Q()
+    for name, (_, descending, nulls_first) in zip(names, keys):
+        value = anchor[name]
+        if value is None:
+            before = Q(pk__in=[]) if nulls_first else Q(**{f"{name}__isnull": False})
+            equal = Q(**{f"{name}__isnull": True})
+        else:
+            before = Q(**{f"{name}__{'gt' if descending else 'lt'}": value})
+            if nulls_first:
+                before |= Q(**{f"{name}__isnull": True})
+            equal = Q(**{name: value})
+        ahead |= ties & before
+        ties &= equal
+    return keyed.filter(ahead)
+
+
+def sort_key(item) -> tuple:
+    """(expression, descending, NULLs first) of one item of a queryset's order_by."""
+    if isinstance(item, str):
+        expression, descending, nulls_first, nulls_last = F(item.lstrip("-")), item.startswith("-"), None, None
+    elif isinstance(item, OrderBy):
+        expression, descending = item.expression, item.descending
+        nulls_first, nulls_last = item.nulls_first, item.nulls_last
+    else:
+        expression, descending, nulls_first, nulls_last = item, False, None, None
+    if not (nulls_first or nulls_last):
+        # PostgreSQL sorts NULL above every value, SQLite below.
+        nulls_first = descending == (connection.vendor == "postgresql")
+    return expression, descending, bool(nulls_first)
 
 
 def with_hold_marks(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
     """Each row's `on_hold`: whether an active hold covers it or its call (within the same query)."""
     return queryset.annotate(on_hold=Exists(LegalHold.objects.covering_row()))
+
+
+def with_masked_marks(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
+    """Each row's `transcript_masked`: whether its transcript had payment or identity data masked
+    (None without a transcript), within the same query.
+
+    A value read by the transcript's unique key, once per row shown: PostgreSQL would answer an
+    EXISTS by hashing every masked transcript first, a cost that grows with the table."""
+    masked = Transcript.objects.filter(recording_id=OuterRef("recording_id")).values("masked")[:1]
+    return queryset.annotate(transcript_masked=Subquery(masked))
 
 
 def recordings_of_call(*, call_uuid: str) -> QuerySet[Recording]:

@@ -95,6 +95,17 @@ class RecordingTable(tables.Table):
         empty_text = "No recordings match these filters."
         template_name = "recordings/recording_table.html"
 
+    @classmethod
+    def of_view(cls, queryset, *, search: bool, **kwargs) -> "RecordingTable":
+        """The table of a view, sorted by its `sort` parameter once a RequestConfig configures it."""
+        # A transcript search comes in its own order (see transcripts.search) unless a column is sorted on.
+        return cls(queryset, order_by_field="sort", order_by=() if search else None, **kwargs)
+
+    @property
+    def ordered_data(self):
+        """The table's queryset in the order it shows."""
+        return self.data.data
+
     @property
     def shows_audit_columns(self) -> bool:
         return "selected" in self.columns

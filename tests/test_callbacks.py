@@ -327,16 +327,21 @@ def test_a_transcription_signed_for_the_recording_endpoint_is_refused(client, ca
     assert not Transcript.objects.exists()
 
 
+def live_demo_call(live_server, settings, account):
+    """What the demo does every 20 s: a new call at the fake, its callback to the dashboard."""
+    settings.DASHBOARD_PUBLIC_URL = live_server.url
+    sender = CallbackSender(account, live_server.url, seed=3)
+    try:
+        return sender.new_call()
+    finally:
+        sender.session.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_live_demo_call_starts_and_ends_when_it_was_added(live_server, settings, fake_vobiz):
     """The demo's new calls: the fake lists their start and end at the moment they were added, as
     their callback says, so the recording's page shows one moment for all three."""
-    settings.DASHBOARD_PUBLIC_URL = live_server.url
-    sender = CallbackSender(fake_vobiz.account, live_server.url, seed=3)
-    try:
-        recording_id = sender.new_call()
-    finally:
-        sender.session.close()
+    recording_id = live_demo_call(live_server, settings, fake_vobiz.account)
     recording = Recording.objects.get(recording_id=recording_id)
     added_ms = recording.add_time.timestamp() * 1000
     assert abs(recording.recording_end_ms - added_ms) < 2_000
@@ -411,3 +416,15 @@ def test_a_database_failure_keeps_nothing_and_asks_for_the_callback_again(
     monkeypatch.undo()
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
     assert post(client, RECORDING_PATH, record_action_fields(new_recording), headers).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_demo_calls_page_shows_its_call_record(live_server, settings, fake_vobiz, support_client):
+    """The callback says the call completed: its CDR is there at once, not after the next call."""
+    recording_id = live_demo_call(live_server, settings, fake_vobiz.account)
+    call_uuid = Recording.objects.get(recording_id=recording_id).call_uuid
+    response = support_client.get(f"/calls/{call_uuid}/")
+    assert response.status_code == 200
+    facts = {label: value for label, value, _ in response.context["facts"]}
+    assert "Hung up by" in facts and b"still in progress" not in response.content
+    assert recording_id.encode() in response.content

@@ -5,7 +5,7 @@ import re
 import threading
 import time
 import wave
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -248,6 +248,36 @@ def test_cdr_404_for_the_newest_call_and_unknown_calls(server, http):
         response = http.get(f"{server.base_url}/Account/{AUTH_ID}/cdr/{call_uuid}", timeout=5)
         assert response.status_code == 404
         assert response.json()["success"] is False
+
+
+def test_a_call_that_ended_has_its_cdr_at_once_agreeing_with_its_recording(server, http):
+    ended_at = datetime(2026, 12, 1, 9, 30, 15, tzinfo=timezone.utc)
+    recording_id = server.account.add_call(ended_at=ended_at)
+    head = list_page(http, server, limit=1)["objects"][0]
+    assert head["recording_id"] == recording_id
+    response = http.get(f"{server.base_url}/Account/{AUTH_ID}/cdr/{head['call_uuid']}", timeout=5)
+    assert response.status_code == 200
+    cdr = response.json()["data"]
+    assert cdr["uuid"] == head["call_uuid"] and cdr["end_time"] == "2026-12-01T09:30:15Z"
+    recording_end = datetime.fromtimestamp(float(head["recording_end_ms"]) / 1000, timezone.utc)
+    assert abs(parse_add_time(head["add_time"]) - recording_end) < timedelta(milliseconds=1)
+    assert timedelta(seconds=1) <= ended_at - recording_end <= timedelta(seconds=3)
+    recording_start = datetime.fromtimestamp(float(head["recording_start_ms"]) / 1000, timezone.utc)
+    assert datetime.fromisoformat(cdr["start_time"]) < recording_start
+    calls = list_page(http, server, call_uuid=head["call_uuid"])
+    assert [o["recording_id"] for o in calls["objects"]] == [recording_id]  # a call of its own
+
+
+def test_a_generated_call_after_an_ended_one_is_still_in_progress(server, http):
+    ended_id = server.account.add_call(ended_at=datetime.now(timezone.utc))
+    (newest_id,) = server.account.add_recordings(1)
+    calls = {o["recording_id"]: o["call_uuid"] for o in list_page(http, server, limit=2)["objects"]}
+    assert calls[newest_id] != calls[ended_id]
+    statuses = {
+        recording_id: http.get(f"{server.base_url}/Account/{AUTH_ID}/cdr/{call_uuid}", timeout=5).status_code
+        for recording_id, call_uuid in calls.items()
+    }
+    assert statuses == {ended_id: 200, newest_id: 404}
 
 
 # ---- auth -------------------------------------------------------------------------------------

@@ -146,6 +146,32 @@ def test_auditors_find_recordings_whose_transcript_was_masked(auditor_client, su
     assert len(shown_ids(support_client.get("/", {"masked": "masked"}))) == 2
 
 
+def row_of(html, recording_id):
+    """The table row (<tr>…</tr>) that links `recording_id`."""
+    return next(row for row in html.split("<tr>") if f"/recordings/{recording_id}/" in row)
+
+
+def test_an_auditors_rows_mark_masked_transcripts_in_the_pages_own_query(auditor_client, support_user):
+    masked, clean, untranscribed = make_recording(), make_recording(), make_recording()
+    transcribe(masked.recording_id, "the security code is 1 2 3")
+    transcribe(clean.recording_id, "nothing to hide here")
+    with CaptureQueriesContext(connection) as first:
+        html = auditor_client.get("/").content.decode()
+    assert 'class="badge badge-masked"' in row_of(html, masked.recording_id)
+    for recording in (clean, untranscribed):
+        assert "badge-masked" not in row_of(html, recording.recording_id)
+    for recording in make_recordings(5):
+        transcribe(recording.recording_id, "my PAN is ABCDE1234F")
+    with CaptureQueriesContext(connection) as more:
+        html = auditor_client.get("/").content.decode()
+    assert html.count('class="badge badge-masked"') == 6
+    assert len(more) == len(first)  # no query per row
+    # Support staff see no trace of what was masked.
+    support_client = Client()
+    support_client.force_login(support_user)
+    assert "badge-masked" not in support_client.get("/").content.decode()
+
+
 def test_recording_and_call_pages_show_the_transcript(support_client):
     first = make_recording(call_uuid="call-with-words")
     second = make_recording(call_uuid="call-with-words")

@@ -18,8 +18,6 @@ from datetime import datetime, timezone
 
 import requests
 
-from .data import IST
-
 logger = logging.getLogger(__name__)
 
 RECORDING_PATH = "/vobiz/recording-callback"
@@ -116,22 +114,13 @@ class CallbackSender:
                 logger.warning("fake Vobiz: callback not delivered (%s)", type(exc).__name__)
 
     def new_call(self):
-        """Adds a recording that ended just now and posts its recording callback; returns its id."""
-        (recording_id,) = self.account.add_recordings(1)
-        now = datetime.now(timezone.utc).astimezone(IST)
-        duration_ms = int(float(self.account.get(recording_id)["recording_duration_ms"]))
-        # The recording ended now: its listed start and end (epoch milliseconds, as the API spells
-        # them) agree with its add_time and with this callback, not with the slot it was made for.
-        end_ms = int(now.timestamp() * 1000)
-        self.account.set_override(
-            recording_id,
-            {
-                "add_time": now.isoformat(sep=" "),
-                "recording_start_ms": f"{end_ms - duration_ms}.00000",
-                "recording_end_ms": f"{end_ms}.00000",
-            },
-        )
+        """Adds a call that ended just now and posts its recording's callback; returns the recording's id."""
+        # The account lists the recording, and has the call's CDR, as ended now: as the callback says.
+        recording_id = self.account.add_call(ended_at=datetime.now(timezone.utc))
         obj = self.account.get(recording_id)
+        duration_ms, start_ms, end_ms = (
+            int(float(obj[name])) for name in ("recording_duration_ms", "recording_start_ms", "recording_end_ms")
+        )
         self.post(
             RECORDING_PATH,
             {
@@ -146,7 +135,7 @@ class CallbackSender:
                 "CallStatus": "completed",
                 "RecordingDuration": str(duration_ms // 1000),
                 "RecordingDurationMs": str(duration_ms),
-                "RecordingStartMs": str(end_ms - duration_ms),
+                "RecordingStartMs": str(start_ms),
                 "RecordingEndMs": str(end_ms),
                 "RecordingEndReason": "hangup",
             },

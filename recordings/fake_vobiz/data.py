@@ -5,7 +5,8 @@ account of a million recordings costs no memory: only deletions and test overrid
 Lists are newest first, i.e. by descending seq (or oldest first, as the docs never state the
 order); `add_recordings` appends seqs, which become the newest. Ids encode their seq reversibly, so
 looking one up is O(1). The account's clock can be moved on: storage days and amounts grow with it,
-as Vobiz's do once a day.
+as Vobiz's do once a day. `add_call` appends a call that has just ended (the live demo's): a call of
+its own whose recording and CDR agree with the moment it ended.
 """
 
 import bisect
@@ -145,6 +146,11 @@ def _recording_format(h):
     return "wav" if h >> 60 < 6 else "mp3"  # 6 in 16 are wav
 
 
+def _hangup_after_recording_us(h_cdr):
+    """How long a call lasts after its last recording ends: 1 to 3 s."""
+    return (1 + (h_cdr >> 16) % 3) * _US
+
+
 def _call_type(hc):
     r = (hc >> 8) % 10  # 70% call, 10% conference, 20% trunk
     return RECORDING_TYPES[0 if r < 7 else 1 if r < 8 else 2]
@@ -183,6 +189,7 @@ class FakeAccount:
         self._deleted = []  # sorted seqs
         self._deleted_set = set()
         self._overrides = {}  # seq -> (fields, replace)
+        self._ended_calls = {}  # seq -> add_time in µs of the calls add_call made, each of one recording
         self._type_index = {t: array("q") for t in RECORDING_TYPES}  # seqs by type, ascending
         self._type_indexed_upto = 0
         self._lock = threading.RLock()
@@ -202,6 +209,16 @@ class FakeAccount:
             first = self._total
             self._total += n
             return [self._recording_id(seq) for seq in range(self._total - 1, first - 1, -1)]
+
+    def add_call(self, ended_at):
+        """Add a call of one recording that ended at `ended_at` (an aware datetime), as a live call's
+        callback announces it: listed, retrieved and with its CDR at once. Returns the recording's id."""
+        with self._lock:
+            seq = self._total
+            hangup_us = _hangup_after_recording_us(self._hash(seq, _SALT_CDR))
+            self._ended_calls[seq] = int(ended_at.timestamp() * _US) - hangup_us
+            self._total += 1
+            return self._recording_id(seq)
 
     def advance_clock(self, days=1):
         """Let `days` pass: every recording's storage days (and amount) move on, nothing else."""
@@ -290,10 +307,14 @@ class FakeAccount:
             if start is None or start >= self._total:
                 return None
             first, size = self._call_of(start)
-            hc = self._hash(start, _SALT_CALL)
-            in_progress = start + size >= self._total  # the newest call has not ended yet
-            if first != start or in_progress or (hc >> 50) % 50 == 0:  # ~2% never get a CDR
+            if first != start:
                 return None
+            hc = self._hash(start, _SALT_CALL)
+            if start not in self._ended_calls:
+                # Nothing says the newest generated call has ended, so it has not: more of its
+                # recordings may come. ~2% of the others never get a CDR.
+                if start + size >= self._total or (hc >> 50) % 50 == 0:
+                    return None
             return self._cdr(start, size, hc, call_uuid)
 
     def audio_spec(self, recording_id):
@@ -395,7 +416,16 @@ class FakeAccount:
         """(first seq of the call that `seq` belongs to, number of recordings in that call)."""
         block, position = divmod(seq, _BLOCK)
         offset, size = _LAYOUTS[self._hash(block, _SALT_BLOCK) & 63][position]
-        return block * _BLOCK + offset, size
+        first = block * _BLOCK + offset
+        if not self._ended_calls:
+            return first, size
+        if seq in self._ended_calls:
+            return seq, 1
+        # A call of the layout that add_call's calls cut into: its part on seq's side of them.
+        end = first + size
+        first = max([first] + [s + 1 for s in range(first, seq) if s in self._ended_calls])
+        end = min([end] + [s for s in range(seq + 1, end) if s in self._ended_calls])
+        return first, end - first
 
     def _type_of(self, seq):
         return _call_type(self._hash(self._call_of(seq)[0], _SALT_CALL))
@@ -408,7 +438,9 @@ class FakeAccount:
 
     def _add_time_us(self, seq, start, size, hc):
         """When the recording was added: a call's recordings sit close together inside the
-        first one's slot, so add_time strictly increases with seq."""
+        first one's slot, so add_time strictly increases with seq; add_call's when its call ended."""
+        if seq in self._ended_calls:
+            return self._ended_calls[seq]
         left = self._slot_start(start)
         width = self._slot_start(start + 1) - left
         gap = min(_MAX_GAP_IN_CALL_US, width // (2 * size))
@@ -447,7 +479,7 @@ class FakeAccount:
             conference_name = f"{_CONFERENCE_TOPICS[(hc >> 20) % 5]}-{(hc >> 24) % 1000:03d}"
         else:
             conference_name = None if (hc >> 34) & 1 else ""
-        if (hr >> 40) % 4 == 0:  # a quarter of the recordings lack start/end times
+        if (hr >> 40) % 4 == 0 and seq not in self._ended_calls:  # a quarter lack start/end times
             start_ms = end_ms = None
         else:
             end = add_us // 1000
@@ -486,7 +518,7 @@ class FakeAccount:
         ring = 2 + (h >> 8) % 25
         answer_us = min(s for s, _ in spans) - _US
         start_us = answer_us - ring * _US
-        end_us = max(e for _, e in spans) + (1 + (h >> 16) % 3) * _US
+        end_us = max(e for _, e in spans) + _hangup_after_recording_us(h)
         billsec = (end_us - answer_us) // _US if answered else 0
         cost = round(-(-billsec // 60) * 0.45, 4)  # 0.45 INR per started minute
         as_text = (h >> 20) & 1  # the docs show money both as strings and as numbers

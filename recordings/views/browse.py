@@ -49,11 +49,9 @@ def recording_list(request):
         bound=transcripts.count_bound(search.best_first) if search else selectors.COUNT_BOUND,
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
-    table = RecordingTable(
-        selectors.with_hold_marks(queryset) if auditor else queryset,
-        order_by_field="sort",
-        # A transcript search comes in its own order (see transcripts.search) unless a column is sorted on.
-        order_by=() if search else None,
+    table = RecordingTable.of_view(
+        selectors.with_masked_marks(selectors.with_hold_marks(queryset)) if auditor else queryset,
+        search=bool(search),
         exclude=excluded if search else excluded + RecordingTable.SEARCH_COLUMNS,
     )
     RequestConfig(
@@ -68,7 +66,7 @@ def recording_list(request):
             "table": table,
             "summary": summary,
             "database_empty": summary.count == 0 and not Recording.objects.exists(),
-            "newest_stored": selectors.newest_stored(),
+            **live_anchors(table),
             "is_auditor": auditor,
             "all_on_hold": auditor and view_is_all_on_hold(hold=hold, summary=summary, table=table),
             # How a transcript search is ordered, unless a column is sorted on.
@@ -76,6 +74,17 @@ def recording_list(request):
             "ranked_matches": transcripts.RANKED_MATCHES,
         },
     )
+
+
+def live_anchors(table: RecordingTable) -> dict:
+    """What live.js asks about (see views/live.py): the latest recording stored, and the view's
+    first row, above which new ones would come. On the first page that row is at hand; on
+    another, one query reads both."""
+    if table.page.number == 1:
+        records = table.page_records
+        return {"newest_stored": selectors.newest_stored(), "first_shown": records[0].pk if records else None}
+    first_shown, newest = selectors.first_row_and_newest_stored(table.ordered_data)
+    return {"newest_stored": newest, "first_shown": first_shown}
 
 
 def view_is_all_on_hold(*, hold: str | None, summary: selectors.Summary, table: RecordingTable) -> bool:

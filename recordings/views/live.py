@@ -2,19 +2,27 @@
 
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
 
 from .. import selectors
 from ..filters import RecordingFilter
 from ..roles import is_auditor, listener_required
+from ..tables import RecordingTable
 
 
 @listener_required
 @require_GET
 def new_recordings(request):
-    """The count of recordings in the table's view stored after the one given as `since` (a row id)."""
+    """The count of recordings in the table's view stored after the one given as `since` (a row id)
+    that its order puts above `first` (the id of the view's first row, when it had one)."""
     try:
         since = int(request.GET.get("since", ""))
+        first = request.GET.get("first", "")
+        first_shown = int(first) if first else None
     except ValueError:
-        return JsonResponse({"error": "since must be a whole number"}, status=400)
+        return JsonResponse({"error": "since and first must be whole numbers"}, status=400)
     filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
-    return JsonResponse({"count": selectors.count_stored_after(filterset.qs, since=since)})
+    table = RecordingTable.of_view(filterset.qs, search=bool(filterset.transcript_search))
+    RequestConfig(request, paginate=False).configure(table)  # sorted as the page is
+    count = selectors.count_new_above(table.ordered_data, since=since, first_shown=first_shown)
+    return JsonResponse({"count": count})

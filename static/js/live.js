@@ -1,9 +1,11 @@
 /*
  * The recordings table while it is open: asks every few seconds how many recordings of its view
- * were stored since it was drawn, and offers them ("2 new recordings — show") instead of moving
- * the rows under the reader's cursor. Showing them reloads the view from its first page.
+ * were stored since it was drawn and would come above its first row, and offers them ("2 new
+ * recordings — show") instead of moving the rows under the reader's cursor. Showing them reloads
+ * the view from its first page.
  *
- *   [data-new-recordings-url]  the question's URL (the view's filters); data-since the latest row id drawn
+ *   [data-new-recordings-url]  the question's URL (the view's filters and sort); data-since the latest
+ *                              row id stored, data-first the id of the view's first row (none: it was empty)
  *   [data-new-recordings-show] the link that shows them
  */
 (function () {
@@ -13,7 +15,8 @@
   var banner = document.querySelector("[data-new-recordings-url]");
   if (!banner || !window.fetch) return;
   var link = banner.querySelector("[data-new-recordings-show]");
-  var url = banner.getAttribute("data-new-recordings-url") + "&since=" + encodeURIComponent(banner.getAttribute("data-since"));
+  var url = banner.getAttribute("data-new-recordings-url") + "&since=" + encodeURIComponent(banner.getAttribute("data-since")) +
+    "&first=" + encodeURIComponent(banner.getAttribute("data-first"));
 
   var first = new URL(window.location.href);
   first.searchParams.delete("page");
