@@ -6,7 +6,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings import transcripts
+from recordings import tables, transcripts
 from recordings.models import Recording, Transcript
 from recordings.transcripts import highlighted
 
@@ -99,6 +99,30 @@ def test_matches_are_highlighted_and_the_rest_escaped(support_client):
     html = response.content.decode()
     assert "<mark>refund</mark>" in html
     assert "<script>alert" not in html
+
+
+@pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
+def test_a_far_page_of_a_search_still_highlights_its_rows_in_one_more_query(
+    auditor_client, monkeypatch, ranked_matches
+):
+    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    for n, recording in enumerate(make_recordings(60)):
+        transcribe(recording.recording_id, "a refund please " * (n % 7 + 1) + ("and cvv 123" if n % 2 else ""))
+    page_2 = {"transcript": "refund", "page": 2}
+    held = auditor_client.get("/", page_2).context["table"].page_records[0]
+    auditor_client.post(f"/recordings/{held.recording_id}/hold", {"reason": "a dispute"})
+    with CaptureQueriesContext(connection) as near:
+        expected = auditor_client.get("/", page_2)
+    monkeypatch.setattr(tables, "INDEX_ONLY_OFFSET", 0)  # page 2 read ids first, as pages past 1,000 rows are
+    with CaptureQueriesContext(connection) as far:
+        response = auditor_client.get("/", page_2)
+    records = response.context["table"].page_records
+    assert [r.pk for r in records] == [r.pk for r in expected.context["table"].page_records] and len(records) == 25
+    assert all("\ue000refund\ue001" in record.matched.snippet for record in records)
+    html = response.content.decode()
+    assert html.count("<mark>refund</mark>") >= 25
+    assert 'class="badge badge-masked"' in html and 'class="badge badge-held"' in row_of(html, held.recording_id)
+    assert len(far) <= len(near) + 1  # the ids, then the rows by id and their highlights
 
 
 def test_a_snippet_is_escaped_but_its_marks():
