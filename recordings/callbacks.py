@@ -116,9 +116,8 @@ def spend_nonces(nonces: list[str]) -> None:
 
     One statement, so that answering Vobiz costs few round trips to the database: an insert that
     skips a nonce already there, and says how many it added."""
-    forget_old_nonces()
     table = connection.ops.quote_name(CallbackNonce._meta.db_table)
-    now = timezone.now()
+    now = CallbackNonce._meta.get_field("seen_at").get_db_prep_value(timezone.now(), connection)  # as the ORM stores it
     rows = ", ".join(["(%s, %s)"] * len(nonces))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -141,13 +140,18 @@ def let_commit_lag() -> None:
 
 
 NONCES_FORGOTTEN_EVERY = 3600  # seconds
+NONCES_FORGOTTEN_AT_ONCE = 10_000  # more than an hour's at a callback a second: a backlog goes within hours
 
 
 def forget_old_nonces() -> None:
-    """Deletes the nonces older than the window, once an hour in each process: not on every
-    callback, whose answer should wait on as little as possible."""
-    if cache.add("callback-nonces-forgotten", True, NONCES_FORGOTTEN_EVERY):
-        CallbackNonce.objects.filter(seen_at__lt=timezone.now() - timedelta(days=settings.CALLBACK_NONCE_DAYS)).delete()
+    """Deletes nonces older than the window, once an hour in each process: not on every callback,
+    whose answer should wait on as little as possible, and outside its transaction, so that a
+    callback refused or failed does not undo it."""
+    if not cache.add("callback-nonces-forgotten", True, NONCES_FORGOTTEN_EVERY):
+        return
+    cutoff = timezone.now() - timedelta(days=settings.CALLBACK_NONCE_DAYS)
+    stale = CallbackNonce.objects.filter(seen_at__lt=cutoff).values_list("pk", flat=True)[:NONCES_FORGOTTEN_AT_ONCE]
+    CallbackNonce.objects.filter(pk__in=list(stale)).delete()
 
 
 @dataclass

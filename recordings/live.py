@@ -11,6 +11,7 @@ import logging
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tasks import task
+from django_tasks_db import DatabaseBackend
 
 from .callbacks import TranscriptionCallback
 from .masking import mask
@@ -23,15 +24,25 @@ logger = logging.getLogger(__name__)
 
 
 def queue_recording_fetch(recording_id: str) -> None:
-    """Hand the fetch to a worker, in the caller's transaction if there is one (the database queue
-    then commits with it, and fails with it: DatabaseError). Another queue that refuses it (Redis
-    down) loses nothing for good: the next sync stores the recording."""
+    """Hand the fetch to a worker. The database queue takes it in the caller's transaction, so that
+    both commit at once, and fails with it (DatabaseError); another queue is asked once that
+    transaction has committed, so that it never holds the transaction open, and one that refuses
+    it (Redis down) loses nothing for good: the next sync stores the recording."""
+    if isinstance(fetch_recording_task.get_backend(), DatabaseBackend):
+        fetch_recording_task.enqueue(recording_id=recording_id)
+    else:
+        transaction.on_commit(lambda: enqueue_fetch(recording_id))
+
+
+def enqueue_fetch(recording_id: str) -> None:
     try:
         fetch_recording_task.enqueue(recording_id=recording_id)
-    except DatabaseError:
-        raise
     except Exception as exc:  # whatever the queue raises; the callback is answered all the same
-        logger.warning("callback for recording %s: fetch not queued (%s); the next sync picks it up", recording_id, exc)
+        not_queued(recording_id, exc)
+
+
+def not_queued(recording_id: str, exc: Exception) -> None:
+    logger.warning("callback for recording %s: fetch not queued (%s); the next sync picks it up", recording_id, exc)
 
 
 @task()
@@ -95,5 +106,9 @@ def store_transcription(callback: TranscriptionCallback) -> Transcript:
         recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
     )
     if not Recording.objects.filter(recording_id=callback.recording_id).exists():
-        queue_recording_fetch(callback.recording_id)
+        try:
+            with transaction.atomic():  # only this callback brings the transcript: a fetch not queued must not cost it
+                queue_recording_fetch(callback.recording_id)
+        except DatabaseError as exc:
+            not_queued(callback.recording_id, exc)
     return transcript

@@ -165,9 +165,9 @@ class FullText:
 
     def said_in(self, recording_id: OuterRef, *, walking: bool, matches: int) -> QuerySet:
         """The transcript of the recording `recording_id` if it says the words. `walking`: asked of
-        each recording in turn, as the table reads them in its order; else the planner may as well
-        read every match from the index first (PostgreSQL; SQLite asks each recording anyway).
-        `matches`: how many transcripts say them, as far as `known_matches` counted."""
+        each recording in turn, as the table reads them in its order; else PostgreSQL's planner may
+        as well read every match from the index first. `matches`: how many transcripts say them, as
+        far as `known_matches` counted, which decides on SQLite how each recording is asked."""
         if not self.postgresql:
             if matches <= READ_ONCE_MATCHES:
                 # The matches read from the index once (SQLite keeps the list for the statement),

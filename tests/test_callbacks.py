@@ -393,29 +393,50 @@ def test_old_nonces_are_forgotten_once_an_hour(client, new_recording, settings):
     assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH, nonce="recent")).status_code == 403
 
 
-@pytest.mark.parametrize("failing", ["nonce", "queue"])
-def test_a_database_failure_keeps_nothing_and_asks_for_the_callback_again(
-    client, new_recording, settings, monkeypatch, failing
-):
-    from django.db import OperationalError
+@pytest.mark.parametrize("failing", ["recordings_callbacknonce", "django_tasks_database_dbtaskresult"])
+def test_a_database_failure_keeps_nothing_and_asks_for_the_callback_again(client, new_recording, settings, failing):
+    """The nonce's insert fails, or the queued fetch's after it: 503, and the nonce goes back."""
+    from django.db import OperationalError, connection
 
-    from recordings import callbacks
-
-    def fail(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+    def fail_on_table(execute, sql, params, many, context):
+        if sql.startswith("INSERT") and failing in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-    if failing == "nonce":
-        monkeypatch.setattr(callbacks, "spend_nonces", fail)
-    else:
-        monkeypatch.setattr(live.fetch_recording_task.__class__, "enqueue", fail)
     headers = signed_headers(RECORDING_PATH)
-    response = post(client, RECORDING_PATH, record_action_fields(new_recording), headers)
+    with connection.execute_wrapper(fail_on_table):
+        response = post(client, RECORDING_PATH, record_action_fields(new_recording), headers)
     assert response.status_code == 503 and b"Send it again" in response.content
     assert not CallbackNonce.objects.exists()
-    monkeypatch.undo()
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
     assert post(client, RECORDING_PATH, record_action_fields(new_recording), headers).status_code == 200
+
+
+def test_one_nonce_spent_refuses_the_callback_and_keeps_the_other(client, new_recording):
+    fields = record_action_fields(new_recording)
+    assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH, nonce="111")).status_code == 200
+    both = {**signed_headers(RECORDING_PATH, "v2", nonce="222"), **signed_headers(RECORDING_PATH, "v3", nonce="111")}
+    assert post(client, RECORDING_PATH, fields, both).status_code == 403
+    assert set(CallbackNonce.objects.values_list("nonce", flat=True)) == {"111"}  # 222 went back with the refusal
+
+
+def test_a_transcript_is_kept_when_its_recordings_fetch_cannot_be_queued(client, new_recording, settings, caplog):
+    from django.db import OperationalError, connection
+
+    def fail_to_queue(execute, sql, params, many, context):
+        if sql.startswith("INSERT") and "django_tasks_database_dbtaskresult" in sql:
+            raise OperationalError("disk full")
+        return execute(sql, params, many, context)
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    recording_id = new_recording["recording_id"]
+    with connection.execute_wrapper(fail_to_queue):
+        response = post(
+            client, TRANSCRIPTION_PATH, transcription_fields(recording_id), signed_headers(TRANSCRIPTION_PATH)
+        )
+    assert response.status_code == 200  # only this callback brings the text: it is kept
+    assert Transcript.objects.get(recording_id=recording_id).text.startswith("Hello, I would like a refund")
+    assert "fetch not queued (disk full); the next sync picks it up" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)

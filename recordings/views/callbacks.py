@@ -53,6 +53,7 @@ def handle(request, read, act, *, recoverable=False):
         status = 413 if isinstance(exc, callbacks.CallbackTooLarge) else 400
         return answer(status, f"Unusable callback: {exc}.")
     try:
+        callbacks.forget_old_nonces()
         with transaction.atomic():
             if recoverable:
                 callbacks.let_commit_lag()
