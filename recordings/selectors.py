@@ -231,12 +231,14 @@ def count_exactly(queryset: QuerySet[Recording], *, filters: Mapping[str, str]) 
 
 
 def summary_key(filters: Mapping[str, str]) -> str | None:
-    """The cache key of a view's figures in the current data version; None before the first sync."""
+    """The cache key of a view's figures in the current data version; None before the first sync.
+    Dates are days in the viewer's zone and "older than" counts from today, so both are in it."""
     version = data_version()
     if not version:
         return None
     view = urlencode(sorted(filters.items()))
-    return "summary:" + md5(f"{version}|{view}".encode(), usedforsecurity=False).hexdigest()
+    days = f"{timezone.get_current_timezone_name()}|{timezone.localdate().isoformat()}"
+    return "summary:" + md5(f"{version}|{days}|{view}".encode(), usedforsecurity=False).hexdigest()
 
 
 def remember(key: str | None, figures: dict) -> Summary:

@@ -105,3 +105,10 @@ def test_the_kept_form_is_drawn_again_on_the_next_day_and_in_another_zone(suppor
     support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
     elsewhere, drawn = form_drawn(support_client, {})
     assert drawn and "(days in India Time)" in elsewhere
+
+
+def test_a_repeated_parameter_keeps_its_order_in_the_kept_form(support_client):
+    """A field shows the last of its values, so ?q=1&q=2 and ?q=2&q=1 are two forms."""
+    first, _ = form_drawn(support_client, {"q": ["11111", "22222"]})
+    second, drawn = form_drawn(support_client, {"q": ["22222", "11111"]})
+    assert drawn and 'value="22222"' in first and 'value="11111"' in second

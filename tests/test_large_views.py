@@ -166,3 +166,17 @@ def test_every_change_a_count_could_see_is_a_new_data_version(thirty, auditor_us
         assert seen[-1] != seen[-2], name
     audit.record_for(auditor_user, None, "", AuditEvent.Action.PLAY, recording)
     assert selectors.data_version() == seen[-1]  # listening changes no count
+
+
+def test_a_cached_count_of_days_is_each_zones_own(support_client, auditor_user):
+    """The same dates are other hours in another zone: a count kept for one viewer is not another's."""
+    from django.test import Client
+
+    make_recordings(1, add_time="2026-03-01 20:00:00+00:00")  # 2 March in India, 1 March in UTC
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    march_2 = {"added_after": "2026-03-02", "added_before": "2026-03-02"}
+    assert summary_of(support_client.get("/", march_2)).count == 0
+    in_india = Client()
+    in_india.force_login(auditor_user)
+    in_india.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    assert summary_of(in_india.get("/", march_2)).count == 1

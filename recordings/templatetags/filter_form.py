@@ -20,7 +20,8 @@ def filter_form_state(context: template.Context, filterset: FilterSet) -> str:
     query but for the page number (every field's value and error comes from it), the fields the
     viewer's role gets, and the zone and day the quick date ranges are counted in."""
     request = context["request"]
-    query = sorted((name, value) for name, values in request.GET.lists() if name != "page" for value in values)
+    # Names sorted, each one's values in their order: a field shows the last of them.
+    query = [(name, value) for name in sorted(request.GET) if name != "page" for value in request.GET.getlist(name)]
     zone = getattr(request, "viewer_zone", None)
     return "|".join(
         (
