@@ -57,7 +57,7 @@ RANKED_MATCHES = 5_000
 # matches took 134 ms, where its page walks 83 recordings.
 READ_ONCE_MATCHES = 25_000
 # How long `known_matches` keeps what it counted.
-RANKABLE_SECONDS = 600
+KNOWN_MATCHES_SECONDS = 600
 SNIPPET_WORDS = 24
 
 
@@ -90,8 +90,8 @@ def search(queryset: QuerySet, *, text: str) -> Search:
     if not words or (connection.vendor != "postgresql" and not sqlite_index_present()):
         return Search(queryset.none(), queryset.none(), best_first=True)
     full_text = FullText(words)
-    # As an attribute of its own: a row read without it (a deep page, read by id) shows no snippet
-    # rather than fetching its transcript.
+    # As an attribute of its own: a row read without this prefetch shows no snippet rather than
+    # fetching its transcript.
     snippets = Prefetch("transcript", queryset=full_text.snippets(), to_attr="matched")
     matches = known_matches(words, full_text)
     if matches <= RANKED_MATCHES:
@@ -110,13 +110,13 @@ def search(queryset: QuerySet, *, text: str) -> Search:
 def known_matches(words: list[str], full_text: "FullText") -> int:
     """How many transcripts say the words, as far as the search's choices need to know: up to
     `full_text.matches_counted` (5,001 rows read for a common word, about 8 ms on PostgreSQL at
-    300,000 transcripts), then kept for RANKABLE_SECONDS for a page turn or the next search of the
+    300,000 transcripts), then kept for KNOWN_MATCHES_SECONDS for a page turn or the next search of the
     same words. A figure gone stale changes only the order shown or how the rows are read: the
     transcripts of a few minutes more do not make either slow, and the rows and their count are
     read afresh."""
     said = " ".join(words).lower()  # both indexes fold case
     key = "matches:" + md5(f"{connection.vendor}|{said}".encode(), usedforsecurity=False).hexdigest()
-    return cache.get_or_set(key, lambda: full_text.matches_up_to(full_text.matches_counted), RANKABLE_SECONDS)
+    return cache.get_or_set(key, lambda: full_text.matches_up_to(full_text.matches_counted), KNOWN_MATCHES_SECONDS)
 
 
 def joined(queryset: QuerySet, matches: CTE) -> QuerySet:
