@@ -43,9 +43,9 @@ sys.path.insert(0, str(PROJECT / "bench"))
 
 from load_test import free_port, manage, start, wait_for  # noqa: E402
 
-from recordings.fake_vobiz.callbacks import CallbackSender  # noqa: E402
-from recordings.fake_vobiz.data import FakeAccount  # noqa: E402
-from recordings.fake_vobiz.server import FakeVobizServer  # noqa: E402
+from vobiz.fake.callbacks import CallbackSender  # noqa: E402
+from vobiz.fake.data import FakeAccount  # noqa: E402
+from vobiz.fake.server import FakeVobizServer  # noqa: E402
 
 PYTHON = sys.executable
 POLL_SECONDS = 0.05

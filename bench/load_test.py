@@ -135,7 +135,7 @@ def main():
         log = open(scratch / "servers.log", "w")
         start(
             stack,
-            [PYTHON, "-m", "recordings.fake_vobiz", "--port", str(FAKE_PORT), "--count", str(sample["count"])],
+            [PYTHON, "-m", "vobiz.fake", "--port", str(FAKE_PORT), "--count", str(sample["count"])],
             env,
             log,
         )

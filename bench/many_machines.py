@@ -142,10 +142,10 @@ def main():
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from recordings.fake_vobiz.data import FakeAccount
-    from recordings.fake_vobiz.server import FakeVobizServer
     from recordings.models import DeletionBatch, DeletionOutcome, Recording, SyncRun, TaskRun
     from recordings.roles import AUDITORS, role_group
+    from vobiz.fake.data import FakeAccount
+    from vobiz.fake.server import FakeVobizServer
 
     User = get_user_model()
 

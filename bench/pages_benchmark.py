@@ -104,8 +104,8 @@ def _init_worker(count, vendor):
     import django
 
     django.setup()
-    from recordings.fake_vobiz.data import DEFAULT_NOW, FakeAccount
     from recordings.models import Recording
+    from vobiz.fake.data import DEFAULT_NOW, FakeAccount
 
     _WORKER["account"] = FakeAccount(count=count)
     _WORKER["now"] = DEFAULT_NOW.astimezone(UTC)
@@ -169,7 +169,7 @@ def _copy_text(field, value):
 
 def _make_chunk(job):
     """Rows [offset, offset+limit) of the newest-first list: COPY text (bytes) or SQLite tuples."""
-    from recordings.normalise import normalise
+    from recordings.sync.normalise import normalise
 
     offset, limit = job
     objects, _ = _WORKER["account"].page(offset, limit)
@@ -617,8 +617,8 @@ def choose_fixtures(deep_page):
     """Real values to search for, picked from the seeded data, and the call page's cached CDR."""
     from django.utils import timezone
 
-    from recordings.fake_vobiz.data import FakeAccount
     from recordings.models import CallDetail, Recording
+    from vobiz.fake.data import FakeAccount
 
     total = Recording.objects.count()
     account = FakeAccount(count=total)
@@ -884,8 +884,8 @@ def run(args):
 def record_full_sync(count):
     """The finished full sync that would have stored the seeded rows: pages read it (the sync status
     line, and whatever the app keys on the last sync), so a database without one is not realistic."""
-    from recordings.fake_vobiz.data import DEFAULT_NOW
     from recordings.models import SyncRun, SyncState
+    from vobiz.fake.data import DEFAULT_NOW
 
     if SyncRun.objects.exists():
         return
@@ -907,9 +907,9 @@ def check_seed(count):
     """The rows read back through the ORM equal what normalise() makes of the same objects."""
     from django.db import connections
 
-    from recordings.fake_vobiz.data import FakeAccount
     from recordings.models import API_FIELDS, Recording
-    from recordings.normalise import normalise
+    from recordings.sync.normalise import normalise
+    from vobiz.fake.data import FakeAccount
 
     connections.close_all()
     stored = Recording.objects.count()

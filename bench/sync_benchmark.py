@@ -76,7 +76,7 @@ import requests
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from recordings.vobiz import MAX_PAGE_SIZE, VobizClient  # noqa: E402 - needs the project on sys.path
+from vobiz.client import MAX_PAGE_SIZE, VobizClient  # noqa: E402
 
 AUTH_ID = "MA_BENCH"
 AUTH_TOKEN = "bench-token-0123456789abcdef"
@@ -201,7 +201,7 @@ def start_fake_vobiz(children, count, latency, log_path):
     args = [
         sys.executable,
         "-m",
-        "recordings.fake_vobiz",
+        "vobiz.fake",
         "--port",
         str(port),
         "--count",
@@ -369,8 +369,8 @@ class MovingResult:
 @contextmanager
 def fake_in_process(count, latency):
     """The fake API in this process, so the benchmark can move its clock and add recordings."""
-    from recordings.fake_vobiz.data import FakeAccount
-    from recordings.fake_vobiz.server import FakeVobizServer
+    from vobiz.fake.data import FakeAccount
+    from vobiz.fake.server import FakeVobizServer
 
     account = FakeAccount(count=count, seed=1, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
     with FakeVobizServer(account, latency=latency) as server:

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import SYNCED_FIELDS, AuditEvent, CallDetail, DeletionBatch, DeletionOutcome, LegalHold, Recording, SyncRun
+from recordings.models import (
+    SYNCED_FIELDS,
+    AuditEvent,
+    CallDetail,
+    DeletionBatch,
+    DeletionOutcome,
+    LegalHold,
+    Recording,
+    SyncRun,
+)
 
 
 @admin.register(Recording)

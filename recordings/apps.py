@@ -8,8 +8,8 @@ class RecordingsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from .sessions import note_refresh_at_sign_in
-        from .time_zones import load_at_sign_in
+        from recordings.sessions import note_refresh_at_sign_in
+        from recordings.time_zones import load_at_sign_in
 
         user_logged_in.connect(note_refresh_at_sign_in, dispatch_uid="note_refresh_at_sign_in")
         user_logged_in.connect(load_at_sign_in, dispatch_uid="load_time_zone_at_sign_in")

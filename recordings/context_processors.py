@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from . import selectors
+from recordings.sync import status
 
 
 def sync_status(request: HttpRequest) -> dict:
@@ -9,4 +9,4 @@ def sync_status(request: HttpRequest) -> dict:
     if a template reads them."""
     if not request.user.is_authenticated:
         return {}
-    return {"sync_status": SimpleLazyObject(selectors.sync_status)}
+    return {"sync_status": SimpleLazyObject(status.sync_status)}

@@ -6,8 +6,8 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from .filters import DATE_BOUNDS, RECORDING_TYPES
-from .models import ReviewState
+from recordings.browsing.filters import DATE_BOUNDS, RECORDING_TYPES
+from recordings.models import ReviewState
 
 
 class ReviewForm(forms.Form):

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import SyncLock
+from recordings.models import SyncLock
 
 DEFAULT_TTL = timedelta(minutes=10)
 

@@ -9,7 +9,7 @@ as Asia/Calcutta the browser reports).
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from babel.core import get_global
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from .models import ViewerPreference
+from recordings.models import ViewerPreference
 
 SESSION_KEY = "viewer_time_zone"
 
@@ -139,3 +139,8 @@ def quick_ranges(today: date | None = None) -> list[DayRange]:
         DayRange("Yesterday", yesterday, yesterday),
         DayRange("Last 7 days", today - timedelta(days=6), today),
     ]
+
+
+def start_of_local_day(day: date) -> datetime:
+    """The first moment of `day` in the configured time zone: where "added from" a day starts."""
+    return timezone.make_aware(datetime.combine(day, time.min))

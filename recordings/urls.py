@@ -1,6 +1,17 @@
 from django.urls import path, register_converter
 
-from .views import audit_log, auditing, browse, bulk_download, callbacks, live, notes, preferences, review, usage
+from recordings.views import (
+    audit_log,
+    auditing,
+    browse,
+    bulk_download,
+    callbacks,
+    live,
+    notes,
+    preferences,
+    review,
+    usage,
+)
 
 app_name = "recordings"
 

@@ -4,11 +4,13 @@ import pytest
 from django.core.cache import caches
 from django.db import connection
 
-from recordings.fake_vobiz.data import FakeAccount
-from recordings.fake_vobiz.server import FakeVobizServer
+from recordings.browsing import media
 from recordings.roles import AUDITORS, SUPPORT, role_group
-from recordings.sync import SyncOptions, sync_recordings
-from recordings.vobiz import VobizClient
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
+from vobiz.client import VobizClient
+from vobiz.fake.data import FakeAccount
+from vobiz.fake.server import FakeVobizServer
 
 AUTH_ID = "MA_TESTACCT"
 AUTH_TOKEN = "test-secret-token-7f3a9c"
@@ -114,8 +116,6 @@ def public_loopback(monkeypatch):
     """127.0.0.1 and 127.0.0.3 (the fake Vobiz, and the outside storage it can redirect to) stand
     for public hosts; every other address keeps the production rule."""
     import ipaddress
-
-    from recordings import media
 
     stand_ins = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.3")}
     production = media.is_public

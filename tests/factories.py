@@ -3,10 +3,10 @@
 import itertools
 from datetime import datetime, timedelta, timezone
 
-from recordings.callbacks import TranscriptionCallback
-from recordings.live import store_transcription
+from recordings.live.callbacks import TranscriptionCallback
+from recordings.live.transcripts import store_transcription
 from recordings.models import Recording
-from recordings.normalise import normalise
+from recordings.sync.normalise import normalise
 
 _sequence = itertools.count(1)
 BASE_TIME = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

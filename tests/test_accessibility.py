@@ -7,10 +7,11 @@ import pytest
 from django.utils import timezone
 
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
-from recordings.notes import add_note
-from recordings.review import create_sample
+from recordings.review.notes import add_note
+from recordings.review.samples import create_sample
 from recordings.roles import AUDITORS, SUPPORT, role_group
-from recordings.sync import SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

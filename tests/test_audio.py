@@ -4,10 +4,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

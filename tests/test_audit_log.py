@@ -7,11 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, Recording
-
-from .conftest import AUTH_ID, AUTH_TOKEN
-from .factories import make_recording, make_recordings
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import make_recording, make_recordings
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
 from recordings.templatetags.phone_numbers import phone
-
-from .conftest import AUTH_ID, AUTH_TOKEN
-from .factories import make_recording
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import make_recording
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
@@ -102,7 +101,7 @@ def test_a_head_request_is_not_logged(synced, support_client):
     ],
 )
 def test_the_first_byte_is_judged_from_the_response(status, content_range, first):
-    from recordings.audit import serves_first_byte
+    from recordings.auditing.trail import serves_first_byte
 
     assert serves_first_byte(status, content_range) is first
 
@@ -324,7 +323,7 @@ def test_sync_now_runs_a_sync_and_logs_who_started_it(fake_vobiz, auditor_client
 
 def test_sync_now_refuses_while_a_sync_runs(fake_vobiz, auditor_client):
     from recordings.locks import DatabaseLock
-    from recordings.sync import LOCK_NAME
+    from recordings.sync.run import LOCK_NAME
 
     with DatabaseLock(LOCK_NAME):
         response = auditor_client.post("/sync/now", follow=True)

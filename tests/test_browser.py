@@ -5,13 +5,14 @@ import re
 
 import pytest
 
-from recordings.fake_vobiz.data import FakeAccount
+from recordings.browsing import counting
 from recordings.models import AuditEvent, Recording
 from recordings.roles import SUPPORT, role_group
-from recordings.sync import SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
 from recordings.templatetags.money import amount_in
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -140,9 +141,8 @@ def test_html_in_synced_fields_shows_as_text_and_runs_nothing(page):
 
 
 def test_a_count_beyond_the_bound_is_replaced_by_the_exact_one(page, monkeypatch):
-    from recordings import selectors
 
-    monkeypatch.setattr(selectors, "COUNT_BOUND", 10)
+    monkeypatch.setattr(counting, "COUNT_BOUND", 10)
     response = page.goto("/?recording_format=mp3")
     assert "More than <strong>25</strong> recordings" in response.text()
     summary = page.locator("p.summary")

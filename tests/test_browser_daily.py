@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording, SyncRun, ViewerPreference
 from recordings.roles import AUDITORS, SUPPORT, role_group
-from recordings.sync import SyncOptions, sync_recordings
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from recordings import audit
+from recordings.auditing.holds import place_hold
 from recordings.models import DeletionOutcome, Recording
 from recordings.roles import AUDITORS
-from recordings.sync import SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
 from recordings.templatetags.money import money
-
-from .conftest import user_in_role
-from .test_browser import fake_account  # noqa: F401 (a fixture)
+from tests.conftest import user_in_role
+from tests.test_browser import fake_account  # noqa: F401 (a fixture)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -42,7 +42,7 @@ def test_deleting_a_filtered_view_from_the_filters_to_each_outcome(signed_in, au
     wav = Recording.objects.filter(recording_format="wav").order_by("pk")
     wav.update(monthly_recording_storage_amount=Decimal("0.5"))
     held = wav.first()
-    audit.place_hold(user=auditor, ip_address=None, user_agent="", reason="dispute", recording=held)
+    place_hold(user=auditor, ip_address=None, user_agent="", reason="dispute", recording=held)
     to_delete = wav.count() - 1
     page = signed_in("auditor", "pw")
 

@@ -8,12 +8,12 @@ from array import array
 
 import pytest
 
-from recordings.fake_vobiz import audio as fake_audio
 from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
 from recordings.roles import AUDITORS, role_group
-from recordings.sync import SyncOptions, sync_recordings
-
-from .test_browser import fake_account  # noqa: F401 (a fixture)
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
+from tests.test_browser import fake_account  # noqa: F401 (a fixture)
+from vobiz.fake import audio as fake_audio
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

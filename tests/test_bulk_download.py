@@ -6,12 +6,11 @@ import requests
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from recordings import media
-from recordings.bulk_download import REPORT_NAME, unique_name
-from recordings.fake_vobiz.data import FakeAccount
+from recordings.browsing.bulk_download import REPORT_NAME, unique_name
+from recordings.browsing.media import download_name
 from recordings.models import AuditEvent, Recording
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +60,7 @@ def test_a_zip_of_200_streams_in_bounded_memory_and_holds_every_file(synced, aud
     recordings = list(Recording.objects.all())
     assert len(recordings) == COUNT
     # Fetched first so the fake server (same process) has rendered its audio before memory is measured.
-    sizes = {media.download_name(r): len(direct(r)) for r in recordings}
+    sizes = {download_name(r): len(direct(r)) for r in recordings}
 
     tracemalloc.start()
     try:
@@ -82,7 +81,7 @@ def test_a_zip_of_200_streams_in_bounded_memory_and_holds_every_file(synced, aud
         assert {info.filename: info.file_size for info in archive.infolist()} == sizes
         assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
         for recording in recordings[::50]:
-            assert archive.read(media.download_name(recording)) == direct(recording)
+            assert archive.read(download_name(recording)) == direct(recording)
     events = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD)
     assert events.count() == COUNT
     assert set(events.values_list("note", flat=True)) == {f"in a ZIP of {COUNT} recordings"}
@@ -105,17 +104,17 @@ def test_unfetchable_and_removed_recordings_are_reported_and_the_rest_are_intact
         assert archive.testzip() is None
         names = archive.namelist()
         assert names[-1] == REPORT_NAME
-        assert names[:-1] == [media.download_name(r) for r in recordings[4:]]
+        assert names[:-1] == [download_name(r) for r in recordings[4:]]
         for recording in recordings[4:]:
-            assert archive.read(media.download_name(recording)) == direct(recording)
+            assert archive.read(download_name(recording)) == direct(recording)
         report = archive.read(REPORT_NAME).decode()
     assert report.startswith("4 of 6 selected recordings")
-    assert f"{media.download_name(failing)}: the audio could not be fetched from Vobiz" in report
+    assert f"{download_name(failing)}: the audio could not be fetched from Vobiz" in report
     assert "HTTP 500" in report
-    assert f"{media.download_name(refused)}: its audio may not be fetched" in report
+    assert f"{download_name(refused)}: its audio may not be fetched" in report
     assert "not one of VOBIZ_MEDIA_HOSTS" in report
-    assert f"{media.download_name(deleted)}: it was deleted at Vobiz" in report
-    assert f"{media.download_name(gone)}: Vobiz no longer has it" in report
+    assert f"{download_name(deleted)}: it was deleted at Vobiz" in report
+    assert f"{download_name(gone)}: Vobiz no longer has it" in report
     assert AUTH_TOKEN not in report and "Traceback" not in report
     logged = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD).values_list("recording_id", flat=True)
     assert sorted(logged) == sorted(r.pk for r in recordings[4:])
@@ -131,7 +130,7 @@ def test_a_connection_lost_midway_keeps_the_archive_valid_and_says_so(synced, au
         assert archive.testzip() is None
         assert len(archive.namelist()) == 3
         report = archive.read(REPORT_NAME).decode()
-    assert f"{media.download_name(recordings[0])}: the connection to Vobiz was lost" in report
+    assert f"{download_name(recordings[0])}: the connection to Vobiz was lost" in report
     assert "incomplete" in report
 
 
@@ -140,7 +139,7 @@ def test_the_filtered_view_downloads_exactly_its_rows(synced, auditor_client, tm
     wavs = Recording.objects.filter(recording_format="wav")
     assert 0 < wavs.count() < COUNT
     with zipfile.ZipFile(tmp_path / "wav.zip") as archive:
-        assert sorted(archive.namelist()) == sorted(media.download_name(r) for r in wavs)
+        assert sorted(archive.namelist()) == sorted(download_name(r) for r in wavs)
 
 
 def only_message(response):
@@ -155,7 +154,7 @@ def test_an_empty_selection_goes_back_with_a_message(auditor_client):
 
 
 def test_too_many_goes_back_with_a_message(synced, auditor_client, monkeypatch):
-    monkeypatch.setattr("recordings.bulk_download.MAX_RECORDINGS", 50)
+    monkeypatch.setattr("recordings.browsing.bulk_download.MAX_RECORDINGS", 50)
     response = auditor_client.post(URL, {"scope": "view", "filter_query": "recording_format=wav"})
     assert response.status_code == 302 and response["Location"] == "/?recording_format=wav"
     assert "at most 50 recordings" in only_message(response)

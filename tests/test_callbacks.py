@@ -10,11 +10,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from recordings import live
-from recordings.fake_vobiz.callbacks import CallbackSender
+from recordings.live import transcripts
 from recordings.models import CallbackNonce, Recording, Transcript
-
-from .conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN
+from vobiz.fake.callbacks import CallbackSender
 
 pytestmark = pytest.mark.django_db
 
@@ -283,7 +282,7 @@ def test_a_transcription_is_stored_masked_and_waits_for_its_recording(client, ne
     card = "4111 1111 1111 1111"
     text = f"My card is {card} and the CVV is 737."
     queued = []
-    monkeypatch.setattr(live, "queue_recording_fetch", queued.append)  # the worker has not run yet
+    monkeypatch.setattr(transcripts, "queue_recording_fetch", queued.append)  # the worker has not run yet
     with caplog.at_level(logging.DEBUG):
         response = post(
             client,

@@ -6,11 +6,10 @@ import io
 
 import pytest
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
-
-from .conftest import AUTH_ID, AUTH_TOKEN
-from .factories import make_recording
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import make_recording
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -10,14 +10,24 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings import audit, deletion
-from recordings.fake_vobiz.data import FakeAccount
+from recordings.auditing import deletion
+from recordings.auditing.deletion import (
+    HELD_AT_ASKING,
+    DeletionRefused,
+    confirm_deletion,
+    lock_name,
+    prepare_deletion,
+    process_batch,
+    start_deletion,
+)
+from recordings.auditing.holds import place_hold
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording
-from recordings.sync import SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
 from recordings.templatetags.money import money
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 Status = DeletionOutcome.Status
@@ -89,17 +99,17 @@ def test_an_invalid_filter_is_an_error_not_a_wider_deletion(synced, auditor_clie
 
 def test_only_the_auditor_shown_a_batch_confirms_it_and_only_once(synced, auditor_client, django_user_model):
     other = django_user_model.objects.create_superuser("eve", password="pw")
-    batch = deletion.prepare_deletion(**requester(other), recordings=first_recordings(2))
+    batch = prepare_deletion(**requester(other), recordings=first_recordings(2))
     response = auditor_client.post("/bulk/delete", {"batch": batch.pk, "reason": "mine now"})
     assert response.status_code == 404
-    deletion.confirm_deletion(user=other, batch_id=batch.pk, reason="ok")
-    with pytest.raises(deletion.DeletionRefused):
-        deletion.confirm_deletion(user=other, batch_id=batch.pk, reason="again")
+    confirm_deletion(user=other, batch_id=batch.pk, reason="ok")
+    with pytest.raises(DeletionRefused):
+        confirm_deletion(user=other, batch_id=batch.pk, reason="again")
 
 
 def test_an_unconfirmed_batch_deletes_nothing(synced, auditor_user):
-    batch = deletion.prepare_deletion(**requester(auditor_user), recordings=first_recordings(2))
-    assert deletion.process_batch(batch.pk) is True
+    batch = prepare_deletion(**requester(auditor_user), recordings=first_recordings(2))
+    assert process_batch(batch.pk) is True
     assert deletes(synced) == []
     assert set(batch.outcomes.values_list("status", flat=True)) == {Status.PENDING}
 
@@ -112,7 +122,7 @@ def confirmation_of(client, **posted):
 
 
 def hold(user, recording):
-    audit.place_hold(**requester(user), reason="dispute", recording=recording)
+    place_hold(**requester(user), reason="dispute", recording=recording)
 
 
 def test_the_confirmation_restates_the_filters_the_count_the_cost_freed_and_the_holds(
@@ -143,7 +153,7 @@ def test_the_confirmation_restates_the_filters_the_count_the_cost_freed_and_the_
     result = auditor_client.post("/bulk/delete", {"batch": batch.pk, "reason": "retention"}, follow=True)
     deleted = {path.rstrip("/").rsplit("/", 1)[-1] for path in deletes(synced)}
     assert sorted(deleted) == sorted(recording.recording_id for recording in to_delete)
-    assert batch.outcomes.get(recording=held).message == deletion.HELD_AT_ASKING
+    assert batch.outcomes.get(recording=held).message == HELD_AT_ASKING
     assert not batch.outcomes.filter(recording=tombstone).exists()
     assert "Deleted or gone already</dt><dd>1: left out" in result.content.decode()  # the batch's page says so too
     assert "Format: <strong>WAV</strong>" in result.content.decode()
@@ -191,7 +201,7 @@ def test_a_hold_placed_after_the_confirmation_page_is_reported_not_deleted(synce
 
 def all_held(user):
     recording = Recording.objects.order_by("pk").first()
-    audit.place_hold(**requester(user), reason="dispute", call_uuid=recording.call_uuid)
+    place_hold(**requester(user), reason="dispute", call_uuid=recording.call_uuid)
     return {"scope": "view", "filter_query": f"call_uuid={recording.call_uuid}"}
 
 
@@ -277,17 +287,17 @@ class HoldDuringDelete:
 
     def delete_recording(self, recording_id):
         recording = Recording.objects.get(recording_id=recording_id)
-        self.placed.append(audit.place_hold(**requester(self.user), reason="dispute", recording=recording))
+        self.placed.append(place_hold(**requester(self.user), reason="dispute", recording=recording))
         return self.client.delete_recording(recording_id)
 
 
 def test_a_hold_placed_while_vobiz_deletes_the_recording_is_reported_both_ways(synced, vobiz_client, auditor_user):
     recording = Recording.objects.first()
-    batch = deletion.start_deletion(
+    batch = start_deletion(
         **requester(auditor_user), recordings=Recording.objects.filter(pk=recording.pk), reason="cleanup"
     )
     client = HoldDuringDelete(vobiz_client, auditor_user)
-    deletion.process_batch(batch.pk, client=client)
+    process_batch(batch.pk, client=client)
     assert client.placed[0].deletions_in_flight == [batch.pk]  # the auditor placing it is told
     outcome = batch.outcomes.get()
     assert outcome.status == Status.DELETED
@@ -296,15 +306,15 @@ def test_a_hold_placed_while_vobiz_deletes_the_recording_is_reported_both_ways(s
 
 def test_a_hold_placed_before_the_deletion_reaches_a_recording_keeps_it(synced, vobiz_client, auditor_user):
     first, second = Recording.objects.order_by("pk")[:2]
-    batch = deletion.start_deletion(
+    batch = start_deletion(
         **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[first.pk, second.pk]), reason="x"
     )
     client = HoldDuringDelete(vobiz_client, auditor_user)
     client.delete_recording = lambda recording_id: (  # deleting the first, a hold lands on the second
-        audit.place_hold(**requester(auditor_user), reason="dispute", recording=second),
+        place_hold(**requester(auditor_user), reason="dispute", recording=second),
         vobiz_client.delete_recording(recording_id),
     )
-    deletion.process_batch(batch.pk, client=client)
+    process_batch(batch.pk, client=client)
     statuses = dict(batch.outcomes.values_list("recording_id", "status"))
     assert statuses == {first.pk: Status.DELETED, second.pk: Status.HELD}
     assert synced.account.get(second.recording_id) is not None
@@ -328,7 +338,7 @@ def test_placing_a_hold_waits_for_the_row_lock_a_deletion_holds(synced, auditor_
     locked.wait(5)
     started = time.monotonic()
     threading.Timer(0.5, release.set).start()
-    audit.place_hold(**requester(auditor_user), reason="dispute", recording=recording)
+    place_hold(**requester(auditor_user), reason="dispute", recording=recording)
     thread.join()
     assert time.monotonic() - started >= 0.4
 
@@ -340,7 +350,7 @@ def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_s
     synced, vobiz_client, auditor_user
 ):
     sent, unsent = Recording.objects.order_by("pk")[:2]
-    batch = deletion.start_deletion(
+    batch = start_deletion(
         **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[sent.pk, unsent.pk]), reason="x"
     )
     # The worker that died had sent the first deletion (Vobiz carried it out) and marked the second.
@@ -348,7 +358,7 @@ def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_s
     batch.outcomes.update(status=Status.ATTEMPTING)
     synced.reset_log()
 
-    deletion.process_batch(batch.pk, client=vobiz_client)
+    process_batch(batch.pk, client=vobiz_client)
     assert deletes(synced) == [f"/api/v1/Account/{AUTH_ID}/Recording/{unsent.recording_id}/"]
     statuses = dict(batch.outcomes.values_list("recording_id", "status"))
     assert statuses == {sent.pk: Status.DELETED, unsent.pk: Status.DELETED}
@@ -356,11 +366,11 @@ def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_s
 
 
 def test_a_batch_another_live_worker_holds_is_left_to_it(synced, vobiz_client, auditor_user):
-    batch = deletion.start_deletion(**requester(auditor_user), recordings=first_recordings(2), reason="x")
-    with DatabaseLock(deletion.lock_name(batch.pk)):
-        assert deletion.process_batch(batch.pk, client=vobiz_client) is False
+    batch = start_deletion(**requester(auditor_user), recordings=first_recordings(2), reason="x")
+    with DatabaseLock(lock_name(batch.pk)):
+        assert process_batch(batch.pk, client=vobiz_client) is False
     assert deletes(synced) == []
-    assert deletion.process_batch(batch.pk, client=vobiz_client) is True
+    assert process_batch(batch.pk, client=vobiz_client) is True
     assert len(deletes(synced)) == 2
 
 
@@ -377,7 +387,7 @@ def queries_for(client, query):
 
 def test_a_view_entirely_on_hold_offers_no_delete_at_the_same_query_count(synced, auditor_client, auditor_user):
     call_uuid = Recording.objects.order_by("pk").first().call_uuid
-    audit.place_hold(**requester(auditor_user), reason="dispute", call_uuid=call_uuid)
+    place_hold(**requester(auditor_user), reason="dispute", call_uuid=call_uuid)
     one_call, other_call = f"q={call_uuid}", f"q={Recording.objects.exclude(call_uuid=call_uuid).first().call_uuid}"
     queries_for(auditor_client, one_call), queries_for(auditor_client, other_call)  # counts cached alike
 

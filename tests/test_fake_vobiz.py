@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from recordings.fake_vobiz import FAULT_KINDS, FakeAccount, FakeVobizServer
+from vobiz.fake.data import FakeAccount
+from vobiz.fake.server import FAULT_KINDS, FakeVobizServer
 
 AUTH_ID = "MA_TEST0001"
 TOKEN = "test-token-secret"

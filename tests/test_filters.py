@@ -7,10 +7,9 @@ from django.http import QueryDict
 from django.test import Client
 from django.utils import timezone
 
-from recordings.filters import AuditEventFilter, RecordingFilter
+from recordings.browsing.filters import AuditEventFilter, RecordingFilter
 from recordings.models import AuditEvent, Recording
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

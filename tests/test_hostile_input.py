@@ -11,9 +11,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from recordings.models import DeletionBatch, LegalHold, Recording
-from recordings.normalise import UnusableRecording, normalise
-
-from .factories import api_object, make_recording
+from recordings.sync.normalise import UnusableRecording, normalise
+from tests.factories import api_object, make_recording
 
 pytestmark = pytest.mark.django_db
 FUZZ = hypothesis_settings(

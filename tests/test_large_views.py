@@ -6,15 +6,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings import selectors, tables
+from recordings.auditing.holds import lift_hold, place_hold
+from recordings.auditing.trail import record_for
+from recordings.browsing import counting, tables
+from recordings.browsing.freshness import data_version
 from recordings.models import Recording, SyncRun
-
-from .factories import make_recordings
+from tests.factories import make_recordings
 
 
 @pytest.fixture
 def small_bound(monkeypatch):
-    monkeypatch.setattr(selectors, "COUNT_BOUND", 10)
+    monkeypatch.setattr(counting, "COUNT_BOUND", 10)
 
 
 @pytest.fixture
@@ -140,10 +142,8 @@ def test_a_far_page_read_ids_first_shows_the_same_rows_in_the_same_order(support
 
 
 def test_every_change_a_count_could_see_is_a_new_data_version(thirty, auditor_user):
-    from recordings import audit
     from recordings.models import AuditEvent
-
-    from .factories import make_recording, transcribe
+    from tests.factories import make_recording, transcribe
 
     recording = Recording.objects.first()
     who = {"user": auditor_user, "ip_address": None, "user_agent": ""}
@@ -151,21 +151,21 @@ def test_every_change_a_count_could_see_is_a_new_data_version(thirty, auditor_us
         "a sync run": lambda: SyncRun.objects.create(mode="incremental", status="running", started_at=timezone.now()),
         "a recording stored": make_recording,
         "a transcript stored": lambda: transcribe(recording.recording_id, "hello"),
-        "a hold": lambda: audit.place_hold(**who, reason="court", recording=recording),
-        "a hold lifted": lambda: audit.lift_hold(**who, hold=recording.holds.get(), reason="done"),
+        "a hold": lambda: place_hold(**who, reason="court", recording=recording),
+        "a hold lifted": lambda: lift_hold(**who, hold=recording.holds.get(), reason="done"),
         **{
-            f"an event {action}": lambda action=action: audit.record_for(auditor_user, None, "", action, recording)
+            f"an event {action}": lambda action=action: record_for(auditor_user, None, "", action, recording)
             for action in (AuditEvent.Action.REVIEW, AuditEvent.Action.FLAG, AuditEvent.Action.CLEAR_REVIEW)
         },
-        "a deletion": lambda: audit.record_for(auditor_user, None, "", AuditEvent.Action.DELETE, recording),
+        "a deletion": lambda: record_for(auditor_user, None, "", AuditEvent.Action.DELETE, recording),
     }
-    seen = [selectors.data_version()]
+    seen = [data_version()]
     for name, change in changes.items():
         change()
-        seen.append(selectors.data_version())
+        seen.append(data_version())
         assert seen[-1] != seen[-2], name
-    audit.record_for(auditor_user, None, "", AuditEvent.Action.PLAY, recording)
-    assert selectors.data_version() == seen[-1]  # listening changes no count
+    record_for(auditor_user, None, "", AuditEvent.Action.PLAY, recording)
+    assert data_version() == seen[-1]  # listening changes no count
 
 
 def test_a_cached_count_of_days_is_each_zones_own(support_client, auditor_user):

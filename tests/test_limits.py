@@ -8,12 +8,12 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recordings import concurrency, selectors
-from recordings.fake_vobiz.data import FakeAccount
+from recordings import concurrency
+from recordings.browsing.counting import MAX_COUNTED_ROWS
 from recordings.models import AuditEvent, Recording
-
-from .conftest import AUTH_ID, AUTH_TOKEN
-from .factories import make_recordings
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import make_recordings
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
@@ -151,7 +151,7 @@ def test_a_huge_page_number_does_not_force_a_count_of_the_whole_view(support_cli
     with CaptureQueriesContext(connection) as queries:
         assert support_client.get("/", {"page": "999999", "per_page": "100"}).status_code == 200
     limits = [int(limit) for q in queries.captured_queries for limit in re.findall(r"LIMIT (\d+)", q["sql"])]
-    assert max(limits) <= selectors.MAX_COUNTED_ROWS + 1
+    assert max(limits) <= MAX_COUNTED_ROWS + 1
 
 
 def test_one_exact_count_at_a_time_per_user(support_client, support_user):

@@ -5,10 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from recordings import transcripts
+from recordings.browsing import transcript_search
 from recordings.models import Recording
-
-from .factories import BASE_TIME, make_recording, make_recordings, transcribe
+from tests.factories import BASE_TIME, make_recording, make_recordings, transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def test_counts_what_came_after_in_the_same_view(support_client):
 
 @pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
 def test_counts_what_came_after_in_a_transcript_search(support_client, monkeypatch, ranked_matches):
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", ranked_matches)
     seen = make_recording()
     transcribe(seen.recording_id, "a refund please")
     for text in ("another refund", "my delivery is late"):

@@ -5,10 +5,9 @@ import re
 import pytest
 import requests
 
-from recordings.fake_vobiz.callbacks import CallbackSender
 from recordings.models import Recording, Transcript
-
-from .test_browser import fake_account, page  # noqa: F401 (fixtures)
+from tests.test_browser import fake_account, page  # noqa: F401 (fixtures)
+from vobiz.fake.callbacks import CallbackSender
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

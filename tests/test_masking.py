@@ -2,7 +2,7 @@
 
 import pytest
 
-from recordings.masking import luhn_valid, mask, verhoeff_valid
+from recordings.live.masking import luhn_valid, mask, verhoeff_valid
 
 SPOKEN_CARD = "four one one one one one one one one one one one one one one one"
 

@@ -15,13 +15,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from recordings import media
-from recordings.fake_vobiz.data import FakeAccount
-from recordings.media import bad_character
+from recordings.browsing import media
+from recordings.browsing.media import MediaRefused, bad_character, is_public
 from recordings.models import Recording
-from recordings.vobiz import VobizClient
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.client import VobizClient
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -219,11 +218,11 @@ def test_an_outside_redirect_is_refused_when_the_host_is_inside_the_network(sync
     ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fd00::1", "224.0.0.1"],
 )
 def test_the_production_policy_refuses_addresses_inside_the_network(address):
-    assert not media.is_public(ipaddress.ip_address(address))
+    assert not is_public(ipaddress.ip_address(address))
 
 
 def test_the_production_policy_accepts_a_public_address():
-    assert media.is_public(ipaddress.ip_address("93.184.216.34"))
+    assert is_public(ipaddress.ip_address("93.184.216.34"))
 
 
 def rebinding_resolver(name, first, later):
@@ -340,7 +339,7 @@ URL_PIECES = st.sampled_from(
 def test_any_text_is_a_target_or_a_clear_refusal(text):
     try:
         target = media.check(text, resolve=lambda host, port: ["93.184.216.34"])
-    except media.MediaRefused as refused:
+    except MediaRefused as refused:
         assert str(refused)
     else:
         assert parse_url(target.url.url) == target.url  # what is fetched reads back the same

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from recordings.normalise import UnusableRecording, is_incomplete, normalise
+from recordings.sync.normalise import UnusableRecording, is_incomplete, normalise
 
 MAIN_SHAPE = {
     "add_time": "2026-05-07 09:45:35.79276+05:30",

@@ -6,8 +6,7 @@ import pytest
 from django.test import Client
 
 from recordings.models import AuditEvent, MomentNote
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

@@ -1,14 +1,14 @@
 import pytest
 from django.utils import timezone
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import CallDetail, Recording, SyncRun, Transcript
 from recordings.roles import SUPPORT, role_group
-from recordings.sync import SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
 from recordings.templatetags.phone_numbers import phone
-
-from .conftest import AUTH_ID, AUTH_TOKEN
-from .factories import make_recording
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import make_recording
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,8 @@ from django.utils import timezone
 from recordings.auth import RoleBackend
 from recordings.models import DeletionBatch, LegalHold
 from recordings.roles import AUDITORS, SUPPORT, role_group
-
-from .conftest import user_in_role
-from .factories import make_recording
+from tests.conftest import user_in_role
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

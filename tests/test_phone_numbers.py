@@ -5,8 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from recordings.models import CallDetail
 from recordings.templatetags.phone_numbers import phone
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 
 @pytest.mark.parametrize("written", ["+919876543210", "919876543210", "09876543210", "9876543210", "+91 98765-43210"])

@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from recordings import exports
+from recordings.browsing import exports
+from recordings.browsing.exports import RECORDING_COLUMNS, csv_response
+from recordings.browsing.search import matching_number
 from recordings.models import Recording, SyncRun
-from recordings.selectors import matching_number
-
-from .factories import make_recording, make_recordings
+from tests.factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +231,7 @@ def test_csv_export_writes_every_value_exactly(support_client):
 def test_csv_export_of_no_rows_is_the_header(support_client):
     make_recordings(3)
     # Digits-free number search matches nothing without asking the database (EmptyResultSet).
-    assert csv_text(support_client, {"from_number": "abc"}) == ",".join(exports.RECORDING_COLUMNS) + "\r\n"
+    assert csv_text(support_client, {"from_number": "abc"}) == ",".join(RECORDING_COLUMNS) + "\r\n"
 
 
 def test_csv_export_streams_batches_with_every_row_once_in_order(support_client, monkeypatch):
@@ -282,7 +282,7 @@ def csv_writer_export(queryset, columns):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("columns", [exports.RECORDING_COLUMNS, ["conference_name"], ["add_time", "from_number"]])
+@pytest.mark.parametrize("columns", [RECORDING_COLUMNS, ["conference_name"], ["add_time", "from_number"]])
 def test_csv_export_writes_what_csv_writer_would(columns, monkeypatch):
     monkeypatch.setattr(exports, "BATCH_SIZE", 4)  # some batches with a formula or a quote, some without
     recordings = make_recordings(len(TRICKY_TEXT))
@@ -290,7 +290,7 @@ def test_csv_export_writes_what_csv_writer_would(columns, monkeypatch):
         Recording.objects.filter(pk=recording.pk).update(conference_name=text, from_number=text[::-1])
     Recording.objects.filter(pk=recordings[-1].pk).update(add_time=None, rounded_recording_duration=None)
     queryset = Recording.objects.order_by("-add_time", "-id")
-    streamed = b"".join(exports.csv_response(queryset, columns).streaming_content).decode()
+    streamed = b"".join(csv_response(queryset, columns).streaming_content).decode()
     assert streamed == csv_writer_export(queryset, columns)
 
 
@@ -329,7 +329,7 @@ def test_the_count_is_cached_per_filter_and_follows_the_data(support_client):
 
 
 def test_number_ranges_end_where_the_digits_do():
-    from recordings.selectors import next_prefix
+    from recordings.browsing.search import next_prefix
 
     assert next_prefix("4321") == "4322"
     assert next_prefix("4329") == "433"

@@ -11,13 +11,13 @@ from django.conf import settings
 from django.db import OperationalError
 from django.db.models import Count
 
-from recordings import sync as sync_module
-from recordings.fake_vobiz.data import FakeAccount
-from recordings.fake_vobiz.server import FAULT_KINDS
 from recordings.models import Recording, SyncRun, SyncState
-from recordings.sync import SyncError, SyncOptions, sync_recordings
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from recordings.sync import walk
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncError, SyncOptions
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
+from vobiz.fake.server import FAULT_KINDS
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_copy_that_the_next_run_co
 @pytest.mark.django_db
 def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_vobiz, vobiz_client, monkeypatch):
     fake_vobiz.max_page_size = 100
-    original = sync_module.upsert_recordings
+    original = walk.upsert_recordings
     calls = []
 
     def flaky_upsert(rows):
@@ -89,7 +89,7 @@ def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_
             raise OperationalError("server closed the connection unexpectedly")
         return original(rows)
 
-    monkeypatch.setattr(sync_module, "upsert_recordings", flaky_upsert)
+    monkeypatch.setattr(walk, "upsert_recordings", flaky_upsert)
     with pytest.raises(SyncError, match="database error: server closed the connection unexpectedly"):
         sync_recordings(SyncOptions(workers=1), client=vobiz_client)
     assert Recording.objects.count() == sum(calls[:4]) >= 400  # the pages stored before it

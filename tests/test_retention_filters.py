@@ -12,8 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.models import LegalHold, Recording
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

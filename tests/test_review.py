@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
-from recordings import review
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample
-from recordings.review import Candidate, draw
+from recordings.review import samples
+from recordings.review.samples import Candidate, draw
 from recordings.templatetags.phone_numbers import phone
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +115,10 @@ def test_bad_criteria_are_refused_with_a_clear_reason(auditor_client, overrides,
 
 def test_a_sample_too_large_to_review_is_refused(auditor_client, monkeypatch):
     make_week()
-    monkeypatch.setattr(review, "MAX_SAMPLE", 5)
+    monkeypatch.setattr(samples, "MAX_SAMPLE", 5)
     response = draw_sample(auditor_client)
     assert response.status_code == 400 and "would hold 8 recordings, more than the 5" in response.content.decode()
-    monkeypatch.setattr(review, "MAX_POPULATION", 10)
+    monkeypatch.setattr(samples, "MAX_POPULATION", 10)
     assert "More than 10 recordings match" in draw_sample(auditor_client).content.decode()
     assert not ReviewSample.objects.exists()
 

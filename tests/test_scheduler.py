@@ -8,12 +8,13 @@ import pytest
 from django.conf import settings
 from django_tasks_db.models import DBTaskResult
 
-from recordings import scheduler, tasks
+from recordings.background import scheduler
+from recordings.background.scheduler import Schedule, queue_scheduled_sync
+from recordings.background.tasks import queue_sync
 from recordings.locks import DatabaseLock
 from recordings.models import SyncLock, TaskRun
-from recordings.sync import LOCK_NAME as SYNC_LOCK_NAME
-
-from .test_tasks import DATABASE_QUEUE, production_settings
+from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
+from tests.test_tasks import DATABASE_QUEUE, production_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def queued_syncs():
 
 
 def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
-    jobs = scheduler.Schedule(sync_every_minutes=7).jobs()
+    jobs = Schedule(sync_every_minutes=7).jobs()
     assert jobs.keys() == {"keep_lock", "recover", "full_sync", "incremental_sync", "prune_queue"}
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
@@ -37,7 +38,7 @@ def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
 
 
 def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
-    tasks.queue_sync()
+    queue_sync()
     DBTaskResult.objects.update(status="SUCCESSFUL", finished_at="2026-01-01T00:00:00Z")
     scheduler.prune_queue()
     assert not DBTaskResult.objects.exists()
@@ -45,21 +46,21 @@ def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
 
 
 def test_zero_minutes_turns_the_incremental_syncs_off():
-    assert "incremental_sync" not in scheduler.Schedule(sync_every_minutes=0).jobs()
+    assert "incremental_sync" not in Schedule(sync_every_minutes=0).jobs()
 
 
 def test_a_scheduled_sync_is_not_queued_twice_nor_while_one_runs():
-    scheduler.queue_scheduled_sync(full=False)
-    scheduler.queue_scheduled_sync(full=False)
+    queue_scheduled_sync(full=False)
+    queue_scheduled_sync(full=False)
     assert queued_syncs() == [("sync", None)]
     TaskRun.objects.all().delete()
     with DatabaseLock(SYNC_LOCK_NAME):
-        scheduler.queue_scheduled_sync(full=True)
+        queue_scheduled_sync(full=True)
     assert queued_syncs() == []
 
 
 def test_only_the_scheduler_holding_the_lock_queues_anything():
-    first, second = scheduler.Schedule(sync_every_minutes=5), scheduler.Schedule(sync_every_minutes=5)
+    first, second = Schedule(sync_every_minutes=5), Schedule(sync_every_minutes=5)
     first.keep_lock()
     second.keep_lock()
     assert (first.active, second.active) == (True, False)

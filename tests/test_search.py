@@ -13,12 +13,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
-from recordings import selectors
+from recordings.browsing import search as browsing_search
+from recordings.browsing.search import CONFERENCE_FTS_OBJECTS, CONFERENCE_FTS_TABLE, sqlite_conference_index
 from recordings.models import Recording
-from recordings.normalise import normalise
-from recordings.sync import upsert_recordings
-
-from .factories import api_object, make_recording
+from recordings.sync.normalise import normalise
+from recordings.sync.store import upsert_recordings
+from tests.factories import api_object, make_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ QUERIES = [
 
 
 def found(text):
-    return set(selectors.search(Recording.objects.all(), text=text).values_list("conference_name", flat=True))
+    return set(browsing_search.search(Recording.objects.all(), text=text).values_list("conference_name", flat=True))
 
 
 def contains(text):
@@ -154,28 +154,28 @@ def test_the_page_finds_a_conference_by_part_of_its_name(support_client, named):
 
 @sqlite_only
 def test_sqlite_search_reads_the_trigram_table(named):
-    assert selectors.sqlite_conference_index(), "the migration made no FTS5 table or its triggers are gone"
-    queryset = selectors.search(Recording.objects.all(), text="review brid")
+    assert sqlite_conference_index(), "the migration made no FTS5 table or its triggers are gone"
+    queryset = browsing_search.search(Recording.objects.all(), text="review brid")
     sql, params = queryset.query.sql_with_params()
-    assert selectors.CONFERENCE_FTS_TABLE in sql
+    assert CONFERENCE_FTS_TABLE in sql
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " / ".join(row[3] for row in cursor.fetchall())
-    assert f"SCAN {selectors.CONFERENCE_FTS_TABLE} VIRTUAL TABLE" in plan, plan
+    assert f"SCAN {CONFERENCE_FTS_TABLE} VIRTUAL TABLE" in plan, plan
     assert "USING INTEGER PRIMARY KEY" in plan, plan
 
 
 @sqlite_only
 def test_sqlite_search_scans_when_a_trigger_is_missing(named, monkeypatch, caplog):
     """A migration that rebuilds the table on SQLite drops its triggers: the search must not miss rows."""
-    monkeypatch.setattr(selectors, "_missing_index_logged", False)
+    monkeypatch.setattr(browsing_search, "_missing_index_logged", False)
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER recordings_conference_fts_au")  # undone with the test's transaction
     Recording.objects.filter(conference_name="ops-bridge-042").update(conference_name="ops-bridge-043")
     with caplog.at_level(logging.WARNING, logger="recordings"):
         assert found("bridge-043") == {"ops-bridge-043"}
-        sql = str(selectors.search(Recording.objects.all(), text="bridge-043").query)
-    assert selectors.CONFERENCE_FTS_TABLE not in sql
+        sql = str(browsing_search.search(Recording.objects.all(), text="bridge-043").query)
+    assert CONFERENCE_FTS_TABLE not in sql
     assert "conference name index" in caplog.text
 
 
@@ -196,7 +196,7 @@ def test_postgresql_has_the_trigram_index():
 @postgresql_only
 def test_postgresql_search_can_use_the_trigram_index(named):
     # No order and no other filter: another index could serve those; here only the name can be served.
-    queryset = selectors.search(Recording.objects.order_by(), text="review brid")
+    queryset = browsing_search.search(Recording.objects.order_by(), text="review brid")
     sql, params = queryset.query.sql_with_params()
     assert 'UPPER("recordings_recording"."conference_name"::text) LIKE UPPER(' in sql  # the index's expression
     with connection.cursor() as cursor:
@@ -210,7 +210,7 @@ def test_postgresql_search_can_use_the_trigram_index(named):
 @pytest.mark.parametrize("text", ["qa", "a-b", "0%", "--", "é1"])
 def test_postgresql_text_without_a_trigram_is_not_sent_to_the_index(named, text):
     """pg_trgm finds no trigram in "%qa%": it would read its whole index (seconds at 1M rows)."""
-    sql = str(selectors.search(Recording.objects.all(), text=text).query)
+    sql = str(browsing_search.search(Recording.objects.all(), text=text).query)
     assert "STRPOS(UPPER(" in sql
     assert " LIKE " not in sql
 
@@ -271,6 +271,6 @@ def index_objects():
         if connection.vendor == "postgresql":
             cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", [PG_INDEX])
         else:
-            names = selectors.CONFERENCE_FTS_OBJECTS
+            names = CONFERENCE_FTS_OBJECTS
             cursor.execute(f"SELECT name FROM sqlite_master WHERE name IN ({', '.join(['%s'] * len(names))})", names)
         return {row[0] for row in cursor.fetchall()}

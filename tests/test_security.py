@@ -12,12 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.models import Recording
-from recordings.sync import SyncError, SyncOptions, sync_recordings
-
-from .conftest import AUTH_ID, AUTH_TOKEN, user_in_role
-from .factories import make_recording
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncError, SyncOptions
+from tests.conftest import AUTH_ID, AUTH_TOKEN, user_in_role
+from tests.factories import make_recording
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

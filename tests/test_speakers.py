@@ -2,7 +2,7 @@
 
 import pytest
 
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,12 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone as dj_timezone
 
-from recordings.fake_vobiz.data import FakeAccount
 from recordings.locks import DatabaseLock
 from recordings.models import Recording, SyncRun, SyncState
-from recordings.sync import LOCK_NAME, SyncError, SyncOptions, sync_recordings
-
-from .conftest import AUTH_ID, AUTH_TOKEN, list_requests
+from recordings.sync.run import LOCK_NAME, sync_recordings
+from recordings.sync.walk import SyncError, SyncOptions
+from tests.conftest import AUTH_ID, AUTH_TOKEN, list_requests
+from vobiz.fake.data import FakeAccount
 
 pytestmark = pytest.mark.django_db
 

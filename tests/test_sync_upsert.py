@@ -9,10 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from recordings.models import Recording
-from recordings.normalise import normalise
-from recordings.sync import UPDATED_FIELDS, upsert_recordings
-
-from .factories import api_object
+from recordings.sync.normalise import normalise
+from recordings.sync.store import UPDATED_FIELDS, upsert_recordings
+from tests.factories import api_object
 
 pytestmark = pytest.mark.django_db
 

@@ -18,12 +18,13 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from recordings import deletion, tasks
-from recordings.fake_vobiz.data import FakeAccount
+from recordings.auditing.deletion import start_deletion
+from recordings.background.tasks import STALLED_AFTER, queue_deletion, recover
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, SyncRun, TaskRun
-from recordings.sync import SyncOptions, sync_recordings
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncOptions
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.fake.data import FakeAccount
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 REDIS_QUEUE = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
@@ -252,7 +253,7 @@ def test_with_redis_down_sync_now_says_so_loses_nothing_and_is_queued_when_it_an
     assert f"/sync/tasks/{run.pk}/retry".encode() in auditor_client.get("/sync/").content
 
     settings.RQ_QUEUES = {"default": {"URL": TEST_REDIS_URL}}
-    tasks.recover()
+    recover()
     run.refresh_from_db()
     assert run.status == TaskRun.Status.QUEUED and run.task_id
     assert django_rq.get_queue("default").count == 1
@@ -264,10 +265,10 @@ def test_a_deletion_batch_whose_worker_is_killed_half_way_is_finished_by_another
 ):
     sync_recordings(SyncOptions(), client=vobiz_client)
     fake_vobiz.latency = 0.05
-    batch = deletion.start_deletion(
+    batch = start_deletion(
         user=auditor_user, ip_address=None, user_agent="", recordings=Recording.objects.all(), reason="retention"
     )
-    tasks.queue_deletion(batch)
+    queue_deletion(batch)
     env = production_settings({key: value for key, value in subprocess_env.items() if key != "REDIS_URL"})
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
@@ -285,8 +286,8 @@ def test_a_deletion_batch_whose_worker_is_killed_half_way_is_finished_by_another
     assert 10 <= len(deleted_paths(fake_vobiz)) < 30
     assert DeletionBatch.objects.get(pk=batch.pk).finished_at is None
 
-    TaskRun.objects.update(started_at=timezone.now() - tasks.STALLED_AFTER)
-    tasks.recover()  # what the scheduler does every minute
+    TaskRun.objects.update(started_at=timezone.now() - STALLED_AFTER)
+    recover()  # what the scheduler does every minute
     assert TaskRun.objects.filter(status=TaskRun.Status.FAILED).count() == 1
     result = db_worker(subprocess_env, "--batch")
     assert result.returncode == 0, result.stderr

@@ -7,8 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from recordings.models import ViewerPreference
-
-from .factories import make_recording
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
 

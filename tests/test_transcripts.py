@@ -6,11 +6,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from recordings import tables, transcripts
+from recordings.browsing import tables, transcript_search
+from recordings.browsing.transcript_search import FullText, highlighted
 from recordings.models import Recording, Transcript
-from recordings.transcripts import highlighted
-
-from .factories import make_recording, make_recordings, transcribe
+from tests.factories import make_recording, make_recordings, transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +65,8 @@ def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcr
     refund, twice, other = transcribed
     newer = make_recording(add_time="2026-11-30T10:00:00+00:00")
     transcribe(newer.recording_id, "a refund")
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 2)
-    monkeypatch.setattr(transcripts, "READ_ONCE_MATCHES", read_once)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", 2)
+    monkeypatch.setattr(transcript_search, "READ_ONCE_MATCHES", read_once)
     response = support_client.get("/", {"transcript": "refunds"})
     assert shown_ids(response) == [newer.recording_id, refund.recording_id, twice.recording_id]
     html = response.content.decode()
@@ -79,7 +78,7 @@ def test_words_too_common_to_rank_are_shown_newest_first(support_client, transcr
 @pytest.mark.parametrize("ranked_matches", [5000, 0])  # ranked best first, or too common to rank
 def test_a_search_exports_its_recordings(support_client, transcribed, monkeypatch, ranked_matches):
     refund, twice, other = transcribed
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", ranked_matches)
     response = support_client.get("/", {"transcript": "refund", "_export": "csv"})
     body = b"".join(response.streaming_content).decode()
     assert body.count("\n") == 3  # the header and the two recordings that said it
@@ -105,7 +104,7 @@ def test_matches_are_highlighted_and_the_rest_escaped(support_client):
 def test_a_far_page_of_a_search_still_highlights_its_rows_in_one_more_query(
     auditor_client, monkeypatch, ranked_matches
 ):
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", ranked_matches)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", ranked_matches)
     for n, recording in enumerate(make_recordings(60)):
         transcribe(recording.recording_id, "a refund please " * (n % 7 + 1) + ("and cvv 123" if n % 2 else ""))
     page_2 = {"transcript": "refund", "page": 2}
@@ -239,7 +238,7 @@ def test_a_ranked_search_is_counted_exactly_at_once(support_client):
 def test_a_search_too_common_to_rank_counts_its_page_then_all(support_client, monkeypatch):
     for recording in make_recordings(30):
         transcribe(recording.recording_id, "a refund please")
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 10)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", 10)
     summary = support_client.get("/", {"transcript": "refund"}).context["summary"]
     assert (summary.count, summary.exact) == (25, False)  # the page's own rows, each checked
     assert support_client.get("/count", {"transcript": "refund"}).json()["count"] == 30
@@ -250,7 +249,7 @@ def probes(client, words):
     """How many times a search asked the index whether the words are too common to rank."""
     with CaptureQueriesContext(connection) as captured:
         response = client.get("/", {"transcript": words})
-    limit = f"LIMIT {transcripts.FullText([words]).matches_counted}"
+    limit = f"LIMIT {FullText([words]).matches_counted}"
     asked = [q["sql"] for q in captured if limit in q["sql"]]
     return shown_ids(response), sum("SUM(" not in sql for sql in asked)  # not the ranked search's own count
 
@@ -266,7 +265,7 @@ def test_a_stale_answer_changes_only_the_order(support_client, transcribed, monk
     """Words that became too common to rank since they were last searched are still ranked, for a
     while: every match is shown and counted all the same."""
     refund, twice, other = transcribed
-    monkeypatch.setattr(transcripts, "RANKED_MATCHES", 2)
+    monkeypatch.setattr(transcript_search, "RANKED_MATCHES", 2)
     support_client.get("/", {"transcript": "refund"})
     newer = make_recording(add_time="2026-11-30T10:00:00+00:00")
     transcribe(newer.recording_id, "a refund")

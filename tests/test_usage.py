@@ -11,11 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recordings.auditing.usage import Day, cost_by_month, daily_chart, nice_step, per_day
 from recordings.models import Recording
 from recordings.templatetags.recording_format import calendar_month
-from recordings.usage import Day, cost_by_month, daily_chart, nice_step, per_day
-
-from .factories import make_recording, make_recordings
+from tests.factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db
 

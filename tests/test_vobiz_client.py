@@ -1,15 +1,7 @@
 import pytest
 
-from recordings.vobiz import (
-    VobizAuthError,
-    VobizClient,
-    VobizError,
-    VobizNotFound,
-    VobizUnavailable,
-    parse_retry_after,
-)
-
-from .conftest import AUTH_ID, AUTH_TOKEN
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from vobiz.client import VobizAuthError, VobizClient, VobizError, VobizNotFound, VobizUnavailable, parse_retry_after
 
 
 def test_a_page_says_how_much_it_holds_and_how_long_the_list_is(fake_vobiz, vobiz_client):

@@ -2,8 +2,8 @@
 
 from django import template
 
-from ..time_zones import DayRange
-from ..time_zones import quick_ranges as ranges_today
+from recordings.time_zones import DayRange
+from recordings.time_zones import quick_ranges as ranges_today
 
 register = template.Library()
 

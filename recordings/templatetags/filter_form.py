@@ -8,8 +8,8 @@ from django import forms, template
 from django.utils import timezone
 from django_filters import FilterSet
 
-from ..filters import TABLE_OPTIONS
-from .recording_format import day_month_year
+from recordings.browsing.filters import TABLE_OPTIONS
+from recordings.templatetags.recording_format import day_month_year
 
 register = template.Library()
 

@@ -2,7 +2,7 @@
 
 from django import template
 
-from recordings.transcripts import highlighted
+from recordings.browsing.transcript_search import highlighted
 
 register = template.Library()
 register.filter("highlighted", highlighted)

@@ -5,12 +5,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
-from .. import exports
-from ..filters import AuditEventFilter
-from ..models import AuditEvent
-from ..roles import auditor_required
-from ..tables import AuditEventTable, ChoicePaginator
-from .csv_export import export_csv
+from recordings.browsing.exports import AUDIT_COLUMNS
+from recordings.browsing.filters import AuditEventFilter
+from recordings.browsing.tables import AuditEventTable, ChoicePaginator
+from recordings.models import AuditEvent
+from recordings.roles import auditor_required
+from recordings.views.csv_export import export_csv
 
 
 @auditor_required
@@ -23,7 +23,7 @@ def audit_log(request):
         return export_csv(
             request,
             filterset.qs,
-            columns=exports.AUDIT_COLUMNS,
+            columns=AUDIT_COLUMNS,
             filename="audit-log",
             noun="audit event",
             back_to=reverse("recordings:audit_log"),

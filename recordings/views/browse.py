@@ -11,16 +11,43 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, concurrency, exports, media, notes, selectors, services, tasks, transcripts
-from ..filters import RecordingFilter
-from ..models import Recording, SyncRun, TaskRun, Transcript
-from ..presenters import call_facts
-from ..roles import is_auditor, listener_required
-from ..sync import lock_holder, unread_count
-from ..tables import AuditEventTable, ChoicePaginator, CountedPaginator, RecordingTable, SyncRunTable, page_number
-from ..vobiz import INTERACTIVE, VobizError, client_from_settings
-from .common import requester
-from .csv_export import export_csv
+from recordings import concurrency
+from recordings.auditing.holds import active_call_hold, active_hold
+from recordings.auditing.trail import Action, record_listening
+from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
+from recordings.browsing import call_records, counting, freshness, listing, media, transcript_search
+from recordings.browsing.call_facts import call_facts
+from recordings.browsing.counting import Summary, count_exactly, summarise
+from recordings.browsing.exports import RECORDING_COLUMNS
+from recordings.browsing.filters import RecordingFilter
+from recordings.browsing.freshness import first_row_and_newest_stored
+from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
+from recordings.browsing.media import (
+    CHUNK_SIZE,
+    PASSED_HEADERS,
+    MediaRefused,
+    StreamBody,
+    check,
+    download_name,
+    open_audio,
+)
+from recordings.browsing.tables import (
+    AuditEventTable,
+    ChoicePaginator,
+    CountedPaginator,
+    RecordingTable,
+    SyncRunTable,
+    page_number,
+)
+from recordings.browsing.transcript_search import count_bound
+from recordings.models import Recording, SyncRun, TaskRun, Transcript
+from recordings.review.notes import notes_by_recording
+from recordings.roles import is_auditor, listener_required
+from recordings.sync.status import lock_holder, unread_count
+from recordings.views.common import requester
+from recordings.views.csv_export import export_csv
+from recordings.vobiz_account import client_from_settings
+from vobiz.client import INTERACTIVE, VobizError
 
 logger = logging.getLogger(__name__)
 
@@ -29,28 +56,28 @@ logger = logging.getLogger(__name__)
 @require_GET
 def recording_list(request):
     auditor = is_auditor(request.user)
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=auditor)
+    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=auditor)
     queryset = filterset.qs
     if request.GET.get("_export") == "csv":
         return export_csv(
             request,
             queryset,
-            columns=exports.RECORDING_COLUMNS,
+            columns=RECORDING_COLUMNS,
             filename="recordings",
             noun="recording",
             back_to=reverse("recordings:list"),
         )
     rows = filterset.rows_per_page
     search = filterset.transcript_search
-    summary = selectors.summarise(
+    summary = summarise(
         filterset.counted_qs,
         filters=filterset.filters_in_force(),
         at_least=page_number(request.GET) * rows,
-        bound=transcripts.count_bound(search.best_first) if search else selectors.COUNT_BOUND,
+        bound=count_bound(search.best_first) if search else counting.COUNT_BOUND,
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable.of_view(
-        selectors.with_masked_marks(selectors.with_hold_marks(queryset)) if auditor else queryset,
+        with_masked_marks(with_hold_marks(queryset)) if auditor else queryset,
         search=bool(search),
         exclude=excluded if search else excluded + RecordingTable.SEARCH_COLUMNS,
     )
@@ -71,7 +98,7 @@ def recording_list(request):
             "all_on_hold": auditor and view_is_all_on_hold(hold=hold, summary=summary, table=table),
             # How a transcript search is ordered, unless a column is sorted on.
             "transcripts_best_first": search.best_first if search and not table.order_by else None,
-            "ranked_matches": transcripts.RANKED_MATCHES,
+            "ranked_matches": transcript_search.RANKED_MATCHES,
         },
     )
 
@@ -82,12 +109,12 @@ def live_anchors(table: RecordingTable) -> dict:
     another, one query reads both."""
     if table.page.number == 1:
         records = table.page_records
-        return {"newest_stored": selectors.newest_stored(), "first_shown": records[0].pk if records else None}
-    first_shown, newest = selectors.first_row_and_newest_stored(table.ordered_data)
+        return {"newest_stored": freshness.newest_stored(), "first_shown": records[0].pk if records else None}
+    first_shown, newest = first_row_and_newest_stored(table.ordered_data)
     return {"newest_stored": newest, "first_shown": first_shown}
 
 
-def view_is_all_on_hold(*, hold: str | None, summary: selectors.Summary, table: RecordingTable) -> bool:
+def view_is_all_on_hold(*, hold: str | None, summary: Summary, table: RecordingTable) -> bool:
     """Whether every recording of the view is known to be on hold without another query: the
     view is filtered to held ones, or it fits on the page shown and every row there is held.
     A larger view could only tell by counting its held rows: it keeps its Delete, whose
@@ -102,13 +129,13 @@ def view_is_all_on_hold(*, hold: str | None, summary: selectors.Summary, table: 
 @require_GET
 def recording_count(request):
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=is_auditor(request.user))
     try:  # a count of a whole view scans it: one at a time per user
         slot = concurrency.acquire("count", request.user.pk, 1)
     except concurrency.TooMany:
         return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
     try:
-        summary = selectors.count_exactly(filterset.counted_qs, filters=filterset.filters_in_force())
+        summary = count_exactly(filterset.counted_qs, filters=filterset.filters_in_force())
     finally:
         slot.release()
     return JsonResponse(
@@ -138,7 +165,7 @@ def recording_detail(request, recording_id):
     start = start_seconds(request.GET.get("t", ""))
     siblings = []
     if recording.call_uuid:
-        siblings = selectors.recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)
+        siblings = recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)
     # Who listened is for auditors' eyes only; support never gets the events at all.
     history = None
     auditor = is_auditor(request.user)
@@ -158,9 +185,9 @@ def recording_detail(request, recording_id):
             "siblings": siblings,
             "history": history,
             "is_auditor": auditor,
-            "hold": audit.active_hold(recording) if auditor else None,
+            "hold": active_hold(recording) if auditor else None,
             "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
-            "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
+            "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
 
@@ -180,40 +207,38 @@ def recording_audio(request, recording_id):
         )
     closers = [slot.release]  # when the response is done, or at once if there is none
     try:
-        target = media.check(recording.recording_url)
+        target = check(recording.recording_url)
         client = client_from_settings(INTERACTIVE)
         closers.append(client.close)
-        upstream = media.open_audio(target, request.headers.get("Range"), client=client)
-    except media.MediaRefused as exc:
-        media.StreamBody((), *closers).close()
+        upstream = open_audio(target, request.headers.get("Range"), client=client)
+    except MediaRefused as exc:
+        StreamBody((), *closers).close()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
-        media.StreamBody((), *closers).close()
+        StreamBody((), *closers).close()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        media.StreamBody(
-            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
-        ),
+        StreamBody(upstream.iter_content(CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
-        audit.record_listening(
+        record_listening(
             **requester(request),
             recording=recording,
-            action=audit.Action.DOWNLOAD if downloading else audit.Action.PLAY,
+            action=Action.DOWNLOAD if downloading else Action.PLAY,
             status=upstream.status_code,
             content_range=upstream.headers.get("Content-Range"),
         )
-    for header in media.PASSED_HEADERS:
+    for header in PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
     response["Cache-Control"] = "private, no-store"  # a call's audio stays in no cache, not even the browser's
     if request.GET.get("download") == "1":
-        response["Content-Disposition"] = content_disposition_header(True, media.download_name(recording))
+        response["Content-Disposition"] = content_disposition_header(True, download_name(recording))
     return response
 
 
@@ -221,16 +246,16 @@ def recording_audio(request, recording_id):
 @require_http_methods(["GET", "POST"])
 def call_detail(request, call_uuid):
     if request.method == "POST":
-        run = tasks.queue_call_record_refresh(call_uuid, requested_by=request.user)
+        run = queue_call_record_refresh(call_uuid, requested_by=request.user)
         if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once
             messages.success(request, "The call record was fetched again from Vobiz.")
         elif run.status == TaskRun.Status.UNQUEUED:
             messages.error(request, f"The call record cannot be fetched again now: {run.error}.")
         return redirect("recordings:call", call_uuid=call_uuid)
-    result = services.call_detail(call_uuid)
-    recordings = list(selectors.recordings_of_call(call_uuid=call_uuid).select_related("transcript"))
+    result = call_records.call_detail(call_uuid)
+    recordings = list(recordings_of_call(call_uuid=call_uuid).select_related("transcript"))
     auditor = is_auditor(request.user)
-    call_notes = notes.notes_by_recording(recording.pk for recording in recordings) if auditor else {}
+    call_notes = notes_by_recording(recording.pk for recording in recordings) if auditor else {}
     return render(
         request,
         "recordings/call_detail.html",
@@ -239,10 +264,10 @@ def call_detail(request, call_uuid):
             "cdr": result.record,
             "facts": call_facts(result.record.data) if result.record else [],
             "cdr_problem": result.problem,
-            "refresh": tasks.call_record_refresh(call_uuid),
+            "refresh": call_record_refresh(call_uuid),
             "recordings": recordings,
             "is_auditor": auditor,
-            "call_hold": audit.active_call_hold(call_uuid) if auditor else None,
+            "call_hold": active_call_hold(call_uuid) if auditor else None,
             # Each recording with its notes at moments (auditors' only: support sees none).
             "recordings_and_notes": [(recording, call_notes.get(recording.pk, [])) for recording in recordings],
         },
@@ -252,7 +277,7 @@ def call_detail(request, call_uuid):
 @listener_required
 @require_GET
 def sync_runs(request):
-    queue = tasks.queue_rows()
+    queue = queue_rows()
     table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
     RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
     return render(

@@ -7,10 +7,13 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from .. import bulk_download, concurrency, media
-from ..roles import auditor_required
-from .common import requester
-from .selection import chosen_recordings
+from recordings import concurrency
+from recordings.browsing import bulk_download
+from recordings.browsing.bulk_download import zip_chunks
+from recordings.browsing.media import StreamBody
+from recordings.roles import auditor_required
+from recordings.views.common import requester
+from recordings.views.selection import chosen_recordings
 
 
 def back_to_list(request, level, message):
@@ -42,7 +45,7 @@ def download_zip(request):
             f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
         )
     response = StreamingHttpResponse(
-        media.StreamBody(bulk_download.zip_chunks(recordings, **requester(request)), slot.release),
+        StreamBody(zip_chunks(recordings, **requester(request)), slot.release),
         content_type="application/zip",
     )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"

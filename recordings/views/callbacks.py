@@ -1,4 +1,4 @@
-"""Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/callbacks.py).
+"""Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/py).
 
 Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
 unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored, and 503
@@ -16,9 +16,21 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from .. import callbacks, live
+from recordings.live import callbacks, transcripts
+from recordings.live.callbacks import (
+    MAX_BODY_BYTES,
+    CallbackInvalid,
+    CallbackRefused,
+    CallbackTooLarge,
+    forget_old_nonces,
+    form_fields,
+    let_commit_lag,
+    spend_nonces,
+    verified_nonces,
+)
+from recordings.live.store import queue_recording_fetch
 
-logger = logging.getLogger("recordings.callbacks")
+logger = logging.getLogger("recordings.live.callbacks")
 REFUSED = "Refused: not signed by Vobiz for this URL, or already received."
 
 
@@ -32,8 +44,8 @@ def handle(request, read, act, *, recoverable=False):
     the next sync would bring anyway, so the answer need not wait for the commit to reach the disk."""
     path = request.path_info
     try:
-        nonces = callbacks.verified_nonces(request.headers, path)
-    except callbacks.CallbackRefused as exc:
+        nonces = verified_nonces(request.headers, path)
+    except CallbackRefused as exc:
         logger.warning("refused a callback to %s from %s: %s", path, request.META.get("REMOTE_ADDR"), exc)
         return answer(403, REFUSED)
     try:
@@ -41,25 +53,23 @@ def handle(request, read, act, *, recoverable=False):
     except ValueError:
         length = -1
     try:
-        if not 0 <= length <= callbacks.MAX_BODY_BYTES:
-            raise callbacks.CallbackTooLarge(f"a body of at most {callbacks.MAX_BODY_BYTES} bytes, not {length}")
+        if not 0 <= length <= MAX_BODY_BYTES:
+            raise CallbackTooLarge(f"a body of at most {MAX_BODY_BYTES} bytes, not {length}")
         if request.content_type not in ("application/x-www-form-urlencoded", ""):
-            raise callbacks.CallbackInvalid(
-                f"a form (application/x-www-form-urlencoded) expected, not {request.content_type}"
-            )
-        callback = read(callbacks.form_fields(request.body))
-    except callbacks.CallbackInvalid as exc:
+            raise CallbackInvalid(f"a form (application/x-www-form-urlencoded) expected, not {request.content_type}")
+        callback = read(form_fields(request.body))
+    except CallbackInvalid as exc:
         logger.warning("refused a callback to %s: %s", path, exc)
-        status = 413 if isinstance(exc, callbacks.CallbackTooLarge) else 400
+        status = 413 if isinstance(exc, CallbackTooLarge) else 400
         return answer(status, f"Unusable callback: {exc}.")
     try:
-        callbacks.forget_old_nonces()
+        forget_old_nonces()
         with transaction.atomic():
             if recoverable:
-                callbacks.let_commit_lag()
-            callbacks.spend_nonces(nonces)
+                let_commit_lag()
+            spend_nonces(nonces)
             done = act(callback)
-    except callbacks.CallbackRefused as exc:
+    except CallbackRefused as exc:
         logger.warning("refused a callback to %s for %s: %s", path, callback.recording_id, exc)
         return answer(403, REFUSED)
     except DatabaseError as exc:  # nothing was kept, the nonce included: Vobiz's retry is taken
@@ -70,12 +80,12 @@ def handle(request, read, act, *, recoverable=False):
 
 
 def queue_fetch(callback):
-    live.queue_recording_fetch(callback.recording_id)
+    queue_recording_fetch(callback.recording_id)
     return "queued: the recording is fetched from Vobiz"
 
 
 def store_transcription(callback):
-    transcript = live.store_transcription(callback)
+    transcript = transcripts.store_transcription(callback)
     return f"stored, with {', '.join(transcript.masked_kinds)} masked" if transcript.masked else "stored"
 
 

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 
-from .. import audit, exports
-from .common import requester
+from recordings.auditing.trail import Action, record_for
+from recordings.browsing.exports import csv_response
+from recordings.views.common import requester
 
 
 def export_csv(request, queryset, *, columns: list[str], filename: str, noun: str, back_to: str):
@@ -22,9 +23,9 @@ def export_csv(request, queryset, *, columns: list[str], filename: str, noun: st
         )
         return redirect(f"{back_to}?{view}" if view else back_to)
     rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
-    audit.record_for(
+    record_for(
         **requester(request),
-        action=audit.Action.TABLE_EXPORT,
+        action=Action.TABLE_EXPORT,
         note=f"{rows_text}, " + (f"filtered by {view}" if view else "no filter"),
     )
-    return exports.csv_response(queryset, columns, filename)
+    return csv_response(queryset, columns, filename)

@@ -4,10 +4,11 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
-from .. import selectors
-from ..filters import RecordingFilter
-from ..roles import is_auditor, listener_required
-from ..tables import RecordingTable
+from recordings.browsing import listing
+from recordings.browsing.filters import RecordingFilter
+from recordings.browsing.freshness import count_new_above
+from recordings.browsing.tables import RecordingTable
+from recordings.roles import is_auditor, listener_required
 
 
 @listener_required
@@ -21,8 +22,8 @@ def new_recordings(request):
         first_shown = int(first) if first else None
     except ValueError:
         return JsonResponse({"error": "since and first must be whole numbers"}, status=400)
-    filterset = RecordingFilter(request.GET, queryset=selectors.recordings(), auditor=is_auditor(request.user))
+    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=is_auditor(request.user))
     table = RecordingTable.of_view(filterset.qs, search=bool(filterset.transcript_search))
     RequestConfig(request, paginate=False).configure(table)  # sorted as the page is
-    count = selectors.count_new_above(table.ordered_data, since=since, first_shown=first_shown)
+    count = count_new_above(table.ordered_data, since=since, first_shown=first_shown)
     return JsonResponse({"count": count})

@@ -8,13 +8,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from .. import notes
-from ..forms import MomentNoteForm
-from ..models import Recording
-from ..review_tables import MomentNoteTable
-from ..roles import auditor_required
-from ..tables import ChoicePaginator
-from .common import form_errors, requester
+from recordings.browsing.tables import ChoicePaginator
+from recordings.forms import MomentNoteForm
+from recordings.models import Recording
+from recordings.review import notes
+from recordings.review.notes import search_notes
+from recordings.review.tables import MomentNoteTable
+from recordings.roles import auditor_required
+from recordings.views.common import form_errors, requester
 
 NOTES_PER_PAGE = 50  # one of the tables' page sizes
 
@@ -51,6 +52,6 @@ def add_note(request, recording_id):
 @require_GET
 def note_search(request):
     query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL refuses NUL
-    table = MomentNoteTable(notes.search_notes(query))
+    table = MomentNoteTable(search_notes(query))
     RequestConfig(request, paginate={"per_page": NOTES_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
     return render(request, "recordings/notes.html", {"query": query, "table": table})

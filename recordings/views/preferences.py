@@ -6,9 +6,9 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import time_zones
-from ..roles import listener_required
-from ..templatetags.recording_format import zone_name
+from recordings import time_zones
+from recordings.roles import listener_required
+from recordings.templatetags.recording_format import zone_name
 
 FOLLOW_BROWSER = ""
 

@@ -6,14 +6,25 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from .. import audit, exports, notes, review, selectors
-from ..filters import RecordingFilter
-from ..forms import ReviewItemForm, ReviewSampleForm
-from ..models import AuditEvent, ReviewItem
-from ..review_tables import ReviewItemTable
-from ..roles import auditor_required
-from ..tables import ChoicePaginator
-from .common import form_errors, requester
+from recordings.auditing.trail import record_for
+from recordings.browsing import listing
+from recordings.browsing.exports import csv_response
+from recordings.browsing.filters import RecordingFilter
+from recordings.browsing.tables import ChoicePaginator
+from recordings.forms import ReviewItemForm, ReviewSampleForm
+from recordings.models import AuditEvent, ReviewItem
+from recordings.review import samples as review_samples
+from recordings.review.notes import notes_by_recording
+from recordings.review.samples import (
+    SampleRefused,
+    create_sample,
+    criteria_query,
+    next_to_review,
+    samples_with_progress,
+)
+from recordings.review.tables import ReviewItemTable
+from recordings.roles import auditor_required
+from recordings.views.common import form_errors, requester
 
 ITEMS_PER_PAGE = 100  # one of the tables' page sizes
 EXPORT_COLUMNS = [
@@ -39,9 +50,9 @@ def samples(request):
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         criteria = form.criteria()
-        filterset = RecordingFilter(review.criteria_query(criteria), queryset=selectors.recordings(), auditor=True)
+        filterset = RecordingFilter(criteria_query(criteria), queryset=listing.recordings(), auditor=True)
         try:
-            sample = review.create_sample(
+            sample = create_sample(
                 **requester(request),
                 name=form.cleaned_data["name"],
                 criteria=criteria,
@@ -50,19 +61,19 @@ def samples(request):
                 per_caller=form.cleaned_data["per_caller"],
                 seed=form.cleaned_data["seed"],
             )
-        except review.SampleRefused as refusal:
+        except SampleRefused as refusal:
             form.add_error(None, str(refusal))
         else:
             return redirect("recordings:review_sample", sample_id=sample.pk)
     status = 400 if form.is_bound else 200
-    context = {"form": form, "samples": review.samples_with_progress()[:100]}
+    context = {"form": form, "samples": samples_with_progress()[:100]}
     return render(request, "recordings/review_samples.html", context, status=status)
 
 
 @auditor_required
 @require_GET
 def sample(request, sample_id):
-    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    found = get_object_or_404(samples_with_progress(), pk=sample_id)
     table = ReviewItemTable(
         found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
     )
@@ -70,7 +81,7 @@ def sample(request, sample_id):
     return render(
         request,
         "recordings/review_sample.html",
-        {"sample": found, "table": table, "next_item": review.next_to_review(found)},
+        {"sample": found, "table": table, "next_item": next_to_review(found)},
     )
 
 
@@ -78,8 +89,8 @@ def sample(request, sample_id):
 @require_GET
 def start(request, sample_id):
     """Continue where the sample's review stands: its first recording not reviewed yet."""
-    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
-    item = review.next_to_review(found)
+    found = get_object_or_404(samples_with_progress(), pk=sample_id)
+    item = next_to_review(found)
     if item is None:
         messages.success(request, f"Every recording of this sample is reviewed ({found.total}).")
         return redirect("recordings:review_sample", sample_id=found.pk)
@@ -90,20 +101,20 @@ def start(request, sample_id):
 @require_http_methods(["GET", "POST"])
 def item(request, sample_id, position):
     """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
-    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
+    found = get_object_or_404(samples_with_progress(), pk=sample_id)
     current = get_object_or_404(
         ReviewItem.objects.select_related("recording", "reviewed_by"), sample=found, position=position
     )
     form = ReviewItemForm(request.POST if request.method == "POST" else None, initial={"note": current.note})
     if request.method == "POST":
         if form.is_valid():
-            review.review_item(
+            review_samples.review_item(
                 **requester(request),
                 item=current,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
             )
-            following = review.next_to_review(found, after=position)
+            following = next_to_review(found, after=position)
             if following is None:
                 messages.success(request, f"Done: all {found.total} recordings of this sample are reviewed.")
                 return redirect("recordings:review_sample", sample_id=found.pk)
@@ -118,7 +129,7 @@ def item(request, sample_id, position):
             "item": current,
             "recording": recording,
             "form": form,
-            "notes": notes.notes_by_recording([recording.pk]).get(recording.pk, []),
+            "notes": notes_by_recording([recording.pk]).get(recording.pk, []),
             "previous": position - 1 if position > 1 else None,
             "next": position + 1 if position < found.total else None,
         },
@@ -129,11 +140,11 @@ def item(request, sample_id, position):
 @auditor_required
 @require_GET
 def export(request, sample_id):
-    found = get_object_or_404(review.samples_with_progress(), pk=sample_id)
-    audit.record_for(
+    found = get_object_or_404(samples_with_progress(), pk=sample_id)
+    record_for(
         **requester(request),
         action=AuditEvent.Action.EXPORT,
         note=f"{found.name}: {found.reviewed} of {found.total} reviewed",
     )
     items = found.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
-    return exports.csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")
+    return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

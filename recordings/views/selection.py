@@ -3,11 +3,12 @@
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 
-from .. import selectors
-from ..filters import RecordingFilter
-from ..models import Recording
-from ..normalise import is_path_safe
-from ..roles import is_auditor
+from recordings.browsing import listing
+from recordings.browsing.filters import RecordingFilter
+from recordings.browsing.listing import recordings_by_id
+from recordings.models import Recording
+from recordings.roles import is_auditor
+from recordings.sync.normalise import is_path_safe
 
 MAX_SELECTED = 10_000
 
@@ -19,9 +20,9 @@ def chosen_recordings(request: HttpRequest) -> tuple[QuerySet[Recording], Record
         filterset = view_filter(request.POST.get("filter_query", ""), auditor=is_auditor(request.user))
         return filterset.qs, filterset
     ids = [value for value in request.POST.getlist("selected") if value and is_path_safe(value)][:MAX_SELECTED]
-    return selectors.recordings_by_id(recording_ids=ids), None
+    return recordings_by_id(recording_ids=ids), None
 
 
 def view_filter(filter_query: str, *, auditor: bool) -> RecordingFilter:
     """The table's filter for a view named by its query string (as the table form posts it)."""
-    return RecordingFilter(QueryDict(filter_query), queryset=selectors.recordings(), auditor=auditor)
+    return RecordingFilter(QueryDict(filter_query), queryset=listing.recordings(), auditor=auditor)

@@ -1,8 +1,8 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ..roles import auditor_required
-from ..usage import overview, period
+from recordings.auditing.usage import overview, period
+from recordings.roles import auditor_required
 
 
 @auditor_required

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from recordings import scheduler
+from recordings.background.scheduler import run
 
 
 class Command(BaseCommand):
@@ -14,5 +14,5 @@ class Command(BaseCommand):
         every = settings.SYNC_EVERY_MINUTES
         incremental = f"an incremental sync every {every} minutes" if every else "no incremental syncs"
         self.stdout.write(f"Scheduler: {incremental}, a full sync on Sundays at 03:30 {settings.TIME_ZONE}.")
-        scheduler.run(sync_every_minutes=every)  # until SIGINT or SIGTERM
+        run(sync_every_minutes=every)  # until SIGINT or SIGTERM
         self.stdout.write("Scheduler stopped.")

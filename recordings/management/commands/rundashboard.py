@@ -12,9 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from recordings.fake_vobiz.callbacks import CallbackSender
-from recordings.fake_vobiz.data import FakeAccount
-from recordings.fake_vobiz.server import FakeVobizServer
+from vobiz.fake.callbacks import CallbackSender
+from vobiz.fake.data import FakeAccount
+from vobiz.fake.server import FakeVobizServer
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-recordings"

@@ -2,7 +2,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recordings.sync import SyncError, SyncOptions, sync_recordings
+from recordings.sync.run import sync_recordings
+from recordings.sync.walk import SyncError, SyncOptions
 
 
 class Command(BaseCommand):

@@ -1,0 +1,95 @@
+"""The audit log, reviews and legal holds."""
+
+import ipaddress
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from recordings.models import AuditEvent, Recording
+
+# Range requests of one playback (seeking, buffering) come within this window of each other.
+PLAYBACK_WINDOW = timedelta(minutes=10)
+Action = AuditEvent.Action
+
+
+def client_ip(request) -> str | None:
+    """The client's address as the outermost of the TRUSTED_PROXY_COUNT proxies in front saw it.
+
+    Each proxy appends the address it was connected from to X-Forwarded-For, so the address that
+    many places from the right is the outermost proxy's; whatever is left of it the client wrote
+    itself. Without trusted proxies the header is ignored. (Hand-written rather than taken from
+    ipware, whose default also trusts a list of other headers any client can send.)
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if not proxies:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if not hops:
+        return remote
+    candidate = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def record_for(
+    user: AbstractBaseUser | None,
+    ip_address: str | None,
+    user_agent: str,
+    action: str,
+    recording: Recording | None = None,
+    call_uuid: str = "",
+    note: str = "",
+) -> AuditEvent:
+    """Add an event to the audit log: who (the user, their address and browser) did what."""
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        user=user,
+        username=user.get_username() if user else "",
+        action=action,
+        recording=recording,
+        call_uuid=call_uuid or (recording.call_uuid if recording else ""),
+        ip_address=ip_address,
+        user_agent=(user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
+        note=note,
+    )
+
+
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
+
+
+def serves_first_byte(status: int, content_range: str | None) -> bool:
+    """Whether a response hands out the start of the file, judged by what is served, not by what
+    was asked (`bytes=-999999999` and `bytes=00-` ask for the whole file too): a whole body, or a
+    part starting at byte 0. A part whose start cannot be read counts as the start."""
+    if status != 206:
+        return status == 200
+    match = CONTENT_RANGE.fullmatch((content_range or "").strip())
+    return match is None or int(match[1]) == 0
+
+
+def record_listening(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    recording: Recording,
+    action: str,
+    status: int,
+    content_range: str | None,
+) -> AuditEvent | None:
+    """Log a playback or download once, not once per Range request it makes: whoever has the file
+    fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
+    if not serves_first_byte(status, content_range):
+        return None
+    recent = AuditEvent.objects.filter(
+        user=user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
+    )
+    if action == Action.PLAY and recent.exists():
+        return None
+    return record_for(user, ip_address, user_agent, action, recording)

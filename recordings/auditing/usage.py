@@ -1,0 +1,298 @@
+"""Usage at a glance: what is still stored at Vobiz, read in a fixed handful of aggregate queries,
+and the geometry of its charts (recordings per day, storage cost by month recorded)."""
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Avg, Count, F, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+from django.utils import timezone
+
+from recordings.models import Recording
+from recordings.time_zones import start_of_local_day
+
+PERIODS = (30, 90)
+MONTHS_CHARTED = 12
+MS_PER_HOUR = 3_600_000
+OLDEST_SHOWN = 10
+
+
+def period(value):
+    """`?days=` as one of PERIODS; anything else is the first."""
+    return next((days for days in PERIODS if str(days) == value), PERIODS[0])
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    count: int
+    duration_ms: int
+
+    @property
+    def hours(self):
+        return self.duration_ms / MS_PER_HOUR
+
+
+def per_day(days):
+    """Recordings and their duration for each of the last `days` days up to today, days in the
+    current time zone, with zeros for days without recordings."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        Recording.objects.present()
+        # A range on add_time itself, not on its date, so the add_time index answers it.
+        .filter(add_time__gte=start_of_local_day(first), add_time__lt=start_of_local_day(today + timedelta(days=1)))
+        .annotate(day=TruncDate("add_time", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+    )
+    found = {row["day"]: Day(row["day"], row["count"], row["duration_ms"] or 0) for row in rows}
+    return [found.get(day, Day(day, 0, 0)) for day in (first + timedelta(days=n) for n in range(days))]
+
+
+@dataclass(frozen=True)
+class Month:
+    month: date  # its first day; for the earlier bar, the first day of the first month charted
+    count: int
+    amount: Decimal  # what its recordings still at Vobiz cost a month now
+    earlier: bool = False  # the recordings added before `month` (and any without an add_time)
+
+
+def first_of_month(day, months_back=0):
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def cost_by_month(months=MONTHS_CHARTED):
+    """For each of the last `months` months up to this one (in the current time zone), the
+    recordings added then that are still at Vobiz and what their storage costs a month now."""
+    this_month = first_of_month(timezone.localdate())
+    first = first_of_month(this_month, months - 1)
+    rows = (
+        Recording.objects.present()
+        .filter(add_time__gte=start_of_local_day(first))
+        .annotate(month=TruncMonth("add_time", tzinfo=timezone.get_current_timezone()))
+        .values("month")
+        .annotate(count=Count("id"), amount=Sum("monthly_recording_storage_amount"))
+    )
+    # TruncMonth gives a date on SQLite and an aware datetime on PostgreSQL for a DateTimeField.
+    found = {}
+    for row in rows:
+        month = row["month"]
+        month = timezone.localtime(month).date() if isinstance(month, datetime) else month
+        found[month] = Month(month, row["count"], row["amount"] or Decimal(0))
+    return [
+        found.get(month, Month(month, 0, Decimal(0)))
+        for month in (first_of_month(this_month, months - 1 - n) for n in range(months))
+    ]
+
+
+def totals_by(field):
+    """Count and duration for each value of `field`, the most common first."""
+    return list(
+        Recording.objects.present()
+        .values(value=F(field))
+        .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+        .order_by("-count", "value")
+    )
+
+
+def storage():
+    return Recording.objects.present().aggregate(
+        count=Count("id"),
+        duration_ms=Sum("recording_duration_ms"),
+        storage_days=Sum("recording_storage_duration"),
+        amount=Sum("monthly_recording_storage_amount"),
+        average_rate=Avg("recording_storage_rate"),
+    )
+
+
+def oldest(limit=OLDEST_SHOWN):
+    return list(Recording.objects.present().exclude(add_time=None).order_by("add_time", "id")[:limit])
+
+
+def overview(days):
+    """Everything the usage page shows, for the last `days` days."""
+    daily = per_day(days)
+    recorded = sum(day.count for day in daily)  # at most 90 buckets already summed by the database
+    monthly = cost_by_month()
+    stored = storage()
+    # The recordings added before the charted months: the all-time figures less theirs, so that
+    # the bars add up to the all-time total without another query over the whole table.
+    earlier = Month(
+        monthly[0].month,
+        (stored["count"] or 0) - sum(month.count for month in monthly),
+        (stored["amount"] or Decimal(0)) - sum(month.amount for month in monthly),
+        earlier=True,
+    )
+    charted = ([earlier] if earlier.count else []) + monthly
+    return {
+        "days": days,
+        "time_zone": timezone.get_current_timezone_name(),
+        "currency": settings.BILLING_CURRENCY,
+        "periods": PERIODS,
+        "daily": daily,
+        "chart": daily_chart(daily) if recorded else None,
+        "period_count": recorded,
+        "period_duration_ms": sum(day.duration_ms for day in daily),
+        "busiest": max(daily, key=lambda day: day.count),
+        "breakdowns": {"type": totals_by("recording_type"), "format": totals_by("recording_format")},
+        "storage": stored,
+        "oldest": oldest(),
+        "monthly": monthly,
+        "earlier": earlier if earlier.count else None,
+        "monthly_chart": monthly_chart(charted) if any(month.amount for month in charted) else None,
+    }
+
+
+# ---------- chart geometry ----------
+
+
+def nice_step(raw, whole=False):
+    """The smallest round step (1, 2, 2.5 or 5 × 10ⁿ) of at least `raw`; a whole number if `whole`."""
+    if raw <= 0 or (whole and raw <= 1):
+        return 1
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(s for s in (m * magnitude for m in (1, 2, 2.5, 5, 10)) if s >= raw and not (whole and s % 1))
+    return int(step) if whole else step
+
+
+@dataclass(frozen=True)
+class Scale:
+    intervals: int
+    steps: list  # one per axis
+
+
+def shared_scale(maxima):
+    """Round steps for each axis over the same number of intervals, so they share gridlines; the
+    number of intervals is the one that leaves the least empty space above the data. `maxima`:
+    (largest value, whether steps are whole numbers) for each axis."""
+
+    def scale(intervals):
+        return Scale(intervals, [nice_step(top / intervals, whole) for top, whole in maxima])
+
+    def fill(s):
+        return sum(top / (step * s.intervals) for (top, _), step in zip(maxima, s.steps, strict=True))
+
+    # Four gridlines first: max() keeps the first of equally good scales.
+    return max((scale(n) for n in (4, 5, 3, 6, 2, 1)), key=fill)
+
+
+@dataclass(frozen=True)
+class Bar:
+    item: object  # the Day or Month drawn
+    x: float
+    y: float
+    width: float
+    height: float
+    band_x: float  # the item's whole column, which carries the tooltip
+    band_width: float
+    centre: float
+    line_y: float | None  # the line's point, on a chart with a line
+    labelled: bool  # the x axis names this item
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    bar: str  # the left axis' value
+    line: str  # the right axis' value, on a chart with a line
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    bars: list
+    ticks: list
+    line_points: str
+
+    @property
+    def plot_height(self):
+        return self.bottom - self.top
+
+
+def label_every(count, most=8):
+    """Name every item, every other, every week or every fortnight: at most `most` labels."""
+    return next((step for step in (1, 2, 7, 14) if count / step <= most), math.ceil(count / most))
+
+
+def tick_text(value, whole=False):
+    if whole:
+        return str(int(value))
+    return f"{round(value, 6):g}"  # rounded: 3 × 0.1 is 0.30000000000000004
+
+
+def column_chart(items, bar, line=None, whole=True, width=1200, height=300, margin=(16, 64, 30, 48), most_labels=8):
+    """Bars of `bar(item)` for each item and, with `line`, a line of `line(item)` on a second axis,
+    in SVG user units. `whole`: the bars count things. `margin` is (top, right, bottom, left), room
+    for the line's axis, the labels and the bars' axis."""
+    top, right, bottom, left = margin[0], width - margin[1], height - margin[2], margin[3]
+    plot_height = bottom - top
+    series = [bar] + ([line] if line else [])
+    maxima = [(float(max(value(item) for item in items)), is_whole) for value, is_whole in zip(series, (whole, False))]
+    scale = shared_scale(maxima)
+    tops = [step * scale.intervals for step in scale.steps]
+    band = (right - left) / len(items)
+    bar_width = band * 0.7
+    every = label_every(len(items), most_labels)
+
+    def y(value, scale_top):
+        return round(bottom - float(value) / scale_top * plot_height, 1)
+
+    bars = []
+    for n, item in enumerate(items):
+        band_x = left + n * band
+        bar_y = y(bar(item), tops[0])
+        bars.append(
+            Bar(
+                item=item,
+                x=round(band_x + (band - bar_width) / 2, 1),
+                y=bar_y,
+                width=round(bar_width, 1),
+                height=round(bottom - bar_y, 1),
+                band_x=round(band_x, 1),
+                band_width=round(band, 1),
+                centre=round(band_x + band / 2, 1),
+                line_y=y(line(item), tops[1]) if line else None,
+                labelled=(len(items) - 1 - n) % every == 0,  # counted back from the last, so today is named
+            )
+        )
+    ticks = [
+        Tick(
+            y=y(n * scale.steps[0], tops[0]),
+            bar=tick_text(n * scale.steps[0], whole),
+            line=tick_text(n * scale.steps[1]) if line else "",
+        )
+        for n in range(scale.intervals + 1)
+    ]
+    return Chart(
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        bars=bars,
+        ticks=ticks,
+        line_points=" ".join(f"{b.centre},{b.line_y}" for b in bars) if line else "",
+    )
+
+
+def daily_chart(daily):
+    """Recordings per day as bars, hours recorded as a line."""
+    return column_chart(daily, bar=lambda day: day.count, line=lambda day: day.hours)
+
+
+def monthly_chart(monthly):
+    """Storage cost a month by the month recorded, as bars; every month (and the earlier bar) named."""
+    return column_chart(
+        monthly, bar=lambda month: month.amount, whole=False, height=240, margin=(16, 16, 30, 64), most_labels=13
+    )

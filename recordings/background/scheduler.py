@@ -1,0 +1,146 @@
+"""Scheduled work without cron: syncs on a timer, and the queue's repairs, handed to the task queue.
+
+`manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
+for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only
+queues: the workers do the work. Any number of schedulers may run, one per machine say: they share
+a lock in the database, only its holder queues anything, and another takes over within
+LOCK_TTL of it stopping. Queuing is safe even so: one sync of a kind waits in the queue at a time,
+and one sync runs at a time (the sync's own lock).
+"""
+
+import logging
+import signal
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+from django_tasks import task_backends
+from django_tasks_db import DatabaseBackend
+
+from recordings.background import tasks
+from recordings.background.tasks import AlreadyQueued, queue_sync
+from recordings.locks import DatabaseLock, LockHeld, LockLost
+from recordings.sync.status import lock_holder
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "scheduler"
+LOCK_TTL = timedelta(minutes=2)
+KEEP_LOCK_EVERY = timedelta(seconds=30)
+RECOVER_EVERY = timedelta(minutes=1)
+# The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
+FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
+PRUNE_DAILY = {"hour": 4, "minute": 15}
+
+
+def queue_scheduled_sync(*, full: bool) -> None:
+    """Queue a sync unless one is running or waiting already: that one brings the copy up to date."""
+    if lock_holder():
+        return
+    try:
+        queue_sync(full=full)
+    except AlreadyQueued:
+        pass
+
+
+def prune_queue() -> None:
+    """The database queue keeps every task it ran: drop those finished over 14 days ago (the runs'
+    own records, on /sync/, stay)."""
+    call_command("prune_db_task_results", verbosity=0)
+
+
+class Schedule:
+    """The jobs, and whether this scheduler is the one that runs them."""
+
+    def __init__(self, *, sync_every_minutes: int):
+        self.sync_every_minutes = sync_every_minutes
+        self.lock = DatabaseLock(LOCK_NAME, ttl=LOCK_TTL)
+        self.active = False
+
+    def jobs(self) -> dict[str, tuple]:
+        """Each job by name: (function, trigger, first run or None to wait for the trigger)."""
+        now = timezone.now()
+        jobs = {
+            "keep_lock": (self.keep_lock, IntervalTrigger(seconds=KEEP_LOCK_EVERY.total_seconds()), now),
+            "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
+            "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
+        }
+        if isinstance(task_backends["default"], DatabaseBackend):
+            jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)
+        if self.sync_every_minutes > 0:
+            incremental = self.when_active(queue_scheduled_sync, full=False)
+            jobs["incremental_sync"] = (incremental, IntervalTrigger(minutes=self.sync_every_minutes), now)
+        return jobs
+
+    def keep_lock(self) -> None:
+        try:
+            if self.active:
+                self.lock.refresh(every=timedelta(0))
+            else:
+                self.lock.acquire()
+                self.active = True
+                logger.info("this scheduler queues the scheduled work (%s)", self.lock.owner)
+        except (LockHeld, LockLost):
+            if self.active:
+                logger.warning("another scheduler took over the scheduled work")
+            self.active = False
+        except DatabaseError as exc:
+            logger.error("the scheduler lock could not be kept: %s", exc)
+
+    def when_active(self, function, **arguments):
+        def job():
+            if not self.active:
+                return
+            try:
+                function(**arguments)
+            except DatabaseError as exc:  # the database is away for a moment: the next run tries again
+                logger.error("%s did not run: %s", getattr(function, "__name__", function), exc)
+
+        return job
+
+    def release(self) -> None:
+        if self.active:
+            self.lock.release()
+            self.active = False
+
+
+def with_fresh_connection(function):
+    """Jobs run on the scheduler's threads, each with its own connection: drop it when it went stale."""
+
+    def job():
+        close_old_connections()
+        try:
+            function()
+        finally:
+            close_old_connections()
+
+    return job
+
+
+def run(*, sync_every_minutes: int) -> None:
+    """Run the schedule until the process is stopped (SIGINT or SIGTERM)."""
+    schedule = Schedule(sync_every_minutes=sync_every_minutes)
+    scheduler = BlockingScheduler(
+        timezone=settings.TIME_ZONE, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    )
+    for name, (function, trigger, first_run) in schedule.jobs().items():
+        scheduler.add_job(with_fresh_connection(function), trigger, id=name, name=name, next_run_time=first_run)
+    schedule.keep_lock()  # before the first jobs run, so they see whether they are to act
+
+    def stop(signum, frame):
+        # Not an exception raised wherever the main thread is: the scheduler's loop ends by itself.
+        if not scheduler.running:
+            raise SystemExit(0)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        scheduler.start()
+    finally:
+        schedule.release()

@@ -1,0 +1,262 @@
+"""The filter forms above the recordings table and the audit log; every filter is a plain GET parameter.
+
+Each form also carries its table's rows per page and sort, so that one GET form makes every view
+of a table and each view is a shareable URL. Those two narrow nothing: the view hands them to
+django-tables2, and they are no part of what a count depends on (`filters_in_force`).
+"""
+
+from datetime import date, timedelta
+
+import django_filters
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Exists, QuerySet
+from django.utils import timezone
+
+from recordings.browsing import search as browsing_search
+from recordings.browsing import transcript_search as browsing_transcript_search
+from recordings.browsing.search import matching_number
+from recordings.browsing.tables import PER_PAGE_CHOICES
+from recordings.browsing.transcript_search import masked_recordings
+from recordings.models import AuditEvent, LegalHold, Recording, ReviewState
+from recordings.time_zones import start_of_local_day
+
+RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
+RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
+
+
+# Dates outside these bounds are typing mistakes, and would overflow the day arithmetic.
+DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
+
+
+TABLE_OPTIONS = ("per_page", "sort")
+
+
+class TableFilterSet(django_filters.FilterSet):
+    """Filters above a django-tables2 table, with the table's own options in the same form."""
+
+    per_page = django_filters.TypedChoiceFilter(
+        label="Rows",
+        choices=[(choice, f"{choice} per page") for choice in PER_PAGE_CHOICES],
+        coerce=int,
+        empty_value=PER_PAGE_CHOICES[0],
+        method="table_option",
+    )
+    sort = django_filters.CharFilter(widget=forms.HiddenInput, method="table_option")
+    # Shown first, beside Apply; the other filters fold behind "More filters" (none: a plain grid).
+    searched_first: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in TABLE_OPTIONS:  # after the filters in the form
+            self.filters[name] = self.filters.pop(name)
+
+    def table_option(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+        return queryset  # the table sorts and pages (the view passes these on)
+
+    @property
+    def rows_per_page(self) -> int:
+        self.is_valid()
+        return self.form.cleaned_data.get("per_page") or PER_PAGE_CHOICES[0]
+
+    def filters_in_force(self) -> dict[str, str]:
+        """The valid filters that are set, as text: what a count of this view depends on."""
+        self.is_valid()
+        return {
+            name: str(value)
+            for name, value in self.form.cleaned_data.items()
+            if name not in TABLE_OPTIONS and value not in (None, "")
+        }
+
+
+OLDEST_AGE_DAYS = 36_500  # a hundred years: anything more is a typing mistake
+
+
+def older_than_bound(days):
+    """The first day a recording "older than `days` days" may not be on: today less `days`, in the
+    viewer's zone. A whole day, so nothing younger than `days` days is ever included."""
+    return timezone.localdate() - timedelta(days=int(days))
+
+
+class WholeDaysFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class RecordingFilter(TableFilterSet):
+    searched_first = ("q", "transcript")  # what support staff ask most: a number or id, words said
+
+    q = django_filters.CharFilter(
+        label="Search",
+        method="filter_search",
+        widget=forms.TextInput(attrs={"placeholder": "Number, last digits, call or recording id", "type": "search"}),
+    )
+    call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    transcript = django_filters.CharFilter(
+        label="Words said",
+        method="table_option",  # searched last, by filter_queryset: it orders the rows as well
+        widget=forms.TextInput(attrs={"placeholder": "Words in the transcript", "type": "search"}),
+    )
+    recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
+    recording_format = django_filters.ChoiceFilter(label="Format", choices=RECORDING_FORMATS, empty_label="Any format")
+    from_number = django_filters.CharFilter(label="From", method="filter_number")
+    to_number = django_filters.CharFilter(label="To", method="filter_number")
+    added_after = django_filters.DateFilter(
+        label="Added from",
+        method="filter_added_after",
+        validators=DATE_BOUNDS,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="From the start of this day, included.",
+    )
+    added_before = django_filters.DateFilter(
+        label="Added until",
+        method="filter_added_before",
+        validators=DATE_BOUNDS,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="To the end of this day, included.",
+    )
+    older_than = WholeDaysFilter(
+        label="Older than (days)",
+        method="filter_older_than",
+        min_value=1,
+        max_value=OLDEST_AGE_DAYS,
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        help_text="Added before the start of the day that many days ago: nothing younger.",
+    )
+    min_duration = django_filters.NumberFilter(
+        label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8
+    )
+    max_duration = django_filters.NumberFilter(
+        label="Max seconds", method="filter_max_duration", min_value=0, max_value=10**8
+    )
+
+    status = django_filters.ChoiceFilter(
+        label="Status",
+        choices=[("removed", "Deleted or gone"), ("all", "All, with deleted")],
+        empty_label="At Vobiz",
+        method="filter_status",
+    )
+    hold = django_filters.ChoiceFilter(
+        label="Legal hold",
+        choices=[("held", "On hold"), ("free", "Not on hold")],
+        empty_label="On hold or not",
+        method="filter_hold",
+    )
+    review = django_filters.ChoiceFilter(
+        label="Review",
+        choices=[*ReviewState.choices, ("none", "Not reviewed")],
+        empty_label="Any review state",
+        method="filter_review",
+    )
+
+    masked = django_filters.ChoiceFilter(
+        label="Transcript",
+        choices=[("masked", "Payment or ID data masked")],
+        empty_label="Any transcript",
+        method="filter_masked",
+    )
+
+    class Meta:
+        model = Recording
+        fields = []
+
+    transcript_search: browsing_transcript_search.Search | None = None  # what `qs` searched of the words said
+
+    def __init__(self, *args, auditor: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not auditor:
+            del self.filters["review"]
+            del self.filters["hold"]
+            del self.filters["masked"]
+
+    def filter_masked(self, queryset, name, value):
+        return masked_recordings(queryset)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.present()  # deleted and gone recordings only on request
+        queryset = super().filter_queryset(queryset)
+        if words := self.form.cleaned_data.get("transcript"):
+            self.transcript_search = browsing_transcript_search.search(queryset, text=words)
+            return self.transcript_search.recordings
+        return queryset
+
+    @property
+    def counted_qs(self) -> QuerySet:
+        """The same recordings as `qs`, in the form that counts them soonest."""
+        queryset = self.qs  # which makes `transcript_search`
+        return self.transcript_search.counted if self.transcript_search else queryset
+
+    def filter_status(self, queryset, name, value):
+        return queryset.removed() if value == "removed" else queryset
+
+    def filter_review(self, queryset, name, value):
+        return queryset.filter(review_state="" if value == "none" else value)
+
+    def filter_search(self, queryset, name, value):
+        return browsing_search.search(queryset, text=value)
+
+    def filter_number(self, queryset, name, value):
+        return queryset.filter(matching_number(name.removesuffix("_number"), value))
+
+    def filter_added_after(self, queryset, name, value):
+        return queryset.filter(add_time__gte=start_of_local_day(value))
+
+    def filter_added_before(self, queryset, name, value):
+        # "until" includes the whole day.
+        return queryset.filter(add_time__lt=start_of_local_day(value + timedelta(days=1)))
+
+    def filter_older_than(self, queryset, name, value):
+        return queryset.filter(add_time__lt=start_of_local_day(older_than_bound(value)))
+
+    def filter_hold(self, queryset, name, value):
+        held = Exists(LegalHold.objects.covering_row())
+        return queryset.filter(held if value == "held" else ~held)
+
+    def filter_min_duration(self, queryset, name, value):
+        return queryset.filter(recording_duration_ms__gte=int(value * 1000))
+
+    def filter_max_duration(self, queryset, name, value):
+        return queryset.filter(recording_duration_ms__lte=int(value * 1000))
+
+
+class AuditEventFilter(TableFilterSet):
+    """Every action is shown unless one is chosen; "Played or downloaded" answers "who listened"."""
+
+    LISTENING = "listening"
+
+    user = django_filters.CharFilter(
+        label="User",
+        field_name="username",  # the name kept on the event, so removed accounts still match
+        lookup_expr="icontains",
+        widget=forms.TextInput(attrs={"placeholder": "Username or part of it"}),
+    )
+    action = django_filters.ChoiceFilter(
+        label="Action",
+        choices=[(LISTENING, "Played or downloaded"), *AuditEvent.Action.choices],
+        empty_label="Any action",
+        method="filter_action",
+    )
+    recording = django_filters.CharFilter(label="Recording id", field_name="recording__recording_id")
+    call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
+    after = django_filters.DateFilter(
+        label="From", method="filter_after", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    before = django_filters.DateFilter(
+        label="Until", method="filter_before", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+    def filter_action(self, queryset, name, value):
+        if value == self.LISTENING:
+            return queryset.filter(action__in=AuditEvent.LISTENING)
+        return queryset.filter(action=value)
+
+    def filter_after(self, queryset, name, value):
+        return queryset.filter(at__gte=start_of_local_day(value))
+
+    def filter_before(self, queryset, name, value):
+        # "until" includes the whole day.
+        return queryset.filter(at__lt=start_of_local_day(value + timedelta(days=1)))

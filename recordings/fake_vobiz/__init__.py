@@ -1,6 +1,0 @@
-"""A fake Vobiz API (recordings, CDRs, audio) served over real HTTP; see server.py and data.py."""
-
-from .data import FakeAccount
-from .server import FAULT_KINDS, FakeVobizServer
-
-__all__ = ["FAULT_KINDS", "FakeAccount", "FakeVobizServer"]

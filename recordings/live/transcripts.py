@@ -1,0 +1,38 @@
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from recordings.live.callbacks import TranscriptionCallback
+from recordings.live.masking import mask
+from recordings.live.store import not_queued, queue_recording_fetch
+from recordings.models import Recording, Transcript
+
+
+def store_transcription(callback: TranscriptionCallback) -> Transcript:
+    """Stores a transcription, masked; a later one for the same recording replaces it.
+
+    Called inside the callback's transaction. Unknown recordings are fetched: the transcript
+    waits for its recording under the recording's id, and is shown as soon as it is stored.
+    """
+    masked = mask(callback.text)
+    now = timezone.now()
+    values = {
+        "call_uuid": callback.call_uuid,
+        "text": masked.text,
+        "error": callback.error,
+        "duration_seconds": callback.duration_seconds,
+        "charge": callback.charge,
+        "rate": callback.rate,
+        "masked": bool(masked.kinds),
+        "masked_kinds": masked.kinds,
+        "updated_at": now,
+    }
+    transcript, _ = Transcript.objects.update_or_create(
+        recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
+    )
+    if not Recording.objects.filter(recording_id=callback.recording_id).exists():
+        try:
+            with transaction.atomic():  # only this callback brings the transcript: a fetch not queued must not cost it
+                queue_recording_fetch(callback.recording_id)
+        except DatabaseError as exc:
+            not_queued(callback.recording_id, exc)
+    return transcript

@@ -1,0 +1,156 @@
+"""The review queue: samples of recordings drawn at random (reproducibly), and their reviews."""
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from recordings.auditing.trail import record_for
+from recordings.browsing.search import number_digits_query
+from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample, ReviewState
+from recordings.review.marks import set_review
+
+# A sample is drawn in memory: these bound the work and what one reviewer can get through.
+MAX_POPULATION = 200_000
+MAX_SAMPLE = 5_000
+
+
+class SampleRefused(Exception):
+    """The criteria cannot make a sample; the message says why, for the page."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    pk: int
+    recording_id: str
+    caller: str  # the number's national digits, so +91…, 91… and 0… are one caller
+
+
+def rank(seed: int, recording_id: str) -> bytes:
+    """A recording's place in the seed's random order: the same whatever order rows come in."""
+    return hashlib.sha256(f"{seed}:{recording_id}".encode()).digest()
+
+
+def draw(candidates: list[Candidate], *, percent: Decimal, per_caller: int, seed: int) -> list[Candidate]:
+    """`percent` of the candidates, and at least `per_caller` of each caller's (or all they have),
+    in the seed's random order: the order they are reviewed in."""
+    ranked = sorted(candidates, key=lambda candidate: rank(seed, candidate.recording_id))
+    target = math.ceil(len(ranked) * percent / 100)
+    taken = Counter()
+    chosen = set()
+    for candidate in ranked:
+        if taken[candidate.caller] < per_caller:
+            taken[candidate.caller] += 1
+            chosen.add(candidate.pk)
+    for candidate in ranked:
+        if len(chosen) >= target:
+            break
+        chosen.add(candidate.pk)
+    return [candidate for candidate in ranked if candidate.pk in chosen]
+
+
+def candidates(recordings: QuerySet[Recording]) -> list[Candidate]:
+    rows = recordings.order_by().values_list("pk", "recording_id", "from_number")[: MAX_POPULATION + 1]
+    found = [Candidate(pk, recording_id, number_digits_query(number)) for pk, recording_id, number in rows]
+    if len(found) > MAX_POPULATION:
+        raise SampleRefused(
+            f"More than {MAX_POPULATION:,} recordings match: choose a shorter period or one type of recording."
+        )
+    return found
+
+
+@transaction.atomic
+def create_sample(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    name: str,
+    criteria: dict[str, str],
+    recordings: QuerySet[Recording],
+    percent: Decimal,
+    per_caller: int,
+    seed: int,
+) -> ReviewSample:
+    """Draw a sample of `recordings` (the recordings `criteria` select) and keep it for review."""
+    population = candidates(recordings)
+    chosen = draw(population, percent=percent, per_caller=per_caller, seed=seed)
+    if not chosen:
+        raise SampleRefused("No recording matches these criteria: there is nothing to sample.")
+    if len(chosen) > MAX_SAMPLE:
+        raise SampleRefused(
+            f"That sample would hold {len(chosen):,} recordings, more than the {MAX_SAMPLE:,} one sample can: "
+            "take a smaller share, fewer per caller or a shorter period."
+        )
+    sample = ReviewSample.objects.create(
+        name=name,
+        criteria=criteria,
+        percent=percent,
+        per_caller=per_caller,
+        seed=seed,
+        population=len(population),
+        created_by=user,
+        username=user.get_username(),
+        created_at=timezone.now(),
+    )
+    ReviewItem.objects.bulk_create(
+        ReviewItem(sample=sample, recording_id=candidate.pk, position=position)
+        for position, candidate in enumerate(chosen, start=1)
+    )
+    record_for(
+        user,
+        ip_address,
+        user_agent,
+        AuditEvent.Action.SAMPLE,
+        note=f"{name}: {len(chosen)} of {len(population)} recordings (seed {seed})",
+    )
+    return sample
+
+
+def criteria_query(criteria: dict[str, str]) -> QueryDict:
+    """A sample's criteria as the recordings table's filter parameters."""
+    query = QueryDict(mutable=True)
+    query.update({key: value for key, value in criteria.items() if value})
+    return query
+
+
+@transaction.atomic
+def review_item(
+    *,
+    user: AbstractBaseUser,
+    ip_address: str | None,
+    user_agent: str,
+    item: ReviewItem,
+    outcome: str,
+    note: str,
+) -> None:
+    """Record what the reviewer found; the recording's own review state follows, and is logged."""
+    item.outcome = outcome
+    item.note = note
+    item.reviewed_by = user
+    item.reviewed_at = timezone.now()
+    item.save(update_fields=["outcome", "note", "reviewed_by", "reviewed_at"])
+    set_review(
+        user=user, ip_address=ip_address, user_agent=user_agent, recording=item.recording, state=outcome, note=note
+    )
+
+
+def samples_with_progress() -> QuerySet[ReviewSample]:
+    return ReviewSample.objects.annotate(
+        total=Count("items"),
+        reviewed=Count("items", filter=~Q(items__outcome="")),
+        flagged=Count("items", filter=Q(items__outcome=ReviewState.FLAGGED)),
+    )
+
+
+def next_to_review(sample: ReviewSample, after: int = 0) -> ReviewItem | None:
+    """The first item not reviewed yet after position `after`, else the first before it."""
+    waiting = sample.items.filter(outcome="").order_by("position")
+    return waiting.filter(position__gt=after).first() or waiting.first()

@@ -1,0 +1,218 @@
+"""Turns a recording object from Vobiz, in any of its documented shapes, into model fields.
+
+Vobiz documents three shapes (see vobiz-api.md) and types its fields loosely: decimals in strings,
+null or "", timestamps with a space or a "T". An object without a usable id is refused with a
+reason; any other field that cannot be read, the time included, is stored as empty rather than
+losing the recording (the sync first tries to complete objects in the older shapes by retrieving
+them).
+"""
+
+import hashlib
+import json
+import math
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from recordings.models import Recording
+
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+MONEY_LIMIT = Decimal(10) ** 10  # what DecimalField(max_digits=16, decimal_places=6) holds
+
+# Model field -> where each documented shape keeps it, first match wins.
+TEXT_SOURCES = {
+    "call_uuid": ("call_uuid", "call_id"),
+    "recording_type": ("recording_type",),
+    "recording_format": ("recording_format", "file_format", "format"),
+    "recording_url": ("recording_url", "url", "download_path"),
+    "from_number": ("from_number",),
+    "to_number": ("to_number",),
+    "conference_name": ("conference_name",),
+    "resource_uri": ("resource_uri",),
+}
+MILLISECOND_FIELDS = ("recording_duration_ms", "recording_start_ms", "recording_end_ms")
+WHOLE_NUMBER_FIELDS = ("rounded_recording_duration", "recording_storage_duration")
+MONEY_FIELDS = ("recording_storage_rate", "monthly_recording_storage_amount")
+
+
+class UnusableRecording(ValueError):
+    """The object cannot be stored; the message says why."""
+
+
+# Keys of the main shape that the older shapes lack: an object without them is completed by
+# retrieving it by id.
+MAIN_SHAPE_KEYS = ("add_time", "call_uuid")
+# Part of the response, not of the recording: new on every answer.
+RESPONSE_KEYS = ("api_id",)
+
+
+def needs_completion(obj: Any) -> bool:
+    """Whether an object is in one of the older, shorter shapes (or lacks the main shape's keys)."""
+    return isinstance(obj, dict) and "recording_id" in obj and any(key not in obj for key in MAIN_SHAPE_KEYS)
+
+
+def is_incomplete(fields: dict[str, Any]) -> bool:
+    """Whether normalised fields lack what the table needs to place a recording: its time or call."""
+    return fields["add_time"] is None or needs_completion(fields["raw"])
+
+
+def listed_add_time(obj: Any) -> datetime | None:
+    """The add_time of an object as listed, or None if it has none that reads."""
+    if not isinstance(obj, dict):
+        return None
+    try:
+        return timestamp(first_present(obj, ("add_time", "created_at")))
+    except (UnusableRecording, TypeError, ValueError):
+        return None
+
+
+def normalise(obj: Any) -> dict[str, Any]:
+    """Model field values for one API object, or `UnusableRecording`."""
+    if not isinstance(obj, dict):
+        raise UnusableRecording(f"not an object but {type(obj).__name__}")
+    if any(key in obj for key in RESPONSE_KEYS):
+        obj = {key: value for key, value in obj.items() if key not in RESPONSE_KEYS}
+    try:
+        encoded = canonical_json(obj)
+    except ValueError:  # NaN or Infinity, which JSON columns refuse
+        encoded = None
+    raw = obj
+    if encoded is None or "\\u0000" in encoded:  # rare: clean, and hash what is stored
+        raw = without_nul(obj)
+        encoded = canonical_json(raw)
+
+    recording_id = raw.get("recording_id")
+    if isinstance(recording_id, bool) or not isinstance(recording_id, (str, int)):
+        raise UnusableRecording("recording_id is missing or not a string")
+    recording_id = str(recording_id).strip()
+    if not recording_id:
+        raise UnusableRecording("recording_id is empty")
+    if len(recording_id) > field_length("recording_id"):
+        raise UnusableRecording("recording_id is too long")
+    if not is_path_safe(recording_id):
+        raise UnusableRecording("recording_id has a slash or control characters")
+
+    fields = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
+    for name, sources in TEXT_SOURCES.items():
+        value = as_text(first_present(raw, sources))
+        if len(value) > field_length(name):
+            raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
+        fields[name] = value
+    if not is_path_safe(fields["call_uuid"]):
+        fields["call_uuid"] = ""  # it names a page: an id no URL can hold is no call id
+
+    try:
+        fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
+    except UnusableRecording:
+        fields["add_time"] = None  # stored and counted as incomplete: findable by its id
+
+    for name in MILLISECOND_FIELDS:
+        fields[name] = whole_number(as_decimal(raw.get(name)), BIGINT_MAX)
+    if fields["recording_duration_ms"] is None:
+        seconds = as_decimal(raw.get("duration"))  # the older shapes give seconds
+        fields["recording_duration_ms"] = whole_number(seconds * 1000 if seconds is not None else None, BIGINT_MAX)
+    for name in WHOLE_NUMBER_FIELDS:
+        fields[name] = whole_number(as_decimal(raw.get(name)), INT_MAX)
+    for name in MONEY_FIELDS:
+        value = as_decimal(raw.get(name))
+        fields[name] = value.quantize(Decimal("0.000001")) if value is not None and abs(value) < MONEY_LIMIT else None
+
+    fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
+    fields["to_digits_reversed"] = reversed_digits(fields["to_number"])
+    return fields
+
+
+UNSAFE_IN_PATH = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def is_path_safe(identifier):
+    """Ids become URL paths (/recordings/<id>/): no slash, no control characters."""
+    return not UNSAFE_IN_PATH.search(identifier)
+
+
+def first_present(obj, keys):
+    for key in keys:
+        if obj.get(key) not in (None, ""):
+            return obj[key]
+    return None
+
+
+def as_text(value):
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return str(value).strip()
+
+
+def as_decimal(value):
+    if value is None or value == "" or isinstance(value, (bool, dict, list)):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    # Nothing we store comes near 10^30; refusing such values keeps later arithmetic safe.
+    return number if number.is_finite() and number.adjusted() < 30 else None
+
+
+def whole_number(value, limit):
+    if value is None or abs(value) > limit:
+        return None
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def timestamp(value):
+    if value is None:
+        raise UnusableRecording("add_time is missing")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        seconds = value / 1000 if value > 1e11 else value  # epoch seconds or milliseconds
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise UnusableRecording(f"add_time is out of range: {value!r}") from None
+    if not isinstance(value, str):
+        raise UnusableRecording(f"add_time is not a timestamp: {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UnusableRecording(f"add_time is not a timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)  # Vobiz's naive times are UTC
+    return parsed
+
+
+def reversed_digits(number):
+    return re.sub(r"\D", "", number)[::-1][: field_length("from_digits_reversed")]
+
+
+def canonical_json(raw):
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def md5(text):
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def content_hash(raw):
+    return md5(canonical_json(without_nul(raw)))
+
+
+def without_nul(value):
+    """PostgreSQL refuses NUL characters in text and JSON: drop them wherever they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(str(k)): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/Infinity are not JSON
+    return value
+
+
+FIELD_LENGTHS = {f.name: f.max_length for f in Recording._meta.concrete_fields if f.max_length}
+
+
+def field_length(name):
+    return FIELD_LENGTHS[name]

@@ -1,0 +1,125 @@
+"""Keeps the local copy of the account's recordings true to Vobiz.
+
+One loop walks the list (see `Sync.walk`): it reads the spans of the list it is given, places each
+page served by the list's total at that moment (see `sync_walk`), and reads again what no page
+covered, with pages fetched in parallel, until nothing is left or the list outruns it. Pages that
+arrive together are stored in one transaction with bulk upserts, together with what of the list is
+still unread, so a run that dies keeps every page it stored and the next run reads what is left.
+
+News is judged by recording ids and the list's total, never by content: billing fields change
+every day. An incremental run reads what is unread, plus the recordings past the total the last
+run saw, at the newest end (whichever end that is: the order is observed, not assumed), and stops
+once a page shows a recording already stored. A full run reads everything. A sync never deletes a
+row: a recording missing from a completed full walk and confirmed gone by Vobiz (404) is only
+marked gone.
+"""
+
+import logging
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils import timezone
+from tqdm import tqdm
+
+from recordings.formatting import one_line
+from recordings.locks import DatabaseLock, LockHeld, LockLost
+from recordings.models import Recording, SyncRun
+from recordings.sync.walk import Sync, SyncError, SyncOptions
+from recordings.vobiz_account import client_from_settings
+from vobiz.client import VobizClient, VobizError
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "sync_recordings"
+# Pages in flight are twice this, and those that arrive together are stored with one query on their
+# ids: 64 pages of 100 stay within SQLite's 32,766 parameters. More would hardly help against one API.
+MAX_WORKERS = 32
+# A run that stored more than this share of the table refreshes the planner's statistics: right
+# after a first sync, PostgreSQL planned page 50 of 200,000 rows at 175 ms instead of 32 ms.
+ANALYZE_SHARE = 0.1
+
+
+def sync_recordings(
+    options: SyncOptions | None = None, client: VobizClient | None = None, progress: bool = False
+) -> SyncRun:
+    """Run one sync and return its SyncRun; raise SyncError with a one-line reason on failure."""
+    options = options or SyncOptions()
+    if not 1 <= options.workers <= MAX_WORKERS:
+        raise SyncError(f"--workers must be between 1 and {MAX_WORKERS}")
+    try:
+        client = client or client_from_settings()
+    except VobizError as exc:
+        raise SyncError(f"{exc} Set them in the environment or in .env.") from None
+    lock = DatabaseLock(LOCK_NAME)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise SyncError(str(exc)) from None
+    except DatabaseError as exc:
+        raise SyncError(f"the database is unavailable: {one_line(exc)}") from None
+    try:
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="interrupted: the process stopped before finishing",
+        )
+        run = SyncRun.objects.create(
+            mode=SyncRun.Mode.FULL if options.full else SyncRun.Mode.INCREMENTAL,
+            scope={k: v for k, v in options.filters.items() if v},
+            started_at=timezone.now(),
+            owner=lock.owner,
+        )
+        with tqdm(unit=" rec", disable=not progress, dynamic_ncols=True) as bar:
+            try:
+                Sync(client, run, options, lock, bar).run()
+            except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
+                reason = describe_failure(exc)
+                finish(run, SyncRun.Status.FAILED, reason)
+                refresh_statistics_after(run)
+                if isinstance(exc, Exception):
+                    raise SyncError(reason) from None
+                raise
+        finish(run, SyncRun.Status.SUCCEEDED)
+        refresh_statistics_after(run)
+        return run
+    finally:
+        try:
+            lock.release()
+        except DatabaseError:
+            pass  # it expires by itself
+
+
+def finish(run: SyncRun, status: str, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    try:
+        run.save()
+    except DatabaseError:
+        logger.error("could not record the end of sync run %s", run.pk)
+
+
+def refresh_statistics_after(run: SyncRun) -> None:
+    """ANALYZE the recordings table when this run wrote a good share of it, so the pages that
+    follow are planned on statistics that know the rows (autovacuum may take many minutes)."""
+    written = run.created + run.updated
+    if not written:
+        return
+    try:
+        if written <= ANALYZE_SHARE * Recording.objects.count():
+            return
+        connection = connections[DEFAULT_DB_ALIAS]
+        table = connection.ops.quote_name(Recording._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+    except DatabaseError as exc:
+        logger.warning("could not refresh the planner's statistics: %s", one_line(exc))
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, VobizError | LockLost | SyncError):
+        return one_line(exc)
+    if isinstance(exc, DatabaseError):
+        return f"database error: {one_line(exc)}"
+    return f"{type(exc).__name__}: {one_line(exc)}"

@@ -1,0 +1,28 @@
+from django.utils import timezone
+
+from recordings.locks import owner_is_dead
+from recordings.models import SyncLock, SyncRun, SyncState
+from recordings.sync.run import LOCK_NAME
+
+
+def sync_status() -> dict[str, SyncRun | None]:
+    """The last run of any kind and the last successful one (the same run, most of the time)."""
+    last_run = SyncRun.objects.order_by("-started_at").first()
+    if last_run is None or last_run.status == SyncRun.Status.SUCCEEDED:
+        return {"last_run": last_run, "last_success": last_run}
+    last_success = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).order_by("-started_at").first()
+    return {"last_run": last_run, "last_success": last_success}
+
+
+def lock_holder() -> str:
+    """Who holds the sync lock, if a live holder does; "" when a sync may start."""
+    lock = SyncLock.objects.filter(name=LOCK_NAME, expires_at__gt=timezone.now()).first()
+    if lock is None or owner_is_dead(lock.owner):
+        return ""
+    return f"{lock.owner}, since {lock.acquired_at:%H:%M:%S %Z}"
+
+
+def unread_count() -> int:
+    """Recordings of the list that no run could read yet (the next run reads them first)."""
+    state = SyncState.objects.filter(pk=1).first()
+    return state.unread_count if state is not None else 0

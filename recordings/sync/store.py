@@ -1,0 +1,77 @@
+from typing import Any
+
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connections, models
+
+from recordings.models import SYNCED_FIELDS, Recording
+from vobiz.client import MAX_PAGE_SIZE
+
+UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
+
+
+def upsert_recordings(rows: list[dict[str, Any]]) -> None:
+    """Insert or update normalised recordings by id, a statement per page of rows. The auditing
+    columns are not the sync's: a new row gets their defaults, an existing one keeps them."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    statement = UpsertStatement(connection)
+    for start in range(0, len(rows), MAX_PAGE_SIZE):
+        batch = rows[start : start + MAX_PAGE_SIZE]
+        sql, params = statement.sql(len(batch)), statement.params(batch)
+        if connection.vendor == "postgresql":
+            # Django's PostgreSQL cursors bind parameters in Python (client-side binding);
+            # psycopg's own cursor on the same connection lets the server bind the 3,100.
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+
+class UpsertStatement:
+    """`INSERT … ON CONFLICT (recording_id) DO UPDATE` written by hand, for the sync's hot path.
+
+    Django's bulk_create(update_conflicts=True) does the same through the ORM: a model instance
+    per row, each of the 31 values of a row through its field's pre_save and get_db_prep_save,
+    and on SQLite statements of 32 rows (Django 5.2 assumes 999 parameters). Profiled in a full
+    sync it was half the sync's CPU. Measured on 2026-12-01 (2 CPUs, load 3-5), pages of 100
+    rows into a fresh table, the storing process's CPU per page: SQLite 38-45 ms against 15-19 ms
+    here (2.4×); PostgreSQL 35-40 ms against 26-30 ms (1.35×; 30-35 ms through Django's own,
+    client-binding cursor). A full sync storing through bulk_create took 1.67× the time of the
+    sync before it (1.82× the CPU); through this statement, 0.99-1.00× on SQLite and 0.85-0.91×
+    on PostgreSQL (CPU 0.97-1.07× and 0.93×).
+    tests/test_sync_upsert.py checks that it writes exactly what bulk_create writes, so a change
+    in Django or in the model shows there.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        template = Recording()  # the defaults a new row gets for the columns the sync does not own
+        fields = [f for f in Recording._meta.concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        updates = ", ".join(
+            f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.name in UPDATED_FIELDS
+        )
+        self.head = f"INSERT INTO {quote(Recording._meta.db_table)} ({columns}) VALUES "
+        self.tail = f" ON CONFLICT ({quote(Recording._meta.get_field('recording_id').column)}) DO UPDATE SET {updates}"
+        self.row_placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        self.converters = [self.converter(f, template, connection) for f in fields]
+
+    @staticmethod
+    def converter(field: Any, template: Recording, connection: Any) -> Any:
+        name = field.name
+        if name not in SYNCED_FIELDS:
+            default = field.get_db_prep_save(field.value_from_object(template), connection)
+            return lambda row: default
+        if isinstance(field, models.DateTimeField):
+            adapt = connection.ops.adapt_datetimefield_value
+            return lambda row: adapt(row[name])
+        if isinstance(field, (models.DecimalField, models.JSONField)):
+            return lambda row: field.get_db_prep_save(row[name], connection)
+        return lambda row: row[name]  # text and whole numbers, as the normaliser made them
+
+    def sql(self, count: int) -> str:
+        return self.head + ", ".join([self.row_placeholder] * count) + self.tail
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        return [convert(row) for row in rows for convert in self.converters]

@@ -1,0 +1,8 @@
+from vobiz.client import BACKGROUND, VobizClient
+
+
+def client_from_settings(patience: dict[str, float] = BACKGROUND) -> VobizClient:
+    """A client for the account in the settings; VobizError if the credentials are not set."""
+    from django.conf import settings
+
+    return VobizClient(settings.VOBIZ_AUTH_ID, settings.VOBIZ_AUTH_TOKEN, settings.VOBIZ_API_URL, **patience)

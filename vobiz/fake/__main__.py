@@ -1,0 +1,58 @@
+"""Run the fake Vobiz API in the foreground: python -m recordings.fake_vobiz --help"""
+
+import argparse
+import threading
+
+from vobiz.fake.data import FakeAccount
+from vobiz.fake.server import DEFAULT_FAILURE_KINDS, FakeVobizServer
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m recordings.fake_vobiz", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--count", type=int, default=1000, help="recordings in the account")
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same recordings")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument(
+        "--max-page-size",
+        type=int,
+        default=100,
+        help="serve at most this many per page, whatever limit asks (Vobiz may serve 20)",
+    )
+    parser.add_argument(
+        "--failure-rate",
+        type=float,
+        default=0.0,
+        help="share of API requests that fail at random with one of " + ", ".join(DEFAULT_FAILURE_KINDS),
+    )
+    parser.add_argument("--auth-id", default="MA_FAKEDEMO")
+    parser.add_argument("--auth-token", default="fake-token-0123456789abcdef")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    account = FakeAccount(count=args.count, seed=args.seed, auth_id=args.auth_id, auth_token=args.auth_token)
+    server = FakeVobizServer(
+        account,
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        max_page_size=args.max_page_size,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    server.failure_rate = args.failure_rate
+    print(f"Fake Vobiz API with {args.count} recordings. Point the dashboard at it with:", flush=True)
+    print(f"  VOBIZ_API_URL={server.base_url}")
+    print(f"  VOBIZ_AUTH_ID={account.auth_id}")
+    print(f"  VOBIZ_AUTH_TOKEN={account.auth_token}")
+    print("Ctrl-C stops it.", flush=True)
+    with server:
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

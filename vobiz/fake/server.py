@@ -1,0 +1,578 @@
+"""A fake Vobiz API over real HTTP, for the demo, the tests and the benchmarks.
+
+It serves what the product uses of the API (see /work/shared/vobiz-api.md): listing, retrieving and
+deleting recordings, a call's CDR, and the recordings' audio with Range support. Latency and faults
+(errors, HTML proxy pages, rate limits, stalls, truncated bodies) can be switched on at run time, and
+so can redirects of the audio (see `media_redirect`): to a second path on the same host, to an
+outside storage host serving pre-signed URLs that need no credentials, or to any Location at all.
+"""
+
+import hashlib
+import hmac
+import json
+import random
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from vobiz.fake import audio
+from vobiz.fake.data import FakeAccount
+
+FAULT_KINDS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    "429-no-retry-after",
+    "429-retry-after-date",
+    "429-retry-after-malformed",
+    "stall",
+    "truncated",
+    "not-json",
+    "401",
+)
+DEFAULT_FAILURE_KINDS = ("500", "502", "503", "504", "429")
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict
+    time: float
+    fault: str | None  # the injected fault it got, if any
+    headers: dict = field(default_factory=dict)  # without X-Auth-Token
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    headers: dict | None = None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    remaining: int
+    path_contains: str | None
+
+
+class FakeVobizServer:
+    """Serves `account` on host:port (port 0 picks a free one) once started.
+
+    Attributes meant to be changed while it runs: latency, max_page_size, stall_seconds,
+    failure_rate, failure_kinds and media_redirect, and what the docs allow but do not promise:
+    - arrivals_per_page: recordings added to the account after every list page served;
+    - short_shape_every / recordings_shape_every: one object in N served in the docs' short shape
+      (`recording_id`, `recording_url`, `duration`, `file_format`), one list page in N served in the
+      older `recordings` shape; retrieving such a recording by id answers in the main shape;
+    - cdr_account_segment: the casing of `Account` the CDR endpoint answers on (the CDR page's own
+      example writes `account`); the other casing gets 401, as a wrong-case path does.
+    The account's own options cover the order (oldest_first), repeated ids and the clock.
+    """
+
+    def __init__(
+        self, account=None, host="127.0.0.1", port=0, latency=0.0, max_page_size=MAX_LIMIT, *, seed=0, verbose=False
+    ):
+        self.account = account if account is not None else FakeAccount()
+        self.latency = latency
+        self.max_page_size = max_page_size  # Vobiz may serve fewer than `limit` asks for
+        self.stall_seconds = 3.0
+        self.failure_rate = 0.0
+        self.failure_kinds = list(DEFAULT_FAILURE_KINDS)
+        self.arrivals_per_page = 0
+        self.short_shape_every = 0
+        self.recordings_shape_every = 0
+        self.cdr_account_segment = "Account"
+        self._list_pages_served = 0
+        # The longest whole list a page has shown (its total_count): with pages served in parallel,
+        # more than one page's arrivals can come after the last page's snapshot, so what a sync
+        # could have seen is the oldest this many recordings, not "all but the last arrivals".
+        self.longest_list_served = 0
+        self.verbose = verbose
+        # None: the audio is served at its URL. "allowed": it redirects to /storage/ on this host
+        # (credentials needed there too). "outside": to the outside storage (start_outside_storage).
+        # Anything else is sent as the Location itself, hostile forms included.
+        self.media_redirect = None
+        self.outside_storage = None
+        self.requests_log = []
+        self._faults = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._stopping = threading.Event()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread = None
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://{host}:{self.port}/api/v1"
+        self.account.media_base_url = f"http://{host}:{self.port}/media"
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def start(self):
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-vobiz:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()  # wakes requests sleeping for latency or a stall
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()
+        if self.outside_storage is not None:
+            self.outside_storage.stop()
+
+    def start_outside_storage(self, host="127.0.0.3", redirect_to=None):
+        """A storage host off Vobiz's (on `host`, any free port) serving the audio at pre-signed
+        URLs; `redirect_to` makes it redirect there instead. Stopped with this server."""
+        self.outside_storage = OutsideStorage(self, host, redirect_to).start()
+        return self.outside_storage
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # ---- faults and log ---------------------------------------------------------------------
+
+    def inject(self, kind, times=1, path_contains=None):
+        """Answer the next `times` matching requests with fault `kind` (see FAULT_KINDS).
+
+        Without path_contains, API requests match (not audio downloads); with it, any request
+        whose path and query contain that text (e.g. "offset=400").
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.append(_Fault(kind, times, path_contains))
+
+    def clear_faults(self):
+        with self._lock:
+            self._faults.clear()
+
+    def reset_log(self):
+        with self._lock:
+            self.requests_log.clear()
+            self.longest_list_served = 0
+
+    def _take_fault(self, target):
+        """`target` is the request's path and query, which path_contains is matched against."""
+        is_api = target.startswith("/api/")
+        with self._lock:
+            for fault in self._faults:
+                if is_api if fault.path_contains is None else fault.path_contains in target:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault.kind
+            if is_api and self.failure_rate and self._rng.random() < self.failure_rate:
+                return self._rng.choice(self.failure_kinds)
+        return None
+
+    # ---- request handling -------------------------------------------------------------------
+
+    def _serve(self, handler):
+        url = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        fault = self._take_fault(handler.path)
+        with self._lock:
+            self.requests_log.append(
+                LoggedRequest(handler.command, url.path, query, time.time(), fault, _logged_headers(handler.headers))
+            )
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length:
+            handler.rfile.read(length)  # unread bodies would corrupt the next keep-alive request
+        if self.latency:
+            self._stopping.wait(self.latency)
+        if fault == "stall":
+            self._stopping.wait(self.stall_seconds)
+        if fault in _FAULT_RESPONSES:
+            response = _FAULT_RESPONSES[fault]()
+        else:
+            try:
+                response = self._dispatch(handler.command, url.path, query, handler.headers)
+            except Exception:  # a bug here, or an override json cannot encode: still answer
+                traceback.print_exc()
+                response = _general_error(500, "INTERNAL_ERROR", "An internal error occurred")
+        _send(handler, response, truncate=fault == "truncated")
+
+    def _dispatch(self, method, path, query, headers):
+        for pattern, methods, view in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match:
+                break
+        else:
+            # Vobiz answers a wrong-case path with 401; treat every path we don't serve the same.
+            return _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid")
+        if not self._authorised(headers, match["auth_id"]):
+            return _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid")
+        if method not in methods:
+            return _general_error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
+        args = {k: v for k, v in match.groupdict().items() if k != "auth_id"}
+        return view(self, method, query, headers, **args)
+
+    def _authorised(self, headers, path_auth_id):
+        account = self.account
+        return headers.get("X-Auth-ID") == account.auth_id == path_auth_id and hmac.compare_digest(
+            (headers.get("X-Auth-Token") or "").encode(), account.auth_token.encode()
+        )
+
+    # ---- views ------------------------------------------------------------------------------
+
+    def _list_recordings(self, method, query, headers):
+        try:
+            limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+            offset = _int_param(query, "offset", 0, 0, None)
+        except ValueError as error:
+            return _json(400, {"api_id": _request_id(), "error": str(error)})
+        served = min(limit, self.max_page_size)
+        filters = {k: query[k] for k in ("call_uuid", "recording_type") if query.get(k)}
+        objects, total = self.account.page(offset, served, **filters)
+        with self._lock:
+            self._list_pages_served += 1
+            page_number = self._list_pages_served
+            if not filters:
+                self.longest_list_served = max(self.longest_list_served, total)
+        if self.arrivals_per_page:
+            self.account.add_recordings(self.arrivals_per_page)  # seen by the next page, not this one
+
+        def link(at):  # Vobiz's links leave out the base URL's /api prefix
+            params = urlencode({"limit": served, "offset": at, **filters})
+            return f"/v1/Account/{self.account.auth_id}/Recording/?{params}"
+
+        meta = {
+            "limit": served,
+            "next": link(offset + served) if offset + served < total else None,
+            "offset": offset,
+            "previous": link(max(0, offset - served)) if offset > 0 else None,
+            "total_count": total,
+        }
+        if self.recordings_shape_every and page_number % self.recordings_shape_every == 0:
+            return _json(200, {"api_id": _request_id(), "meta": meta, "recordings": [_older_shape(o) for o in objects]})
+        if self.short_shape_every:
+            objects = [_short_shape(o) if _shape_choice(o, self.short_shape_every) else o for o in objects]
+        return _json(200, {"api_id": _request_id(), "meta": meta, "objects": objects})
+
+    def _recording(self, method, query, headers, recording_id):
+        if method == "DELETE":
+            if self.account.delete(recording_id):
+                return _Response(204)
+        else:
+            obj = self.account.get(recording_id)
+            if obj is not None:
+                return _json(200, {"api_id": _request_id(), **obj})
+        return _json(404, {"api_id": _request_id(), "error": "Recording not found"})
+
+    def _cdr(self, method, query, headers, call_uuid, account_segment):
+        if account_segment != self.cdr_account_segment:
+            return _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid")
+        cdr = self.account.cdr(call_uuid)
+        if cdr is None:
+            return _json(
+                404, {"success": False, "error": "CDR not found (unknown call, or the call is still in progress)"}
+            )
+        return _json(200, {"data": cdr, "success": True})
+
+    def _media(self, method, query, headers, area, recording_id, extension):
+        spec = self.account.audio_spec(recording_id)
+        if spec is None or spec[0] != extension:
+            return _general_error(404, "NOT_FOUND", "Recording not found")
+        redirect = self.media_redirect if area == "media" else None
+        if redirect == "allowed":
+            redirect = f"/storage/{self.account.auth_id}/Recording/{recording_id}.{extension}"
+        elif redirect == "outside":
+            redirect = self.outside_storage.signed_url(recording_id, extension)
+        if redirect is not None:
+            return _Response(302, b"", {"Location": redirect})
+        return _audio_response(audio.render(*spec), extension, headers.get("Range"))
+
+
+class OutsideStorage:
+    """A storage host off Vobiz's, as pre-signed URLs point at: no credentials needed, a valid
+    unexpired signature is. Keeps the headers of every request it gets in `received`."""
+
+    LIFETIME = 300
+
+    def __init__(self, fake, host, redirect_to=None):
+        self.fake = fake
+        self.redirect_to = redirect_to
+        self.received = []
+        self._secret = uuid.uuid4().bytes
+        self._httpd = _HTTPServer((host, 0), _StorageHandler)
+        self._httpd.storage = self
+        self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
+
+    def start(self):
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _signature(self, path, expires):
+        return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, recording_id, extension):
+        path = f"/bucket/{recording_id}.{extension}"
+        expires = int(time.time()) + self.LIFETIME
+        return f"{self.base_url}{path}?{urlencode({'expires': expires, 'signature': self._signature(path, expires)})}"
+
+    def serve(self, handler):
+        self.received.append(dict(handler.headers))
+        url = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if self.redirect_to:
+            return _Response(302, b"", {"Location": self.redirect_to})
+        match = re.fullmatch(r"/bucket/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)", url.path)
+        expires = query.get("expires", "")
+        signed = expires.isdigit() and hmac.compare_digest(
+            query.get("signature", ""), self._signature(url.path, int(expires))
+        )
+        if not match or not signed or int(expires) < time.time():
+            return _Response(403, b"<Error><Code>AccessDenied</Code></Error>", {"Content-Type": "application/xml"})
+        spec = self.fake.account.audio_spec(match["recording_id"])
+        if spec is None or spec[0] != match["extension"]:
+            return _Response(404, b"<Error><Code>NoSuchKey</Code></Error>", {"Content-Type": "application/xml"})
+        return _audio_response(audio.render(*spec), match["extension"], handler.headers.get("Range"))
+
+
+class _StorageHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        _send(self, self.server.storage.serve(self))
+
+    do_HEAD = do_GET
+
+    def log_message(self, format, *args):
+        pass
+
+
+def _audio_response(body, extension, range_header):
+    """The audio, or the part a single `bytes=` range asks for."""
+    base_headers = {"Content-Type": audio.CONTENT_TYPES[extension], "Accept-Ranges": "bytes"}
+    try:
+        span = _parse_range(range_header, len(body))
+    except _RangeNotSatisfiable:
+        return _Response(416, b"", {**base_headers, "Content-Range": f"bytes */{len(body)}"})
+    if span is None:
+        return _Response(200, body, base_headers)
+    first, last = span
+    return _Response(
+        206, body[first : last + 1], {**base_headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"}
+    )
+
+
+_ID = r"(?P<auth_id>[^/]+)"
+_ROUTES = (
+    (re.compile(rf"/api/v1/Account/{_ID}/Recording/?"), ("GET",), FakeVobizServer._list_recordings),
+    (
+        re.compile(rf"/api/v1/Account/{_ID}/Recording/(?P<recording_id>[^/]+)/?"),
+        ("GET", "DELETE"),
+        FakeVobizServer._recording,
+    ),
+    (
+        re.compile(rf"/api/v1/(?P<account_segment>Account|account)/{_ID}/cdr/(?P<call_uuid>[^/]+)/?"),
+        ("GET",),
+        FakeVobizServer._cdr,
+    ),
+    (
+        re.compile(rf"/(?P<area>media|storage)/{_ID}/Recording/(?P<recording_id>[^/.]+)\.(?P<extension>mp3|wav)"),
+        ("GET", "HEAD"),
+        FakeVobizServer._media,
+    ),
+)
+
+
+class _HTTPServer(ThreadingHTTPServer):  # one daemon thread per connection
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients hanging up are normal
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients with a session expect
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between
+    server_version = "FakeVobiz/1.0"
+
+    def do_GET(self):
+        self.server.fake._serve(self)
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def log_message(self, format, *args):
+        if self.server.fake.verbose:
+            super().log_message(format, *args)
+
+
+def _send(handler, response, truncate=False):
+    """Write the response; a truncated one promises the full Content-Length, sends half and hangs up."""
+    body = response.body
+    try:
+        handler.send_response(response.status)
+        for name, value in (response.headers or {}).items():
+            handler.send_header(name, value)
+        if response.status != 204:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        if truncate:
+            body = body[: len(body) // 2]
+            handler.close_connection = True
+        handler.wfile.write(body)
+    except ConnectionError:  # the client gave up (e.g. its read timeout during a stall)
+        handler.close_connection = True
+
+
+def _logged_headers(headers):
+    """A request's headers for the log, which tests print: the token never goes in it."""
+    return {name: value for name, value in headers.items() if name.lower() != "x-auth-token"}
+
+
+def _json(status, payload, headers=None):
+    return _Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+def _shape_choice(obj, every):
+    """Whether this recording is one of the one in `every` served in an older shape (by its id,
+    so the same recording keeps its shape from page to page)."""
+    return int(hashlib.md5(str(obj.get("recording_id")).encode()).hexdigest()[:8], 16) % every == 0
+
+
+def _short_shape(obj):
+    seconds = round(float(obj["recording_duration_ms"]) / 1000)
+    return {
+        "recording_id": obj["recording_id"],
+        "recording_url": obj["recording_url"],
+        "duration": seconds,
+        "file_format": obj["recording_format"],
+    }
+
+
+def _older_shape(obj):
+    """The docs' `recordings` list item: call_id, url, duration in seconds, created_at in UTC."""
+    created = datetime.fromisoformat(obj["add_time"]).astimezone(timezone.utc)
+    return {
+        "recording_id": obj["recording_id"],
+        "call_id": obj["call_uuid"],
+        "recording_type": obj["recording_type"],
+        "url": obj["recording_url"],
+        "download_path": obj["resource_uri"],
+        "duration": round(float(obj["recording_duration_ms"]) / 1000),
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "file_size": int(float(obj["recording_duration_ms"])) * 16,
+        "format": obj["recording_format"],
+    }
+
+
+def _request_id():
+    return str(uuid.uuid4())
+
+
+def _general_error(status, code, message, headers=None):
+    return _json(
+        status,
+        {
+            "status": "error",
+            "error": {"code": code, "message": message, "details": None},
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestId": _request_id(),
+        },
+        headers,
+    )
+
+
+def _proxy_page(status, reason):
+    html = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    return _Response(status, html.encode(), {"Content-Type": "text/html"})
+
+
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Vobiz</title></head>"
+    b"<body><h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
+)
+
+# Faults answered without touching the account ("stall" and "truncated" answer normally, late or cut).
+_FAULT_RESPONSES = {
+    "500": lambda: _general_error(500, "INTERNAL_ERROR", "An internal error occurred"),
+    "502": lambda: _proxy_page(502, "Bad Gateway"),
+    "503": lambda: _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
+    "504": lambda: _proxy_page(504, "Gateway Time-out"),
+    "429": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "1"}),
+    "429-no-retry-after": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests"),
+    "429-retry-after-date": lambda: _general_error(
+        429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": formatdate(time.time() + 1, usegmt=True)}
+    ),
+    "429-retry-after-malformed": lambda: _general_error(
+        429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "in a moment"}
+    ),
+    "not-json": lambda: _Response(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"}),
+    "401": lambda: _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid"),
+}
+
+
+def _int_param(query, name, default, low, high):
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be an integer {bounds}")
+    return value
+
+
+class _RangeNotSatisfiable(Exception):
+    pass
+
+
+def _parse_range(header, size):
+    """(first, last) byte positions of a single `bytes=` range, or None to serve the whole body.
+
+    Malformed or multi-part ranges are ignored, as RFC 9110 allows.
+    """
+    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header or "")
+    if not match or match[1] == match[2] == "":
+        return None
+    if match[1] == "":  # bytes=-n: the last n bytes
+        suffix = int(match[2])
+        if suffix == 0 or size == 0:
+            raise _RangeNotSatisfiable
+        return max(0, size - suffix), size - 1
+    first = int(match[1])
+    last = int(match[2]) if match[2] else size - 1
+    if match[2] and last < first:
+        return None
+    if first >= size:
+        raise _RangeNotSatisfiable
+    return first, min(last, size - 1)
