@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from recordings.models import Recording, Transcript
-from tests.test_browser import fake_account, page  # noqa: F401 (fixtures)
+from tests.browser.test_browser import fake_account, page  # noqa: F401 (fixtures)
 from vobiz.fake.callbacks import CallbackSender
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

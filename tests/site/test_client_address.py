@@ -78,7 +78,7 @@ def test_the_audit_log_records_the_address_the_proxy_saw(auditor_client, setting
 
 
 def test_the_old_setting_that_trusted_the_leftmost_address_is_refused_with_a_clear_message():
-    from tests.test_security import manage
+    from tests.site.test_security import manage
 
     result = manage("check", DJANGO_DEBUG="1", TRUST_X_FORWARDED_FOR="1")
     assert result.returncode != 0

@@ -12,8 +12,8 @@ from recordings.roles import AUDITORS
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
 from recordings.templatetags.money import money
+from tests.browser.test_browser import fake_account  # noqa: F401 (a fixture)
 from tests.conftest import user_in_role
-from tests.test_browser import fake_account  # noqa: F401 (a fixture)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

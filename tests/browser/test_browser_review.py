@@ -12,7 +12,7 @@ from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
 from recordings.roles import AUDITORS, role_group
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from tests.test_browser import fake_account  # noqa: F401 (a fixture)
+from tests.browser.test_browser import fake_account  # noqa: F401 (a fixture)
 from vobiz.fake import audio as fake_audio
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from recordings.background.tasks import queue_sync
 from recordings.locks import DatabaseLock
 from recordings.models import SyncLock, TaskRun
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
-from tests.test_tasks import DATABASE_QUEUE, production_settings
+from tests.background.test_tasks import DATABASE_QUEUE, production_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -101,7 +101,7 @@ def test_every_audit_action_has_its_colour():
 
 def test_no_template_formats_a_date_of_its_own():
     """Every date a page shows goes through local_time, calendar_day or calendar_month."""
-    templates = Path(__file__).resolve().parent.parent / "templates"
+    templates = Path(__file__).resolve().parents[2] / "templates"
     own_formats = [
         str(path.relative_to(templates))
         for path in templates.rglob("*.html")
