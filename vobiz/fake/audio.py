@@ -75,7 +75,7 @@ def _conversation() -> bytes:
     return samples.tobytes()
 
 
-def _append_tone(samples: array[int], channel: int, pitch: float, seconds: float) -> None:
+def _append_tone(samples: "array[int]", channel: int, pitch: float, seconds: float) -> None:
     n = int(seconds * SAMPLE_RATE)
     fade = SAMPLE_RATE // 100  # 10 ms ramps avoid clicks
     step = 2 * math.pi * pitch / SAMPLE_RATE
@@ -85,7 +85,7 @@ def _append_tone(samples: array[int], channel: int, pitch: float, seconds: float
         samples.extend((value, 0) if channel == 0 else (0, value))
 
 
-def _append_silence(samples: array[int], seconds: float) -> None:
+def _append_silence(samples: "array[int]", seconds: float) -> None:
     samples.extend([0] * (2 * int(seconds * SAMPLE_RATE)))
 
 
