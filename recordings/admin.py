@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from recordings.models import (
     SYNCED_FIELDS,
@@ -31,7 +33,7 @@ class RecordingAdmin(admin.ModelAdmin):
     readonly_fields = SYNCED_FIELDS  # Vobiz owns these; the next sync would overwrite any edit
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -54,7 +56,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     search_fields = ("error", "owner")
     readonly_fields = [f.name for f in SyncRun._meta.concrete_fields if f.name != "id"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -64,20 +66,20 @@ class CallDetailAdmin(admin.ModelAdmin):
     search_fields = ("call_uuid",)
     readonly_fields = ("call_uuid", "data", "fetched_at")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records of what happened: shown, never edited or removed here."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -5,7 +5,7 @@ class RecordingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "recordings"
 
-    def ready(self):
+    def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
         from recordings.sessions import note_refresh_at_sign_in

@@ -2,9 +2,10 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import Model
 
 
 class RoleBackend(ModelBackend):
@@ -19,7 +20,7 @@ class RoleBackend(ModelBackend):
 
     CACHE_ATTRIBUTE = "_role_permissions"
 
-    def get_all_permissions(self, user_obj, obj=None):
+    def get_all_permissions(self, user_obj: User | AnonymousUser, obj: Model | None = None) -> set[str]:
         if user_obj.is_superuser or obj is not None:
             return super().get_all_permissions(user_obj, obj)
         if not user_obj.is_active or user_obj.is_anonymous:
@@ -29,13 +30,17 @@ class RoleBackend(ModelBackend):
                 cursor.execute(permissions_sql(), [user_obj.pk, user_obj.pk])
                 permissions = {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
             setattr(user_obj, self.CACHE_ATTRIBUTE, permissions)
-        return getattr(user_obj, self.CACHE_ATTRIBUTE)
+        cached: set[str] = getattr(user_obj, self.CACHE_ATTRIBUTE)
+        return cached
 
 
 @cache
-def permissions_sql():
+def permissions_sql() -> str:
     """A user's own permissions and their groups', as (app_label, codename); the user's id twice."""
-    table = lambda model: connection.ops.quote_name(model._meta.db_table)  # noqa: E731
+
+    def table(model: type[Model]) -> str:
+        return connection.ops.quote_name(model._meta.db_table)
+
     user_model = get_user_model()
     own = user_model.user_permissions.through
     in_group = user_model.groups.through

@@ -11,7 +11,7 @@ SLOT_SECONDS = 3600
 
 
 class TooMany(Exception):
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} at once")
         self.limit = limit
 
@@ -19,7 +19,7 @@ class TooMany(Exception):
 class Slot:
     """One running request's place; `release` gives it back (once, however often it is called)."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str) -> None:
         self.key = key
         self.held = True
 

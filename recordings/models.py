@@ -1,5 +1,5 @@
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -43,12 +43,12 @@ class ReviewState(models.TextChoices):
     FLAGGED = "flagged", "Flagged"
 
 
-class RecordingQuerySet(models.QuerySet):
-    def present(self):
+class RecordingQuerySet(models.QuerySet["Recording"]):
+    def present(self) -> "RecordingQuerySet":
         """Recordings that still exist at Vobiz, as far as we know."""
         return self.filter(deleted_at__isnull=True, gone_at__isnull=True)
 
-    def removed(self):
+    def removed(self) -> "RecordingQuerySet":
         return self.filter(Q(deleted_at__isnull=False) | Q(gone_at__isnull=False))
 
 
@@ -127,11 +127,11 @@ class Recording(models.Model):
             models.Index(fields=["to_digits_reversed"], name="rec_to_rev_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.recording_id
 
     @property
-    def storage_days_now(self):
+    def storage_days_now(self) -> int | None:
         """Days stored until now. Vobiz counts them from when the recording was added, and every
         object changes once a day, so the sync does not reread them daily: between full walks they
         are derived from add_time (the stored figure is as of `last_synced_at`)."""
@@ -140,7 +140,7 @@ class Recording(models.Model):
         return max(0, (timezone.now() - self.add_time).days)
 
     @property
-    def raw_json(self):
+    def raw_json(self) -> str:
         return json.dumps(self.raw, indent=2, sort_keys=True, ensure_ascii=False)
 
 
@@ -179,11 +179,11 @@ class SyncRun(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["status", "-started_at"], name="syncrun_status_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_mode_display()} sync at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
 
     @property
-    def duration(self):
+    def duration(self) -> timedelta | None:
         if self.finished_at is None:
             return None
         return self.finished_at - self.started_at
@@ -209,7 +209,7 @@ class SyncState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     @property
-    def unread_count(self):
+    def unread_count(self) -> int:
         return sum(high - low for low, high in self.unread)
 
 
@@ -235,7 +235,7 @@ class CallDetail(models.Model):
     class Meta:
         verbose_name = "call detail record"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.call_uuid
 
 
@@ -280,18 +280,18 @@ class AuditEvent(models.Model):
             models.Index(fields=["call_uuid", "-at"], name="audit_call_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.username} {self.get_action_display().lower()} {self.recording_id or self.call_uuid}"
 
 
-class LegalHoldQuerySet(models.QuerySet):
-    def active(self):
+class LegalHoldQuerySet(models.QuerySet["LegalHold"]):
+    def active(self) -> "LegalHoldQuerySet":
         return self.filter(lifted_at__isnull=True)
 
-    def covering(self, recording):
+    def covering(self, recording: Recording) -> "LegalHoldQuerySet":
         return self.active().filter(Q(recording=recording) | Q(call_uuid=recording.call_uuid, recording=None))
 
-    def covering_row(self):
+    def covering_row(self) -> "LegalHoldQuerySet":
         """Active holds on the recording of the outer query's row, or on its whole call: for Exists()."""
         return self.active().filter(
             Q(recording=models.OuterRef("pk")) | Q(call_uuid=models.OuterRef("call_uuid"), recording=None)
@@ -320,7 +320,7 @@ class LegalHold(models.Model):
             models.Index(fields=["call_uuid"], condition=Q(lifted_at__isnull=True), name="hold_active_call_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         target = f"recording {self.recording_id}" if self.recording_id else f"call {self.call_uuid}"
         return f"Hold on {target}"
 
@@ -351,7 +351,7 @@ class DeletionBatch(models.Model):
         ordering = ["-requested_at"]
         verbose_name_plural = "deletion batches"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Deletion batch {self.pk} by {self.requested_by}"
 
 
@@ -408,7 +408,7 @@ class Transcript(models.Model):
             models.Index(fields=["recording"], condition=Q(masked=True), name="transcript_masked_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Transcript of {self.recording_id}"
 
 
@@ -463,7 +463,7 @@ class CallbackNonce(models.Model):
     nonce = models.CharField(max_length=64, primary_key=True)
     seen_at = models.DateTimeField(db_index=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.nonce
 
 
@@ -484,11 +484,11 @@ class MomentNote(models.Model):
             models.Index(fields=["-created_at", "-id"], name="note_created_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Note at {self.at_ms} ms on {self.recording_id}"
 
     @property
-    def at_seconds(self):
+    def at_seconds(self) -> float:
         return self.at_ms / 1000
 
 
@@ -512,14 +512,14 @@ class ReviewSample(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
     def added_days(self) -> tuple[date | None, date | None]:
         """The first and last day (inclusive) of the recordings sampled, which the criteria keep
         as the filter form's ISO text."""
-        return tuple(iso_day(self.criteria.get(bound)) for bound in ("added_after", "added_before"))
+        return iso_day(self.criteria.get("added_after")), iso_day(self.criteria.get("added_before"))
 
 
 def iso_day(text: str | None) -> date | None:
@@ -550,7 +550,7 @@ class ReviewItem(models.Model):
         ]
         indexes = [models.Index(fields=["sample", "outcome", "position"], name="review_item_outcome_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.sample} #{self.position}"
 
 
@@ -563,7 +563,7 @@ class ViewerPreference(models.Model):
         default=True, help_text="The zone the browser reports replaces time_zone whenever it differs."
     )
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} sees times in {self.time_zone or 'the default zone'}"
 
 
@@ -623,11 +623,11 @@ class TaskRun(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk} ({self.status})"
 
     @property
-    def duration(self):
+    def duration(self) -> timedelta | None:
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at

@@ -1,6 +1,7 @@
 """The two roles. Support browses, plays and downloads; Auditors also audit. Superusers are auditors."""
 
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import AnonymousUser, Group, User
 
 SUPPORT = "Support"
 AUDITORS = "Auditors"
@@ -14,13 +15,13 @@ listener_required = permission_required(LISTEN, raise_exception=True)
 auditor_required = permission_required(AUDIT, raise_exception=True)
 
 
-def is_auditor(user):
+def is_auditor(user: User | AnonymousUser) -> bool:
     return user.has_perm(AUDIT)
 
 
-def role_group(name):
+def role_group(name: str) -> Group:
     """The role's group; made here too (the data migration makes them) for databases flushed since."""
-    from django.contrib.auth.models import Group, Permission
+    from django.contrib.auth.models import Permission
 
     group, created = Group.objects.get_or_create(name=name)
     if created:

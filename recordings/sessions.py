@@ -1,12 +1,16 @@
 """Idle sign-out without a session write on every request."""
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 REFRESHED_AT = "_refreshed_at"  # when the session's expiry was last pushed back, in Unix seconds
 
 
-def now_seconds():
+def now_seconds() -> int:
     return int(timezone.now().timestamp())
 
 
@@ -20,10 +24,10 @@ class SessionRefreshMiddleware:
     early, never late. Listed right after SessionMiddleware, whose response phase runs after this one's.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = request.session
         now = now_seconds()
@@ -34,7 +38,7 @@ class SessionRefreshMiddleware:
         return response
 
 
-def note_refresh_at_sign_in(sender, request, user, **kwargs):
+def note_refresh_at_sign_in(sender: type[User], request: HttpRequest | None, user: User, **kwargs: object) -> None:
     """Signing in saves a new session, expiring SESSION_COOKIE_AGE from now: the first refresh.
 
     Connected to user_logged_in (RecordingsConfig.ready), so that sessions made without a request

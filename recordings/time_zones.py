@@ -8,13 +8,16 @@ as Asia/Calcutta the browser reports).
 """
 
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from babel.core import get_global
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from recordings.models import ViewerPreference
@@ -65,37 +68,43 @@ class ViewerZone:
         return canonical(self.kept if is_known(self.kept) else settings.TIME_ZONE)
 
 
-def zone_of(user: AbstractBaseUser) -> ViewerZone:
+class ZonedRequest(HttpRequest):
+    """A request ViewerTimeZoneMiddleware has been through: what views that read the zone take."""
+
+    viewer_zone: ViewerZone
+
+
+def zone_of(user: User) -> ViewerZone:
     preference = ViewerPreference.objects.filter(user=user).first()
     return ViewerZone(preference.time_zone, preference.follow_browser) if preference else ViewerZone("")
 
 
-def remember_in_session(session, zone: ViewerZone) -> None:
+def remember_in_session(session: SessionBase, zone: ViewerZone) -> None:
     session[SESSION_KEY] = [zone.kept, zone.follow_browser]
 
 
-def from_session(session) -> ViewerZone | None:
+def from_session(session: SessionBase) -> ViewerZone | None:
     kept = session.get(SESSION_KEY)
     if not isinstance(kept, list) or len(kept) != 2:
         return None
     return ViewerZone(str(kept[0]), bool(kept[1]))
 
 
-def set_time_zone(*, user: AbstractBaseUser, name: str, follow_browser: bool) -> ViewerZone:
+def set_time_zone(*, user: User, name: str, follow_browser: bool) -> ViewerZone:
     """Keep `name` as the user's zone (a known IANA name: checked by the caller), by its current name."""
     name = canonical(name)
     ViewerPreference.objects.update_or_create(user=user, defaults={"time_zone": name, "follow_browser": follow_browser})
     return ViewerZone(name, follow_browser)
 
 
-def report_browser_zone(*, user: AbstractBaseUser, current: ViewerZone, name: str) -> ViewerZone:
+def report_browser_zone(*, user: User, current: ViewerZone, name: str) -> ViewerZone:
     """The browser's zone becomes the user's, unless they chose another."""
     if not current.follow_browser or canonical(name) == current.kept:
         return current
     return set_time_zone(user=user, name=name, follow_browser=True)
 
 
-def load_at_sign_in(sender, request, user, **kwargs):
+def load_at_sign_in(sender: type[User], request: HttpRequest | None, user: User, **kwargs: object) -> None:
     """Connected to user_logged_in: the user's zone goes into the new session."""
     if request is not None and hasattr(request, "session"):
         remember_in_session(request.session, zone_of(user))
@@ -105,10 +114,10 @@ class ViewerTimeZoneMiddleware:
     """Activates the viewer's zone for the request: every page's times, and the dates a filter
     names, are then in it. Listed after AuthenticationMiddleware."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: ZonedRequest) -> HttpResponse:
         zone = None
         if request.user.is_authenticated:
             zone = from_session(request.session)

@@ -21,10 +21,10 @@ class VobizIdConverter:
 
     regex = r"[^/\x00-\x1f\x7f]{1,128}"
 
-    def to_python(self, value):
+    def to_python(self, value: str) -> str:
         return value
 
-    def to_url(self, value):
+    def to_url(self, value: str) -> str:
         return value
 
 

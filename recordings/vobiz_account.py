@@ -1,7 +1,7 @@
-from vobiz.client import BACKGROUND, VobizClient
+from vobiz.client import BACKGROUND, Patience, VobizClient
 
 
-def client_from_settings(patience: dict[str, float] = BACKGROUND) -> VobizClient:
+def client_from_settings(patience: Patience = BACKGROUND) -> VobizClient:
     """A client for the account in the settings; VobizError if the credentials are not set."""
     from django.conf import settings
 

@@ -13,11 +13,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import quote
 
 import requests
 from urllib3.util import Url, parse_url
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +74,18 @@ class PinnedAddressAdapter(requests.adapters.HTTPAdapter):
     against the host in the Host header: a media URL is fetched at the address its host was
     checked at, so a name that answers differently on a second look cannot move the connection."""
 
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+    def build_connection_pool_key_attributes(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: str | tuple[str, str] | None = None,
+    ) -> "tuple[_HostParams, _PoolKwargs]":
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         if host_params["scheme"] == "https":
-            name = parse_url("//" + request.headers["Host"]).host.strip("[]")
-            pool_kwargs["server_hostname"] = pool_kwargs["assert_hostname"] = name
+            name = (parse_url("//" + request.headers["Host"]).host or "").strip("[]")
+            # urllib3 takes more keys than the stub's TypedDict lists.
+            tls_kwargs = cast(dict[str, Any], pool_kwargs)
+            tls_kwargs["server_hostname"] = tls_kwargs["assert_hostname"] = name
         return host_params, pool_kwargs
 
 
@@ -250,6 +260,7 @@ class VobizClient:
         """A streaming response for an audio file at a URL `recordings.media.check` passed, with
         the credentials when it says so."""
         url = target.url
+        assert url.netloc, "a checked URL names its host"
         headers = {"Accept": "*/*", "Host": url.netloc}
         if target.with_credentials:
             headers.update(self.auth_headers)
@@ -350,9 +361,19 @@ class VobizClient:
             raise _Retryable("the answer was not complete JSON") from None
 
 
+class Patience(TypedDict, total=False):
+    """How long a client waits and how often it tries again: keyword arguments of `VobizClient`."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+
+
 # How patient a client is: a sync can wait; a person on a page cannot.
-BACKGROUND: dict[str, float] = {}
-INTERACTIVE: dict[str, float] = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
+BACKGROUND: Patience = {}
+INTERACTIVE: Patience = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
 
 
 def parse_recording_page(body: Any, offset: int) -> RecordingPage:
@@ -363,10 +384,13 @@ def parse_recording_page(body: Any, offset: int) -> RecordingPage:
         objects = body.get("recordings")  # an older documented shape
     if not isinstance(objects, list):
         raise VobizError("Vobiz answered the recording list without a list of recordings.")
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-    total = meta.get("total_count", body.get("total_count"))
+    meta = body.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
+    total_sent = meta.get("total_count", body.get("total_count"))
+    total: int | None
     try:
-        total = int(total) if total is not None else None
+        total = int(total_sent) if total_sent is not None else None
     except (TypeError, ValueError):
         total = None
     if "next" in meta:

@@ -2,9 +2,11 @@
 and the geometry of its charts (recordings per day, storage cost by month recorded)."""
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import Avg, Count, F, Sum
@@ -20,7 +22,7 @@ MS_PER_HOUR = 3_600_000
 OLDEST_SHOWN = 10
 
 
-def period(value):
+def period(value: str | None) -> int:
     """`?days=` as one of PERIODS; anything else is the first."""
     return next((days for days in PERIODS if str(days) == value), PERIODS[0])
 
@@ -32,11 +34,11 @@ class Day:
     duration_ms: int
 
     @property
-    def hours(self):
+    def hours(self) -> float:
         return self.duration_ms / MS_PER_HOUR
 
 
-def per_day(days):
+def per_day(days: int) -> list[Day]:
     """Recordings and their duration for each of the last `days` days up to today, days in the
     current time zone, with zeros for days without recordings."""
     today = timezone.localdate()
@@ -61,12 +63,12 @@ class Month:
     earlier: bool = False  # the recordings added before `month` (and any without an add_time)
 
 
-def first_of_month(day, months_back=0):
+def first_of_month(day: date, months_back: int = 0) -> date:
     index = day.year * 12 + day.month - 1 - months_back
     return date(index // 12, index % 12 + 1, 1)
 
 
-def cost_by_month(months=MONTHS_CHARTED):
+def cost_by_month(months: int = MONTHS_CHARTED) -> list[Month]:
     """For each of the last `months` months up to this one (in the current time zone), the
     recordings added then that are still at Vobiz and what their storage costs a month now."""
     this_month = first_of_month(timezone.localdate())
@@ -79,7 +81,7 @@ def cost_by_month(months=MONTHS_CHARTED):
         .annotate(count=Count("id"), amount=Sum("monthly_recording_storage_amount"))
     )
     # TruncMonth gives a date on SQLite and an aware datetime on PostgreSQL for a DateTimeField.
-    found = {}
+    found: dict[date, Month] = {}
     for row in rows:
         month = row["month"]
         month = timezone.localtime(month).date() if isinstance(month, datetime) else month
@@ -90,7 +92,7 @@ def cost_by_month(months=MONTHS_CHARTED):
     ]
 
 
-def totals_by(field):
+def totals_by(field: str) -> list[dict[str, Any]]:
     """Count and duration for each value of `field`, the most common first."""
     return list(
         Recording.objects.present()
@@ -100,7 +102,7 @@ def totals_by(field):
     )
 
 
-def storage():
+def storage() -> dict[str, Any]:
     return Recording.objects.present().aggregate(
         count=Count("id"),
         duration_ms=Sum("recording_duration_ms"),
@@ -110,11 +112,11 @@ def storage():
     )
 
 
-def oldest(limit=OLDEST_SHOWN):
+def oldest(limit: int = OLDEST_SHOWN) -> list[Recording]:
     return list(Recording.objects.present().exclude(add_time=None).order_by("add_time", "id")[:limit])
 
 
-def overview(days):
+def overview(days: int) -> dict[str, object]:
     """Everything the usage page shows, for the last `days` days."""
     daily = per_day(days)
     recorded = sum(day.count for day in daily)  # at most 90 buckets already summed by the database
@@ -151,7 +153,7 @@ def overview(days):
 # ---------- chart geometry ----------
 
 
-def nice_step(raw, whole=False):
+def nice_step(raw: float, whole: bool = False) -> float:
     """The smallest round step (1, 2, 2.5 or 5 × 10ⁿ) of at least `raw`; a whole number if `whole`."""
     if raw <= 0 or (whole and raw <= 1):
         return 1
@@ -163,18 +165,18 @@ def nice_step(raw, whole=False):
 @dataclass(frozen=True)
 class Scale:
     intervals: int
-    steps: list  # one per axis
+    steps: list[float]  # one per axis
 
 
-def shared_scale(maxima):
+def shared_scale(maxima: list[tuple[float, bool]]) -> Scale:
     """Round steps for each axis over the same number of intervals, so they share gridlines; the
     number of intervals is the one that leaves the least empty space above the data. `maxima`:
     (largest value, whether steps are whole numbers) for each axis."""
 
-    def scale(intervals):
+    def scale(intervals: int) -> Scale:
         return Scale(intervals, [nice_step(top / intervals, whole) for top, whole in maxima])
 
-    def fill(s):
+    def fill(s: Scale) -> float:
         return sum(top / (step * s.intervals) for (top, _), step in zip(maxima, s.steps, strict=True))
 
     # Four gridlines first: max() keeps the first of equally good scales.
@@ -183,7 +185,7 @@ def shared_scale(maxima):
 
 @dataclass(frozen=True)
 class Bar:
-    item: object  # the Day or Month drawn
+    item: Day | Month  # the item drawn
     x: float
     y: float
     width: float
@@ -210,27 +212,40 @@ class Chart:
     right: int
     top: int
     bottom: int
-    bars: list
-    ticks: list
+    bars: list[Bar]
+    ticks: list[Tick]
     line_points: str
 
     @property
-    def plot_height(self):
+    def plot_height(self) -> int:
         return self.bottom - self.top
 
 
-def label_every(count, most=8):
+def label_every(count: int, most: int = 8) -> int:
     """Name every item, every other, every week or every fortnight: at most `most` labels."""
     return next((step for step in (1, 2, 7, 14) if count / step <= most), math.ceil(count / most))
 
 
-def tick_text(value, whole=False):
+def tick_text(value: float, whole: bool = False) -> str:
     if whole:
         return str(int(value))
     return f"{round(value, 6):g}"  # rounded: 3 × 0.1 is 0.30000000000000004
 
 
-def column_chart(items, bar, line=None, whole=True, width=1200, height=300, margin=(16, 64, 30, 48), most_labels=8):
+Item = TypeVar("Item", Day, Month)
+Measure = Callable[[Item], float | Decimal]
+
+
+def column_chart(
+    items: Sequence[Item],
+    bar: Measure[Item],
+    line: Measure[Item] | None = None,
+    whole: bool = True,
+    width: int = 1200,
+    height: int = 300,
+    margin: tuple[int, int, int, int] = (16, 64, 30, 48),
+    most_labels: int = 8,
+) -> Chart:
     """Bars of `bar(item)` for each item and, with `line`, a line of `line(item)` on a second axis,
     in SVG user units. `whole`: the bars count things. `margin` is (top, right, bottom, left), room
     for the line's axis, the labels and the bars' axis."""
@@ -244,7 +259,7 @@ def column_chart(items, bar, line=None, whole=True, width=1200, height=300, marg
     bar_width = band * 0.7
     every = label_every(len(items), most_labels)
 
-    def y(value, scale_top):
+    def y(value: float | Decimal, scale_top: float) -> float:
         return round(bottom - float(value) / scale_top * plot_height, 1)
 
     bars = []
@@ -286,12 +301,12 @@ def column_chart(items, bar, line=None, whole=True, width=1200, height=300, marg
     )
 
 
-def daily_chart(daily):
+def daily_chart(daily: list[Day]) -> Chart:
     """Recordings per day as bars, hours recorded as a line."""
     return column_chart(daily, bar=lambda day: day.count, line=lambda day: day.hours)
 
 
-def monthly_chart(monthly):
+def monthly_chart(monthly: list[Month]) -> Chart:
     """Storage cost a month by the month recorded, as bars; every month (and the earlier bar) named."""
     return column_chart(
         monthly, bar=lambda month: month.amount, whole=False, height=240, margin=(16, 16, 30, 64), most_labels=13

@@ -47,23 +47,23 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def open_upstream(recording: Recording, client: VobizClient) -> tuple[requests.Response | None, str | None]:
-    """(response, None) for a fetchable recording, else (None, why it is left out)."""
+def open_upstream(recording: Recording, client: VobizClient) -> requests.Response | str:
+    """The upstream response for a fetchable recording, else why it is left out."""
     if recording.deleted_at:
-        return None, "it was deleted at Vobiz"
+        return "it was deleted at Vobiz"
     if recording.gone_at:
-        return None, "Vobiz no longer has it"
+        return "Vobiz no longer has it"
     try:
         upstream = open_audio(check(recording.recording_url), client=client)
     except MediaRefused as exc:
-        return None, f"its audio may not be fetched: {exc}"
+        return f"its audio may not be fetched: {exc}"
     except VobizError as exc:
         logger.warning("audio for %s not fetched for a ZIP: %s", recording.recording_id, exc)
-        return None, f"the audio could not be fetched from Vobiz: {exc}"
+        return f"the audio could not be fetched from Vobiz: {exc}"
     if upstream.status_code != 200:
         upstream.close()
-        return None, f"Vobiz answered {upstream.status_code} for its audio"
-    return upstream, None
+        return f"Vobiz answered {upstream.status_code} for its audio"
+    return upstream
 
 
 def body_chunks(upstream: requests.Response, name: str, missing: list[tuple[str, str]]) -> Iterator[bytes]:
@@ -92,13 +92,14 @@ def zip_chunks(
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"
     archive = ZipStream(compress_type=ZIP_STORED)
-    taken, missing = set(), []
+    taken: set[str] = set()
+    missing: list[tuple[str, str]] = []
     with client_from_settings(INTERACTIVE) as client:  # one connection pool for every file
         for recording in rows:
             name = download_name(recording)
-            upstream, why = open_upstream(recording, client)
-            if upstream is None:
-                missing.append((name, why))
+            upstream = open_upstream(recording, client)
+            if isinstance(upstream, str):
+                missing.append((name, upstream))
                 continue
             with upstream:
                 record_for(user, ip_address, user_agent, Action.DOWNLOAD, recording, note=note)

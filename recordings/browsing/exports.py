@@ -4,9 +4,15 @@ import csv
 import datetime
 import io
 import re
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
+from typing import Any, TypeGuard, TypeVar
 
 from django.core.exceptions import EmptyResultSet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model, QuerySet
+from django.db.models.expressions import Expression
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -51,8 +57,14 @@ FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r"))
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|\+[\d ().-]*\d", re.ASCII)
 QUOTED_CHARACTERS = ',"\r\n'  # what makes csv.writer (QUOTE_MINIMAL) quote a cell
 
+# A column of a batch as the database driver gives it (its values' type is the column's) -> its cells.
+Cells = Callable[[Sequence[Any]], Sequence[str]]
+# A backend's conversion of one raw value, as SQLCompiler.get_converters() lists them.
+Converter = Callable[[Any, Expression, BaseDatabaseWrapper], Any]
+Value = TypeVar("Value")
 
-def safe_cell(value):
+
+def safe_cell(value: Value) -> Value | str:
     """A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a formula:
     such a cell is written after a quote, unless it is entirely a number or phone number."""
     if isinstance(value, str) and value[:1] in FORMULA_STARTS and not PLAIN_NUMBER.fullmatch(value):
@@ -65,33 +77,40 @@ def safe_cell(value):
 # whole column (no formula, nothing to quote) and most cells never meet a Python function.
 
 
-def text_cells(values):
-    if set(map(type, values)) != {str}:  # None (an empty cell), or a field that is not text
+def all_text(values: Sequence[object]) -> TypeGuard[Sequence[str]]:
+    return set(map(type, values)) == {str}
+
+
+def text_cells(values: Sequence[object]) -> Sequence[str]:
+    cells: Sequence[str]
+    if all_text(values):
+        cells = values
+    else:  # None (an empty cell), or a field that is not text
         # Guarded before str(), as before; guarding again below changes nothing ("'=…" is safe).
-        values = ["" if value is None else str(safe_cell(value)) for value in values]
+        cells = ["" if value is None else str(safe_cell(value)) for value in values]
     # Only a cell starting with one of FORMULA_STARTS can need the guard: look at the first
     # characters of the whole column at once, and guard each cell only in a column that has one.
-    if not FORMULA_STARTS.isdisjoint(map(itemgetter(slice(0, 1)), values)):
-        values = list(map(safe_cell, values))
-    text = "".join(values)
+    if not FORMULA_STARTS.isdisjoint(map(itemgetter(slice(0, 1)), cells)):
+        cells = list(map(safe_cell, cells))
+    text = "".join(cells)
     if any(character in text for character in QUOTED_CHARACTERS):
-        values = [csv_quoted(value) if any(c in value for c in QUOTED_CHARACTERS) else value for value in values]
-    return values
+        cells = [csv_quoted(cell) if any(c in cell for c in QUOTED_CHARACTERS) else cell for cell in cells]
+    return cells
 
 
-def csv_quoted(cell):
+def csv_quoted(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def number_cells(values):
+def number_cells(values: Sequence[object]) -> list[str]:
     return ["" if value is None else str(value) for value in values]
 
 
-def time_cells(values):
+def time_cells(values: Sequence[datetime.date | datetime.time | None]) -> list[str]:
     return ["" if value is None else value.isoformat() for value in values]
 
 
-def naive_utc_time_cells(values):
+def naive_utc_time_cells(values: Sequence[datetime.datetime | None]) -> list[str]:
     # SQLite gives DateTimeField values as naive UTC datetimes: writing "+00:00" after them is
     # what making each aware (Django's converter) then isoformat() gives, at a sixth of the cost.
     return [
@@ -100,17 +119,19 @@ def naive_utc_time_cells(values):
     ]
 
 
-def converting(cells, converters, expression, connection):
+def converting(
+    cells: Cells, converters: list[Converter], expression: Expression, connection: BaseDatabaseWrapper
+) -> Cells:
     """`cells` after the backend's conversion of each raw value (SQLite: decimals come as floats),
     made once per distinct value of a batch: such columns repeat a few values (rates, amounts).
     Equal raw values (0 and 0.0) convert alike."""
 
-    def convert(value):
+    def convert(value: object) -> object:
         for converter in converters:
             value = converter(value, expression, connection)
         return value
 
-    def converted_cells(values):
+    def converted_cells(values: Sequence[object]) -> list[str]:
         distinct = list(set(values))
         cell = dict(zip(distinct, cells([convert(value) for value in distinct])))
         return list(map(cell.__getitem__, values))
@@ -118,9 +139,10 @@ def converting(cells, converters, expression, connection):
     return converted_cells
 
 
-def column_cells(expression, converters, connection):
+def column_cells(expression: Expression, converters: list[Converter] | None, connection: BaseDatabaseWrapper) -> Cells:
     """The function that makes a column of raw values CSV cells."""
     field_type = expression.output_field.get_internal_type()
+    cells: Cells
     if field_type in TIME_TYPES:
         if field_type == "DateTimeField" and connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
             return naive_utc_time_cells
@@ -132,7 +154,7 @@ def column_cells(expression, converters, connection):
     return converting(cells, converters, expression, connection) if converters else cells
 
 
-def fast_time_loader(cursor, connection):
+def fast_time_loader(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> None:
     """Load PostgreSQL times with psycopg's own, compiled, loader rather than Django's.
 
     Django's subclasses it in Python only to set each time's zone, at ~10 µs a value: most of a
@@ -148,7 +170,7 @@ def fast_time_loader(cursor, connection):
             cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
-def csv_batches(queryset, columns):
+def csv_batches(queryset: QuerySet[Model], columns: Sequence[str]) -> Iterator[str]:
     """The CSV text, header first, then BATCH_SIZE rows a chunk.
 
     The same text as csv.writer over values_list(), but the rows come raw from the cursor: the
@@ -189,7 +211,9 @@ def csv_batches(queryset, columns):
             yield "\r\n".join(map(",".join, zip(*cells))) + "\r\n"
 
 
-def csv_response(queryset, columns=RECORDING_COLUMNS, filename="recordings"):
+def csv_response(
+    queryset: QuerySet[Model], columns: Sequence[str] = RECORDING_COLUMNS, filename: str = "recordings"
+) -> StreamingHttpResponse:
     """The queryset's `columns` (field lookups) as CSV, each headed by the lookup's last part
     (recording__recording_id is headed recording_id)."""
     stamp = timezone.localtime().strftime("%Y-%m-%d_%H%M")

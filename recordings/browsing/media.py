@@ -63,7 +63,9 @@ def is_public(address: IPAddress) -> bool:
 
 
 def resolve_host(host: str, port: int) -> list[str]:
-    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    # str(): the address is text already, but the sockaddr's type also allows the (int, bytes) that a
+    # Python built without IPv6 support gives.
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 def bad_character(url: str) -> str | None:
@@ -106,6 +108,7 @@ def check(
     credentials. `with_credentials` False (a redirect chain that has left them) keeps them off.
     """
     parts = parse(url)
+    assert parts.host is not None, "parse refuses a URL without a host"
     host = parts.host.strip("[]").rstrip(".")
     allowed = host_is_allowed(host)
     if not allowed and not redirected:
@@ -155,7 +158,7 @@ class StreamBody:
     """Chunks as a response's streaming content, with what to do when the response is done:
     Django closes it, read to the end or not, and it closes the chunks and calls each closer."""
 
-    def __init__(self, chunks: Iterable[bytes], *closers: Callable[[], None]):
+    def __init__(self, chunks: Iterable[bytes], *closers: Callable[[], None]) -> None:
         self.chunks = chunks
         self.closers = closers
 

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -41,7 +42,7 @@ MAX_BODY_BYTES = 1024 * 1024  # a four-hour call's transcript is a few hundred k
 class CallbackRefused(Exception):
     """A callback that is not Vobiz's, or one it sent before. `reason` is for the log only."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -57,7 +58,7 @@ class CallbackTooLarge(CallbackInvalid):
 MAX_FIELDS = 200  # Vobiz's callbacks have about twenty
 
 
-def form_fields(body: bytes) -> dict:
+def form_fields(body: bytes) -> dict[str, str]:
     """The fields of a form-encoded body, each name's last value; CallbackInvalid if it is not one."""
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
@@ -68,19 +69,19 @@ def form_fields(body: bytes) -> dict:
     return dict(pairs)
 
 
-def sign(token, url, nonce, version="v3"):
+def sign(token: str, url: str, nonce: str, version: str = "v3") -> str:
     """The signature Vobiz sends for `url` and `nonce` (the fake Vobiz signs with this too)."""
     separator = "." if version == "v3" else ""
     digest = hmac.new(token.encode(), f"{url}{separator}{nonce}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
-def signed_url(path):
+def signed_url(path: str) -> str:
     """The URL Vobiz called and signed: the public base URL and the path, without a query."""
     return settings.DASHBOARD_PUBLIC_URL + path
 
 
-def verified_nonces(headers, path):
+def verified_nonces(headers: Mapping[str, str], path: str) -> list[str]:
     """The nonces of every valid signature in `headers` for `path`; CallbackRefused if none is.
 
     Every valid one is returned so that all are spent: a replay must not get in with another
@@ -92,7 +93,8 @@ def verified_nonces(headers, path):
     if not tokens[False] and not tokens[True]:
         raise CallbackRefused("VOBIZ_AUTH_TOKEN is not set, so no signature can be checked")
     url = signed_url(path)
-    present, nonces = [], set()
+    present: list[str] = []
+    nonces: set[str] = set()
     for signature_header, nonce_header, version, parent in SIGNATURES:
         signature = headers.get(signature_header, "")
         nonce = headers.get(nonce_header, "")
@@ -171,7 +173,7 @@ class TranscriptionCallback:
     rate: Decimal | None
 
 
-def first_field(fields, *names):
+def first_field(fields: Mapping[str, str], *names: str) -> str:
     for name in names:
         value = fields.get(name, "")
         if value.strip():
@@ -179,7 +181,7 @@ def first_field(fields, *names):
     return ""
 
 
-def checked_id(value, name, required=True):
+def checked_id(value: str, name: str, required: bool = True) -> str:
     if not value:
         if required:
             raise CallbackInvalid(f"{name} is missing")
@@ -189,7 +191,7 @@ def checked_id(value, name, required=True):
     return value
 
 
-def recording_callback(fields):
+def recording_callback(fields: Mapping[str, str]) -> RecordingCallback:
     """The recording a callback names: the <Record> action's CamelCase fields or the Start
     Recording API's snake_case ones. The rest of the body is not trusted, so not read."""
     return RecordingCallback(
@@ -198,7 +200,7 @@ def recording_callback(fields):
     )
 
 
-def transcription_callback(fields):
+def transcription_callback(fields: Mapping[str, str]) -> TranscriptionCallback:
     text = without_nul(fields.get("transcription", ""))  # PostgreSQL refuses NUL in text
     error = without_nul(first_field(fields, "error"))
     if not text.strip() and not error:
@@ -214,7 +216,7 @@ def transcription_callback(fields):
     )
 
 
-def amount(text, limit, places):
+def amount(text: str, limit: int, places: str) -> Decimal | None:
     """A figure that fits its column, or None: a callback's odd number loses only itself."""
     value = as_decimal(text)
     if value is None or abs(value) >= limit:

@@ -67,14 +67,17 @@ class Token:
 @dataclass
 class Masked:
     text: str
-    kinds: list  # what was masked, in order of first appearance, each named once
+    kinds: list[str]  # what was masked, in order of first appearance, each named once
 
 
-def mask(text):
+Span = tuple[int, int, str]  # (start, end, kind) in text positions
+
+
+def mask(text: str) -> Masked:
     """The text with payment and identity data replaced by "[card number]" and the like."""
     text = MARKERS.sub("", text)
     tokens = tokenise(text)
-    spans = []  # (start, end, kind) in text positions
+    spans: list[Span] = []
     runs = digit_runs(tokens)
     for run in runs:
         spans += number_spans(run)
@@ -83,7 +86,7 @@ def mask(text):
     return apply(text, spans)
 
 
-def tokenise(text):
+def tokenise(text: str) -> list[Token]:
     tokens = []
     for match in TOKEN.finditer(text):
         word = match.group()
@@ -97,12 +100,14 @@ def tokenise(text):
     return tokens
 
 
-def digit_runs(tokens):
+def digit_runs(tokens: list[Token]) -> list[list[Token]]:
     """Runs of number tokens, each a list of tokens, allowing joiners between them.
 
     A lone "o" or "oh" is a word more often than a zero: only counted inside a run of other digits.
     """
-    runs, run, pending_joiner = [], [], False
+    runs: list[list[Token]] = []
+    run: list[Token] = []
+    pending_joiner = False
     for token in tokens:
         if token.digits:
             run.append(token)
@@ -116,7 +121,7 @@ def digit_runs(tokens):
     return [trimmed for trimmed in map(trim_word_zeros, runs) if trimmed]
 
 
-def trim_word_zeros(run):
+def trim_word_zeros(run: list[Token]) -> list[Token]:
     """Drops "o"/"oh" at either end of a run: "oh, 4111…" is a sigh before the number."""
     while run and run[0].lower in ("o", "oh"):
         run = run[1:]
@@ -125,18 +130,18 @@ def trim_word_zeros(run):
     return run
 
 
-def number_spans(run):
+def number_spans(run: list[Token]) -> list[Span]:
     """Card and Aadhaar numbers in a run of digit tokens, as (start, end, kind) spans.
 
     Every stretch of whole tokens is tried, longest first, so that a card number inside a longer
     run ("my number 98 4111 1111 1111 1111") is found.
     """
-    spans = []
+    spans: list[Span] = []
     i = 0
     while i < len(run):
-        found = None
+        found: tuple[int, str] | None = None
         digits = ""
-        ends = []
+        ends: list[tuple[int, str]] = []
         for j in range(i, len(run)):
             digits += run[j].digits
             if len(digits) > 19:
@@ -158,10 +163,10 @@ def number_spans(run):
     return spans
 
 
-def security_code_spans(tokens, runs):
+def security_code_spans(tokens: list[Token], runs: list[list[Token]]) -> list[Span]:
     """The number that follows "CVV", "security code" and the like, within a few words."""
     run_at = {id(run[0]): run for run in runs}
-    spans = []
+    spans: list[Span] = []
     for index, token in enumerate(tokens):
         if not is_security_word(tokens, index):
             continue
@@ -179,7 +184,7 @@ def security_code_spans(tokens, runs):
     return spans
 
 
-def is_security_word(tokens, index):
+def is_security_word(tokens: list[Token], index: int) -> bool:
     word = tokens[index].lower
     if word in SECURITY_WORDS:
         return True
@@ -188,9 +193,10 @@ def is_security_word(tokens, index):
     return False
 
 
-def take_digits(run, limit):
+def take_digits(run: list[Token], limit: int) -> list[Token]:
     """The tokens at the start of a run holding up to `limit` digits (a code is 3 or 4 digits)."""
-    taken, count = [], 0
+    taken: list[Token] = []
+    count = 0
     for token in run:
         if count + len(token.digits) > limit:
             break
@@ -201,12 +207,13 @@ def take_digits(run, limit):
     return taken
 
 
-def pan_spans(text, tokens):
+def pan_spans(text: str, tokens: list[Token]) -> list[Span]:
     """PANs written as one word ("ABCDE1234F") or read out ("A B C D E one two three four F")."""
     spans = [(match.start(), match.end(), PAN) for match in PAN_WORD.finditer(text)]
     i = 0
     while i < len(tokens):
-        found, shape = None, ""
+        found: int | None = None
+        shape = ""
         for j in range(i, min(len(tokens), i + 10)):
             if len(tokens[j].text) > PAN_PIECE_LENGTH:
                 break
@@ -225,16 +232,18 @@ def pan_spans(text, tokens):
     return spans
 
 
-def apply(text, spans):
+def apply(text: str, spans: list[Span]) -> Masked:
     """Replaces the spans (overlaps merged, the first kind kept) by "[kind]"."""
     spans.sort()
-    merged = []
+    merged: list[Span] = []
     for start, end, kind in spans:
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
         else:
             merged.append((start, end, kind))
-    pieces, kinds, at = [], [], 0
+    pieces: list[str] = []
+    kinds: list[str] = []
+    at = 0
     for start, end, kind in merged:
         pieces += [text[at:start], f"[{kind}]"]
         at = end
@@ -244,7 +253,7 @@ def apply(text, spans):
     return Masked(text="".join(pieces), kinds=kinds)
 
 
-def luhn_valid(digits):
+def luhn_valid(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = int(char)
@@ -281,7 +290,7 @@ VERHOEFF_PERMUTE = (
 )
 
 
-def verhoeff_valid(digits):
+def verhoeff_valid(digits: str) -> bool:
     check = 0
     for position, char in enumerate(reversed(digits)):
         check = VERHOEFF_MULTIPLY[check][VERHOEFF_PERMUTE[position % 8][int(char)]]

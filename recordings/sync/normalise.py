@@ -11,9 +11,10 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from recordings.models import Recording
 
@@ -94,7 +95,7 @@ def normalise(obj: Any) -> dict[str, Any]:
     if not is_path_safe(recording_id):
         raise UnusableRecording("recording_id has a slash or control characters")
 
-    fields = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
+    fields: dict[str, Any] = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
     for name, sources in TEXT_SOURCES.items():
         value = as_text(first_present(raw, sources))
         if len(value) > field_length(name):
@@ -116,8 +117,8 @@ def normalise(obj: Any) -> dict[str, Any]:
     for name in WHOLE_NUMBER_FIELDS:
         fields[name] = whole_number(as_decimal(raw.get(name)), INT_MAX)
     for name in MONEY_FIELDS:
-        value = as_decimal(raw.get(name))
-        fields[name] = value.quantize(Decimal("0.000001")) if value is not None and abs(value) < MONEY_LIMIT else None
+        money = as_decimal(raw.get(name))
+        fields[name] = money.quantize(Decimal("0.000001")) if money is not None and abs(money) < MONEY_LIMIT else None
 
     fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
     fields["to_digits_reversed"] = reversed_digits(fields["to_number"])
@@ -127,25 +128,25 @@ def normalise(obj: Any) -> dict[str, Any]:
 UNSAFE_IN_PATH = re.compile(r"[/\x00-\x1f\x7f]")
 
 
-def is_path_safe(identifier):
+def is_path_safe(identifier: str) -> bool:
     """Ids become URL paths (/recordings/<id>/): no slash, no control characters."""
     return not UNSAFE_IN_PATH.search(identifier)
 
 
-def first_present(obj, keys):
+def first_present(obj: dict[str, Any], keys: Iterable[str]) -> Any:
     for key in keys:
         if obj.get(key) not in (None, ""):
             return obj[key]
     return None
 
 
-def as_text(value):
+def as_text(value: Any) -> str:
     if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return str(value).strip()
 
 
-def as_decimal(value):
+def as_decimal(value: Any) -> Decimal | None:
     if value is None or value == "" or isinstance(value, (bool, dict, list)):
         return None
     try:
@@ -156,13 +157,13 @@ def as_decimal(value):
     return number if number.is_finite() and number.adjusted() < 30 else None
 
 
-def whole_number(value, limit):
+def whole_number(value: Decimal | None, limit: int) -> int | None:
     if value is None or abs(value) > limit:
         return None
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def timestamp(value):
+def timestamp(value: Any) -> datetime:
     if value is None:
         raise UnusableRecording("add_time is missing")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -182,23 +183,31 @@ def timestamp(value):
     return parsed
 
 
-def reversed_digits(number):
+def reversed_digits(number: str) -> str:
     return re.sub(r"\D", "", number)[::-1][: field_length("from_digits_reversed")]
 
 
-def canonical_json(raw):
+def canonical_json(raw: Any) -> str:
     return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
 
 
-def md5(text):
+def md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def content_hash(raw):
+def content_hash(raw: Any) -> str:
     return md5(canonical_json(without_nul(raw)))
 
 
-def without_nul(value):
+@overload
+def without_nul(value: str) -> str: ...
+
+
+@overload
+def without_nul(value: Any) -> Any: ...
+
+
+def without_nul(value: Any) -> Any:
     """PostgreSQL refuses NUL characters in text and JSON: drop them wherever they are."""
     if isinstance(value, str):
         return value.replace("\x00", "")
@@ -211,8 +220,8 @@ def without_nul(value):
     return value
 
 
-FIELD_LENGTHS = {f.name: f.max_length for f in Recording._meta.concrete_fields if f.max_length}
+FIELD_LENGTHS: dict[str, int] = {f.name: f.max_length for f in Recording._meta.concrete_fields if f.max_length}
 
 
-def field_length(name):
+def field_length(name: str) -> int:
     return FIELD_LENGTHS[name]

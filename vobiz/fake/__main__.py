@@ -2,12 +2,13 @@
 
 import argparse
 import threading
+from collections.abc import Sequence
 
 from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import DEFAULT_FAILURE_KINDS, FakeVobizServer
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m recordings.fake_vobiz", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

@@ -14,6 +14,7 @@ import threading
 import wave
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable
 
 import lameenc
 
@@ -24,12 +25,12 @@ CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 
 _BYTES_PER_FRAME = 4  # 16-bit samples, two channels
 _CACHE_BUDGET_BYTES = 64 * 1024 * 1024
-_cache = OrderedDict()  # (format, duration_ms) -> bytes, least recently used first
+_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()  # (format, duration_ms), least recently used first
 _cache_bytes = 0
 _cache_lock = threading.Lock()
 
 
-def render(recording_format, duration_ms):
+def render(recording_format: str, duration_ms: int) -> bytes:
     """The bytes of a `recording_format` ("mp3" or "wav") file lasting duration_ms (capped)."""
     global _cache_bytes
     key = (recording_format, min(duration_ms, MAX_SECONDS * 1000))
@@ -48,7 +49,7 @@ def render(recording_format, duration_ms):
     return data
 
 
-def _pcm(frames):
+def _pcm(frames: int) -> bytes:
     """frames of interleaved 16-bit little-endian stereo: the conversation, repeated."""
     cycle = _conversation()
     size = frames * _BYTES_PER_FRAME
@@ -57,7 +58,7 @@ def _pcm(frames):
 
 
 @functools.cache
-def _conversation():
+def _conversation() -> bytes:
     """About 16 seconds of alternating turns, as interleaved stereo PCM bytes."""
     rng = random.Random(7)
     samples = array("h")
@@ -74,7 +75,7 @@ def _conversation():
     return samples.tobytes()
 
 
-def _append_tone(samples, channel, pitch, seconds):
+def _append_tone(samples: "array[int]", channel: int, pitch: float, seconds: float) -> None:
     n = int(seconds * SAMPLE_RATE)
     fade = SAMPLE_RATE // 100  # 10 ms ramps avoid clicks
     step = 2 * math.pi * pitch / SAMPLE_RATE
@@ -84,11 +85,11 @@ def _append_tone(samples, channel, pitch, seconds):
         samples.extend((value, 0) if channel == 0 else (0, value))
 
 
-def _append_silence(samples, seconds):
+def _append_silence(samples: "array[int]", seconds: float) -> None:
     samples.extend([0] * (2 * int(seconds * SAMPLE_RATE)))
 
 
-def _wav(pcm):
+def _wav(pcm: bytes) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(2)
@@ -98,7 +99,7 @@ def _wav(pcm):
     return out.getvalue()
 
 
-def _mp3(pcm):
+def _mp3(pcm: bytes) -> bytes:
     encoder = lameenc.Encoder()
     encoder.set_in_sample_rate(SAMPLE_RATE)
     encoder.set_channels(2)
@@ -108,4 +109,4 @@ def _mp3(pcm):
     return bytes(encoder.encode(pcm) + encoder.flush())
 
 
-_ENCODERS = {"wav": _wav, "mp3": _mp3}
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {"wav": _wav, "mp3": _mp3}

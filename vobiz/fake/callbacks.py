@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 import requests
 
+from vobiz.fake.data import FakeAccount
+
 logger = logging.getLogger(__name__)
 
 RECORDING_PATH = "/vobiz/recording-callback"
@@ -50,13 +52,13 @@ _CLOSINGS = (
 _AGENTS = ("Priya", "Rahul", "Ananya", "Vikram")
 
 
-def sign(token, url, nonce, version):
+def sign(token: str, url: str, nonce: str, version: str) -> str:
     """base64(HMAC-SHA256(token, url + nonce)) for V2, with a "." between them for V3."""
     message = url + ("." if version == "v3" else "") + nonce
     return base64.b64encode(hmac.new(token.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
 
-def signed_headers(token, url):
+def signed_headers(token: str, url: str) -> dict[str, str]:
     nonce = "".join(secrets.choice("0123456789") for _ in range(20))
     return {
         "X-Vobiz-Signature-V2": sign(token, url, nonce, "v2"),
@@ -66,7 +68,7 @@ def signed_headers(token, url):
     }
 
 
-def transcript_text(rng):
+def transcript_text(rng: random.Random) -> str:
     parts = [rng.choice(_OPENINGS).format(agent=rng.choice(_AGENTS)), rng.choice(_REQUESTS)]
     if rng.random() < 0.4:
         parts.append(rng.choice(_PAYMENTS))
@@ -81,7 +83,15 @@ class CallbackSender:
     address Vobiz would call it by, which the signature covers (often the same in a demo).
     """
 
-    def __init__(self, account, send_to, public_url=None, interval=20.0, transcript_delay=5.0, seed=None):
+    def __init__(
+        self,
+        account: FakeAccount,
+        send_to: str,
+        public_url: str | None = None,
+        interval: float = 20.0,
+        transcript_delay: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
         self.account = account
         self.send_to = send_to.rstrip("/")
         self.public_url = (public_url or send_to).rstrip("/")
@@ -90,20 +100,20 @@ class CallbackSender:
         self.rng = random.Random(seed)
         self.session = requests.Session()
         self._stopping = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
-    def start(self):
+    def start(self) -> "CallbackSender":
         self._thread = threading.Thread(target=self._run, name="fake-vobiz-callbacks", daemon=True)
         self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
         self.session.close()
 
-    def _run(self):
+    def _run(self) -> None:
         while not self._stopping.wait(self.interval):
             try:
                 recording_id = self.new_call()
@@ -113,11 +123,12 @@ class CallbackSender:
             except requests.RequestException as exc:
                 logger.warning("fake Vobiz: callback not delivered (%s)", type(exc).__name__)
 
-    def new_call(self):
+    def new_call(self) -> str:
         """Adds a call that ended just now and posts its recording's callback; returns the recording's id."""
         # The account lists the recording, and has the call's CDR, as ended now: as the callback says.
         recording_id = self.account.add_call(ended_at=datetime.now(timezone.utc))
         obj = self.account.get(recording_id)
+        assert obj is not None, "the call was added just now"
         duration_ms, start_ms, end_ms = (
             int(float(obj[name])) for name in ("recording_duration_ms", "recording_start_ms", "recording_end_ms")
         )
@@ -142,7 +153,7 @@ class CallbackSender:
         )
         return recording_id
 
-    def send_transcription(self, recording_id):
+    def send_transcription(self, recording_id: str) -> None:
         obj = self.account.get(recording_id)
         if obj is None:
             return
@@ -158,7 +169,7 @@ class CallbackSender:
             )
         self.post(TRANSCRIPTION_PATH, fields)
 
-    def post(self, path, fields):
+    def post(self, path: str, fields: dict[str, str]) -> requests.Response:
         headers = signed_headers(self.account.auth_token, self.public_url + path)
         response = self.session.post(self.send_to + path, data=fields, headers=headers, timeout=5)
         if response.status_code != 200:

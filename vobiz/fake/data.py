@@ -13,7 +13,9 @@ import bisect
 import functools
 import threading
 from array import array
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 IST = timezone(timedelta(hours=5, minutes=30))
 DEFAULT_NOW = datetime(2026, 5, 7, 18, 0, 0, tzinfo=IST)
@@ -47,7 +49,7 @@ _ODD48_INVERSE = pow(_ODD48, -1, 1 << 48)
 ) = range(1, 9)
 
 
-def _mix(x):
+def _mix(x: int) -> int:
     """splitmix64's finaliser: a fast, well-spread 64-bit hash of an integer."""
     x = (x + 0x9E3779B97F4A7C15) & _M64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
@@ -70,9 +72,10 @@ _PATTERN_WEIGHTS = {
 }
 
 
-def _layout(sizes):
+def _layout(sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """For each position in the block: (offset of its call's first recording, call size)."""
-    layout, first = [], 0
+    layout: list[tuple[int, int]] = []
+    first = 0
     for size in sizes:
         layout += [(first, size)] * size
         first += size
@@ -112,11 +115,11 @@ assert len(_HANGUP_BY_PERCENT) == 100
 
 
 @functools.lru_cache(maxsize=2048)
-def _date_text(day):
+def _date_text(day: int) -> str:
     return (_EPOCH_DATE + timedelta(days=day)).isoformat()
 
 
-def _format_add_time(t_us, six_digits):
+def _format_add_time(t_us: int, six_digits: int) -> str:
     """Postgres-style local time, e.g. '2026-05-07 09:45:35.79276+05:30' (5 or 6 fraction digits)."""
     seconds, micro = divmod(t_us + _IST_OFFSET_US, _US)
     day, second_of_day = divmod(seconds, 86_400)
@@ -129,12 +132,12 @@ def _format_add_time(t_us, six_digits):
     return "%s %02d:%02d:%02d.%s+05:30" % (_date_text(day), hour, rest // 60, rest % 60, fraction)
 
 
-def _iso_utc(t_us, millis=False):
+def _iso_utc(t_us: int, millis: bool = False) -> str:
     text = datetime.fromtimestamp(t_us // _US, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{t_us // 1000 % 1000:03d}Z" if millis else f"{text}Z"
 
 
-def _duration_ms(h):
+def _duration_ms(h: int) -> int:
     """Mostly 5 s to 10 min (log-uniform), a tenth up to an hour, a few up to three hours."""
     bucket = h % 1000
     u = ((h >> 10) & 0xFFFFF) / 0x100000
@@ -142,16 +145,16 @@ def _duration_ms(h):
     return int(low * (high / low) ** u * 1000)
 
 
-def _recording_format(h):
+def _recording_format(h: int) -> str:
     return "wav" if h >> 60 < 6 else "mp3"  # 6 in 16 are wav
 
 
-def _hangup_after_recording_us(h_cdr):
+def _hangup_after_recording_us(h_cdr: int) -> int:
     """How long a call lasts after its last recording ends: 1 to 3 s."""
     return (1 + (h_cdr >> 16) % 3) * _US
 
 
-def _call_type(hc):
+def _call_type(hc: int) -> str:
     r = (hc >> 8) % 10  # 70% call, 10% conference, 20% trunk
     return RECORDING_TYPES[0 if r < 7 else 1 if r < 8 else 2]
 
@@ -161,16 +164,16 @@ class FakeAccount:
 
     def __init__(
         self,
-        count=1234,
-        seed=1,
-        auth_id="MA_FAKEDEMO",
-        auth_token="fake-token-0123456789abcdef",
-        now=DEFAULT_NOW,
-        media_base_url="http://127.0.0.1:8765/media",
-        max_audio_seconds=None,
-        oldest_first=False,
-        duplicate_every=0,
-    ):
+        count: int = 1234,
+        seed: int = 1,
+        auth_id: str = "MA_FAKEDEMO",
+        auth_token: str = "fake-token-0123456789abcdef",
+        now: datetime = DEFAULT_NOW,
+        media_base_url: str = "http://127.0.0.1:8765/media",
+        max_audio_seconds: int | None = None,
+        oldest_first: bool = False,
+        duplicate_every: int = 0,
+    ) -> None:
         self.seed = seed
         self.oldest_first = oldest_first  # the list's order is not documented: serve either
         # Every recording whose seq is a multiple of this is listed twice in a row (0: none), as the
@@ -186,10 +189,11 @@ class FakeAccount:
         self._clock_us = self._now_us  # what storage days are counted up to; see advance_clock
         self._step_us = _YEAR_US // max(count, 1)
         self._key = _mix(seed)
-        self._deleted = []  # sorted seqs
-        self._deleted_set = set()
-        self._overrides = {}  # seq -> (fields, replace)
-        self._ended_calls = {}  # seq -> add_time in µs of the calls add_call made, each of one recording
+        self._deleted: list[int] = []  # sorted seqs
+        self._deleted_set: set[int] = set()
+        self._overrides: dict[int, tuple[dict[str, Any], bool]] = {}  # seq -> (fields, replace)
+        # seq -> add_time in µs of the calls add_call made, each of one recording
+        self._ended_calls: dict[int, int] = {}
         self._type_index = {t: array("q") for t in RECORDING_TYPES}  # seqs by type, ascending
         self._type_indexed_upto = 0
         self._lock = threading.RLock()
@@ -199,18 +203,18 @@ class FakeAccount:
 
     # ---- public API -------------------------------------------------------------------------
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._lock:
             return self._total - len(self._deleted)
 
-    def add_recordings(self, n):
+    def add_recordings(self, n: int) -> list[str]:
         """Add n recordings at the head (newer than every existing one); returns their ids, newest first."""
         with self._lock:
             first = self._total
             self._total += n
             return [self._recording_id(seq) for seq in range(self._total - 1, first - 1, -1)]
 
-    def add_call(self, ended_at):
+    def add_call(self, ended_at: datetime) -> str:
         """Add a call of one recording that ended at `ended_at` (an aware datetime), as a live call's
         callback announces it: listed, retrieved and with its CDR at once. Returns the recording's id."""
         with self._lock:
@@ -220,17 +224,17 @@ class FakeAccount:
             self._total += 1
             return self._recording_id(seq)
 
-    def advance_clock(self, days=1):
+    def advance_clock(self, days: float = 1) -> None:
         """Let `days` pass: every recording's storage days (and amount) move on, nothing else."""
         with self._lock:
             self._clock_us += int(days * _DAY_US)
 
-    def get(self, recording_id):
+    def get(self, recording_id: str) -> dict[str, Any] | None:
         with self._lock:
             seq = self._live_seq(recording_id)
             return None if seq is None else self._object(seq)
 
-    def delete(self, recording_id):
+    def delete(self, recording_id: str) -> bool:
         with self._lock:
             seq = self._live_seq(recording_id)
             if seq is None:
@@ -239,7 +243,9 @@ class FakeAccount:
             self._deleted_set.add(seq)
             return True
 
-    def page(self, offset, limit, call_uuid=None, recording_type=None):
+    def page(
+        self, offset: int, limit: int, call_uuid: str | None = None, recording_type: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         """Objects [offset, offset+limit) of the list (newest first unless `oldest_first`), and
         the list's total length."""
         with self._lock:
@@ -258,12 +264,12 @@ class FakeAccount:
                 total, seqs = len(live), live[offset : offset + limit]
             return [self._object(seq) for seq in seqs], total
 
-    def _live_in_order(self, call_uuid, recording_type):
+    def _live_in_order(self, call_uuid: str | None, recording_type: str | None) -> list[int]:
         candidates = self._filtered_seqs(call_uuid, recording_type)
-        ordered = candidates if self.oldest_first else reversed(candidates)
+        ordered: Iterable[int] = candidates if self.oldest_first else reversed(candidates)
         return [seq for seq in ordered if seq not in self._deleted_set]
 
-    def _listed_seqs(self, call_uuid, recording_type):
+    def _listed_seqs(self, call_uuid: str | None, recording_type: str | None) -> list[int]:
         """The whole list with its repeated entries (test accounts only: it costs O(count))."""
         if call_uuid is None and recording_type is None:
             live = [seq for seq in range(self._total) if seq not in self._deleted_set]
@@ -271,20 +277,23 @@ class FakeAccount:
                 live.reverse()
         else:
             live = self._live_in_order(call_uuid, recording_type)
-        listed = []
+        listed: list[int] = []
         for seq in live:
             listed.append(seq)
             if seq % self.duplicate_every == 0:
                 listed.append(seq)
         return listed
 
-    def set_override(self, recording_id_or_index, fields, replace=False):
+    def set_override(
+        self, recording_id_or_index: str | int, fields: dict[str, Any] | None, replace: bool = False
+    ) -> None:
         """Change what one recording looks like in API answers (tests inject odd data this way).
 
         `recording_id_or_index` is a recording id or a position in the newest-first list.
         `fields` are merged into the object, or replace it whole with replace=True; None removes
         the override. Lookups keep using the generated recording id.
         """
+        seq: int | None
         with self._lock:
             if isinstance(recording_id_or_index, int):
                 live = self._total - len(self._deleted)
@@ -300,7 +309,7 @@ class FakeAccount:
             else:
                 self._overrides[seq] = (dict(fields), replace)
 
-    def cdr(self, call_uuid):
+    def cdr(self, call_uuid: str) -> dict[str, Any] | None:
         """The call's CDR, or None when the call is unknown or still in progress."""
         with self._lock:
             start = self._decode_id(call_uuid, _SALT_CALL_UUID)
@@ -317,7 +326,7 @@ class FakeAccount:
                     return None
             return self._cdr(start, size, hc, call_uuid)
 
-    def audio_spec(self, recording_id):
+    def audio_spec(self, recording_id: str) -> tuple[str, int] | None:
         """(format, duration in ms) of a live recording's audio, from the generated data."""
         with self._lock:
             seq = self._live_seq(recording_id)
@@ -331,10 +340,10 @@ class FakeAccount:
 
     # ---- ids, order and filtering -----------------------------------------------------------
 
-    def _hash(self, n, salt):
+    def _hash(self, n: int, salt: int) -> int:
         return _mix(self._key ^ (n * 0x100000001B3 + salt) & _M64)
 
-    def _uuid_like(self, n, salt):
+    def _uuid_like(self, n: int, salt: int) -> str:
         """A uuid4-looking id whose last group is a keyed bijection of n, so it can be decoded."""
         h = self._hash(n, salt)
         x = ((n ^ self._key) * _ODD48 & _M48) ^ salt
@@ -348,7 +357,7 @@ class FakeAccount:
             tail,
         )
 
-    def _decode_id(self, text, salt):
+    def _decode_id(self, text: object, salt: int) -> int | None:
         """The n that _uuid_like(n, salt) turned into `text`, or None if it is not one of ours."""
         if not isinstance(text, str) or len(text) != 36:
             return None
@@ -360,16 +369,16 @@ class FakeAccount:
         n = ((x ^ salt) * _ODD48_INVERSE & _M48) ^ (self._key & _M48)
         return n if self._uuid_like(n, salt) == text else None
 
-    def _recording_id(self, seq):
+    def _recording_id(self, seq: int) -> str:
         return self._uuid_like(seq, _SALT_RECORDING_ID)
 
-    def _live_seq(self, recording_id):
+    def _live_seq(self, recording_id: object) -> int | None:
         seq = self._decode_id(recording_id, _SALT_RECORDING_ID)
         if seq is None or seq >= self._total or seq in self._deleted_set:
             return None
         return seq
 
-    def _seq_at(self, i):
+    def _seq_at(self, i: int) -> int:
         """The seq of the i-th live recording counting from the oldest (i >= 0)."""
         # deleted[j] - j is the number of live seqs before deleted[j]; it never decreases.
         lo, hi = 0, len(self._deleted)
@@ -381,18 +390,19 @@ class FakeAccount:
                 hi = mid
         return i + lo
 
-    def _newest_first_from(self, i, n):
+    def _newest_first_from(self, i: int, n: int) -> list[int]:
         """n live seqs going down from the i-th oldest live one."""
         if n <= 0:
             return []
-        seqs, seq = [], self._seq_at(i)
+        seqs: list[int] = []
+        seq = self._seq_at(i)
         while len(seqs) < n:
             if seq not in self._deleted_set:
                 seqs.append(seq)
             seq -= 1
         return seqs
 
-    def _filtered_seqs(self, call_uuid, recording_type):
+    def _filtered_seqs(self, call_uuid: str | None, recording_type: str | None) -> Sequence[int]:
         """Ascending seqs (deleted included) matching the filters."""
         if call_uuid is not None:
             start = self._decode_id(call_uuid, _SALT_CALL_UUID)
@@ -412,7 +422,7 @@ class FakeAccount:
 
     # ---- generation -------------------------------------------------------------------------
 
-    def _call_of(self, seq):
+    def _call_of(self, seq: int) -> tuple[int, int]:
         """(first seq of the call that `seq` belongs to, number of recordings in that call)."""
         block, position = divmod(seq, _BLOCK)
         offset, size = _LAYOUTS[self._hash(block, _SALT_BLOCK) & 63][position]
@@ -427,16 +437,16 @@ class FakeAccount:
         end = min([end] + [s for s in range(seq + 1, end) if s in self._ended_calls])
         return first, end - first
 
-    def _type_of(self, seq):
+    def _type_of(self, seq: int) -> str:
         return _call_type(self._hash(self._call_of(seq)[0], _SALT_CALL))
 
-    def _slot_start(self, seq):
+    def _slot_start(self, seq: int) -> int:
         """Start of seq's time slot: the initial recordings share the past year; later ones follow `now`."""
         if seq <= self._initial:
             return self._now_us - _YEAR_US + seq * self._step_us
         return self._now_us + (seq - self._initial) * _NEW_RECORDING_SPACING_US
 
-    def _add_time_us(self, seq, start, size, hc):
+    def _add_time_us(self, seq: int, start: int, size: int, hc: int) -> int:
         """When the recording was added: a call's recordings sit close together inside the
         first one's slot, so add_time strictly increases with seq; add_call's when its call ended."""
         if seq in self._ended_calls:
@@ -446,7 +456,7 @@ class FakeAccount:
         gap = min(_MAX_GAP_IN_CALL_US, width // (2 * size))
         return left + hc % (width // 2 + 1) + (seq - start) * gap
 
-    def _parties(self, hc):
+    def _parties(self, hc: int) -> tuple[str, str, str]:
         """(direction, from_number, to_number) of a call; about 1 number in 8 lacks the '+'."""
         customer = f"91{6 + (hc >> 12) % 4}{(hc >> 16) % 10**9:09d}"
         did = self._dids[(hc >> 46) % len(self._dids)]
@@ -456,7 +466,7 @@ class FakeAccount:
         plus_to = "" if (hc >> 55) % 8 == 0 else "+"
         return ("inbound" if inbound else "outbound"), plus_from + caller, plus_to + callee
 
-    def _object(self, seq):
+    def _object(self, seq: int) -> dict[str, Any]:
         override = self._overrides.get(seq)
         if override is not None and override[1]:
             return dict(override[0])
@@ -465,7 +475,7 @@ class FakeAccount:
             obj.update(override[0])
         return obj
 
-    def _generate(self, seq):
+    def _generate(self, seq: int) -> dict[str, Any]:
         start, size = self._call_of(seq)
         hc = self._hash(start, _SALT_CALL)
         hr = self._hash(seq, _SALT_RECORDING)
@@ -475,10 +485,13 @@ class FakeAccount:
         recording_format = _recording_format(hr)
         recording_id = self._recording_id(seq)
         _, from_number, to_number = self._parties(hc)
+        conference_name: str | None
         if recording_type == "conference":
             conference_name = f"{_CONFERENCE_TOPICS[(hc >> 20) % 5]}-{(hc >> 24) % 1000:03d}"
         else:
             conference_name = None if (hc >> 34) & 1 else ""
+        start_ms: str | None
+        end_ms: str | None
         if (hr >> 40) % 4 == 0 and seq not in self._ended_calls:  # a quarter lack start/end times
             start_ms = end_ms = None
         else:
@@ -508,7 +521,7 @@ class FakeAccount:
             "to_number": to_number,
         }
 
-    def _cdr(self, start, size, hc, call_uuid):
+    def _cdr(self, start: int, size: int, hc: int, call_uuid: str) -> dict[str, Any]:
         h = self._hash(start, _SALT_CDR)  # drives what only the CDR shows
         spans = []  # (recording start, recording end) in µs
         for seq in range(start, start + size):
@@ -522,7 +535,10 @@ class FakeAccount:
         billsec = (end_us - answer_us) // _US if answered else 0
         cost = round(-(-billsec // 60) * 0.45, 4)  # 0.45 INR per started minute
         as_text = (h >> 20) & 1  # the docs show money both as strings and as numbers
-        money = (lambda v: f"{v:.4f}") if as_text else (lambda v: v)
+
+        def money(value: float) -> str | float:
+            return f"{value:.4f}" if as_text else value
+
         direction, from_number, to_number = self._parties(hc)
         if direction == "inbound":
             caller_name = _CALLER_NAMES[(h >> 24) % len(_CALLER_NAMES)]

@@ -17,10 +17,13 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.message import Message
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from vobiz.fake import audio
@@ -49,17 +52,17 @@ DEFAULT_LIMIT = 20
 class LoggedRequest:
     method: str
     path: str
-    query: dict
+    query: dict[str, str]
     time: float
     fault: str | None  # the injected fault it got, if any
-    headers: dict = field(default_factory=dict)  # without X-Auth-Token
+    headers: dict[str, str] = field(default_factory=dict)  # without X-Auth-Token
 
 
 @dataclass
 class _Response:
     status: int
     body: bytes = b""
-    headers: dict | None = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -84,8 +87,16 @@ class FakeVobizServer:
     """
 
     def __init__(
-        self, account=None, host="127.0.0.1", port=0, latency=0.0, max_page_size=MAX_LIMIT, *, seed=0, verbose=False
-    ):
+        self,
+        account: FakeAccount | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        max_page_size: int = MAX_LIMIT,
+        *,
+        seed: int = 0,
+        verbose: bool = False,
+    ) -> None:
         self.account = account if account is not None else FakeAccount()
         self.latency = latency
         self.max_page_size = max_page_size  # Vobiz may serve fewer than `limit` asks for
@@ -105,23 +116,23 @@ class FakeVobizServer:
         # None: the audio is served at its URL. "allowed": it redirects to /storage/ on this host
         # (credentials needed there too). "outside": to the outside storage (start_outside_storage).
         # Anything else is sent as the Location itself, hostile forms included.
-        self.media_redirect = None
-        self.outside_storage = None
-        self.requests_log = []
-        self._faults = []
+        self.media_redirect: str | None = None
+        self.outside_storage: OutsideStorage | None = None
+        self.requests_log: list[LoggedRequest] = []
+        self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.fake = self
-        self._thread = None
-        self.port = self._httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+        self.port: int = self._httpd.server_address[1]
         self.base_url = f"http://{host}:{self.port}/api/v1"
         self.account.media_base_url = f"http://{host}:{self.port}/media"
 
     # ---- lifecycle --------------------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> "FakeVobizServer":
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -131,7 +142,7 @@ class FakeVobizServer:
         self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopping.set()  # wakes requests sleeping for latency or a stall
         if self._thread is not None:
             self._httpd.shutdown()
@@ -140,21 +151,21 @@ class FakeVobizServer:
         if self.outside_storage is not None:
             self.outside_storage.stop()
 
-    def start_outside_storage(self, host="127.0.0.3", redirect_to=None):
+    def start_outside_storage(self, host: str = "127.0.0.3", redirect_to: str | None = None) -> "OutsideStorage":
         """A storage host off Vobiz's (on `host`, any free port) serving the audio at pre-signed
         URLs; `redirect_to` makes it redirect there instead. Stopped with this server."""
         self.outside_storage = OutsideStorage(self, host, redirect_to).start()
         return self.outside_storage
 
-    def __enter__(self):
+    def __enter__(self) -> "FakeVobizServer":
         return self.start()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # ---- faults and log ---------------------------------------------------------------------
 
-    def inject(self, kind, times=1, path_contains=None):
+    def inject(self, kind: str, times: int = 1, path_contains: str | None = None) -> None:
         """Answer the next `times` matching requests with fault `kind` (see FAULT_KINDS).
 
         Without path_contains, API requests match (not audio downloads); with it, any request
@@ -167,16 +178,16 @@ class FakeVobizServer:
         with self._lock:
             self._faults.append(_Fault(kind, times, path_contains))
 
-    def clear_faults(self):
+    def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def reset_log(self):
+    def reset_log(self) -> None:
         with self._lock:
             self.requests_log.clear()
             self.longest_list_served = 0
 
-    def _take_fault(self, target):
+    def _take_fault(self, target: str) -> str | None:
         """`target` is the request's path and query, which path_contains is matched against."""
         is_api = target.startswith("/api/")
         with self._lock:
@@ -192,7 +203,7 @@ class FakeVobizServer:
 
     # ---- request handling -------------------------------------------------------------------
 
-    def _serve(self, handler):
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         fault = self._take_fault(handler.path)
@@ -217,7 +228,7 @@ class FakeVobizServer:
                 response = _general_error(500, "INTERNAL_ERROR", "An internal error occurred")
         _send(handler, response, truncate=fault == "truncated")
 
-    def _dispatch(self, method, path, query, headers):
+    def _dispatch(self, method: str, path: str, query: dict[str, str], headers: Message) -> "_Response":
         for pattern, methods, view in _ROUTES:
             match = pattern.fullmatch(path)
             if match:
@@ -232,7 +243,7 @@ class FakeVobizServer:
         args = {k: v for k, v in match.groupdict().items() if k != "auth_id"}
         return view(self, method, query, headers, **args)
 
-    def _authorised(self, headers, path_auth_id):
+    def _authorised(self, headers: Message, path_auth_id: str) -> bool:
         account = self.account
         return headers.get("X-Auth-ID") == account.auth_id == path_auth_id and hmac.compare_digest(
             (headers.get("X-Auth-Token") or "").encode(), account.auth_token.encode()
@@ -240,7 +251,7 @@ class FakeVobizServer:
 
     # ---- views ------------------------------------------------------------------------------
 
-    def _list_recordings(self, method, query, headers):
+    def _list_recordings(self, method: str, query: dict[str, str], headers: Message) -> _Response:
         try:
             limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
             offset = _int_param(query, "offset", 0, 0, None)
@@ -257,7 +268,7 @@ class FakeVobizServer:
         if self.arrivals_per_page:
             self.account.add_recordings(self.arrivals_per_page)  # seen by the next page, not this one
 
-        def link(at):  # Vobiz's links leave out the base URL's /api prefix
+        def link(at: int) -> str:  # Vobiz's links leave out the base URL's /api prefix
             params = urlencode({"limit": served, "offset": at, **filters})
             return f"/v1/Account/{self.account.auth_id}/Recording/?{params}"
 
@@ -274,7 +285,7 @@ class FakeVobizServer:
             objects = [_short_shape(o) if _shape_choice(o, self.short_shape_every) else o for o in objects]
         return _json(200, {"api_id": _request_id(), "meta": meta, "objects": objects})
 
-    def _recording(self, method, query, headers, recording_id):
+    def _recording(self, method: str, query: dict[str, str], headers: Message, recording_id: str) -> _Response:
         if method == "DELETE":
             if self.account.delete(recording_id):
                 return _Response(204)
@@ -284,7 +295,9 @@ class FakeVobizServer:
                 return _json(200, {"api_id": _request_id(), **obj})
         return _json(404, {"api_id": _request_id(), "error": "Recording not found"})
 
-    def _cdr(self, method, query, headers, call_uuid, account_segment):
+    def _cdr(
+        self, method: str, query: dict[str, str], headers: Message, call_uuid: str, account_segment: str
+    ) -> _Response:
         if account_segment != self.cdr_account_segment:
             return _general_error(401, "UNAUTHORIZED", "Authentication credentials were missing or invalid")
         cdr = self.account.cdr(call_uuid)
@@ -294,7 +307,9 @@ class FakeVobizServer:
             )
         return _json(200, {"data": cdr, "success": True})
 
-    def _media(self, method, query, headers, area, recording_id, extension):
+    def _media(
+        self, method: str, query: dict[str, str], headers: Message, area: str, recording_id: str, extension: str
+    ) -> _Response:
         spec = self.account.audio_spec(recording_id)
         if spec is None or spec[0] != extension:
             return _general_error(404, "NOT_FOUND", "Recording not found")
@@ -302,6 +317,7 @@ class FakeVobizServer:
         if redirect == "allowed":
             redirect = f"/storage/{self.account.auth_id}/Recording/{recording_id}.{extension}"
         elif redirect == "outside":
+            assert self.outside_storage is not None, "start_outside_storage first"
             redirect = self.outside_storage.signed_url(recording_id, extension)
         if redirect is not None:
             return _Response(302, b"", {"Location": redirect})
@@ -314,32 +330,32 @@ class OutsideStorage:
 
     LIFETIME = 300
 
-    def __init__(self, fake, host, redirect_to=None):
+    def __init__(self, fake: FakeVobizServer, host: str, redirect_to: str | None = None) -> None:
         self.fake = fake
         self.redirect_to = redirect_to
-        self.received = []
+        self.received: list[dict[str, str]] = []
         self._secret = uuid.uuid4().bytes
         self._httpd = _HTTPServer((host, 0), _StorageHandler)
         self._httpd.storage = self
         self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
 
-    def start(self):
+    def start(self) -> "OutsideStorage":
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def _signature(self, path, expires):
+    def _signature(self, path: str, expires: int) -> str:
         return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def signed_url(self, recording_id, extension):
+    def signed_url(self, recording_id: str, extension: str) -> str:
         path = f"/bucket/{recording_id}.{extension}"
         expires = int(time.time()) + self.LIFETIME
         return f"{self.base_url}{path}?{urlencode({'expires': expires, 'signature': self._signature(path, expires)})}"
 
-    def serve(self, handler):
+    def serve(self, handler: BaseHTTPRequestHandler) -> _Response:
         self.received.append(dict(handler.headers))
         url = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -360,17 +376,18 @@ class OutsideStorage:
 
 class _StorageHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server: "_HTTPServer"
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         _send(self, self.server.storage.serve(self))
 
     do_HEAD = do_GET
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
-def _audio_response(body, extension, range_header):
+def _audio_response(body: bytes, extension: str, range_header: str | None) -> _Response:
     """The audio, or the part a single `bytes=` range asks for."""
     base_headers = {"Content-Type": audio.CONTENT_TYPES[extension], "Accept-Ranges": "bytes"}
     try:
@@ -386,7 +403,8 @@ def _audio_response(body, extension, range_header):
 
 
 _ID = r"(?P<auth_id>[^/]+)"
-_ROUTES = (
+_View = Callable[..., _Response]  # (server, method, query, headers, **the path's named groups)
+_ROUTES: tuple[tuple[re.Pattern[str], tuple[str, ...], _View], ...] = (
     (re.compile(rf"/api/v1/Account/{_ID}/Recording/?"), ("GET",), FakeVobizServer._list_recordings),
     (
         re.compile(rf"/api/v1/Account/{_ID}/Recording/(?P<recording_id>[^/]+)/?"),
@@ -407,7 +425,11 @@ _ROUTES = (
 
 
 class _HTTPServer(ThreadingHTTPServer):  # one daemon thread per connection
-    def handle_error(self, request, client_address):
+    # What its handler serves: the API's server sets `fake`, the outside storage's `storage`.
+    fake: FakeVobizServer
+    storage: OutsideStorage
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # clients hanging up are normal
             super().handle_error(request, client_address)
 
@@ -416,18 +438,19 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients with a session expect
     disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between
     server_version = "FakeVobiz/1.0"
+    server: _HTTPServer
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self.server.fake._serve(self)
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.fake.verbose:
             super().log_message(format, *args)
 
 
-def _send(handler, response, truncate=False):
+def _send(handler: BaseHTTPRequestHandler, response: _Response, truncate: bool = False) -> None:
     """Write the response; a truncated one promises the full Content-Length, sends half and hangs up."""
     body = response.body
     try:
@@ -447,22 +470,22 @@ def _send(handler, response, truncate=False):
         handler.close_connection = True
 
 
-def _logged_headers(headers):
+def _logged_headers(headers: Message) -> dict[str, str]:
     """A request's headers for the log, which tests print: the token never goes in it."""
     return {name: value for name, value in headers.items() if name.lower() != "x-auth-token"}
 
 
-def _json(status, payload, headers=None):
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
     return _Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
-def _shape_choice(obj, every):
+def _shape_choice(obj: dict[str, Any], every: int) -> bool:
     """Whether this recording is one of the one in `every` served in an older shape (by its id,
     so the same recording keeps its shape from page to page)."""
     return int(hashlib.md5(str(obj.get("recording_id")).encode()).hexdigest()[:8], 16) % every == 0
 
 
-def _short_shape(obj):
+def _short_shape(obj: dict[str, Any]) -> dict[str, Any]:
     seconds = round(float(obj["recording_duration_ms"]) / 1000)
     return {
         "recording_id": obj["recording_id"],
@@ -472,7 +495,7 @@ def _short_shape(obj):
     }
 
 
-def _older_shape(obj):
+def _older_shape(obj: dict[str, Any]) -> dict[str, Any]:
     """The docs' `recordings` list item: call_id, url, duration in seconds, created_at in UTC."""
     created = datetime.fromisoformat(obj["add_time"]).astimezone(timezone.utc)
     return {
@@ -488,11 +511,11 @@ def _older_shape(obj):
     }
 
 
-def _request_id():
+def _request_id() -> str:
     return str(uuid.uuid4())
 
 
-def _general_error(status, code, message, headers=None):
+def _general_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> _Response:
     return _json(
         status,
         {
@@ -505,7 +528,7 @@ def _general_error(status, code, message, headers=None):
     )
 
 
-def _proxy_page(status, reason):
+def _proxy_page(status: int, reason: str) -> _Response:
     html = (
         f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
         f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -520,7 +543,7 @@ _MAINTENANCE_PAGE = (
 )
 
 # Faults answered without touching the account ("stall" and "truncated" answer normally, late or cut).
-_FAULT_RESPONSES = {
+_FAULT_RESPONSES: dict[str, Callable[[], _Response]] = {
     "500": lambda: _general_error(500, "INTERNAL_ERROR", "An internal error occurred"),
     "502": lambda: _proxy_page(502, "Bad Gateway"),
     "503": lambda: _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
@@ -538,10 +561,11 @@ _FAULT_RESPONSES = {
 }
 
 
-def _int_param(query, name, default, low, high):
+def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int | None) -> int:
     text = query.get(name)
     if text is None or text == "":
         return default
+    value: int | None
     try:
         value = int(text)
     except ValueError:
@@ -556,7 +580,7 @@ class _RangeNotSatisfiable(Exception):
     pass
 
 
-def _parse_range(header, size):
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(first, last) byte positions of a single `bytes=` range, or None to serve the whole body.
 
     Malformed or multi-part ranges are ignored, as RFC 9110 allows.

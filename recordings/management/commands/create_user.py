@@ -1,6 +1,8 @@
 import getpass
 import os
 import sys
+from argparse import ArgumentParser
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -18,12 +20,12 @@ class Command(BaseCommand):
         f"{PASSWORD_VARIABLE} environment variable when there is no terminal; never from an argument."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", choices=sorted(ROLES), required=True)
         parser.add_argument("--email", default="")
 
-    def handle(self, *args, username, role, email, **options):
+    def handle(self, *args: Any, username: str, role: str, email: str, **options: Any) -> None:
         User = get_user_model()
         if User.objects.filter(username=username).exists():
             raise CommandError(f"a user named {username!r} already exists")
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         user.groups.add(role_group(ROLES[role]))
         self.stdout.write(f"Created {username} ({ROLES[role]}).")
 
-    def read_password(self):
+    def read_password(self) -> str:
         password = os.environ.get(PASSWORD_VARIABLE)
         if password:
             return password

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -10,7 +12,7 @@ class Command(BaseCommand):
         "a full walk every week, and the queue's repairs every minute. Run one or more, beside the workers."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         every = settings.SYNC_EVERY_MINUTES
         incremental = f"an incremental sync every {every} minutes" if every else "no incremental syncs"
         self.stdout.write(f"Scheduler: {incremental}, a full sync on Sundays at 03:30 {settings.TIME_ZONE}.")

@@ -3,7 +3,9 @@ import secrets
 import signal
 import subprocess
 import sys
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,7 +23,7 @@ DEMO_PASSWORD = "demo-recordings"
 DEMO_DATABASE = "demo.sqlite3"  # in the project folder, as the run command sets it
 
 
-def require_demo_database():
+def require_demo_database() -> None:
     """CommandError unless the database is the demo's own."""
     database = connection.settings_dict
     demo = Path(settings.BASE_DIR) / DEMO_DATABASE
@@ -40,7 +42,7 @@ class Command(BaseCommand):
         "data from it through the real sync."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--demo-count", type=int, default=2500, help="recordings in the demo account")
         parser.add_argument("--demo-port", type=int, default=8765, help="port of the fake Vobiz API")
@@ -51,7 +53,9 @@ class Command(BaseCommand):
             help="seconds between the demo's new calls, each sending its callbacks (0: none)",
         )
 
-    def handle(self, *args, addrport, demo_count, demo_port, demo_call_every, **options):
+    def handle(
+        self, *args: Any, addrport: str, demo_count: int, demo_port: int, demo_call_every: float, **options: Any
+    ) -> None:
         real_account = bool(settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN)
         if not real_account:
             require_demo_database()
@@ -79,7 +83,7 @@ class Command(BaseCommand):
             for process in background:
                 stop(process)
 
-    def start_background_work(self):
+    def start_background_work(self) -> list[subprocess.Popen[bytes]]:
         """A worker for Sync now and deletions, and the scheduler, each in a process of its own as in
         production."""
         if settings.REDIS_URL:
@@ -100,7 +104,7 @@ class Command(BaseCommand):
             processes.append(process)
         return processes
 
-    def start_fake_vobiz(self, count, port):
+    def start_fake_vobiz(self, count: int, port: int) -> FakeAccount:
         # Recordings up to today, the same all day, so that a restart syncs nothing new.
         today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         account = FakeAccount(count=count, now=today)
@@ -114,7 +118,7 @@ class Command(BaseCommand):
         self.stdout.write(f"No Vobiz credentials set: serving demo data from the fake Vobiz API at {server.base_url}")
         return account
 
-    def start_live_demo(self, account, host, every):
+    def start_live_demo(self, account: FakeAccount, host: str, every: float) -> None:
         """A new call every `every` seconds: the fake Vobiz posts its signed callbacks to this dashboard."""
         settings.DASHBOARD_PUBLIC_URL = settings.DASHBOARD_PUBLIC_URL or f"http://{host}"
         CallbackSender(
@@ -122,7 +126,7 @@ class Command(BaseCommand):
         ).start()
         self.stdout.write(f"Live demo: a new call every {every:g} s, its recording and transcript sent as callbacks.")
 
-    def ensure_demo_user(self):
+    def ensure_demo_user(self) -> str:
         require_demo_database()  # a superuser with a published password: never anywhere else
         User = get_user_model()
         user, _ = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True})
@@ -130,7 +134,7 @@ class Command(BaseCommand):
         user.save()
         return f"{DEMO_USER} / {DEMO_PASSWORD}"
 
-    def ensure_admin(self):
+    def ensure_admin(self) -> str:
         User = get_user_model()
         if User.objects.exists():
             return "your existing account (manage.py createsuperuser adds one)"
@@ -139,7 +143,7 @@ class Command(BaseCommand):
         return f"admin / {password}  (shown once; change it in the admin)"
 
 
-def stop(process, timeout=10):
+def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Ask a child to finish its current task and exit; kill it if it does not in time."""
     if process.poll() is None:
         process.terminate()

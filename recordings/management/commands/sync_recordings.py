@@ -1,4 +1,6 @@
 import sys
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,7 +11,7 @@ from recordings.sync.walk import SyncError, SyncOptions
 class Command(BaseCommand):
     help = "Bring the local copy of the account's recordings up to date with Vobiz."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--full", action="store_true", help="walk every page and refresh every row")
         parser.add_argument("--call-uuid", default="", help="only the recordings of this call")
         parser.add_argument(
@@ -17,7 +19,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--workers", type=int, default=4, help="pages fetched at once (default 4, at most 32)")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         sync_options = SyncOptions(
             full=options["full"],
             call_uuid=options["call_uuid"].strip(),
@@ -30,6 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"sync failed: {exc}") from None
         except KeyboardInterrupt:
             raise CommandError("sync interrupted; the next run picks up where it stopped", returncode=130) from None
+        assert run.finished_at is not None, "sync_recordings returns a finished run"
         seconds = (run.finished_at - run.started_at).total_seconds()
         self.stdout.write(
             f"Sync done in {seconds:.1f}s: {run.created} new, {run.updated} updated, {run.unchanged} unchanged, "
