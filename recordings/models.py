@@ -213,8 +213,9 @@ class SyncState(models.Model):
         return sum(high - low for low, high in self.unread)
 
 
-class SyncLock(models.Model):
-    """One row per held lock; a database row so machines sharing the database see it."""
+class Lock(models.Model):
+    """One row per held lock (a sync, a deletion batch, the scheduler, a task); a database row so
+    machines sharing the database see it. Taken and judged by recordings/locks.py."""
 
     name = models.CharField(max_length=64, primary_key=True)
     owner = models.CharField(max_length=255)
