@@ -30,7 +30,7 @@ from recordings.sync.spans import (
     placed,
     row_indexes,
 )
-from recordings.sync.store import upsert_recordings
+from recordings.sync.store import store_recordings
 from vobiz.client import MAX_PAGE_SIZE, RecordingPage, VobizAuthError, VobizClient, VobizError, VobizNotFound
 
 logger = logging.getLogger(__name__)
@@ -380,8 +380,8 @@ class Sync:
                     outcome.unchanged += 1
                     seen_unchanged.append(recording_id)
                     continue
-                to_write.append({**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None})
-            upsert_recordings(to_write)
+                to_write.append(fields)
+            store_recordings(to_write, now=now)
             if self.options.full and seen_unchanged:
                 # A full walk notes what it saw, for the gone check, without rewriting the rows.
                 Recording.objects.filter(recording_id__in=seen_unchanged).update(last_synced_at=now, gone_at=None)
