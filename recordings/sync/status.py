@@ -1,6 +1,15 @@
+"""What the pages show of the sync: its runs, whether one is running, what is left to read."""
+
+from django.db.models import QuerySet
+
 from recordings.locks import live_holder
 from recordings.models import SyncRun, SyncState
 from recordings.sync.run import LOCK_NAME
+
+
+def runs() -> QuerySet[SyncRun]:
+    """Every run, newest first (the model's order): the runs page's table."""
+    return SyncRun.objects.all()
 
 
 def sync_status() -> dict[str, SyncRun | None]:
