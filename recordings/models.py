@@ -226,6 +226,14 @@ class Lock(models.Model):
         return f"{self.name} held by {self.owner} until {self.expires_at}"
 
 
+class DataChange(models.Model):
+    """A write of recordings or transcripts (a sync's page, a callback's): the newest one's id is part
+    of the data version (recordings/browsing/freshness.py), which keys the cached counts. A row per
+    write, so writers never wait on one another; the scheduler forgets all but the newest daily."""
+
+    id = models.BigAutoField(primary_key=True)
+
+
 class CallDetail(models.Model):
     """A call's detail record (CDR) as Vobiz returned it, cached: a finished call's CDR is final."""
 

@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
 from vobiz.client import MAX_PAGE_SIZE
 
@@ -15,7 +16,9 @@ UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id",
 
 def store_recordings(recordings: list[dict[str, Any]], *, now: datetime) -> None:
     """Store normalised recordings (as `normalise` makes them), seen at Vobiz at `now`."""
-    upsert_recordings([synced_row(fields, now=now) for fields in recordings])
+    if recordings:
+        upsert_recordings([synced_row(fields, now=now) for fields in recordings])
+        data_changed()
 
 
 def synced_row(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
