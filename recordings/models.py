@@ -213,8 +213,9 @@ class SyncState(models.Model):
         return sum(high - low for low, high in self.unread)
 
 
-class SyncLock(models.Model):
-    """One row per held lock; a database row so machines sharing the database see it."""
+class Lock(models.Model):
+    """One row per held lock (a sync, a deletion batch, the scheduler, a task); a database row so
+    machines sharing the database see it. Taken and judged by recordings/locks.py."""
 
     name = models.CharField(max_length=64, primary_key=True)
     owner = models.CharField(max_length=255)
@@ -223,6 +224,14 @@ class SyncLock(models.Model):
 
     def __str__(self):
         return f"{self.name} held by {self.owner} until {self.expires_at}"
+
+
+class DataChange(models.Model):
+    """A write of recordings or transcripts (a sync's page, a callback's): the newest one's id is part
+    of the data version (recordings/browsing/freshness.py), which keys the cached counts. A row per
+    write, so writers never wait on one another; the scheduler forgets all but the newest daily."""
+
+    id = models.BigAutoField(primary_key=True)
 
 
 class CallDetail(models.Model):

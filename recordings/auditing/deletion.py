@@ -25,8 +25,8 @@ from django.db.models import Count, Exists, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from recordings.auditing.trail import record_for
-from recordings.locks import DatabaseLock, LockHeld, owner_is_dead
-from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording, SyncLock
+from recordings.locks import DatabaseLock, LockHeld, live_holder
+from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError, VobizNotFound, VobizUnavailable
 
@@ -184,8 +184,7 @@ def unfinished_batches() -> QuerySet[DeletionBatch]:
 
 
 def is_being_processed(batch: DeletionBatch) -> bool:
-    lock = SyncLock.objects.filter(name=lock_name(batch.pk), expires_at__gt=timezone.now()).first()
-    return lock is not None and not owner_is_dead(lock.owner)
+    return live_holder(lock_name(batch.pk)) is not None
 
 
 def process_batch(batch_id: int, client=None) -> bool:

@@ -24,6 +24,7 @@ from django_tasks_db import DatabaseBackend
 
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
+from recordings.browsing.freshness import forget_old_changes
 from recordings.locks import DatabaseLock, LockHeld, LockLost
 from recordings.sync.status import lock_holder
 
@@ -69,6 +70,7 @@ class Schedule:
             "keep_lock": (self.keep_lock, IntervalTrigger(seconds=KEEP_LOCK_EVERY.total_seconds()), now),
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
+            "forget_changes": (self.when_active(forget_old_changes), CronTrigger(**PRUNE_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)

@@ -24,8 +24,8 @@ from recordings.auditing import deletion
 from recordings.auditing.deletion import is_being_processed, process_batch, unfinished_batches
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
-from recordings.locks import owner_is_dead, owner_name
-from recordings.models import DeletionBatch, SyncLock, TaskRun
+from recordings.locks import live_holder, owner_name
+from recordings.models import DeletionBatch, TaskRun
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from recordings.sync.run import sync_recordings
 from recordings.sync.status import lock_holder
@@ -203,8 +203,7 @@ def is_stalled(run: TaskRun, now=None) -> bool:
     name = lock_name(run)
     if name is None:
         return now - run.started_at > SHORT_WORK_STALLED_AFTER
-    lock = SyncLock.objects.filter(name=name, expires_at__gt=now).first()
-    return lock is None or owner_is_dead(lock.owner)
+    return live_holder(name, now=now) is None
 
 
 def waiting_for_worker(run: TaskRun, now=None) -> timedelta | None:

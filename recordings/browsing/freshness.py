@@ -1,13 +1,14 @@
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import F, FloatField, Q, QuerySet, Subquery
+from django.db.models import F, FloatField, Model, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
-from recordings.models import AuditEvent, Recording, SyncRun, Transcript
+from recordings.models import AuditEvent, DataChange, Recording, SyncRun
 
-# What an auditor does that changes which rows a filter shows (a hold: the Legal hold filter's).
+# What an auditor does that changes which rows a filter shows (a hold: the Legal hold filter's; a
+# note: the notes a page lists), told by its audit event.
 CHANGING_ACTIONS = [
     AuditEvent.Action.REVIEW,
     AuditEvent.Action.FLAG,
@@ -15,17 +16,34 @@ CHANGING_ACTIONS = [
     AuditEvent.Action.DELETE,
     AuditEvent.Action.HOLD,
     AuditEvent.Action.RELEASE,
+    AuditEvent.Action.NOTE,
 ]
 
 
+def data_changed() -> None:
+    """Move the data version: called by every write of recordings or transcripts that leaves no audit
+    event (the sync's and a callback's row writer, the gone check, a transcript stored or replaced).
+    An insert, not a counter's update, so that concurrent callbacks do not queue on one row."""
+    DataChange.objects.create()
+
+
+def forget_old_changes() -> None:
+    """Only the newest change counts: the others go (the scheduler's daily job)."""
+    newest = DataChange.objects.order_by("-pk").values_list("pk", flat=True).first()
+    if newest is not None:
+        DataChange.objects.filter(pk__lt=newest).delete()
+
+
 def data_version() -> str | None:
-    """Changes whenever the rows a count sees may have: a sync stored a page, a callback stored a
-    recording or a transcript, or an auditor acted.
+    """Changes whenever the rows a count or the filter form sees may have. What moves it, all of it:
+    the newest sync run (none yet: no caching), the newest `data_changed()` (every write of
+    recordings or transcripts), and the latest audit event of each of CHANGING_ACTIONS (an auditor's
+    review mark, hold placed or lifted, deletion, note). tests/test_data_version.py walks each path.
 
     One query; each action's latest event is its own index lookup (audit_action_idx), so the
-    plays and downloads that fill the log are never scanned; the newest recording and transcript
-    are the last entries of their primary keys. Written out once (`data_version_sql`): built by
-    the ORM on every page it took 2.4 ms, of a table page's 25.
+    plays and downloads that fill the log are never scanned; the newest run and change are the last
+    entries of their indexes. Written out once (`data_version_sql`): built by the ORM on every page
+    it took 2.4 ms, of a table page's 25.
     """
     with connection.cursor() as cursor:
         cursor.execute(data_version_sql(), CHANGING_ACTIONS)
@@ -37,12 +55,11 @@ def data_version() -> str | None:
 def data_version_sql() -> str:
     quote = connection.ops.quote_name
 
-    def latest(model, order, where=""):
+    def latest(model: type[Model], order: str, where: str = "") -> str:
         return f"(SELECT {quote('id')} FROM {quote(model._meta.db_table)}{where} ORDER BY {order} DESC LIMIT 1)"
 
     events = [latest(AuditEvent, quote("at"), f" WHERE {quote('action')} = %s") for _ in CHANGING_ACTIONS]
-    newest = [latest(Recording, quote("id")), latest(Transcript, quote("id"))]
-    columns = ", ".join([quote("id"), quote("pages"), quote("gone"), *events, *newest])
+    columns = ", ".join([quote("id"), latest(DataChange, quote("id")), *events])
     return f"SELECT {columns} FROM {quote(SyncRun._meta.db_table)} ORDER BY {quote('started_at')} DESC LIMIT 1"
 
 

@@ -14,7 +14,7 @@ from django_tasks import task
 from django_tasks_db import DatabaseBackend
 
 from recordings.sync.normalise import UnusableRecording, normalise
-from recordings.sync.store import upsert_recordings
+from recordings.sync.store import store_recordings
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import VobizError, VobizNotFound
 
@@ -67,15 +67,7 @@ def fetch_recording(recording_id: str) -> str:
     if fields["recording_id"] != recording_id:
         logger.warning("callback for recording %s: Vobiz answered with another recording; nothing stored", recording_id)
         return "unusable"
-    store_recordings([fields])
+    with transaction.atomic():
+        store_recordings([fields], now=timezone.now())
     logger.info("callback for recording %s: stored from the API", recording_id)
     return "stored"
-
-
-def store_recordings(rows: list[dict]) -> None:
-    """Stores normalised recordings as the sync does: an upsert that leaves auditing columns be."""
-    now = timezone.now()
-    with transaction.atomic():
-        upsert_recordings(
-            [{**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None} for fields in rows]
-        )

@@ -1,6 +1,7 @@
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from recordings.browsing.freshness import data_changed
 from recordings.live.callbacks import TranscriptionCallback
 from recordings.live.masking import mask
 from recordings.live.store import not_queued, queue_recording_fetch
@@ -29,6 +30,7 @@ def store_transcription(callback: TranscriptionCallback) -> Transcript:
     transcript, _ = Transcript.objects.update_or_create(
         recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
     )
+    data_changed()  # a replaced transcript keeps its id, and what it masks and says is searched
     if not Recording.objects.filter(recording_id=callback.recording_id).exists():
         try:
             with transaction.atomic():  # only this callback brings the transcript: a fetch not queued must not cost it

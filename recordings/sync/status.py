@@ -1,8 +1,15 @@
-from django.utils import timezone
+"""What the pages show of the sync: its runs, whether one is running, what is left to read."""
 
-from recordings.locks import owner_is_dead
-from recordings.models import SyncLock, SyncRun, SyncState
+from django.db.models import QuerySet
+
+from recordings.locks import live_holder
+from recordings.models import SyncRun, SyncState
 from recordings.sync.run import LOCK_NAME
+
+
+def runs() -> QuerySet[SyncRun]:
+    """Every run, newest first (the model's order): the runs page's table."""
+    return SyncRun.objects.all()
 
 
 def sync_status() -> dict[str, SyncRun | None]:
@@ -16,8 +23,8 @@ def sync_status() -> dict[str, SyncRun | None]:
 
 def lock_holder() -> str:
     """Who holds the sync lock, if a live holder does; "" when a sync may start."""
-    lock = SyncLock.objects.filter(name=LOCK_NAME, expires_at__gt=timezone.now()).first()
-    if lock is None or owner_is_dead(lock.owner):
+    lock = live_holder(LOCK_NAME)
+    if lock is None:
         return ""
     return f"{lock.owner}, since {lock.acquired_at:%H:%M:%S %Z}"
 

@@ -1,12 +1,30 @@
+"""The one writer of recordings from Vobiz: the sync's pages and a callback's fetch store through
+`store_recordings`."""
+
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
 from vobiz.client import MAX_PAGE_SIZE
 
 UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
+
+
+def store_recordings(recordings: list[dict[str, Any]], *, now: datetime) -> None:
+    """Store normalised recordings (as `normalise` makes them), seen at Vobiz at `now`."""
+    if recordings:
+        upsert_recordings([synced_row(fields, now=now) for fields in recordings])
+        data_changed()
+
+
+def synced_row(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """A recording's row: its normalised fields and the sync's bookkeeping. Seen now, so not gone;
+    first seen now too, which the upsert keeps only for a new row."""
+    return {**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None}
 
 
 def upsert_recordings(rows: list[dict[str, Any]]) -> None:

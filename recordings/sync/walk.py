@@ -8,6 +8,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, reset_queries, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from recordings.browsing.freshness import data_changed
 from recordings.formatting import one_line
 from recordings.locks import DatabaseLock
 from recordings.models import Recording, SyncRun, SyncState
@@ -30,7 +31,7 @@ from recordings.sync.spans import (
     placed,
     row_indexes,
 )
-from recordings.sync.store import upsert_recordings
+from recordings.sync.store import store_recordings
 from vobiz.client import MAX_PAGE_SIZE, RecordingPage, VobizAuthError, VobizClient, VobizError, VobizNotFound
 
 logger = logging.getLogger(__name__)
@@ -380,11 +381,12 @@ class Sync:
                     outcome.unchanged += 1
                     seen_unchanged.append(recording_id)
                     continue
-                to_write.append({**fields, "first_synced_at": now, "last_synced_at": now, "gone_at": None})
-            upsert_recordings(to_write)
+                to_write.append(fields)
+            store_recordings(to_write, now=now)
             if self.options.full and seen_unchanged:
                 # A full walk notes what it saw, for the gone check, without rewriting the rows.
                 Recording.objects.filter(recording_id__in=seen_unchanged).update(last_synced_at=now, gone_at=None)
+                data_changed()  # one of them may have been gone
             run = self.run_record
             run.pages += len(pages)
             run.created += outcome.created
@@ -445,6 +447,7 @@ class Sync:
                     # Still there: the walk missed it (a deletion moved the list under it); store it now.
                     self.store([RecordingPage(objects=[found], offset=0, total_count=None, has_next=False)])
         self.run_record.save(update_fields=["gone"])
+        data_changed()
 
     def still_exists(self, recording_id: str) -> Any:
         try:

@@ -40,10 +40,10 @@ from recordings.browsing.tables import (
     page_number,
 )
 from recordings.browsing.transcript_search import count_bound
-from recordings.models import Recording, SyncRun, TaskRun, Transcript
+from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
-from recordings.sync.status import lock_holder, unread_count
+from recordings.sync.status import lock_holder, runs, unread_count
 from recordings.views.common import requester
 from recordings.views.csv_export import export_csv
 from recordings.vobiz_account import client_from_settings
@@ -278,7 +278,7 @@ def call_detail(request, call_uuid):
 @require_GET
 def sync_runs(request):
     queue = queue_rows()
-    table = SyncRunTable(SyncRun.objects.all(), order_by_field="sort")
+    table = SyncRunTable(runs(), order_by_field="sort")
     RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
     return render(
         request,

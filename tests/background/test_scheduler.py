@@ -12,7 +12,7 @@ from recordings.background import scheduler
 from recordings.background.scheduler import Schedule, queue_scheduled_sync
 from recordings.background.tasks import queue_sync
 from recordings.locks import DatabaseLock
-from recordings.models import SyncLock, TaskRun
+from recordings.models import Lock, TaskRun
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from tests.background.test_tasks import DATABASE_QUEUE, production_settings
 
@@ -30,7 +30,7 @@ def queued_syncs():
 
 def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
     jobs = Schedule(sync_every_minutes=7).jobs()
-    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "incremental_sync", "prune_queue"}
+    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "forget_changes", "incremental_sync", "prune_queue"}
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
     _, weekly, first_run = jobs["full_sync"]
@@ -88,9 +88,9 @@ def test_run_scheduler_queues_a_sync_at_once_and_stops_cleanly(subprocess_env):
     while not queued_syncs() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert queued_syncs() == [("sync", None)]
-    assert SyncLock.objects.filter(name=scheduler.LOCK_NAME).exists()
+    assert Lock.objects.filter(name=scheduler.LOCK_NAME).exists()
     child.terminate()
     output, _ = child.communicate(timeout=90)
     assert child.returncode == 0, output
     assert "every 5 minutes" in output
-    assert not SyncLock.objects.filter(name=scheduler.LOCK_NAME).exists()
+    assert not Lock.objects.filter(name=scheduler.LOCK_NAME).exists()

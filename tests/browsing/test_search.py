@@ -17,7 +17,7 @@ from recordings.browsing import search as browsing_search
 from recordings.browsing.search import CONFERENCE_FTS_OBJECTS, CONFERENCE_FTS_TABLE, sqlite_conference_index
 from recordings.models import Recording
 from recordings.sync.normalise import normalise
-from recordings.sync.store import upsert_recordings
+from recordings.sync.store import store_recordings
 from tests.factories import api_object, make_recording
 
 pytestmark = pytest.mark.django_db
@@ -85,10 +85,7 @@ def named():
 
 
 def upsert(**overrides):
-    now = datetime.now(timezone.utc)
-    upsert_recordings(
-        [{**normalise(api_object(**overrides)), "first_synced_at": now, "last_synced_at": now, "gone_at": None}]
-    )
+    store_recordings([normalise(api_object(**overrides))], now=datetime.now(timezone.utc))
 
 
 @pytest.mark.parametrize("text", QUERIES)

@@ -80,16 +80,16 @@ def test_sigkill_at_random_moments_leaves_a_consistent_copy_that_the_next_run_co
 @pytest.mark.django_db
 def test_the_database_failing_for_a_moment_fails_clearly_and_loses_nothing(fake_vobiz, vobiz_client, monkeypatch):
     fake_vobiz.max_page_size = 100
-    original = walk.upsert_recordings
+    original = walk.store_recordings
     calls = []
 
-    def flaky_upsert(rows):
-        calls.append(len(rows))
+    def flaky_store(recordings, *, now):
+        calls.append(len(recordings))
         if len(calls) == 5:
             raise OperationalError("server closed the connection unexpectedly")
-        return original(rows)
+        return original(recordings, now=now)
 
-    monkeypatch.setattr(walk, "upsert_recordings", flaky_upsert)
+    monkeypatch.setattr(walk, "store_recordings", flaky_store)
     with pytest.raises(SyncError, match="database error: server closed the connection unexpectedly"):
         sync_recordings(SyncOptions(workers=1), client=vobiz_client)
     assert Recording.objects.count() == sum(calls[:4]) >= 400  # the pages stored before it

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from recordings.models import Recording
 from recordings.sync.normalise import normalise
-from recordings.sync.store import UPDATED_FIELDS, upsert_recordings
+from recordings.sync.store import UPDATED_FIELDS, synced_row, upsert_recordings
 from tests.factories import api_object
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,7 @@ LATER = FIRST + timedelta(days=1, microseconds=7)
 
 
 def rows(objects, synced_at):
-    return [
-        {**normalise(obj), "first_synced_at": synced_at, "last_synced_at": synced_at, "gone_at": None}
-        for obj in objects
-    ]
+    return [synced_row(normalise(obj), now=synced_at) for obj in objects]
 
 
 def with_bulk_create(rows):

@@ -1,0 +1,89 @@
+"""Every write a count or the filter form could see moves the data version that keys them, through
+the services that make it; listening moves nothing, and reading the version is one query."""
+
+import pytest
+
+from recordings.auditing.deletion import process_batch, start_deletion
+from recordings.auditing.holds import lift_hold, place_hold
+from recordings.auditing.trail import record_listening
+from recordings.browsing.freshness import data_version, forget_old_changes
+from recordings.live.store import fetch_recording
+from recordings.models import AuditEvent, DataChange, Recording
+from recordings.review.marks import set_review
+from recordings.review.notes import add_note
+from recordings.sync.run import SyncOptions, sync_recordings
+from tests.conftest import AUTH_ID, AUTH_TOKEN
+from tests.factories import transcribe
+from vobiz.fake.data import FakeAccount
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_account():
+    return FakeAccount(count=30, seed=7, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
+
+
+def test_every_write_path_moves_the_data_version(fake_account, fake_vobiz, vobiz_client, auditor_user):
+    who = {"user": auditor_user, "ip_address": None, "user_agent": ""}
+    sync = lambda **options: sync_recordings(SyncOptions(**options), client=vobiz_client)  # noqa: E731
+    assert data_version() is None  # nothing synced yet: nothing is cached
+
+    sync()
+    recording = Recording.objects.order_by("pk").first()
+    gone, deleted = Recording.objects.order_by("-pk")[:2]
+    seen = [data_version()]
+    assert seen[0] is not None
+
+    def moved_by(name: str) -> None:
+        seen.append(data_version())
+        assert seen[-1] not in seen[:-1], name
+
+    fake_account.add_recordings(1)
+    sync()
+    moved_by("a sync storing a new recording")
+    fake_account.delete(gone.recording_id)
+    sync(full=True)
+    assert Recording.objects.get(pk=gone.pk).gone_at is not None
+    moved_by("a full sync marking a recording gone")
+
+    assert fetch_recording(fake_account.add_recordings(1)[0]) == "stored"
+    moved_by("a callback's recording stored")
+    assert fetch_recording(recording.recording_id) == "stored"
+    moved_by("a callback's recording stored again (it may have come back)")
+
+    transcribe(recording.recording_id, "my card is 4111 1111 1111 1111")
+    moved_by("a transcript stored")
+    transcribe(recording.recording_id, "a refund, please")
+    moved_by("a transcript replaced (no longer masked)")
+
+    place_hold(**who, reason="court", recording=recording)
+    moved_by("a hold placed")
+    lift_hold(**who, hold=recording.holds.get(), reason="settled")
+    moved_by("a hold lifted")
+
+    for state in ("reviewed", "flagged", ""):
+        set_review(**who, recording=recording, state=state, note="")
+        moved_by(f"a review mark {state!r}")
+
+    add_note(**who, recording=recording, at_ms=1500, text="the caller reads a card number")
+    moved_by("a note")
+
+    batch = start_deletion(**who, recordings=Recording.objects.filter(pk=deleted.pk), reason="retention")
+    seen.append(data_version())  # asked for, not yet done
+    assert process_batch(batch.pk, client=vobiz_client) is True
+    assert Recording.objects.get(pk=deleted.pk).deleted_at is not None
+    moved_by("a deletion (the tombstone)")
+
+    record_listening(**who, recording=recording, action=AuditEvent.Action.PLAY, status=200, content_range=None)
+    assert data_version() == seen[-1]  # listening changes no count
+
+
+def test_the_version_is_one_query_and_forgetting_old_changes_keeps_it(
+    fake_vobiz, vobiz_client, django_assert_num_queries
+):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    with django_assert_num_queries(1):
+        version = data_version()
+    forget_old_changes()
+    assert DataChange.objects.count() == 1 and data_version() == version
