@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.auditing.holds import lift_hold, place_hold
-from recordings.auditing.trail import record_for
+from recordings.auditing.trail import Actor, record_for
 from recordings.browsing import counting, tables
 from recordings.browsing.freshness import data_version
 from recordings.models import Recording, SyncRun
@@ -146,25 +146,25 @@ def test_every_change_a_count_could_see_is_a_new_data_version(thirty, auditor_us
     from tests.factories import make_recording, transcribe
 
     recording = Recording.objects.first()
-    who = {"user": auditor_user, "ip_address": None, "user_agent": ""}
+    who = Actor(user=auditor_user, ip_address=None, user_agent="")
     changes = {
         "a sync run": lambda: SyncRun.objects.create(mode="incremental", status="running", started_at=timezone.now()),
         "a recording stored": make_recording,
         "a transcript stored": lambda: transcribe(recording.recording_id, "hello"),
-        "a hold": lambda: place_hold(**who, reason="court", recording=recording),
-        "a hold lifted": lambda: lift_hold(**who, hold=recording.holds.get(), reason="done"),
+        "a hold": lambda: place_hold(actor=who, reason="court", recording=recording),
+        "a hold lifted": lambda: lift_hold(actor=who, hold=recording.holds.get(), reason="done"),
         **{
-            f"an event {action}": lambda action=action: record_for(auditor_user, None, "", action, recording)
+            f"an event {action}": lambda action=action: record_for(who, action, recording)
             for action in (AuditEvent.Action.REVIEW, AuditEvent.Action.FLAG, AuditEvent.Action.CLEAR_REVIEW)
         },
-        "a deletion": lambda: record_for(auditor_user, None, "", AuditEvent.Action.DELETE, recording),
+        "a deletion": lambda: record_for(who, AuditEvent.Action.DELETE, recording),
     }
     seen = [data_version()]
     for name, change in changes.items():
         change()
         seen.append(data_version())
         assert seen[-1] != seen[-2], name
-    record_for(auditor_user, None, "", AuditEvent.Action.PLAY, recording)
+    record_for(who, AuditEvent.Action.PLAY, recording)
     assert data_version() == seen[-1]  # listening changes no count
 
 

@@ -6,9 +6,13 @@ import io
 import re
 from operator import itemgetter
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+
+from recordings.auditing.trail import Action, Actor, record_for
 
 # Rows fetched from the database and written per streamed chunk: large enough that the per-chunk
 # costs vanish, small enough that memory stays bounded at any export size.
@@ -196,3 +200,25 @@ def csv_response(queryset, columns=RECORDING_COLUMNS, filename="recordings"):
     response = StreamingHttpResponse(csv_batches(queryset, columns), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}_{stamp}.csv"'
     return response
+
+
+class ExportTooLarge(Exception):
+    """The view holds more rows than one CSV export may; the message says so, for the page."""
+
+
+def export_table(
+    *, actor: Actor, queryset: QuerySet, columns: list[str], filename: str, noun: str, filter_query: str
+) -> StreamingHttpResponse:
+    """A filtered table (`filter_query` its filter) as CSV, capped at CSV_EXPORT_MAX_ROWS rows
+    (ExportTooLarge) and logged: who, the filter and the row count, `noun` naming a row."""
+    limit = settings.CSV_EXPORT_MAX_ROWS
+    rows = queryset.order_by()[: limit + 1].count()
+    if rows > limit:
+        raise ExportTooLarge(
+            f"This view holds more than {limit:,} rows, and a CSV export holds at most {limit:,}. "
+            "Narrow the filter (dates, numbers, type) and export it in parts."
+        )
+    rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
+    filter_text = f"filtered by {filter_query}" if filter_query else "no filter"
+    record_for(actor, Action.TABLE_EXPORT, note=f"{rows_text}, {filter_text}")
+    return csv_response(queryset, columns, filename)

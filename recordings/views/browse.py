@@ -44,7 +44,7 @@ from recordings.models import Recording, SyncRun, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, unread_count
-from recordings.views.common import requester
+from recordings.views.common import actor_of
 from recordings.views.csv_export import export_csv
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError
@@ -227,7 +227,7 @@ def recording_audio(request, recording_id):
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
         record_listening(
-            **requester(request),
+            actor=actor_of(request),
             recording=recording,
             action=Action.DOWNLOAD if downloading else Action.PLAY,
             status=upstream.status_code,

@@ -12,10 +12,9 @@ from recordings.browsing.tables import ChoicePaginator
 from recordings.forms import MomentNoteForm
 from recordings.models import Recording
 from recordings.review import notes
-from recordings.review.notes import search_notes
 from recordings.review.tables import MomentNoteTable
 from recordings.roles import auditor_required
-from recordings.views.common import form_errors, requester
+from recordings.views.common import actor_of, form_errors
 
 NOTES_PER_PAGE = 50  # one of the tables' page sizes
 
@@ -36,7 +35,7 @@ def add_note(request, recording_id):
         messages.error(request, form_errors(form))
         return redirect(reverse("recordings:detail", args=[recording_id]) + "#notes")
     note = notes.add_note(
-        **requester(request),
+        actor=actor_of(request),
         recording=recording,
         at_ms=form.cleaned_data["at"],
         text=form.cleaned_data["text"],
@@ -52,6 +51,6 @@ def add_note(request, recording_id):
 @require_GET
 def note_search(request):
     query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL refuses NUL
-    table = MomentNoteTable(search_notes(query))
+    table = MomentNoteTable(notes.search_notes(query))
     RequestConfig(request, paginate={"per_page": NOTES_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
     return render(request, "recordings/notes.html", {"query": query, "table": table})
