@@ -25,6 +25,11 @@ class Actor:
     ip_address: str | None
     user_agent: str
 
+    @property
+    def username(self) -> str:
+        """The name the log keeps, which outlives the user account ("" with none)."""
+        return self.user.get_username() if self.user else ""
+
 
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address as the outermost of the TRUSTED_PROXY_COUNT proxies in front saw it.
@@ -55,7 +60,7 @@ def record_for(
     return AuditEvent.objects.create(
         at=timezone.now(),
         user=actor.user,
-        username=actor.user.get_username() if actor.user else "",
+        username=actor.username,
         action=action,
         recording=recording,
         call_uuid=call_uuid or (recording.call_uuid if recording else ""),

@@ -20,7 +20,7 @@ def add_note(*, actor: Actor, recording: Recording, at_ms: int, text: str) -> Mo
         at_ms=at_ms,
         text=text,
         author=actor.user,
-        username=actor.user.get_username(),
+        username=actor.username,
         created_at=timezone.now(),
     )
     record_for(actor, AuditEvent.Action.NOTE, recording, note=f"at {moment(at_ms)}: {text}")

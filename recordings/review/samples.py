@@ -94,7 +94,7 @@ def create_sample(
         seed=seed,
         population=len(population),
         created_by=actor.user,
-        username=actor.user.get_username(),
+        username=actor.username,
         created_at=timezone.now(),
     )
     ReviewItem.objects.bulk_create(

@@ -1,7 +1,11 @@
 """What auditors do to recordings: review, hold, delete, and start a sync."""
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,7 +21,9 @@ from recordings.views.common import actor_of, form_errors
 from recordings.views.selection import chosen_recordings, view_filter
 
 
-def act_on_form(request, form_class, act, success):
+def act_on_form(
+    request: HttpRequest, form_class: type[forms.Form], act: Callable[[dict[str, Any]], object], success: str
+) -> None:
     """Validate the posted form; if valid, `act(cleaned_data)` and say `success`, else say what is wrong."""
     form = form_class(request.POST)
     if form.is_valid():
@@ -29,7 +35,7 @@ def act_on_form(request, form_class, act, success):
 
 @auditor_required
 @require_POST
-def review(request, recording_id):
+def review(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     act_on_form(
         request,
@@ -42,13 +48,17 @@ def review(request, recording_id):
     return redirect("recordings:detail", recording_id=recording_id)
 
 
-def hold_from_form(request, success, **target):
+def hold_from_form(
+    request: HttpRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
+) -> None:
     """Place the hold the posted reason form asks for on `target`, and say how it went."""
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
         return
-    placed = holds.place_hold(actor=actor_of(request), reason=form.cleaned_data["reason"], **target)
+    placed = holds.place_hold(
+        actor=actor_of(request), reason=form.cleaned_data["reason"], recording=recording, call_uuid=call_uuid
+    )
     if placed.deletions_in_flight:
         batches = ", ".join(str(pk) for pk in placed.deletions_in_flight)
         messages.warning(
@@ -68,7 +78,7 @@ def hold_from_form(request, success, **target):
 
 @auditor_required
 @require_POST
-def hold_recording(request, recording_id):
+def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold_from_form(
         request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording
@@ -78,14 +88,14 @@ def hold_recording(request, recording_id):
 
 @auditor_required
 @require_POST
-def hold_call(request, call_uuid):
+def hold_call(request: HttpRequest, call_uuid: str) -> HttpResponse:
     hold_from_form(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
 @auditor_required
 @require_POST
-def lift_hold(request, hold_id):
+def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
     act_on_form(
         request,
@@ -100,7 +110,7 @@ def lift_hold(request, hold_id):
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def delete_recording(request, recording_id):
+def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold = holds.active_hold(recording)
     form = ReasonForm(request.POST or None)
@@ -116,7 +126,7 @@ def delete_recording(request, recording_id):
 
 @auditor_required
 @require_POST
-def bulk_delete(request):
+def bulk_delete(request: HttpRequest) -> HttpResponse:
     """The table's POST writes a batch of exactly the recordings chosen and asks to confirm it; the
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
@@ -138,7 +148,7 @@ def bulk_delete(request):
     )
 
 
-def confirm_bulk_delete(request):
+def confirm_bulk_delete(request: HttpRequest) -> HttpResponse:
     form = ReasonForm(request.POST)
     batch = get_object_or_404(
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
@@ -156,7 +166,15 @@ def confirm_bulk_delete(request):
     return queue_deletion(request, batch)
 
 
-def render_bulk_confirmation(request, choice, *, scope, filter_query, batch=None, form=None):
+def render_bulk_confirmation(
+    request: HttpRequest,
+    choice: deletion.Choice,
+    *,
+    scope: str,
+    filter_query: str,
+    batch: DeletionBatch | None = None,
+    form: ReasonForm | None = None,
+) -> HttpResponse:
     """The page restating what a deletion does (`choice`); with no `batch`, why nothing can be deleted."""
     return render(
         request,
@@ -173,22 +191,22 @@ def render_bulk_confirmation(request, choice, *, scope, filter_query, batch=None
     )
 
 
-def list_url(filter_query):
+def list_url(filter_query: str) -> str:
     return reverse("recordings:list") + (f"?{filter_query}" if filter_query else "")
 
 
-def parse_int(value):
+def parse_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def queue_deletion(request, batch):
+def queue_deletion(request: HttpRequest, batch: DeletionBatch) -> HttpResponse:
     run = tasks.queue_deletion(batch, requested_by=request.user)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The deletion", run))
     return redirect("recordings:deletion", batch_id=batch.pk)
 
 
-def not_queued_message(what, run):
+def not_queued_message(what: str, run: TaskRun) -> str:
     return (
         f"{what} is recorded but not queued: {run.error}. Nothing is lost: it is queued again as soon as "
         "the queue answers, or with Retry on the sync page."
@@ -197,7 +215,7 @@ def not_queued_message(what, run):
 
 @auditor_required
 @require_GET
-def deletion_batch(request, batch_id):
+def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch.objects.select_related("requested_by"), pk=batch_id)
     outcomes = batch.outcomes.select_related("recording").order_by("status", "id")[:1000]
     summary = deletion.summary(batch)
@@ -218,7 +236,7 @@ def deletion_batch(request, batch_id):
 
 @auditor_required
 @require_POST
-def retry_deletion(request, batch_id):
+def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
     try:
         retry = deletion.retry_rest(actor=actor_of(request), batch=batch)
@@ -230,7 +248,7 @@ def retry_deletion(request, batch_id):
 
 @auditor_required
 @require_POST
-def sync_now(request):
+def sync_now(request: HttpRequest) -> HttpResponse:
     holder = lock_holder()
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
@@ -249,7 +267,7 @@ def sync_now(request):
 
 @auditor_required
 @require_POST
-def retry_task(request, task_run_id):
+def retry_task(request: HttpRequest, task_run_id: int) -> HttpResponse:
     run = get_object_or_404(TaskRun, pk=task_run_id)
     if not tasks.can_retry(run):
         messages.info(request, "That work is queued, running or finished: there is nothing to retry.")

@@ -3,7 +3,7 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -194,7 +194,7 @@ def recording_detail(request, recording_id):
 
 @listener_required
 @require_http_methods(["GET", "HEAD"])
-def recording_audio(request, recording_id):
+def recording_audio(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     try:
         slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.http import QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ def back_to_list(request, level, message):
 
 @auditor_required
 @require_POST
-def download_zip(request):
+def download_zip(request: HttpRequest) -> HttpResponse:
     recordings, _ = chosen_recordings(request)
     count = recordings.count()
     if not count:

@@ -1,6 +1,7 @@
 """The review queue: auditors draw samples of recordings and step through them, keyboard first."""
 
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
@@ -37,7 +38,7 @@ EXPORT_COLUMNS = [
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def samples(request):
+def samples(request: HttpRequest) -> HttpResponse:
     """The samples with their progress, and the form that draws a new one."""
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -91,7 +92,7 @@ def start(request, sample_id):
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def item(request, sample_id, position):
+def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
     """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     current = get_object_or_404(
@@ -131,7 +132,7 @@ def item(request, sample_id, position):
 
 @auditor_required
 @require_GET
-def export(request, sample_id):
+def export(request: HttpRequest, sample_id: int) -> HttpResponse:
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     items = review_samples.export_sample(actor=actor_of(request), sample=found)
     return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")
