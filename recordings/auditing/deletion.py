@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
-from recordings.auditing.trail import record_for
+from recordings.auditing.trail import Actor, record_for
 from recordings.locks import DatabaseLock, LockHeld, live_holder
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
 from recordings.vobiz_account import client_from_settings
@@ -94,9 +94,7 @@ HELD_AT_ASKING = "on legal hold when the deletion was asked: kept"
 @transaction.atomic
 def prepare_deletion(
     *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
+    actor: Actor,
     recordings: QuerySet[Recording],
     scope: str = "",
     filter_query: str = "",
@@ -115,10 +113,10 @@ def prepare_deletion(
         too_many = len(ids) > MAX_PER_BATCH or len(held_ids) > MAX_PER_BATCH
         raise NothingToDelete(Choice(to_delete=len(ids), held=len(held_ids), left_out=left_out, too_many=too_many))
     batch = DeletionBatch.objects.create(
-        requested_by=user,
+        requested_by=actor.user,
         requested_at=timezone.now(),
-        ip_address=ip_address,
-        user_agent=user_agent[:300],
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent[:300],
         scope=scope,
         filter_query=filter_query,
         left_out=left_out,
@@ -158,25 +156,16 @@ def confirm_deletion(*, user: AbstractBaseUser, batch_id: int, reason: str) -> D
     return batch
 
 
-def start_deletion(
-    *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
-    recordings: QuerySet[Recording],
-    reason: str,
-) -> DeletionBatch:
+def start_deletion(*, actor: Actor, recordings: QuerySet[Recording], reason: str) -> DeletionBatch:
     """Prepare and confirm in one step, where the confirmation showed these very recordings."""
-    batch = prepare_deletion(user=user, ip_address=ip_address, user_agent=user_agent, recordings=recordings)
-    return confirm_deletion(user=user, batch_id=batch.pk, reason=reason)
+    batch = prepare_deletion(actor=actor, recordings=recordings)
+    return confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
 
 
-def retry_rest(
-    *, user: AbstractBaseUser, ip_address: str | None, user_agent: str, batch: DeletionBatch
-) -> DeletionBatch:
+def retry_rest(*, actor: Actor, batch: DeletionBatch) -> DeletionBatch:
     """A new batch for what the last one did not delete (stopped, failed or never attempted)."""
     rest = Recording.objects.filter(pk__in=batch.outcomes.filter(status__in=RETRYABLE).values("recording_id"))
-    return start_deletion(user=user, ip_address=ip_address, user_agent=user_agent, recordings=rest, reason=batch.reason)
+    return start_deletion(actor=actor, recordings=rest, reason=batch.reason)
 
 
 def unfinished_batches() -> QuerySet[DeletionBatch]:
@@ -279,7 +268,9 @@ def tombstone(batch: DeletionBatch, outcome: DeletionOutcome, status: str, messa
 
 
 def log(batch: DeletionBatch, action: str, recording: Recording, note: str) -> None:
-    record_for(batch.requested_by, batch.ip_address, batch.user_agent, action, recording, note=note)
+    """Log what a worker did to a recording as done by whoever asked for the batch, from where they asked."""
+    requester = Actor(user=batch.requested_by, ip_address=batch.ip_address, user_agent=batch.user_agent)
+    record_for(requester, action, recording, note=note)
 
 
 def summary(batch: DeletionBatch) -> list[tuple[str, str, int]]:

@@ -1,10 +1,9 @@
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.auditing.trail import Action, record_for
+from recordings.auditing.trail import Action, Actor, record_for
 from recordings.models import DeletionOutcome, LegalHold, Recording
 
 
@@ -27,15 +26,7 @@ class PlacedHold:
 
 
 @transaction.atomic
-def place_hold(
-    *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
-    reason: str,
-    recording: Recording | None = None,
-    call_uuid: str = "",
-) -> PlacedHold:
+def place_hold(*, actor: Actor, reason: str, recording: Recording | None = None, call_uuid: str = "") -> PlacedHold:
     """Hold a recording, or every recording of a call, against deletion.
 
     The recordings' rows are locked first, as a deletion locks a row to check it for holds: a
@@ -48,10 +39,10 @@ def place_hold(
         recording=recording,
         call_uuid="" if recording else call_uuid,
         reason=reason,
-        placed_by=user,
+        placed_by=actor.user,
         placed_at=timezone.now(),
     )
-    record_for(user, ip_address, user_agent, Action.HOLD, recording, call_uuid=call_uuid, note=reason)
+    record_for(actor, Action.HOLD, recording, call_uuid=call_uuid, note=reason)
     in_flight = DeletionOutcome.objects.filter(recording__in=covered, status=DeletionOutcome.Status.ATTEMPTING)
     return PlacedHold(
         hold=hold,
@@ -61,15 +52,15 @@ def place_hold(
 
 
 @transaction.atomic
-def lift_hold(*, user: AbstractBaseUser, ip_address: str | None, user_agent: str, hold: LegalHold, reason: str) -> None:
+def lift_hold(*, actor: Actor, hold: LegalHold, reason: str) -> None:
     hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
     if hold.lifted_at is not None:
         return  # lifted meanwhile by someone else, whose reason stands
-    hold.lifted_by = user
+    hold.lifted_by = actor.user
     hold.lifted_at = timezone.now()
     hold.lift_reason = reason
     hold.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
-    record_for(user, ip_address, user_agent, Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
+    record_for(actor, Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
 
 
 def held_recording_ids(recording_ids):

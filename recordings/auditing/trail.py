@@ -1,11 +1,13 @@
-"""The audit log, reviews and legal holds."""
+"""The audit log: who (the user, their address and browser) did what, and when."""
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
 from django.utils import timezone
 
 from recordings.models import AuditEvent, Recording
@@ -15,7 +17,21 @@ PLAYBACK_WINDOW = timedelta(minutes=10)
 Action = AuditEvent.Action
 
 
-def client_ip(request) -> str | None:
+@dataclass(frozen=True)
+class Actor:
+    """Who does what the audit log keeps: made once per request, or from what a deletion batch kept."""
+
+    user: AbstractBaseUser | None  # None only for a batch whose requester's account is gone
+    ip_address: str | None
+    user_agent: str
+
+    @property
+    def username(self) -> str:
+        """The name the log keeps, which outlives the user account ("" with none)."""
+        return self.user.get_username() if self.user else ""
+
+
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address as the outermost of the TRUSTED_PROXY_COUNT proxies in front saw it.
 
     Each proxy appends the address it was connected from to X-Forwarded-For, so the address that
@@ -38,24 +54,18 @@ def client_ip(request) -> str | None:
 
 
 def record_for(
-    user: AbstractBaseUser | None,
-    ip_address: str | None,
-    user_agent: str,
-    action: str,
-    recording: Recording | None = None,
-    call_uuid: str = "",
-    note: str = "",
+    actor: Actor, action: str, recording: Recording | None = None, call_uuid: str = "", note: str = ""
 ) -> AuditEvent:
     """Add an event to the audit log: who (the user, their address and browser) did what."""
     return AuditEvent.objects.create(
         at=timezone.now(),
-        user=user,
-        username=user.get_username() if user else "",
+        user=actor.user,
+        username=actor.username,
         action=action,
         recording=recording,
         call_uuid=call_uuid or (recording.call_uuid if recording else ""),
-        ip_address=ip_address,
-        user_agent=(user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
+        ip_address=actor.ip_address,
+        user_agent=(actor.user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
         note=note,
     )
 
@@ -74,22 +84,15 @@ def serves_first_byte(status: int, content_range: str | None) -> bool:
 
 
 def record_listening(
-    *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
-    recording: Recording,
-    action: str,
-    status: int,
-    content_range: str | None,
+    *, actor: Actor, recording: Recording, action: str, status: int, content_range: str | None
 ) -> AuditEvent | None:
     """Log a playback or download once, not once per Range request it makes: whoever has the file
     fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
     if not serves_first_byte(status, content_range):
         return None
     recent = AuditEvent.objects.filter(
-        user=user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
+        user=actor.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
     )
     if action == Action.PLAY and recent.exists():
         return None
-    return record_for(user, ip_address, user_agent, action, recording)
+    return record_for(actor, action, recording)

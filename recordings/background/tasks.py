@@ -22,6 +22,7 @@ from django_tasks import task
 
 from recordings.auditing import deletion
 from recordings.auditing.deletion import is_being_processed, process_batch, unfinished_batches
+from recordings.auditing.trail import Action, Actor, record_for
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.locks import live_holder, owner_name
@@ -134,6 +135,13 @@ def queue(kind: str, *, requested_by: AbstractBaseUser | None = None, **argument
 
 def queue_sync(*, requested_by: AbstractBaseUser | None = None, full: bool = False) -> TaskRun:
     return queue(Kind.FULL_SYNC if full else Kind.SYNC, requested_by=requested_by)
+
+
+def request_sync(*, actor: Actor) -> TaskRun:
+    """A sync someone asked for, queued and logged (a scheduled one is not); AlreadyQueued when one waits."""
+    run = queue_sync(requested_by=actor.user)
+    record_for(actor, Action.SYNC)
+    return run
 
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: AbstractBaseUser | None = None) -> TaskRun:

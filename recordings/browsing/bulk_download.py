@@ -10,11 +10,10 @@ import logging
 from collections.abc import Iterator
 
 import requests
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
-from recordings.auditing.trail import Action, record_for
+from recordings.auditing.trail import Action, Actor, record_for
 from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, download_name, open_audio
 from recordings.models import Recording
 from recordings.vobiz_account import client_from_settings
@@ -85,9 +84,7 @@ def report(missing: list[tuple[str, str]], total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def zip_chunks(
-    recordings: QuerySet[Recording], *, user: AbstractBaseUser, ip_address: str | None, user_agent: str
-) -> Iterator[bytes]:
+def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor) -> Iterator[bytes]:
     """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds."""
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"
@@ -102,7 +99,7 @@ def zip_chunks(
                 missing.append((name, upstream))
                 continue
             with upstream:
-                record_for(user, ip_address, user_agent, Action.DOWNLOAD, recording, note=note)
+                record_for(actor, Action.DOWNLOAD, recording, note=note)
                 name = unique_name(name, taken)
                 size = upstream.headers.get("Content-Length")
                 archive.add(

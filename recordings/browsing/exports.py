@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, TypeGuard, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
@@ -15,6 +16,8 @@ from django.db.models import Model, QuerySet
 from django.db.models.expressions import Expression
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+
+from recordings.auditing.trail import Action, Actor, record_for
 
 # Rows fetched from the database and written per streamed chunk: large enough that the per-chunk
 # costs vanish, small enough that memory stays bounded at any export size.
@@ -220,3 +223,25 @@ def csv_response(
     response = StreamingHttpResponse(csv_batches(queryset, columns), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}_{stamp}.csv"'
     return response
+
+
+class ExportTooLarge(Exception):
+    """The view holds more rows than one CSV export may; the message says so, for the page."""
+
+
+def export_table(
+    *, actor: Actor, queryset: QuerySet, columns: list[str], filename: str, noun: str, filter_query: str
+) -> StreamingHttpResponse:
+    """A filtered table (`filter_query` its filter) as CSV, capped at CSV_EXPORT_MAX_ROWS rows
+    (ExportTooLarge) and logged: who, the filter and the row count, `noun` naming a row."""
+    limit = settings.CSV_EXPORT_MAX_ROWS
+    rows = queryset.order_by()[: limit + 1].count()
+    if rows > limit:
+        raise ExportTooLarge(
+            f"This view holds more than {limit:,} rows, and a CSV export holds at most {limit:,}. "
+            "Narrow the filter (dates, numbers, type) and export it in parts."
+        )
+    rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
+    filter_text = f"filtered by {filter_query}" if filter_query else "no filter"
+    record_for(actor, Action.TABLE_EXPORT, note=f"{rows_text}, {filter_text}")
+    return csv_response(queryset, columns, filename)

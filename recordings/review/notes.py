@@ -3,36 +3,27 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from recordings.auditing.trail import record_for
+from recordings.auditing.trail import Actor, record_for
 from recordings.models import AuditEvent, MomentNote, Recording
 from recordings.templatetags.moments import moment
 
 
 @transaction.atomic
-def add_note(
-    *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
-    recording: Recording,
-    at_ms: int,
-    text: str,
-) -> MomentNote:
+def add_note(*, actor: Actor, recording: Recording, at_ms: int, text: str) -> MomentNote:
     """Pin `text` to `at_ms` of the recording; the audit log keeps it too."""
     note = MomentNote.objects.create(
         recording=recording,
         at_ms=at_ms,
         text=text,
-        author=user,
-        username=user.get_username(),
+        author=actor.user,
+        username=actor.username,
         created_at=timezone.now(),
     )
-    record_for(user, ip_address, user_agent, AuditEvent.Action.NOTE, recording, note=f"at {moment(at_ms)}: {text}")
+    record_for(actor, AuditEvent.Action.NOTE, recording, note=f"at {moment(at_ms)}: {text}")
     return note
 
 

@@ -6,13 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from recordings.auditing.trail import record_for
+from recordings.auditing.trail import Actor, record_for
 from recordings.browsing.search import number_digits_query
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample, ReviewState
 from recordings.review.marks import set_review
@@ -69,9 +68,7 @@ def candidates(recordings: QuerySet[Recording]) -> list[Candidate]:
 @transaction.atomic
 def create_sample(
     *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
+    actor: Actor,
     name: str,
     criteria: dict[str, str],
     recordings: QuerySet[Recording],
@@ -96,8 +93,8 @@ def create_sample(
         per_caller=per_caller,
         seed=seed,
         population=len(population),
-        created_by=user,
-        username=user.get_username(),
+        created_by=actor.user,
+        username=actor.username,
         created_at=timezone.now(),
     )
     ReviewItem.objects.bulk_create(
@@ -105,11 +102,7 @@ def create_sample(
         for position, candidate in enumerate(chosen, start=1)
     )
     record_for(
-        user,
-        ip_address,
-        user_agent,
-        AuditEvent.Action.SAMPLE,
-        note=f"{name}: {len(chosen)} of {len(population)} recordings (seed {seed})",
+        actor, AuditEvent.Action.SAMPLE, note=f"{name}: {len(chosen)} of {len(population)} recordings (seed {seed})"
     )
     return sample
 
@@ -122,24 +115,21 @@ def criteria_query(criteria: dict[str, str]) -> QueryDict:
 
 
 @transaction.atomic
-def review_item(
-    *,
-    user: AbstractBaseUser,
-    ip_address: str | None,
-    user_agent: str,
-    item: ReviewItem,
-    outcome: str,
-    note: str,
-) -> None:
+def review_item(*, actor: Actor, item: ReviewItem, outcome: str, note: str) -> None:
     """Record what the reviewer found; the recording's own review state follows, and is logged."""
     item.outcome = outcome
     item.note = note
-    item.reviewed_by = user
+    item.reviewed_by = actor.user
     item.reviewed_at = timezone.now()
     item.save(update_fields=["outcome", "note", "reviewed_by", "reviewed_at"])
-    set_review(
-        user=user, ip_address=ip_address, user_agent=user_agent, recording=item.recording, state=outcome, note=note
-    )
+    set_review(actor=actor, recording=item.recording, state=outcome, note=note)
+
+
+def export_sample(*, actor: Actor, sample: ReviewSample) -> QuerySet[ReviewItem]:
+    """The sample's items for its CSV, each with its reviewer's name; the log keeps who exported it
+    and how far its review stood. `sample` comes from samples_with_progress()."""
+    record_for(actor, AuditEvent.Action.EXPORT, note=f"{sample.name}: {sample.reviewed} of {sample.total} reviewed")
+    return sample.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
 
 
 def samples_with_progress() -> QuerySet[ReviewSample]:

@@ -1,37 +1,29 @@
 """What auditors do to recordings: review, hold, delete, and start a sync."""
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recordings.auditing import deletion, holds
-from recordings.auditing import holds as auditing_holds
-from recordings.auditing.deletion import (
-    RETRYABLE,
-    DeletionRefused,
-    NothingToDelete,
-    choice_of,
-    confirm_deletion,
-    prepare_deletion,
-    retry_rest,
-    start_deletion,
-)
-from recordings.auditing.holds import active_hold
-from recordings.auditing.trail import record_for
 from recordings.background import tasks
-from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.forms import ReasonForm, ReviewForm
-from recordings.models import AuditEvent, DeletionBatch, LegalHold, Recording, TaskRun
-from recordings.review.marks import set_review
+from recordings.models import DeletionBatch, LegalHold, Recording, TaskRun
+from recordings.review import marks
 from recordings.roles import auditor_required
 from recordings.sync.status import lock_holder
-from recordings.views.common import form_errors, requester
+from recordings.views.common import actor_of, form_errors
 from recordings.views.selection import chosen_recordings, view_filter
 
 
-def act_on_form(request, form_class, act, success):
+def act_on_form(
+    request: HttpRequest, form_class: type[forms.Form], act: Callable[[dict[str, Any]], object], success: str
+) -> None:
     """Validate the posted form; if valid, `act(cleaned_data)` and say `success`, else say what is wrong."""
     form = form_class(request.POST)
     if form.is_valid():
@@ -43,24 +35,30 @@ def act_on_form(request, form_class, act, success):
 
 @auditor_required
 @require_POST
-def review(request, recording_id):
+def review(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     act_on_form(
         request,
         ReviewForm,
-        lambda data: set_review(**requester(request), recording=recording, state=data["state"], note=data["note"]),
+        lambda data: marks.set_review(
+            actor=actor_of(request), recording=recording, state=data["state"], note=data["note"]
+        ),
         "Review saved.",
     )
     return redirect("recordings:detail", recording_id=recording_id)
 
 
-def place_hold(request, success, **target):
+def hold_from_form(
+    request: HttpRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
+) -> None:
     """Place the hold the posted reason form asks for on `target`, and say how it went."""
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))
         return
-    placed = holds.place_hold(**requester(request), reason=form.cleaned_data["reason"], **target)
+    placed = holds.place_hold(
+        actor=actor_of(request), reason=form.cleaned_data["reason"], recording=recording, call_uuid=call_uuid
+    )
     if placed.deletions_in_flight:
         batches = ", ".join(str(pk) for pk in placed.deletions_in_flight)
         messages.warning(
@@ -80,27 +78,29 @@ def place_hold(request, success, **target):
 
 @auditor_required
 @require_POST
-def hold_recording(request, recording_id):
+def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    place_hold(request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording)
+    hold_from_form(
+        request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording
+    )
     return redirect("recordings:detail", recording_id=recording_id)
 
 
 @auditor_required
 @require_POST
-def hold_call(request, call_uuid):
-    place_hold(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
+def hold_call(request: HttpRequest, call_uuid: str) -> HttpResponse:
+    hold_from_form(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
 @auditor_required
 @require_POST
-def lift_hold(request, hold_id):
+def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
     act_on_form(
         request,
         ReasonForm,
-        lambda data: auditing_holds.lift_hold(**requester(request), hold=hold, reason=data["reason"]),
+        lambda data: holds.lift_hold(actor=actor_of(request), hold=hold, reason=data["reason"]),
         "The hold is lifted.",
     )
     if hold.recording_id:
@@ -110,13 +110,13 @@ def lift_hold(request, hold_id):
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def delete_recording(request, recording_id):
+def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    hold = active_hold(recording)
+    hold = holds.active_hold(recording)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and not hold and not recording.deleted_at and form.is_valid():
-        batch = start_deletion(
-            **requester(request),
+        batch = deletion.start_deletion(
+            actor=actor_of(request),
             recordings=Recording.objects.filter(pk=recording.pk),
             reason=form.cleaned_data["reason"],
         )
@@ -126,7 +126,7 @@ def delete_recording(request, recording_id):
 
 @auditor_required
 @require_POST
-def bulk_delete(request):
+def bulk_delete(request: HttpRequest) -> HttpResponse:
     """The table's POST writes a batch of exactly the recordings chosen and asks to confirm it; the
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
@@ -138,33 +138,43 @@ def bulk_delete(request):
         return redirect(list_url(filter_query))
     scope = "rows" if filterset is None else "view"
     try:
-        batch = prepare_deletion(**requester(request), recordings=queryset, scope=scope, filter_query=filter_query)
-    except NothingToDelete as refused:
+        batch = deletion.prepare_deletion(
+            actor=actor_of(request), recordings=queryset, scope=scope, filter_query=filter_query
+        )
+    except deletion.NothingToDelete as refused:
         return render_bulk_confirmation(request, refused.choice, scope=scope, filter_query=filter_query)
     return render_bulk_confirmation(
-        request, choice_of(batch), scope=scope, filter_query=filter_query, batch=batch, form=ReasonForm()
+        request, deletion.choice_of(batch), scope=scope, filter_query=filter_query, batch=batch, form=ReasonForm()
     )
 
 
-def confirm_bulk_delete(request):
+def confirm_bulk_delete(request: HttpRequest) -> HttpResponse:
     form = ReasonForm(request.POST)
     batch = get_object_or_404(
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
     )
     if not form.is_valid():
-        choice = choice_of(batch)
+        choice = deletion.choice_of(batch)
         return render_bulk_confirmation(
             request, choice, scope=batch.scope, filter_query=batch.filter_query, batch=batch, form=form
         )
     try:
-        batch = confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
-    except DeletionRefused as exc:
+        batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
+    except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
         return redirect(list_url(batch.filter_query))
     return queue_deletion(request, batch)
 
 
-def render_bulk_confirmation(request, choice, *, scope, filter_query, batch=None, form=None):
+def render_bulk_confirmation(
+    request: HttpRequest,
+    choice: deletion.Choice,
+    *,
+    scope: str,
+    filter_query: str,
+    batch: DeletionBatch | None = None,
+    form: ReasonForm | None = None,
+) -> HttpResponse:
     """The page restating what a deletion does (`choice`); with no `batch`, why nothing can be deleted."""
     return render(
         request,
@@ -181,22 +191,22 @@ def render_bulk_confirmation(request, choice, *, scope, filter_query, batch=None
     )
 
 
-def list_url(filter_query):
+def list_url(filter_query: str) -> str:
     return reverse("recordings:list") + (f"?{filter_query}" if filter_query else "")
 
 
-def parse_int(value):
+def parse_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def queue_deletion(request, batch):
+def queue_deletion(request: HttpRequest, batch: DeletionBatch) -> HttpResponse:
     run = tasks.queue_deletion(batch, requested_by=request.user)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The deletion", run))
     return redirect("recordings:deletion", batch_id=batch.pk)
 
 
-def not_queued_message(what, run):
+def not_queued_message(what: str, run: TaskRun) -> str:
     return (
         f"{what} is recorded but not queued: {run.error}. Nothing is lost: it is queued again as soon as "
         "the queue answers, or with Retry on the sync page."
@@ -205,11 +215,11 @@ def not_queued_message(what, run):
 
 @auditor_required
 @require_GET
-def deletion_batch(request, batch_id):
+def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch.objects.select_related("requested_by"), pk=batch_id)
     outcomes = batch.outcomes.select_related("recording").order_by("status", "id")[:1000]
     summary = deletion.summary(batch)
-    left = sum(count for _, status, count in summary if status in RETRYABLE)
+    left = sum(count for _, status, count in summary if status in deletion.RETRYABLE)
     return render(
         request,
         "recordings/deletion_batch.html",
@@ -226,11 +236,11 @@ def deletion_batch(request, batch_id):
 
 @auditor_required
 @require_POST
-def retry_deletion(request, batch_id):
+def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
     try:
-        retry = retry_rest(**requester(request), batch=batch)
-    except DeletionRefused as exc:
+        retry = deletion.retry_rest(actor=actor_of(request), batch=batch)
+    except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
         return redirect("recordings:deletion", batch_id=batch.pk)
     return queue_deletion(request, retry)
@@ -238,17 +248,16 @@ def retry_deletion(request, batch_id):
 
 @auditor_required
 @require_POST
-def sync_now(request):
+def sync_now(request: HttpRequest) -> HttpResponse:
     holder = lock_holder()
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
         return redirect("recordings:sync_runs")
     try:
-        run = queue_sync(requested_by=request.user)
-    except AlreadyQueued as exc:
+        run = tasks.request_sync(actor=actor_of(request))
+    except tasks.AlreadyQueued as exc:
         messages.info(request, f"{exc}: it runs when a worker takes it.")
         return redirect("recordings:sync_runs")
-    record_for(**requester(request), action=AuditEvent.Action.SYNC)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The sync", run))
     else:
@@ -258,14 +267,14 @@ def sync_now(request):
 
 @auditor_required
 @require_POST
-def retry_task(request, task_run_id):
+def retry_task(request: HttpRequest, task_run_id: int) -> HttpResponse:
     run = get_object_or_404(TaskRun, pk=task_run_id)
     if not tasks.can_retry(run):
         messages.info(request, "That work is queued, running or finished: there is nothing to retry.")
         return redirect("recordings:sync_runs")
     try:
         again = tasks.retry(run, requested_by=request.user)
-    except AlreadyQueued as exc:
+    except tasks.AlreadyQueued as exc:
         messages.info(request, f"{exc}: it runs when a worker takes it.")
         return redirect("recordings:sync_runs")
     if again.status == TaskRun.Status.UNQUEUED:

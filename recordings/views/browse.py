@@ -3,7 +3,7 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -44,7 +44,7 @@ from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
-from recordings.views.common import requester
+from recordings.views.common import actor_of
 from recordings.views.csv_export import export_csv
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError
@@ -194,7 +194,7 @@ def recording_detail(request, recording_id):
 
 @listener_required
 @require_http_methods(["GET", "HEAD"])
-def recording_audio(request, recording_id):
+def recording_audio(request: HttpRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     try:
         slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)
@@ -227,7 +227,7 @@ def recording_audio(request, recording_id):
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
         record_listening(
-            **requester(request),
+            actor=actor_of(request),
             recording=recording,
             action=Action.DOWNLOAD if downloading else Action.PLAY,
             status=upstream.status_code,

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.http import QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -9,10 +9,9 @@ from django.views.decorators.http import require_POST
 
 from recordings import concurrency
 from recordings.browsing import bulk_download
-from recordings.browsing.bulk_download import zip_chunks
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
-from recordings.views.common import requester
+from recordings.views.common import actor_of
 from recordings.views.selection import chosen_recordings
 
 
@@ -24,7 +23,7 @@ def back_to_list(request, level, message):
 
 @auditor_required
 @require_POST
-def download_zip(request):
+def download_zip(request: HttpRequest) -> HttpResponse:
     recordings, _ = chosen_recordings(request)
     count = recordings.count()
     if not count:
@@ -45,7 +44,7 @@ def download_zip(request):
             f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
         )
     response = StreamingHttpResponse(
-        StreamBody(zip_chunks(recordings, **requester(request)), slot.release),
+        StreamBody(bulk_download.zip_chunks(recordings, actor=actor_of(request)), slot.release),
         content_type="application/zip",
     )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"

@@ -1,16 +1,15 @@
 """What several views need from a request: who acts, and a form's errors in one sentence."""
 
-from recordings.auditing.trail import client_ip
+from django.forms import BaseForm
+from django.http import HttpRequest
+
+from recordings.auditing.trail import Actor, client_ip
 
 
-def requester(request) -> dict:
-    """Who acts, as the services take it for an audit entry or a deletion batch."""
-    return {
-        "user": request.user,
-        "ip_address": client_ip(request),
-        "user_agent": request.headers.get("User-Agent", ""),
-    }
+def actor_of(request: HttpRequest) -> Actor:
+    """Who acts in this request, as the services take it for the audit log and deletion batches."""
+    return Actor(user=request.user, ip_address=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
 
 
-def form_errors(form) -> str:
+def form_errors(form: BaseForm) -> str:
     return " ".join(error for errors in form.errors.values() for error in errors)

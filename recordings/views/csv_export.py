@@ -1,31 +1,29 @@
-"""A filtered view as CSV: logged (who, the filter, the row count) and capped at CSV_EXPORT_MAX_ROWS."""
+"""A filtered view as CSV, or back to the view saying why it is too large to export."""
 
-from django.conf import settings
 from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from recordings.auditing.trail import Action, record_for
-from recordings.browsing.exports import csv_response
-from recordings.views.common import requester
+from recordings.browsing import exports
+from recordings.views.common import actor_of
 
 
-def export_csv(request, queryset, *, columns: list[str], filename: str, noun: str, back_to: str):
-    limit = settings.CSV_EXPORT_MAX_ROWS
-    rows = queryset.order_by()[: limit + 1].count()
+def export_csv(
+    request: HttpRequest, queryset: QuerySet, *, columns: list[str], filename: str, noun: str, back_to: str
+) -> HttpResponse:
     query = request.GET.copy()
     query.pop("_export", None)
-    view = query.urlencode()
-    if rows > limit:
-        messages.error(
-            request,
-            f"This view holds more than {limit:,} rows, and a CSV export holds at most {limit:,}. "
-            "Narrow the filter (dates, numbers, type) and export it in parts.",
+    filter_query = query.urlencode()
+    try:
+        return exports.export_table(
+            actor=actor_of(request),
+            queryset=queryset,
+            columns=columns,
+            filename=filename,
+            noun=noun,
+            filter_query=filter_query,
         )
-        return redirect(f"{back_to}?{view}" if view else back_to)
-    rows_text = f"{rows:,} {noun}" + ("" if rows == 1 else "s")
-    record_for(
-        **requester(request),
-        action=Action.TABLE_EXPORT,
-        note=f"{rows_text}, " + (f"filtered by {view}" if view else "no filter"),
-    )
-    return csv_response(queryset, columns, filename)
+    except exports.ExportTooLarge as refused:
+        messages.error(request, str(refused))
+        return redirect(f"{back_to}?{filter_query}" if filter_query else back_to)

@@ -1,7 +1,7 @@
 """Notes pinned to a moment of a recording: adding one, and finding them by their text."""
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -12,10 +12,9 @@ from recordings.browsing.tables import ChoicePaginator
 from recordings.forms import MomentNoteForm
 from recordings.models import Recording
 from recordings.review import notes
-from recordings.review.notes import search_notes
 from recordings.review.tables import MomentNoteTable
 from recordings.roles import auditor_required
-from recordings.views.common import form_errors, requester
+from recordings.views.common import actor_of, form_errors
 
 NOTES_PER_PAGE = 50  # one of the tables' page sizes
 
@@ -26,7 +25,7 @@ def wants_json(request):
 
 @auditor_required
 @require_POST
-def add_note(request, recording_id):
+def add_note(request: HttpRequest, recording_id: str) -> HttpResponse:
     """Pin a note; the page's script posts it and shows it at once, without JavaScript it is a form."""
     recording = get_object_or_404(Recording, recording_id=recording_id)
     form = MomentNoteForm(request.POST, duration_ms=recording.recording_duration_ms)
@@ -36,7 +35,7 @@ def add_note(request, recording_id):
         messages.error(request, form_errors(form))
         return redirect(reverse("recordings:detail", args=[recording_id]) + "#notes")
     note = notes.add_note(
-        **requester(request),
+        actor=actor_of(request),
         recording=recording,
         at_ms=form.cleaned_data["at"],
         text=form.cleaned_data["text"],
@@ -50,8 +49,8 @@ def add_note(request, recording_id):
 
 @auditor_required
 @require_GET
-def note_search(request):
+def note_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL refuses NUL
-    table = MomentNoteTable(search_notes(query))
+    table = MomentNoteTable(notes.search_notes(query))
     RequestConfig(request, paginate={"per_page": NOTES_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
     return render(request, "recordings/notes.html", {"query": query, "table": table})

@@ -1,30 +1,23 @@
 """The review queue: auditors draw samples of recordings and step through them, keyboard first."""
 
 from django.contrib import messages
-from django.db.models import F
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
-from recordings.auditing.trail import record_for
 from recordings.browsing import listing
 from recordings.browsing.exports import csv_response
 from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.tables import ChoicePaginator
 from recordings.forms import ReviewItemForm, ReviewSampleForm
-from recordings.models import AuditEvent, ReviewItem
+from recordings.models import ReviewItem
 from recordings.review import samples as review_samples
 from recordings.review.notes import notes_by_recording
-from recordings.review.samples import (
-    SampleRefused,
-    create_sample,
-    criteria_query,
-    next_to_review,
-    samples_with_progress,
-)
+from recordings.review.samples import SampleRefused, criteria_query, next_to_review, samples_with_progress
 from recordings.review.tables import ReviewItemTable
 from recordings.roles import auditor_required
-from recordings.views.common import form_errors, requester
+from recordings.views.common import actor_of, form_errors
 
 ITEMS_PER_PAGE = 100  # one of the tables' page sizes
 EXPORT_COLUMNS = [
@@ -45,15 +38,15 @@ EXPORT_COLUMNS = [
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def samples(request):
+def samples(request: HttpRequest) -> HttpResponse:
     """The samples with their progress, and the form that draws a new one."""
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         criteria = form.criteria()
         filterset = RecordingFilter(criteria_query(criteria), queryset=listing.recordings(), auditor=True)
         try:
-            sample = create_sample(
-                **requester(request),
+            sample = review_samples.create_sample(
+                actor=actor_of(request),
                 name=form.cleaned_data["name"],
                 criteria=criteria,
                 recordings=filterset.qs,
@@ -99,7 +92,7 @@ def start(request, sample_id):
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def item(request, sample_id, position):
+def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
     """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     current = get_object_or_404(
@@ -109,7 +102,7 @@ def item(request, sample_id, position):
     if request.method == "POST":
         if form.is_valid():
             review_samples.review_item(
-                **requester(request),
+                actor=actor_of(request),
                 item=current,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
@@ -139,12 +132,7 @@ def item(request, sample_id, position):
 
 @auditor_required
 @require_GET
-def export(request, sample_id):
+def export(request: HttpRequest, sample_id: int) -> HttpResponse:
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
-    record_for(
-        **requester(request),
-        action=AuditEvent.Action.EXPORT,
-        note=f"{found.name}: {found.reviewed} of {found.total} reviewed",
-    )
-    items = found.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
+    items = review_samples.export_sample(actor=actor_of(request), sample=found)
     return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

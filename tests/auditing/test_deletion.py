@@ -21,6 +21,7 @@ from recordings.auditing.deletion import (
     start_deletion,
 )
 from recordings.auditing.holds import place_hold
+from recordings.auditing.trail import Actor
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording
 from recordings.sync.run import sync_recordings
@@ -47,7 +48,7 @@ def first_recordings(count):
 
 
 def requester(user):
-    return {"user": user, "ip_address": "127.0.0.1", "user_agent": "tests"}
+    return Actor(user=user, ip_address="127.0.0.1", user_agent="tests")
 
 
 # -- exactly what the confirmation showed ---------------------------------------------------------
@@ -99,7 +100,7 @@ def test_an_invalid_filter_is_an_error_not_a_wider_deletion(synced, auditor_clie
 
 def test_only_the_auditor_shown_a_batch_confirms_it_and_only_once(synced, auditor_client, django_user_model):
     other = django_user_model.objects.create_superuser("eve", password="pw")
-    batch = prepare_deletion(**requester(other), recordings=first_recordings(2))
+    batch = prepare_deletion(actor=requester(other), recordings=first_recordings(2))
     response = auditor_client.post("/bulk/delete", {"batch": batch.pk, "reason": "mine now"})
     assert response.status_code == 404
     confirm_deletion(user=other, batch_id=batch.pk, reason="ok")
@@ -108,7 +109,7 @@ def test_only_the_auditor_shown_a_batch_confirms_it_and_only_once(synced, audito
 
 
 def test_an_unconfirmed_batch_deletes_nothing(synced, auditor_user):
-    batch = prepare_deletion(**requester(auditor_user), recordings=first_recordings(2))
+    batch = prepare_deletion(actor=requester(auditor_user), recordings=first_recordings(2))
     assert process_batch(batch.pk) is True
     assert deletes(synced) == []
     assert set(batch.outcomes.values_list("status", flat=True)) == {Status.PENDING}
@@ -122,7 +123,7 @@ def confirmation_of(client, **posted):
 
 
 def hold(user, recording):
-    place_hold(**requester(user), reason="dispute", recording=recording)
+    place_hold(actor=requester(user), reason="dispute", recording=recording)
 
 
 def test_the_confirmation_restates_the_filters_the_count_the_cost_freed_and_the_holds(
@@ -201,7 +202,7 @@ def test_a_hold_placed_after_the_confirmation_page_is_reported_not_deleted(synce
 
 def all_held(user):
     recording = Recording.objects.order_by("pk").first()
-    place_hold(**requester(user), reason="dispute", call_uuid=recording.call_uuid)
+    place_hold(actor=requester(user), reason="dispute", call_uuid=recording.call_uuid)
     return {"scope": "view", "filter_query": f"call_uuid={recording.call_uuid}"}
 
 
@@ -287,14 +288,14 @@ class HoldDuringDelete:
 
     def delete_recording(self, recording_id):
         recording = Recording.objects.get(recording_id=recording_id)
-        self.placed.append(place_hold(**requester(self.user), reason="dispute", recording=recording))
+        self.placed.append(place_hold(actor=requester(self.user), reason="dispute", recording=recording))
         return self.client.delete_recording(recording_id)
 
 
 def test_a_hold_placed_while_vobiz_deletes_the_recording_is_reported_both_ways(synced, vobiz_client, auditor_user):
     recording = Recording.objects.first()
     batch = start_deletion(
-        **requester(auditor_user), recordings=Recording.objects.filter(pk=recording.pk), reason="cleanup"
+        actor=requester(auditor_user), recordings=Recording.objects.filter(pk=recording.pk), reason="cleanup"
     )
     client = HoldDuringDelete(vobiz_client, auditor_user)
     process_batch(batch.pk, client=client)
@@ -307,11 +308,11 @@ def test_a_hold_placed_while_vobiz_deletes_the_recording_is_reported_both_ways(s
 def test_a_hold_placed_before_the_deletion_reaches_a_recording_keeps_it(synced, vobiz_client, auditor_user):
     first, second = Recording.objects.order_by("pk")[:2]
     batch = start_deletion(
-        **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[first.pk, second.pk]), reason="x"
+        actor=requester(auditor_user), recordings=Recording.objects.filter(pk__in=[first.pk, second.pk]), reason="x"
     )
     client = HoldDuringDelete(vobiz_client, auditor_user)
     client.delete_recording = lambda recording_id: (  # deleting the first, a hold lands on the second
-        place_hold(**requester(auditor_user), reason="dispute", recording=second),
+        place_hold(actor=requester(auditor_user), reason="dispute", recording=second),
         vobiz_client.delete_recording(recording_id),
     )
     process_batch(batch.pk, client=client)
@@ -338,7 +339,7 @@ def test_placing_a_hold_waits_for_the_row_lock_a_deletion_holds(synced, auditor_
     locked.wait(5)
     started = time.monotonic()
     threading.Timer(0.5, release.set).start()
-    place_hold(**requester(auditor_user), reason="dispute", recording=recording)
+    place_hold(actor=requester(auditor_user), reason="dispute", recording=recording)
     thread.join()
     assert time.monotonic() - started >= 0.4
 
@@ -351,7 +352,7 @@ def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_s
 ):
     sent, unsent = Recording.objects.order_by("pk")[:2]
     batch = start_deletion(
-        **requester(auditor_user), recordings=Recording.objects.filter(pk__in=[sent.pk, unsent.pk]), reason="x"
+        actor=requester(auditor_user), recordings=Recording.objects.filter(pk__in=[sent.pk, unsent.pk]), reason="x"
     )
     # The worker that died had sent the first deletion (Vobiz carried it out) and marked the second.
     synced.account.delete(sent.recording_id)
@@ -366,7 +367,7 @@ def test_a_resumed_batch_asks_vobiz_about_a_deletion_left_in_flight_instead_of_s
 
 
 def test_a_batch_another_live_worker_holds_is_left_to_it(synced, vobiz_client, auditor_user):
-    batch = start_deletion(**requester(auditor_user), recordings=first_recordings(2), reason="x")
+    batch = start_deletion(actor=requester(auditor_user), recordings=first_recordings(2), reason="x")
     with DatabaseLock(lock_name(batch.pk)):
         assert process_batch(batch.pk, client=vobiz_client) is False
     assert deletes(synced) == []
@@ -387,7 +388,7 @@ def queries_for(client, query):
 
 def test_a_view_entirely_on_hold_offers_no_delete_at_the_same_query_count(synced, auditor_client, auditor_user):
     call_uuid = Recording.objects.order_by("pk").first().call_uuid
-    place_hold(**requester(auditor_user), reason="dispute", call_uuid=call_uuid)
+    place_hold(actor=requester(auditor_user), reason="dispute", call_uuid=call_uuid)
     one_call, other_call = f"q={call_uuid}", f"q={Recording.objects.exclude(call_uuid=call_uuid).first().call_uuid}"
     queries_for(auditor_client, one_call), queries_for(auditor_client, other_call)  # counts cached alike
 

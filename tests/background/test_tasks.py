@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from recordings.auditing.deletion import start_deletion
+from recordings.auditing.trail import Actor
 from recordings.background.tasks import STALLED_AFTER, queue_deletion, recover
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, SyncRun, TaskRun
 from recordings.sync.run import sync_recordings
@@ -266,7 +267,9 @@ def test_a_deletion_batch_whose_worker_is_killed_half_way_is_finished_by_another
     sync_recordings(SyncOptions(), client=vobiz_client)
     fake_vobiz.latency = 0.05
     batch = start_deletion(
-        user=auditor_user, ip_address=None, user_agent="", recordings=Recording.objects.all(), reason="retention"
+        actor=Actor(user=auditor_user, ip_address=None, user_agent=""),
+        recordings=Recording.objects.all(),
+        reason="retention",
     )
     queue_deletion(batch)
     env = production_settings({key: value for key, value in subprocess_env.items() if key != "REDIS_URL"})

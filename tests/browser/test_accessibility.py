@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from recordings.auditing.trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
@@ -59,11 +60,10 @@ def pages(fake_vobiz, vobiz_client, django_user_model):
     AuditEvent.objects.create(at=timezone.now(), user=auditor, username="auditor", action="play", recording=recording)
     batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="retention")
     DeletionOutcome.objects.create(batch=batch, recording=recording, status=DeletionOutcome.Status.FAILED)
-    add_note(user=auditor, ip_address=None, user_agent="", recording=recording, at_ms=5000, text="Greeting")
+    actor = Actor(user=auditor, ip_address=None, user_agent="")
+    add_note(actor=actor, recording=recording, at_ms=5000, text="Greeting")
     sample = create_sample(
-        user=auditor,
-        ip_address=None,
-        user_agent="",
+        actor=actor,
         name="Quality sample",
         criteria={},
         recordings=Recording.objects.all(),

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from recordings.auditing.holds import place_hold
+from recordings.auditing.trail import Actor
 from recordings.models import DeletionOutcome, Recording
 from recordings.roles import AUDITORS
 from recordings.sync.run import sync_recordings
@@ -42,7 +43,7 @@ def test_deleting_a_filtered_view_from_the_filters_to_each_outcome(signed_in, au
     wav = Recording.objects.filter(recording_format="wav").order_by("pk")
     wav.update(monthly_recording_storage_amount=Decimal("0.5"))
     held = wav.first()
-    place_hold(user=auditor, ip_address=None, user_agent="", reason="dispute", recording=held)
+    place_hold(actor=Actor(user=auditor, ip_address=None, user_agent=""), reason="dispute", recording=held)
     to_delete = wav.count() - 1
     page = signed_in("auditor", "pw")
 
