@@ -10,7 +10,7 @@ from recordings.auditing.trail import record_for
 from recordings.browsing import listing
 from recordings.browsing.exports import csv_response
 from recordings.browsing.filters import RecordingFilter
-from recordings.browsing.tables import ChoicePaginator
+from recordings.browsing.tables import TableOptionsForm
 from recordings.forms import ReviewItemForm, ReviewSampleForm
 from recordings.models import AuditEvent, ReviewItem
 from recordings.review import samples as review_samples
@@ -77,7 +77,8 @@ def sample(request, sample_id):
     table = ReviewItemTable(
         found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
     )
-    RequestConfig(request, paginate={"per_page": ITEMS_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
+    options = TableOptionsForm(request.GET).table_options(per_page=ITEMS_PER_PAGE)
+    RequestConfig(request, paginate=options.paginate()).configure(table)
     return render(
         request,
         "recordings/review_sample.html",
