@@ -1,22 +1,25 @@
 """The filter forms above the recordings table and the audit log; every filter is a plain GET parameter.
 
-Each form also carries its table's rows per page and sort, so that one GET form makes every view
-of a table and each view is a shareable URL. Those two narrow nothing: the view hands them to
-django-tables2, and they are no part of what a count depends on (`filters_in_force`).
+Each form also shows its table's rows per page and sort (a TableOptionsForm of the same query), so
+that one GET form makes every view of a table and each view is a shareable URL. Those two are no
+filters: they narrow nothing, and no count depends on them (`filters_in_force`).
 """
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import django_filters
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Exists, QuerySet
+from django.forms import BoundField
+from django.http import QueryDict
 from django.utils import timezone
 
 from recordings.browsing import search as browsing_search
 from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
-from recordings.browsing.tables import PER_PAGE_CHOICES
+from recordings.browsing.tables import TableOptions, TableOptionsForm
 from recordings.browsing.transcript_search import masked_recordings
 from recordings.models import AuditEvent, LegalHold, Recording, ReviewState
 from recordings.time_zones import start_of_local_day
@@ -29,44 +32,41 @@ RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
 DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
 
 
-TABLE_OPTIONS = ("per_page", "sort")
-
-
 class TableFilterSet(django_filters.FilterSet):
     """Filters above a django-tables2 table, with the table's own options in the same form."""
 
-    per_page = django_filters.TypedChoiceFilter(
-        label="Rows",
-        choices=[(choice, f"{choice} per page") for choice in PER_PAGE_CHOICES],
-        coerce=int,
-        empty_value=PER_PAGE_CHOICES[0],
-        method="table_option",
-    )
-    sort = django_filters.CharFilter(widget=forms.HiddenInput, method="table_option")
     # Shown first, beside Apply; the other filters fold behind "More filters" (none: a plain grid).
     searched_first: tuple[str, ...] = ()
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in TABLE_OPTIONS:  # after the filters in the form
-            self.filters[name] = self.filters.pop(name)
+    def __init__(self, data: QueryDict | None = None, *args: object, **kwargs: object) -> None:
+        super().__init__(data, *args, **kwargs)
+        self.options_form = TableOptionsForm(data)
 
-    def table_option(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
-        return queryset  # the table sorts and pages (the view passes these on)
+    def is_valid(self) -> bool:
+        """Whether the whole query is: its filters and its table's options."""
+        return super().is_valid() and self.options_form.is_valid()
 
     @property
-    def rows_per_page(self) -> int:
-        self.is_valid()
-        return self.form.cleaned_data.get("per_page") or PER_PAGE_CHOICES[0]
+    def table_options(self) -> TableOptions:
+        return self.options_form.table_options()
+
+    def visible_fields(self) -> list[BoundField]:
+        """The form's fields to show: the filters, then the table's options."""
+        return self.form.visible_fields() + self.options_form.visible_fields()
+
+    def hidden_fields(self) -> list[BoundField]:
+        return self.form.hidden_fields() + self.options_form.hidden_fields()
 
     def filters_in_force(self) -> dict[str, str]:
         """The valid filters that are set, as text: what a count of this view depends on."""
         self.is_valid()
-        return {
-            name: str(value)
-            for name, value in self.form.cleaned_data.items()
-            if name not in TABLE_OPTIONS and value not in (None, "")
-        }
+        return {name: str(value) for name, value in self.form.cleaned_data.items() if value not in (None, "")}
+
+    def query_key(self) -> str:
+        """The query but for its page number, as text: all the form's values and errors come from it.
+        Names sorted, each one's values in their order (a field shows the last of them)."""
+        data = self.data
+        return urlencode([(name, value) for name in sorted(data) if name != "page" for value in data.getlist(name)])
 
 
 OLDEST_AGE_DAYS = 36_500  # a hundred years: anything more is a typing mistake
@@ -93,7 +93,7 @@ class RecordingFilter(TableFilterSet):
     call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
     transcript = django_filters.CharFilter(
         label="Words said",
-        method="table_option",  # searched last, by filter_queryset: it orders the rows as well
+        method="filter_transcript",
         widget=forms.TextInput(attrs={"placeholder": "Words in the transcript", "type": "search"}),
     )
     recording_type = django_filters.ChoiceFilter(label="Type", choices=RECORDING_TYPES, empty_label="Any type")
@@ -159,14 +159,15 @@ class RecordingFilter(TableFilterSet):
         model = Recording
         fields = []
 
-    transcript_search: browsing_transcript_search.Search | None = None  # what `qs` searched of the words said
-
     def __init__(self, *args, auditor: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if not auditor:
             del self.filters["review"]
             del self.filters["hold"]
             del self.filters["masked"]
+        # Searched last, on the rows the other filters leave: the search orders them as well.
+        self.filters["transcript"] = self.filters.pop("transcript")
+        self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
 
     def filter_masked(self, queryset, name, value):
         return masked_recordings(queryset)
@@ -174,17 +175,24 @@ class RecordingFilter(TableFilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.present()  # deleted and gone recordings only on request
-        queryset = super().filter_queryset(queryset)
-        if words := self.form.cleaned_data.get("transcript"):
-            self.transcript_search = browsing_transcript_search.search(queryset, text=words)
-            return self.transcript_search.recordings
-        return queryset
+        return super().filter_queryset(queryset)
+
+    def filter_transcript(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        self.searched = browsing_transcript_search.search(queryset, text=value)
+        return self.searched.recordings
+
+    @property
+    def transcript_search(self) -> browsing_transcript_search.Search | None:
+        """The search of the words said that filtering made (None without words), with its own
+        count and order: filtered first, whenever it is asked."""
+        self.qs  # filtering, once (django-filter keeps `qs`), searches the words
+        return self.searched
 
     @property
     def counted_qs(self) -> QuerySet:
         """The same recordings as `qs`, in the form that counts them soonest."""
-        queryset = self.qs  # which makes `transcript_search`
-        return self.transcript_search.counted if self.transcript_search else queryset
+        search = self.transcript_search
+        return search.counted if search else self.qs
 
     def filter_status(self, queryset, name, value):
         return queryset.removed() if value == "removed" else queryset

@@ -1,9 +1,11 @@
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 import django_tables2 as tables
+from django import forms
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from recordings.browsing.counting import Summary
 from recordings.models import AuditEvent, Recording, SyncRun
 from recordings.templatetags.recording_format import action_badge, badge, id_link, local_time
 
@@ -12,41 +14,69 @@ INDEX_ONLY_OFFSET = 1_000  # rows skipped before a page is read ids first (Recor
 COUNT_ATTRS = {"td": {"class": "num"}, "th": {"class": "num"}}
 
 
-class ChoicePaginator(Paginator):
-    """Pages of one of the offered sizes, whatever a URL asks for (django-tables2 passes it on)."""
-
-    def __init__(self, object_list, per_page, *args, **kwargs):
-        if per_page not in PER_PAGE_CHOICES:
-            per_page = PER_PAGE_CHOICES[0]
-        super().__init__(object_list, per_page, *args, **kwargs)
+MAX_PAGE = 1_000_000  # beyond any real table: a URL asking more only makes a count scan further
 
 
-class CountedPaginator(ChoicePaginator):
+@dataclass(frozen=True)
+class TableOptions:
+    """A table's rows per page and the page it shows, as its query asks for them: read once per
+    request (`TableOptionsForm.table_options`), then given to the count and to the paginator."""
+
+    per_page: int = PER_PAGE_CHOICES[0]
+    page: int = 1  # as far as counting goes: django-tables2 reads and checks the page itself
+
+    def paginate(self, paginator_class: type[Paginator] | None = None, **kwargs: object) -> dict[str, object]:
+        """RequestConfig's `paginate`: an OptionsPaginator (or a subclass, told `kwargs` too), told these options."""
+        return {"paginator_class": paginator_class or OptionsPaginator, "options": self, **kwargs}
+
+
+class TableOptionsForm(forms.Form):
+    """The one reader of a table's options in a query; a table's filter form shows its fields among
+    the filters' (TableFilterSet), so that one GET form makes every view of a table."""
+
+    per_page = forms.TypedChoiceField(
+        label="Rows",
+        choices=[(choice, f"{choice} per page") for choice in PER_PAGE_CHOICES],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)  # read by RequestConfig, kept by the form
+
+    def table_options(self, *, per_page: int = PER_PAGE_CHOICES[0]) -> TableOptions:
+        """The options asked for; `per_page` when none (or one not offered) is."""
+        self.is_valid()  # a size not offered is the form's error, and no choice
+        chosen = self.cleaned_data.get("per_page") if self.is_bound else None
+        try:
+            page = min(max(int(self.data.get("page", 1)), 1), MAX_PAGE)
+        except ValueError:
+            page = 1
+        return TableOptions(per_page=chosen or per_page, page=page)
+
+
+class OptionsPaginator(Paginator):
+    """Pages of the table options' size. RequestConfig passes on the query's own `per_page`, read
+    again unchecked; the options have read it already, refusing a size not offered."""
+
+    def __init__(self, object_list: object, per_page: int, *args: object, options: TableOptions, **kwargs: object):
+        super().__init__(object_list, options.per_page, *args, **kwargs)
+
+
+class CountedPaginator(OptionsPaginator):
     """Told the count the page already computed (a Summary), so that it does not count again.
 
     When the summary is a lower bound ("more than N"), the paginator knows of one row more, so
     the page after the bound's last exists; the template then does not name a last page.
     """
 
-    def __init__(self, *args, summary, **kwargs):
+    def __init__(self, *args: object, summary: Summary, **kwargs: object):
         super().__init__(*args, **kwargs)
         self.count_is_lower_bound = not summary.exact
         self.known_count = summary.count if summary.exact else summary.count + 1
 
     @cached_property
-    def count(self):
+    def count(self) -> int:
         return self.known_count
-
-
-MAX_PAGE = 1_000_000  # beyond any real table: a URL asking more only makes a count scan further
-
-
-def page_number(params: Mapping[str, str]) -> int:
-    """The page a query string asks for, as far as counting goes (django-tables2 validates it itself)."""
-    try:
-        return min(max(int(params.get("page", 1)), 1), MAX_PAGE)
-    except ValueError:
-        return 1
 
 
 class RecordingTable(tables.Table):

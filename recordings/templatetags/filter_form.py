@@ -2,31 +2,27 @@
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlencode
 
 from django import forms, template
 from django.utils import timezone
-from django_filters import FilterSet
 
-from recordings.browsing.filters import TABLE_OPTIONS
+from recordings.browsing.filters import TableFilterSet
 from recordings.templatetags.recording_format import day_month_year
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def filter_form_state(context: template.Context, filterset: FilterSet) -> str:
+def filter_form_state(context: template.Context, filterset: TableFilterSet) -> str:
     """Everything the filter form's HTML depends on, as the key of its cached copy: the page, its
     query but for the page number (every field's value and error comes from it), the fields the
     viewer's role gets, and the zone and day the quick date ranges are counted in."""
     request = context["request"]
-    # Names sorted, each one's values in their order: a field shows the last of them.
-    query = [(name, value) for name in sorted(request.GET) if name != "page" for value in request.GET.getlist(name)]
     zone = getattr(request, "viewer_zone", None)
     return "|".join(
         (
             request.path,
-            urlencode(query),
+            filterset.query_key(),
             ",".join(filterset.form.fields),
             zone.name if zone else "",
             timezone.localdate().isoformat(),
@@ -35,12 +31,12 @@ def filter_form_state(context: template.Context, filterset: FilterSet) -> str:
 
 
 @register.simple_tag
-def other_filters_in_force(filterset: FilterSet) -> int:
+def other_filters_in_force(filterset: TableFilterSet) -> int:
     """How many filters besides those shown first are set, or in error: "More filters" opens for them."""
     form = filterset.form
     if not form.is_bound:
         return 0
-    folded = [name for name in form.fields if name not in filterset.searched_first and name not in TABLE_OPTIONS]
+    folded = [name for name in form.fields if name not in filterset.searched_first]
     return sum(1 for name in folded if form.data.get(name, "") not in ("", None) or name in form.errors)
 
 
@@ -52,15 +48,16 @@ class FilterInWords:
 
 
 @register.simple_tag
-def filters_in_words(filterset: FilterSet) -> list[FilterInWords]:
+def filters_in_words(filterset: TableFilterSet) -> list[FilterInWords]:
     """Each valid filter in force, labelled and valued as the form shows it: what a summary of the
     view restates (the table's, a deletion's confirmation)."""
     if not filterset.is_valid():
         return []
     form = filterset.form
     shown = []
-    for name, value in form.cleaned_data.items():
-        if name in TABLE_OPTIONS or value in (None, ""):
+    for name in filterset.base_filters:  # as declared: the words said are searched last, but shown second
+        value = form.cleaned_data.get(name)
+        if value in (None, ""):
             continue
         field = form.fields[name]
         if isinstance(field, forms.ChoiceField):

@@ -7,7 +7,7 @@ from django_tables2 import RequestConfig
 
 from recordings.browsing.exports import AUDIT_COLUMNS
 from recordings.browsing.filters import AuditEventFilter
-from recordings.browsing.tables import AuditEventTable, ChoicePaginator
+from recordings.browsing.tables import AuditEventTable
 from recordings.models import AuditEvent
 from recordings.roles import auditor_required
 from recordings.views.csv_export import export_csv
@@ -28,7 +28,6 @@ def audit_log(request):
             noun="audit event",
             back_to=reverse("recordings:audit_log"),
         )
-    table = AuditEventTable(filterset.qs, order_by_field="sort")
-    paginate = {"per_page": filterset.rows_per_page, "paginator_class": ChoicePaginator}
-    RequestConfig(request, paginate=paginate).configure(table)
+    table = AuditEventTable(filterset.qs)
+    RequestConfig(request, paginate=filterset.table_options.paginate()).configure(table)
     return render(request, "recordings/audit_log.html", {"filter": filterset, "table": table})

@@ -31,14 +31,7 @@ from recordings.browsing.media import (
     download_name,
     open_audio,
 )
-from recordings.browsing.tables import (
-    AuditEventTable,
-    ChoicePaginator,
-    CountedPaginator,
-    RecordingTable,
-    SyncRunTable,
-    page_number,
-)
+from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
 from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
@@ -67,12 +60,12 @@ def recording_list(request):
             noun="recording",
             back_to=reverse("recordings:list"),
         )
-    rows = filterset.rows_per_page
+    options = filterset.table_options
     search = filterset.transcript_search
     summary = summarise(
         filterset.counted_qs,
         filters=filterset.filters_in_force(),
-        at_least=page_number(request.GET) * rows,
+        at_least=options.page * options.per_page,
         bound=count_bound(search.best_first) if search else counting.COUNT_BOUND,
     )
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
@@ -81,9 +74,7 @@ def recording_list(request):
         search=bool(search),
         exclude=excluded if search else excluded + RecordingTable.SEARCH_COLUMNS,
     )
-    RequestConfig(
-        request, paginate={"per_page": rows, "paginator_class": CountedPaginator, "summary": summary}
-    ).configure(table)
+    RequestConfig(request, paginate=options.paginate(CountedPaginator, summary=summary)).configure(table)
     hold = filterset.form.cleaned_data.get("hold") if auditor else None
     return render(
         request,
@@ -278,8 +269,9 @@ def call_detail(request, call_uuid):
 @require_GET
 def sync_runs(request):
     queue = queue_rows()
-    table = SyncRunTable(runs(), order_by_field="sort")
-    RequestConfig(request, paginate={"per_page": 50, "paginator_class": ChoicePaginator}).configure(table)
+    table = SyncRunTable(runs())
+    options = TableOptionsForm(request.GET).table_options(per_page=50)
+    RequestConfig(request, paginate=options.paginate()).configure(table)
     return render(
         request,
         "recordings/sync_runs.html",

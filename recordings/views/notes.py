@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from recordings.browsing.tables import ChoicePaginator
+from recordings.browsing.tables import TableOptionsForm
 from recordings.forms import MomentNoteForm
 from recordings.models import Recording
 from recordings.review import notes
@@ -52,5 +52,6 @@ def add_note(request: HttpRequest, recording_id: str) -> HttpResponse:
 def note_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL refuses NUL
     table = MomentNoteTable(notes.search_notes(query))
-    RequestConfig(request, paginate={"per_page": NOTES_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
+    options = TableOptionsForm(request.GET).table_options(per_page=NOTES_PER_PAGE)
+    RequestConfig(request, paginate=options.paginate()).configure(table)
     return render(request, "recordings/notes.html", {"query": query, "table": table})

@@ -9,7 +9,7 @@ from django_tables2 import RequestConfig
 from recordings.browsing import listing
 from recordings.browsing.exports import csv_response
 from recordings.browsing.filters import RecordingFilter
-from recordings.browsing.tables import ChoicePaginator
+from recordings.browsing.tables import TableOptionsForm
 from recordings.forms import ReviewItemForm, ReviewSampleForm
 from recordings.models import ReviewItem
 from recordings.review import samples as review_samples
@@ -70,7 +70,8 @@ def sample(request, sample_id):
     table = ReviewItemTable(
         found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
     )
-    RequestConfig(request, paginate={"per_page": ITEMS_PER_PAGE, "paginator_class": ChoicePaginator}).configure(table)
+    options = TableOptionsForm(request.GET).table_options(per_page=ITEMS_PER_PAGE)
+    RequestConfig(request, paginate=options.paginate()).configure(table)
     return render(
         request,
         "recordings/review_sample.html",
