@@ -11,7 +11,7 @@ MOVED = {
 
 
 def point(apps, schema_editor, moves):
-    task_result = apps.get_model("django_tasks_db", "DBTaskResult")
+    task_result = apps.get_model("django_tasks_database", "DBTaskResult")
     for old, new in moves.items():
         for row in task_result.objects.filter(task_path__startswith=old).only("task_path"):
             if old.endswith(".") or row.task_path == old:
@@ -30,7 +30,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("recordings", "0017_transcript_vector"),
-        ("django_tasks_db", "0021_conditional_partial_index_ordering"),
+        ("django_tasks_database", "0021_conditional_partial_index_ordering"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards)]
