@@ -6,11 +6,11 @@ import re
 import pytest
 
 from recordings.browsing import counting
+from recordings.formatting import amount_in
 from recordings.models import AuditEvent, Recording
 from recordings.roles import SUPPORT, role_group
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import amount_in
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
 

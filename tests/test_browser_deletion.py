@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from recordings.auditing.holds import place_hold
+from recordings.formatting import money
 from recordings.models import DeletionOutcome, Recording
 from recordings.roles import AUDITORS
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import money
 from tests.conftest import user_in_role
 from tests.test_browser import fake_account  # noqa: F401 (a fixture)
 

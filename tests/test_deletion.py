@@ -21,11 +21,11 @@ from recordings.auditing.deletion import (
     start_deletion,
 )
 from recordings.auditing.holds import place_hold
+from recordings.formatting import money
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import money
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
 

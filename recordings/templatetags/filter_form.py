@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_filters import FilterSet
 
 from recordings.browsing.filters import TABLE_OPTIONS
-from recordings.templatetags.recording_format import day_month_year
+from recordings.formatting import day_month_year
 
 register = template.Library()
 
