@@ -2,6 +2,7 @@
 
 import pytest
 from django.template import Context, Template
+from pytest_django.fixtures import Settings
 
 from recordings.formatting import duration, hours_minutes, moment, moment_ms
 
@@ -46,7 +47,7 @@ def test_moments_and_durations() -> None:
     assert hours_minutes(45_000) == "45 s"
 
 
-def test_the_template_tags_are_the_same_functions(settings) -> None:
+def test_the_template_tags_are_the_same_functions(settings: Settings) -> None:
     settings.BILLING_CURRENCY = "INR"
     settings.PHONE_REGION = "IN"
     code = (
