@@ -1,4 +1,3 @@
-import re
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -7,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from recordings.browsing.filters import DATE_BOUNDS, RECORDING_TYPES
+from recordings.formatting import moment_ms
 from recordings.models import ReviewState
 
 
@@ -23,9 +23,6 @@ class ReasonForm(forms.Form):
     )
 
 
-MOMENT = re.compile(r"(?:(?:(\d{1,3}):)?(\d{1,4}):)?(\d{1,6}(?:\.\d{0,3})?)")
-
-
 MAX_MOMENT_MS = 24 * 3600 * 1000  # when a recording's duration is unknown: longer than any call
 
 
@@ -34,15 +31,14 @@ class MomentField(forms.CharField):
 
     default_error_messages = {"invalid": "Write the moment as seconds (83) or minutes:seconds (1:23)."}
 
-    def to_python(self, value):
+    def to_python(self, value: str | None) -> int | None:
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        match = MOMENT.fullmatch(value.strip())
-        if not match:
+        at_ms = moment_ms(value)
+        if at_ms is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        hours, minutes, seconds = match.groups()
-        return round((int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)) * 1000)
+        return at_ms
 
 
 class MomentNoteForm(forms.Form):

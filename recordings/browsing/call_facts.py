@@ -1,12 +1,12 @@
 """Turns a Vobiz call detail record into facts a support person reads at a glance."""
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from recordings.templatetags.money import amount_in
-from recordings.templatetags.phone_numbers import phone
+from recordings.formatting import amount_in, phone
 
 HANGUP_CAUSES = {
     "NORMAL_CLEARING": "Normal hang-up",
@@ -26,7 +26,7 @@ HANGUP_CAUSES = {
 }
 
 
-def when(value):
+def when(value: object) -> datetime | None:
     if isinstance(value, str):
         try:
             return parse_datetime(value)
@@ -35,21 +35,22 @@ def when(value):
     return value if isinstance(value, datetime) else None
 
 
-def seconds(value):
+def seconds(value: str | float | None) -> float | None:
+    """A CDR's count of seconds ("12", 12.5) as a number; None when missing or not a number."""
     try:
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 
 
-def hangup_in_words(cdr):
+def hangup_in_words(cdr: dict[str, Any]) -> str | None:
     cause = str(cdr.get("hangup_cause") or "")
     words = HANGUP_CAUSES.get(cause) or cdr.get("hangup_cause_name") or cause.replace("_", " ").capitalize()
     code = cdr.get("hangup_cause_code")
     return f"{words} ({cause}{f', {code}' if code not in (None, '') else ''})" if cause else (words or None)
 
 
-def call_facts(cdr):
+def call_facts(cdr: dict[str, Any]) -> list[tuple[str, object, str]]:
     """The CDR as (label, value, kind) rows; kind tells the template how to show the value."""
     cost = cdr.get("total_cost") if cdr.get("total_cost") not in (None, "") else cdr.get("cost")
     currency = str(cdr.get("currency") or settings.BILLING_CURRENCY).strip().upper()

@@ -1,4 +1,3 @@
-import logging
 import re
 
 from django.db import connection
@@ -7,6 +6,7 @@ from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 
+from recordings.full_text import SqliteIndex, sqlite_index_present
 from recordings.models import Recording
 
 PHONE_QUERY = re.compile(r"^[\d\s+()./-]+$")
@@ -67,13 +67,11 @@ def search(queryset: QuerySet[Recording], *, text: str) -> QuerySet[Recording]:
 # SQLite's trigram index of conference names and the triggers that keep it up to date, made by
 # migration 0007_conference_name_search. PostgreSQL's is a plain index: nothing to name here.
 CONFERENCE_FTS_TABLE = "recordings_conference_fts"
-
-
-CONFERENCE_FTS_OBJECTS = (
-    CONFERENCE_FTS_TABLE,
-    "recordings_conference_fts_ai",
-    "recordings_conference_fts_au",
-    "recordings_conference_fts_ad",
+CONFERENCE_INDEX = SqliteIndex(
+    table=CONFERENCE_FTS_TABLE,
+    name="conference name index",
+    when_missing="searching by scan",
+    migration="recordings/migrations/0007_conference_name_search.py",
 )
 
 
@@ -99,40 +97,11 @@ def conference_name_contains(text: str) -> Q | GreaterThan:
     contains = Q(conference_name__icontains=text)
     if connection.vendor == "postgresql" and not TRIGRAM_WORD.search(text):
         return GreaterThan(StrIndex(Upper("conference_name"), Upper(Value(text))), 0)
-    if connection.vendor != "sqlite" or len(text) < TRIGRAM or not sqlite_conference_index():
+    if connection.vendor != "sqlite" or len(text) < TRIGRAM or not sqlite_index_present(CONFERENCE_INDEX):
         return contains
     phrase = '"' + text.replace('"', '""') + '"'  # a string: no FTS5 query syntax in the text
     candidates = RawSQL(f"SELECT rowid FROM {CONFERENCE_FTS_TABLE} WHERE {CONFERENCE_FTS_TABLE} MATCH %s", [phrase])
     return Q(pk__in=candidates) & contains
-
-
-_missing_index_logged = False
-
-
-def sqlite_conference_index() -> bool:
-    """Whether the FTS table and all its triggers exist: without a trigger it would miss names.
-
-    One look at sqlite_master (microseconds). The migration skips them on a SQLite without the
-    trigram tokenizer, and a later migration that rebuilds recordings_recording drops the triggers.
-    """
-    global _missing_index_logged
-    present = sqlite_objects_exist(CONFERENCE_FTS_OBJECTS)
-    if not present and not _missing_index_logged:
-        _missing_index_logged = True
-        logging.getLogger(__name__).warning(
-            "The conference name index (%s and its triggers) is missing or incomplete: searching by scan. "
-            "See recordings/migrations/0007_conference_name_search.py.",
-            CONFERENCE_FTS_TABLE,
-        )
-    return present
-
-
-def sqlite_objects_exist(names: tuple[str, ...]) -> bool:
-    """Whether every one of these SQLite tables and triggers exists: one look at sqlite_master."""
-    with connection.cursor() as cursor:
-        placeholders = ", ".join(["%s"] * len(names))
-        cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({placeholders})", names)
-        return cursor.fetchone()[0] == len(names)
 
 
 def starts_with(field: str, text: str) -> Q:

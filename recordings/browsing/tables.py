@@ -6,8 +6,8 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from recordings.browsing.counting import Summary
+from recordings.formatting import action_badge, badge, id_link, local_time
 from recordings.models import AuditEvent, Recording, SyncRun
-from recordings.templatetags.recording_format import action_badge, badge, id_link, local_time
 
 PER_PAGE_CHOICES = (25, 50, 100)
 INDEX_ONLY_OFFSET = 1_000  # rows skipped before a page is read ids first (RecordingTable.page_records)

@@ -22,7 +22,6 @@ Highlights are made by the database around private-use characters that stored te
 saying "<script>" shows as text.
 """
 
-import logging
 import re
 from dataclasses import dataclass
 from hashlib import md5
@@ -35,17 +34,14 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django_cte import CTE, with_cte
 
-from recordings.browsing.search import sqlite_objects_exist
+from recordings.full_text import SqliteIndex, sqlite_index_present
 from recordings.models import Transcript, TranscriptIndex, TranscriptVector
 
-logger = logging.getLogger(__name__)
-
-FTS_TABLE = "recordings_transcript_fts"
-FTS_OBJECTS = (
-    FTS_TABLE,
-    "recordings_transcript_fts_ai",
-    "recordings_transcript_fts_au",
-    "recordings_transcript_fts_ad",
+TRANSCRIPT_INDEX = SqliteIndex(
+    table="recordings_transcript_fts",
+    name="transcript search index",
+    when_missing="transcript search finds nothing",
+    migration="recordings/migrations/0010_transcripts.py",
 )
 START, STOP = "\ue000", "\ue001"
 WORD = re.compile(r"[^\W_]+")
@@ -87,7 +83,7 @@ def search(queryset: QuerySet, *, text: str) -> Search:
     transcript as `matched`, whose `snippet` has the matches between START and STOP; ranked best
     match first (`transcript_rank`, higher is better) unless the words are too common to rank."""
     words = search_words(text)
-    if not words or (connection.vendor != "postgresql" and not sqlite_index_present()):
+    if not words or (connection.vendor != "postgresql" and not sqlite_index_present(TRANSCRIPT_INDEX)):
         return Search(queryset.none(), queryset.none(), best_first=True)
     full_text = FullText(words)
     # As an attribute of its own: a row read without this prefetch shows no snippet rather than
@@ -226,20 +222,3 @@ def highlighted(snippet: str | None) -> SafeString:
 def masked_recordings(queryset: QuerySet) -> QuerySet:
     """Recordings whose transcript had payment or identity data masked: for auditors to review."""
     return queryset.filter(Q(transcript__masked=True))
-
-
-_missing_index_logged = False
-
-
-def sqlite_index_present() -> bool:
-    """Whether the FTS table and all its triggers exist (see migration 0010_transcripts)."""
-    global _missing_index_logged
-    present = sqlite_objects_exist(FTS_OBJECTS)
-    if not present and not _missing_index_logged:
-        _missing_index_logged = True
-        logger.warning(
-            "The transcript search index (%s and its triggers) is missing or incomplete: transcript search finds "
-            "nothing. See recordings/migrations/0010_transcripts.py.",
-            FTS_TABLE,
-        )
-    return present

@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from recordings.auditing.trail import Actor, record_for
+from recordings.formatting import moment
 from recordings.models import AuditEvent, MomentNote, Recording
-from recordings.templatetags.moments import moment
 
 
 @transaction.atomic

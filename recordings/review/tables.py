@@ -1,14 +1,15 @@
 """Tables of the quality review pages: notes at moments, samples and their recordings."""
 
+from datetime import datetime
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from recordings.browsing.tables import COUNT_ATTRS
+from recordings.formatting import badge, duration, local_time, moment, phone
 from recordings.models import MomentNote, ReviewItem
-from recordings.templatetags.moments import moment
-from recordings.templatetags.phone_numbers import phone
-from recordings.templatetags.recording_format import badge, duration, local_time
 
 
 class MomentNoteTable(tables.Table):
@@ -25,16 +26,16 @@ class MomentNoteTable(tables.Table):
         attrs = {"class": "notes-found"}
         empty_text = "No note matches."
 
-    def render_created_at(self, value):
+    def render_created_at(self, value: datetime) -> SafeString | str:
         return local_time(value)
 
-    def render_at_ms(self, record):
+    def render_at_ms(self, record: MomentNote) -> SafeString:
         url = reverse("recordings:detail", args=[record.recording.recording_id])
         return format_html(
             '<a class="mono" href="{}?t={}#notes">{}</a>', url, record.at_ms // 1000, moment(record.at_ms)
         )
 
-    def render_call(self, record):
+    def render_call(self, record: MomentNote) -> SafeString:
         recording = record.recording
         return format_html("{} → {}", phone(recording.from_number) or "–", phone(recording.to_number) or "–")
 
@@ -58,28 +59,28 @@ class ReviewItemTable(tables.Table):
         attrs = {"class": "review-items"}
         empty_text = "This sample holds no recording."
 
-    def render_position(self, record):
+    def render_position(self, record: ReviewItem) -> SafeString:
         url = reverse("recordings:review_item", args=[record.sample_id, record.position])
         return format_html('<a href="{}">{}</a>', url, record.position)
 
-    def render_added(self, value):
+    def render_added(self, value: datetime) -> SafeString | str:
         return local_time(value)
 
-    def render_from_number(self, value):
+    def render_from_number(self, value: str) -> str | None:
         return phone(value)
 
-    def render_to_number(self, value):
+    def render_to_number(self, value: str) -> str | None:
         return phone(value)
 
-    def render_duration(self, value):
+    def render_duration(self, value: int) -> str:
         return duration(value)
 
-    def render_outcome(self, record):
+    def render_outcome(self, record: ReviewItem) -> SafeString:
         if not record.outcome:
             return format_html('<span class="muted">{}</span>', "waiting")
         return badge(record.outcome, record.get_outcome_display())
 
-    def render_reviewer(self, record):
+    def render_reviewer(self, record: ReviewItem) -> SafeString | str:
         if not record.outcome:
             return ""
         return format_html("{}, {}", record.reviewed_by or "a removed user", local_time(record.reviewed_at))

@@ -7,7 +7,7 @@ from django import forms, template
 from django.utils import timezone
 
 from recordings.browsing.filters import TableFilterSet
-from recordings.templatetags.recording_format import day_month_year
+from recordings.formatting import day_month_year
 
 register = template.Library()
 

@@ -1,12 +1,8 @@
+"""`{{ note.at_ms|moment }}`: a moment of a recording as its player shows it (recordings.formatting)."""
+
 from django import template
 
+from recordings.formatting import moment
+
 register = template.Library()
-
-
-@register.filter
-def moment(milliseconds):
-    """A position in a recording as its player shows it, in whole seconds gone by: 62500 -> "1:02"."""
-    seconds = int(milliseconds) // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+register.filter("moment", moment)

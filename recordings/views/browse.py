@@ -1,5 +1,4 @@
 import logging
-import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,6 +32,7 @@ from recordings.browsing.media import (
 )
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
+from recordings.formatting import moment_ms
 from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
@@ -137,15 +137,6 @@ def recording_count(request):
     )
 
 
-def start_seconds(value):
-    """`?t=83`, `?t=83.5` or `?t=1:23` as whole seconds; anything else is no start."""
-    match = re.fullmatch(r"(?:(\d{1,4}):)?(\d{1,6})(?:\.\d*)?", value.strip())
-    if not match:
-        return 0
-    minutes, seconds = match.groups()
-    return int(minutes or 0) * 60 + int(seconds)
-
-
 HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log has them all
 
 
@@ -153,7 +144,7 @@ HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log ha
 @require_GET
 def recording_detail(request, recording_id):
     recording = get_object_or_404(Recording, recording_id=recording_id)
-    start = start_seconds(request.GET.get("t", ""))
+    start = (moment_ms(request.GET.get("t", "")) or 0) // 1000  # ?t=83 or ?t=1:23: whole seconds
     siblings = []
     if recording.call_uuid:
         siblings = recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)

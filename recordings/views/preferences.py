@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from recordings import time_zones
+from recordings.formatting import zone_name
 from recordings.roles import listener_required
-from recordings.templatetags.recording_format import zone_name
 
 FOLLOW_BROWSER = ""
 

@@ -4,8 +4,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from recordings.formatting import phone
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
-from recordings.templatetags.phone_numbers import phone
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from tests.factories import make_recording
 from vobiz.fake.data import FakeAccount

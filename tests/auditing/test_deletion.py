@@ -22,11 +22,11 @@ from recordings.auditing.deletion import (
 )
 from recordings.auditing.holds import place_hold
 from recordings.auditing.trail import Actor
+from recordings.formatting import money
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import money
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
 

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.auditing.usage import Day, cost_by_month, daily_chart, nice_step, per_day
+from recordings.formatting import calendar_month
 from recordings.models import Recording
-from recordings.templatetags.recording_format import calendar_month
 from tests.factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,5 @@
 """axe-core on every page, in a real Chromium: no serious or critical finding anywhere."""
 
-import os
 from decimal import Decimal
 
 import pytest
@@ -10,16 +9,12 @@ from recordings.auditing.trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
-from recordings.roles import AUDITORS, SUPPORT, role_group
-from recordings.sync.run import sync_recordings
-from recordings.sync.walk import SyncOptions
+from recordings.roles import AUDITORS, SUPPORT
+from tests.conftest import user_in_role
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "listen-carefully-42"
 BLOCKING = {"serious", "critical"}
 
 
@@ -45,17 +40,10 @@ def assert_none(found):
     assert not listed, "\n".join(listed)
 
 
-def make_user(django_user_model, username, role):
-    user = django_user_model.objects.create_user(username, password=PASSWORD)
-    user.groups.add(role_group(role))
-    return user
-
-
 @pytest.fixture
-def pages(fake_vobiz, vobiz_client, django_user_model):
+def pages(synced, django_user_model):
     """Every page of the dashboard an auditor sees, with the data each needs."""
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    auditor = make_user(django_user_model, "auditor", AUDITORS)
+    auditor = user_in_role(django_user_model, "auditor", AUDITORS)
     recording = Recording.objects.order_by("-add_time")[2]
     AuditEvent.objects.create(at=timezone.now(), user=auditor, username="auditor", action="play", recording=recording)
     batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="retention")
@@ -92,7 +80,7 @@ def pages(fake_vobiz, vobiz_client, django_user_model):
 
 
 def test_no_page_has_a_serious_or_critical_finding(signed_in, axe, pages):
-    page = signed_in("auditor", PASSWORD)
+    page = signed_in("auditor")
     found = {}
     for path in pages:
         response = page.goto(path)
@@ -106,17 +94,13 @@ def test_no_page_has_a_serious_or_critical_finding(signed_in, axe, pages):
     assert_none(found)
 
 
-def test_the_sign_in_page_and_a_support_users_pages_have_none(
-    browser, live_server, signed_in, axe, pages, django_user_model
-):
-    context = browser.new_context(base_url=live_server.url)
-    login = context.new_page()
+def test_the_sign_in_page_and_a_support_users_pages_have_none(open_page, signed_in, axe, pages, django_user_model):
+    login = open_page()
     login.goto("/accounts/login/")
     assert findings(axe, login) == []
-    context.close()
 
-    make_user(django_user_model, "support", SUPPORT)
-    page = signed_in("support", PASSWORD)
+    user_in_role(django_user_model, "support", SUPPORT)
+    page = signed_in("support")
     found = {}
     for path in pages[:7]:
         page.goto(path)

@@ -1,41 +1,16 @@
 """The dashboard in a real Chromium against a live server and the fake Vobiz API."""
 
-import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from recordings.browsing import counting
+from recordings.formatting import amount_in
 from recordings.models import AuditEvent, Recording
-from recordings.roles import SUPPORT, role_group
-from recordings.sync.run import sync_recordings
-from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import amount_in
-from tests.conftest import AUTH_ID, AUTH_TOKEN
-from vobiz.fake.data import FakeAccount
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.conftest import HOSTILE_CONFERENCE, HOSTILE_NUMBER
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
-HOSTILE_CONFERENCE = "<script>window.__injected=2</script>"
-
-
-@pytest.fixture
-def fake_account():
-    account = FakeAccount(count=80, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
-    account.set_override(5, {"from_number": HOSTILE_NUMBER, "conference_name": HOSTILE_CONFERENCE})
-    return account
-
-
-@pytest.fixture
-def page(signed_in, fake_vobiz, vobiz_client, django_user_model):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    user = django_user_model.objects.create_user("support", password="listen-carefully-42")
-    user.groups.add(role_group(SUPPORT))
-    return signed_in("support", "listen-carefully-42")
 
 
 def first_column_texts(page, column):
@@ -101,7 +76,7 @@ def test_only_pressing_play_fetches_audio_and_logs_a_play(page, fake_vobiz):
     page.goto(f"/recordings/{moment.recording_id}/?t=0:30")
     page.wait_for_load_state("networkidle")
     player = page.locator("main [data-player]").first
-    playwright_sync.expect(player).to_contain_text("Starts at 0:30")
+    expect(player).to_contain_text("Starts at 0:30")
     assert "0:00 / " + format_duration(moment.recording_duration_ms) in player.inner_text()
     assert audio_requests == [] and not played().exists()
 
@@ -149,6 +124,6 @@ def test_a_count_beyond_the_bound_is_replaced_by_the_exact_one(page, monkeypatch
     exact = Recording.objects.present().filter(recording_format="mp3").count()
     assert exact > 25
     # Its script then fetches the exact figure.
-    playwright_sync.expect(summary).to_contain_text(f"{exact} recordings")
-    playwright_sync.expect(summary).to_contain_text("in all")
+    expect(summary).to_contain_text(f"{exact} recordings")
+    expect(summary).to_contain_text("in all")
     assert "Page 1 of more than" in page.locator(".pagination-info").inner_text()

@@ -1,50 +1,30 @@
 """The daily work of support and auditors in a real Chromium: time zones, the player, the keyboard,
 a phone's screen."""
 
-import os
 import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from recordings.models import Recording, SyncRun, ViewerPreference
-from recordings.roles import AUDITORS, SUPPORT, role_group
-from recordings.sync.run import sync_recordings
-from recordings.sync.walk import SyncOptions
-from tests.conftest import AUTH_ID, AUTH_TOKEN
-from vobiz.fake.data import FakeAccount
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from recordings.roles import AUDITORS, SUPPORT
+from tests.conftest import HOSTILE_NUMBER, user_in_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "listen-carefully-42"
-HOSTILE_NUMBER = '<img src=x onerror="window.__injected=1">'
 
 
 @pytest.fixture
-def fake_account():
-    """The browser tests' account: one recording's number is long markup, shown as text."""
-    account = FakeAccount(count=80, seed=11, auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
-    account.set_override(5, {"from_number": HOSTILE_NUMBER})
-    return account
-
-
-@pytest.fixture
-def support(fake_vobiz, vobiz_client, django_user_model):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    user = django_user_model.objects.create_user("support", password=PASSWORD)
-    user.groups.add(role_group(SUPPORT))
-    return user
+def support(synced, django_user_model):
+    return user_in_role(django_user_model, "support", SUPPORT)
 
 
 def test_times_follow_the_browsers_time_zone(signed_in, support):
-    page = signed_in("support", PASSWORD, timezone_id="Asia/Kolkata")
+    page = signed_in("support", timezone_id="Asia/Kolkata")
     # The page reports the browser's zone and is shown again in it (Chromium says Asia/Calcutta,
     # the older name of the same zone, which is kept by its current one).
-    playwright_sync.expect(page.locator("[data-time-zone]")).to_have_attribute("data-time-zone", "Asia/Kolkata")
+    expect(page.locator("[data-time-zone]")).to_have_attribute("data-time-zone", "Asia/Kolkata")
     assert ViewerPreference.objects.get(user=support).time_zone == "Asia/Kolkata"
     assert "days in India Time" in page.locator("main").text_content()
     recording = Recording.objects.order_by("-add_time", "-id").first()
@@ -74,7 +54,7 @@ def current_time(audio):
 
 def test_the_player_starts_at_t_seeks_by_ten_seconds_and_keeps_the_speed(signed_in, support):
     recording = long_recording()
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     page.goto(f"/recordings/{recording.recording_id}/?t=0:30")
     player = page.locator("main [data-player]").first
     audio = start(player)
@@ -92,7 +72,7 @@ def test_the_player_starts_at_t_seeks_by_ten_seconds_and_keeps_the_speed(signed_
     speed.click()
     speed.click()  # 1× → 1.25× → 1.5×
     assert audio.evaluate("a => a.playbackRate") == 1.5
-    playwright_sync.expect(speed).to_have_text("1.5×")
+    expect(speed).to_have_text("1.5×")
 
     # Another page, another player: the chosen speed again.
     other = Recording.objects.exclude(pk=recording.pk).filter(recording_format="mp3").first()
@@ -100,11 +80,11 @@ def test_the_player_starts_at_t_seeks_by_ten_seconds_and_keeps_the_speed(signed_
     player = page.locator("main [data-player]").first
     audio = start(player)
     assert audio.evaluate("a => a.playbackRate") == 1.5
-    playwright_sync.expect(player.locator("[data-player-speed]")).to_have_text("1.5×")
+    expect(player.locator("[data-player-speed]")).to_have_text("1.5×")
 
 
 def test_starting_one_player_pauses_the_others(signed_in, support):
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     rows = page.locator("table tbody tr [data-player]")
     first = start(rows.nth(0))
     second = start(rows.nth(1))
@@ -128,7 +108,7 @@ GAINS_SPY = """
 def test_caller_only_and_callee_only_play_one_side_of_the_call(signed_in, support):
     """Caller is the left channel, callee the right: the Web Audio graph sends only that one to
     both ears (its four gains, in order: left to left, left to right, right to left, right to right)."""
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     page.context.add_init_script(GAINS_SPY)
     page.goto(f"/recordings/{long_recording().recording_id}/")
     player = page.locator("main [data-player]").first
@@ -139,10 +119,10 @@ def test_caller_only_and_callee_only_play_one_side_of_the_call(signed_in, suppor
         return page.evaluate("window.__gains.map(g => g.gain.value)")
 
     channel.select_option("caller")
-    playwright_sync.expect(player).to_have_attribute("data-channel", "caller")
+    expect(player).to_have_attribute("data-channel", "caller")
     assert gains() == [1, 1, 0, 0]
     channel.select_option("callee")
-    playwright_sync.expect(player).to_have_attribute("data-channel", "callee")
+    expect(player).to_have_attribute("data-channel", "callee")
     assert gains() == [0, 0, 1, 1]
     channel.select_option("both")
     assert gains() == [1, 0, 0, 1]
@@ -150,7 +130,7 @@ def test_caller_only_and_callee_only_play_one_side_of_the_call(signed_in, suppor
 
 
 def test_rows_are_one_tab_stop_each_with_keys_for_search_and_pages(signed_in, support):
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     rows = page.locator("table[data-row-keys] tbody tr")
     assert rows.count() == 25
 
@@ -184,17 +164,17 @@ def test_rows_are_one_tab_stop_each_with_keys_for_search_and_pages(signed_in, su
 
 
 def test_the_playing_row_is_marked(signed_in, support):
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     row = page.locator("table tbody tr").nth(1)
     audio = start(row.locator("[data-player]"))
-    playwright_sync.expect(row).to_have_class(re.compile(r"\bis-playing\b"))
+    expect(row).to_have_class(re.compile(r"\bis-playing\b"))
     assert row.get_attribute("aria-current") == "true"
     audio.evaluate("a => a.pause()")
-    playwright_sync.expect(row).not_to_have_class(re.compile(r"\bis-playing\b"))
+    expect(row).not_to_have_class(re.compile(r"\bis-playing\b"))
 
 
 def test_a_rows_moment_is_shared_by_its_copy_link_and_carried_into_details(signed_in, support):
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     row = page.locator("table tbody tr").nth(2)
     recording_id = row.locator("[data-player]").get_attribute("data-link").strip("/").rsplit("/", 1)[-1]
@@ -216,7 +196,7 @@ def test_a_rows_moment_is_shared_by_its_copy_link_and_carried_into_details(signe
 
 
 def test_on_a_phone_the_menu_folds_the_search_comes_first_and_rows_are_cards(signed_in, support, tmp_path):
-    page = signed_in("support", PASSWORD, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = signed_in("support", viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     menu = page.get_by_role("button", name="Menu")
     sign_out = page.get_by_role("button", name="Sign out")
     assert menu.is_visible() and not sign_out.is_visible()
@@ -249,12 +229,11 @@ def test_on_a_phone_the_menu_folds_the_search_comes_first_and_rows_are_cards(sig
 
 
 def test_at_1440_pixels_the_table_fits_with_a_flag_and_a_long_number(signed_in, support, django_user_model):
-    auditor = django_user_model.objects.create_user("auditor", password=PASSWORD)
-    auditor.groups.add(role_group(AUDITORS))
+    user_in_role(django_user_model, "auditor", AUDITORS)
     newest = list(Recording.objects.order_by("-add_time", "-id")[:3])
     Recording.objects.filter(pk=newest[0].pk).update(review_state="flagged", review_note="Agent promised a refund")
     Recording.objects.filter(pk=newest[1].pk).update(conference_name="Quarterly review with the whole sales team")
-    page = signed_in("auditor", PASSWORD)
+    page = signed_in("auditor")
     assert HOSTILE_NUMBER in page.inner_text("table")  # the longest number is on the page
     table = page.locator(".table-scroll")
     assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the table scrolls sideways at 1440 px"
@@ -288,9 +267,8 @@ def remote_object_id(cdp, locator):
 
 
 def test_at_1440_pixels_a_playing_rows_seek_bar_is_long_enough_to_aim_at(signed_in, support, django_user_model):
-    auditor = django_user_model.objects.create_user("auditor", password=PASSWORD)
-    auditor.groups.add(role_group(AUDITORS))
-    page = signed_in("auditor", PASSWORD)
+    user_in_role(django_user_model, "auditor", AUDITORS)
+    page = signed_in("auditor")
     row = page.locator("table tbody tr").nth(1)
     audio = start(row.locator("[data-player]"))
     assert seek_bar_width(page, audio) >= 120  # beside the buttons it was 32 px, about 10 of them a bar
@@ -320,7 +298,7 @@ def test_at_1440_pixels_the_sync_runs_fit_with_a_failed_run_at_a_million(signed_
         error="Vobiz stopped answering: HTTPSConnectionPool(host='api.vobiz.ai', port=443): Read timed out. "
         "(read timeout=30), after 5 attempts",
     )
-    page = signed_in("support", PASSWORD)
+    page = signed_in("support")
     page.goto("/sync/")
     table = page.locator(".table-scroll")
     assert "Read timed out" in table.inner_text()

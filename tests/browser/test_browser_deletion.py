@@ -1,32 +1,23 @@
 """Deleting a filtered view in a real Chromium: the confirmation restates it, and does what it said."""
 
-import os
 import re
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from recordings.auditing.holds import place_hold
 from recordings.auditing.trail import Actor
+from recordings.formatting import money
 from recordings.models import DeletionOutcome, Recording
 from recordings.roles import AUDITORS
-from recordings.sync.run import sync_recordings
-from recordings.sync.walk import SyncOptions
-from recordings.templatetags.money import money
-from tests.browser.test_browser import fake_account  # noqa: F401 (a fixture)
 from tests.conftest import user_in_role
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def auditor(fake_vobiz, vobiz_client, django_user_model):
-    sync_recordings(SyncOptions(), client=vobiz_client)
+def auditor(synced, django_user_model):
     return user_in_role(django_user_model, "auditor", AUDITORS)
 
 
@@ -45,7 +36,7 @@ def test_deleting_a_filtered_view_from_the_filters_to_each_outcome(signed_in, au
     held = wav.first()
     place_hold(actor=Actor(user=auditor, ip_address=None, user_agent=""), reason="dispute", recording=held)
     to_delete = wav.count() - 1
-    page = signed_in("auditor", "pw")
+    page = signed_in("auditor")
 
     page.get_by_text("More filters").click()
     page.select_option("select[name=recording_format]", "wav")

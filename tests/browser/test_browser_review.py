@@ -9,21 +9,17 @@ from array import array
 import pytest
 
 from recordings.models import AuditEvent, MomentNote, Recording, ReviewSample
-from recordings.roles import AUDITORS, role_group
-from recordings.sync.run import sync_recordings
-from recordings.sync.walk import SyncOptions
-from tests.browser.test_browser import fake_account  # noqa: F401 (a fixture)
+from recordings.roles import AUDITORS
+from tests.conftest import user_in_role
 from vobiz.fake import audio as fake_audio
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def auditor_page(signed_in, fake_vobiz, vobiz_client, django_user_model):
-    sync_recordings(SyncOptions(), client=vobiz_client)
-    user = django_user_model.objects.create_user("auditor", password="review-carefully-42")
-    user.groups.add(role_group(AUDITORS))
-    return signed_in("auditor", "review-carefully-42")
+def auditor_page(synced, signed_in, django_user_model):
+    user_in_role(django_user_model, "auditor", AUDITORS)
+    return signed_in("auditor")
 
 
 def long_recording():

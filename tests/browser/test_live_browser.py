@@ -6,7 +6,6 @@ import pytest
 import requests
 
 from recordings.models import Recording, Transcript
-from tests.browser.test_browser import fake_account, page  # noqa: F401 (fixtures)
 from vobiz.fake.callbacks import CallbackSender
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +19,7 @@ def sender(fake_vobiz, live_server, settings):
     sender.session.close()
 
 
-def test_a_recording_appears_after_its_callback(page, sender):  # noqa: F811
+def test_a_recording_appears_after_its_callback(page, sender):
     first_row = page.locator("table tbody tr").first
     text, place = first_row.inner_text(), first_row.bounding_box()
     recording_id = sender.new_call()

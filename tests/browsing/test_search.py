@@ -13,8 +13,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from recordings import full_text
 from recordings.browsing import search as browsing_search
-from recordings.browsing.search import CONFERENCE_FTS_OBJECTS, CONFERENCE_FTS_TABLE, sqlite_conference_index
+from recordings.browsing.search import CONFERENCE_FTS_TABLE, CONFERENCE_INDEX
 from recordings.models import Recording
 from recordings.sync.normalise import normalise
 from recordings.sync.store import store_recordings
@@ -151,7 +152,7 @@ def test_the_page_finds_a_conference_by_part_of_its_name(support_client, named):
 
 @sqlite_only
 def test_sqlite_search_reads_the_trigram_table(named):
-    assert sqlite_conference_index(), "the migration made no FTS5 table or its triggers are gone"
+    assert full_text.sqlite_index_present(CONFERENCE_INDEX), "the migration made no FTS5 table or its triggers are gone"
     queryset = browsing_search.search(Recording.objects.all(), text="review brid")
     sql, params = queryset.query.sql_with_params()
     assert CONFERENCE_FTS_TABLE in sql
@@ -165,7 +166,7 @@ def test_sqlite_search_reads_the_trigram_table(named):
 @sqlite_only
 def test_sqlite_search_scans_when_a_trigger_is_missing(named, monkeypatch, caplog):
     """A migration that rebuilds the table on SQLite drops its triggers: the search must not miss rows."""
-    monkeypatch.setattr(browsing_search, "_missing_index_logged", False)
+    monkeypatch.setattr(full_text, "_logged_missing", set())
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER recordings_conference_fts_au")  # undone with the test's transaction
     Recording.objects.filter(conference_name="ops-bridge-042").update(conference_name="ops-bridge-043")
@@ -268,6 +269,6 @@ def index_objects():
         if connection.vendor == "postgresql":
             cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", [PG_INDEX])
         else:
-            names = CONFERENCE_FTS_OBJECTS
+            names = CONFERENCE_INDEX.objects
             cursor.execute(f"SELECT name FROM sqlite_master WHERE name IN ({', '.join(['%s'] * len(names))})", names)
         return {row[0] for row in cursor.fetchall()}

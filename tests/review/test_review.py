@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
+from recordings.formatting import phone
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample
 from recordings.review import samples
 from recordings.review.samples import Candidate, draw
-from recordings.templatetags.phone_numbers import phone
 from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db

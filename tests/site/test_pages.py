@@ -1,11 +1,11 @@
 import pytest
 from django.utils import timezone
 
+from recordings.formatting import phone
 from recordings.models import CallDetail, Recording, SyncRun, Transcript
 from recordings.roles import SUPPORT, role_group
 from recordings.sync.run import sync_recordings
 from recordings.sync.walk import SyncOptions
-from recordings.templatetags.phone_numbers import phone
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from tests.factories import make_recording
 from vobiz.fake.data import FakeAccount
@@ -123,7 +123,7 @@ def test_call_page_query_count_does_not_grow_with_recordings(support_client, dja
         support_client.get("/calls/shared-call/")
 
 
-@pytest.mark.parametrize("t, start", [("83", 83), ("83.9", 83), ("1:23", 83)])
+@pytest.mark.parametrize("t, start", [("83", 83), ("83.9", 83), ("1:23", 83), ("1:02:03", 3723)])
 def test_start_time_forms(support_client, t, start):
     recording = make_recording()
     assert support_client.get(f"/recordings/{recording.recording_id}/", {"t": t}).context["start"] == start

@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from recordings.formatting import phone
 from recordings.models import CallDetail
-from recordings.templatetags.phone_numbers import phone
 from tests.factories import make_recording
 
 

@@ -11,8 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from recordings.models import AuditEvent
-from recordings.templatetags.recording_format import (
+from recordings.formatting import (
     ACTION_COLOURS,
     badge,
     calendar_day,
@@ -22,6 +21,7 @@ from recordings.templatetags.recording_format import (
     id_url,
     local_time,
 )
+from recordings.models import AuditEvent
 
 
 def render(code, **context):
