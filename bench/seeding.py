@@ -190,6 +190,16 @@ def progress(what: str, done: int, total: int, started: float) -> None:
         print(f"  {done:,}/{total:,} {what} ({rate:,.0f}/s)", file=sys.stderr, flush=True)
 
 
+def load_timings(started: float, loaded: float, indexed: float, indexes: int) -> dict[str, float]:
+    """A load's phases, in seconds: rows, indexes, then statistics (ending now)."""
+    return {
+        "load_s": loaded - started,
+        "indexes_s": indexed - loaded,
+        "analyze_s": time.perf_counter() - indexed,
+        "indexes_rebuilt": indexes,
+    }
+
+
 # -- a database seeded with recordings --------------------------------------------------------------
 
 
@@ -260,12 +270,7 @@ class SeededSqlite:
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
-        return {
-            "load_s": loaded - started,
-            "indexes_s": indexed - loaded,
-            "analyze_s": time.perf_counter() - indexed,
-            "indexes_rebuilt": len(indexes),
-        }
+        return load_timings(started, loaded, indexed, len(indexes))
 
     def analyze(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -366,12 +371,7 @@ class SeededPostgres:
             indexed = time.perf_counter()
         with self._connect(self.url) as conn:
             conn.execute("VACUUM (ANALYZE)")
-        return {
-            "load_s": loaded - started,
-            "indexes_s": indexed - loaded,
-            "analyze_s": time.perf_counter() - indexed,
-            "indexes_rebuilt": len(indexes),
-        }
+        return load_timings(started, loaded, indexed, len(indexes))
 
     def analyze(self) -> None:
         with self._connect(self.url) as conn:

@@ -209,7 +209,16 @@ def run_manage(
     return usage
 
 
-def measure_sync(children, workers, count, base_url, database, workdir, debug, checkout=PROJECT):
+def measure_sync(
+    children: ExitStack,
+    workers: int,
+    count: int,
+    base_url: str,
+    database: "SqliteDatabases | PostgresDatabases",
+    workdir: Path,
+    debug: bool,
+    checkout: Path = PROJECT,
+) -> SyncResult:
     """A full sync into a fresh database, with its wall time, peak RSS and a check of the result."""
     tag = f"{count}-w{workers}-{Path(checkout).name}"
     with database.fresh(tag) as database_url:
@@ -279,7 +288,7 @@ def list_request_count(server):
     return sum(1 for r in server.requests_log if r.method == "GET" and r.path.endswith("/Recording/"))
 
 
-def stored_ids(env, checkout):
+def stored_ids(env: dict[str, str], checkout: Path) -> set[str]:
     return set(shell_json(env, STORED_IDS_SNIPPET, cwd=checkout))
 
 
@@ -334,7 +343,9 @@ def measure_arrivals(children, args, database, workdir, checkout, arrivals):
     return result
 
 
-def bench_moving(args, database, workdir):
+def bench_moving(
+    args: argparse.Namespace, database: "SqliteDatabases | PostgresDatabases", workdir: Path
+) -> list[MovingResult]:
     results = []
     checkouts = [PROJECT, *([Path(args.baseline)] if args.baseline else [])]
     with ExitStack() as children:
@@ -438,7 +449,13 @@ class PagesResult:
     after_analyze: dict
 
 
-def measure_pages_after_sync(children, args, database, workdir, checkout):
+def measure_pages_after_sync(
+    children: ExitStack,
+    args: argparse.Namespace,
+    database: "SqliteDatabases | PostgresDatabases",
+    workdir: Path,
+    checkout: Path,
+) -> PagesResult:
     """A first full sync into a fresh database, then the pages' times before and after an ANALYZE."""
     count, name = args.pages_after_sync, checkout_name(checkout)
     tag = f"pages-{name}"
@@ -534,7 +551,9 @@ class PostgresDatabases:
 # -- one count, and the report ------------------------------------------------------------------
 
 
-def bench_count(count, args, database, workdir):
+def bench_count(
+    count: int, args: argparse.Namespace, database: "SqliteDatabases | PostgresDatabases", workdir: Path
+) -> CountResult:
     with ExitStack() as children:
         base_url = fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{count}.log")
         if args.skip_floor:
@@ -778,7 +797,7 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, interrupt)
     started_at = datetime.now(UTC)
