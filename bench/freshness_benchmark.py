@@ -24,10 +24,8 @@ Every process it starts is stopped at the end.
 import argparse
 import json
 import os
-import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,15 +39,15 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from load_test import free_port, manage, start, wait_for  # noqa: E402
+from processes import PYTHON, free_port, manage, production_env, signed_in, start, start_gunicorn, wait_for  # noqa: E402
+from seeding import recreate_postgres  # noqa: E402
 
 from vobiz.fake.callbacks import CallbackSender  # noqa: E402
 from vobiz.fake.data import FakeAccount  # noqa: E402
 from vobiz.fake.server import FakeVobizServer  # noqa: E402
 
-PYTHON = sys.executable
 POLL_SECONDS = 0.05
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+SIGN_IN_SECONDS = 10.0
 
 
 def percentile(values, share):
@@ -57,27 +55,12 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def signed_in(base, username, password):
-    session = requests.Session()
-    page = session.get(base + "/accounts/login/", timeout=10)
-    token = CSRF.search(page.text).group(1)
-    answer = session.post(
-        base + "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
-        headers={"Referer": base + "/accounts/login/"},
-        timeout=10,
-    )
-    if answer.url.rstrip("/") != base:
-        raise SystemExit(f"could not sign in: landed on {answer.url}")
-    return session
-
-
 class Load:
     """Clients asking for pages without pause, and the first page's times meanwhile."""
 
-    def __init__(self, base, username, password, threads, sample):
+    def __init__(self, base: str, username: str, password: str, threads: int, sample: dict[str, str]) -> None:
         self.base = base
-        self.sessions = [signed_in(base, username, password) for _ in range(threads)]
+        self.sessions = [signed_in(base, username, password, SIGN_IN_SECONDS) for _ in range(threads)]
         self.paths = ["/", f"/?q={sample['number']}", f"/recordings/{sample['recording_id']}/", "/?page=40", "/"]
         self.first_page_seconds = []
         self.errors = 0
@@ -110,8 +93,10 @@ class Load:
                 self.first_page_seconds.append(time.perf_counter() - began)
 
 
-def measure(args, base, account, username, password):
-    watcher = signed_in(base, username, password)
+def measure(
+    args: argparse.Namespace, base: str, account: FakeAccount, username: str, password: str
+) -> tuple[list[float], list[float], int]:
+    watcher = signed_in(base, username, password, SIGN_IN_SECONDS)
     sender = CallbackSender(account, base)
     answers, freshness, missed = [], [], 0
     for _ in range(args.callbacks):
@@ -132,7 +117,7 @@ def measure(args, base, account, username, password):
     return answers, freshness, missed
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432", help="server, without a database")
@@ -156,57 +141,36 @@ def main():
     if args.database == "sqlite":
         database_url = f"sqlite:///{folder / 'db.sqlite3'}"
     else:
-        import psycopg
-
-        with psycopg.connect(args.pg_url + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_name}"')
-            conn.execute(f'CREATE DATABASE "{args.pg_name}"')
         database_url = f"{args.pg_url}/{args.pg_name}"
+        recreate_postgres(database_url)
 
     account = FakeAccount(count=args.count, seed=5)
     username, password = "bench", secrets.token_urlsafe(12)
     with ExitStack() as stack, FakeVobizServer(account=account) as fake:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_COOKIES": "0",
-            "VOBIZ_AUTH_ID": account.auth_id,
-            "VOBIZ_AUTH_TOKEN": account.auth_token,
-            "VOBIZ_API_URL": fake.base_url,
-            "VOBIZ_MEDIA_HOSTS": "127.0.0.1",
-            "DASHBOARD_PUBLIC_URL": base,
-            "LOG_LEVEL": "WARNING",
-        }
+        env = production_env(
+            database_url,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            VOBIZ_AUTH_ID=account.auth_id,
+            VOBIZ_AUTH_TOKEN=account.auth_token,
+            VOBIZ_API_URL=fake.base_url,
+            VOBIZ_MEDIA_HOSTS="127.0.0.1",
+            DASHBOARD_PUBLIC_URL=base,
+            LOG_LEVEL="WARNING",
+        )
         env.pop("REDIS_URL", None)  # the default queue is what is measured
         print(f"Seeding {args.count:,} recordings through the sync ({args.database})…", flush=True)
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
         manage(env, "sync_recordings")
-        subprocess.run(
-            [PYTHON, "manage.py", "create_user", username, "--role", "auditor"],
-            cwd=PROJECT,
-            env={**env, "DASHBOARD_PASSWORD": password},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        manage({**env, "DASHBOARD_PASSWORD": password}, "create_user", username, "--role", "auditor")
         sample = account.page(10, 1)[0][0]
         sample = {"recording_id": sample["recording_id"], "number": sample["from_number"][-6:]}
         log = stack.enter_context(open(folder / "processes.log", "w"))
-        gunicorn = str(Path(PYTHON).parent / "gunicorn")
-        start(
-            stack,
-            [gunicorn, "vobiz_dashboard.wsgi", "--worker-class", "gthread", "--workers", str(args.workers)]
-            + ["--threads", "8", "--bind", f"127.0.0.1:{port}"],
-            env,
-            log,
-        )
+        start_gunicorn(stack, env, log, port, args.workers, threads=8)
         interval = [] if args.worker_interval is None else ["--interval", str(args.worker_interval)]
-        start(stack, [PYTHON, "manage.py", "db_worker", *interval], env, log)
+        start(stack, [PYTHON, "manage.py", "db_worker", *interval], log, env)
         wait_for(base + "/healthz")
 
         load = Load(base, username, password, args.load_threads, sample)

@@ -17,58 +17,29 @@ import csv
 import json
 import os
 import secrets
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import requests
+from processes import (
+    PROJECT,
+    PYTHON,
+    free_port,
+    manage,
+    production_env,
+    shell_json,
+    start_fake_vobiz,
+    start_gunicorn,
+    wait_for,
+)
 
-PROJECT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 FAKE_PORT = 8765  # the media address FakeAccount gives its recordings by default
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {seconds}s")
-
-
-def start(stack, command, env, log):
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop():
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-    stack.callback(stop)
-    return process
-
-
-def manage(env, *args):
-    subprocess.run([PYTHON, "manage.py", *args], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def prepare(env, sample_path, username, password):
-    """Migrations, static files, a signed-in auditor, and ids and numbers to look for."""
+def prepare(env: dict[str, str], sample_path: Path, username: str, password: str) -> dict:
+    """Migrations, static files, a signed-in auditor, and ids and numbers to look for (also written
+    to `sample_path`, for locust)."""
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     script = f"""
@@ -81,11 +52,12 @@ user.set_password({password!r}); user.save()
 total = Recording.objects.count()
 step = max(1, total // 300)
 rows = list(Recording.objects.order_by("pk").values_list("recording_id", "call_uuid", "from_number")[::step][:300])
-json.dump({{"count": total, "recordings": [r[0] for r in rows], "calls": [r[1] for r in rows if r[1]],
-           "numbers": [r[2] for r in rows if r[2]]}}, open({str(sample_path)!r}, "w"))
+print(json.dumps({{"count": total, "recordings": [r[0] for r in rows], "calls": [r[1] for r in rows if r[1]],
+                  "numbers": [r[2] for r in rows if r[2]]}}))
 """
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env, check=True)
-    return json.loads(sample_path.read_text())
+    sample = shell_json(env, script, timeout=None)
+    sample_path.write_text(json.dumps(sample))
+    return sample
 
 
 def read_stats(prefix):
@@ -107,7 +79,7 @@ def report(rows, args, count):
         )
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_pages_1000000")
     parser.add_argument("--users", type=int, default=20)
@@ -120,43 +92,17 @@ def main():
     port = free_port()
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         scratch = Path(scratch)
-        env = {
-            **os.environ,
-            "DATABASE_URL": args.database_url,
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_SECURE_COOKIES": "0",  # plain HTTP on loopback
-            "VOBIZ_AUTH_ID": "MA_FAKEDEMO",
-            "VOBIZ_AUTH_TOKEN": "fake-token-0123456789abcdef",
-            "VOBIZ_API_URL": f"http://127.0.0.1:{FAKE_PORT}/api/v1",
-            "LOGIN_FAILURE_LIMIT": "1000",
-        }
+        env = production_env(
+            args.database_url,
+            VOBIZ_AUTH_ID="MA_FAKEDEMO",  # the fake's own account
+            VOBIZ_AUTH_TOKEN="fake-token-0123456789abcdef",
+            VOBIZ_API_URL=f"http://127.0.0.1:{FAKE_PORT}/api/v1",
+            LOGIN_FAILURE_LIMIT="1000",
+        )
         sample = prepare(env, scratch / "sample.json", "loadtest", password)
-        log = open(scratch / "servers.log", "w")
-        start(
-            stack,
-            [PYTHON, "-m", "vobiz.fake", "--port", str(FAKE_PORT), "--count", str(sample["count"])],
-            env,
-            log,
-        )
-        start(
-            stack,
-            [
-                str(Path(PYTHON).parent / "gunicorn"),
-                "vobiz_dashboard.wsgi",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                str(args.workers),
-                "--threads",
-                str(args.threads),
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            env,
-            log,
-        )
-        wait_for(f"http://127.0.0.1:{FAKE_PORT}/")
+        start_fake_vobiz(stack, sample["count"], scratch / "fake-vobiz.log", port=FAKE_PORT)
+        log = stack.enter_context(open(scratch / "gunicorn.log", "w"))
+        start_gunicorn(stack, env, log, port, args.workers, args.threads)
         wait_for(f"http://127.0.0.1:{port}/healthz")
         prefix = str(scratch / "locust")
         subprocess.run(

@@ -23,7 +23,6 @@ import re
 import secrets
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,16 +30,25 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import redis
 import requests
-from load_test import free_port, wait_for
+from processes import (
+    PROJECT,
+    PYTHON,
+    csrf_token,
+    free_port,
+    manage,
+    production_env,
+    signed_in,
+    start,
+    start_gunicorn,
+    wait_for,
+)
+from seeding import recreate_postgres
 
-PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-PYTHON = sys.executable
+
 AUTH_ID = "MA_MANYMACHINES"
 AUTH_TOKEN = "many-machines-token-0123456789"
 PASSWORD = secrets.token_urlsafe(16)
@@ -55,52 +63,11 @@ def until(condition, seconds, what):
     raise SystemExit(f"gave up after {seconds}s waiting for {what}")
 
 
-def recreate_database(url):
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def start(stack, command, env, log):
-    """A process in a session of its own, as if on a machine of its own; stopped at the end."""
-    process = subprocess.Popen(
-        command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-    def stop():
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-    stack.callback(stop)
-    return process
-
-
-def signed_in(base_url, username):
-    session = requests.Session()
-    page = session.get(f"{base_url}/accounts/login/", timeout=30)
-    session.post(
-        f"{base_url}/accounts/login/",
-        {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf(page.text)},
-        headers={"Referer": f"{base_url}/accounts/login/"},
-        timeout=30,
-    )
-    return session
-
-
-def csrf(html):
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-
-
-def post(session, base_url, path, data, page="/sync/"):
-    token = csrf(session.get(f"{base_url}{page}", timeout=30).text)
+def post(
+    session: requests.Session, base_url: str, path: str, data: dict, page: str = "/sync/"
+) -> tuple[requests.Response, float]:
+    """A form's POST as a browser sends it from `page`, and the seconds its answer took."""
+    token = csrf_token(session.get(f"{base_url}{page}", timeout=30).text)
     started = time.monotonic()
     response = session.post(
         f"{base_url}{path}",
@@ -112,7 +79,7 @@ def post(session, base_url, path, data, page="/sync/"):
     return response, time.monotonic() - started
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_many_machines")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -121,21 +88,17 @@ def main():
     parser.add_argument("--latency", type=float, default=0.03, help="seconds the fake Vobiz takes per request")
     args = parser.parse_args()
 
-    recreate_database(args.database_url)
+    recreate_postgres(args.database_url)
     redis.Redis.from_url(args.redis_url).flushdb()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "vobiz_dashboard.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_COOKIES": "0",  # plain HTTP on loopback
-        "LOGIN_FAILURE_LIMIT": "1000",
-        "SYNC_EVERY_MINUTES": "0",  # syncs only from the clicks; the scheduler still repairs the queue
-        "VOBIZ_AUTH_ID": AUTH_ID,
-        "VOBIZ_AUTH_TOKEN": AUTH_TOKEN,
-    }
+    env = production_env(
+        args.database_url,
+        DJANGO_SETTINGS_MODULE="vobiz_dashboard.settings",
+        REDIS_URL=args.redis_url,
+        LOGIN_FAILURE_LIMIT="1000",
+        SYNC_EVERY_MINUTES="0",  # syncs only from the clicks; the scheduler still repairs the queue
+        VOBIZ_AUTH_ID=AUTH_ID,
+        VOBIZ_AUTH_TOKEN=AUTH_TOKEN,
+    )
     os.environ.update(env)
     import django
 
@@ -155,26 +118,24 @@ def main():
         )
         fake.latency = args.latency
         env["VOBIZ_API_URL"] = fake.base_url
-        for command in ("migrate", "collectstatic"):
-            subprocess.run(
-                [PYTHON, "manage.py", command, "--noinput"], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL
-            )
+        manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput")
         users = [f"auditor{n}" for n in range(20)]
         for username in users:
             User.objects.create_user(username, password=PASSWORD).groups.add(role_group(AUDITORS))
-        log = open(Path(scratch) / "processes.log", "w")
+        log = stack.enter_context(open(Path(scratch) / "processes.log", "w"))
+        # Each a process group of its own, as if on a machine of its own.
         webs = []
         for _ in range(2):
             port = free_port()
-            gunicorn = [str(Path(PYTHON).parent / "gunicorn"), "vobiz_dashboard.wsgi", "--worker-class", "gthread"]
-            start(stack, [*gunicorn, "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}"], env, log)
+            start_gunicorn(stack, env, log, port, workers=1, threads=8, own_session=True)
             webs.append(f"http://127.0.0.1:{port}")
         rq_worker = [PYTHON, "manage.py", "rqworker", "--job-class", "django_tasks_rq.Job", "default"]
-        workers = [start(stack, rq_worker, env, log) for _ in range(2)]
-        start(stack, [PYTHON, "manage.py", "run_scheduler"], env, log)
+        workers = [start(stack, rq_worker, log, env, own_session=True) for _ in range(2)]
+        start(stack, [PYTHON, "manage.py", "run_scheduler"], log, env, own_session=True)
         for base_url in webs:
             wait_for(f"{base_url}/healthz")
-        sessions = [(signed_in(webs[n % 2], username), webs[n % 2]) for n, username in enumerate(users)]
+        sessions = [(signed_in(webs[n % 2], username, PASSWORD), webs[n % 2]) for n, username in enumerate(users)]
 
         # 1. Twenty Sync now clicks at once.
         started = time.monotonic()

@@ -4,7 +4,7 @@
 
 For each account size (--counts) the script:
 
-1. starts the fake Vobiz API (`python -m recordings.fake_vobiz`) in its own process on a free
+1. starts the fake Vobiz API (`python -m vobiz.fake`) in its own process on a free
    local port, with --latency seconds added to every request, so the server's CPU does not share
    a GIL with what is measured;
 2. measures the *sequential floor*: the list requests a full sync makes (limit=100, offsets 0, 100,
@@ -55,33 +55,30 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shlex
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import requests
+from urllib.parse import urlsplit
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+from processes import BenchError, production_env, shell_json, start, start_fake_vobiz, tail  # noqa: E402
+from seeding import database_name, drop_postgres, recreate_postgres, server_url  # noqa: E402
 
 from vobiz.client import MAX_PAGE_SIZE, VobizClient  # noqa: E402
 
 AUTH_ID = "MA_BENCH"
 AUTH_TOKEN = "bench-token-0123456789abcdef"
-SERVER_START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 
 # Printed by `manage.py shell -c` after a sync: what the database holds and what the run recorded.
 CHECK_SNIPPET = """
@@ -120,42 +117,7 @@ class CountResult:
     baseline: dict = field(default_factory=dict)  # workers -> SyncResult of the --baseline checkout
 
 
-class BenchError(Exception):
-    pass
-
-
 # -- child processes ----------------------------------------------------------------------------
-
-
-class Children:
-    """Starts child processes and stops whichever still run when the block ends, however it ends."""
-
-    def __init__(self):
-        self.procs = []
-
-    def start(self, args, cwd=PROJECT, **kwargs):
-        proc = subprocess.Popen(args, cwd=cwd, **kwargs)
-        self.procs.append(proc)
-        return proc
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        # Newest first: a sync stops while the fake API it talks to still answers.
-        for proc in reversed(self.procs):
-            stop(proc)
-
-
-def stop(proc):
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)  # lets a sync mark its run failed; the fake server exits cleanly
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @dataclass
@@ -179,66 +141,18 @@ def wait_with_usage(proc, started):
     return proc.returncode, Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def tail(path, lines=20):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# -- the fake Vobiz API -------------------------------------------------------------------------
-
-
-def start_fake_vobiz(children, count, latency, log_path):
-    """Start the fake API in its own process; return its base URL once it answers."""
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "vobiz.fake",
-        "--port",
-        str(port),
-        "--count",
-        str(count),
-        "--latency",
-        str(latency),
-        "--max-page-size",
-        str(MAX_PAGE_SIZE),
-        "--auth-id",
-        AUTH_ID,
-        "--auth-token",
-        AUTH_TOKEN,
-    ]
-    log = open(log_path, "w")  # noqa: SIM115 - the child holds it; closed below
-    try:
-        proc = children.start(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    finally:
-        log.close()
-    base_url = f"http://127.0.0.1:{port}/api/v1"
-    wait_until_answers(proc, base_url, log_path)
-    return base_url
-
-
-def wait_until_answers(proc, base_url, log_path):
-    url = f"{base_url}/Account/{AUTH_ID}/Recording/"
-    headers = {"X-Auth-ID": AUTH_ID, "X-Auth-Token": AUTH_TOKEN}
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"the fake Vobiz API exited with {proc.returncode}:\n{tail(log_path)}")
-        try:
-            if requests.get(url, params={"limit": 1}, headers=headers, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise BenchError(f"the fake Vobiz API did not answer within {SERVER_START_TIMEOUT:.0f}s:\n{tail(log_path)}")
+def fake_vobiz(children: ExitStack, count: int, latency: float, log_path: Path) -> str:
+    """The fake API in its own process, serving pages as big as the sync asks; its base URL."""
+    return start_fake_vobiz(
+        children,
+        count,
+        log_path,
+        latency=latency,
+        max_page_size=MAX_PAGE_SIZE,
+        auth_id=AUTH_ID,
+        auth_token=AUTH_TOKEN,
+        stop_signal=signal.SIGINT,  # the fake server exits cleanly
+    )
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -259,40 +173,35 @@ def measure_floor(base_url):
         return time.perf_counter() - started, pages, objects
 
 
-def child_env(base_url, database_url, debug):
+def child_env(base_url: str, database_url: str, debug: bool) -> dict[str, str]:
     """manage.py's environment: as in production (DEBUG off) unless --django-debug.
 
     With DEBUG on, Django keeps the text of the last 9000 queries (every page's upsert, rows and
     all) and, on SQLite, runs an extra query per statement to quote its parameters for that text.
     """
-    env = dict(os.environ)
-    if debug:
-        env["DJANGO_DEBUG"] = "1"
-    else:
-        env["DJANGO_DEBUG"] = "0"
-        env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    env.update(
-        DATABASE_URL=database_url,
+    return production_env(
+        database_url,
+        DJANGO_DEBUG="1" if debug else "0",
         VOBIZ_API_URL=base_url,
         VOBIZ_AUTH_ID=AUTH_ID,
         VOBIZ_AUTH_TOKEN=AUTH_TOKEN,
         PYTHONUNBUFFERED="1",
     )
-    return env
 
 
-def run_manage(children, args, env, log_path, checkout=PROJECT, allow_failure=False):
+def run_manage(
+    children: ExitStack,
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    checkout: Path = PROJECT,
+    allow_failure: bool = False,
+) -> Usage:
     """Run manage.py (of `checkout`) to the end and return its Usage."""
     with open(log_path, "w") as log:
         started = time.perf_counter()
-        proc = children.start(
-            [sys.executable, "manage.py", *args],
-            cwd=checkout,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        # Stopped early by SIGINT, a sync marks its run failed.
+        proc = start(children, [sys.executable, "manage.py", *args], log, env, cwd=checkout, stop_signal=signal.SIGINT)
         code, usage = wait_with_usage(proc, started)
     if code != 0 and not allow_failure:
         raise BenchError(f"manage.py {' '.join(args)} exited with {code}:\n{tail(log_path)}")
@@ -300,7 +209,16 @@ def run_manage(children, args, env, log_path, checkout=PROJECT, allow_failure=Fa
     return usage
 
 
-def measure_sync(children, workers, count, base_url, database, workdir, debug, checkout=PROJECT):
+def measure_sync(
+    children: ExitStack,
+    workers: int,
+    count: int,
+    base_url: str,
+    database: "SqliteDatabases | PostgresDatabases",
+    workdir: Path,
+    debug: bool,
+    checkout: Path = PROJECT,
+) -> SyncResult:
     """A full sync into a fresh database, with its wall time, peak RSS and a check of the result."""
     tag = f"{count}-w{workers}-{Path(checkout).name}"
     with database.fresh(tag) as database_url:
@@ -313,7 +231,7 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug, c
             workdir / f"sync-{tag}.log",
             checkout,
         )
-        check = check_database(env, checkout)
+        check = shell_json(env, CHECK_SNIPPET, cwd=checkout)
     if check["status"] != "succeeded" or check["recordings"] != count:
         raise BenchError(
             f"the {workers}-worker sync of {count} left {check['recordings']} recordings "
@@ -329,21 +247,6 @@ def measure_sync(children, workers, count, base_url, database, workdir, debug, c
         recordings=check["recordings"],
         load_average_after=round(os.getloadavg()[0], 2),
     )
-
-
-def check_database(env, checkout=PROJECT, snippet=CHECK_SNIPPET):
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", snippet],
-        check=False,
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if out.returncode != 0:
-        raise BenchError(f"checking the database failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # -- a list that moves --------------------------------------------------------------------------
@@ -385,8 +288,8 @@ def list_request_count(server):
     return sum(1 for r in server.requests_log if r.method == "GET" and r.path.endswith("/Recording/"))
 
 
-def stored_ids(env, checkout):
-    return set(check_database(env, checkout, STORED_IDS_SNIPPET))
+def stored_ids(env: dict[str, str], checkout: Path) -> set[str]:
+    return set(shell_json(env, STORED_IDS_SNIPPET, cwd=checkout))
 
 
 def measure_day_later(children, args, database, workdir, checkout):
@@ -440,10 +343,12 @@ def measure_arrivals(children, args, database, workdir, checkout, arrivals):
     return result
 
 
-def bench_moving(args, database, workdir):
+def bench_moving(
+    args: argparse.Namespace, database: "SqliteDatabases | PostgresDatabases", workdir: Path
+) -> list[MovingResult]:
     results = []
     checkouts = [PROJECT, *([Path(args.baseline)] if args.baseline else [])]
-    with Children() as children:
+    with ExitStack() as children:
         for checkout in checkouts:
             results.append(measure_day_later(children, args, database, workdir, checkout))
             for arrivals in args.arrivals:
@@ -544,11 +449,17 @@ class PagesResult:
     after_analyze: dict
 
 
-def measure_pages_after_sync(children, args, database, workdir, checkout):
+def measure_pages_after_sync(
+    children: ExitStack,
+    args: argparse.Namespace,
+    database: "SqliteDatabases | PostgresDatabases",
+    workdir: Path,
+    checkout: Path,
+) -> PagesResult:
     """A first full sync into a fresh database, then the pages' times before and after an ANALYZE."""
     count, name = args.pages_after_sync, checkout_name(checkout)
     tag = f"pages-{name}"
-    base_url = start_fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{tag}.log")
+    base_url = fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{tag}.log")
     with database.fresh(tag) as database_url:
         env = child_env(base_url, database_url, args.django_debug)
         env.update(DJANGO_ALLOWED_HOSTS="testserver", VOBIZ_AUTH_ID="", VOBIZ_AUTH_TOKEN="", LOG_LEVEL="WARNING")
@@ -561,7 +472,7 @@ def measure_pages_after_sync(children, args, database, workdir, checkout):
             workdir / f"sync-{tag}.log",
             checkout,
         )
-        pages = check_database(env, checkout, PAGES_SNIPPET)
+        pages = shell_json(env, PAGES_SNIPPET, cwd=checkout)
     result = PagesResult(name, count, usage.wall_s, **pages)
     log(f"{name}: pages after a first sync of {count:,}: {result.after_sync}; after ANALYZE {result.after_analyze}")
     return result
@@ -611,49 +522,40 @@ class SqliteDatabases:
 class PostgresDatabases:
     """The database named in the URL, dropped and created again for every run, and dropped at the end."""
 
-    def __init__(self, url):
+    def __init__(self, url: str) -> None:
         self.url = url
-        parts = urlsplit(url)
-        self.name = parts.path.lstrip("/")
-        if not self.name or self.name in ("postgres", "template0", "template1"):
-            raise BenchError(f"--database-url must name a scratch database to drop and create, not {self.name!r}")
-        self.admin_url = urlunsplit(parts._replace(path="/postgres"))
+        name = database_name(url)
+        if not name or name in ("postgres", "template0", "template1"):
+            raise BenchError(f"--database-url must name a scratch database to drop and create, not {name!r}")
 
-    def _connect(self):
+    def describe(self) -> str:
+        """The server's version; fails the benchmark early when the server cannot be reached."""
         import psycopg
 
         try:
-            return psycopg.connect(self.admin_url, autocommit=True)
+            with psycopg.connect(server_url(self.url), autocommit=True) as conn:
+                version = conn.execute("SHOW server_version").fetchone()[0]
         except psycopg.OperationalError as exc:
             raise BenchError(f"cannot connect to PostgreSQL: {exc}") from None
-
-    def _admin(self, sql):
-        from psycopg import sql as pgsql
-
-        with self._connect() as conn:
-            conn.execute(pgsql.SQL(sql).format(pgsql.Identifier(self.name)))
-
-    def describe(self):
-        with self._connect() as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
         return f"PostgreSQL {version} ({urlsplit(self.url).hostname})"
 
     @contextmanager
-    def fresh(self, tag):
-        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        self._admin("CREATE DATABASE {}")
+    def fresh(self, tag: str) -> Iterator[str]:
+        recreate_postgres(self.url)
         try:
             yield self.url
         finally:
-            self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            drop_postgres(self.url)
 
 
 # -- one count, and the report ------------------------------------------------------------------
 
 
-def bench_count(count, args, database, workdir):
-    with Children() as children:
-        base_url = start_fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{count}.log")
+def bench_count(
+    count: int, args: argparse.Namespace, database: "SqliteDatabases | PostgresDatabases", workdir: Path
+) -> CountResult:
+    with ExitStack() as children:
+        base_url = fake_vobiz(children, count, args.latency, workdir / f"fake-vobiz-{count}.log")
         if args.skip_floor:
             floor_s, pages = None, -(-count // MAX_PAGE_SIZE)
         else:
@@ -895,7 +797,7 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, interrupt)
     started_at = datetime.now(UTC)
@@ -916,7 +818,7 @@ def main(argv=None):
             if args.pages_after_sync:
                 if not args.database_url:
                     raise BenchError("--pages-after-sync needs --database-url (PostgreSQL)")
-                with Children() as children:
+                with ExitStack() as children:
                     for checkout in [PROJECT, *([Path(args.baseline)] if args.baseline else [])]:
                         pages.append(measure_pages_after_sync(children, args, database, workdir, checkout))
         except BenchError as exc:
