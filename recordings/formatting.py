@@ -134,7 +134,7 @@ def local_time(value: datetime | date | None, style: str = "minute") -> SafeStri
     if timezone.is_aware(value):
         value = timezone.localtime(value)
     # What date_format(value, "j M Y H:i:s T") makes, without parsing a format string: that
-    # parsing was most of the cost, on every row of a table (tests/test_templatetags.py compares).
+    # parsing was most of the cost, on every row of a table (tests/site/test_templatetags.py compares).
     day, minute, second = day_month_year(value), f"{value.hour:02d}:{value.minute:02d}", f"{value.second:02d}"
     zone = f" {value.tzname()}" if timezone.is_aware(value) and not ambiguous(value) else ""
     exact = f"{day} {minute}:{second}{zone}"
@@ -288,7 +288,7 @@ def id_url(url_name: str, value: str) -> str:
 
     reverse() costs about 100 µs here, and a table row needs three URLs: the URL is made once
     around a stand-in id, and each plain id (letters, digits, - and _, as Vobiz's are) takes the
-    stand-in's place. tests/test_templatetags.py checks it gives what reverse() gives.
+    stand-in's place. tests/site/test_templatetags.py checks it gives what reverse() gives.
     """
     if PLAIN_ID.fullmatch(value):
         urlconf = get_urlconf() or settings.ROOT_URLCONF

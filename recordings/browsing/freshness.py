@@ -38,7 +38,7 @@ def data_version() -> str | None:
     """Changes whenever the rows a count or the filter form sees may have. What moves it, all of it:
     the newest sync run (none yet: no caching), the newest `data_changed()` (every write of
     recordings or transcripts), and the latest audit event of each of CHANGING_ACTIONS (an auditor's
-    review mark, hold placed or lifted, deletion, note). tests/test_data_version.py walks each path.
+    review mark, hold placed or lifted, deletion, note). tests/browsing/test_data_version.py walks each path.
 
     One query; each action's latest event is its own index lookup (audit_action_idx), so the
     plays and downloads that fill the log are never scanned; the newest run and change are the last

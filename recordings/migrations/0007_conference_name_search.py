@@ -22,7 +22,7 @@ the search checks for the table and triggers on each use and scans without them.
 Caveat (SQLite): Django alters a SQLite table by building a new one and dropping the old, which
 drops the triggers. A later migration that alters recordings_recording on SQLite must run
 `install_sqlite` again (import it from here); until then the search sees the triggers missing and
-falls back to the scan (tests/test_search.py fails, so it does not go unnoticed).
+falls back to the scan (tests/browsing/test_search.py fails, so it does not go unnoticed).
 """
 
 import logging

@@ -58,7 +58,7 @@ class UpsertStatement:
     client-binding cursor). A full sync storing through bulk_create took 1.67× the time of the
     sync before it (1.82× the CPU); through this statement, 0.99-1.00× on SQLite and 0.85-0.91×
     on PostgreSQL (CPU 0.97-1.07× and 0.93×).
-    tests/test_sync_upsert.py checks that it writes exactly what bulk_create writes, so a change
+    tests/sync/test_sync_upsert.py checks that it writes exactly what bulk_create writes, so a change
     in Django or in the model shows there.
     """
 

@@ -241,7 +241,7 @@ def test_more_than_a_batch_allows_says_so_and_offers_no_delete(synced, auditor_c
 
 
 def test_an_empty_view_offers_no_bulk_actions_and_refuses_crafted_ones(synced, auditor_client):
-    """A crafted export of an empty view still gets its CSV header (tests/test_recording_list.py):
+    """A crafted export of an empty view still gets its CSV header (tests/browsing/test_recording_list.py):
     a read, changing nothing, where a script may want an empty file."""
     actions = ["Download ZIP", "Delete…", "Export CSV"]
     full = auditor_client.get("/").content.decode()

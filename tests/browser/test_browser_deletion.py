@@ -62,7 +62,7 @@ def test_deleting_a_filtered_view_from_the_filters_to_each_outcome(signed_in, au
     assert fake_vobiz.account.get(held.recording_id) is not None
 
     # The held one is all that is left of the view: nothing to delete, and no Delete to press (a
-    # crafted request gets the page saying why: tests/test_deletion.py).
+    # crafted request gets the page saying why: tests/auditing/test_deletion.py).
     page.goto("/?recording_format=wav")
     expect(page.locator("p.summary")).to_contain_text("1 recording")
     expect(page.locator(".toolbar-actions")).to_contain_text("All on legal hold: nothing to delete")

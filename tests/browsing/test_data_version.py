@@ -5,7 +5,7 @@ import pytest
 
 from recordings.auditing.deletion import process_batch, start_deletion
 from recordings.auditing.holds import lift_hold, place_hold
-from recordings.auditing.trail import record_listening
+from recordings.auditing.trail import Actor, record_listening
 from recordings.browsing.freshness import data_version, forget_old_changes
 from recordings.live.store import fetch_recording
 from recordings.models import AuditEvent, DataChange, Recording
@@ -25,7 +25,7 @@ def fake_account():
 
 
 def test_every_write_path_moves_the_data_version(fake_account, fake_vobiz, vobiz_client, auditor_user):
-    who = {"user": auditor_user, "ip_address": None, "user_agent": ""}
+    who = Actor(user=auditor_user, ip_address=None, user_agent="")
     sync = lambda **options: sync_recordings(SyncOptions(**options), client=vobiz_client)  # noqa: E731
     assert data_version() is None  # nothing synced yet: nothing is cached
 
@@ -57,25 +57,25 @@ def test_every_write_path_moves_the_data_version(fake_account, fake_vobiz, vobiz
     transcribe(recording.recording_id, "a refund, please")
     moved_by("a transcript replaced (no longer masked)")
 
-    place_hold(**who, reason="court", recording=recording)
+    place_hold(actor=who, reason="court", recording=recording)
     moved_by("a hold placed")
-    lift_hold(**who, hold=recording.holds.get(), reason="settled")
+    lift_hold(actor=who, hold=recording.holds.get(), reason="settled")
     moved_by("a hold lifted")
 
     for state in ("reviewed", "flagged", ""):
-        set_review(**who, recording=recording, state=state, note="")
+        set_review(actor=who, recording=recording, state=state, note="")
         moved_by(f"a review mark {state!r}")
 
-    add_note(**who, recording=recording, at_ms=1500, text="the caller reads a card number")
+    add_note(actor=who, recording=recording, at_ms=1500, text="the caller reads a card number")
     moved_by("a note")
 
-    batch = start_deletion(**who, recordings=Recording.objects.filter(pk=deleted.pk), reason="retention")
+    batch = start_deletion(actor=who, recordings=Recording.objects.filter(pk=deleted.pk), reason="retention")
     seen.append(data_version())  # asked for, not yet done
     assert process_batch(batch.pk, client=vobiz_client) is True
     assert Recording.objects.get(pk=deleted.pk).deleted_at is not None
     moved_by("a deletion (the tombstone)")
 
-    record_listening(**who, recording=recording, action=AuditEvent.Action.PLAY, status=200, content_range=None)
+    record_listening(actor=who, recording=recording, action=AuditEvent.Action.PLAY, status=200, content_range=None)
     assert data_version() == seen[-1]  # listening changes no count
 
 
