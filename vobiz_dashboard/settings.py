@@ -270,4 +270,4 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "recordings.auditing.trail.client_ip"  # the address the audit log records
+AXES_CLIENT_IP_CALLABLE = "recordings.audit_trail.client_ip"  # the address the audit log records

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
-from recordings.auditing.trail import Actor, record_for
+from recordings.audit_trail import Actor, record_for
 from recordings.locks import DatabaseLock, LockHeld, live_holder
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
 from recordings.vobiz_account import client_from_settings

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.auditing.trail import Action, Actor, record_for
+from recordings.audit_trail import Action, Actor, record_for
 from recordings.models import DeletionOutcome, LegalHold, Recording
 
 

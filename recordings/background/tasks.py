@@ -20,9 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
 from recordings.auditing.deletion import is_being_processed, process_batch, unfinished_batches
-from recordings.auditing.trail import Action, Actor, record_for
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.locks import live_holder, owner_name

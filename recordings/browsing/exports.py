@@ -17,7 +17,7 @@ from django.db.models.expressions import Expression
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from recordings.auditing.trail import Action, Actor, record_for
+from recordings.audit_trail import Action, Actor, record_for
 
 # Rows fetched from the database and written per streamed chunk: large enough that the per-chunk
 # costs vanish, small enough that memory stays bounded at any export size.

@@ -1,7 +1,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.auditing.trail import Action, Actor, record_for
+from recordings.audit_trail import Action, Actor, record_for
 from recordings.models import Recording, ReviewState
 
 REVIEW_ACTIONS = {ReviewState.REVIEWED: Action.REVIEW, ReviewState.FLAGGED: Action.FLAG, "": Action.CLEAR_REVIEW}

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from recordings.auditing.trail import Actor, record_for
+from recordings.audit_trail import Actor, record_for
 from recordings.formatting import moment
 from recordings.models import AuditEvent, MomentNote, Recording
 

@@ -11,7 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from recordings.auditing.trail import Actor, record_for
+from recordings.audit_trail import Actor, record_for
 from recordings.browsing.search import number_digits_query
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample, ReviewState
 from recordings.review.marks import set_review

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
 from recordings import concurrency
+from recordings.audit_trail import Action, record_listening
 from recordings.auditing.holds import active_call_hold, active_hold
-from recordings.auditing.trail import Action, record_listening
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
 from recordings.browsing import call_records, counting, freshness, listing, media, transcript_search
 from recordings.browsing.call_facts import call_facts

@@ -8,7 +8,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from recordings import concurrency
-from recordings.browsing import bulk_download
+from recordings.auditing import bulk_download
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
 from recordings.views.common import actor_of

@@ -3,7 +3,7 @@
 from django.forms import BaseForm
 from django.http import HttpRequest
 
-from recordings.auditing.trail import Actor, client_ip
+from recordings.audit_trail import Actor, client_ip
 
 
 def actor_of(request: HttpRequest) -> Actor:

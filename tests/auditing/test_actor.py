@@ -10,10 +10,10 @@ import pytest
 from django.test import RequestFactory
 
 import recordings.views
-from recordings.auditing import deletion, holds
-from recordings.auditing.trail import Actor, record_listening
+from recordings.audit_trail import Actor, record_listening
+from recordings.auditing import bulk_download, deletion, holds
 from recordings.background import tasks
-from recordings.browsing import bulk_download, exports
+from recordings.browsing import exports
 from recordings.models import AuditEvent, Recording, ReviewState
 from recordings.review import marks, notes, samples
 from recordings.views.common import actor_of

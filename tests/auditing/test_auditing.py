@@ -101,7 +101,7 @@ def test_a_head_request_is_not_logged(synced, support_client):
     ],
 )
 def test_the_first_byte_is_judged_from_the_response(status, content_range, first):
-    from recordings.auditing.trail import serves_first_byte
+    from recordings.audit_trail import serves_first_byte
 
     assert serves_first_byte(status, content_range) is first
 

@@ -6,7 +6,7 @@ import requests
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from recordings.browsing.bulk_download import REPORT_NAME, unique_name
+from recordings.auditing.bulk_download import REPORT_NAME, unique_name
 from recordings.browsing.media import download_name
 from recordings.models import AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
@@ -154,7 +154,7 @@ def test_an_empty_selection_goes_back_with_a_message(auditor_client):
 
 
 def test_too_many_goes_back_with_a_message(synced, auditor_client, monkeypatch):
-    monkeypatch.setattr("recordings.browsing.bulk_download.MAX_RECORDINGS", 50)
+    monkeypatch.setattr("recordings.auditing.bulk_download.MAX_RECORDINGS", 50)
     response = auditor_client.post(URL, {"scope": "view", "filter_query": "recording_format=wav"})
     assert response.status_code == 302 and response["Location"] == "/?recording_format=wav"
     assert "at most 50 recordings" in only_message(response)

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recordings.audit_trail import Actor
 from recordings.auditing import deletion
 from recordings.auditing.deletion import (
     HELD_AT_ASKING,
@@ -21,7 +22,6 @@ from recordings.auditing.deletion import (
     start_deletion,
 )
 from recordings.auditing.holds import place_hold
-from recordings.auditing.trail import Actor
 from recordings.formatting import money
 from recordings.locks import DatabaseLock
 from recordings.models import DeletionBatch, DeletionOutcome, Recording

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from recordings.audit_trail import Actor
 from recordings.auditing.deletion import start_deletion
-from recordings.auditing.trail import Actor
 from recordings.background.tasks import STALLED_AFTER, queue_deletion, recover
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, SyncRun, TaskRun
 from recordings.sync.run import sync_recordings

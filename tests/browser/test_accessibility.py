@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from recordings.auditing.trail import Actor
+from recordings.audit_trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample

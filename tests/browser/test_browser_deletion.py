@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from recordings.audit_trail import Actor
 from recordings.auditing.holds import place_hold
-from recordings.auditing.trail import Actor
 from recordings.formatting import money
 from recordings.models import DeletionOutcome, Recording
 from recordings.roles import AUDITORS

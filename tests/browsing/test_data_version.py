@@ -3,9 +3,9 @@ the services that make it; listening moves nothing, and reading the version is o
 
 import pytest
 
+from recordings.audit_trail import Actor, record_listening
 from recordings.auditing.deletion import process_batch, start_deletion
 from recordings.auditing.holds import lift_hold, place_hold
-from recordings.auditing.trail import Actor, record_listening
 from recordings.browsing.freshness import data_version, forget_old_changes
 from recordings.live.store import fetch_recording
 from recordings.models import AuditEvent, DataChange, Recording

@@ -4,7 +4,7 @@ username and address together."""
 import pytest
 from django.test import RequestFactory
 
-from recordings.auditing.trail import client_ip
+from recordings.audit_trail import client_ip
 from recordings.models import AuditEvent
 from tests.conftest import user_in_role
 from tests.factories import make_recording

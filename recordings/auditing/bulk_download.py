@@ -13,7 +13,7 @@ import requests
 from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
-from recordings.auditing.trail import Action, Actor, record_for
+from recordings.audit_trail import Action, Actor, record_for
 from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, download_name, open_audio
 from recordings.models import Recording
 from recordings.vobiz_account import client_from_settings
