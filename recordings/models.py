@@ -389,7 +389,7 @@ class Transcript(models.Model):
 
     Joined to its recording by the recording's id, with no constraint in the database: a
     transcription may arrive before its recording, and it attaches when the recording is stored.
-    The text is stored only after masking (see recordings/masking.py); `masked_kinds` says what was
+    The text is stored only after masking (see recordings/live/masking.py); `masked_kinds` says what was
     taken out. Searched by full-text indexes built in raw SQL by migration 0010_transcripts.
     """
 

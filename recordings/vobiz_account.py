@@ -1,3 +1,5 @@
+"""The Vobiz account in the settings, as a client of the API."""
+
 from vobiz.client import BACKGROUND, Patience, VobizClient
 
 

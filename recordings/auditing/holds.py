@@ -1,3 +1,6 @@
+"""Legal holds on a recording or a whole call: placed and lifted with a reason, each in the audit log;
+a held recording is never deleted."""
+
 from dataclasses import dataclass
 
 from django.db import transaction

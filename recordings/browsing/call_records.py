@@ -1,4 +1,4 @@
-"""Changes: what the pages do beyond reading the local copy (reads are in py)."""
+"""A call's detail record (CDR): asked of Vobiz when a call page needs it, and kept."""
 
 import logging
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
-"""Reads: the queries the pages make, in one place. Each takes plain values (keyword arguments
-after the queryset it narrows) and returns a queryset or plain data; none sees a request."""
+"""How many recordings a view holds, with their total duration and storage cost: exact up to a
+bound, "more than" beyond it, and kept until the data changes (see freshness.data_version)."""
 
 import sys
 from collections.abc import Mapping

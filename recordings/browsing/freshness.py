@@ -1,3 +1,6 @@
+"""How fresh a cached figure is: the data version that cached counts and the filter form are kept
+by, and how many recordings arrived above a view's first row since it was drawn ("N new")."""
+
 from functools import lru_cache
 
 from django.db import connection

@@ -1,3 +1,5 @@
+"""The recordings a table lists, and the marks its rows show (on hold, transcript masked)."""
+
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from recordings.models import LegalHold, Recording, Transcript

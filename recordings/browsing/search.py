@@ -1,3 +1,5 @@
+"""Finding recordings by what support staff type: a number as read out, a call id, a conference name."""
+
 import re
 
 from django.db import connection

@@ -1,3 +1,6 @@
+"""The tables (recordings, sync runs, audit log), their paginators, and the table options every table
+reads once from the query: rows per page and sort."""
+
 from dataclasses import dataclass
 
 import django_tables2 as tables

@@ -68,7 +68,7 @@ class Search:
 
 
 def count_bound(best_first: bool) -> int:
-    """How far a search's page counts its recordings (see selectors.summarise): a ranked search has
+    """How far a search's page counts its recordings (see counting.summarise): a ranked search has
     at most RANKED_MATCHES, so its count is exact at once; one too common to rank counts as far as
     its page (each recording checked as the page checks it) and the page asks /count for the rest."""
     return RANKED_MATCHES if best_first else 0

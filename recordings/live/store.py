@@ -1,4 +1,4 @@
-"""What Vobiz's callbacks change: a recording fetched from the API, a transcript stored.
+"""A recording callback's recording, fetched from the API by id and stored.
 
 A recording callback's body is not signed, so it only names a recording: `fetch_recording` asks
 the API for it by id and stores the API's object through the sync's normaliser and writer. It runs

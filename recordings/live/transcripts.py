@@ -1,3 +1,5 @@
+"""A transcription callback's transcript: masked, then stored (or replaced) for its recording."""
+
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 

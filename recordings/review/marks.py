@@ -1,3 +1,5 @@
+"""A recording marked reviewed or flagged (with a note), or the mark cleared; each in the audit log."""
+
 from django.db import transaction
 from django.utils import timezone
 

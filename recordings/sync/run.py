@@ -1,7 +1,7 @@
 """Keeps the local copy of the account's recordings true to Vobiz.
 
 One loop walks the list (see `Sync.walk`): it reads the spans of the list it is given, places each
-page served by the list's total at that moment (see `sync_walk`), and reads again what no page
+page served by the list's total at that moment (see spans.py), and reads again what no page
 covered, with pages fetched in parallel, until nothing is left or the list outruns it. Pages that
 arrive together are stored in one transaction with bulk upserts, together with what of the list is
 still unread, so a run that dies keeps every page it stored and the next run reads what is left.

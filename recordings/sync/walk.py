@@ -1,3 +1,6 @@
+"""One sync's walk through the list of recordings: what to read, pages fetched in parallel and placed,
+objects in older shapes completed, pages stored with the progress made, and missing ones checked."""
+
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait

@@ -1,4 +1,4 @@
-"""Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/py).
+"""Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/live/callbacks.py).
 
 Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
 unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored, and 503

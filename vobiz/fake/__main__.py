@@ -1,4 +1,4 @@
-"""Run the fake Vobiz API in the foreground: python -m recordings.fake_vobiz --help"""
+"""Run the fake Vobiz API in the foreground: python -m vobiz.fake --help"""
 
 import argparse
 import threading
@@ -9,7 +9,7 @@ from vobiz.fake.server import DEFAULT_FAILURE_KINDS, FakeVobizServer
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m recordings.fake_vobiz", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vobiz.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--count", type=int, default=1000, help="recordings in the account")
