@@ -167,7 +167,7 @@ def zone_name(name: str) -> str:
 def epoch_ms(value: int | str | None) -> datetime | None:
     """Epoch milliseconds as Vobiz sends recording_start_ms / recording_end_ms, as an aware
     datetime (for `local_time`); None, or a number no calendar holds, is None."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     try:
         return datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc)

@@ -1,6 +1,8 @@
 import secrets
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -31,11 +33,13 @@ class MomentField(forms.CharField):
 
     default_error_messages = {"invalid": "Write the moment as seconds (83) or minutes:seconds (1:23)."}
 
-    def to_python(self, value: str | None) -> int | None:
-        value = super().to_python(value)
-        if value in self.empty_values:
+    # The override returns the moment, not CharField's text: cleaned as text first (its stripping and
+    # empty values), then read as milliseconds.
+    def to_python(self, value: str | None) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if text is None or text in self.empty_values:
             return None
-        at_ms = moment_ms(value)
+        at_ms = moment_ms(text)
         if at_ms is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return at_ms
@@ -49,11 +53,11 @@ class MomentNoteForm(forms.Form):
         error_messages={"required": "Write the note: it cannot be empty."},
     )
 
-    def __init__(self, *args, duration_ms=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: Mapping[str, Any] | None = None, *, duration_ms: int | None = None) -> None:
+        super().__init__(data)
         self.duration_ms = duration_ms
 
-    def clean_at(self):
+    def clean_at(self) -> int:
         at_ms = self.cleaned_data["at"]
         # A player's position may run a little past the listed duration (it is rounded).
         if at_ms > (self.duration_ms + 1000 if self.duration_ms is not None else MAX_MOMENT_MS):
@@ -61,7 +65,7 @@ class MomentNoteForm(forms.Form):
         return at_ms
 
 
-def start_of_week():
+def start_of_week() -> date:
     today = timezone.localdate()
     return today - timedelta(days=today.weekday())
 
@@ -87,19 +91,20 @@ class ReviewSampleForm(forms.Form):
         help_text="Blank: a new random one. The same seed over the same recordings draws the same sample.",
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         after, before = data.get("added_after"), data.get("added_before")
         if after and before and after > before:
             raise forms.ValidationError("The period ends before it starts: swap the dates.")
         if data.get("seed") is None:
             data["seed"] = secrets.randbelow(2**31)
         if not data.get("name") and after and before:
-            kind = dict(RECORDING_TYPES).get(data.get("recording_type"), "All")
+            kind = dict(RECORDING_TYPES).get(data.get("recording_type", ""), "All")
             data["name"] = f"{kind} recordings {after:%d %b} – {before:%d %b %Y}, {data.get('percent')} %"
         return data
 
-    def criteria(self):
+    def criteria(self) -> dict[str, str]:
         """The sample's recordings, as the recordings table's filter parameters."""
         data = self.cleaned_data
         return {
@@ -116,8 +121,9 @@ class ReviewItemForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=2000, strip=True)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("outcome") == ReviewState.FLAGGED and not data.get("note"):
             raise forms.ValidationError("Say why it is flagged: the note is kept with the review.")
         return data

@@ -37,8 +37,10 @@ def when(value: object) -> datetime | None:
 
 def seconds(value: str | float | None) -> float | None:
     """A CDR's count of seconds ("12", 12.5) as a number; None when missing or not a number."""
+    if value is None or value == "":
+        return None
     try:
-        return float(value) if value not in (None, "") else None
+        return float(value)
     except (TypeError, ValueError):
         return None
 

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from hashlib import md5
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Aggregate, Count, QuerySet, Sum
 from django.utils import timezone
 
 from recordings.browsing.freshness import data_version
@@ -25,7 +26,7 @@ class Summary:
     storage_amount: Decimal | None = None  # what storing the view at Vobiz costs a month
 
 
-def summary_totals():
+def summary_totals() -> dict[str, Aggregate]:
     """What a view's summary adds up: all of it in the listing's covering index."""
     return {
         "count": Count("*"),
@@ -101,7 +102,8 @@ def summary_key(filters: Mapping[str, str]) -> str | None:
     return "summary:" + md5(f"{version}|{days}|{view}".encode(), usedforsecurity=False).hexdigest()
 
 
-def remember(key: str | None, figures: dict) -> Summary:
+def remember(key: str | None, figures: dict[str, Any]) -> Summary:
+    """`figures` are raw aggregate values from the database."""
     summary = Summary(
         count=figures["count"],
         duration_ms=figures["duration_ms"] or 0,

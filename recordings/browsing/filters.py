@@ -6,6 +6,7 @@ filters: they narrow nothing, and no count depends on them (`filters_in_force`).
 """
 
 from datetime import date, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import django_filters
@@ -21,7 +22,7 @@ from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
 from recordings.browsing.tables import TableOptions, TableOptionsForm
 from recordings.browsing.transcript_search import masked_recordings
-from recordings.models import AuditEvent, LegalHold, Recording, ReviewState
+from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
 from recordings.time_zones import start_of_local_day
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
@@ -72,10 +73,10 @@ class TableFilterSet(django_filters.FilterSet):
 OLDEST_AGE_DAYS = 36_500  # a hundred years: anything more is a typing mistake
 
 
-def older_than_bound(days):
+def older_than_bound(days: int) -> date:
     """The first day a recording "older than `days` days" may not be on: today less `days`, in the
     viewer's zone. A whole day, so nothing younger than `days` days is ever included."""
-    return timezone.localdate() - timedelta(days=int(days))
+    return timezone.localdate() - timedelta(days=days)
 
 
 class WholeDaysFilter(django_filters.NumberFilter):
@@ -157,10 +158,10 @@ class RecordingFilter(TableFilterSet):
 
     class Meta:
         model = Recording
-        fields = []
+        fields: list[str] = []
 
-    def __init__(self, *args, auditor: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: QueryDict | None = None, *args: object, auditor: bool = False, **kwargs: object) -> None:
+        super().__init__(data, *args, **kwargs)
         if not auditor:
             del self.filters["review"]
             del self.filters["hold"]
@@ -169,15 +170,16 @@ class RecordingFilter(TableFilterSet):
         self.filters["transcript"] = self.filters.pop("transcript")
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
 
-    def filter_masked(self, queryset, name, value):
+    def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return masked_recordings(queryset)
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+    def filter_queryset(self, queryset: RecordingQuerySet) -> QuerySet[Recording]:
+        """`queryset` is the one the filterset was made with: Recording.objects' own."""
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.present()  # deleted and gone recordings only on request
         return super().filter_queryset(queryset)
 
-    def filter_transcript(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_transcript(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         self.searched = browsing_transcript_search.search(queryset, text=value)
         return self.searched.recordings
 
@@ -189,41 +191,42 @@ class RecordingFilter(TableFilterSet):
         return self.searched
 
     @property
-    def counted_qs(self) -> QuerySet:
+    def counted_qs(self) -> QuerySet[Recording]:
         """The same recordings as `qs`, in the form that counts them soonest."""
         search = self.transcript_search
         return search.counted if search else self.qs
 
-    def filter_status(self, queryset, name, value):
+    def filter_status(self, queryset: RecordingQuerySet, name: str, value: str) -> QuerySet[Recording]:
+        """`queryset` is still Recording.objects' own: every filter before it narrows it with filter()."""
         return queryset.removed() if value == "removed" else queryset
 
-    def filter_review(self, queryset, name, value):
+    def filter_review(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return queryset.filter(review_state="" if value == "none" else value)
 
-    def filter_search(self, queryset, name, value):
+    def filter_search(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return browsing_search.search(queryset, text=value)
 
-    def filter_number(self, queryset, name, value):
+    def filter_number(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return queryset.filter(matching_number(name.removesuffix("_number"), value))
 
-    def filter_added_after(self, queryset, name, value):
+    def filter_added_after(self, queryset: QuerySet[Recording], name: str, value: date) -> QuerySet[Recording]:
         return queryset.filter(add_time__gte=start_of_local_day(value))
 
-    def filter_added_before(self, queryset, name, value):
+    def filter_added_before(self, queryset: QuerySet[Recording], name: str, value: date) -> QuerySet[Recording]:
         # "until" includes the whole day.
         return queryset.filter(add_time__lt=start_of_local_day(value + timedelta(days=1)))
 
-    def filter_older_than(self, queryset, name, value):
+    def filter_older_than(self, queryset: QuerySet[Recording], name: str, value: int) -> QuerySet[Recording]:
         return queryset.filter(add_time__lt=start_of_local_day(older_than_bound(value)))
 
-    def filter_hold(self, queryset, name, value):
+    def filter_hold(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         held = Exists(LegalHold.objects.covering_row())
         return queryset.filter(held if value == "held" else ~held)
 
-    def filter_min_duration(self, queryset, name, value):
+    def filter_min_duration(self, queryset: QuerySet[Recording], name: str, value: Decimal) -> QuerySet[Recording]:
         return queryset.filter(recording_duration_ms__gte=int(value * 1000))
 
-    def filter_max_duration(self, queryset, name, value):
+    def filter_max_duration(self, queryset: QuerySet[Recording], name: str, value: Decimal) -> QuerySet[Recording]:
         return queryset.filter(recording_duration_ms__lte=int(value * 1000))
 
 
@@ -255,16 +258,16 @@ class AuditEventFilter(TableFilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = []
+        fields: list[str] = []
 
-    def filter_action(self, queryset, name, value):
+    def filter_action(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         if value == self.LISTENING:
             return queryset.filter(action__in=AuditEvent.LISTENING)
         return queryset.filter(action=value)
 
-    def filter_after(self, queryset, name, value):
+    def filter_after(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         return queryset.filter(at__gte=start_of_local_day(value))
 
-    def filter_before(self, queryset, name, value):
+    def filter_before(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         # "until" includes the whole day.
         return queryset.filter(at__lt=start_of_local_day(value + timedelta(days=1)))

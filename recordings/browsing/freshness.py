@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from django.db import connection
 from django.db.models import F, FloatField, Model, Q, QuerySet, Subquery
-from django.db.models.expressions import OrderBy
+from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Cast
 
 from recordings.models import AuditEvent, DataChange, Recording, SyncRun
@@ -97,7 +97,8 @@ def count_new_above(queryset: QuerySet[Recording], *, since: int, first_shown: i
 def ahead_of_row(queryset: QuerySet[Recording], *, pk: int) -> QuerySet[Recording]:
     """The rows of `queryset` that its order puts before row `pk`, NULLs where the database sorts
     them; all of them if that row has left the view (nothing to place them against)."""
-    ordering = queryset.query.order_by or (queryset.model._meta.ordering if queryset.query.default_ordering else ())
+    default = (queryset.model._meta.ordering or ()) if queryset.query.default_ordering else ()
+    ordering = queryset.query.order_by or default
     keys = [sort_key(item) for item in ordering]
     names = {f"sort_key_{i}": expression for i, (expression, _, _) in enumerate(keys)}
     # A float (a transcript's rank is PostgreSQL's real) is read and compared as double precision:
@@ -127,8 +128,11 @@ def ahead_of_row(queryset: QuerySet[Recording], *, pk: int) -> QuerySet[Recordin
     return keyed.filter(ahead)
 
 
-def sort_key(item) -> tuple:
+def sort_key(item: str | Combinable) -> tuple[Combinable, bool, bool]:
     """(expression, descending, NULLs first) of one item of a queryset's order_by."""
+    expression: Combinable
+    nulls_first: bool | None
+    nulls_last: bool | None
     if isinstance(item, str):
         expression, descending, nulls_first, nulls_last = F(item.lstrip("-")), item.startswith("-"), None, None
     elif isinstance(item, OrderBy):

@@ -2,11 +2,15 @@
 reads once from the query: rows per page and sort."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import django_tables2 as tables
 from django import forms
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
+from django.utils.safestring import SafeString
+from django_tables2.rows import BoundRow, BoundRows
 
 from recordings.browsing.counting import Summary
 from recordings.formatting import action_badge, badge, id_link, local_time
@@ -57,12 +61,12 @@ class TableOptionsForm(forms.Form):
         return TableOptions(per_page=chosen or per_page, page=page)
 
 
-class OptionsPaginator(Paginator):
+class OptionsPaginator(Paginator[BoundRow]):
     """Pages of the table options' size. RequestConfig passes on the query's own `per_page`, read
     again unchecked; the options have read it already, refusing a size not offered."""
 
-    def __init__(self, object_list: object, per_page: int, *args: object, options: TableOptions, **kwargs: object):
-        super().__init__(object_list, options.per_page, *args, **kwargs)
+    def __init__(self, object_list: BoundRows, per_page: int | str, *, options: TableOptions) -> None:
+        super().__init__(object_list, options.per_page)
 
 
 class CountedPaginator(OptionsPaginator):
@@ -72,8 +76,8 @@ class CountedPaginator(OptionsPaginator):
     the page after the bound's last exists; the template then does not name a last page.
     """
 
-    def __init__(self, *args: object, summary: Summary, **kwargs: object):
-        super().__init__(*args, **kwargs)
+    def __init__(self, object_list: BoundRows, per_page: int | str, *, options: TableOptions, summary: Summary) -> None:
+        super().__init__(object_list, per_page, options=options)
         self.count_is_lower_bound = not summary.exact
         self.known_count = summary.count if summary.exact else summary.count + 1
 
@@ -129,13 +133,13 @@ class RecordingTable(tables.Table):
         template_name = "recordings/recording_table.html"
 
     @classmethod
-    def of_view(cls, queryset, *, search: bool, **kwargs) -> "RecordingTable":
+    def of_view(cls, queryset: QuerySet[Recording], *, search: bool, **kwargs: object) -> "RecordingTable":
         """The table of a view, sorted by its `sort` parameter once a RequestConfig configures it."""
         # A transcript search comes in its own order (see transcripts.search) unless a column is sorted on.
         return cls(queryset, order_by_field="sort", order_by=() if search else None, **kwargs)
 
     @property
-    def ordered_data(self):
+    def ordered_data(self) -> QuerySet[Recording]:
         """The table's queryset in the order it shows."""
         return self.data.data
 
@@ -203,13 +207,13 @@ class SyncRunTable(tables.Table):
         attrs = {"class": "sync-runs"}
         empty_text = "No sync has run yet."
 
-    def render_started_at(self, value):
+    def render_started_at(self, value: datetime) -> SafeString | str:
         return local_time(value, "second")
 
-    def render_status(self, record, value):
+    def render_status(self, record: SyncRun, value: str) -> SafeString:
         return badge(record.status, value)
 
-    def render_duration(self, record):
+    def render_duration(self, record: SyncRun) -> str:
         if record.duration is None:
             return "running" if record.status == "running" else "–"
         return f"{record.duration.total_seconds():.1f} s"
@@ -236,14 +240,14 @@ class AuditEventTable(tables.Table):
         attrs = {"class": "audit-log"}
         empty_text = "No events match these filters."
 
-    def render_at(self, value):
+    def render_at(self, value: datetime) -> SafeString | str:
         return local_time(value, "second")
 
-    def render_action(self, record):
+    def render_action(self, record: AuditEvent) -> SafeString:
         return action_badge(record.action, record.get_action_display())
 
-    def render_recording(self, value):
+    def render_recording(self, value: str) -> SafeString | str:
         return id_link("recordings:detail", value)
 
-    def render_call_uuid(self, value):
+    def render_call_uuid(self, value: str) -> SafeString | str:
         return id_link("recordings:call", value)

@@ -23,19 +23,22 @@ saying "<script>" shows as text.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import md5
+from typing import Any, cast
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.expressions import Combinable
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django_cte import CTE, with_cte
 
 from recordings.full_text import SqliteIndex, sqlite_index_present
-from recordings.models import Transcript, TranscriptIndex, TranscriptVector
+from recordings.models import Recording, Transcript, TranscriptIndex, TranscriptVector
 
 TRANSCRIPT_INDEX = SqliteIndex(
     table="recordings_transcript_fts",
@@ -62,8 +65,8 @@ class Search:
     """The recordings whose transcript says every word, in the order the table shows them, and
     the same recordings in the form that counts them soonest."""
 
-    recordings: QuerySet
-    counted: QuerySet
+    recordings: QuerySet[Recording]
+    counted: QuerySet[Recording]
     best_first: bool  # ranked; else newest first, as the table is
 
 
@@ -78,7 +81,7 @@ def search_words(text: str) -> list[str]:
     return WORD.findall(text)[:MAX_WORDS]
 
 
-def search(queryset: QuerySet, *, text: str) -> Search:
+def search(queryset: QuerySet[Recording], *, text: str) -> Search:
     """The recordings of `queryset` whose transcript says every word of `text`, each with its
     transcript as `matched`, whose `snippet` has the matches between START and STOP; ranked best
     match first (`transcript_rank`, higher is better) unless the words are too common to rank."""
@@ -112,10 +115,12 @@ def known_matches(words: list[str], full_text: "FullText") -> int:
     read afresh."""
     said = " ".join(words).lower()  # both indexes fold case
     key = "matches:" + md5(f"{connection.vendor}|{said}".encode(), usedforsecurity=False).hexdigest()
-    return cache.get_or_set(key, lambda: full_text.matches_up_to(full_text.matches_counted), KNOWN_MATCHES_SECONDS)
+    counted = cache.get_or_set(key, lambda: full_text.matches_up_to(full_text.matches_counted), KNOWN_MATCHES_SECONDS)
+    # get_or_set returns None only when its default is None: here it is the int just counted or kept.
+    return cast(int, counted)
 
 
-def joined(queryset: QuerySet, matches: CTE) -> QuerySet:
+def joined(queryset: QuerySet[Recording], matches: CTE) -> QuerySet[Recording]:
     """The recordings of `queryset` that `matches` (transcript rows) name, in one join."""
     return with_cte(matches, select=matches.join(queryset, recording_id=matches.col.recording_id))
 
@@ -123,7 +128,7 @@ def joined(queryset: QuerySet, matches: CTE) -> QuerySet:
 class FullText:
     """The words as each database's full-text index takes them: the one place its SQL is written."""
 
-    def __init__(self, words: list[str]):
+    def __init__(self, words: list[str]) -> None:
         self.postgresql = connection.vendor == "postgresql"
         if self.postgresql:
             self.query = SearchQuery(" ".join(words), config="english")  # plainto_tsquery: words only
@@ -138,15 +143,18 @@ class FullText:
 
     def matches_up_to(self, limit: int) -> int:
         """How many transcripts say the words, but no more than `limit`, from the index."""
+        matches: QuerySet[TranscriptVector] | QuerySet[TranscriptIndex]
         if self.postgresql:
             matches = TranscriptVector.objects.filter(search=self.query)
         else:
             matches = TranscriptIndex.objects.filter(query=self.terms)  # the index alone, no join
         return matches[:limit].count()
 
-    def matches(self, *, ranked: bool) -> QuerySet:
+    def matches(self, *, ranked: bool) -> QuerySet[TranscriptVector | TranscriptIndex, Mapping[str, Any]]:
         """Every matching transcript's `transcript_id` and `recording_id`, and if `ranked` its
         `score` (higher is better)."""
+        matches: QuerySet[TranscriptVector] | QuerySet[TranscriptIndex]
+        score: Combinable
         if self.postgresql:
             matches = TranscriptVector.objects.filter(search=self.query)
             score = SearchRank(F("search"), self.query)
@@ -159,7 +167,9 @@ class FullText:
             return matches.annotate(score=score).values("transcript_id", "recording_id", "score")
         return matches.values("transcript_id", "recording_id")
 
-    def said_in(self, recording_id: OuterRef, *, walking: bool, matches: int) -> QuerySet:
+    def said_in(
+        self, recording_id: OuterRef, *, walking: bool, matches: int
+    ) -> QuerySet[Transcript] | QuerySet[TranscriptIndex] | QuerySet[TranscriptVector]:
         """The transcript of the recording `recording_id` if it says the words. `walking`: asked of
         each recording in turn, as the table reads them in its order; else PostgreSQL's planner may
         as well read every match from the index first. `matches`: how many transcripts say them, as
@@ -177,15 +187,15 @@ class FullText:
             # The function of @@ rather than the operator, so that the planner cannot make a GIN
             # index scan of every match out of it: its estimates for words said together are far
             # too low (458 for "broken kettle", said in 12,345 transcripts: 1.4 s instead of 45 ms).
-            said = Func(F("search"), self.query, function="ts_match_vq", output_field=BooleanField())
-            return TranscriptVector.objects.filter(said, recording_id=recording_id)
+            says = Func(F("search"), self.query, function="ts_match_vq", output_field=BooleanField())
+            return TranscriptVector.objects.filter(says, recording_id=recording_id)
         return TranscriptVector.objects.filter(search=self.query, recording_id=recording_id)
 
     def snippets(self) -> QuerySet[Transcript]:
         """Transcripts with their `snippet`: for the rows of a page only."""
         transcripts = Transcript.objects.only("recording_id")
         if self.postgresql:
-            snippet = SearchHeadline(
+            snippet: Func = SearchHeadline(
                 "text",
                 self.query,
                 config="english",
@@ -219,6 +229,6 @@ def highlighted(snippet: str | None) -> SafeString:
     return mark_safe(text.replace(START, "<mark>").replace(STOP, "</mark>"))
 
 
-def masked_recordings(queryset: QuerySet) -> QuerySet:
+def masked_recordings(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
     """Recordings whose transcript had payment or identity data masked: for auditors to review."""
     return queryset.filter(Q(transcript__masked=True))

@@ -1,7 +1,9 @@
 """What the filter form above a table needs to lay itself out, and the filters in force in words."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from django import forms, template
 from django.utils import timezone
@@ -61,7 +63,9 @@ def filters_in_words(filterset: TableFilterSet) -> list[FilterInWords]:
             continue
         field = form.fields[name]
         if isinstance(field, forms.ChoiceField):
-            text = str(dict(field.choices).get(value, value))
+            # A ChoiceField keeps its choices normalised to (value, label) pairs; no filter groups them.
+            choices = cast(Iterable[tuple[object, object]], field.choices)
+            text = str(dict(choices).get(value, value))
         elif isinstance(value, date):
             text = day_month_year(value)
         else:
