@@ -17,7 +17,7 @@ from recordings.models import DeletionBatch, LegalHold, Recording, TaskRun
 from recordings.review import marks
 from recordings.roles import auditor_required
 from recordings.sync.status import lock_holder
-from recordings.views.common import actor_of, form_errors
+from recordings.views.common import SignedInRequest, actor_of, form_errors
 from recordings.views.selection import chosen_recordings, view_filter
 
 
@@ -35,7 +35,7 @@ def act_on_form(
 
 @auditor_required
 @require_POST
-def review(request: HttpRequest, recording_id: str) -> HttpResponse:
+def review(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     act_on_form(
         request,
@@ -49,7 +49,7 @@ def review(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 
 def hold_from_form(
-    request: HttpRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
+    request: SignedInRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
 ) -> None:
     """Place the hold the posted reason form asks for on `target`, and say how it went."""
     form = ReasonForm(request.POST)
@@ -78,7 +78,7 @@ def hold_from_form(
 
 @auditor_required
 @require_POST
-def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
+def hold_recording(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold_from_form(
         request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording
@@ -88,14 +88,14 @@ def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def hold_call(request: HttpRequest, call_uuid: str) -> HttpResponse:
+def hold_call(request: SignedInRequest, call_uuid: str) -> HttpResponse:
     hold_from_form(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
 @auditor_required
 @require_POST
-def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
+def lift_hold(request: SignedInRequest, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
     act_on_form(
         request,
@@ -103,14 +103,14 @@ def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
         lambda data: holds.lift_hold(actor=actor_of(request), hold=hold, reason=data["reason"]),
         "The hold is lifted.",
     )
-    if hold.recording_id:
+    if hold.recording is not None:  # no query when the hold is on a call: its recording_id is None
         return redirect("recordings:detail", recording_id=hold.recording.recording_id)
     return redirect("recordings:call", call_uuid=hold.call_uuid)
 
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
+def delete_recording(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold = holds.active_hold(recording)
     form = ReasonForm(request.POST or None)
@@ -126,7 +126,7 @@ def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def bulk_delete(request: HttpRequest) -> HttpResponse:
+def bulk_delete(request: SignedInRequest) -> HttpResponse:
     """The table's POST writes a batch of exactly the recordings chosen and asks to confirm it; the
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
@@ -148,7 +148,7 @@ def bulk_delete(request: HttpRequest) -> HttpResponse:
     )
 
 
-def confirm_bulk_delete(request: HttpRequest) -> HttpResponse:
+def confirm_bulk_delete(request: SignedInRequest) -> HttpResponse:
     form = ReasonForm(request.POST)
     batch = get_object_or_404(
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
@@ -167,7 +167,7 @@ def confirm_bulk_delete(request: HttpRequest) -> HttpResponse:
 
 
 def render_bulk_confirmation(
-    request: HttpRequest,
+    request: SignedInRequest,
     choice: deletion.Choice,
     *,
     scope: str,
@@ -199,7 +199,7 @@ def parse_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def queue_deletion(request: HttpRequest, batch: DeletionBatch) -> HttpResponse:
+def queue_deletion(request: SignedInRequest, batch: DeletionBatch) -> HttpResponse:
     run = tasks.queue_deletion(batch, requested_by=request.user)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The deletion", run))
@@ -215,7 +215,7 @@ def not_queued_message(what: str, run: TaskRun) -> str:
 
 @auditor_required
 @require_GET
-def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
+def deletion_batch(request: SignedInRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch.objects.select_related("requested_by"), pk=batch_id)
     outcomes = batch.outcomes.select_related("recording").order_by("status", "id")[:1000]
     summary = deletion.summary(batch)
@@ -236,7 +236,7 @@ def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
+def retry_deletion(request: SignedInRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
     try:
         retry = deletion.retry_rest(actor=actor_of(request), batch=batch)
@@ -248,7 +248,7 @@ def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def sync_now(request: HttpRequest) -> HttpResponse:
+def sync_now(request: SignedInRequest) -> HttpResponse:
     holder = lock_holder()
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
@@ -267,7 +267,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def retry_task(request: HttpRequest, task_run_id: int) -> HttpResponse:
+def retry_task(request: SignedInRequest, task_run_id: int) -> HttpResponse:
     run = get_object_or_404(TaskRun, pk=task_run_id)
     if not tasks.can_retry(run):
         messages.info(request, "That work is queued, running or finished: there is nothing to retry.")

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
@@ -11,11 +13,11 @@ from recordings import concurrency
 from recordings.auditing import bulk_download
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
-from recordings.views.common import actor_of
+from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.selection import chosen_recordings
 
 
-def back_to_list(request, level, message):
+def back_to_list(request: HttpRequest, level: int, message: str) -> HttpResponse:
     messages.add_message(request, level, message)
     query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
     return redirect(reverse("recordings:list") + (f"?{query}" if query else ""))
@@ -23,7 +25,7 @@ def back_to_list(request, level, message):
 
 @auditor_required
 @require_POST
-def download_zip(request: HttpRequest) -> HttpResponse:
+def download_zip(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     recordings, _ = chosen_recordings(request)
     count = recordings.count()
     if not count:
@@ -48,6 +50,7 @@ def download_zip(request: HttpRequest) -> HttpResponse:
         content_type="application/zip",
     )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    # As an attachment the header is always given: None is only for inline without a name.
+    response["Content-Disposition"] = cast(str, content_disposition_header(True, name))
     response["Cache-Control"] = "no-store"
     return response

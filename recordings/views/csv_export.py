@@ -1,17 +1,23 @@
 """A filtered view as CSV, or back to the view saying why it is too large to export."""
 
 from django.contrib import messages
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Model, QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 
 from recordings.browsing import exports
-from recordings.views.common import actor_of
+from recordings.views.common import SignedInRequest, actor_of
 
 
 def export_csv(
-    request: HttpRequest, queryset: QuerySet, *, columns: list[str], filename: str, noun: str, back_to: str
-) -> HttpResponse:
+    request: SignedInRequest,
+    queryset: QuerySet[Model],
+    *,
+    columns: list[str],
+    filename: str,
+    noun: str,
+    back_to: str,
+) -> HttpResponse | StreamingHttpResponse:
     query = request.GET.copy()
     query.pop("_export", None)
     filter_query = query.urlencode()

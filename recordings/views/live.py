@@ -1,6 +1,6 @@
 """What the recordings table asks while it is open: how many recordings arrived since it was drawn."""
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
@@ -13,7 +13,7 @@ from recordings.roles import is_auditor, listener_required
 
 @listener_required
 @require_GET
-def new_recordings(request):
+def new_recordings(request: HttpRequest) -> JsonResponse:
     """The count of recordings in the table's view stored after the one given as `since` (a row id)
     that its order puts above `first` (the id of the view's first row, when it had one)."""
     try:
