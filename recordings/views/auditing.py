@@ -5,20 +5,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recordings.auditing import deletion, holds
 from recordings.background import tasks
+from recordings.browsing.filters import RecordingFilter
 from recordings.forms import ReasonForm, ReviewForm
 from recordings.models import DeletionBatch, LegalHold, Recording, TaskRun
 from recordings.review import marks
 from recordings.roles import auditor_required
 from recordings.sync.status import lock_holder
 from recordings.views.common import SignedInRequest, actor_of, form_errors
-from recordings.views.selection import chosen_recordings, view_filter
+from recordings.views.filtered_view import FilteredView, recordings_view
+from recordings.views.selection import chosen_recordings
 
 
 def act_on_form(
@@ -131,20 +133,20 @@ def bulk_delete(request: SignedInRequest) -> HttpResponse:
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
         return confirm_bulk_delete(request)
-    queryset, filterset = chosen_recordings(request)
-    filter_query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
-    if filterset is not None and not filterset.is_valid():
-        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(filterset.form)}")
-        return redirect(list_url(filter_query))
-    scope = "rows" if filterset is None else "view"
+    chosen = chosen_recordings(request)
+    view = chosen.view
+    if chosen.whole_view and not view.filterset.is_valid():
+        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(view.filterset.form)}")
+        return redirect(list_url(view))
+    scope = "view" if chosen.whole_view else "rows"
     try:
         batch = deletion.prepare_deletion(
-            actor=actor_of(request), recordings=queryset, scope=scope, filter_query=filter_query
+            actor=actor_of(request), recordings=chosen.recordings, scope=scope, filter_query=view.query
         )
     except deletion.NothingToDelete as refused:
-        return render_bulk_confirmation(request, refused.choice, scope=scope, filter_query=filter_query)
+        return render_bulk_confirmation(request, refused.choice, scope=scope, view=view)
     return render_bulk_confirmation(
-        request, deletion.choice_of(batch), scope=scope, filter_query=filter_query, batch=batch, form=ReasonForm()
+        request, deletion.choice_of(batch), scope=scope, view=view, batch=batch, form=ReasonForm()
     )
 
 
@@ -153,16 +155,15 @@ def confirm_bulk_delete(request: SignedInRequest) -> HttpResponse:
     batch = get_object_or_404(
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
     )
+    view = recordings_view(batch.filter_query, auditor=True)
     if not form.is_valid():
         choice = deletion.choice_of(batch)
-        return render_bulk_confirmation(
-            request, choice, scope=batch.scope, filter_query=batch.filter_query, batch=batch, form=form
-        )
+        return render_bulk_confirmation(request, choice, scope=batch.scope, view=view, batch=batch, form=form)
     try:
         batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
     except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
-        return redirect(list_url(batch.filter_query))
+        return redirect(list_url(view))
     return queue_deletion(request, batch)
 
 
@@ -171,11 +172,12 @@ def render_bulk_confirmation(
     choice: deletion.Choice,
     *,
     scope: str,
-    filter_query: str,
+    view: FilteredView[RecordingFilter],
     batch: DeletionBatch | None = None,
     form: ReasonForm | None = None,
 ) -> HttpResponse:
-    """The page restating what a deletion does (`choice`); with no `batch`, why nothing can be deleted."""
+    """The page restating what a deletion of rows or of `view` does (`choice`); with no `batch`, why
+    nothing can be deleted."""
     return render(
         request,
         "recordings/confirm_bulk_delete.html",
@@ -184,15 +186,15 @@ def render_bulk_confirmation(
             "batch": batch,
             "form": form,
             "scope": scope,
-            "filter": view_filter(filter_query, auditor=True) if scope == "view" else None,
-            "back_to": list_url(filter_query),
+            "filter": view.filterset if scope == "view" else None,
+            "back_to": list_url(view),
             "max_per_batch": deletion.MAX_PER_BATCH,
         },
     )
 
 
-def list_url(filter_query: str) -> str:
-    return reverse("recordings:list") + (f"?{filter_query}" if filter_query else "")
+def list_url(view: FilteredView[RecordingFilter]) -> str:
+    return view.url(reverse("recordings:list"))
 
 
 def parse_int(value: str | None) -> int | None:
@@ -228,7 +230,7 @@ def deletion_batch(request: SignedInRequest, batch_id: int) -> HttpResponse:
             "summary": summary,
             "outcomes": outcomes,
             "can_retry": batch.finished_at and left,
-            "filter": view_filter(batch.filter_query, auditor=True) if batch.scope == "view" else None,
+            "filter": recordings_view(batch.filter_query, auditor=True).filterset if batch.scope == "view" else None,
             "task_run": TaskRun.objects.filter(kind=TaskRun.Kind.DELETION, arguments__batch_id=batch.pk).first(),
         },
     )

@@ -16,11 +16,10 @@ from recordings import concurrency
 from recordings.audit_trail import Action, record_listening
 from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
-from recordings.browsing import call_records, counting, freshness, listing, media, transcript_search
+from recordings.browsing import call_records, counting, freshness, media, transcript_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.counting import Summary, count_exactly, summarise
 from recordings.browsing.exports import RECORDING_COLUMNS
-from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.freshness import first_row_and_newest_stored
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
 from recordings.browsing.media import (
@@ -41,6 +40,7 @@ from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
 from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
+from recordings.views.filtered_view import EXPORT, recordings_view
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError
 
@@ -51,12 +51,13 @@ logger = logging.getLogger(__name__)
 @require_GET
 def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     auditor = is_auditor(request.user)
-    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=auditor)
+    view = recordings_view(request.GET, auditor=auditor)
+    filterset = view.filterset
     queryset = filterset.qs
-    if request.GET.get("_export") == "csv":
+    if request.GET.get(EXPORT) == "csv":
         return export_csv(
             request,
-            queryset,
+            view,
             columns=RECORDING_COLUMNS,
             filename="recordings",
             noun="recording",
@@ -123,7 +124,7 @@ def view_is_all_on_hold(*, hold: str | None, summary: Summary, table: RecordingT
 @require_GET
 def recording_count(request: SignedInRequest) -> JsonResponse:
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
-    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=is_auditor(request.user))
+    filterset = recordings_view(request.GET, auditor=is_auditor(request.user)).filterset
     try:  # a count of a whole view scans it: one at a time per user
         slot = concurrency.acquire("count", request.user.pk, 1)
     except concurrency.TooMany:
