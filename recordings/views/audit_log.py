@@ -1,5 +1,6 @@
 """The audit log: who played, downloaded, reviewed, held or deleted what, for auditors."""
 
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -10,19 +11,22 @@ from recordings.browsing.filters import AuditEventFilter
 from recordings.browsing.tables import AuditEventTable
 from recordings.models import AuditEvent
 from recordings.roles import auditor_required
+from recordings.views.common import SignedInRequest
 from recordings.views.csv_export import export_csv
+from recordings.views.filtered_view import EXPORT, filtered_view
 
 
 @auditor_required
 @require_GET
-def audit_log(request):
+def audit_log(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     # The table shows only the recording's id: skip its raw JSON, the one large column.
     events = AuditEvent.objects.select_related("recording").defer("recording__raw")
-    filterset = AuditEventFilter(request.GET, queryset=events)
-    if request.GET.get("_export") == "csv":
+    view = filtered_view(request.GET, lambda data: AuditEventFilter(data, queryset=events))
+    filterset = view.filterset
+    if request.GET.get(EXPORT) == "csv":
         return export_csv(
             request,
-            filterset.qs,
+            view,
             columns=AUDIT_COLUMNS,
             filename="audit-log",
             noun="audit event",

@@ -5,20 +5,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recordings.auditing import deletion, holds
 from recordings.background import tasks
+from recordings.browsing.filters import RecordingFilter
 from recordings.forms import ReasonForm, ReviewForm
 from recordings.models import DeletionBatch, LegalHold, Recording, TaskRun
 from recordings.review import marks
 from recordings.roles import auditor_required
 from recordings.sync.status import lock_holder
-from recordings.views.common import actor_of, form_errors
-from recordings.views.selection import chosen_recordings, view_filter
+from recordings.views.common import SignedInRequest, actor_of, form_errors
+from recordings.views.filtered_view import FilteredView, recordings_view
+from recordings.views.selection import chosen_recordings
 
 
 def act_on_form(
@@ -35,7 +37,7 @@ def act_on_form(
 
 @auditor_required
 @require_POST
-def review(request: HttpRequest, recording_id: str) -> HttpResponse:
+def review(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     act_on_form(
         request,
@@ -49,7 +51,7 @@ def review(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 
 def hold_from_form(
-    request: HttpRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
+    request: SignedInRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
 ) -> None:
     """Place the hold the posted reason form asks for on `target`, and say how it went."""
     form = ReasonForm(request.POST)
@@ -78,7 +80,7 @@ def hold_from_form(
 
 @auditor_required
 @require_POST
-def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
+def hold_recording(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold_from_form(
         request, "The recording is on hold: it cannot be deleted until the hold is lifted.", recording=recording
@@ -88,14 +90,14 @@ def hold_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def hold_call(request: HttpRequest, call_uuid: str) -> HttpResponse:
+def hold_call(request: SignedInRequest, call_uuid: str) -> HttpResponse:
     hold_from_form(request, "Every recording of this call is on hold until the hold is lifted.", call_uuid=call_uuid)
     return redirect("recordings:call", call_uuid=call_uuid)
 
 
 @auditor_required
 @require_POST
-def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
+def lift_hold(request: SignedInRequest, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(LegalHold.objects.active(), pk=hold_id)
     act_on_form(
         request,
@@ -103,14 +105,14 @@ def lift_hold(request: HttpRequest, hold_id: int) -> HttpResponse:
         lambda data: holds.lift_hold(actor=actor_of(request), hold=hold, reason=data["reason"]),
         "The hold is lifted.",
     )
-    if hold.recording_id:
+    if hold.recording is not None:  # no query when the hold is on a call: its recording_id is None
         return redirect("recordings:detail", recording_id=hold.recording.recording_id)
     return redirect("recordings:call", call_uuid=hold.call_uuid)
 
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
+def delete_recording(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     hold = holds.active_hold(recording)
     form = ReasonForm(request.POST or None)
@@ -126,56 +128,56 @@ def delete_recording(request: HttpRequest, recording_id: str) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def bulk_delete(request: HttpRequest) -> HttpResponse:
+def bulk_delete(request: SignedInRequest) -> HttpResponse:
     """The table's POST writes a batch of exactly the recordings chosen and asks to confirm it; the
     confirmed POST (the batch's id and a reason) lets a worker delete those, and only those."""
     if "batch" in request.POST:
         return confirm_bulk_delete(request)
-    queryset, filterset = chosen_recordings(request)
-    filter_query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
-    if filterset is not None and not filterset.is_valid():
-        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(filterset.form)}")
-        return redirect(list_url(filter_query))
-    scope = "rows" if filterset is None else "view"
+    chosen = chosen_recordings(request)
+    view = chosen.view
+    if chosen.whole_view and not view.filterset.is_valid():
+        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(view.filterset.form)}")
+        return redirect(list_url(view))
+    scope = "view" if chosen.whole_view else "rows"
     try:
         batch = deletion.prepare_deletion(
-            actor=actor_of(request), recordings=queryset, scope=scope, filter_query=filter_query
+            actor=actor_of(request), recordings=chosen.recordings, scope=scope, filter_query=view.query
         )
     except deletion.NothingToDelete as refused:
-        return render_bulk_confirmation(request, refused.choice, scope=scope, filter_query=filter_query)
+        return render_bulk_confirmation(request, refused.choice, scope=scope, view=view)
     return render_bulk_confirmation(
-        request, deletion.choice_of(batch), scope=scope, filter_query=filter_query, batch=batch, form=ReasonForm()
+        request, deletion.choice_of(batch), scope=scope, view=view, batch=batch, form=ReasonForm()
     )
 
 
-def confirm_bulk_delete(request: HttpRequest) -> HttpResponse:
+def confirm_bulk_delete(request: SignedInRequest) -> HttpResponse:
     form = ReasonForm(request.POST)
     batch = get_object_or_404(
         DeletionBatch, pk=parse_int(request.POST.get("batch")), requested_by=request.user, confirmed_at__isnull=True
     )
+    view = recordings_view(batch.filter_query, auditor=True)
     if not form.is_valid():
         choice = deletion.choice_of(batch)
-        return render_bulk_confirmation(
-            request, choice, scope=batch.scope, filter_query=batch.filter_query, batch=batch, form=form
-        )
+        return render_bulk_confirmation(request, choice, scope=batch.scope, view=view, batch=batch, form=form)
     try:
         batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
     except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
-        return redirect(list_url(batch.filter_query))
+        return redirect(list_url(view))
     return queue_deletion(request, batch)
 
 
 def render_bulk_confirmation(
-    request: HttpRequest,
+    request: SignedInRequest,
     choice: deletion.Choice,
     *,
     scope: str,
-    filter_query: str,
+    view: FilteredView[RecordingFilter],
     batch: DeletionBatch | None = None,
     form: ReasonForm | None = None,
 ) -> HttpResponse:
-    """The page restating what a deletion does (`choice`); with no `batch`, why nothing can be deleted."""
+    """The page restating what a deletion of rows or of `view` does (`choice`); with no `batch`, why
+    nothing can be deleted."""
     return render(
         request,
         "recordings/confirm_bulk_delete.html",
@@ -184,22 +186,22 @@ def render_bulk_confirmation(
             "batch": batch,
             "form": form,
             "scope": scope,
-            "filter": view_filter(filter_query, auditor=True) if scope == "view" else None,
-            "back_to": list_url(filter_query),
+            "filter": view.filterset if scope == "view" else None,
+            "back_to": list_url(view),
             "max_per_batch": deletion.MAX_PER_BATCH,
         },
     )
 
 
-def list_url(filter_query: str) -> str:
-    return reverse("recordings:list") + (f"?{filter_query}" if filter_query else "")
+def list_url(view: FilteredView[RecordingFilter]) -> str:
+    return view.url(reverse("recordings:list"))
 
 
 def parse_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def queue_deletion(request: HttpRequest, batch: DeletionBatch) -> HttpResponse:
+def queue_deletion(request: SignedInRequest, batch: DeletionBatch) -> HttpResponse:
     run = tasks.queue_deletion(batch, requested_by=request.user)
     if run.status == TaskRun.Status.UNQUEUED:
         messages.error(request, not_queued_message("The deletion", run))
@@ -215,7 +217,7 @@ def not_queued_message(what: str, run: TaskRun) -> str:
 
 @auditor_required
 @require_GET
-def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
+def deletion_batch(request: SignedInRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch.objects.select_related("requested_by"), pk=batch_id)
     outcomes = batch.outcomes.select_related("recording").order_by("status", "id")[:1000]
     summary = deletion.summary(batch)
@@ -228,7 +230,7 @@ def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
             "summary": summary,
             "outcomes": outcomes,
             "can_retry": batch.finished_at and left,
-            "filter": view_filter(batch.filter_query, auditor=True) if batch.scope == "view" else None,
+            "filter": recordings_view(batch.filter_query, auditor=True).filterset if batch.scope == "view" else None,
             "task_run": TaskRun.objects.filter(kind=TaskRun.Kind.DELETION, arguments__batch_id=batch.pk).first(),
         },
     )
@@ -236,7 +238,7 @@ def deletion_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
+def retry_deletion(request: SignedInRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(DeletionBatch, pk=batch_id, finished_at__isnull=False)
     try:
         retry = deletion.retry_rest(actor=actor_of(request), batch=batch)
@@ -248,7 +250,7 @@ def retry_deletion(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def sync_now(request: HttpRequest) -> HttpResponse:
+def sync_now(request: SignedInRequest) -> HttpResponse:
     holder = lock_holder()
     if holder:
         messages.info(request, f"A sync is already running ({holder}).")
@@ -267,7 +269,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 
 @auditor_required
 @require_POST
-def retry_task(request: HttpRequest, task_run_id: int) -> HttpResponse:
+def retry_task(request: SignedInRequest, task_run_id: int) -> HttpResponse:
     run = get_object_or_404(TaskRun, pk=task_run_id)
     if not tasks.can_retry(run):
         messages.info(request, "That work is queued, running or finished: there is nothing to retry.")

@@ -1,8 +1,10 @@
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -14,11 +16,10 @@ from recordings import concurrency
 from recordings.audit_trail import Action, record_listening
 from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
-from recordings.browsing import call_records, counting, freshness, listing, media, transcript_search
+from recordings.browsing import call_records, counting, freshness, media, transcript_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.counting import Summary, count_exactly, summarise
 from recordings.browsing.exports import RECORDING_COLUMNS
-from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.freshness import first_row_and_newest_stored
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
 from recordings.browsing.media import (
@@ -37,8 +38,9 @@ from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
-from recordings.views.common import actor_of
+from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
+from recordings.views.filtered_view import EXPORT, recordings_view
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError
 
@@ -47,14 +49,15 @@ logger = logging.getLogger(__name__)
 
 @listener_required
 @require_GET
-def recording_list(request):
+def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     auditor = is_auditor(request.user)
-    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=auditor)
+    view = recordings_view(request.GET, auditor=auditor)
+    filterset = view.filterset
     queryset = filterset.qs
-    if request.GET.get("_export") == "csv":
+    if request.GET.get(EXPORT) == "csv":
         return export_csv(
             request,
-            queryset,
+            view,
             columns=RECORDING_COLUMNS,
             filename="recordings",
             noun="recording",
@@ -94,7 +97,7 @@ def recording_list(request):
     )
 
 
-def live_anchors(table: RecordingTable) -> dict:
+def live_anchors(table: RecordingTable) -> dict[str, int | None]:
     """What live.js asks about (see views/live.py): the latest recording stored, and the view's
     first row, above which new ones would come. On the first page that row is at hand; on
     another, one query reads both."""
@@ -113,14 +116,15 @@ def view_is_all_on_hold(*, hold: str | None, summary: Summary, table: RecordingT
     if hold == "held":
         return True
     records = table.page_records
-    return summary.exact and summary.count == len(records) > 0 and all(record.on_hold for record in records)
+    # on_hold: the annotation with_hold_marks adds, which QuerySet[Recording] does not name.
+    return summary.exact and summary.count == len(records) > 0 and all(record.on_hold for record in records)  # type: ignore[attr-defined]
 
 
 @listener_required
 @require_GET
-def recording_count(request):
+def recording_count(request: SignedInRequest) -> JsonResponse:
     """The exact count of a view whose page showed only "more than N": asked by the page's script."""
-    filterset = RecordingFilter(request.GET, queryset=listing.recordings(), auditor=is_auditor(request.user))
+    filterset = recordings_view(request.GET, auditor=is_auditor(request.user)).filterset
     try:  # a count of a whole view scans it: one at a time per user
         slot = concurrency.acquire("count", request.user.pk, 1)
     except concurrency.TooMany:
@@ -142,10 +146,10 @@ HISTORY_LENGTH = 50  # the latest events on a recording's page; the audit log ha
 
 @listener_required
 @require_GET
-def recording_detail(request, recording_id):
+def recording_detail(request: SignedInRequest, recording_id: str) -> HttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     start = (moment_ms(request.GET.get("t", "")) or 0) // 1000  # ?t=83 or ?t=1:23: whole seconds
-    siblings = []
+    siblings: QuerySet[Recording] | list[Recording] = []
     if recording.call_uuid:
         siblings = recordings_of_call(call_uuid=recording.call_uuid).exclude(pk=recording.pk)
     # Who listened is for auditors' eyes only; support never gets the events at all.
@@ -176,7 +180,7 @@ def recording_detail(request, recording_id):
 
 @listener_required
 @require_http_methods(["GET", "HEAD"])
-def recording_audio(request: HttpRequest, recording_id: str) -> HttpResponse:
+def recording_audio(request: SignedInRequest, recording_id: str) -> HttpResponse | StreamingHttpResponse:
     recording = get_object_or_404(Recording, recording_id=recording_id)
     try:
         slot = concurrency.acquire("stream", request.user.pk, settings.STREAMS_PER_USER)
@@ -220,13 +224,14 @@ def recording_audio(request: HttpRequest, recording_id: str) -> HttpResponse:
             response[header] = upstream.headers[header]
     response["Cache-Control"] = "private, no-store"  # a call's audio stays in no cache, not even the browser's
     if request.GET.get("download") == "1":
-        response["Content-Disposition"] = content_disposition_header(True, download_name(recording))
+        # As an attachment the header is always given: None is only for inline without a name.
+        response["Content-Disposition"] = cast(str, content_disposition_header(True, download_name(recording)))
     return response
 
 
 @listener_required
 @require_http_methods(["GET", "POST"])
-def call_detail(request, call_uuid):
+def call_detail(request: SignedInRequest, call_uuid: str) -> HttpResponse:
     if request.method == "POST":
         run = queue_call_record_refresh(call_uuid, requested_by=request.user)
         if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once
@@ -258,7 +263,7 @@ def call_detail(request, call_uuid):
 
 @listener_required
 @require_GET
-def sync_runs(request):
+def sync_runs(request: SignedInRequest) -> HttpResponse:
     queue = queue_rows()
     table = SyncRunTable(runs())
     options = TableOptionsForm(request.GET).table_options(per_page=50)

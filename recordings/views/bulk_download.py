@@ -1,6 +1,8 @@
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -9,28 +11,33 @@ from django.views.decorators.http import require_POST
 
 from recordings import concurrency
 from recordings.auditing import bulk_download
+from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
-from recordings.views.common import actor_of
+from recordings.views.common import SignedInRequest, actor_of
+from recordings.views.filtered_view import FilteredView
 from recordings.views.selection import chosen_recordings
 
 
-def back_to_list(request, level, message):
+def back_to_list(request: HttpRequest, view: FilteredView[RecordingFilter], level: int, message: str) -> HttpResponse:
     messages.add_message(request, level, message)
-    query = QueryDict(request.POST.get("filter_query", "")).urlencode()  # re-encoded: no stray characters
-    return redirect(reverse("recordings:list") + (f"?{query}" if query else ""))
+    return redirect(view.url(reverse("recordings:list")))
 
 
 @auditor_required
 @require_POST
-def download_zip(request: HttpRequest) -> HttpResponse:
-    recordings, _ = chosen_recordings(request)
+def download_zip(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
+    chosen = chosen_recordings(request)
+    recordings = chosen.recordings
     count = recordings.count()
     if not count:
-        return back_to_list(request, messages.INFO, "No recordings were selected, so there is nothing to download.")
+        return back_to_list(
+            request, chosen.view, messages.INFO, "No recordings were selected, so there is nothing to download."
+        )
     if count > bulk_download.MAX_RECORDINGS:
         return back_to_list(
             request,
+            chosen.view,
             messages.ERROR,
             f"A ZIP holds at most {bulk_download.MAX_RECORDINGS:,} recordings and {count:,} are selected. "
             "Narrow the filter and download them in parts.",
@@ -40,6 +47,7 @@ def download_zip(request: HttpRequest) -> HttpResponse:
     except concurrency.TooMany as exc:
         return back_to_list(
             request,
+            chosen.view,
             messages.ERROR,
             f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
         )
@@ -48,6 +56,7 @@ def download_zip(request: HttpRequest) -> HttpResponse:
         content_type="application/zip",
     )
     name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    # As an attachment the header is always given: None is only for inline without a name.
+    response["Content-Disposition"] = cast(str, content_disposition_header(True, name))
     response["Cache-Control"] = "no-store"
     return response

@@ -8,10 +8,12 @@ database queue the fetch is queued in it too, so that the answer waits on a sing
 """
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -22,6 +24,8 @@ from recordings.live.callbacks import (
     CallbackInvalid,
     CallbackRefused,
     CallbackTooLarge,
+    RecordingCallback,
+    TranscriptionCallback,
     forget_old_nonces,
     form_fields,
     let_commit_lag,
@@ -33,12 +37,20 @@ from recordings.live.store import queue_recording_fetch
 logger = logging.getLogger("recordings.live.callbacks")
 REFUSED = "Refused: not signed by Vobiz for this URL, or already received."
 
+Callback = TypeVar("Callback", RecordingCallback, TranscriptionCallback)
 
-def answer(status, text):
+
+def answer(status: int, text: str) -> HttpResponse:
     return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
-def handle(request, read, act, *, recoverable=False):
+def handle(
+    request: HttpRequest,
+    read: Callable[[Mapping[str, str]], Callback],
+    act: Callable[[Callback], str],
+    *,
+    recoverable: bool = False,
+) -> HttpResponse:
     """Checks the signature, reads the body with `read` and, in one transaction with spending the
     nonces, calls `act` with what it read; returns the answer. `recoverable`: what `act` changes,
     the next sync would bring anyway, so the answer need not wait for the commit to reach the disk."""
@@ -79,12 +91,12 @@ def handle(request, read, act, *, recoverable=False):
     return answer(200, done)
 
 
-def queue_fetch(callback):
+def queue_fetch(callback: RecordingCallback) -> str:
     queue_recording_fetch(callback.recording_id)
     return "queued: the recording is fetched from Vobiz"
 
 
-def store_transcription(callback):
+def store_transcription(callback: TranscriptionCallback) -> str:
     transcript = transcripts.store_transcription(callback)
     return f"stored, with {', '.join(transcript.masked_kinds)} masked" if transcript.masked else "stored"
 
@@ -93,7 +105,7 @@ def store_transcription(callback):
 @csrf_exempt
 @sensitive_post_parameters("transcription")
 @require_POST
-def recording_callback(request):
+def recording_callback(request: HttpRequest) -> HttpResponse:
     return handle(request, callbacks.recording_callback, queue_fetch, recoverable=True)
 
 
@@ -101,5 +113,5 @@ def recording_callback(request):
 @csrf_exempt
 @sensitive_post_parameters("transcription")
 @require_POST
-def transcription_callback(request):
+def transcription_callback(request: HttpRequest) -> HttpResponse:
     return handle(request, callbacks.transcription_callback, store_transcription)

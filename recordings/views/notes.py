@@ -14,18 +14,18 @@ from recordings.models import Recording
 from recordings.review import notes
 from recordings.review.tables import MomentNoteTable
 from recordings.roles import auditor_required
-from recordings.views.common import actor_of, form_errors
+from recordings.views.common import SignedInRequest, actor_of, form_errors
 
 NOTES_PER_PAGE = 50  # one of the tables' page sizes
 
 
-def wants_json(request):
+def wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
 @auditor_required
 @require_POST
-def add_note(request: HttpRequest, recording_id: str) -> HttpResponse:
+def add_note(request: SignedInRequest, recording_id: str) -> HttpResponse:
     """Pin a note; the page's script posts it and shows it at once, without JavaScript it is a form."""
     recording = get_object_or_404(Recording, recording_id=recording_id)
     form = MomentNoteForm(request.POST, duration_ms=recording.recording_duration_ms)

@@ -1,14 +1,17 @@
 """The viewer's own settings: the time zone pages show times in."""
 
+from typing import cast
+
 from django import forms
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from recordings import time_zones
 from recordings.formatting import zone_name
 from recordings.roles import listener_required
+from recordings.views.common import SignedInRequest
 
 FOLLOW_BROWSER = ""
 
@@ -16,10 +19,11 @@ FOLLOW_BROWSER = ""
 class TimeZoneForm(forms.Form):
     time_zone = forms.ChoiceField(label="Show times in", required=False)
 
-    def __init__(self, *args, browser_zone="", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: QueryDict | None, *, initial: dict[str, str], browser_zone: str = "") -> None:
+        super().__init__(data, initial=initial)
         following = f"My browser's zone ({zone_name(browser_zone)})" if browser_zone else "My browser's zone"
-        self.fields["time_zone"].choices = [(FOLLOW_BROWSER, following)] + [
+        field = cast(forms.ChoiceField, self.fields["time_zone"])  # declared above as one
+        field.choices = [(FOLLOW_BROWSER, following)] + [
             (name, f"{name.replace('_', ' ')} · {zone_name(name)}")
             for name in sorted(time_zones.known_zones())
             if time_zones.is_canonical(name)
@@ -29,7 +33,7 @@ class TimeZoneForm(forms.Form):
 class BrowserZoneForm(forms.Form):
     time_zone = forms.CharField(max_length=64)
 
-    def clean_time_zone(self):
+    def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"]
         if not time_zones.is_known(name):
             raise forms.ValidationError("Not a time zone this dashboard knows.")
@@ -38,7 +42,7 @@ class BrowserZoneForm(forms.Form):
 
 @listener_required
 @require_http_methods(["GET", "POST"])
-def preferences(request):
+def preferences(request: SignedInRequest) -> HttpResponse:
     current = request.viewer_zone
     browser_zone = current.name if current.follow_browser else ""
     form = TimeZoneForm(
@@ -61,7 +65,7 @@ def preferences(request):
 
 @listener_required
 @require_POST
-def report_time_zone(request):
+def report_time_zone(request: SignedInRequest) -> JsonResponse:
     """The browser's zone, sent by time_zone.js; `changed` tells it to show the page again."""
     form = BrowserZoneForm(request.POST)
     if not form.is_valid():

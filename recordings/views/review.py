@@ -1,7 +1,7 @@
 """The review queue: auditors draw samples of recordings and step through them, keyboard first."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
@@ -17,7 +17,7 @@ from recordings.review.notes import notes_by_recording
 from recordings.review.samples import SampleRefused, criteria_query, next_to_review, samples_with_progress
 from recordings.review.tables import ReviewItemTable
 from recordings.roles import auditor_required
-from recordings.views.common import actor_of, form_errors
+from recordings.views.common import SignedInRequest, actor_of, form_errors
 
 ITEMS_PER_PAGE = 100  # one of the tables' page sizes
 EXPORT_COLUMNS = [
@@ -38,7 +38,7 @@ EXPORT_COLUMNS = [
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def samples(request: HttpRequest) -> HttpResponse:
+def samples(request: SignedInRequest) -> HttpResponse:
     """The samples with their progress, and the form that draws a new one."""
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -65,7 +65,7 @@ def samples(request: HttpRequest) -> HttpResponse:
 
 @auditor_required
 @require_GET
-def sample(request, sample_id):
+def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     table = ReviewItemTable(
         found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
@@ -81,21 +81,23 @@ def sample(request, sample_id):
 
 @auditor_required
 @require_GET
-def start(request, sample_id):
+def start(request: HttpRequest, sample_id: int) -> HttpResponse:
     """Continue where the sample's review stands: its first recording not reviewed yet."""
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     item = next_to_review(found)
     if item is None:
-        messages.success(request, f"Every recording of this sample is reviewed ({found.total}).")
+        total: int = found.total  # type: ignore[attr-defined]  # counted by samples_with_progress()
+        messages.success(request, f"Every recording of this sample is reviewed ({total}).")
         return redirect("recordings:review_sample", sample_id=found.pk)
     return redirect("recordings:review_item", sample_id=found.pk, position=item.position)
 
 
 @auditor_required
 @require_http_methods(["GET", "POST"])
-def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
+def item(request: SignedInRequest, sample_id: int, position: int) -> HttpResponse:
     """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
+    total: int = found.total  # type: ignore[attr-defined]  # counted by samples_with_progress()
     current = get_object_or_404(
         ReviewItem.objects.select_related("recording", "reviewed_by"), sample=found, position=position
     )
@@ -110,7 +112,7 @@ def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
             )
             following = next_to_review(found, after=position)
             if following is None:
-                messages.success(request, f"Done: all {found.total} recordings of this sample are reviewed.")
+                messages.success(request, f"Done: all {total} recordings of this sample are reviewed.")
                 return redirect("recordings:review_sample", sample_id=found.pk)
             return redirect("recordings:review_item", sample_id=found.pk, position=following.position)
         messages.error(request, form_errors(form))
@@ -125,7 +127,7 @@ def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
             "form": form,
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []),
             "previous": position - 1 if position > 1 else None,
-            "next": position + 1 if position < found.total else None,
+            "next": position + 1 if position < total else None,
         },
         status=400 if form.is_bound else 200,
     )
@@ -133,7 +135,7 @@ def item(request: HttpRequest, sample_id: int, position: int) -> HttpResponse:
 
 @auditor_required
 @require_GET
-def export(request: HttpRequest, sample_id: int) -> HttpResponse:
+def export(request: SignedInRequest, sample_id: int) -> StreamingHttpResponse:
     found = get_object_or_404(samples_with_progress(), pk=sample_id)
     items = review_samples.export_sample(actor=actor_of(request), sample=found)
     return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

@@ -1,3 +1,4 @@
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -7,5 +8,5 @@ from recordings.roles import auditor_required
 
 @auditor_required
 @require_GET
-def usage(request):
+def usage(request: HttpRequest) -> HttpResponse:
     return render(request, "recordings/usage.html", overview(period(request.GET.get("days"))))
