@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ Action = AuditEvent.Action
 class Actor:
     """Who does what the audit log keeps: made once per request, or from what a deletion batch kept."""
 
-    user: AbstractBaseUser | None  # None only for a batch whose requester's account is gone
+    user: User | None  # None only for a batch whose requester's account is gone
     ip_address: str | None
     user_agent: str
 

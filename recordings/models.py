@@ -222,7 +222,7 @@ class Lock(models.Model):
     acquired_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} held by {self.owner} until {self.expires_at}"
 
 

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from recordings.audit_trail import Actor, record_for
 from recordings.locks import DatabaseLock, LockHeld, live_holder
-from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording
+from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, LegalHold, Recording, RecordingQuerySet
 from recordings.vobiz_account import client_from_settings
-from vobiz.client import INTERACTIVE, VobizError, VobizNotFound, VobizUnavailable
+from vobiz.client import INTERACTIVE, VobizClient, VobizError, VobizNotFound, VobizUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ HELD_AT_ASKING = "on legal hold when the deletion was asked: kept"
 def prepare_deletion(
     *,
     actor: Actor,
-    recordings: QuerySet[Recording],
+    recordings: RecordingQuerySet,
     scope: str = "",
     filter_query: str = "",
 ) -> DeletionBatch:
@@ -141,7 +141,7 @@ def choice_of(batch: DeletionBatch) -> Choice:
 
 
 @transaction.atomic
-def confirm_deletion(*, user: AbstractBaseUser, batch_id: int, reason: str) -> DeletionBatch:
+def confirm_deletion(*, user: User, batch_id: int, reason: str) -> DeletionBatch:
     """The requester confirms the batch they were shown; from now on a task may work through it."""
     batch = DeletionBatch.objects.select_for_update().filter(pk=batch_id, requested_by=user).first()
     if batch is None:
@@ -156,9 +156,11 @@ def confirm_deletion(*, user: AbstractBaseUser, batch_id: int, reason: str) -> D
     return batch
 
 
-def start_deletion(*, actor: Actor, recordings: QuerySet[Recording], reason: str) -> DeletionBatch:
+def start_deletion(*, actor: Actor, recordings: RecordingQuerySet, reason: str) -> DeletionBatch:
     """Prepare and confirm in one step, where the confirmation showed these very recordings."""
     batch = prepare_deletion(actor=actor, recordings=recordings)
+    # An actor without a user is only rebuilt from a batch whose requester is gone; none starts one.
+    assert actor.user is not None
     return confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
 
 
@@ -176,7 +178,7 @@ def is_being_processed(batch: DeletionBatch) -> bool:
     return live_holder(lock_name(batch.pk)) is not None
 
 
-def process_batch(batch_id: int, client=None) -> bool:
+def process_batch(batch_id: int, client: VobizClient | None = None) -> bool:
     """Work through a confirmed batch; False when another worker holds it already."""
     batch = DeletionBatch.objects.select_related("requested_by").get(pk=batch_id)
     if batch.confirmed_at is None or batch.finished_at is not None:
@@ -203,7 +205,7 @@ def process_batch(batch_id: int, client=None) -> bool:
     return True
 
 
-def delete_one(batch: DeletionBatch, outcome_id: int, client) -> bool:
+def delete_one(batch: DeletionBatch, outcome_id: int, client: VobizClient) -> bool:
     """Settle one outcome; False when Vobiz stopped answering and the batch should stop."""
     with transaction.atomic():
         outcome = DeletionOutcome.objects.select_for_update().select_related("recording").get(pk=outcome_id)
@@ -238,7 +240,7 @@ def delete_one(batch: DeletionBatch, outcome_id: int, client) -> bool:
     return True
 
 
-def exists_at_vobiz(client, recording_id: str) -> bool:
+def exists_at_vobiz(client: VobizClient, recording_id: str) -> bool:
     try:
         client.get_recording(recording_id)
     except VobizNotFound:

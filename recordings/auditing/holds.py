@@ -10,11 +10,11 @@ from recordings.audit_trail import Action, Actor, record_for
 from recordings.models import DeletionOutcome, LegalHold, Recording
 
 
-def active_hold(recording):
+def active_hold(recording: Recording) -> LegalHold | None:
     return LegalHold.objects.covering(recording).select_related("placed_by").first()
 
 
-def active_call_hold(call_uuid):
+def active_call_hold(call_uuid: str) -> LegalHold | None:
     """The hold on a whole call, if one is in force."""
     return LegalHold.objects.active().filter(call_uuid=call_uuid, recording=None).select_related("placed_by").first()
 
@@ -64,13 +64,3 @@ def lift_hold(*, actor: Actor, hold: LegalHold, reason: str) -> None:
     hold.lift_reason = reason
     hold.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
     record_for(actor, Action.RELEASE, hold.recording, call_uuid=hold.call_uuid, note=reason)
-
-
-def held_recording_ids(recording_ids):
-    """Which of these recordings an active hold covers, in two queries whatever their number."""
-    rows = Recording.objects.filter(pk__in=recording_ids)
-    holds = LegalHold.objects.active()
-    held = set(holds.filter(recording__in=rows).values_list("recording_id", flat=True))
-    held_calls = holds.filter(recording=None, call_uuid__in=rows.values("call_uuid")).values("call_uuid")
-    held |= set(rows.filter(call_uuid__in=held_calls).values_list("pk", flat=True))
-    return held

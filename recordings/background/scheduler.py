@@ -10,9 +10,12 @@ and one sync runs at a time (the sync's own lock).
 
 import logging
 import signal
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
@@ -37,6 +40,8 @@ RECOVER_EVERY = timedelta(minutes=1)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
+# What the scheduler runs: no arguments, called for what it does.
+Job = Callable[[], None]
 
 
 def queue_scheduled_sync(*, full: bool) -> None:
@@ -58,15 +63,15 @@ def prune_queue() -> None:
 class Schedule:
     """The jobs, and whether this scheduler is the one that runs them."""
 
-    def __init__(self, *, sync_every_minutes: int):
+    def __init__(self, *, sync_every_minutes: int) -> None:
         self.sync_every_minutes = sync_every_minutes
         self.lock = DatabaseLock(LOCK_NAME, ttl=LOCK_TTL)
         self.active = False
 
-    def jobs(self) -> dict[str, tuple]:
+    def jobs(self) -> dict[str, tuple[Job, BaseTrigger, datetime | None]]:
         """Each job by name: (function, trigger, first run or None to wait for the trigger)."""
         now = timezone.now()
-        jobs = {
+        jobs: dict[str, tuple[Job, BaseTrigger, datetime | None]] = {
             "keep_lock": (self.keep_lock, IntervalTrigger(seconds=KEEP_LOCK_EVERY.total_seconds()), now),
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
@@ -94,8 +99,8 @@ class Schedule:
         except DatabaseError as exc:
             logger.error("the scheduler lock could not be kept: %s", exc)
 
-    def when_active(self, function, **arguments):
-        def job():
+    def when_active(self, function: Callable[..., object], **arguments: bool) -> Job:
+        def job() -> None:
             if not self.active:
                 return
             try:
@@ -111,10 +116,10 @@ class Schedule:
             self.active = False
 
 
-def with_fresh_connection(function):
+def with_fresh_connection(function: Job) -> Job:
     """Jobs run on the scheduler's threads, each with its own connection: drop it when it went stale."""
 
-    def job():
+    def job() -> None:
         close_old_connections()
         try:
             function()
@@ -134,7 +139,7 @@ def run(*, sync_every_minutes: int) -> None:
         scheduler.add_job(with_fresh_connection(function), trigger, id=name, name=name, next_run_time=first_run)
     schedule.keep_lock()  # before the first jobs run, so they see whether they are to act
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> None:
         # Not an exception raised wherever the main thread is: the scheduler's loop ends by itself.
         if not scheduler.running:
             raise SystemExit(0)

@@ -12,13 +12,15 @@ the database, where its progress is kept too (a SyncRun, a deletion batch's outc
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
+from django_tasks.base import Task
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
@@ -48,16 +50,16 @@ class Skipped(Exception):
 
 
 class AlreadyQueued(Exception):
-    def __init__(self, run: TaskRun):
+    def __init__(self, run: TaskRun) -> None:
         super().__init__(f"{run.get_kind_display()} already queued, since {run.queued_at:%H:%M:%S %Z}")
         self.run = run
 
 
-def tracked(work):
+def tracked(work: Callable[..., None]) -> Callable[..., None]:
     """Keep the TaskRun named by `task_run_id` true to what the work does: running, then its end."""
 
     @functools.wraps(work)
-    def run(*, task_run_id: int, **arguments) -> None:
+    def run(*, task_run_id: int, **arguments: object) -> None:
         runs = TaskRun.objects.filter(pk=task_run_id)
         runs.update(status=Status.RUNNING, started_at=timezone.now(), finished_at=None, error="", worker=owner_name())
         try:
@@ -103,16 +105,17 @@ class CallRecordNotFetched(Exception):
     pass
 
 
-TASKS = {
+# By TaskRun.kind, which the database gives back as a plain string.
+TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
     Kind.FULL_SYNC: sync,
     Kind.DELETION: process_deletion,
     Kind.CALL_RECORD: refresh_call_record,
 }
-ARGUMENTS = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
+ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
 
-def queue(kind: str, *, requested_by: AbstractBaseUser | None = None, **arguments) -> TaskRun:
+def queue(kind: str, *, requested_by: User | None = None, **arguments: object) -> TaskRun:
     """Record the work and hand it to the queue; AlreadyQueued when a sync of that kind waits already.
 
     The returned run is not queued (`status` says so, `error` says why) when the queue refused it.
@@ -133,7 +136,7 @@ def queue(kind: str, *, requested_by: AbstractBaseUser | None = None, **argument
     return send(run)
 
 
-def queue_sync(*, requested_by: AbstractBaseUser | None = None, full: bool = False) -> TaskRun:
+def queue_sync(*, requested_by: User | None = None, full: bool = False) -> TaskRun:
     return queue(Kind.FULL_SYNC if full else Kind.SYNC, requested_by=requested_by)
 
 
@@ -144,11 +147,11 @@ def request_sync(*, actor: Actor) -> TaskRun:
     return run
 
 
-def queue_deletion(batch: DeletionBatch, *, requested_by: AbstractBaseUser | None = None) -> TaskRun:
+def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:
     return queue(Kind.DELETION, requested_by=requested_by, batch_id=batch.pk)
 
 
-def queue_call_record_refresh(call_uuid: str, *, requested_by: AbstractBaseUser | None) -> TaskRun:
+def queue_call_record_refresh(call_uuid: str, *, requested_by: User | None) -> TaskRun:
     return queue(Kind.CALL_RECORD, requested_by=requested_by, call_uuid=call_uuid)
 
 
@@ -175,7 +178,7 @@ def send(run: TaskRun) -> TaskRun:
     return run
 
 
-def retry(run: TaskRun, *, requested_by: AbstractBaseUser | None) -> TaskRun:
+def retry(run: TaskRun, *, requested_by: User | None) -> TaskRun:
     """Queue again work that could not be queued, failed, or lost its worker."""
     if run.status == Status.UNQUEUED:
         try:
@@ -202,7 +205,7 @@ def lock_name(run: TaskRun) -> str | None:
     return None
 
 
-def is_stalled(run: TaskRun, now=None) -> bool:
+def is_stalled(run: TaskRun, now: datetime | None = None) -> bool:
     """A run still marked running whose worker has stopped: the lock it works under is gone (short
     work, which takes no lock, once it has run for longer than any request to Vobiz can take)."""
     now = now or timezone.now()
@@ -214,7 +217,7 @@ def is_stalled(run: TaskRun, now=None) -> bool:
     return live_holder(name, now=now) is None
 
 
-def waiting_for_worker(run: TaskRun, now=None) -> timedelta | None:
+def waiting_for_worker(run: TaskRun, now: datetime | None = None) -> timedelta | None:
     """How long a queued run has waited for a worker to take it, once that is longer than expected."""
     waited = (now or timezone.now()) - run.queued_at
     return waited if run.status == Status.QUEUED and waited >= WAITING_FOR_WORKER else None

@@ -2,7 +2,7 @@
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from recordings.models import LegalHold, Recording, Transcript
+from recordings.models import LegalHold, Recording, RecordingQuerySet, Transcript
 
 
 def recordings() -> QuerySet[Recording]:
@@ -28,5 +28,5 @@ def recordings_of_call(*, call_uuid: str) -> QuerySet[Recording]:
     return Recording.objects.filter(call_uuid=call_uuid).order_by("add_time", "id")
 
 
-def recordings_by_id(*, recording_ids: list[str]) -> QuerySet[Recording]:
+def recordings_by_id(*, recording_ids: list[str]) -> RecordingQuerySet:
     return Recording.objects.filter(recording_id__in=recording_ids)

@@ -5,6 +5,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
@@ -15,6 +16,9 @@ from recordings.audit_trail import Actor, record_for
 from recordings.browsing.search import number_digits_query
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample, ReviewState
 from recordings.review.marks import set_review
+
+if TYPE_CHECKING:  # django-stubs' helper is for type checking only, not installed to run
+    from django_stubs_ext import WithAnnotations
 
 # A sample is drawn in memory: these bound the work and what one reviewer can get through.
 MAX_POPULATION = 200_000
@@ -32,6 +36,14 @@ class Candidate:
     caller: str  # the number's national digits, so +91…, 91… and 0… are one caller
 
 
+class Progress(TypedDict):
+    """How far a sample's review stands, as samples_with_progress() counts it."""
+
+    total: int
+    reviewed: int
+    flagged: int
+
+
 def rank(seed: int, recording_id: str) -> bytes:
     """A recording's place in the seed's random order: the same whatever order rows come in."""
     return hashlib.sha256(f"{seed}:{recording_id}".encode()).digest()
@@ -42,8 +54,8 @@ def draw(candidates: list[Candidate], *, percent: Decimal, per_caller: int, seed
     in the seed's random order: the order they are reviewed in."""
     ranked = sorted(candidates, key=lambda candidate: rank(seed, candidate.recording_id))
     target = math.ceil(len(ranked) * percent / 100)
-    taken = Counter()
-    chosen = set()
+    taken: Counter[str] = Counter()
+    chosen: set[int] = set()
     for candidate in ranked:
         if taken[candidate.caller] < per_caller:
             taken[candidate.caller] += 1
@@ -125,14 +137,14 @@ def review_item(*, actor: Actor, item: ReviewItem, outcome: str, note: str) -> N
     set_review(actor=actor, recording=item.recording, state=outcome, note=note)
 
 
-def export_sample(*, actor: Actor, sample: ReviewSample) -> QuerySet[ReviewItem]:
+def export_sample(*, actor: Actor, sample: "WithAnnotations[ReviewSample, Progress]") -> QuerySet[ReviewItem]:
     """The sample's items for its CSV, each with its reviewer's name; the log keeps who exported it
     and how far its review stood. `sample` comes from samples_with_progress()."""
     record_for(actor, AuditEvent.Action.EXPORT, note=f"{sample.name}: {sample.reviewed} of {sample.total} reviewed")
     return sample.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
 
 
-def samples_with_progress() -> QuerySet[ReviewSample]:
+def samples_with_progress() -> "QuerySet[WithAnnotations[ReviewSample, Progress]]":
     return ReviewSample.objects.annotate(
         total=Count("items"),
         reviewed=Count("items", filter=~Q(items__outcome="")),

@@ -3,6 +3,7 @@ objects in older shapes completed, pages stored with the progress made, and miss
 
 import logging
 import threading
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,7 @@ class Sync:
         best = None
         stalled = 0
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="vobiz-page") as pool:
-            in_flight: dict[Future, tuple[int, int]] = {}
+            in_flight: dict[Future[RecordingPage], Span] = {}
             try:
                 while True:
                     holes = self.unread()
@@ -220,22 +221,28 @@ class Sync:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         self.save_progress()
-        left = self.unread() if self.placeable else Spans()
-        if left:
-            self.run_record.unread = left.size()
+        unread = self.unread() if self.placeable else Spans()
+        if unread:
+            self.run_record.unread = unread.size()
             self.run_record.save(update_fields=["unread"])
             raise SyncError(
-                f"{left.size()} recordings could not be read: they arrived faster than the list could be read; "
+                f"{unread.size()} recordings could not be read: they arrived faster than the list could be read; "
                 "the next run reads them first"
             )
 
-    def read(self, pool: ThreadPoolExecutor, in_flight: dict, spans, width: int) -> None:
+    def read(
+        self,
+        pool: ThreadPoolExecutor,
+        in_flight: dict[Future[RecordingPage], Span],
+        spans: Iterable[Span],
+        width: int,
+    ) -> None:
         """Fetch a page for each span, `width` at a time, storing those that arrive together."""
-        spans = iter(spans)
+        pending = iter(spans)
         self.round_total = None
 
         def submit() -> bool:
-            span = next(spans, None)
+            span = next(pending, None)
             if span is None:
                 return False
             offset = offset_for(self.layout, self.foreseen_span(span), self.foreseen_total(len(in_flight)))
@@ -317,16 +324,15 @@ class Sync:
                 self.step = len(page.objects)  # Vobiz serves fewer than asked: plan pages of that size
             span = self.place(page)
             spans.append(span)
-            if span is not None:
-                self.covered.add(*span)
+            self.covered.add(*span)
         known = self.store(pages, save_progress=True)
         if self.needs_known_row:
             for page, span, flags in zip(pages, spans, known):
                 stored_before = [index for index, was in zip(row_indexes(self.layout, span, len(flags)), flags) if was]
-                if span is not None and stored_before:
+                if stored_before:
                     self.known_rows.append(min(stored_before))
 
-    def place(self, page: RecordingPage) -> Span | None:
+    def place(self, page: RecordingPage) -> Span:
         count = len(page.objects)
         if not self.placeable:
             if not count or not page.has_next:

@@ -2,12 +2,11 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.listing import recordings_by_id
-from recordings.models import Recording
+from recordings.models import RecordingQuerySet
 from recordings.roles import is_auditor
 from recordings.sync.normalise import is_path_safe
 from recordings.views.filtered_view import FilteredView, recordings_view
@@ -17,7 +16,7 @@ MAX_SELECTED = 10_000
 
 @dataclass(frozen=True)
 class Chosen:
-    recordings: QuerySet[Recording]
+    recordings: RecordingQuerySet
     view: FilteredView[RecordingFilter]  # the table's view the form was posted from
     whole_view: bool  # every recording of that view, rather than the ticked rows
 
