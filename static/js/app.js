@@ -6,9 +6,18 @@
  *   [data-select-all="name"]  a checkbox that ticks or unticks every checkbox of that name in its form
  *   [data-count-url]     a summary that shows only "more than N": replaced by the exact count
  *                        from that URL, and so is every [data-view-count] on the page
+ *
+ * And for the other scripts (loaded after this one): dashboard.isTyping(target), true while a key
+ * goes to a text field, a select or editable text, where the pages' single-key shortcuts keep out.
  */
 (function () {
   "use strict";
+
+  window.dashboard = {
+    isTyping: function (target) {
+      return Boolean(target && (target.isContentEditable || (target.closest && target.closest("input, textarea, select"))));
+    },
+  };
 
   document.addEventListener("click", function (event) {
     if (!event.target.closest) return;

@@ -13,12 +13,8 @@
 
   var FOCUSABLE = "a[href], button, input, select, textarea, audio[controls], [tabindex]";
 
-  function typing(target) {
-    return target.closest && target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]");
-  }
-
   document.addEventListener("keydown", function (event) {
-    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || dashboard.isTyping(event.target)) return;
     if (event.key === "/") {
       var search = document.querySelector("input[name=q]");
       if (!search) return;

@@ -191,8 +191,7 @@
       return;
     }
     if (event.key !== "m" || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    var tag = target.tagName;
-    if (target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+    if (dashboard.isTyping(target)) return;
     var playing = Array.prototype.find.call(document.querySelectorAll("[data-recording] audio"), function (audio) {
       return !audio.paused;
     });

@@ -388,9 +388,8 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    var target = event.target;
-    var tag = target && target.tagName;
-    if (target && (target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT")) return;
+    if (dashboard.isTyping(event.target)) return;
+    var tag = event.target.tagName;
     var key = event.key;
     var player = lastPlayer && document.contains(lastPlayer) ? lastPlayer : null;
 

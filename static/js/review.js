@@ -43,8 +43,7 @@
       }
       return;
     }
-    var tag = target.tagName;
-    if (target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+    if (dashboard.isTyping(target)) return;
     var actions = { r: function () { submit("reviewed"); }, f: flag, n: function () { follow("[data-review-next]"); }, p: function () { follow("[data-review-previous]"); } };
     if (!actions[event.key]) return;
     event.preventDefault();
