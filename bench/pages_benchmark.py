@@ -272,7 +272,8 @@ def dashboard_rows(body):
         return body.count(b"\n") - 1
     if body.startswith(b'{"count"'):
         return json.loads(body)["count"]
-    match = re.search(rb'<p class="summary"[^>]*>\s*(More than )?<strong>([\d,]+)</strong>', body)
+    # The count sits in the summary line, inside the span that announces its updates.
+    match = re.search(rb'<p class="summary"[^>]*>\s*(?:<span[^>]*>)?\s*(More than )?<strong>([\d,]+)</strong>', body)
     if not match:
         return None
     count = int(match.group(2).replace(b",", b""))
