@@ -5,7 +5,7 @@ import os
 import sys
 
 
-def main():
+def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vobiz_dashboard.settings")
     try:
         from django.core.exceptions import ImproperlyConfigured
