@@ -74,13 +74,16 @@ def moment(milliseconds: int | str) -> str:
     return clock(int(milliseconds) // 1000)
 
 
-def moment_ms(text: str) -> int | None:
+def moment_ms(text: str, *, finer_than_ms: bool = True) -> int | None:
     """A moment as people write it (a note's form, a link's `?t=`) in milliseconds: "83", "83.5",
-    "1:23" or "1:02:03"; None for anything else. A fraction past milliseconds is cut off."""
+    "1:23" or "1:02:03"; None for anything else. A fraction past milliseconds is cut off, or with
+    `finer_than_ms=False` (a note's moment, stored to the millisecond) refused."""
     match = MOMENT.fullmatch(text.strip())
     if not match:
         return None
     hours, minutes, seconds, fraction = match.groups()
+    if not finer_than_ms and len(fraction or "") > 3:
+        return None
     whole_seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds)
     return whole_seconds * 1000 + int((fraction or "")[:3].ljust(3, "0"))
 

@@ -39,7 +39,7 @@ class MomentField(forms.CharField):
         text = super().to_python(value)
         if text is None or text in self.empty_values:
             return None
-        at_ms = moment_ms(text)
+        at_ms = moment_ms(text, finer_than_ms=False)
         if at_ms is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return at_ms
