@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
@@ -17,7 +17,23 @@ UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id",
 def store_recordings(recordings: list[dict[str, Any]], *, now: datetime) -> None:
     """Store normalised recordings (as `normalise` makes them), seen at Vobiz at `now`."""
     if recordings:
-        upsert_recordings([synced_row(fields, now=now) for fields in recordings])
+        with transaction.atomic(savepoint=False):
+            upsert_recordings([synced_row(fields, now=now) for fields in recordings])
+            data_changed()
+
+
+def mark_seen(recording_ids: list[str], *, now: datetime) -> None:
+    """Recordings a full walk saw unchanged: seen at `now`, so not gone, without rewriting them."""
+    if recording_ids:
+        with transaction.atomic(savepoint=False):
+            Recording.objects.filter(recording_id__in=recording_ids).update(last_synced_at=now, gone_at=None)
+            data_changed()  # one of them may have been gone
+
+
+def mark_gone(recording_id: str, *, now: datetime) -> None:
+    """A recording Vobiz no longer has (it answered 404): kept, marked gone."""
+    with transaction.atomic(savepoint=False):
+        Recording.objects.filter(recording_id=recording_id).update(gone_at=now)
         data_changed()
 
 

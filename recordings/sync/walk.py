@@ -12,7 +12,6 @@ from django.db import DEFAULT_DB_ALIAS, connections, reset_queries, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from recordings.browsing.freshness import data_changed
 from recordings.formatting import one_line
 from recordings.locks import DatabaseLock
 from recordings.models import Recording, SyncRun, SyncState
@@ -35,7 +34,7 @@ from recordings.sync.spans import (
     placed,
     row_indexes,
 )
-from recordings.sync.store import store_recordings
+from recordings.sync.store import mark_gone, mark_seen, store_recordings
 from vobiz.client import MAX_PAGE_SIZE, RecordingPage, VobizAuthError, VobizClient, VobizError, VobizNotFound
 
 logger = logging.getLogger(__name__)
@@ -392,10 +391,8 @@ class Sync:
                     continue
                 to_write.append(fields)
             store_recordings(to_write, now=now)
-            if self.options.full and seen_unchanged:
-                # A full walk notes what it saw, for the gone check, without rewriting the rows.
-                Recording.objects.filter(recording_id__in=seen_unchanged).update(last_synced_at=now, gone_at=None)
-                data_changed()  # one of them may have been gone
+            if self.options.full:
+                mark_seen(seen_unchanged, now=now)  # what the gone check asks about, rows not rewritten
             run = self.run_record
             run.pages += len(pages)
             run.created += outcome.created
@@ -450,13 +447,12 @@ class Sync:
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="vobiz-check") as pool:
             for recording_id, found in zip(ids, pool.map(self.still_exists, ids)):
                 if found is None:
-                    Recording.objects.filter(recording_id=recording_id).update(gone_at=timezone.now())
+                    mark_gone(recording_id, now=timezone.now())
                     self.run_record.gone += 1
                 else:
                     # Still there: the walk missed it (a deletion moved the list under it); store it now.
                     self.store([RecordingPage(objects=[found], offset=0, total_count=None, has_next=False)])
         self.run_record.save(update_fields=["gone"])
-        data_changed()
 
     def still_exists(self, recording_id: str) -> Any:
         try:
