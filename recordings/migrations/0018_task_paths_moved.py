@@ -1,22 +1,28 @@
 """The task functions moved into recordings.background and recordings.live: queued work names them
-by path, so the database queue's entries are pointed at the new paths (RQ's jobs in Redis are not:
-let the workers empty that queue before upgrading)."""
+by path, so the database queue's waiting entries are pointed at the new paths (finished ones are
+history and keep theirs; RQ's jobs in Redis are not repointed: let the workers empty that queue
+before upgrading)."""
 
 from django.db import migrations
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
 
+# Old path prefix -> new one: the whole module of tasks, and the one task the callbacks queue.
 MOVED = {
     "recordings.tasks.": "recordings.background.tasks.",
     "recordings.live.fetch_recording_task": "recordings.live.store.fetch_recording_task",
 }
+WAITING = "READY"  # django_tasks' status of an entry no worker has taken yet
 
 
 def point(apps, schema_editor, moves):
     task_result = apps.get_model("django_tasks_database", "DBTaskResult")
+    waiting = task_result.objects.using(schema_editor.connection.alias).filter(status=WAITING)
     for old, new in moves.items():
-        for row in task_result.objects.filter(task_path__startswith=old).only("task_path"):
-            if old.endswith(".") or row.task_path == old:
-                row.task_path = new + row.task_path[len(old) :]
-                row.save(update_fields=["task_path"])
+        # One UPDATE per path, however long the queue.
+        waiting.filter(task_path__startswith=old).update(
+            task_path=Concat(Value(new), Substr("task_path", len(old) + 1))
+        )
 
 
 def forwards(apps, schema_editor):

@@ -18,20 +18,32 @@ def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_0018_points_queued_tasks_at_the_moved_functions():
+def test_0018_points_waiting_tasks_at_the_moved_functions_and_leaves_history_alone():
     executor = migrate(BEFORE)
     task_result = executor.loader.project_state(BEFORE).apps.get_model("django_tasks_database", "DBTaskResult")
     now = timezone.now()
-    for path in ("recordings.tasks.sync", "recordings.live.fetch_recording_task", "elsewhere.tasks.sync"):
+    for status, path in (
+        ("READY", "recordings.tasks.sync"),
+        ("READY", "recordings.live.fetch_recording_task"),
+        ("READY", "elsewhere.tasks.sync"),
+        ("SUCCESSFUL", "recordings.tasks.process_deletion"),
+    ):
         task_result.objects.create(
-            task_path=path, args_kwargs={}, backend_name="default", run_after=now, exception_class_path="", traceback=""
+            status=status,
+            task_path=path,
+            args_kwargs={},
+            backend_name="default",
+            run_after=now,
+            exception_class_path="",
+            traceback="",
         )
     executor = migrate(AFTER)
     task_result = executor.loader.project_state(AFTER).apps.get_model("django_tasks_database", "DBTaskResult")
-    paths = set(task_result.objects.values_list("task_path", flat=True))
+    rows = set(task_result.objects.values_list("status", "task_path"))
     migrate(executor.loader.graph.leaf_nodes())
-    assert paths == {
-        "recordings.background.tasks.sync",
-        "recordings.live.store.fetch_recording_task",
-        "elsewhere.tasks.sync",
+    assert rows == {
+        ("READY", "recordings.background.tasks.sync"),
+        ("READY", "recordings.live.store.fetch_recording_task"),
+        ("READY", "elsewhere.tasks.sync"),
+        ("SUCCESSFUL", "recordings.tasks.process_deletion"),
     }
