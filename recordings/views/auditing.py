@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recordings.auditing import deletion, holds
@@ -19,7 +18,7 @@ from recordings.review import marks
 from recordings.roles import auditor_required
 from recordings.sync.status import lock_holder
 from recordings.views.common import SignedInRequest, actor_of, form_errors
-from recordings.views.filtered_view import FilteredView, recordings_view
+from recordings.views.filtered_view import FilteredView, recordings_list_url, recordings_view
 from recordings.views.selection import chosen_recordings
 
 
@@ -136,8 +135,9 @@ def bulk_delete(request: SignedInRequest) -> HttpResponse:
     chosen = chosen_recordings(request)
     view = chosen.view
     if chosen.whole_view and not view.filterset.is_valid():
-        messages.error(request, f"The filters are not valid, so nothing was chosen: {form_errors(view.filterset.form)}")
-        return redirect(list_url(view))
+        errors = form_errors(view.filterset.form, view.filterset.options_form)
+        messages.error(request, f"The filters are not valid, so nothing was chosen: {errors}")
+        return redirect(recordings_list_url(view))
     scope = "view" if chosen.whole_view else "rows"
     try:
         batch = deletion.prepare_deletion(
@@ -163,7 +163,7 @@ def confirm_bulk_delete(request: SignedInRequest) -> HttpResponse:
         batch = deletion.confirm_deletion(user=request.user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
     except deletion.DeletionRefused as exc:
         messages.error(request, str(exc))
-        return redirect(list_url(view))
+        return redirect(recordings_list_url(view))
     return queue_deletion(request, batch)
 
 
@@ -187,14 +187,10 @@ def render_bulk_confirmation(
             "form": form,
             "scope": scope,
             "filter": view.filterset if scope == "view" else None,
-            "back_to": list_url(view),
+            "back_to": recordings_list_url(view),
             "max_per_batch": deletion.MAX_PER_BATCH,
         },
     )
-
-
-def list_url(view: FilteredView[RecordingFilter]) -> str:
-    return view.url(reverse("recordings:list"))
 
 
 def parse_int(value: str | None) -> int | None:

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
@@ -15,13 +14,13 @@ from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
 from recordings.views.common import SignedInRequest, actor_of
-from recordings.views.filtered_view import FilteredView
+from recordings.views.filtered_view import FilteredView, recordings_list_url
 from recordings.views.selection import chosen_recordings
 
 
 def back_to_list(request: HttpRequest, view: FilteredView[RecordingFilter], level: int, message: str) -> HttpResponse:
     messages.add_message(request, level, message)
-    return redirect(view.url(reverse("recordings:list")))
+    return redirect(recordings_list_url(view))
 
 
 @auditor_required

@@ -19,5 +19,6 @@ def actor_of(request: SignedInRequest) -> Actor:
     return Actor(user=request.user, ip_address=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
 
 
-def form_errors(form: BaseForm) -> str:
-    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+def form_errors(*forms: BaseForm) -> str:
+    """Every error of the forms, in one sentence for a message."""
+    return " ".join(str(error) for form in forms for errors in form.errors.values() for error in errors)

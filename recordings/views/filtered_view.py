@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.http import QueryDict
+from django.urls import reverse
 
 from recordings.browsing import listing
 from recordings.browsing.filters import RecordingFilter, TableFilterSet
@@ -32,6 +33,11 @@ def filtered_view(query: QueryDict | str, make_filter: Callable[[QueryDict], Fil
     linked = data.copy()
     linked.pop(EXPORT, None)
     return FilteredView(make_filter(data), linked.urlencode())
+
+
+def recordings_list_url(view: FilteredView[RecordingFilter]) -> str:
+    """The recordings table showing `view`: where a bulk action leads back to."""
+    return view.url(reverse("recordings:list"))
 
 
 def recordings_view(query: QueryDict | str, *, auditor: bool) -> FilteredView[RecordingFilter]:

@@ -403,3 +403,11 @@ def test_a_view_entirely_on_hold_offers_no_delete_at_the_same_query_count(synced
     assert "All on legal hold: nothing to delete" in queries_for(auditor_client, "hold=held")[0]
     # A larger view, partly held, keeps its Delete: its confirmation says how many are held.
     assert delete_buttons(queries_for(auditor_client, "per_page=25")[0]) == 2
+
+
+def test_an_invalid_table_option_is_named_in_the_refusal(synced, auditor_client):
+    response = auditor_client.post(
+        "/bulk/delete", {"scope": "view", "filter_query": "recording_format=wav&per_page=7"}, follow=True
+    )
+    assert b"The filters are not valid, so nothing was chosen: Select a valid choice." in response.content
+    assert not DeletionBatch.objects.exists()
