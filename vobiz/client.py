@@ -260,7 +260,8 @@ class VobizClient:
         """A streaming response for an audio file at a URL `recordings.media.check` passed, with
         the credentials when it says so."""
         url = target.url
-        assert url.netloc, "a checked URL names its host"
+        if not url.netloc:
+            raise VobizError("The recording's URL names no host.")  # media.check refuses these first
         headers = {"Accept": "*/*", "Host": url.netloc}
         if target.with_credentials:
             headers.update(self.auth_headers)

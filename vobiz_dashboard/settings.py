@@ -186,7 +186,7 @@ LOGGING = {
 }
 
 # How many proxies in front of the dashboard append the address they were connected from to
-# X-Forwarded-For; the client's address is the one the outermost of them saw (recordings.audit).
+# X-Forwarded-For; the client's address is the one the outermost of them saw (recordings.audit_trail).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if "TRUST_X_FORWARDED_FOR" in os.environ:
     raise ImproperlyConfigured(

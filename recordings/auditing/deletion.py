@@ -158,9 +158,9 @@ def confirm_deletion(*, user: User, batch_id: int, reason: str) -> DeletionBatch
 
 def start_deletion(*, actor: Actor, recordings: RecordingQuerySet, reason: str) -> DeletionBatch:
     """Prepare and confirm in one step, where the confirmation showed these very recordings."""
+    if actor.user is None:  # only an actor rebuilt from a batch whose requester's account is gone
+        raise DeletionRefused("A deletion is started by a signed-in auditor.")
     batch = prepare_deletion(actor=actor, recordings=recordings)
-    # An actor without a user is only rebuilt from a batch whose requester is gone; none starts one.
-    assert actor.user is not None
     return confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
 
 

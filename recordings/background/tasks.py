@@ -24,7 +24,6 @@ from django_tasks.base import Task
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
-from recordings.auditing.deletion import is_being_processed, process_batch, unfinished_batches
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.locks import live_holder, owner_name
@@ -88,7 +87,7 @@ def sync(*, full: bool = False) -> None:
 @task()
 @tracked
 def process_deletion(*, batch_id: int) -> None:
-    if not process_batch(batch_id):
+    if not deletion.process_batch(batch_id):
         raise Skipped("another worker is working through this batch")
 
 
@@ -240,8 +239,8 @@ def recover() -> None:
             kind=Kind.DELETION, status__in=[Status.UNQUEUED, Status.QUEUED, Status.RUNNING]
         ).values_list("arguments__batch_id", flat=True)
     )
-    for batch in unfinished_batches().exclude(pk__in=busy):
-        if not is_being_processed(batch):
+    for batch in deletion.unfinished_batches().exclude(pk__in=busy):
+        if not deletion.is_being_processed(batch):
             queue_deletion(batch)
     for run in TaskRun.objects.filter(status=Status.UNQUEUED):
         try:

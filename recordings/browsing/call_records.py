@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from recordings.browsing import call_records
 from recordings.models import CallDetail
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError, VobizNotFound
@@ -39,7 +38,7 @@ def call_detail(call_uuid: str, *, refresh: bool = False) -> CallDetailResult:
     time gets the same answer without a request), so page views of unknown calls cannot keep
     Vobiz busy."""
     if not refresh:
-        cached = call_records.cached_call_detail(call_uuid=call_uuid)
+        cached = cached_call_detail(call_uuid=call_uuid)
         if cached is not None:
             return CallDetailResult(record=cached)
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:

@@ -1,5 +1,5 @@
-"""How fresh a cached figure is: the data version that cached counts and the filter form are kept
-by, and how many recordings arrived above a view's first row since it was drawn ("N new")."""
+"""How fresh a cached figure is: the data version that cached counts are kept by, and how many
+recordings arrived above a view's first row since it was drawn ("N new")."""
 
 from functools import lru_cache
 
@@ -10,8 +10,9 @@ from django.db.models.functions import Cast
 
 from recordings.models import AuditEvent, DataChange, Recording, SyncRun
 
-# What an auditor does that changes which rows a filter shows (a hold: the Legal hold filter's; a
-# note: the notes a page lists), told by its audit event.
+# What an auditor does that changes which rows a filter shows (a hold: the Legal hold filter's),
+# told by its audit event. A note counts too, as every write does: no filter reads notes yet, and
+# one that does needs no change here.
 CHANGING_ACTIONS = [
     AuditEvent.Action.REVIEW,
     AuditEvent.Action.FLAG,
@@ -38,7 +39,7 @@ def forget_old_changes() -> None:
 
 
 def data_version() -> str | None:
-    """Changes whenever the rows a count or the filter form sees may have. What moves it, all of it:
+    """Changes whenever the rows a count sees may have. What moves it, all of it:
     the newest sync run (none yet: no caching), the newest `data_changed()` (every write of
     recordings or transcripts), and the latest audit event of each of CHANGING_ACTIONS (an auditor's
     review mark, hold placed or lifted, deletion, note). tests/browsing/test_data_version.py walks each path.

@@ -1,5 +1,6 @@
 """The tables (recordings, sync runs, audit log), their paginators, and the table options every table
-reads once from the query: rows per page and sort."""
+reads once from the query: rows per page (checked, with the page it counts); the sort field is
+kept in the same form, and django-tables2's RequestConfig sorts by it."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,7 +136,7 @@ class RecordingTable(tables.Table):
     @classmethod
     def of_view(cls, queryset: QuerySet[Recording], *, search: bool, **kwargs: object) -> "RecordingTable":
         """The table of a view, sorted by its `sort` parameter once a RequestConfig configures it."""
-        # A transcript search comes in its own order (see transcripts.search) unless a column is sorted on.
+        # A transcript search comes in its own order (see transcript_search.search) unless a column is sorted on.
         return cls(queryset, order_by_field="sort", order_by=() if search else None, **kwargs)
 
     @property

@@ -70,7 +70,8 @@ def form_fields(body: bytes) -> dict[str, str]:
 
 
 def sign(token: str, url: str, nonce: str, version: str = "v3") -> str:
-    """The signature Vobiz sends for `url` and `nonce` (the fake Vobiz signs with this too)."""
+    """The signature Vobiz sends for `url` and `nonce` (the fake Vobiz signs with a copy of its own in
+    vobiz/fake/callbacks.py, kept apart from the app, so the tests hold one against the other)."""
     separator = "." if version == "v3" else ""
     digest = hmac.new(token.encode(), f"{url}{separator}{nonce}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()

@@ -36,7 +36,7 @@ PG_INDEX_SQL = (
     f'CREATE INDEX IF NOT EXISTS {PG_INDEX} ON "recordings_recording" '
     'USING gin ((UPPER("conference_name"::text)) gin_trgm_ops)'
 )
-# Also named in recordings/selectors.py, which checks they exist before using them.
+# Also named in recordings/browsing/search.py, which checks they exist before using them.
 FTS_TABLE = "recordings_conference_fts"
 FTS_TRIGGERS = ("recordings_conference_fts_ai", "recordings_conference_fts_au", "recordings_conference_fts_ad")
 

@@ -11,7 +11,7 @@ stored twice), with the porter stemmer as PostgreSQL's english configuration ste
 date by triggers. Without FTS5 this logs a warning and creates nothing; the search then says it is
 unavailable rather than scanning every transcript. A later migration that alters
 recordings_transcript on SQLite rebuilds the table and drops the triggers: it must run
-`install_sqlite` again (recordings/transcripts.py checks for them and warns).
+`install_sqlite` again (recordings/browsing/transcript_search.py checks for them and warns).
 """
 
 import logging
@@ -21,7 +21,7 @@ from django.db import DatabaseError, migrations, models, transaction
 
 logger = logging.getLogger(__name__)
 
-# Also named in recordings/transcripts.py.
+# Also named in recordings/browsing/transcript_search.py.
 PG_COLUMN = "search"
 PG_INDEX = "transcript_search_idx"
 FTS_TABLE = "recordings_transcript_fts"

@@ -1,17 +1,9 @@
-"""Keeps the local copy of the account's recordings true to Vobiz.
+"""Keeps the local copy of the account's recordings true to Vobiz: one run of the sync.
 
-One loop walks the list (see `Sync.walk`): it reads the spans of the list it is given, places each
-page served by the list's total at that moment (see spans.py), and reads again what no page
-covered, with pages fetched in parallel, until nothing is left or the list outruns it. Pages that
-arrive together are stored in one transaction with bulk upserts, together with what of the list is
-still unread, so a run that dies keeps every page it stored and the next run reads what is left.
-
-News is judged by recording ids and the list's total, never by content: billing fields change
-every day. An incremental run reads what is unread, plus the recordings past the total the last
-run saw, at the newest end (whichever end that is: the order is observed, not assumed), and stops
-once a page shows a recording already stored. A full run reads everything. A sync never deletes a
-row: a recording missing from a completed full walk and confirmed gone by Vobiz (404) is only
-marked gone.
+A run takes the sync's lock, records itself as a SyncRun, has `walk.Sync` walk the list, and
+records how it ended (a failure with its one-line reason); a run that wrote a good share of the
+table refreshes the planner's statistics. A sync never deletes a row: a recording missing from a
+completed full walk and confirmed gone by Vobiz (404) is only marked gone.
 """
 
 import logging

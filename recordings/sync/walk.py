@@ -1,5 +1,18 @@
-"""One sync's walk through the list of recordings: what to read, pages fetched in parallel and placed,
-objects in older shapes completed, pages stored with the progress made, and missing ones checked."""
+"""One sync's walk through the list of recordings.
+
+One loop walks the list (see `Sync.walk`): it reads the spans of the list it is given, places each
+page served by the list's total at that moment (see spans.py), and reads again what no page
+covered, with pages fetched in parallel, until nothing is left or the list outruns it. Pages that
+arrive together are stored in one transaction with bulk upserts, together with what of the list is
+still unread, so a run that dies keeps every page it stored and the next run reads what is left.
+Objects in an older shape are completed by retrieving each.
+
+News is judged by recording ids and the list's total, never by content: billing fields change
+every day. An incremental run reads what is unread, plus the recordings past the total the last
+run saw, at the newest end (whichever end that is: the order is observed, not assumed), and stops
+once a page shows a recording already stored. A full run reads everything, then asks Vobiz about
+each recording it did not see.
+"""
 
 import logging
 import threading

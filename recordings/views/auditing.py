@@ -52,7 +52,8 @@ def review(request: SignedInRequest, recording_id: str) -> HttpResponse:
 def hold_from_form(
     request: SignedInRequest, success: str, *, recording: Recording | None = None, call_uuid: str = ""
 ) -> None:
-    """Place the hold the posted reason form asks for on `target`, and say how it went."""
+    """Place the hold the posted reason form asks for on `recording`, or on the call `call_uuid`, and
+    say how it went."""
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors(form))

@@ -14,7 +14,6 @@ from recordings.forms import ReviewItemForm, ReviewSampleForm
 from recordings.models import ReviewItem
 from recordings.review import samples as review_samples
 from recordings.review.notes import notes_by_recording
-from recordings.review.samples import SampleRefused, criteria_query, next_to_review, samples_with_progress
 from recordings.review.tables import ReviewItemTable
 from recordings.roles import auditor_required
 from recordings.views.common import SignedInRequest, actor_of, form_errors
@@ -43,7 +42,9 @@ def samples(request: SignedInRequest) -> HttpResponse:
     form = ReviewSampleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         criteria = form.criteria()
-        filterset = RecordingFilter(criteria_query(criteria), queryset=listing.recordings(), auditor=True)
+        filterset = RecordingFilter(
+            review_samples.criteria_query(criteria), queryset=listing.recordings(), auditor=True
+        )
         try:
             sample = review_samples.create_sample(
                 actor=actor_of(request),
@@ -54,19 +55,19 @@ def samples(request: SignedInRequest) -> HttpResponse:
                 per_caller=form.cleaned_data["per_caller"],
                 seed=form.cleaned_data["seed"],
             )
-        except SampleRefused as refusal:
+        except review_samples.SampleRefused as refusal:
             form.add_error(None, str(refusal))
         else:
             return redirect("recordings:review_sample", sample_id=sample.pk)
     status = 400 if form.is_bound else 200
-    context = {"form": form, "samples": samples_with_progress()[:100]}
+    context = {"form": form, "samples": review_samples.samples_with_progress()[:100]}
     return render(request, "recordings/review_samples.html", context, status=status)
 
 
 @auditor_required
 @require_GET
 def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
-    found = get_object_or_404(samples_with_progress(), pk=sample_id)
+    found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
     table = ReviewItemTable(
         found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
     )
@@ -75,7 +76,7 @@ def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
     return render(
         request,
         "recordings/review_sample.html",
-        {"sample": found, "table": table, "next_item": next_to_review(found)},
+        {"sample": found, "table": table, "next_item": review_samples.next_to_review(found)},
     )
 
 
@@ -83,10 +84,10 @@ def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
 @require_GET
 def start(request: HttpRequest, sample_id: int) -> HttpResponse:
     """Continue where the sample's review stands: its first recording not reviewed yet."""
-    found = get_object_or_404(samples_with_progress(), pk=sample_id)
-    item = next_to_review(found)
+    found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
+    item = review_samples.next_to_review(found)
     if item is None:
-        total: int = found.total  # type: ignore[attr-defined]  # counted by samples_with_progress()
+        total: int = found.total  # type: ignore[attr-defined]  # counted by review_samples.samples_with_progress()
         messages.success(request, f"Every recording of this sample is reviewed ({total}).")
         return redirect("recordings:review_sample", sample_id=found.pk)
     return redirect("recordings:review_item", sample_id=found.pk, position=item.position)
@@ -96,8 +97,8 @@ def start(request: HttpRequest, sample_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def item(request: SignedInRequest, sample_id: int, position: int) -> HttpResponse:
     """One recording of a sample: play it, mark it reviewed or flagged with a note, go on."""
-    found = get_object_or_404(samples_with_progress(), pk=sample_id)
-    total: int = found.total  # type: ignore[attr-defined]  # counted by samples_with_progress()
+    found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
+    total: int = found.total  # type: ignore[attr-defined]  # counted by review_samples.samples_with_progress()
     current = get_object_or_404(
         ReviewItem.objects.select_related("recording", "reviewed_by"), sample=found, position=position
     )
@@ -110,7 +111,7 @@ def item(request: SignedInRequest, sample_id: int, position: int) -> HttpRespons
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
             )
-            following = next_to_review(found, after=position)
+            following = review_samples.next_to_review(found, after=position)
             if following is None:
                 messages.success(request, f"Done: all {total} recordings of this sample are reviewed.")
                 return redirect("recordings:review_sample", sample_id=found.pk)
@@ -136,6 +137,6 @@ def item(request: SignedInRequest, sample_id: int, position: int) -> HttpRespons
 @auditor_required
 @require_GET
 def export(request: SignedInRequest, sample_id: int) -> StreamingHttpResponse:
-    found = get_object_or_404(samples_with_progress(), pk=sample_id)
+    found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
     items = review_samples.export_sample(actor=actor_of(request), sample=found)
     return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")

@@ -74,6 +74,7 @@ ACTS = {
     Action.FLAG: lambda actor, recording: marks.set_review(
         actor=actor, recording=recording, state=ReviewState.FLAGGED, note="rude"
     ),
+    Action.CLEAR_REVIEW: lambda actor, recording: marks.set_review(actor=actor, recording=recording, state="", note=""),
     Action.HOLD: lambda actor, recording: holds.place_hold(actor=actor, reason="court", recording=recording),
     Action.RELEASE: lifted,
     Action.NOTE: lambda actor, recording: notes.add_note(actor=actor, recording=recording, at_ms=1000, text="hello"),
@@ -108,6 +109,20 @@ def test_each_service_logs_what_it_does_as_done_by_its_actor(synced, actor, acti
     assert AuditEvent.objects.filter(action=action).exists()
     who = AuditEvent.objects.order_by().values_list("user", "username", "ip_address", "user_agent").distinct()
     assert list(who) == [(actor.user.pk, actor.user.get_username(), actor.ip_address, actor.user_agent)]
+
+
+def test_a_deletion_that_fails_at_vobiz_is_logged_as_done_by_its_requester(synced, actor) -> None:
+    """The worker logs each outcome of a batch as the auditor who asked for it, failures too."""
+    recording = Recording.objects.order_by("pk").first()
+    synced.inject("500", times=10, path_contains=recording.recording_id)
+    deleted_by_the_worker(actor, recording)
+    event = AuditEvent.objects.get(action=Action.DELETE_FAILED)
+    assert (event.user_id, event.username, event.ip_address, event.user_agent) == (
+        actor.user.pk,
+        actor.user.get_username(),
+        actor.ip_address,
+        actor.user_agent,
+    )
 
 
 def test_no_view_writes_an_audit_event_itself() -> None:
