@@ -18,19 +18,8 @@ from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
 from recordings.browsing import call_records, counting, freshness, media, transcript_search
 from recordings.browsing.call_facts import call_facts
-from recordings.browsing.counting import Summary, count_exactly, summarise
 from recordings.browsing.exports import RECORDING_COLUMNS
-from recordings.browsing.freshness import first_row_and_newest_stored
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
-from recordings.browsing.media import (
-    CHUNK_SIZE,
-    PASSED_HEADERS,
-    MediaRefused,
-    StreamBody,
-    check,
-    download_name,
-    open_audio,
-)
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
@@ -65,7 +54,7 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
         )
     options = filterset.table_options
     search = filterset.transcript_search
-    summary = summarise(
+    summary = counting.summarise(
         filterset.counted_qs,
         filters=filterset.filters_in_force(),
         at_least=options.page * options.per_page,
@@ -104,11 +93,11 @@ def live_anchors(table: RecordingTable) -> dict[str, int | None]:
     if table.page.number == 1:
         records = table.page_records
         return {"newest_stored": freshness.newest_stored(), "first_shown": records[0].pk if records else None}
-    first_shown, newest = first_row_and_newest_stored(table.ordered_data)
+    first_shown, newest = freshness.first_row_and_newest_stored(table.ordered_data)
     return {"newest_stored": newest, "first_shown": first_shown}
 
 
-def view_is_all_on_hold(*, hold: str | None, summary: Summary, table: RecordingTable) -> bool:
+def view_is_all_on_hold(*, hold: str | None, summary: counting.Summary, table: RecordingTable) -> bool:
     """Whether every recording of the view is known to be on hold without another query: the
     view is filtered to held ones, or it fits on the page shown and every row there is held.
     A larger view could only tell by counting its held rows: it keeps its Delete, whose
@@ -130,7 +119,7 @@ def recording_count(request: SignedInRequest) -> JsonResponse:
     except concurrency.TooMany:
         return JsonResponse({"count": None, "error": "another count of yours is running"}, status=429)
     try:
-        summary = count_exactly(filterset.counted_qs, filters=filterset.filters_in_force())
+        summary = counting.count_exactly(filterset.counted_qs, filters=filterset.filters_in_force())
     finally:
         slot.release()
     return JsonResponse(
@@ -193,20 +182,22 @@ def recording_audio(request: SignedInRequest, recording_id: str) -> HttpResponse
         )
     closers = [slot.release]  # when the response is done, or at once if there is none
     try:
-        target = check(recording.recording_url)
+        target = media.check(recording.recording_url)
         client = client_from_settings(INTERACTIVE)
         closers.append(client.close)
-        upstream = open_audio(target, request.headers.get("Range"), client=client)
-    except MediaRefused as exc:
-        StreamBody((), *closers).close()
+        upstream = media.open_audio(target, request.headers.get("Range"), client=client)
+    except media.MediaRefused as exc:
+        media.StreamBody((), *closers).close()
         return HttpResponse(f"This recording's audio cannot be played: {exc}.", status=403, content_type="text/plain")
     except VobizError as exc:
-        StreamBody((), *closers).close()
+        media.StreamBody((), *closers).close()
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
     response = StreamingHttpResponse(
-        StreamBody(upstream.iter_content(CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers),
+        media.StreamBody(
+            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
+        ),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
@@ -219,13 +210,13 @@ def recording_audio(request: SignedInRequest, recording_id: str) -> HttpResponse
             status=upstream.status_code,
             content_range=upstream.headers.get("Content-Range"),
         )
-    for header in PASSED_HEADERS:
+    for header in media.PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
     response["Cache-Control"] = "private, no-store"  # a call's audio stays in no cache, not even the browser's
     if request.GET.get("download") == "1":
         # As an attachment the header is always given: None is only for inline without a name.
-        response["Content-Disposition"] = cast(str, content_disposition_header(True, download_name(recording)))
+        response["Content-Disposition"] = cast(str, content_disposition_header(True, media.download_name(recording)))
     return response
 
 
