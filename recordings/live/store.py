@@ -67,7 +67,6 @@ def fetch_recording(recording_id: str) -> str:
     if fields["recording_id"] != recording_id:
         logger.warning("callback for recording %s: Vobiz answered with another recording; nothing stored", recording_id)
         return "unusable"
-    with transaction.atomic():
-        store_recordings([fields], now=timezone.now())
+    store_recordings([fields], now=timezone.now())  # one transaction with its change of data version
     logger.info("callback for recording %s: stored from the API", recording_id)
     return "stored"
