@@ -87,7 +87,7 @@ class Command(BaseCommand):
         """A worker for Sync now and deletions, and the scheduler, each in a process of its own as in
         production."""
         if settings.REDIS_URL:
-            worker = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+            worker = ["rqworker", "--with-scheduler", "--job-class", "django_tasks_rq.Job", "default"]
         else:
             worker = ["db_worker", "--no-reload", "--no-startup-delay"]
         # The children read their settings from the environment: give them the Vobiz API this one uses.
