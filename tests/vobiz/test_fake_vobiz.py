@@ -536,6 +536,8 @@ def test_an_api_lag_hides_new_recordings_from_the_list_and_by_id_until_it_passes
     for recording_id in new_ids:
         assert http.get(recordings_url(server, f"{recording_id}/"), timeout=5).status_code == 404
     assert http.delete(recordings_url(server, f"{new_ids[0]}/"), timeout=5).status_code == 404
+    assert server.account.get(new_ids[0]) is None
+    assert server.account.get(new_ids[0], unknown_too=True)["recording_id"] == new_ids[0]  # for its callback
 
     server.api_lag = 0  # the lag has passed
     after = list_page(http, server, limit=100, offset=300 if oldest_first else 0)

@@ -239,10 +239,14 @@ class FakeAccount:
         with self._lock:
             self._clock_us += int(days * _DAY_US)
 
-    def get(self, recording_id: str) -> dict[str, Any] | None:
+    def get(self, recording_id: str, *, unknown_too: bool = False) -> dict[str, Any] | None:
+        """The recording as the API answers it; `unknown_too`: also one the API does not know yet
+        (`api_lag`), as its callbacks describe it."""
         with self._lock:
             seq = self._live_seq(recording_id)
-            return None if seq is None or seq >= self._known_total() else self._object(seq)
+            if seq is None or (seq >= self._known_total() and not unknown_too):
+                return None
+            return self._object(seq)
 
     def delete(self, recording_id: str) -> bool:
         with self._lock:
