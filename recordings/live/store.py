@@ -33,8 +33,10 @@ from vobiz.client import ONE_TRY, VobizError, VobizNotFound, VobizUnavailable
 logger = logging.getLogger(__name__)
 
 # The next try comes after a quarter of the time waited so far, so that a recording appears within
-# a quarter of Vobiz's lag after its API knows it: quick at first (1 s, 1 s, 1 s, 1.25 s, ...),
-# then once a minute, about 80 requests in an hour. A Retry-After asks for longer, never shorter.
+# a quarter of Vobiz's lag after its API knows it: every second for the first 5 s, then each wait a
+# quarter longer (tries at 6.2 s, 7.8 s, 9.8 s, 12.2 s, ...), from 4 minutes on once a minute: 80
+# requests in an hour. A Retry-After asks for longer, never shorter. No jitter: callbacks come
+# spread out already, and their schedules with them.
 FIRST_DELAY = 1.0  # seconds
 DELAY_SHARE = 0.25
 LONGEST_DELAY = 60.0
