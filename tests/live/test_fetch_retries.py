@@ -265,3 +265,11 @@ def test_a_bad_patience_setting_is_a_clear_error(settings, value):
     )
     assert result.returncode != 0
     assert "CALLBACK_FETCH_PATIENCE_MINUTES must be" in result.stderr.splitlines()[-1]
+
+
+def test_no_answer_at_all_is_tried_again(queue, settings):
+    settings.VOBIZ_API_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: the connection is refused
+    fetch_recording_task.call(recording_id=NEVER_KNOWN)
+    (result,) = scheduled(queue)
+    assert result.kwargs["tries"] == 1
+    assert not TaskRun.objects.exists()

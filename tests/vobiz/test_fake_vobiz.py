@@ -2,6 +2,8 @@
 
 import io
 import re
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -576,6 +578,34 @@ def test_an_outage_of_some_seconds_ends_by_itself(server, http):
     time.sleep(0.4)
     assert http.get(recordings_url(server), timeout=5).status_code == 200
     assert not server.in_outage
+
+
+def test_the_command_line_starts_an_outage_and_a_lag(http):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vobiz.fake",
+            "--port",
+            "0",
+            "--count",
+            "10",
+            "--auth-id",
+            AUTH_ID,
+            "--auth-token",
+            TOKEN,
+        ]
+        + ["--api-lag", "8", "--outage", "60", "--outage-retry-after", "7"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = next(line.split("=", 1)[1].strip() for line in child.stdout if "VOBIZ_API_URL=" in line)
+        response = http.get(f"{base_url}/Account/{AUTH_ID}/Recording/", timeout=5)
+        assert (response.status_code, response.headers["Retry-After"]) == (503, "7")
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
 
 
 def test_overrides_inject_odd_objects(server, http):
