@@ -103,9 +103,8 @@ def next_try(exc: VobizError, *, first: datetime, now: datetime) -> datetime | N
         return None
     waited = (now - first).total_seconds()
     delay = min(LONGEST_DELAY, max(FIRST_DELAY, waited * DELAY_SHARE))
-    retry_after = getattr(exc, "retry_after", None)  # capped by the client
-    if retry_after is not None:
-        delay = max(delay, retry_after)
+    if isinstance(exc, VobizUnavailable) and exc.retry_after is not None:  # capped by the client
+        delay = max(delay, exc.retry_after)
     return min(now + timedelta(seconds=delay), deadline)
 
 
