@@ -589,6 +589,7 @@ class TaskRun(models.Model):
         FULL_SYNC = "full_sync", "Full sync"
         DELETION = "deletion", "Deletion"
         CALL_RECORD = "call_record", "Call record refresh"
+        RECORDING_FETCH = "recording_fetch", "Recording fetch"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

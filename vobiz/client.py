@@ -51,13 +51,19 @@ class VobizNotFound(VobizError):
 
 
 class VobizUnavailable(VobizError):
-    """Vobiz could not be reached or kept failing after every retry."""
+    """Vobiz could not be reached or kept failing after every retry. `retry_after`: the seconds its
+    last answer asked to wait (Retry-After, capped), or None."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -312,7 +318,11 @@ class VobizClient:
                 return self._attempt(method, url, parse_json, ok_statuses, headers, stream, session, **kwargs)
             except _Retryable as retry:
                 if attempt >= self.max_attempts:
-                    raise VobizUnavailable(f"Vobiz did not answer usably after {attempt} attempts: {retry}") from None
+                    raise VobizUnavailable(
+                        f"Vobiz did not answer usably after {attempt} attempt{'s' if attempt > 1 else ''}: {retry}",
+                        status=retry.status,
+                        retry_after=retry.retry_after,
+                    ) from None
                 delay = retry.retry_after
                 if delay is None:
                     delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
@@ -342,8 +352,9 @@ class VobizClient:
         status = response.status_code
         if status in RETRY_STATUSES:
             response.close()
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-            raise _Retryable(f"HTTP {status}", retry_after=retry_after)
+            # Vobiz may say when to come back when rate limiting or down for maintenance (RFC 9110).
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
+            raise _Retryable(f"HTTP {status}", retry_after=retry_after, status=status)
         if ok_statuses and status in ok_statuses:
             return response
         if status >= 400:
@@ -375,6 +386,8 @@ class Patience(TypedDict, total=False):
 # How patient a client is: a sync can wait; a person on a page cannot.
 BACKGROUND: Patience = {}
 INTERACTIVE: Patience = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
+# One try, for work that schedules its own next try rather than sleep in a worker.
+ONE_TRY: Patience = {"read_timeout": 15, "max_attempts": 1}
 
 
 def parse_recording_page(body: Any, offset: int) -> RecordingPage:

@@ -174,6 +174,13 @@ DASHBOARD_PUBLIC_URL = os.environ.get("DASHBOARD_PUBLIC_URL", "").strip().rstrip
 VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
 # A used nonce is refused for this long; the signature covers no time, so longer is safer.
 CALLBACK_NONCE_DAYS = 30
+# A callback's recording is asked of the API again for this long while Vobiz answers "not found"
+# (its API may know a recording after the callback) or is down; then the fetch shows as failed.
+CALLBACK_FETCH_PATIENCE_MINUTES = env_int("CALLBACK_FETCH_PATIENCE_MINUTES", 60)
+if CALLBACK_FETCH_PATIENCE_MINUTES < 0:
+    raise ImproperlyConfigured(
+        f"CALLBACK_FETCH_PATIENCE_MINUTES must be 0 (one try) or more, not {CALLBACK_FETCH_PATIENCE_MINUTES}"
+    )
 
 LOGGING = {
     "version": 1,

@@ -26,6 +26,7 @@ from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
+from recordings.live.store import fetch_recording
 from recordings.locks import live_holder, owner_name
 from recordings.models import DeletionBatch, TaskRun
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
@@ -104,12 +105,27 @@ class CallRecordNotFetched(Exception):
     pass
 
 
+@task()
+@tracked
+def refetch_recording(*, recording_id: str) -> None:
+    """Once more, a callback's recording whose fetch gave up (Retry on /sync/): one try, whose
+    failure is shown for another Retry."""
+    outcome = fetch_recording(recording_id)  # VobizError says why Vobiz did not give it
+    if outcome != "stored":
+        raise RecordingNotFetched(f"Vobiz's object for recording {recording_id} is unusable: nothing stored")
+
+
+class RecordingNotFetched(Exception):
+    pass
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
     Kind.FULL_SYNC: sync,
     Kind.DELETION: process_deletion,
     Kind.CALL_RECORD: refresh_call_record,
+    Kind.RECORDING_FETCH: refetch_recording,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 

@@ -4,21 +4,42 @@ A recording callback's body is not signed, so it only names a recording: `fetch_
 the API for it by id and stores the API's object through the sync's normaliser and writer. It runs
 off the request, as background work; Vobiz retries callbacks and the sync may have the row
 already, so storing is an upsert and running it twice changes nothing.
+
+Vobiz's API may not know a recording yet when its callback comes, and may be down: a fetch that
+meets "not found", 429, 5xx or no answer is tried again, through the queue's own delayed work
+(`run_after`), not by sleeping in a worker, for CALLBACK_FETCH_PATIENCE_MINUTES. Then it is given
+up and shown as failed on /sync/ with a Retry button; when Vobiz still had no such recording, the
+transcript a callback brought for it goes too.
 """
 
 import logging
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db import DatabaseBackend
 
+from recordings.browsing.freshness import data_changed
+from recordings.formatting import hours_minutes, one_line
+from recordings.locks import owner_name
+from recordings.models import Recording, TaskRun, Transcript
 from recordings.sync.normalise import UnusableRecording, normalise
 from recordings.sync.store import store_recordings
 from recordings.vobiz_account import client_from_settings
-from vobiz.client import VobizError, VobizNotFound
+from vobiz.client import ONE_TRY, VobizError, VobizNotFound, VobizUnavailable
 
 logger = logging.getLogger(__name__)
+
+# The next try comes after a quarter of the time waited so far, so that a recording appears within
+# a quarter of Vobiz's lag after its API knows it: every second for the first 5 s, then each wait a
+# quarter longer (tries at 6.2 s, 7.8 s, 9.8 s, 12.2 s, ...), from 4 minutes on once a minute: 80
+# requests in an hour. A Retry-After asks for longer, never shorter. No jitter: callbacks come
+# spread out already, and their schedules with them.
+FIRST_DELAY = 1.0  # seconds
+DELAY_SHARE = 0.25
+LONGEST_DELAY = 60.0
 
 
 def queue_recording_fetch(recording_id: str) -> None:
@@ -44,21 +65,91 @@ def not_queued(recording_id: str, exc: Exception) -> None:
 
 
 @task()
-def fetch_recording_task(*, recording_id: str) -> str:
-    return fetch_recording(recording_id)
+def fetch_recording_task(*, recording_id: str, since: float | None = None, tries: int = 0) -> str:
+    """One try at a callback's recording, and the next one queued if Vobiz may have it later.
+
+    `since`: when the first try began (a POSIX timestamp), which the patience counts from;
+    `tries`: how many came before this one."""
+    first = datetime.fromtimestamp(since, UTC) if since is not None else timezone.now()
+    if tries and Recording.objects.filter(recording_id=recording_id).exists():
+        return "stored meanwhile"  # by a sync, or by the fetch another callback queued
+    try:
+        return fetch_recording(recording_id)
+    except VobizError as exc:
+        if not may_come_later(exc):
+            return give_up(recording_id, exc, first=first, tries=tries + 1)
+        run_after = next_try(exc, first=first, now=timezone.now())  # after the try, which may have timed out
+        if run_after is None or not fetch_recording_task.get_backend().supports_defer:
+            return give_up(recording_id, exc, first=first, tries=tries + 1)
+        try:
+            fetch_recording_task.using(run_after=run_after).enqueue(
+                recording_id=recording_id, since=first.timestamp(), tries=tries + 1
+            )
+        except Exception as queue_error:  # whatever the queue raises (Redis down): shown for a Retry
+            return give_up(recording_id, queue_error, first=first, tries=tries + 1)
+        logger.info("callback for recording %s: %s; tried again at %s", recording_id, exc, run_after.isoformat())
+        return f"tried again at {run_after.isoformat()}"
+
+
+def may_come_later(exc: VobizError) -> bool:
+    """Whether Vobiz may answer with the recording later: it did not know it yet, or did not answer."""
+    return isinstance(exc, VobizNotFound | VobizUnavailable) or exc.status == 429 or (exc.status or 0) >= 500
+
+
+def next_try(exc: VobizError, *, first: datetime, now: datetime) -> datetime | None:
+    """When to try again, or None when the patience has run out."""
+    deadline = first + timedelta(minutes=settings.CALLBACK_FETCH_PATIENCE_MINUTES)
+    if now >= deadline:
+        return None
+    waited = (now - first).total_seconds()
+    delay = min(LONGEST_DELAY, max(FIRST_DELAY, waited * DELAY_SHARE))
+    if isinstance(exc, VobizUnavailable) and exc.retry_after is not None:  # capped by the client
+        delay = max(delay, exc.retry_after)
+    return min(now + timedelta(seconds=delay), deadline)
+
+
+def give_up(recording_id: str, exc: Exception, *, first: datetime, tries: int) -> str:
+    """The fetch is final: shown as failed on /sync/ (its Retry tries once more); a transcript
+    for a recording Vobiz still has not is deleted, as nothing will ever show it."""
+    not_found = isinstance(exc, VobizNotFound)
+    with transaction.atomic():
+        dropped = False
+        if not_found and not Recording.objects.filter(recording_id=recording_id).exists():
+            dropped = Transcript.objects.filter(recording_id=recording_id).delete()[0] > 0
+            if dropped:
+                data_changed()  # the transcript leaves searches and counts
+        waited = hours_minutes(int((timezone.now() - first).total_seconds() * 1000))
+        what = "Vobiz's API had no such recording" if not_found else one_line(exc)
+        error = f"{what} after {tries} tr{'ies' if tries > 1 else 'y'} over {waited}: not stored"
+        if dropped:
+            error += "; the transcript a callback brought for it was deleted"
+        already = TaskRun.objects.filter(
+            kind=TaskRun.Kind.RECORDING_FETCH,
+            status=TaskRun.Status.FAILED,
+            arguments__recording_id=recording_id,
+            finished_at__gte=first,
+        )
+        if not already.exists():  # a recording's and a transcription's callback both fetch it
+            now = timezone.now()
+            TaskRun.objects.create(
+                kind=TaskRun.Kind.RECORDING_FETCH,
+                arguments={"recording_id": recording_id},
+                status=TaskRun.Status.FAILED,
+                queued_at=first,
+                started_at=now,
+                finished_at=now,
+                worker=owner_name(),
+                error=error,
+            )
+    logger.warning("callback for recording %s: given up: %s", recording_id, error)
+    return "not found" if not_found else "failed"
 
 
 def fetch_recording(recording_id: str) -> str:
-    """Fetches one recording from Vobiz and stores it; returns what happened, in words."""
-    try:
-        with client_from_settings() as client:
-            obj = client.get_recording(recording_id)
-    except VobizNotFound:
-        logger.info("callback for recording %s: Vobiz has no such recording; nothing stored", recording_id)
-        return "not found"
-    except VobizError as exc:
-        logger.warning("callback for recording %s: not fetched (%s); the next sync picks it up", recording_id, exc)
-        raise
+    """Fetches one recording from Vobiz, in one try, and stores it; returns what happened, in
+    words, or raises VobizError (VobizNotFound when Vobiz has no such recording, yet)."""
+    with client_from_settings(ONE_TRY) as client:
+        obj = client.get_recording(recording_id)
     try:
         fields = normalise(obj)
     except UnusableRecording as exc:

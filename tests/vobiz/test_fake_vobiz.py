@@ -2,6 +2,8 @@
 
 import io
 import re
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -523,6 +525,87 @@ def test_add_recordings_appear_at_the_head(server, http):
     assert [o["recording_id"] for o in body["objects"]] == new_ids + [head["recording_id"]]
     assert body["meta"]["total_count"] == 303
     assert parse_add_time(body["objects"][2]["add_time"]) > parse_add_time(head["add_time"])
+
+
+@pytest.mark.parametrize("oldest_first", [False, True])
+def test_an_api_lag_hides_new_recordings_from_the_list_and_by_id_until_it_passes(server, http, oldest_first):
+    server.account.oldest_first = oldest_first
+    before = list_page(http, server, limit=100)["objects"]
+    server.api_lag = 3600
+    new_ids = [server.account.add_call(ended_at=datetime.now(timezone.utc)), *server.account.add_recordings(2)]
+    during = list_page(http, server, limit=100)
+    assert during["objects"] == before and during["meta"]["total_count"] == 300
+    for recording_id in new_ids:
+        assert http.get(recordings_url(server, f"{recording_id}/"), timeout=5).status_code == 404
+    assert http.delete(recordings_url(server, f"{new_ids[0]}/"), timeout=5).status_code == 404
+    assert server.account.get(new_ids[0]) is None
+    assert server.account.get(new_ids[0], unknown_too=True)["recording_id"] == new_ids[0]  # for its callback
+
+    server.api_lag = 0  # the lag has passed
+    after = list_page(http, server, limit=100, offset=300 if oldest_first else 0)
+    assert after["meta"]["total_count"] == 303
+    assert set(new_ids) <= {o["recording_id"] for o in after["objects"]}
+    assert http.get(recordings_url(server, f"{new_ids[0]}/"), timeout=5).status_code == 200
+
+
+def test_an_api_lag_counts_from_each_recordings_arrival(server, http):
+    server.api_lag = 0.3
+    (recording_id,) = server.account.add_recordings(1)
+    assert http.get(recordings_url(server, f"{recording_id}/"), timeout=5).status_code == 404
+    time.sleep(0.4)
+    assert http.get(recordings_url(server, f"{recording_id}/"), timeout=5).status_code == 200
+    assert list_page(http, server, limit=1)["objects"][0]["recording_id"] == recording_id
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(None, None), (10, "10"), (2.5, "3")])
+def test_an_outage_answers_every_api_request_503_until_it_ends(server, http, retry_after, header):
+    (recording_id,) = server.account.add_recordings(1)
+    server.start_outage(retry_after=retry_after)
+    for url in (recordings_url(server), recordings_url(server, f"{recording_id}/")):
+        response = http.get(url, timeout=5)
+        assert response.status_code == 503
+        assert response.headers.get("Retry-After") == header
+    assert server.requests_log[-1].fault == "outage"
+    media = server.account.get(recording_id)["recording_url"]
+    assert http.get(media, timeout=5).status_code == 200  # the audio is not the API
+    server.end_outage()
+    assert http.get(recordings_url(server, f"{recording_id}/"), timeout=5).status_code == 200
+
+
+def test_an_outage_of_some_seconds_ends_by_itself(server, http):
+    server.start_outage(0.3)
+    assert http.get(recordings_url(server), timeout=5).status_code == 503
+    time.sleep(0.4)
+    assert http.get(recordings_url(server), timeout=5).status_code == 200
+    assert not server.in_outage
+
+
+def test_the_command_line_starts_an_outage_and_a_lag(http):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vobiz.fake",
+            "--port",
+            "0",
+            "--count",
+            "10",
+            "--auth-id",
+            AUTH_ID,
+            "--auth-token",
+            TOKEN,
+        ]
+        + ["--api-lag", "8", "--outage", "60", "--outage-retry-after", "7"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = next(line.split("=", 1)[1].strip() for line in child.stdout if "VOBIZ_API_URL=" in line)
+        response = http.get(f"{base_url}/Account/{AUTH_ID}/Recording/", timeout=5)
+        assert (response.status_code, response.headers["Retry-After"]) == (503, "7")
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
 
 
 def test_overrides_inject_odd_objects(server, http):

@@ -27,6 +27,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0.0,
         help="share of API requests that fail at random with one of " + ", ".join(DEFAULT_FAILURE_KINDS),
     )
+    parser.add_argument(
+        "--api-lag",
+        type=float,
+        default=0.0,
+        help="seconds after a recording's callback that the API still lists it not and answers 404 for it",
+    )
+    parser.add_argument(
+        "--outage", type=float, default=0.0, help="answer every API request 503 for this many seconds from the start"
+    )
+    parser.add_argument(
+        "--outage-retry-after", type=float, default=None, help="with --outage: the Retry-After its 503s carry"
+    )
     parser.add_argument("--auth-id", default="MA_FAKEDEMO")
     parser.add_argument("--auth-token", default="fake-token-0123456789abcdef")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -41,8 +53,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_page_size=args.max_page_size,
         seed=args.seed,
         verbose=args.verbose,
+        api_lag=args.api_lag,
     )
     server.failure_rate = args.failure_rate
+    if args.outage:
+        server.start_outage(args.outage, retry_after=args.outage_retry_after)
     print(f"Fake Vobiz API with {args.count} recordings. Point the dashboard at it with:", flush=True)
     print(f"  VOBIZ_API_URL={server.base_url}")
     print(f"  VOBIZ_AUTH_ID={account.auth_id}")

@@ -127,7 +127,7 @@ class CallbackSender:
         """Adds a call that ended just now and posts its recording's callback; returns the recording's id."""
         # The account lists the recording, and has the call's CDR, as ended now: as the callback says.
         recording_id = self.account.add_call(ended_at=datetime.now(timezone.utc))
-        obj = self.account.get(recording_id)
+        obj = self.account.get(recording_id, unknown_too=True)  # the callback comes before the API may know it
         assert obj is not None, "the call was added just now"
         duration_ms, start_ms, end_ms = (
             int(float(obj[name])) for name in ("recording_duration_ms", "recording_start_ms", "recording_end_ms")
@@ -154,7 +154,7 @@ class CallbackSender:
         return recording_id
 
     def send_transcription(self, recording_id: str) -> None:
-        obj = self.account.get(recording_id)
+        obj = self.account.get(recording_id, unknown_too=True)
         if obj is None:
             return
         seconds = int(float(obj["recording_duration_ms"])) // 1000

@@ -6,12 +6,15 @@ Lists are newest first, i.e. by descending seq (or oldest first, as the docs nev
 order); `add_recordings` appends seqs, which become the newest. Ids encode their seq reversibly, so
 looking one up is O(1). The account's clock can be moved on: storage days and amounts grow with it,
 as Vobiz's do once a day. `add_call` appends a call that has just ended (the live demo's): a call of
-its own whose recording and CDR agree with the moment it ended.
+its own whose recording and CDR agree with the moment it ended. With `api_lag` set, a recording
+added is unknown to the API (absent from the list, not found by id) for that many seconds, as a
+callback may come before Vobiz's API knows its recording.
 """
 
 import bisect
 import functools
 import threading
+import time
 from array import array
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -196,6 +199,11 @@ class FakeAccount:
         self._ended_calls: dict[int, int] = {}
         self._type_index = {t: array("q") for t in RECORDING_TYPES}  # seqs by type, ascending
         self._type_indexed_upto = 0
+        # Seconds after being added that a recording stays unknown to the API (0: known at once).
+        self.api_lag = 0.0
+        # The seqs added since, in order, and when (time.monotonic()): what api_lag hides.
+        self._added_seqs: list[int] = []
+        self._added_times: list[float] = []
         self._lock = threading.RLock()
         h = self._hash(0, _SALT_ACCOUNT)
         # The account's own numbers: callers dial these, outbound calls come from them.
@@ -212,6 +220,7 @@ class FakeAccount:
         with self._lock:
             first = self._total
             self._total += n
+            self._added(range(first, self._total))
             return [self._recording_id(seq) for seq in range(self._total - 1, first - 1, -1)]
 
     def add_call(self, ended_at: datetime) -> str:
@@ -222,6 +231,7 @@ class FakeAccount:
             hangup_us = _hangup_after_recording_us(self._hash(seq, _SALT_CDR))
             self._ended_calls[seq] = int(ended_at.timestamp() * _US) - hangup_us
             self._total += 1
+            self._added([seq])
             return self._recording_id(seq)
 
     def advance_clock(self, days: float = 1) -> None:
@@ -229,15 +239,19 @@ class FakeAccount:
         with self._lock:
             self._clock_us += int(days * _DAY_US)
 
-    def get(self, recording_id: str) -> dict[str, Any] | None:
+    def get(self, recording_id: str, *, unknown_too: bool = False) -> dict[str, Any] | None:
+        """The recording as the API answers it; `unknown_too`: also one the API does not know yet
+        (`api_lag`), as its callbacks describe it."""
         with self._lock:
             seq = self._live_seq(recording_id)
-            return None if seq is None else self._object(seq)
+            if seq is None or (seq >= self._known_total() and not unknown_too):
+                return None
+            return self._object(seq)
 
     def delete(self, recording_id: str) -> bool:
         with self._lock:
             seq = self._live_seq(recording_id)
-            if seq is None:
+            if seq is None or seq >= self._known_total():
                 return False
             bisect.insort(self._deleted, seq)
             self._deleted_set.add(seq)
@@ -249,20 +263,35 @@ class FakeAccount:
         """Objects [offset, offset+limit) of the list (newest first unless `oldest_first`), and
         the list's total length."""
         with self._lock:
+            known = self._known_total()
             if self.duplicate_every:
-                listed = self._listed_seqs(call_uuid, recording_type)
+                listed = [seq for seq in self._listed_seqs(call_uuid, recording_type) if seq < known]
                 return [self._object(seq) for seq in listed[offset : offset + limit]], len(listed)
             if call_uuid is None and recording_type is None:
-                total = self._total - len(self._deleted)
+                # The unknown are the newest, so the others keep their places counted from the oldest.
+                total = known - bisect.bisect_left(self._deleted, known)
                 count = min(limit, max(total - offset, 0))
                 if self.oldest_first:
                     seqs = [self._seq_at(i) for i in range(offset, offset + count)]
                 else:
                     seqs = self._newest_first_from(total - 1 - offset, count)
             else:
-                live = self._live_in_order(call_uuid, recording_type)
+                live = [seq for seq in self._live_in_order(call_uuid, recording_type) if seq < known]
                 total, seqs = len(live), live[offset : offset + limit]
             return [self._object(seq) for seq in seqs], total
+
+    def _added(self, seqs: Iterable[int]) -> None:
+        now = time.monotonic()
+        for seq in seqs:
+            self._added_seqs.append(seq)
+            self._added_times.append(now)
+
+    def _known_total(self) -> int:
+        """Seqs below this are known to the API: those added in the last `api_lag` seconds are not."""
+        if not self.api_lag:
+            return self._total
+        unknown_from = bisect.bisect_right(self._added_times, time.monotonic() - self.api_lag)
+        return self._added_seqs[unknown_from] if unknown_from < len(self._added_seqs) else self._total
 
     def _live_in_order(self, call_uuid: str | None, recording_type: str | None) -> list[int]:
         candidates = self._filtered_seqs(call_uuid, recording_type)

@@ -5,11 +5,14 @@ deleting recordings, a call's CDR, and the recordings' audio with Range support.
 (errors, HTML proxy pages, rate limits, stalls, truncated bodies) can be switched on at run time, and
 so can redirects of the audio (see `media_redirect`): to a second path on the same host, to an
 outside storage host serving pre-signed URLs that need no credentials, or to any Location at all.
+Two kinds of slowness Vobiz may show can be played too: a lag between a recording's callback and
+the API knowing the recording (`api_lag`), and an outage (`start_outage`).
 """
 
 import hashlib
 import hmac
 import json
+import math
 import random
 import re
 import sys
@@ -82,7 +85,10 @@ class FakeVobizServer:
       (`recording_id`, `recording_url`, `duration`, `file_format`), one list page in N served in the
       older `recordings` shape; retrieving such a recording by id answers in the main shape;
     - cdr_account_segment: the casing of `Account` the CDR endpoint answers on (the CDR page's own
-      example writes `account`); the other casing gets 401, as a wrong-case path does.
+      example writes `account`); the other casing gets 401, as a wrong-case path does;
+    - api_lag: seconds after a recording is added (its callback's moment) that the API still lists
+      it not and answers 404 for it (the account's own `api_lag`; 0 sets it known at once).
+    `start_outage` and `end_outage` make every API request answer 503 for a while.
     The account's own options cover the order (oldest_first), repeated ids and the clock.
     """
 
@@ -96,8 +102,10 @@ class FakeVobizServer:
         *,
         seed: int = 0,
         verbose: bool = False,
+        api_lag: float = 0.0,
     ) -> None:
         self.account = account if account is not None else FakeAccount()
+        self.account.api_lag = api_lag
         self.latency = latency
         self.max_page_size = max_page_size  # Vobiz may serve fewer than `limit` asks for
         self.stall_seconds = 3.0
@@ -120,6 +128,8 @@ class FakeVobizServer:
         self.outside_storage: OutsideStorage | None = None
         self.requests_log: list[LoggedRequest] = []
         self._faults: list[_Fault] = []
+        self._outage_until = 0.0  # time.monotonic() when the outage ends (0: none)
+        self._outage_retry_after: float | None = None
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
@@ -178,6 +188,29 @@ class FakeVobizServer:
         with self._lock:
             self._faults.append(_Fault(kind, times, path_contains))
 
+    @property
+    def api_lag(self) -> float:
+        return self.account.api_lag
+
+    @api_lag.setter
+    def api_lag(self, seconds: float) -> None:
+        self.account.api_lag = seconds
+
+    def start_outage(self, seconds: float | None = None, retry_after: float | None = None) -> None:
+        """Answer every API request (not audio) 503 for `seconds`, or until `end_outage` when None;
+        with a Retry-After header of `retry_after` seconds when given."""
+        with self._lock:
+            self._outage_until = math.inf if seconds is None else time.monotonic() + seconds
+            self._outage_retry_after = retry_after
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage_until = 0.0
+
+    @property
+    def in_outage(self) -> bool:
+        return time.monotonic() < self._outage_until
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -191,6 +224,8 @@ class FakeVobizServer:
         """`target` is the request's path and query, which path_contains is matched against."""
         is_api = target.startswith("/api/")
         with self._lock:
+            if is_api and time.monotonic() < self._outage_until:
+                return "outage"
             for fault in self._faults:
                 if is_api if fault.path_contains is None else fault.path_contains in target:
                     fault.remaining -= 1
@@ -218,7 +253,11 @@ class FakeVobizServer:
             self._stopping.wait(self.latency)
         if fault == "stall":
             self._stopping.wait(self.stall_seconds)
-        if fault in _FAULT_RESPONSES:
+        if fault == "outage":
+            retry_after = self._outage_retry_after
+            headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else None
+            response = _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable", headers)
+        elif fault in _FAULT_RESPONSES:
             response = _FAULT_RESPONSES[fault]()
         else:
             try:

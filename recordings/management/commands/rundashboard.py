@@ -52,9 +52,22 @@ class Command(BaseCommand):
             default=20.0,
             help="seconds between the demo's new calls, each sending its callbacks (0: none)",
         )
+        parser.add_argument(
+            "--demo-api-lag",
+            type=float,
+            default=0.0,
+            help="seconds after a demo call's callback that the fake API still answers 'not found' for its recording",
+        )
 
     def handle(
-        self, *args: Any, addrport: str, demo_count: int, demo_port: int, demo_call_every: float, **options: Any
+        self,
+        *args: Any,
+        addrport: str,
+        demo_count: int,
+        demo_port: int,
+        demo_call_every: float,
+        demo_api_lag: float,
+        **options: Any,
     ) -> None:
         real_account = bool(settings.VOBIZ_AUTH_ID and settings.VOBIZ_AUTH_TOKEN)
         if not real_account:
@@ -67,7 +80,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Syncing from the Vobiz account {settings.VOBIZ_AUTH_ID}…")
             login = self.ensure_admin()
         else:
-            account = self.start_fake_vobiz(demo_count, demo_port)
+            account = self.start_fake_vobiz(demo_count, demo_port, demo_api_lag)
             login = self.ensure_demo_user()
             if demo_call_every > 0:
                 self.start_live_demo(account, host, demo_call_every)
@@ -87,7 +100,7 @@ class Command(BaseCommand):
         """A worker for Sync now and deletions, and the scheduler, each in a process of its own as in
         production."""
         if settings.REDIS_URL:
-            worker = ["rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+            worker = ["rqworker", "--with-scheduler", "--job-class", "django_tasks_rq.Job", "default"]
         else:
             worker = ["db_worker", "--no-reload", "--no-startup-delay"]
         # The children read their settings from the environment: give them the Vobiz API this one uses.
@@ -104,12 +117,12 @@ class Command(BaseCommand):
             processes.append(process)
         return processes
 
-    def start_fake_vobiz(self, count: int, port: int) -> FakeAccount:
+    def start_fake_vobiz(self, count: int, port: int, api_lag: float = 0.0) -> FakeAccount:
         # Recordings up to today, the same all day, so that a restart syncs nothing new.
         today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         account = FakeAccount(count=count, now=today)
         try:
-            server = FakeVobizServer(account=account, port=port).start()
+            server = FakeVobizServer(account=account, port=port, api_lag=api_lag).start()
         except OSError as exc:
             raise CommandError(f"cannot start the fake Vobiz API on port {port}: {exc.strerror}") from None
         settings.VOBIZ_AUTH_ID = account.auth_id
