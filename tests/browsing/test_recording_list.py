@@ -231,7 +231,8 @@ def test_csv_export_writes_every_value_exactly(support_client):
 def test_csv_export_of_no_rows_is_the_header(support_client):
     make_recordings(3)
     # Digits-free number search matches nothing without asking the database (EmptyResultSet).
-    assert csv_text(support_client, {"from_number": "abc"}) == ",".join(RECORDING_COLUMNS) + "\r\n"
+    header = [column.rsplit("__", 1)[-1] for column in RECORDING_COLUMNS]
+    assert csv_text(support_client, {"from_number": "abc"}) == ",".join(header) + "\r\n"
 
 
 def test_csv_export_streams_batches_with_every_row_once_in_order(support_client, monkeypatch):

@@ -1,4 +1,4 @@
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from collections import Counter
 from typing import Any
 
@@ -15,7 +15,7 @@ def positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{text!r} is not a whole number of at least 1")
+        raise ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return value
 
 
