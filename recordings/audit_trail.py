@@ -21,7 +21,7 @@ Action = AuditEvent.Action
 class Actor:
     """Who does what the audit log keeps: made once per request, or from what a deletion batch kept."""
 
-    user: User | None  # None only for a batch whose requester's account is gone
+    user: User | None  # None for a batch whose requester's account is gone, or a command (verify_audio)
     ip_address: str | None
     user_agent: str
 
