@@ -11,8 +11,10 @@ baseline, `bench/unhashed_wsgi.py`, the body passed through as before. A signed-
 the --files longest recordings' whole audio from each in turn, --rounds times, after a first round
 that warms both up (the fake renders each file once; the dashboard stores each first hash, so the
 rounds measured compare, as every later play does). For each fetch it measures the time to the
-first byte of the body and the throughput to its last byte; the figures are medians, and the
-hashed ones are given as multiples of the baseline's. Goal: within 1.1× of the baseline.
+first byte of the body and the throughput to its last byte (medians; each ratio is the median of
+a hashed fetch's against the baseline's fetch of the same file beside it, which drifts less with
+the machine's load than a ratio of medians), and for each server the CPU time its processes used
+per GiB served. Goal: within 1.1× of the baseline.
 """
 
 import argparse
@@ -53,14 +55,33 @@ LONGEST = (
 )
 
 
-def serve(stack: ExitStack, env: dict[str, str], log, app: str, threads: int) -> str:
+def serve(stack: ExitStack, env: dict[str, str], log, app: str, threads: int) -> tuple[str, int]:
+    """The base URL and the gunicorn master's pid of `app` served."""
     port = free_port()
     command = [GUNICORN, "--pythonpath", str(PROJECT / "bench"), app, "--worker-class", "gthread"]
     command += ["--workers", "1", "--threads", str(threads), "--bind", f"127.0.0.1:{port}"]
     process = start(stack, command, log, env)
     base = f"http://127.0.0.1:{port}"
     wait_for(base + "/healthz", process=process)
-    return base
+    return base, process.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process and its descendants have used so far, from /proc: a
+    gunicorn's worker is its master's child. Unlike wall times, it hardly moves with the load other
+    processes put on the machine."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # gone meanwhile
+            continue
+    return total
 
 
 def fetch(session, url: str) -> tuple[float, float, int]:
@@ -106,7 +127,8 @@ def main() -> None:
         recreate_postgres(database_url)
 
     username, password = "bench", secrets.token_urlsafe(12)
-    times: dict[str, dict[str, list[float]]] = {kind: {"first": [], "rate": []} for kind in ("hashed", "baseline")}
+    kinds = ("hashed", "baseline")
+    times: dict[str, dict[str, list[float]]] = {kind: {"first": [], "rate": []} for kind in kinds}
     sizes: list[int] = []
     with ExitStack() as stack:
         api = start_fake_vobiz(stack, args.count, folder / "fake.log", auth_id=AUTH_ID, auth_token=AUTH_TOKEN)
@@ -126,28 +148,34 @@ def main() -> None:
         manage({**env, "DASHBOARD_PASSWORD": password}, "create_user", username, "--role", "support")
         recording_ids = shell_json(env, LONGEST.format(files=args.files))
         log = stack.enter_context(open(folder / "gunicorn.log", "w"))
-        bases = {
+        servers = {
             "hashed": serve(stack, env, log, "vobiz_dashboard.wsgi", args.threads),
             "baseline": serve(stack, env, log, "unhashed_wsgi:application", args.threads),
         }
-        sessions = {kind: signed_in(base, username, password) for kind, base in bases.items()}
+        sessions = {kind: signed_in(base, username, password) for kind, (base, _) in servers.items()}
+        cpu: dict[str, float] = {}
         for round_number in range(args.rounds + 1):
+            if round_number == 1:  # the first round warms up
+                cpu = {kind: cpu_seconds(pid) for kind, (_, pid) in servers.items()}
             # Alternated, each server first in every other round, so that neither meets a busier machine.
-            order = list(bases) if round_number % 2 else list(reversed(bases))
+            order = kinds if round_number % 2 else kinds[::-1]
             for recording_id in recording_ids:
                 for kind in order:
-                    first, whole, size = fetch(sessions[kind], f"{bases[kind]}/recordings/{recording_id}/audio")
-                    if round_number:  # the first round warms up
+                    base = servers[kind][0]
+                    first, whole, size = fetch(sessions[kind], f"{base}/recordings/{recording_id}/audio")
+                    if round_number:
                         times[kind]["first"].append(first)
                         times[kind]["rate"].append(size / whole / 2**20)
                         sizes.append(size)
+        cpu = {kind: cpu_seconds(pid) - cpu[kind] for kind, (_, pid) in servers.items()}
         hashed_count = shell_json(env, "from recordings.models import AudioHash; print(AudioHash.objects.count())")
 
-    medians = {
-        kind: {what: statistics.median(values) for what, values in kinds.items()} for kind, kinds in times.items()
-    }
-    ratio_first = medians["hashed"]["first"] / medians["baseline"]["first"]
-    ratio_rate = medians["baseline"]["rate"] / medians["hashed"]["rate"]
+    hashed, baseline = times["hashed"], times["baseline"]
+    medians = {kind: {what: statistics.median(values) for what, values in times[kind].items()} for kind in kinds}
+    ratio_first = statistics.median(h / b for h, b in zip(hashed["first"], baseline["first"]))
+    ratio_rate = statistics.median(b / h for h, b in zip(hashed["rate"], baseline["rate"]))
+    served_gib = sum(sizes) / 2 / 2**30  # each server served half
+    cpu_per_gib = {kind: cpu[kind] / served_gib for kind in kinds}
     figures = {
         "database": args.database,
         "files": len(recording_ids),
@@ -158,6 +186,8 @@ def main() -> None:
         "throughput_mib_s": {kind: round(m["rate"], 1) for kind, m in medians.items()},
         "time_to_first_byte_ratio": round(ratio_first, 3),
         "throughput_ratio": round(ratio_rate, 3),
+        "server_cpu_s_per_gib": {kind: round(seconds, 2) for kind, seconds in cpu_per_gib.items()},
+        "server_cpu_ratio": round(cpu_per_gib["hashed"] / cpu_per_gib["baseline"], 3),
         "sha256_alone_mib_s": round(sha256_rate(), 1),
         "load_avg": os.getloadavg(),
     }
@@ -169,6 +199,8 @@ def main() -> None:
         f"| {figures['time_to_first_byte_ms']['hashed']} ms | {ratio_first:.3f}× |\n"
         f"| throughput, median | {figures['throughput_mib_s']['baseline']} MiB/s "
         f"| {figures['throughput_mib_s']['hashed']} MiB/s | {ratio_rate:.3f}× (time per byte) |\n"
+        f"| the server's CPU per GiB served | {figures['server_cpu_s_per_gib']['baseline']} s "
+        f"| {figures['server_cpu_s_per_gib']['hashed']} s | {figures['server_cpu_ratio']:.3f}× |\n"
         f"SHA-256 alone: {figures['sha256_alone_mib_s']} MiB/s; load average {figures['load_avg'][0]:.2f}; "
         "goal: within 1.1× of the baseline"
     )
