@@ -49,6 +49,7 @@ def test_the_first_whole_fetch_stores_the_hash_of_what_streamed_without_a_second
 ):
     recording = Recording.objects.first()
     whole = direct_bytes(recording)
+    assert "Not hashed yet" in support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
     before = len(media_fetches(synced))
     response, body = played(support_client, recording, range_header)
     assert response.status_code in (200, 206) and body == whole
@@ -56,6 +57,8 @@ def test_the_first_whole_fetch_stores_the_hash_of_what_streamed_without_a_second
     stored = AudioHash.objects.get(recording=recording)
     assert (stored.audio_sha256, stored.audio_size) == (hashlib.sha256(whole).hexdigest(), len(whole))
     assert stored.changed_at is None
+    page = support_client.get(f"/recordings/{recording.recording_id}/").content.decode()
+    assert stored.audio_sha256 in page and "changed since" not in page
 
 
 @pytest.mark.parametrize("range_header", ["bytes=1-", "bytes=0-99", "bytes=-100", "bytes=10-"])
