@@ -21,7 +21,7 @@ Action = AuditEvent.Action
 class Actor:
     """Who does what the audit log keeps: made once per request, or from what a deletion batch kept."""
 
-    user: User | None  # None only for a batch whose requester's account is gone
+    user: User | None  # None for a batch whose requester's account is gone, or a command (verify_audio)
     ip_address: str | None
     user_agent: str
 
@@ -71,6 +71,7 @@ def record_for(
 
 
 CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
+SERVED_AUDIO = (200, 206)  # a whole body or parts of it; a 416 or a HEAD serves nothing
 
 
 def serves_first_byte(status: int, content_range: str | None) -> bool:
@@ -86,13 +87,19 @@ def serves_first_byte(status: int, content_range: str | None) -> bool:
 def record_listening(
     *, actor: Actor, recording: Recording, action: str, status: int, content_range: str | None
 ) -> AuditEvent | None:
-    """Log a playback or download once, not once per Range request it makes: whoever has the file
-    fetched its first byte, and that response is logged (a playback once in PLAYBACK_WINDOW)."""
-    if not serves_first_byte(status, content_range):
+    """Log each response that serves audio bytes, whatever part of the file (a decoder resyncs
+    from any byte), except what one listen or download already logged in PLAYBACK_WINDOW: a
+    playback (its seeks and buffering) logs once unless the user played or downloaded the
+    recording within the window; a download logs unless they downloaded it within the window,
+    and always when it starts from the first byte, so each whole download is counted."""
+    if status not in SERVED_AUDIO:
         return None
-    recent = AuditEvent.objects.filter(
-        user=actor.user, recording=recording, action=action, at__gte=timezone.now() - PLAYBACK_WINDOW
-    )
-    if action == Action.PLAY and recent.exists():
-        return None
+    downloading = action == Action.DOWNLOAD
+    if not (downloading and serves_first_byte(status, content_range)):
+        logged_by = [Action.DOWNLOAD] if downloading else list(AuditEvent.LISTENING)
+        recent = AuditEvent.objects.filter(
+            user=actor.user, recording=recording, action__in=logged_by, at__gte=timezone.now() - PLAYBACK_WINDOW
+        )
+        if recent.exists():
+            return None
     return record_for(actor, action, recording)

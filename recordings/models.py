@@ -266,6 +266,7 @@ class AuditEvent(models.Model):
         NOTE = "note", "Noted a moment"
         SAMPLE = "sample", "Drew a review sample"
         EXPORT = "export", "Exported review results"
+        AUDIO_CHANGED = "audio_changed", "Audio changed at Vobiz"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -291,6 +292,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.get_action_display().lower()} {self.recording_id or self.call_uuid}"
+
+
+class AudioHash(models.Model):
+    """The SHA-256 and size of a recording's whole audio as Vobiz first sent it to the dashboard,
+    and, once a later whole fetch brought other bytes, when that was first seen and what came last."""
+
+    recording = models.OneToOneField(Recording, on_delete=models.CASCADE, related_name="audio_hash")
+    audio_sha256 = models.CharField(max_length=64)
+    audio_size = models.BigIntegerField()
+    hashed_at = models.DateTimeField()
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="When a whole fetch first differed.")
+    changed_sha256 = models.CharField(max_length=64, blank=True, help_text="The latest audio that differed.")
+    changed_size = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recording"], condition=Q(changed_at__isnull=False), name="audio_changed_idx")]
+
+    def __str__(self) -> str:
+        return f"Audio hash of {self.recording_id}"
 
 
 class LegalHoldQuerySet(models.QuerySet["LegalHold"]):

@@ -3,17 +3,23 @@
 Files are fetched one after another and their chunks go straight into the archive, so memory holds
 a chunk at a time, never a whole file or the archive. Entries are stored uncompressed (the audio is
 compressed already) and carry the size Vobiz announced. A recording that cannot be fetched does
-not break the archive: it is left out and listed in a MISSING.txt entry at the end.
+not break the archive: it is left out and listed in a MISSING.txt entry at the end. A MANIFEST.csv
+entry at the end lists each complete file with its recording id, size and SHA-256, hashed as it
+streamed into the archive (and kept or compared as the recording's audio hash).
 """
 
+import csv
+import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import requests
 from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
 from recordings.audit_trail import Action, Actor, record_for
+from recordings.auditing.audio_hashes import hashed, note_whole_audio
+from recordings.browsing.exports import safe_cell
 from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, download_name, open_audio
 from recordings.models import Recording
 from recordings.vobiz_account import client_from_settings
@@ -23,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 MAX_RECORDINGS = 1000
 REPORT_NAME = "MISSING.txt"
+MANIFEST_NAME = "MANIFEST.csv"
 FIELDS = (
     "recording_id",
     "call_uuid",
@@ -65,17 +72,31 @@ def open_upstream(recording: Recording, client: VobizClient) -> requests.Respons
     return upstream
 
 
-def body_chunks(upstream: requests.Response, name: str, missing: list[tuple[str, str]]) -> Iterator[bytes]:
-    """The upstream body; a connection lost midway ends the entry short and says so in the report."""
+def body_chunks(
+    upstream: requests.Response, name: str, missing: list[tuple[str, str]], on_whole: Callable[[str, int], object]
+) -> Iterator[bytes]:
+    """The upstream body, `on_whole(sha256, size)` once it all came; a connection lost midway ends
+    the entry short and says so in the report."""
     received = 0
     try:
-        for chunk in upstream.iter_content(CHUNK_SIZE):
+        for chunk in hashed(
+            upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=on_whole
+        ):
             received += len(chunk)
             yield chunk
     except requests.RequestException as exc:
         logger.warning("audio for %s cut short in a ZIP: %s", name, type(exc).__name__)
         why = f"the connection to Vobiz was lost after {received} bytes; the file in this ZIP is incomplete"
         missing.append((name, why))
+
+
+def manifest(files: list[tuple[str, str, int, str]]) -> str:
+    """Each complete file of the archive: its name, recording id, size and SHA-256, as CSV."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["file", "recording_id", "size", "sha256"])
+    writer.writerows([name, safe_cell(recording_id), size, sha256] for name, recording_id, size, sha256 in files)
+    return text.getvalue()
 
 
 def report(missing: list[tuple[str, str]], total: int) -> str:
@@ -91,6 +112,7 @@ def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor) -> Iterator[byt
     archive = ZipStream(compress_type=ZIP_STORED)
     taken: set[str] = set()
     missing: list[tuple[str, str]] = []
+    files: list[tuple[str, str, int, str]] = []
     with client_from_settings(INTERACTIVE) as client:  # one connection pool for every file
         for recording in rows:
             name = download_name(recording)
@@ -102,11 +124,19 @@ def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor) -> Iterator[byt
                 record_for(actor, Action.DOWNLOAD, recording, note=note)
                 name = unique_name(name, taken)
                 size = upstream.headers.get("Content-Length")
+
+                def whole(sha256: str, length: int, name: str = name, recording: Recording = recording) -> None:
+                    files.append((name, recording.recording_id, length, sha256))
+                    note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=length)
+
                 archive.add(
-                    body_chunks(upstream, name, missing), name, size=int(size) if size and size.isdigit() else None
+                    body_chunks(upstream, name, missing, whole),
+                    name,
+                    size=int(size) if size and size.isdigit() else None,
                 )
                 # Written now, while this response is open, rather than queued.
                 yield from archive.all_files()
+    archive.add(manifest(files), MANIFEST_NAME)
     if missing:
         archive.add(report(missing, len(rows)), REPORT_NAME)
     yield from archive.finalize()

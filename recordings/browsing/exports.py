@@ -38,6 +38,8 @@ RECORDING_COLUMNS = [
     "recording_storage_rate",
     "monthly_recording_storage_amount",
     "recording_url",
+    "audio_hash__audio_size",  # the whole audio as first served: see recordings/auditing/audio_hashes.py
+    "audio_hash__audio_sha256",
 ]
 AUDIT_COLUMNS = [
     "at",

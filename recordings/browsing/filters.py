@@ -155,6 +155,12 @@ class RecordingFilter(TableFilterSet):
         empty_label="Any transcript",
         method="filter_masked",
     )
+    audio = django_filters.ChoiceFilter(
+        label="Audio",
+        choices=[("changed", "Changed at Vobiz since first hashed")],
+        empty_label="Any audio",
+        method="filter_audio",
+    )
 
     class Meta:
         model = Recording
@@ -166,12 +172,17 @@ class RecordingFilter(TableFilterSet):
             del self.filters["review"]
             del self.filters["hold"]
             del self.filters["masked"]
+            del self.filters["audio"]
         # Searched last, on the rows the other filters leave: the search orders them as well.
         self.filters["transcript"] = self.filters.pop("transcript")
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
 
     def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return masked_recordings(queryset)
+
+    def filter_audio(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
+        """Recordings whose whole audio, fetched again, differed from what was first hashed."""
+        return queryset.filter(audio_hash__changed_at__isnull=False)
 
     def filter_queryset(self, queryset: RecordingQuerySet) -> QuerySet[Recording]:
         """`queryset` is the one the filterset was made with: Recording.objects' own."""

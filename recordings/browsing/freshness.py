@@ -21,6 +21,7 @@ CHANGING_ACTIONS = [
     AuditEvent.Action.HOLD,
     AuditEvent.Action.RELEASE,
     AuditEvent.Action.NOTE,
+    AuditEvent.Action.AUDIO_CHANGED,  # the Audio filter's
 ]
 
 

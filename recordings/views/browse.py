@@ -14,6 +14,7 @@ from django_tables2 import RequestConfig
 
 from recordings import concurrency
 from recordings.audit_trail import Action, record_listening
+from recordings.auditing import audio_hashes
 from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
 from recordings.browsing import call_records, counting, freshness, media, transcript_search
@@ -23,7 +24,7 @@ from recordings.browsing.listing import recordings_of_call, with_hold_marks, wit
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
-from recordings.models import Recording, TaskRun, Transcript
+from recordings.models import AudioHash, Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
@@ -162,6 +163,7 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             "is_auditor": auditor,
             "hold": active_hold(recording) if auditor else None,
             "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
+            "audio_hash": AudioHash.objects.filter(recording=recording).first(),
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
@@ -194,17 +196,17 @@ def recording_audio(request: SignedInRequest, recording_id: str) -> HttpResponse
         logger.warning("audio for %s not fetched: %s", recording_id, exc)
         return HttpResponse(f"The audio could not be fetched from Vobiz: {exc}", status=502, content_type="text/plain")
 
+    actor = actor_of(request)
+    body = audio_hashes.served_chunks(upstream, actor=actor, recording=recording) if request.method == "GET" else ()
     response = StreamingHttpResponse(
-        media.StreamBody(
-            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
-        ),
+        media.StreamBody(body, upstream.close, *closers),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )
     if request.method == "GET":
         downloading = request.GET.get("download") == "1"
         record_listening(
-            actor=actor_of(request),
+            actor=actor,
             recording=recording,
             action=Action.DOWNLOAD if downloading else Action.PLAY,
             status=upstream.status_code,

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 
 import recordings.views
 from recordings.audit_trail import Actor, record_listening
-from recordings.auditing import bulk_download, deletion, holds
+from recordings.auditing import audio_hashes, bulk_download, deletion, holds
 from recordings.background import tasks
 from recordings.browsing import exports
 from recordings.models import AuditEvent, Recording, ReviewState
@@ -98,6 +98,9 @@ ACTS = {
         bulk_download.zip_chunks(Recording.objects.filter(pk=recording.pk), actor=actor)
     ),
     Action.SYNC: lambda actor, recording: tasks.request_sync(actor=actor),
+    Action.AUDIO_CHANGED: lambda actor, recording: [
+        audio_hashes.note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=1) for sha256 in "ab"
+    ],
     Action.DELETE: deleted_by_the_worker,
 }
 

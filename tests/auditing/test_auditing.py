@@ -1,9 +1,15 @@
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from recordings.audit_trail import PLAYBACK_WINDOW
 from recordings.formatting import phone
 from recordings.models import AuditEvent, DeletionOutcome, LegalHold, Recording, SyncRun
 from tests.conftest import AUTH_ID, AUTH_TOKEN
@@ -64,12 +70,135 @@ def test_any_request_served_from_the_first_byte_is_logged(synced, support_client
     assert AuditEvent.objects.filter(action=action, recording=recording).count() == 1
 
 
-def test_a_part_after_the_first_byte_is_not_a_new_entry(synced, support_client):
+def audio(client, recording, range_header=None, download=False, method="get"):
+    """The audio view's response to one request, its body read as a player would."""
+    headers = {"HTTP_RANGE": range_header} if range_header is not None else {}
+    response = getattr(client, method)(
+        f"/recordings/{recording.recording_id}/audio", {"download": "1"} if download else {}, **headers
+    )
+    if response.streaming:
+        b"".join(response.streaming_content)
+    return response
+
+
+def listening(recording=None):
+    events = AuditEvent.objects.filter(action__in=AuditEvent.LISTENING)
+    return list((events.filter(recording=recording) if recording else events).values_list("action", flat=True))
+
+
+@pytest.mark.parametrize(
+    "range_header, status",
+    [
+        ("bytes=1-", 206),  # every byte but the first: a decoder resyncs, so the whole recording
+        ("bytes=417-", 206),
+        ("bytes=1-999999999", 206),
+        ("bytes=100-1099", 206),
+        ("bytes=-100", 206),  # a suffix: the last bytes
+        ("bytes=0001-", 206),  # padded
+        ("bytes=1-,", 200),  # what the upstream does not read, it answers whole
+        ("bytes= 1-", 200),
+        ("bytes=1- ", 206),
+        ("bytes=1 - 99", 200),
+        ("bytes=5-9,20-29", 200),  # several ranges, which this upstream answers whole
+        ("BYTES=1-", 200),
+    ],
+)
+@pytest.mark.parametrize("download", [False, True])
+def test_any_part_of_the_audio_served_is_logged(synced, support_client, range_header, status, download):
     recording = Recording.objects.filter(recording_format="wav").first()
-    url = f"/recordings/{recording.recording_id}/audio"
-    for range_header in ["bytes=100-", "bytes=-100", "bytes=5-9"]:
-        assert support_client.get(url, HTTP_RANGE=range_header).status_code == 206
-    assert not AuditEvent.objects.exists()
+    response = audio(support_client, recording, range_header, download=download)
+    assert response.status_code == status
+    assert listening() == [Action.DOWNLOAD if download else Action.PLAY]
+
+
+class MultipartHandler(BaseHTTPRequestHandler):
+    """An upstream answering several ranges as RFC 9110 says: one 206 of multipart/byteranges,
+    with no Content-Range header of its own."""
+
+    body = bytes(range(256)) * 40
+
+    def do_GET(self):
+        parts = [part.split("-") for part in self.headers["Range"].removeprefix("bytes=").split(",")]
+        payload = b""
+        for first, last in parts:
+            payload += (
+                (
+                    f"--PART\r\nContent-Type: audio/mpeg\r\n"
+                    f"Content-Range: bytes {first}-{last}/{len(self.body)}\r\n\r\n"
+                ).encode()
+                + self.body[int(first) : int(last) + 1]
+                + b"\r\n"
+            )
+        payload += b"--PART--\r\n"
+        self.send_response(206)
+        self.send_header("Content-Type", "multipart/byteranges; boundary=PART")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def multipart_upstream(synced):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MultipartHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    recording = Recording.objects.first()
+    Recording.objects.filter(pk=recording.pk).update(recording_url=f"http://127.0.0.1:{server.server_port}/a.mp3")
+    yield recording
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("range_header", ["bytes=5-9,20-29", "bytes=100-199,300-399,9000-9999"])
+@pytest.mark.parametrize("download", [False, True])
+def test_several_ranges_served_as_one_multipart_answer_are_logged(
+    multipart_upstream, support_client, range_header, download
+):
+    response = audio(support_client, multipart_upstream, range_header, download=download)
+    assert response.status_code == 206
+    assert "Content-Range" not in response
+    assert listening() == [Action.DOWNLOAD if download else Action.PLAY]
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_a_range_past_the_end_and_a_head_are_not_logged(synced, support_client, download):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    assert audio(support_client, recording, "bytes=999999999-", download=download).status_code == 416
+    assert audio(support_client, recording, "bytes=1-", download=download, method="head").status_code == 206
+    assert audio(support_client, recording, download=download, method="head").status_code == 200
+    assert listening() == []
+
+
+def test_seeking_inside_one_listen_logs_once(synced, support_client):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    for range_header in ["bytes=0-", "bytes=1-", "bytes=4000-", "bytes=-500", "bytes=10-20", "bytes=0-", None]:
+        audio(support_client, recording, range_header)
+    assert listening() == [Action.PLAY]
+
+
+def test_a_download_is_not_hidden_by_a_playback_but_a_playback_is_by_a_download(synced, support_client):
+    played, downloaded = Recording.objects.filter(recording_format="wav")[:2]
+    audio(support_client, played, "bytes=0-")
+    audio(support_client, played, "bytes=1-", download=True)
+    audio(support_client, downloaded, "bytes=1-", download=True)
+    audio(support_client, downloaded, "bytes=0-")
+    audio(support_client, downloaded, "bytes=2-", download=True)  # resuming the same download
+    assert listening(played) == [Action.DOWNLOAD, Action.PLAY]  # newest first
+    assert listening(downloaded) == [Action.DOWNLOAD]
+
+
+def test_a_listen_after_the_window_or_by_another_user_is_logged_again(synced, client, support_user, auditor_user):
+    recording = Recording.objects.filter(recording_format="wav").first()
+    client.force_login(support_user)
+    audio(client, recording, "bytes=1-")
+    AuditEvent.objects.update(at=timezone.now() - PLAYBACK_WINDOW - timedelta(seconds=1))
+    audio(client, recording, "bytes=1-")
+    client.force_login(auditor_user)
+    audio(client, recording, "bytes=1-")
+    users = AuditEvent.objects.filter(action=Action.PLAY).order_by("at").values_list("username", flat=True)
+    assert list(users) == [support_user.username, support_user.username, auditor_user.username]
 
 
 def test_every_download_from_the_start_is_logged_however_it_asks(synced, support_client):

@@ -1,3 +1,6 @@
+import csv
+import hashlib
+import io
 import tracemalloc
 import zipfile
 
@@ -6,9 +9,9 @@ import requests
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from recordings.auditing.bulk_download import REPORT_NAME, unique_name
+from recordings.auditing.bulk_download import MANIFEST_NAME, REPORT_NAME, unique_name
 from recordings.browsing.media import download_name
-from recordings.models import AuditEvent, Recording
+from recordings.models import AudioHash, AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
 
@@ -37,6 +40,10 @@ def direct():
 
     yield fetch
     session.close()
+
+
+def manifest_of(archive):
+    return list(csv.DictReader(io.StringIO(archive.read(MANIFEST_NAME).decode())))
 
 
 def ticked(recordings):
@@ -78,10 +85,16 @@ def test_a_zip_of_200_streams_in_bounded_memory_and_holds_every_file(synced, aud
     )
     with zipfile.ZipFile(tmp_path / "all.zip") as archive:
         assert archive.testzip() is None  # every CRC checks out
-        assert {info.filename: info.file_size for info in archive.infolist()} == sizes
+        files = [info for info in archive.infolist() if info.filename != MANIFEST_NAME]
+        assert {info.filename: info.file_size for info in files} == sizes
         assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
         for recording in recordings[::50]:
             assert archive.read(download_name(recording)) == direct(recording)
+        listed = manifest_of(archive)
+    assert [row["file"] for row in listed] == [download_name(r) for r in recordings]
+    hashes = dict(AudioHash.objects.values_list("recording__recording_id", "audio_sha256"))
+    assert {row["recording_id"]: row["sha256"] for row in listed} == hashes
+    assert {row["file"]: int(row["size"]) for row in listed} == sizes
     events = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD)
     assert events.count() == COUNT
     assert set(events.values_list("note", flat=True)) == {f"in a ZIP of {COUNT} recordings"}
@@ -103,11 +116,21 @@ def test_unfetchable_and_removed_recordings_are_reported_and_the_rest_are_intact
     with zipfile.ZipFile(tmp_path / "some.zip") as archive:
         assert archive.testzip() is None
         names = archive.namelist()
-        assert names[-1] == REPORT_NAME
-        assert names[:-1] == [download_name(r) for r in recordings[4:]]
+        assert names[-2:] == [MANIFEST_NAME, REPORT_NAME]
+        assert names[:-2] == [download_name(r) for r in recordings[4:]]
         for recording in recordings[4:]:
             assert archive.read(download_name(recording)) == direct(recording)
+        listed = manifest_of(archive)
         report = archive.read(REPORT_NAME).decode()
+    assert listed == [
+        {
+            "file": download_name(r),
+            "recording_id": r.recording_id,
+            "size": str(len(direct(r))),
+            "sha256": hashlib.sha256(direct(r)).hexdigest(),
+        }
+        for r in recordings[4:]
+    ]
     assert report.startswith("4 of 6 selected recordings")
     assert f"{download_name(failing)}: the audio could not be fetched from Vobiz" in report
     assert "HTTP 500" in report
@@ -128,8 +151,11 @@ def test_a_connection_lost_midway_keeps_the_archive_valid_and_says_so(synced, au
 
     with zipfile.ZipFile(tmp_path / "cut.zip") as archive:
         assert archive.testzip() is None
-        assert len(archive.namelist()) == 3
+        assert len(archive.namelist()) == 4
         report = archive.read(REPORT_NAME).decode()
+        # The file cut short is in the archive and the report, never in the manifest, nor hashed.
+        assert [row["file"] for row in manifest_of(archive)] == [download_name(recordings[1])]
+    assert list(AudioHash.objects.values_list("recording", flat=True)) == [recordings[1].pk]
     assert f"{download_name(recordings[0])}: the connection to Vobiz was lost" in report
     assert "incomplete" in report
 
@@ -139,7 +165,7 @@ def test_the_filtered_view_downloads_exactly_its_rows(synced, auditor_client, tm
     wavs = Recording.objects.filter(recording_format="wav")
     assert 0 < wavs.count() < COUNT
     with zipfile.ZipFile(tmp_path / "wav.zip") as archive:
-        assert sorted(archive.namelist()) == sorted(download_name(r) for r in wavs)
+        assert sorted(archive.namelist()) == sorted([MANIFEST_NAME, *(download_name(r) for r in wavs)])
 
 
 def only_message(response):

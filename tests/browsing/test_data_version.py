@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 
 from recordings.audit_trail import Actor, record_listening
+from recordings.auditing.audio_hashes import Check, note_whole_audio
 from recordings.auditing.deletion import process_batch, start_deletion
 from recordings.auditing.holds import lift_hold, place_hold
 from recordings.browsing.freshness import data_version, forget_old_changes
@@ -89,7 +90,11 @@ def test_every_write_path_moves_the_data_version(fake_account, fake_vobiz, vobiz
     moved_by("a deletion (the tombstone)")
 
     record_listening(actor=who, recording=recording, action=AuditEvent.Action.PLAY, status=200, content_range=None)
-    assert data_version() == seen[-1]  # listening changes no count
+    assert note_whole_audio(actor=who, recording=recording, sha256="a" * 64, size=10) == Check.HASHED
+    assert data_version() == seen[-1]  # listening, and the first hash of its audio, change no count
+
+    assert note_whole_audio(actor=who, recording=recording, sha256="b" * 64, size=10) == Check.CHANGED
+    moved_by("audio seen to have changed at Vobiz (the Audio filter)")
 
 
 def test_the_version_is_one_query_and_forgetting_old_changes_keeps_it(
