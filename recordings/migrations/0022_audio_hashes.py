@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0020_data_change'),
+        ('recordings', '0021_recording_fetch_task'),
     ]
 
     operations = [
