@@ -28,6 +28,7 @@ from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.locks import live_holder, owner_name
 from recordings.models import DeletionBatch, TaskRun
+from recordings.retention import runs as retention_runs
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from recordings.sync.run import sync_recordings
 from recordings.sync.status import lock_holder
@@ -104,12 +105,25 @@ class CallRecordNotFetched(Exception):
     pass
 
 
+@task()
+@tracked
+def apply_retention() -> None:
+    """Today's run of the retention rules: it writes deletion batches and queues each."""
+    try:
+        day = retention_runs.run_due_rules()
+    except retention_runs.RetentionPaused as exc:
+        raise Skipped(str(exc)) from None
+    for batch in day.batches:
+        queue_deletion(batch)
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
     Kind.FULL_SYNC: sync,
     Kind.DELETION: process_deletion,
     Kind.CALL_RECORD: refresh_call_record,
+    Kind.RETENTION: apply_retention,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -144,6 +158,14 @@ def request_sync(*, actor: Actor) -> TaskRun:
     run = queue_sync(requested_by=actor.user)
     record_for(actor, Action.SYNC)
     return run
+
+
+def queue_retention() -> TaskRun | None:
+    """Queue today's retention run, unless one waits already."""
+    try:
+        return queue(Kind.RETENTION)
+    except AlreadyQueued:
+        return None
 
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:

@@ -24,6 +24,8 @@ from recordings.browsing.tables import AuditEventTable, CountedPaginator, Record
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
 from recordings.models import Recording, TaskRun, Transcript
+from recordings.retention import rules as retention_rules
+from recordings.retention import runs as retention_runs
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
@@ -269,5 +271,7 @@ def sync_runs(request: SignedInRequest) -> HttpResponse:
             "queue": queue,
             "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
             "unread": unread_count(),
+            "retention_runs": retention_runs.latest_runs(limit=5),
+            "retention_switch": retention_rules.switch(),
         },
     )
