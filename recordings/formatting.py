@@ -261,6 +261,10 @@ ACTION_COLOURS = {
     "sample": "violet",
     "export": "grey",
     "table_export": "grey",
+    "rule_set": "violet",
+    "rule_approve": "violet",
+    "retention_pause": "amber",
+    "retention_run": "red",
 }
 
 

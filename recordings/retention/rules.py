@@ -181,7 +181,8 @@ def apply_unopposed(*, now: datetime) -> list[RetentionRule]:
 
 
 def switch() -> RetentionSwitch:
-    return RetentionSwitch.objects.get_or_create(pk=1)[0]
+    """The pause switch as it stands (running, before anyone first pauses)."""
+    return RetentionSwitch.objects.filter(pk=1).first() or RetentionSwitch(pk=1)
 
 
 @transaction.atomic

@@ -10,7 +10,8 @@ from recordings.auditing.deletion import lock_name
 from recordings.auditing.holds import place_hold
 from recordings.background import tasks
 from recordings.locks import DatabaseLock
-from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRun, TaskRun
+from recordings.management.commands.rundashboard import DEMO_USER, Command
+from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionRun, TaskRun
 from recordings.retention import rules
 from recordings.retention.runs import run_due_rules
 from tests.retention.conftest import actor, age, deletes
@@ -132,3 +133,16 @@ def test_a_run_whose_worker_died_is_resumed_by_recover(old_and_young, synced, au
     batch.refresh_from_db()
     assert batch.finished_at is not None
     assert run_due_rules().runs == []  # today's run is not repeated
+
+
+def test_the_demo_has_one_rule_and_runs_nothing(django_user_model, synced):
+    django_user_model.objects.create_user(DEMO_USER)
+    Command().ensure_demo_retention_rule()
+    Command().ensure_demo_retention_rule()
+    rule = RetentionRule.objects.get()
+    assert rule.filter_query == "recording_type=trunk" and rules.switch().paused
+    Recording.objects.update(add_time=timezone.now() - timedelta(days=1000))
+    rule.awaits_since = timezone.now() - timedelta(days=365)
+    rule.save()
+    assert tasks.queue_retention().status == TaskRun.Status.SKIPPED
+    assert deletes(synced) == []
