@@ -1,4 +1,5 @@
-"""Scheduled work without cron: syncs on a timer, and the queue's repairs, handed to the task queue.
+"""Scheduled work without cron: syncs on a timer, the daily retention run and the queue's repairs,
+handed to the task queue.
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only

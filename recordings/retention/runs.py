@@ -10,7 +10,8 @@ day's runs delete at most RETENTION_MAX_PER_RUN recordings; what is left waits f
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -60,6 +61,13 @@ def run_due_rules() -> DayOfRuns:
             day.runs.append(run)
             day.batches.extend(run.batches.all())
     return day
+
+
+def next_run_at(now: datetime) -> datetime:
+    """When the scheduler next queues the daily run: RETENTION_HOUR in the dashboard's zone."""
+    local = timezone.localtime(now, ZoneInfo(settings.TIME_ZONE))
+    run = local.replace(hour=settings.RETENTION_HOUR, minute=0, second=0, microsecond=0)
+    return run if run > local else run + timedelta(days=1)
 
 
 def latest_runs(*, limit: int) -> QuerySet[RetentionRun]:

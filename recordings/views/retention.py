@@ -7,11 +7,13 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from recordings.forms import RetentionRuleForm, VersionForm
 from recordings.models import RetentionRule
 from recordings.retention import matching, rules
+from recordings.retention import runs as retention_runs
 from recordings.roles import auditor_required
 from recordings.views.common import SignedInRequest, actor_of, form_errors
 
@@ -42,6 +44,7 @@ def schedule() -> dict[str, object]:
     return {
         "retention_hour": settings.RETENTION_HOUR,
         "dashboard_zone": settings.TIME_ZONE,
+        "next_run": retention_runs.next_run_at(timezone.now()),
         "max_per_run": settings.RETENTION_MAX_PER_RUN,
         "grace_days": settings.RETENTION_GRACE_DAYS,
     }

@@ -1,7 +1,7 @@
 """The daily run: holds beat keep rules beat delete rules, the cap, the pause, waiting rules, and a
 run resumed after its worker died. Deletions go to the fake Vobiz over HTTP."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -13,7 +13,7 @@ from recordings.locks import DatabaseLock
 from recordings.management.commands.rundashboard import DEMO_USER, Command
 from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionRun, TaskRun
 from recordings.retention import rules
-from recordings.retention.runs import run_due_rules
+from recordings.retention.runs import next_run_at, run_due_rules
 from tests.retention.conftest import actor, age, deletes
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,15 @@ def test_the_demo_has_one_rule_and_runs_nothing(django_user_model, synced):
     rule.save()
     assert tasks.queue_retention().status == TaskRun.Status.SKIPPED
     assert deletes(synced) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-12-07T01:59:00+00:00", "2026-12-07T02:00:00+00:00"),
+        ("2026-12-07T02:00:00+00:00", "2026-12-08T02:00:00+00:00"),
+    ],
+)
+def test_the_next_run_is_the_next_retention_hour_in_the_dashboards_zone(settings, now, expected):
+    settings.RETENTION_HOUR, settings.TIME_ZONE = 2, "UTC"
+    assert next_run_at(datetime.fromisoformat(now)) == datetime.fromisoformat(expected)
