@@ -79,6 +79,7 @@ def render_rule(
 ) -> HttpResponse:
     definition = matching.current(rule)
     in_effect = matching.effective(rule)
+    grace_ends = rules.grace_ends(rule)
     return render(
         request,
         "recordings/retention_rule.html",
@@ -89,7 +90,8 @@ def render_rule(
             "filter": definition.filterset(),
             "dry_run": matching.dry_run(definition) if definition.action == RetentionRule.Action.DELETE else None,
             "in_effect": rules.describe(in_effect) if rule.awaits_since else "",
-            "grace_ends": rules.grace_ends(rule),
+            "grace_ends": grace_ends,
+            "grace_over": grace_ends is not None and grace_ends <= timezone.now(),
             "may_approve": rule.awaits_since is not None and rule.changed_by_id != request.user.pk,
             "runs": rule.runs.prefetch_related("batches")[:30],
             "table_url": f"{reverse('recordings:list')}?{definition.filter_query}",

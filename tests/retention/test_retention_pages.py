@@ -2,12 +2,13 @@
 and crafted POSTs answered 4xx, never 500, never with a rule that was not approved."""
 
 import html
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 
 from recordings.background.tasks import queue_retention
-from recordings.models import AuditEvent, Recording, RetentionRule, RetentionSwitch
+from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch
 from recordings.retention import rules
 from tests.factories import make_recordings
 from tests.retention.conftest import actor, age
@@ -119,3 +120,17 @@ def test_a_run_shows_on_the_sync_page_and_the_rule_page(synced, auditor_user, se
     assert "Deletion " in sync_page
     rule_page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
     assert "Deletion " in rule_page and "finished" in rule_page
+    batch = DeletionBatch.objects.get()
+    batch_page = auditor_client.get(f"/deletions/{batch.pk}/").content.decode()
+    assert f'Asked by the retention rule <a href="/retention/{rule.pk}/">Old</a>' in batch_page
+
+
+def test_the_rule_page_says_when_a_waiting_rule_applies_unopposed(auditor_client, settings):
+    write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+    assert "for a second auditor's approval, or until" in html.unescape(
+        auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    )
+    RetentionRule.objects.update(awaits_since=rule.awaits_since - timedelta(days=settings.RETENTION_GRACE_DAYS))
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "it applies unopposed from the next run" in page
