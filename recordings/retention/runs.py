@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing.deletion import MAX_PER_BATCH, NothingToDelete, start_scheduled_deletion
-from recordings.models import DeletionBatch, Recording, RetentionRule, RetentionRun
+from recordings.models import DeletionBatch, DeletionOutcome, Recording, RetentionRule, RetentionRun
 from recordings.retention.matching import deletable, dry_run, effective, kept_by_rules
 from recordings.retention.rules import apply_unopposed, switch
 
@@ -70,9 +70,20 @@ def next_run_at(now: datetime) -> datetime:
     return run if run > local else run + timedelta(days=1)
 
 
+def with_outcomes(runs: QuerySet[RetentionRun]) -> QuerySet[RetentionRun]:
+    """Runs with their batches, each batch counting its recordings `deleted` (or gone already) and
+    `not_deleted` (failed, or put on hold since): a run's outcome, in two queries however many."""
+    Status = DeletionOutcome.Status
+    batches = DeletionBatch.objects.annotate(
+        deleted=Count("outcomes", filter=Q(outcomes__status__in=[Status.DELETED, Status.ALREADY_GONE])),
+        not_deleted=Count("outcomes", filter=Q(outcomes__status__in=[Status.FAILED, Status.HELD])),
+    ).order_by("pk")
+    return runs.select_related("rule").prefetch_related(Prefetch("batches", queryset=batches))
+
+
 def latest_runs(*, limit: int) -> QuerySet[RetentionRun]:
-    """The newest runs of every rule, with their batches: what /sync/ shows."""
-    return RetentionRun.objects.select_related("rule").prefetch_related("batches")[:limit]
+    """The newest runs of every rule, with their outcomes: what /sync/ shows."""
+    return with_outcomes(RetentionRun.objects.all())[:limit]
 
 
 def chosen_today(today: date) -> int:

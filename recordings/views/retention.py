@@ -93,7 +93,7 @@ def render_rule(
             "grace_ends": grace_ends,
             "grace_over": grace_ends is not None and grace_ends <= timezone.now(),
             "may_approve": rule.awaits_since is not None and rule.changed_by_id != request.user.pk,
-            "runs": rule.runs.prefetch_related("batches")[:30],
+            "runs": retention_runs.with_outcomes(rule.runs.all())[:30],
             "table_url": f"{reverse('recordings:list')}?{definition.filter_query}",
             "switch": rules.switch(),
             **schedule(),

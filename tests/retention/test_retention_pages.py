@@ -111,15 +111,16 @@ def test_the_switch_pauses_every_rule_and_sync_page_says_so(auditor_client):
 
 
 def test_a_run_shows_on_the_sync_page_and_the_rule_page(synced, auditor_user, second_auditor, auditor_client):
+    age(Recording.objects.all(), 10)
     age(list(Recording.objects.all()[:5]), 400)
     rule = rules.create_rule(actor=actor(auditor_user), name="Old", action="delete", filter_query="", age_days=365)
     rules.approve_rule(actor=actor(second_auditor), rule_id=rule.pk, version=rule.version)
     queue_retention()
     sync_page = auditor_client.get("/sync/").content.decode()
     assert f'href="/retention/{rule.pk}/">Old</a>' in sync_page
-    assert "Deletion " in sync_page
+    assert ": 5 deleted, finished" in sync_page
     rule_page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
-    assert "Deletion " in rule_page and "finished" in rule_page
+    assert ": 5 deleted, finished" in rule_page
     batch = DeletionBatch.objects.get()
     batch_page = auditor_client.get(f"/deletions/{batch.pk}/").content.decode()
     assert f'Asked by the retention rule <a href="/retention/{rule.pk}/">Old</a>' in batch_page
