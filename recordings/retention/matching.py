@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db.models import Count, Exists, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Subquery, Sum
 from django.http import QueryDict
 
 from recordings.browsing.filters import OLDEST_AGE_DAYS, RecordingFilter, older_than_bound
@@ -114,33 +114,56 @@ def due(definition: Definition) -> RecordingQuerySet:
 
 @dataclass(frozen=True)
 class DryRun:
-    """What running a delete rule today would do, as a bulk deletion's confirmation states it."""
+    """What running a delete rule now would do, as a bulk deletion's confirmation states it. At most
+    `limit` recordings are deleted a day, so the figures stop there: `more` says more are due, and
+    storage, oldest and newest are those of the `limit` oldest, which the next run deletes. Counting
+    further would read most of the table on every view of the page."""
 
     to_delete: int
-    held: int
+    more: bool
+    held: int  # held and kept: up to limit + 1, which means "more than limit"
     kept: int
     storage_amount: Decimal | None
     oldest: datetime | None
     newest: datetime | None
 
 
-def dry_run(definition: Definition) -> DryRun:
-    old_enough = due(definition)
-    held = Exists(LegalHold.objects.covering_row())
-    free = old_enough.filter(~held)
+def dry_run(definition: Definition, *, limit: int) -> DryRun:
     kept_rule = kept_by_rules()
-    kept = free.filter(kept_rule).count() if kept_rule else 0
-    figures = deletable(definition, kept_rule=kept_rule).aggregate(
+    oldest_first = deletable(definition, kept_rule=kept_rule).order_by("add_time", "pk")
+    next_run = Recording.objects.filter(pk__in=Subquery(oldest_first.values("pk")[:limit]))
+    figures = next_run.aggregate(
         to_delete=Count("pk"),
         storage_amount=Sum("monthly_recording_storage_amount"),
         oldest=Min("add_time"),
         newest=Max("add_time"),
     )
-    return DryRun(held=old_enough.filter(held).count(), kept=kept, **figures)
+    held, kept = held_and_kept(definition, kept_rule=kept_rule, limit=limit)
+    return DryRun(more=oldest_first[limit:].exists(), held=held, kept=kept, **figures)
+
+
+def held_and_kept(definition: Definition, *, kept_rule: Q | None, limit: int | None) -> tuple[int, int]:
+    """How many of the recordings due under `definition` a legal hold keeps, and how many, on no
+    hold, a keep rule keeps; each counted up to limit + 1 (None: all)."""
+    old_enough = due(definition)
+    held = old_enough.filter(held_recordings())
+    kept = old_enough.exclude(held_recordings()).filter(kept_rule) if kept_rule else Recording.objects.none()
+    if limit is not None:
+        held, kept = held[: limit + 1], kept[: limit + 1]
+    return held.count(), kept.count()
+
+
+def held_recordings() -> Q:
+    """Recordings an active legal hold covers, itself or its whole call: read from the holds, which
+    are few, through the recordings' primary key and call index."""
+    holds = LegalHold.objects.active()
+    return Q(pk__in=holds.exclude(recording=None).values("recording_id")) | Q(
+        call_uuid__in=holds.filter(recording=None).values("call_uuid")
+    )
 
 
 def deletable(definition: Definition, *, kept_rule: Q | None) -> RecordingQuerySet:
     """What deleting by `definition` deletes today: due, on no legal hold, kept by no keep rule
     (`kept_rule`, from kept_by_rules). Holds come first, then keep rules, then delete rules."""
-    free = due(definition).filter(~Exists(LegalHold.objects.covering_row()))
+    free = due(definition).exclude(held_recordings())
     return free.exclude(kept_rule) if kept_rule else free

@@ -21,7 +21,7 @@ from django.utils import timezone
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing.deletion import MAX_PER_BATCH, NothingToDelete, start_scheduled_deletion
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, RetentionRule, RetentionRun
-from recordings.retention.matching import deletable, dry_run, effective, kept_by_rules
+from recordings.retention.matching import deletable, effective, held_and_kept, kept_by_rules
 from recordings.retention.rules import apply_unopposed, switch
 
 # Who the audit log names for what a rule does: the rule itself, approved by auditors beforehand.
@@ -98,17 +98,18 @@ def run_rule(rule: RetentionRule, *, today: date, budget: int) -> RetentionRun |
     definition = effective(rule)
     if definition is None:
         return None
-    figures = dry_run(definition)
-    to_delete = deletable(definition, kept_rule=kept_by_rules()).order_by("add_time", "pk")
+    kept_rule = kept_by_rules()
+    to_delete = deletable(definition, kept_rule=kept_rule).order_by("add_time", "pk")
     ids = list(to_delete.values_list("pk", flat=True)[:budget])
+    held, kept = held_and_kept(definition, kept_rule=kept_rule, limit=None)
     run = RetentionRun.objects.create(
         rule=rule,
         day=today,
         started_at=timezone.now(),
         definition=definition.as_json(),
-        matched=figures.to_delete,
-        held=figures.held,
-        kept=figures.kept,
+        matched=to_delete.count(),
+        held=held,
+        kept=kept,
         chosen=len(ids),
     )
     reason = f"Retention rule #{rule.pk} “{rule.name}”: older than {definition.age_days} days"

@@ -88,7 +88,11 @@ def render_rule(
             "form": form,
             "error": error,
             "filter": definition.filterset(),
-            "dry_run": matching.dry_run(definition) if definition.action == RetentionRule.Action.DELETE else None,
+            "dry_run": (
+                matching.dry_run(definition, limit=settings.RETENTION_MAX_PER_RUN)
+                if definition.action == RetentionRule.Action.DELETE
+                else None
+            ),
             "in_effect": rules.describe(in_effect) if rule.awaits_since else "",
             "grace_ends": grace_ends,
             "grace_over": grace_ends is not None and grace_ends <= timezone.now(),

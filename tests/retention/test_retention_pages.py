@@ -135,3 +135,14 @@ def test_the_rule_page_says_when_a_waiting_rule_applies_unopposed(auditor_client
     RetentionRule.objects.update(awaits_since=rule.awaits_since - timedelta(days=settings.RETENTION_GRACE_DAYS))
     page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
     assert "it applies unopposed from the next run" in page
+
+
+def test_a_dry_run_stops_counting_at_a_days_cap_and_shows_the_next_runs_figures(auditor_client, settings):
+    settings.RETENTION_MAX_PER_RUN = 3
+    trunk = make_recordings(5, recording_type="trunk", monthly_recording_storage_amount="1.00")
+    for days, recording in enumerate(trunk):
+        age([recording], 200 + days)
+    write_rule(auditor_client)
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/").content.decode()
+    assert "<dt>To delete</dt><dd>More than 3: a run deletes at most 3 a day" in page
+    assert "what storing these 3 at Vobiz costs a month now" in page
