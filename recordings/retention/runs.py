@@ -21,7 +21,7 @@ from django.utils import timezone
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing.deletion import MAX_PER_BATCH, NothingToDelete, start_scheduled_deletion
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, RetentionRule, RetentionRun
-from recordings.retention.matching import deletable, effective, held_and_kept, kept_by_rules
+from recordings.retention.matching import deletable, effective, held_and_kept, keeping
 from recordings.retention.rules import apply_unopposed, switch
 
 # Who the audit log names for what a rule does: the rule itself, approved by auditors beforehand.
@@ -98,10 +98,10 @@ def run_rule(rule: RetentionRule, *, today: date, budget: int) -> RetentionRun |
     definition = effective(rule)
     if definition is None:
         return None
-    kept_rule = kept_by_rules()
-    to_delete = deletable(definition, kept_rule=kept_rule).order_by("add_time", "pk")
+    keep = keeping()
+    to_delete = deletable(definition, keep=keep).order_by("add_time", "pk")
     ids = list(to_delete.values_list("pk", flat=True)[:budget])
-    held, kept = held_and_kept(definition, kept_rule=kept_rule, limit=None)
+    held, kept = held_and_kept(definition, keep=keep, limit=None)
     run = RetentionRun.objects.create(
         rule=rule,
         day=today,
