@@ -8,7 +8,7 @@ from functools import reduce
 from operator import or_
 from typing import Any, cast
 
-from django.db.models import Count, Max, Min, Q, Subquery, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.http import QueryDict
 
 from recordings.browsing.filters import OLDEST_AGE_DAYS, RecordingFilter, older_than_bound
@@ -149,8 +149,7 @@ class DryRun:
 def dry_run(definition: Definition, *, limit: int) -> DryRun:
     keep = keeping()
     oldest_first = deletable(definition, keep=keep).order_by("add_time", "pk")
-    next_run = Recording.objects.filter(pk__in=Subquery(oldest_first.values("pk")[:limit]))
-    figures = next_run.aggregate(
+    figures = oldest_first[:limit].aggregate(
         to_delete=Count("pk"),
         storage_amount=Sum("monthly_recording_storage_amount"),
         oldest=Min("add_time"),
