@@ -334,6 +334,7 @@ def choose_fixtures(deep_page):
         .first()
     )
     return {
+        "retention_rule_pk": benchmark_retention_rule(),
         "recording_id": recording.recording_id,
         "recording_pk": recording.pk,
         "call_uuid": recording.call_uuid,
@@ -348,6 +349,33 @@ def choose_fixtures(deep_page):
         "total": total,
         "conference_name": conference,
     }
+
+
+def benchmark_retention_rule():
+    """A delete rule (calls of 30 s or more, after 90 days) beside a keep rule (flagged ones, 7 years):
+    its page runs the dry run, which counts both."""
+    from django.utils import timezone
+
+    from recordings.models import RetentionRule
+
+    now = timezone.now()
+    definitions = [
+        ("Benchmark: keep flagged 7 years", "keep", "review=flagged", 2555),
+        ("Benchmark: calls after 90 days", "delete", "recording_type=call&min_duration=30", 90),
+    ]
+    for name, action, query, age in definitions:
+        rule, _ = RetentionRule.objects.get_or_create(
+            name=name,
+            defaults={
+                "action": action,
+                "filter_query": query,
+                "age_days": age,
+                "effective": {"action": action, "filter_query": query, "age_days": age},
+                "created_at": now,
+                "changed_at": now,
+            },
+        )
+    return rule.pk
 
 
 def build_cases(f, admin_sort_index, requests_per_page=25):
@@ -385,6 +413,8 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         ("CSV export (~10k rows)", "/?" + urlencode({"added_after": f["csv_since"], "_export": "csv"}), None),
         # What a page showing "more than 10,000" fetches after it: its cold median is the full count.
         ("exact count of all", "/count", None),
+        ("retention rule's dry run", f"/retention/{f['retention_rule_pk']}/", None),
+        ("retention rules", "/retention/", None),
         *(
             (f"words said: {name}", "/?" + urlencode({"transcript": words}), None)
             for name, words in TRANSCRIPT_CASES.items()

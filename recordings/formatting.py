@@ -262,6 +262,10 @@ ACTION_COLOURS = {
     "export": "grey",
     "table_export": "grey",
     "audio_changed": "red",
+    "rule_set": "violet",
+    "rule_approve": "violet",
+    "retention_pause": "amber",
+    "retention_run": "red",
 }
 
 

@@ -127,3 +127,32 @@ class ReviewItemForm(forms.Form):
         if data.get("outcome") == ReviewState.FLAGGED and not data.get("note"):
             raise forms.ValidationError("Say why it is flagged: the note is kept with the review.")
         return data
+
+
+class RetentionRuleForm(forms.Form):
+    name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"placeholder": "Trunk calls: 90 days"}))
+    action = forms.ChoiceField(
+        choices=[("delete", "Delete them"), ("keep", "Keep them")],
+        initial="delete",
+        help_text="Keep rules come before delete rules; legal holds come before both.",
+    )
+    age_days = forms.IntegerField(
+        label="Age (days)",
+        min_value=1,
+        max_value=36_500,
+        help_text="Delete: recordings older than this. Keep: recordings for this long.",
+    )
+    filter_query = forms.CharField(
+        label="Recordings (the table's view)",
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"placeholder": "recording_type=trunk&max_duration=10"}),
+        help_text="The filters of a view of the recordings table, as its address has them after “?”. "
+        "Empty: every recording.",
+    )
+
+
+class VersionForm(forms.Form):
+    """The version of a rule the auditor was shown: a change or an approval acts on that one only."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)

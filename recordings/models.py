@@ -267,6 +267,10 @@ class AuditEvent(models.Model):
         SAMPLE = "sample", "Drew a review sample"
         EXPORT = "export", "Exported review results"
         AUDIO_CHANGED = "audio_changed", "Audio changed at Vobiz"
+        RULE_SET = "rule_set", "Changed a retention rule"
+        RULE_APPROVE = "rule_approve", "Approved a retention rule"
+        RETENTION_PAUSE = "retention_pause", "Paused or resumed retention"
+        RETENTION_RUN = "retention_run", "Ran a retention rule"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -610,6 +614,7 @@ class TaskRun(models.Model):
         DELETION = "deletion", "Deletion"
         CALL_RECORD = "call_record", "Call record refresh"
         RECORDING_FETCH = "recording_fetch", "Recording fetch"
+        RETENTION = "retention", "Retention run"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"
@@ -645,10 +650,11 @@ class TaskRun(models.Model):
             models.Index(fields=["status", "kind"], name="taskrun_status_idx"),
         ]
         constraints = [
-            # However many times Sync now is pressed, one sync of each kind waits in the queue.
+            # However many times Sync now is pressed, one sync of each kind waits in the queue (and one
+            # retention run, however many schedulers queue it).
             models.UniqueConstraint(
                 fields=["kind"],
-                condition=Q(status="queued", kind__in=["sync", "full_sync"]),
+                condition=Q(status="queued", kind__in=["sync", "full_sync", "retention"]),
                 name="taskrun_one_queued_sync",
             )
         ]
@@ -661,3 +667,75 @@ class TaskRun(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+class RetentionRule(models.Model):
+    """A standing deletion (or keep) policy: the recordings a view of the table shows, once older
+    than an age. Its current definition is what auditors last wrote; the one that applies (`effective`)
+    is the last one approved by a second auditor or left unopposed for the grace period, so that a
+    change that could delete more waits for that (recordings/retention/rules.py)."""
+
+    class Action(models.TextChoices):
+        DELETE = "delete", "Delete"
+        KEEP = "keep", "Keep"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=120)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    filter_query = models.TextField(blank=True, help_text="The recordings table's query string the rule applies to.")
+    age_days = models.PositiveIntegerField(help_text="Delete: older than this many days. Keep: for this many days.")
+    effective = models.JSONField(
+        null=True, blank=True, help_text="The definition that applies (action, filter_query, age_days); none yet."
+    )
+    awaits_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when the current definition waits for approval or the grace period."
+    )
+    version = models.PositiveIntegerField(default=1, help_text="Each change adds one: an approval names its version.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RetentionSwitch(models.Model):
+    """The one row (pk 1) saying whether retention rules run at all."""
+
+    paused = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "Retention paused" if self.paused else "Retention running"
+
+
+class RetentionRun(models.Model):
+    """One day's run of one delete rule: what it matched and the deletion batches it wrote."""
+
+    rule = models.ForeignKey(RetentionRule, on_delete=models.PROTECT, related_name="runs")
+    day = models.DateField(help_text="The day it ran for: one run per rule and day, so a resumed run never repeats.")
+    started_at = models.DateTimeField()
+    definition = models.JSONField(help_text="The rule's effective definition the run applied.")
+    matched = models.PositiveIntegerField(
+        default=0, help_text="Recordings old enough, at Vobiz, on no hold, kept by no rule."
+    )
+    held = models.PositiveIntegerField(default=0)
+    kept = models.PositiveIntegerField(default=0)
+    chosen = models.PositiveIntegerField(default=0, help_text="Those put into batches: the cap's share of `matched`.")
+    batches = models.ManyToManyField(DeletionBatch, related_name="retention_runs", blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["rule", "day"], name="retention_run_one_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.day}"

@@ -9,6 +9,7 @@ from recordings.views import (
     live,
     notes,
     preferences,
+    retention,
     review,
     usage,
 )
@@ -60,6 +61,11 @@ urlpatterns = [
     path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
     path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
+    path("retention/", retention.rule_list, name="retention"),
+    path("retention/pause", retention.pause, name="retention_pause"),
+    path("retention/<int:rule_id>/", retention.rule_detail, name="retention_rule"),
+    path("retention/<int:rule_id>/approve", retention.approve_rule, name="retention_approve"),
+    path("retention/<int:rule_id>/retire", retention.retire_rule, name="retention_retire"),
     path("vobiz/recording-callback", callbacks.recording_callback, name="recording_callback"),
     path("vobiz/transcription-callback", callbacks.transcription_callback, name="transcription_callback"),
 ]

@@ -227,6 +227,18 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
 if SYNC_EVERY_MINUTES < 0:
     raise ImproperlyConfigured(f"SYNC_EVERY_MINUTES must be 0 (off) or more, not {SYNC_EVERY_MINUTES}")
+# Retention rules run daily at RETENTION_HOUR (0-23, in TIME_ZONE), each run deleting at most
+# RETENTION_MAX_PER_RUN recordings; a new or widened rule first waits RETENTION_GRACE_DAYS for a
+# second auditor's approval.
+RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
+if not 0 <= RETENTION_HOUR <= 23:
+    raise ImproperlyConfigured(f"RETENTION_HOUR must be an hour from 0 to 23, not {RETENTION_HOUR}")
+RETENTION_MAX_PER_RUN = env_int("RETENTION_MAX_PER_RUN", 10_000)
+if RETENTION_MAX_PER_RUN < 1:
+    raise ImproperlyConfigured(f"RETENTION_MAX_PER_RUN must be 1 or more, not {RETENTION_MAX_PER_RUN}")
+RETENTION_GRACE_DAYS = env_int("RETENTION_GRACE_DAYS", 7)
+if RETENTION_GRACE_DAYS < 0:
+    raise ImproperlyConfigured(f"RETENTION_GRACE_DAYS must be 0 or more, not {RETENTION_GRACE_DAYS}")
 if REDIS_URL:
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     # RQ stops a job after DEFAULT_TIMEOUT seconds (180 unless set): a full walk of a large account

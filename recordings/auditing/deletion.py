@@ -164,6 +164,17 @@ def start_deletion(*, actor: Actor, recordings: RecordingQuerySet, reason: str) 
     return confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
 
 
+def start_scheduled_deletion(
+    *, actor: Actor, recordings: RecordingQuerySet, reason: str, filter_query: str
+) -> DeletionBatch:
+    """A deletion nobody confirms on a page: a retention rule's, whose approval stood for the
+    confirmation. Written confirmed, for a task to work through like any other."""
+    batch = prepare_deletion(actor=actor, recordings=recordings, scope="view", filter_query=filter_query)
+    batch.reason, batch.confirmed_at = reason, timezone.now()
+    batch.save(update_fields=["reason", "confirmed_at"])
+    return batch
+
+
 def retry_rest(*, actor: Actor, batch: DeletionBatch) -> DeletionBatch:
     """A new batch for what the last one did not delete (stopped, failed or never attempted)."""
     rest = Recording.objects.filter(pk__in=batch.outcomes.filter(status__in=RETRYABLE).values("recording_id"))

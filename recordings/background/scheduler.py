@@ -1,4 +1,5 @@
-"""Scheduled work without cron: syncs on a timer, and the queue's repairs, handed to the task queue.
+"""Scheduled work without cron: syncs on a timer, the daily retention run and the queue's repairs,
+handed to the task queue.
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only
@@ -76,6 +77,11 @@ class Schedule:
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
             "forget_changes": (self.when_active(forget_old_changes), CronTrigger(**PRUNE_DAILY), None),
+            "retention": (
+                self.when_active(tasks.queue_retention),
+                CronTrigger(hour=settings.RETENTION_HOUR, minute=0),
+                None,
+            ),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)

@@ -29,6 +29,7 @@ from recordings.formatting import one_line
 from recordings.live.store import fetch_recording
 from recordings.locks import live_holder, owner_name
 from recordings.models import DeletionBatch, TaskRun
+from recordings.retention import runs as retention_runs
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from recordings.sync.run import sync_recordings
 from recordings.sync.status import lock_holder
@@ -119,6 +120,18 @@ class RecordingNotFetched(Exception):
     pass
 
 
+@task()
+@tracked
+def apply_retention() -> None:
+    """Today's run of the retention rules: it writes deletion batches and queues each."""
+    try:
+        day = retention_runs.run_due_rules()
+    except retention_runs.RetentionPaused as exc:
+        raise Skipped(str(exc)) from None
+    for batch in day.batches:
+        queue_deletion(batch)
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
@@ -126,6 +139,7 @@ TASKS: dict[str, Task[..., None]] = {
     Kind.DELETION: process_deletion,
     Kind.CALL_RECORD: refresh_call_record,
     Kind.RECORDING_FETCH: refetch_recording,
+    Kind.RETENTION: apply_retention,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -160,6 +174,14 @@ def request_sync(*, actor: Actor) -> TaskRun:
     run = queue_sync(requested_by=actor.user)
     record_for(actor, Action.SYNC)
     return run
+
+
+def queue_retention() -> TaskRun | None:
+    """Queue today's retention run, unless one waits already."""
+    try:
+        return queue(Kind.RETENTION)
+    except AlreadyQueued:
+        return None
 
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:

@@ -229,6 +229,7 @@ def deletion_batch(request: SignedInRequest, batch_id: int) -> HttpResponse:
             "can_retry": batch.finished_at and left,
             "filter": recordings_view(batch.filter_query, auditor=True).filterset if batch.scope == "view" else None,
             "task_run": TaskRun.objects.filter(kind=TaskRun.Kind.DELETION, arguments__batch_id=batch.pk).first(),
+            "retention_run": batch.retention_runs.select_related("rule").first(),
         },
     )
 

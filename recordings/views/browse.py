@@ -25,6 +25,8 @@ from recordings.browsing.tables import AuditEventTable, CountedPaginator, Record
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
 from recordings.models import AudioHash, Recording, TaskRun, Transcript
+from recordings.retention import rules as retention_rules
+from recordings.retention import runs as retention_runs
 from recordings.review.notes import notes_by_recording
 from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
@@ -258,6 +260,7 @@ def call_detail(request: SignedInRequest, call_uuid: str) -> HttpResponse:
 @require_GET
 def sync_runs(request: SignedInRequest) -> HttpResponse:
     queue = queue_rows()
+    auditor = is_auditor(request.user)
     table = SyncRunTable(runs())
     options = TableOptionsForm(request.GET).table_options(per_page=50)
     RequestConfig(request, paginate=options.paginate()).configure(table)
@@ -266,10 +269,12 @@ def sync_runs(request: SignedInRequest) -> HttpResponse:
         "recordings/sync_runs.html",
         {
             "table": table,
-            "is_auditor": is_auditor(request.user),
+            "is_auditor": auditor,
             "running": bool(lock_holder()),
             "queue": queue,
             "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
             "unread": unread_count(),
+            "retention_runs": retention_runs.latest_runs(limit=5) if auditor else None,
+            "retention_switch": retention_rules.switch() if auditor else None,
         },
     )

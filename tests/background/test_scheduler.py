@@ -30,7 +30,15 @@ def queued_syncs():
 
 def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
     jobs = Schedule(sync_every_minutes=7).jobs()
-    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "forget_changes", "incremental_sync", "prune_queue"}
+    assert jobs.keys() == {
+        "keep_lock",
+        "recover",
+        "full_sync",
+        "forget_changes",
+        "incremental_sync",
+        "prune_queue",
+        "retention",
+    }
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
     _, weekly, first_run = jobs["full_sync"]
@@ -43,6 +51,12 @@ def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
     scheduler.prune_queue()
     assert not DBTaskResult.objects.exists()
     assert TaskRun.objects.count() == 1  # the page's own record stays
+
+
+def test_retention_rules_run_daily_at_the_retention_hour(settings):
+    settings.RETENTION_HOUR = 5
+    _, daily, first_run = Schedule(sync_every_minutes=7).jobs()["retention"]
+    assert str(daily) == "cron[hour='5', minute='0']" and first_run is None
 
 
 def test_zero_minutes_turns_the_incremental_syncs_off():

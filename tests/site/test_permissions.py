@@ -52,6 +52,9 @@ MATRIX = [
     ("post", "/deletions/{batch}/retry", {}, LOGIN, 403, 302),
     ("post", "/recordings/download.zip", {}, LOGIN, 403, 302),  # nothing selected: back to the list
     ("post", "/sync/now", {}, LOGIN, 403, 302),
+    ("get", "/retention/", {}, LOGIN, 403, 200),
+    ("post", "/retention/", {"name": "x", "action": "delete", "age_days": "9"}, LOGIN, 403, 302),
+    ("post", "/retention/pause", {"paused": "1"}, LOGIN, 403, 302),
     ("get", "/admin/", {}, 302, 302, 302),  # the admin has its own sign-in, for staff
     ("get", "/accounts/login/", {}, 200, 200, 200),
 ]

@@ -9,11 +9,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from recordings.audit_trail import Actor
+from recordings.models import RetentionRule
+from recordings.retention import rules as retention_rules
 from vobiz.fake.callbacks import CallbackSender
 from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import FakeVobizServer
@@ -85,6 +89,8 @@ class Command(BaseCommand):
             if demo_call_every > 0:
                 self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
+        if not real_account:
+            self.ensure_demo_retention_rule()
         background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
         # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
@@ -146,6 +152,16 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.save()
         return f"{DEMO_USER} / {DEMO_PASSWORD}"
+
+    def ensure_demo_retention_rule(self) -> None:
+        """A retention rule to look at, with every rule paused: the demo shows its dry run, deletes nothing."""
+        if RetentionRule.objects.exists():
+            return
+        demo = Actor(user=User.objects.get(username=DEMO_USER), ip_address=None, user_agent="demo")
+        retention_rules.set_paused(actor=demo, paused=True)
+        retention_rules.create_rule(
+            actor=demo, name="Trunk calls: 90 days", action="delete", filter_query="recording_type=trunk", age_days=90
+        )
 
     def ensure_admin(self) -> str:
         User = get_user_model()

@@ -1,0 +1,186 @@
+"""What a retention rule's definition matches, read without changing anything: the recordings it
+would delete or keep today, and a dry run in the words of the bulk deletion's confirmation."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+from typing import Any, cast
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.http import QueryDict
+
+from recordings.browsing.filters import OLDEST_AGE_DAYS, RecordingFilter, older_than_bound
+from recordings.browsing.tables import TableOptionsForm
+from recordings.models import LegalHold, Recording, RecordingQuerySet, RetentionRule
+from recordings.time_zones import start_of_local_day
+
+Action = RetentionRule.Action
+# The search box and the words said mean different recordings from one day to the next (a search
+# falls back to conference names; transcripts arrive after their recording): a rule names fields.
+UNSTABLE_FILTERS = {
+    "q": "Search can't be part of a rule: its meaning depends on the data. Use From, To or Call id.",
+    "transcript": "Words said can't be part of a rule: transcripts arrive after their recording.",
+}
+TABLE_OPTIONS = set(TableOptionsForm.base_fields) | {"page", "_export"}
+
+
+class InvalidRuleQuery(ValueError):
+    """The query is no view of the table a rule can stand on; the message says why."""
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a rule does: delete recordings older than `age_days`, or keep them that long, among those
+    the table's view `filter_query` shows; or nothing (retired)."""
+
+    action: str
+    filter_query: str
+    age_days: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "filter_query": self.filter_query, "age_days": self.age_days}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Definition":
+        return cls(action=str(data["action"]), filter_query=str(data["filter_query"]), age_days=int(data["age_days"]))
+
+    def filterset(self) -> RecordingFilter:
+        return RecordingFilter(QueryDict(self.filter_query), queryset=Recording.objects.all(), auditor=True)
+
+
+def current(rule: RetentionRule) -> Definition:
+    return Definition(action=rule.action, filter_query=rule.filter_query, age_days=rule.age_days)
+
+
+def effective(rule: RetentionRule) -> Definition | None:
+    """The definition that applies: None until the rule was first approved or left unopposed."""
+    return Definition.from_json(rule.effective) if rule.effective else None
+
+
+def clean_query(query: str) -> str:
+    """The table's query string as a rule keeps it: filters only (no sort, page or rows per page),
+    none empty, every name one the form has, every value valid. InvalidRuleQuery otherwise: a typo
+    that silently dropped a filter would widen the rule to more recordings."""
+    data = QueryDict(query.strip().lstrip("?"))
+    kept = QueryDict(mutable=True)
+    filterset = RecordingFilter(data, queryset=Recording.objects.none(), auditor=True)
+    for name in data:
+        values = [value for value in data.getlist(name) if value.strip()]
+        if name in TABLE_OPTIONS or not values:
+            continue
+        if name in UNSTABLE_FILTERS:
+            raise InvalidRuleQuery(UNSTABLE_FILTERS[name])
+        if name not in filterset.filters:
+            raise InvalidRuleQuery(f"The table has no filter named “{name}”.")
+        kept.setlist(name, values[-1:])  # a field reads the last of its values
+    filterset = RecordingFilter(kept, queryset=Recording.objects.none(), auditor=True)
+    if not filterset.form.is_valid():
+        errors = " ".join(str(error) for errors in filterset.form.errors.values() for error in errors)
+        raise InvalidRuleQuery(f"The filters are not valid: {errors}")
+    return kept.urlencode()
+
+
+def age_bound(age_days: int) -> datetime:
+    """Recordings added before this are older than `age_days` (whole days in the dashboard's zone,
+    as the table's "Older than" filter counts them)."""
+    return start_of_local_day(older_than_bound(min(age_days, OLDEST_AGE_DAYS)))
+
+
+def matching(definition: Definition) -> RecordingQuerySet:
+    """The recordings at Vobiz the definition's view shows (any age); none if its stored query no
+    longer makes a valid view, so a rule never widens when the form changes."""
+    filterset = definition.filterset()
+    if not filterset.is_valid():
+        return Recording.objects.none()
+    return cast(RecordingQuerySet, filterset.qs).present()
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """What the keep rules keep today: for each, the recordings its view shows younger than its age.
+    A keep rule waiting for approval keeps by both its waiting and its approved definition."""
+
+    kept: list[RecordingQuerySet]
+
+    def among(self, recordings: RecordingQuerySet) -> RecordingQuerySet:
+        """Those of `recordings` some keep rule keeps, in one query whose conditions the database
+        can serve from any rule's index (a narrow keep rule's, say) rather than test row by row."""
+        return reduce(or_, (recordings & kept for kept in self.kept), Recording.objects.none())
+
+    def left_of(self, recordings: RecordingQuerySet) -> RecordingQuerySet:
+        """Those of `recordings` no keep rule keeps."""
+        for kept in self.kept:
+            recordings = recordings.exclude(pk__in=kept.values("pk"))
+        return recordings
+
+
+def keeping() -> Keeping:
+    kept = []
+    for rule in RetentionRule.objects.exclude(action=Action.RETIRED, effective__isnull=True):
+        for definition in {current(rule), effective(rule)}:
+            if definition is not None and definition.action == Action.KEEP:
+                kept.append(matching(definition).filter(add_time__gte=age_bound(definition.age_days)))
+    return Keeping(kept)
+
+
+def due(definition: Definition) -> RecordingQuerySet:
+    """What deleting by `definition` may touch today: shown by its view, at Vobiz, old enough."""
+    return matching(definition).filter(add_time__lt=age_bound(definition.age_days))
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What running a delete rule now would do, as a bulk deletion's confirmation states it. At most
+    `limit` recordings are deleted a day, so the figures stop there: `more` says more are due, and
+    storage, oldest and newest are those of the `limit` oldest, which the next run deletes. Counting
+    further would read most of the table on every view of the page."""
+
+    to_delete: int
+    more: bool
+    held: int  # held and kept: up to limit + 1, which means "more than limit"
+    kept: int
+    storage_amount: Decimal | None
+    oldest: datetime | None
+    newest: datetime | None
+
+
+def dry_run(definition: Definition, *, limit: int) -> DryRun:
+    keep = keeping()
+    oldest_first = deletable(definition, keep=keep).order_by("add_time", "pk")
+    figures = oldest_first[:limit].aggregate(
+        to_delete=Count("pk"),
+        storage_amount=Sum("monthly_recording_storage_amount"),
+        oldest=Min("add_time"),
+        newest=Max("add_time"),
+    )
+    held, kept = held_and_kept(definition, keep=keep, limit=limit)
+    return DryRun(more=oldest_first[limit:].exists(), held=held, kept=kept, **figures)
+
+
+def held_and_kept(definition: Definition, *, keep: Keeping, limit: int | None) -> tuple[int, int]:
+    """How many of the recordings due under `definition` a legal hold keeps, and how many, on no
+    hold, a keep rule keeps; each counted up to limit + 1 (None: all)."""
+    old_enough = due(definition)
+    held = old_enough.filter(held_recordings())
+    kept = keep.among(old_enough).exclude(held_recordings())
+    if limit is not None:
+        held, kept = held[: limit + 1], kept[: limit + 1]
+    return held.count(), kept.count()
+
+
+def held_recordings() -> Q:
+    """Recordings an active legal hold covers, itself or its whole call. The holds, which are few,
+    are read first, so that the database finds their recordings through the primary key and the
+    call index rather than testing every recording against the holds."""
+    holds = LegalHold.objects.active()
+    ids = list(holds.exclude(recording=None).values_list("recording_id", flat=True))
+    calls = list(holds.filter(recording=None).values_list("call_uuid", flat=True))
+    return Q(pk__in=ids) | Q(call_uuid__in=calls)
+
+
+def deletable(definition: Definition, *, keep: Keeping) -> RecordingQuerySet:
+    """What deleting by `definition` deletes today: due, on no legal hold, kept by no keep rule.
+    Holds come first, then keep rules, then delete rules."""
+    return keep.left_of(due(definition).exclude(held_recordings()))

@@ -1,0 +1,148 @@
+"""/retention/ through the test client: writing, approving, retiring and pausing rules as auditors do,
+and crafted POSTs answered 4xx, never 500, never with a rule that was not approved."""
+
+import html
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from recordings.background.tasks import queue_retention
+from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch
+from recordings.retention import rules
+from tests.factories import make_recordings
+from tests.retention.conftest import actor, age
+
+pytestmark = pytest.mark.django_db
+
+
+def write_rule(client, **fields):
+    data = {"name": "Trunk calls", "action": "delete", "age_days": "90", "filter_query": "recording_type=trunk"}
+    return client.post("/retention/", {**data, **fields})
+
+
+def test_an_auditor_writes_a_rule_and_sees_its_dry_run(auditor_client):
+    trunk = make_recordings(3, recording_type="trunk", monthly_recording_storage_amount="0.25")
+    make_recordings(2, recording_type="call")
+    age(trunk[:2], 120)
+    response = write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/retention/{rule.pk}/"
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "Waits for approval" in page
+    assert "Type: <strong>Trunk</strong>" in page
+    assert "<dt>To delete</dt><dd>2" in page
+    assert "₹0.50 / month" in page or "0.50" in page
+    assert "Approve version" not in page  # its author cannot
+    assert "a second auditor approves it" in page
+
+
+def test_the_table_offers_its_view_as_a_rule(auditor_client):
+    make_recordings(1, recording_type="trunk")
+    table = auditor_client.get("/", {"recording_type": "trunk"}).content.decode()
+    assert "/retention/?view=recording_type%3Dtrunk" in table
+    form = auditor_client.get("/retention/", {"view": "recording_type=trunk"}).content.decode()
+    assert 'value="recording_type=trunk"' in form
+
+
+def test_a_second_auditor_approves_from_the_rule_page(auditor_client, second_auditor):
+    write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+    client = Client()
+    client.force_login(second_auditor)
+    assert "Approve version 1" in client.get(f"/retention/{rule.pk}/").content.decode()
+    response = client.post(f"/retention/{rule.pk}/approve", {"version": "1"})
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.effective is not None and rule.approved_by == second_auditor
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "status"),
+    [
+        ("/retention/{pk}/approve", {"version": "1"}, 409),  # its own author
+        ("/retention/{pk}/approve", {"version": "2"}, 409),  # a version never shown
+        ("/retention/{pk}/approve", {"version": "x"}, 400),
+        ("/retention/{pk}/approve", {}, 400),
+        ("/retention/{pk}/retire", {"version": "-1"}, 400),
+        ("/retention/{pk}/", {"version": "1", "name": "", "action": "delete", "age_days": "1"}, 400),
+        ("/retention/{pk}/", {"version": "1", "name": "x", "action": "purge", "age_days": "1"}, 400),
+        ("/retention/{pk}/", {"version": "1", "name": "x", "action": "delete", "age_days": "0"}, 400),
+        ("/retention/{pk}/", {"version": "9", "name": "x", "action": "delete", "age_days": "5"}, 409),
+        ("/retention/999/approve", {"version": "1"}, 404),
+        ("/retention/pause", {"paused": "maybe"}, 400),
+    ],
+)
+def test_crafted_posts_are_refused_and_change_nothing(auditor_client, path, data, status):
+    write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+    events = AuditEvent.objects.count()
+    response = auditor_client.post(path.format(pk=rule.pk), data)
+    assert response.status_code == status
+    rule.refresh_from_db()
+    assert rule.effective is None and rule.version == 1 and rule.name == "Trunk calls"
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_rule_refusing_its_view_says_why(auditor_client):
+    response = write_rule(auditor_client, filter_query="transcript=card")
+    assert response.status_code == 400
+    assert "Words said can't be part of a rule" in html.unescape(response.content.decode())
+    assert not RetentionRule.objects.exists()
+
+
+def test_support_staff_cannot_see_or_write_rules(support_client):
+    assert support_client.get("/retention/").status_code == 403
+    assert write_rule(support_client).status_code == 403
+    assert not RetentionRule.objects.exists()
+
+
+def test_the_switch_pauses_every_rule_and_sync_page_says_so(auditor_client):
+    assert auditor_client.post("/retention/pause", {"paused": "1"}).status_code == 302
+    assert RetentionSwitch.objects.get().paused
+    page = auditor_client.get("/sync/").content.decode()
+    assert "Every retention rule is paused" in page
+    auditor_client.post("/retention/pause", {"paused": "0"})
+    assert not RetentionSwitch.objects.get().paused
+    assert list(AuditEvent.objects.values_list("note", flat=True).order_by("id")) == [
+        "Paused every retention rule.",
+        "Resumed retention.",
+    ]
+
+
+def test_a_run_shows_on_the_sync_page_and_the_rule_page(synced, auditor_user, second_auditor, auditor_client):
+    age(Recording.objects.all(), 10)
+    age(list(Recording.objects.all()[:5]), 400)
+    rule = rules.create_rule(actor=actor(auditor_user), name="Old", action="delete", filter_query="", age_days=365)
+    rules.approve_rule(actor=actor(second_auditor), rule_id=rule.pk, version=rule.version)
+    queue_retention()
+    sync_page = auditor_client.get("/sync/").content.decode()
+    assert f'href="/retention/{rule.pk}/">Old</a>' in sync_page
+    assert ": 5 deleted, finished" in sync_page
+    rule_page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert ": 5 deleted, finished" in rule_page
+    batch = DeletionBatch.objects.get()
+    batch_page = auditor_client.get(f"/deletions/{batch.pk}/").content.decode()
+    assert f'Asked by the retention rule <a href="/retention/{rule.pk}/">Old</a>' in batch_page
+
+
+def test_the_rule_page_says_when_a_waiting_rule_applies_unopposed(auditor_client, settings):
+    write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+    assert "for a second auditor's approval, or until" in html.unescape(
+        auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    )
+    RetentionRule.objects.update(awaits_since=rule.awaits_since - timedelta(days=settings.RETENTION_GRACE_DAYS))
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "it applies unopposed from the next run" in page
+
+
+def test_a_dry_run_stops_counting_at_a_days_cap_and_shows_the_next_runs_figures(auditor_client, settings):
+    settings.RETENTION_MAX_PER_RUN = 3
+    trunk = make_recordings(5, recording_type="trunk", monthly_recording_storage_amount="1.00")
+    for days, recording in enumerate(trunk):
+        age([recording], 200 + days)
+    write_rule(auditor_client)
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/").content.decode()
+    assert "<dt>To delete</dt><dd>More than 3: a run deletes at most 3 a day" in page
+    assert "what storing these 3 at Vobiz costs a month now" in page
