@@ -9,6 +9,7 @@ from recordings.views import (
     live,
     notes,
     preferences,
+    requests,
     review,
     usage,
 )
@@ -60,6 +61,12 @@ urlpatterns = [
     path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
     path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
+    path("requests/", requests.request_list, name="subject_requests"),
+    path("requests/<int:request_id>/", requests.subject_request, name="subject_request"),
+    path("requests/<int:request_id>/copy.zip", requests.export_request, name="subject_request_export"),
+    path("requests/<int:request_id>/approve", requests.approve_erasure, name="subject_request_approve"),
+    path("requests/<int:request_id>/erase", requests.erase, name="subject_request_erase"),
+    path("requests/<int:request_id>/close", requests.close, name="subject_request_close"),
     path("vobiz/recording-callback", callbacks.recording_callback, name="recording_callback"),
     path("vobiz/transcription-callback", callbacks.transcription_callback, name="transcription_callback"),
 ]
