@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from recordings.management.commands import rundashboard
 from recordings.models import AuditEvent, DeletionBatch, Recording, SubjectRequest
 from recordings.requests import services
 from recordings.requests.numbers import keyed_hash
@@ -131,3 +132,13 @@ def test_overdue_requests_are_red_on_the_list_and_in_auditors_top_strip(synced, 
     assert "1 data-subject request overdue" in html
     client.force_login(support_user)
     assert "overdue" not in client.get("/").content.decode()
+
+
+def test_the_demo_has_one_request_in_progress(synced, django_user_model):
+    django_user_model.objects.create_user("demo")
+    command = rundashboard.Command()
+    command.ensure_demo_request()
+    command.ensure_demo_request()  # a restart opens no second one
+    made = SubjectRequest.objects.get()
+    assert made.status == SubjectRequest.Status.OPEN and made.kind == SubjectRequest.Kind.BOTH
+    assert recordings_of(made).exists()

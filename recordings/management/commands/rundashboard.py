@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 from argparse import ArgumentParser
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from recordings.audit_trail import Actor
+from recordings.models import Recording, SubjectRequest
+from recordings.requests import services
 from vobiz.fake.callbacks import CallbackSender
 from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import FakeVobizServer
@@ -72,6 +76,8 @@ class Command(BaseCommand):
             if demo_call_every > 0:
                 self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
+        if not real_account:
+            self.ensure_demo_request()
         background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
         # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
@@ -133,6 +139,24 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.save()
         return f"{DEMO_USER} / {DEMO_PASSWORD}"
+
+    def ensure_demo_request(self) -> None:
+        """One data-subject request in progress, for a caller of the demo's newest recording."""
+        if SubjectRequest.objects.exists():
+            return
+        newest = Recording.objects.present().filter(recording_type="call").first()
+        if newest is None:
+            return
+        demo = get_user_model().objects.get(username=DEMO_USER)
+        opened = services.open_request(
+            actor=Actor(user=demo, ip_address=None, user_agent="demo"),
+            number=newest.from_number,
+            kind=SubjectRequest.Kind.BOTH,
+            reference="DEMO-1",
+            due_on=timezone.localdate() + timedelta(days=settings.DSR_DUE_DAYS),
+            time_zone=settings.TIME_ZONE,
+        )
+        self.stdout.write(f"Demo: data-subject request #{opened.pk} is open on /requests/.")
 
     def ensure_admin(self) -> str:
         User = get_user_model()
