@@ -261,6 +261,12 @@ ACTION_COLOURS = {
     "sample": "violet",
     "export": "grey",
     "table_export": "grey",
+    "dsr_open": "violet",
+    "dsr_export": "grey",
+    "dsr_approve": "red",
+    "dsr_erase": "red",
+    "dsr_close": "grey",
+    "redact": "red",
 }
 
 
