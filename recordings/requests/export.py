@@ -3,7 +3,7 @@
 It holds each recording's audio, its transcript as stored (masked), its call's record (CDR) as JSON,
 the notes, and a manifest (CSV and JSON) naming each file with its SHA-256 and size and each time
 with its offset in the zone chosen for the person. Hashes are taken as the bytes go by, so memory
-holds a chunk at a time, as in Download ZIP; the ZIP's own SHA-256 is taken the same way and kept
+holds a chunk at a time (and each recording's metadata, at most MAX_RECORDINGS), as in Download ZIP; the ZIP's own SHA-256 is taken the same way and kept
 on the request and in the audit log once the last byte has gone.
 """
 
@@ -86,7 +86,7 @@ def export_chunks(*, actor: Actor, subject_request: SubjectRequest) -> Iterator[
 
 def archive_chunks(*, actor: Actor, subject_request: SubjectRequest, files: list[Entry]) -> Iterator[bytes]:
     zone = zoneinfo.ZoneInfo(subject_request.time_zone)
-    recordings = list(recordings_of(subject_request).order_by("add_time", "pk"))
+    recordings = list(recordings_of(subject_request).defer("raw").order_by("add_time", "pk"))
     transcripts = {
         transcript.recording_id: transcript
         for transcript in Transcript.objects.filter(recording_id__in=[r.recording_id for r in recordings])
