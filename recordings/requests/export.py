@@ -3,8 +3,9 @@
 It holds each recording's audio, its transcript as stored (masked), its call's record (CDR) as JSON,
 the notes, and a manifest (CSV and JSON) naming each file with its SHA-256 and size and each time
 with its offset in the zone chosen for the person. Hashes are taken as the bytes go by, so memory
-holds a chunk at a time (and each recording's metadata, at most MAX_RECORDINGS), as in Download ZIP; the ZIP's own SHA-256 is taken the same way and kept
-on the request and in the audit log once the last byte has gone.
+holds a chunk at a time (and each recording's metadata, at most MAX_RECORDINGS), as in Download
+ZIP; the ZIP's own SHA-256 is taken the same way and kept on the request and in the audit log once
+the last byte has gone.
 """
 
 import csv
