@@ -18,7 +18,7 @@ from recordings.models import (
 )
 from recordings.requests.numbers import matching
 
-RECORDINGS_PER_PAGE = 50
+RECORDINGS_PER_PAGE = 25  # as the recordings table shows by default
 
 
 def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
