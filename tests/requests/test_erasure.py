@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from recordings.audit_trail import Action, record_for
+from recordings.audit_trail import Action, record_for, redact_events
 from recordings.auditing import deletion
 from recordings.auditing.holds import place_hold
 from recordings.background import tasks
@@ -140,3 +140,16 @@ def test_erasure_waits_for_the_deletion_at_vobiz(synced, actor, approver, settin
     with pytest.raises(services.RequestRefused, match="still deleting"):
         services.erase(actor=approver, request_id=made.pk)
     assert SubjectRequest.objects.get().number == PERSON
+
+
+def test_redacting_events_changes_only_those_the_redaction_touches_and_logs_which(actor):
+    touched = record_for(actor, Action.TABLE_EXPORT, note="Search: 98450 12345")
+    untouched = record_for(actor, Action.TABLE_EXPORT, note="Search: 98450 99999")
+    changed = redact_events(
+        event_ids=[touched.pk, untouched.pk], redact=lambda text: text.replace("12345", "*"), actor=actor, reason="why"
+    )
+    assert changed == 1
+    assert AuditEvent.objects.get(pk=touched.pk).note == "Search: 98450 *"
+    assert AuditEvent.objects.get(pk=untouched.pk).note == "Search: 98450 99999"
+    logged = AuditEvent.objects.get(action=Action.REDACT)
+    assert logged.note == f"why: events {touched.pk}" and logged.username == actor.username
