@@ -190,9 +190,11 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
     ReviewItem.objects.filter(recording__in=gone).update(note="")
     redact_texts(redactor, gone)
-    events = AuditEvent.objects.filter(
-        Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:]) | Q(note__contains=erased.number)
-    ).exclude(action=Action.REDACT)
+    # Events about the recordings, and any other whose note holds the number's last four digits (in
+    # every way of writing it they stand together): the redaction keeps only those it changes.
+    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:])).exclude(
+        action=Action.REDACT
+    )
     redacted_events = redact_events(
         event_ids=list(events.values_list("pk", flat=True)),
         redact=redactor.text,
