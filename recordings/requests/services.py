@@ -191,7 +191,7 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     ReviewItem.objects.filter(recording__in=gone).update(note="")
     redact_texts(redactor, gone)
     # Events about the recordings, and any other whose note holds the number's last four digits (in
-    # every way of writing it they stand together): the redaction keeps only those it changes.
+    # the usual ways of writing it they stand together): the redaction keeps only those it changes.
     events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:])).exclude(
         action=Action.REDACT
     )
