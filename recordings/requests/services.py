@@ -240,10 +240,13 @@ def redact_recording(recording: Recording, redactor: Redactor) -> None:
 def redact_texts(redactor: Redactor, gone: list[Recording]) -> None:
     """The number out of what else may mention it: the erased calls' records, holds, deletions, samples."""
     calls = {recording.call_uuid for recording in gone if recording.call_uuid}
+    last_four = redactor.digits[-4:]  # as for the audit log: texts without them are not read
     redact_rows(redactor, CallDetail.objects.filter(call_uuid__in=calls), ["data"])
-    redact_rows(redactor, LegalHold.objects.all(), ["reason", "lift_reason"])
-    redact_rows(redactor, DeletionBatch.objects.all(), ["reason", "filter_query"])
-    redact_rows(redactor, DeletionOutcome.objects.exclude(message=""), ["message"])
+    holds = LegalHold.objects.filter(Q(reason__contains=last_four) | Q(lift_reason__contains=last_four))
+    redact_rows(redactor, holds, ["reason", "lift_reason"])
+    batches = DeletionBatch.objects.filter(Q(reason__contains=last_four) | Q(filter_query__contains=last_four))
+    redact_rows(redactor, batches, ["reason", "filter_query"])
+    redact_rows(redactor, DeletionOutcome.objects.filter(message__contains=last_four), ["message"])
     redact_rows(redactor, ReviewSample.objects.all(), ["criteria"])
 
 

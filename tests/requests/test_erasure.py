@@ -81,6 +81,7 @@ def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_ear
     deletion.confirm_deletion(user=actor.user, batch_id=earlier.pk, reason="asked by 9845012345")
     deletion.process_batch(earlier.pk)
     other = Recording.objects.exclude(pk__in=[r.pk for r in person]).first()
+    place_hold(actor=actor, reason="caller 98450 12345 disputes this call", recording=other)
     assert "recordings_recording.to_digits_reversed: 5432105489" in where_the_number_is()  # found before
 
     made = open_erasure(actor, reference="T-9 (caller 98450 12345)")
