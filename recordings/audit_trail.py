@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -103,3 +104,18 @@ def record_listening(
         if recent.exists():
             return None
     return record_for(actor, action, recording)
+
+
+def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
+    """Apply `redact` to each personal text field of those events (their `note`), and log one event
+    (action "redact") naming the redacted events' ids and the reason. Returns how many events changed."""
+    changed = []
+    for event in AuditEvent.objects.filter(pk__in=list(event_ids)).only("pk", "note"):
+        redacted = redact(event.note)
+        if redacted != event.note:
+            event.note = redacted
+            changed.append(event)
+    AuditEvent.objects.bulk_update(changed, ["note"], batch_size=500)
+    ids = ", ".join(str(event.pk) for event in sorted(changed, key=lambda event: event.pk))
+    record_for(actor, Action.REDACT, note=f"{reason}: events {ids or 'none'}")
+    return len(changed)

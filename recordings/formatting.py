@@ -266,6 +266,12 @@ ACTION_COLOURS = {
     "rule_approve": "violet",
     "retention_pause": "amber",
     "retention_run": "red",
+    "dsr_open": "violet",
+    "dsr_export": "grey",
+    "dsr_approve": "red",
+    "dsr_erase": "red",
+    "dsr_close": "grey",
+    "redact": "red",
 }
 
 

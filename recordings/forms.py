@@ -5,11 +5,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from recordings.browsing.filters import DATE_BOUNDS, RECORDING_TYPES
 from recordings.formatting import moment_ms
-from recordings.models import ReviewState
+from recordings.models import ReviewState, SubjectRequest
+from recordings.requests.numbers import NotANumber, parse_number
+from recordings.time_zones import known_zones
 
 
 class ReviewForm(forms.Form):
@@ -156,3 +159,47 @@ class VersionForm(forms.Form):
     """The version of a rule the auditor was shown: a change or an approval acts on that one only."""
 
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone) for zone in sorted(known_zones())]
+
+
+class SubjectRequestForm(forms.Form):
+    """Opening a data-subject request: whose number, what they ask, and by when it is due."""
+
+    number = forms.CharField(
+        label="Phone number",
+        max_length=64,
+        help_text="In any form: +91 98765 43210, 09876543210, 9876543210.",
+    )
+    kind = forms.ChoiceField(label="The person asks for", choices=SubjectRequest.Kind.choices)
+    reference = forms.CharField(
+        label="Reference",
+        max_length=200,
+        help_text="Your ticket or case number; not the person's name, which the proof must not hold.",
+    )
+    due_on = forms.DateField(
+        label="Due on", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"}), required=False
+    )
+    time_zone = forms.ChoiceField(label="Times in the copy in", choices=zone_choices, help_text="The person's zone.")
+
+    def __init__(self, *args: Any, time_zone: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["due_on"].help_text = f"Blank: {settings.DSR_DUE_DAYS} days from today."
+        self.fields["time_zone"].initial = time_zone or settings.TIME_ZONE
+
+    def clean_number(self) -> str:
+        try:
+            return parse_number(self.cleaned_data["number"])
+        except NotANumber as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_due_on(self) -> date:
+        due_on: date | None = self.cleaned_data.get("due_on")
+        today = timezone.localdate()
+        if due_on is None:
+            return today + timedelta(days=settings.DSR_DUE_DAYS)
+        if due_on < today:
+            raise forms.ValidationError("The due date is in the past.")
+        return due_on

@@ -271,6 +271,12 @@ class AuditEvent(models.Model):
         RULE_APPROVE = "rule_approve", "Approved a retention rule"
         RETENTION_PAUSE = "retention_pause", "Paused or resumed retention"
         RETENTION_RUN = "retention_run", "Ran a retention rule"
+        DSR_OPEN = "dsr_open", "Opened a data-subject request"
+        DSR_EXPORT = "dsr_export", "Exported a data-subject request"
+        DSR_APPROVE = "dsr_approve", "Approved an erasure"
+        DSR_ERASE = "dsr_erase", "Erased a person's data"
+        DSR_CLOSE = "dsr_close", "Closed a data-subject request"
+        REDACT = "redact", "Redacted audit events"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -739,3 +745,114 @@ class RetentionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.day}"
+
+
+ERASURE_COUNTS = {
+    "found": "Recordings found",
+    "deleted_at_vobiz": "Deleted at Vobiz",
+    "redacted": "Number replaced here",
+    "kept": "Kept at Vobiz",
+    "transcripts_deleted": "Transcripts deleted",
+    "notes_deleted": "Notes deleted",
+    "events_redacted": "Audit events redacted",
+}
+
+
+class SubjectRequestQuerySet(models.QuerySet["SubjectRequest"]):
+    def pending(self) -> "SubjectRequestQuerySet":
+        """Requests that still owe the person an answer: a copy not yet made, an erasure not yet done."""
+        Status, Kind = SubjectRequest.Status, SubjectRequest.Kind
+        return self.filter(
+            Q(status__in=[Status.OPEN, Status.ERASURE_APPROVED]) | (Q(status=Status.EXPORTED) & ~Q(kind=Kind.ACCESS))
+        )
+
+    def overdue(self) -> "SubjectRequestQuerySet":
+        return self.pending().filter(due_on__lt=timezone.localdate())
+
+
+class SubjectRequest(models.Model):
+    """A person's request about their own calls (access to a copy, erasure, or both), and its proof.
+
+    The number is kept, in E.164, only until the request is erased or closed; `number_hash` (a keyed
+    hash, see recordings/requests/numbers.py) stays, so that a later request for the same number finds
+    this one, and it is what erased recordings hold in place of the number. Every other field is
+    free of personal data, so the record can be kept as proof of what was done.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", "Access: a copy"
+        ERASURE = "erasure", "Erasure"
+        BOTH = "both", "Access, then erasure"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        EXPORTED = "exported", "Exported"
+        ERASURE_APPROVED = "approved", "Erasure approved"
+        ERASED = "erased", "Erased"
+        CLOSED = "closed", "Closed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    reference = models.CharField(max_length=200, help_text="The organisation's reference, such as a ticket number.")
+    number = models.CharField(max_length=32, blank=True, help_text="E.164; blank once erased or closed.")
+    number_hash = models.CharField(max_length=64, db_index=True)
+    time_zone = models.CharField(max_length=64, help_text="The zone the export's times are written in.")
+    due_on = models.DateField()
+
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    opened_by_name = models.CharField(max_length=150)
+    opened_at = models.DateTimeField()
+    exported_by_name = models.CharField(max_length=150, blank=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    export_sha256 = models.CharField(max_length=64, blank=True)
+    export_files = models.PositiveIntegerField(default=0)
+    export_bytes = models.PositiveBigIntegerField(default=0)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    deletion_batch = models.ForeignKey(
+        DeletionBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_by_name = models.CharField(max_length=150, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+    closed_by_name = models.CharField(max_length=150, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # What the erasure did, counted: recordings found, deleted at Vobiz, redacted here, transcripts and
+    # notes deleted, audit events redacted; and each recording kept at Vobiz with why (`kept`).
+    counts = models.JSONField(default=dict, blank=True)
+    kept = models.JSONField(default=list, blank=True)
+
+    objects = SubjectRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["status", "due_on"], name="subject_request_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Data-subject request #{self.pk}"
+
+    @property
+    def is_pending(self) -> bool:
+        Status = self.Status
+        if self.status == Status.EXPORTED:
+            return self.kind != self.Kind.ACCESS
+        return self.status in (Status.OPEN, Status.ERASURE_APPROVED)
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_pending and self.due_on < timezone.localdate()
+
+    @property
+    def erasure_counts(self) -> list[tuple[str, int]]:
+        """What the erasure did, in words, in the order it did it."""
+        return [(label, self.counts[key]) for key, label in ERASURE_COUNTS.items() if key in self.counts]
+
+    @property
+    def wants_access(self) -> bool:
+        return self.kind in (self.Kind.ACCESS, self.Kind.BOTH)
+
+    @property
+    def wants_erasure(self) -> bool:
+        return self.kind in (self.Kind.ERASURE, self.Kind.BOTH)

@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "recordings.context_processors.sync_status",
+                "recordings.context_processors.overdue_requests",
             ],
         },
     },
@@ -218,6 +219,10 @@ CACHES = {
 STREAMS_PER_USER = env_int("STREAMS_PER_USER", 8)
 CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
 CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
+# A data-subject request is due this many days after it is opened, unless its opener sets another date.
+DSR_DUE_DAYS = env_int("DSR_DUE_DAYS", 30)
+if not 1 <= DSR_DUE_DAYS <= 365:
+    raise ImproperlyConfigured(f"DSR_DUE_DAYS must be between 1 and 365 days, not {DSR_DUE_DAYS}")
 
 # Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis

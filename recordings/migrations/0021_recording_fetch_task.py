@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recordings', '0020_data_change'),
+        ("recordings", "0020_data_change"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='taskrun',
-            name='kind',
-            field=models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion'), ('call_record', 'Call record refresh'), ('recording_fetch', 'Recording fetch')], max_length=32),
+            model_name="taskrun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sync", "Sync"),
+                    ("full_sync", "Full sync"),
+                    ("deletion", "Deletion"),
+                    ("call_record", "Call record refresh"),
+                    ("recording_fetch", "Recording fetch"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

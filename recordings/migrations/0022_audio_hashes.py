@@ -5,31 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recordings', '0021_recording_fetch_task'),
+        ("recordings", "0021_recording_fetch_task"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync'), ('table_export', 'Exported a table as CSV'), ('note', 'Noted a moment'), ('sample', 'Drew a review sample'), ('export', 'Exported review results'), ('audio_changed', 'Audio changed at Vobiz')], max_length=16),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("play", "Played"),
+                    ("download", "Downloaded"),
+                    ("review", "Marked reviewed"),
+                    ("flag", "Flagged"),
+                    ("clear_review", "Cleared review"),
+                    ("hold", "Put on hold"),
+                    ("release", "Hold lifted"),
+                    ("delete", "Deleted at Vobiz"),
+                    ("delete_failed", "Deletion failed"),
+                    ("sync", "Started a sync"),
+                    ("table_export", "Exported a table as CSV"),
+                    ("note", "Noted a moment"),
+                    ("sample", "Drew a review sample"),
+                    ("export", "Exported review results"),
+                    ("audio_changed", "Audio changed at Vobiz"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='AudioHash',
+            name="AudioHash",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('audio_sha256', models.CharField(max_length=64)),
-                ('audio_size', models.BigIntegerField()),
-                ('hashed_at', models.DateTimeField()),
-                ('changed_at', models.DateTimeField(blank=True, help_text='When a whole fetch first differed.', null=True)),
-                ('changed_sha256', models.CharField(blank=True, help_text='The latest audio that differed.', max_length=64)),
-                ('changed_size', models.BigIntegerField(blank=True, null=True)),
-                ('recording', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='audio_hash', to='recordings.recording')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("audio_sha256", models.CharField(max_length=64)),
+                ("audio_size", models.BigIntegerField()),
+                ("hashed_at", models.DateTimeField()),
+                (
+                    "changed_at",
+                    models.DateTimeField(blank=True, help_text="When a whole fetch first differed.", null=True),
+                ),
+                (
+                    "changed_sha256",
+                    models.CharField(blank=True, help_text="The latest audio that differed.", max_length=64),
+                ),
+                ("changed_size", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "recording",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audio_hash",
+                        to="recordings.recording",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('changed_at__isnull', False)), fields=['recording'], name='audio_changed_idx')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("changed_at__isnull", False)),
+                        fields=["recording"],
+                        name="audio_changed_idx",
+                    )
+                ],
             },
         ),
     ]

@@ -6,106 +6,201 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recordings', '0022_audio_hashes'),
+        ("recordings", "0022_audio_hashes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RetentionRule',
+            name="RetentionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('action', models.CharField(choices=[('delete', 'Delete'), ('keep', 'Keep'), ('retired', 'Retired')], max_length=8)),
-                ('filter_query', models.TextField(blank=True, help_text="The recordings table's query string the rule applies to.")),
-                ('age_days', models.PositiveIntegerField(help_text='Delete: older than this many days. Keep: for this many days.')),
-                ('effective', models.JSONField(blank=True, help_text='The definition that applies (action, filter_query, age_days); none yet.', null=True)),
-                ('awaits_since', models.DateTimeField(blank=True, help_text='Since when the current definition waits for approval or the grace period.', null=True)),
-                ('version', models.PositiveIntegerField(default=1, help_text='Each change adds one: an approval names its version.')),
-                ('created_at', models.DateTimeField()),
-                ('changed_at', models.DateTimeField()),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("delete", "Delete"), ("keep", "Keep"), ("retired", "Retired")], max_length=8
+                    ),
+                ),
+                (
+                    "filter_query",
+                    models.TextField(blank=True, help_text="The recordings table's query string the rule applies to."),
+                ),
+                (
+                    "age_days",
+                    models.PositiveIntegerField(
+                        help_text="Delete: older than this many days. Keep: for this many days."
+                    ),
+                ),
+                (
+                    "effective",
+                    models.JSONField(
+                        blank=True,
+                        help_text="The definition that applies (action, filter_query, age_days); none yet.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "awaits_since",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Since when the current definition waits for approval or the grace period.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "version",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Each change adds one: an approval names its version."
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("changed_at", models.DateTimeField()),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='RetentionRun',
+            name="RetentionRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(help_text='The day it ran for: one run per rule and day, so a resumed run never repeats.')),
-                ('started_at', models.DateTimeField()),
-                ('definition', models.JSONField(help_text="The rule's effective definition the run applied.")),
-                ('matched', models.PositiveIntegerField(default=0, help_text='Recordings old enough, at Vobiz, on no hold, kept by no rule.')),
-                ('held', models.PositiveIntegerField(default=0)),
-                ('kept', models.PositiveIntegerField(default=0)),
-                ('chosen', models.PositiveIntegerField(default=0, help_text="Those put into batches: the cap's share of `matched`.")),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "day",
+                    models.DateField(
+                        help_text="The day it ran for: one run per rule and day, so a resumed run never repeats."
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("definition", models.JSONField(help_text="The rule's effective definition the run applied.")),
+                (
+                    "matched",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Recordings old enough, at Vobiz, on no hold, kept by no rule."
+                    ),
+                ),
+                ("held", models.PositiveIntegerField(default=0)),
+                ("kept", models.PositiveIntegerField(default=0)),
+                (
+                    "chosen",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Those put into batches: the cap's share of `matched`."
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RetentionSwitch',
+            name="RetentionSwitch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('paused', models.BooleanField(default=False)),
-                ('changed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("paused", models.BooleanField(default=False)),
+                ("changed_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.RemoveConstraint(
-            model_name='taskrun',
-            name='taskrun_one_queued_sync',
+            model_name="taskrun",
+            name="taskrun_one_queued_sync",
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync'), ('table_export', 'Exported a table as CSV'), ('note', 'Noted a moment'), ('sample', 'Drew a review sample'), ('export', 'Exported review results'), ('rule_set', 'Changed a retention rule'), ('rule_approve', 'Approved a retention rule'), ('retention_pause', 'Paused or resumed retention'), ('retention_run', 'Ran a retention rule')], max_length=16),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("play", "Played"),
+                    ("download", "Downloaded"),
+                    ("review", "Marked reviewed"),
+                    ("flag", "Flagged"),
+                    ("clear_review", "Cleared review"),
+                    ("hold", "Put on hold"),
+                    ("release", "Hold lifted"),
+                    ("delete", "Deleted at Vobiz"),
+                    ("delete_failed", "Deletion failed"),
+                    ("sync", "Started a sync"),
+                    ("table_export", "Exported a table as CSV"),
+                    ("note", "Noted a moment"),
+                    ("sample", "Drew a review sample"),
+                    ("export", "Exported review results"),
+                    ("rule_set", "Changed a retention rule"),
+                    ("rule_approve", "Approved a retention rule"),
+                    ("retention_pause", "Paused or resumed retention"),
+                    ("retention_run", "Ran a retention rule"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='taskrun',
-            name='kind',
-            field=models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion'), ('call_record', 'Call record refresh'), ('retention', 'Retention run')], max_length=32),
+            model_name="taskrun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sync", "Sync"),
+                    ("full_sync", "Full sync"),
+                    ("deletion", "Deletion"),
+                    ("call_record", "Call record refresh"),
+                    ("retention", "Retention run"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taskrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['sync', 'full_sync', 'retention']), ('status', 'queued')), fields=('kind',), name='taskrun_one_queued_sync'),
+            model_name="taskrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind__in", ["sync", "full_sync", "retention"]), ("status", "queued")),
+                fields=("kind",),
+                name="taskrun_one_queued_sync",
+            ),
         ),
         migrations.AddField(
-            model_name='retentionrule',
-            name='approved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retentionrule",
+            name="approved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='retentionrule',
-            name='changed_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retentionrule",
+            name="changed_by",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='retentionrule',
-            name='created_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retentionrule",
+            name="created_by",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='retentionrun',
-            name='batches',
-            field=models.ManyToManyField(blank=True, related_name='retention_runs', to='recordings.deletionbatch'),
+            model_name="retentionrun",
+            name="batches",
+            field=models.ManyToManyField(blank=True, related_name="retention_runs", to="recordings.deletionbatch"),
         ),
         migrations.AddField(
-            model_name='retentionrun',
-            name='rule',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='recordings.retentionrule'),
+            model_name="retentionrun",
+            name="rule",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="runs", to="recordings.retentionrule"
+            ),
         ),
         migrations.AddField(
-            model_name='retentionswitch',
-            name='changed_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retentionswitch",
+            name="changed_by",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='retentionrun',
-            constraint=models.UniqueConstraint(fields=('rule', 'day'), name='retention_run_one_a_day'),
+            model_name="retentionrun",
+            constraint=models.UniqueConstraint(fields=("rule", "day"), name="retention_run_one_a_day"),
         ),
     ]

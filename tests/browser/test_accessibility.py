@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from recordings.audit_trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
+from recordings.requests.services import open_request
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
 from recordings.roles import AUDITORS, SUPPORT
@@ -59,6 +60,14 @@ def pages(synced, django_user_model):
         per_caller=0,
         seed=1,
     )
+    subject_request = open_request(
+        actor=actor,
+        number=recording.to_number,
+        kind="both",
+        reference="T-1",
+        due_on=timezone.localdate(),
+        time_zone="Asia/Kolkata",
+    )
     return [
         "/",
         "/?q=no-such-call",  # an empty view
@@ -76,6 +85,8 @@ def pages(synced, django_user_model):
         f"/review/{sample.pk}/1/",
         "/notes/",
         "/notes/?q=nothing-like-it",
+        "/requests/",
+        f"/requests/{subject_request.pk}/",
     ]
 
 

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 from argparse import ArgumentParser
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from django.db import connection
 from django.utils import timezone
 
 from recordings.audit_trail import Actor
-from recordings.models import RetentionRule
+from recordings.models import Recording, RetentionRule, SubjectRequest
+from recordings.requests import services
 from recordings.retention import rules as retention_rules
 from vobiz.fake.callbacks import CallbackSender
 from vobiz.fake.data import FakeAccount
@@ -91,6 +93,7 @@ class Command(BaseCommand):
         call_command("sync_recordings")
         if not real_account:
             self.ensure_demo_retention_rule()
+            self.ensure_demo_request()
         background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
         # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
@@ -162,6 +165,24 @@ class Command(BaseCommand):
         retention_rules.create_rule(
             actor=demo, name="Trunk calls: 90 days", action="delete", filter_query="recording_type=trunk", age_days=90
         )
+
+    def ensure_demo_request(self) -> None:
+        """One data-subject request in progress, for a caller of the demo's newest recording."""
+        if SubjectRequest.objects.exists():
+            return
+        newest = Recording.objects.present().filter(recording_type="call").first()
+        if newest is None:
+            return
+        demo = User.objects.get(username=DEMO_USER)
+        opened = services.open_request(
+            actor=Actor(user=demo, ip_address=None, user_agent="demo"),
+            number=newest.from_number,
+            kind=SubjectRequest.Kind.BOTH,
+            reference="DEMO-1",
+            due_on=timezone.localdate() + timedelta(days=settings.DSR_DUE_DAYS),
+            time_zone=settings.TIME_ZONE,
+        )
+        self.stdout.write(f"Demo: data-subject request #{opened.pk} is open on /requests/.")
 
     def ensure_admin(self) -> str:
         User = get_user_model()

@@ -1,0 +1,90 @@
+"""What a data-subject request's pages read: the person's recordings and all that is kept about them."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+
+from recordings.models import (
+    AuditEvent,
+    CallDetail,
+    MomentNote,
+    Recording,
+    RecordingQuerySet,
+    ReviewItem,
+    SubjectRequest,
+    Transcript,
+)
+from recordings.requests.numbers import matching
+
+RECORDINGS_PER_PAGE = 25  # as the recordings table shows by default
+
+
+def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
+    """Every recording with the person as caller or callee, deleted ones too: by the number while the
+    request keeps it, and by its keyed hash, which erased recordings hold in its place."""
+    by_hash = Q(from_number=subject_request.number_hash) | Q(to_number=subject_request.number_hash)
+    if subject_request.number:
+        return Recording.objects.filter(matching(subject_request.number) | by_hash)
+    return Recording.objects.filter(by_hash)
+
+
+def earlier_requests(subject_request: SubjectRequest) -> QuerySet[SubjectRequest]:
+    """Other requests for the same number, found by its keyed hash: the number need not be kept."""
+    return (
+        SubjectRequest.objects.filter(number_hash=subject_request.number_hash)
+        .exclude(pk=subject_request.pk)
+        .order_by("opened_at", "pk")
+        .only("pk", "status", "opened_at")
+    )
+
+
+@dataclass
+class RecordingFacts:
+    """One of the person's recordings with what is kept about it."""
+
+    recording: Recording
+    transcript: Transcript | None = None
+    call_detail: CallDetail | None = None
+    notes: list[MomentNote] = field(default_factory=list)
+    review_items: list[ReviewItem] = field(default_factory=list)
+    listening: list[AuditEvent] = field(default_factory=list)
+
+
+@dataclass
+class RequestPage:
+    count: int
+    page: Page[Recording]
+    rows: list[RecordingFacts]
+
+
+def request_page(subject_request: SubjectRequest, *, page_number: str | int | None = 1) -> RequestPage:
+    """A page of the person's recordings, newest first, each with its transcript, call record, notes,
+    reviews and listening log: a fixed number of queries whatever the page's size."""
+    recordings = recordings_of(subject_request).defer("raw").order_by("-add_time", "-id")
+    page = Paginator(recordings, RECORDINGS_PER_PAGE).get_page(page_number)
+    found = list(page.object_list)
+    rows = {recording.pk: RecordingFacts(recording) for recording in found}
+    by_recording_id = {recording.recording_id: rows[recording.pk] for recording in found}
+    for transcript in Transcript.objects.filter(recording_id__in=list(by_recording_id)):
+        by_recording_id[transcript.recording_id].transcript = transcript
+    by_call: dict[str, list[RecordingFacts]] = defaultdict(list)
+    for facts in rows.values():
+        by_call[facts.recording.call_uuid].append(facts)
+    for record in CallDetail.objects.filter(call_uuid__in=[uuid for uuid in by_call if uuid]):
+        for facts in by_call[record.call_uuid]:
+            facts.call_detail = record
+    for note in MomentNote.objects.filter(recording_id__in=list(rows)).order_by("recording_id", "at_ms", "id"):
+        rows[note.recording_id].notes.append(note)
+    for item in ReviewItem.objects.filter(recording_id__in=list(rows)).select_related("sample").order_by("id"):
+        rows[item.recording_id].review_items.append(item)
+    listening = AuditEvent.objects.filter(recording_id__in=list(rows), action__in=AuditEvent.LISTENING)
+    for event in listening.order_by("-at", "-id"):
+        if event.recording_id is not None:
+            rows[event.recording_id].listening.append(event)
+    return RequestPage(count=page.paginator.count, page=page, rows=list(rows.values()))
+
+
+def overdue_count() -> int:
+    return SubjectRequest.objects.overdue().count()

@@ -1,0 +1,280 @@
+"""What auditors do with a data-subject request: open it, approve and carry out its erasure, close it.
+
+Each step checks the request's state under a lock on its row, so a step posted twice, out of turn, or
+by the wrong auditor is refused (RequestRefused) and changes nothing; each writes an audit event.
+The export, the other step, streams from recordings/requests/export.py.
+"""
+
+from datetime import date
+from typing import TypeVar
+
+from django.db import transaction
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+
+from recordings.audit_trail import Action, Actor, record_for, redact_events
+from recordings.auditing import deletion
+from recordings.browsing.freshness import data_changed
+from recordings.models import (
+    AuditEvent,
+    CallDetail,
+    DeletionBatch,
+    DeletionOutcome,
+    LegalHold,
+    MomentNote,
+    Recording,
+    ReviewItem,
+    ReviewSample,
+    SubjectRequest,
+    Transcript,
+)
+from recordings.requests.numbers import Redactor, keyed_hash, parse_number
+from recordings.requests.selectors import recordings_of
+
+AnyModel = TypeVar("AnyModel", bound=Model)
+Status = SubjectRequest.Status
+Kind = SubjectRequest.Kind
+
+
+class RequestRefused(Exception):
+    """The step cannot be taken on this request now; the message says why, for the auditor."""
+
+    def __init__(self, message: str, *, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden  # refused for who asks, not for the request's state
+
+
+def locked(request_id: int) -> SubjectRequest:
+    found = SubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+    if found is None:
+        raise RequestRefused("That request does not exist.")
+    return found
+
+
+def log(actor: Actor, action: str, subject_request: SubjectRequest, what: str) -> None:
+    record_for(actor, action, note=f"data-subject request #{subject_request.pk}: {what}")
+
+
+def open_request(
+    *, actor: Actor, number: str, kind: str, reference: str, due_on: date, time_zone: str
+) -> SubjectRequest:
+    """Open a request for the number however written (NotANumber when it is none)."""
+    e164 = parse_number(number)
+    opened = SubjectRequest.objects.create(
+        kind=kind,
+        reference=reference,
+        number=e164,
+        number_hash=keyed_hash(e164),
+        time_zone=time_zone,
+        due_on=due_on,
+        opened_by=actor.user,
+        opened_by_name=actor.username,
+        opened_at=timezone.now(),
+    )
+    log(actor, Action.DSR_OPEN, opened, f"{opened.get_kind_display().lower()}, due {due_on.isoformat()}")
+    return opened
+
+
+def exportable(subject_request: SubjectRequest) -> None:
+    """RequestRefused unless the request's copy may be made now."""
+    if not subject_request.wants_access:
+        raise RequestRefused("This request asks for erasure only: there is no copy to make.")
+    if subject_request.status not in (Status.OPEN, Status.EXPORTED) or not subject_request.number:
+        raise RequestRefused(f"This request is {subject_request.get_status_display().lower()}: no copy can be made.")
+
+
+@transaction.atomic
+def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, size: int) -> SubjectRequest:
+    """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log."""
+    exported = locked(request_id)
+    if exported.status == Status.OPEN:
+        exported.status = Status.EXPORTED
+    exported.exported_by_name = actor.username
+    exported.exported_at = timezone.now()
+    exported.export_sha256 = sha256
+    exported.export_files = files
+    exported.export_bytes = size
+    exported.save()
+    log(actor, Action.DSR_EXPORT, exported, f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}")
+    return exported
+
+
+@transaction.atomic
+def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
+    """A second auditor approves the erasure: a confirmed deletion batch of the person's recordings
+    still at Vobiz (those on hold settled as kept), for a worker to carry out (the caller queues it)."""
+    approved = locked(request_id)
+    if not approved.wants_erasure:
+        raise RequestRefused("This request asks for a copy only: there is nothing to erase.")
+    allowed = (Status.EXPORTED,) if approved.kind == Kind.BOTH else (Status.OPEN, Status.EXPORTED)
+    if approved.status not in allowed:
+        if approved.status == Status.OPEN:
+            raise RequestRefused("Export the person's copy first: the erasure would leave nothing to hand over.")
+        raise RequestRefused(f"This request is {approved.get_status_display().lower()}: it cannot be approved.")
+    if actor.user is None or actor.user.pk == approved.opened_by_id or actor.username == approved.opened_by_name:
+        raise RequestRefused(
+            "A second auditor approves the erasure, not the one who opened the request.", forbidden=True
+        )
+    batch: DeletionBatch | None = None
+    try:
+        batch = deletion.prepare_deletion(actor=actor, recordings=recordings_of(approved))
+    except deletion.NothingToDelete as refused:
+        if refused.choice.too_many:
+            raise RequestRefused(refused.choice.refusal) from None
+    if batch is not None:
+        reason = f"Erasure for data-subject request #{approved.pk}"
+        batch = deletion.confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
+    approved.status = Status.ERASURE_APPROVED
+    approved.approved_by = actor.user
+    approved.approved_by_name = actor.username
+    approved.approved_at = timezone.now()
+    approved.deletion_batch = batch
+    approved.save()
+    deleting = (
+        f"deletion {batch.pk} deletes {batch.outcomes.filter(status=deletion.Status.PENDING).count()}"
+        if batch
+        else "nothing to delete at Vobiz"
+    )
+    log(actor, Action.DSR_APPROVE, approved, deleting)
+    return approved
+
+
+def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome]) -> str:
+    outcome = outcomes.get(recording.pk)
+    if outcome is not None and outcome.status in (deletion.Status.HELD, deletion.Status.FAILED):
+        holds = LegalHold.objects.covering(recording).values_list("reason", flat=True)
+        reason = f"on legal hold ({'; '.join(holds)})" if outcome.status == deletion.Status.HELD and holds else ""
+        return reason or f"{outcome.get_status_display()}: {outcome.message}"
+    if LegalHold.objects.covering(recording).exists():
+        return "on legal hold"
+    return "not deleted at Vobiz: it arrived after the erasure was approved"
+
+
+@transaction.atomic
+def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
+    """Once Vobiz has deleted what it could: the person's number, here, in the recordings deleted or
+    gone at Vobiz (their tombstones), their raw objects, call records, notes and reviews, the holds,
+    deletions and samples that mention it, and the audit log's texts, becomes its keyed hash; their
+    transcripts and notes are deleted. Recordings still at Vobiz (on hold, or whose deletion failed)
+    are kept whole and reported. The request keeps the hash and the counts, not the number."""
+    erased = locked(request_id)
+    if erased.status != Status.ERASURE_APPROVED:
+        raise RequestRefused(
+            f"This request is {erased.get_status_display().lower()}: there is no erasure to carry out."
+        )
+    batch = erased.deletion_batch
+    if batch is not None and batch.finished_at is None:
+        raise RequestRefused("Vobiz is still deleting the recordings: erase once the deletion has finished.")
+    redactor = Redactor.of(erased.number)
+    found = list(recordings_of(erased).select_for_update().order_by("pk"))
+    outcomes = {outcome.recording_id: outcome for outcome in batch.outcomes.all()} if batch else {}
+    gone = [recording for recording in found if recording.deleted_at or recording.gone_at]
+    kept = [recording for recording in found if not (recording.deleted_at or recording.gone_at)]
+    for recording in gone:
+        redact_recording(recording, redactor)
+    Recording.objects.bulk_update(
+        gone,
+        [
+            "from_number",
+            "to_number",
+            "from_digits_reversed",
+            "to_digits_reversed",
+            "raw",
+            "review_note",
+            "deletion_reason",
+        ],
+        batch_size=500,
+    )
+    recording_ids = [recording.recording_id for recording in gone]
+    transcripts, _ = Transcript.objects.filter(recording_id__in=recording_ids).delete()
+    notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
+    ReviewItem.objects.filter(recording__in=gone).update(note="")
+    redact_texts(redactor, gone)
+    # Events about the recordings, and any other whose note holds the number's last four digits (in
+    # the usual ways of writing it they stand together): the redaction keeps only those it changes.
+    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:])).exclude(
+        action=Action.REDACT
+    )
+    redacted_events = redact_events(
+        event_ids=list(events.values_list("pk", flat=True)),
+        redact=redactor.text,
+        actor=actor,
+        reason=f"erasure of data-subject request #{erased.pk}",
+    )
+    deleted = sum(1 for outcome in outcomes.values() if outcome.status == deletion.Status.DELETED)
+    erased.counts = {
+        "found": len(found),
+        "deleted_at_vobiz": deleted,
+        "redacted": len(gone),
+        "kept": len(kept),
+        "transcripts_deleted": transcripts,
+        "notes_deleted": notes,
+        "events_redacted": redacted_events,
+    }
+    erased.kept = [
+        {"recording_id": recording.recording_id, "reason": kept_reason(recording, outcomes)} for recording in kept
+    ]
+    erased.number = ""
+    erased.reference = redactor.text(erased.reference)
+    erased.status = Status.ERASED
+    erased.erased_by_name = actor.username
+    erased.erased_at = timezone.now()
+    erased.save()
+    data_changed()
+    counts = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in erased.counts.items())
+    log(actor, Action.DSR_ERASE, erased, counts)
+    return erased
+
+
+def redact_recording(recording: Recording, redactor: Redactor) -> None:
+    """The number out of a recording's row: its columns, digits, raw object and texts."""
+    for side in ("from", "to"):
+        if redactor.is_the_number(getattr(recording, f"{side}_number")):
+            setattr(recording, f"{side}_number", redactor.replacement)
+            setattr(recording, f"{side}_digits_reversed", redactor.replacement)
+    recording.raw = redactor.json(recording.raw)
+    recording.review_note = ""
+    recording.deletion_reason = redactor.text(recording.deletion_reason)
+
+
+def redact_texts(redactor: Redactor, gone: list[Recording]) -> None:
+    """The number out of what else may mention it: the erased calls' records, holds, deletions, samples."""
+    calls = {recording.call_uuid for recording in gone if recording.call_uuid}
+    last_four = redactor.digits[-4:]  # as for the audit log: texts without them are not read
+    redact_rows(redactor, CallDetail.objects.filter(call_uuid__in=calls), ["data"])
+    holds = LegalHold.objects.filter(Q(reason__contains=last_four) | Q(lift_reason__contains=last_four))
+    redact_rows(redactor, holds, ["reason", "lift_reason"])
+    batches = DeletionBatch.objects.filter(Q(reason__contains=last_four) | Q(filter_query__contains=last_four))
+    redact_rows(redactor, batches, ["reason", "filter_query"])
+    redact_rows(redactor, DeletionOutcome.objects.filter(message__contains=last_four), ["message"])
+    redact_rows(redactor, ReviewSample.objects.all(), ["criteria"])
+
+
+def redact_rows(redactor: Redactor, rows: QuerySet[AnyModel], fields: list[str]) -> None:
+    changed = []
+    for row in rows.only("pk", *fields).iterator(chunk_size=1000):
+        before = [getattr(row, name) for name in fields]
+        after = [redactor.json(value) for value in before]
+        if after != before:
+            for name, value in zip(fields, after, strict=True):
+                setattr(row, name, value)
+            changed.append(row)
+    rows.bulk_update(changed, fields, batch_size=500)
+
+
+@transaction.atomic
+def close(*, actor: Actor, request_id: int) -> SubjectRequest:
+    """Close the request: answered (copied, or erased), or withdrawn before an erasure began. The
+    number goes with it."""
+    closed = locked(request_id)
+    if closed.status == Status.CLOSED:
+        raise RequestRefused("This request is closed already.")
+    if closed.status == Status.ERASURE_APPROVED:
+        raise RequestRefused("The erasure is under way: erase, then close.")
+    closed.status = Status.CLOSED
+    closed.number = ""
+    closed.closed_by_name = actor.username
+    closed.closed_at = timezone.now()
+    closed.save()
+    log(actor, Action.DSR_CLOSE, closed, "closed")
+    return closed

@@ -1,0 +1,156 @@
+"""Erasure: deleted at Vobiz with four eyes, held recordings kept and reported, and the person's number
+left in no column of any table, yet a later request for it finds the earlier one."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from recordings.audit_trail import Action, record_for, redact_events
+from recordings.auditing import deletion
+from recordings.auditing.holds import place_hold
+from recordings.background import tasks
+from recordings.models import AuditEvent, CallDetail, DeletionOutcome, MomentNote, Recording, SubjectRequest, Transcript
+from recordings.requests import services
+from recordings.requests.numbers import keyed_hash
+from recordings.requests.selectors import earlier_requests, recordings_of
+from recordings.review.marks import set_review
+from recordings.review.notes import add_note
+from tests.factories import transcribe
+from tests.requests.conftest import PERSON, PERSON_AS
+
+pytestmark = pytest.mark.django_db
+
+# Every way the number may be written down, and the reversed digits the table searches.
+FORMS = ("+919845012345", "919845012345", "9845012345", "98450 12345", "5432105489")
+
+
+def open_erasure(actor, reference="T-9"):
+    return services.open_request(
+        actor=actor,
+        number="09845012345",
+        kind="erasure",
+        reference=reference,
+        due_on=timezone.localdate(),
+        time_zone="UTC",
+    )
+
+
+def approve(subject_request, approver):
+    approved = services.approve_erasure(actor=approver, request_id=subject_request.pk)
+    if approved.deletion_batch:
+        tasks.queue_deletion(approved.deletion_batch)  # the test settings run it at once
+    return approved
+
+
+def where_the_number_is() -> list[str]:
+    """Every table.column of the database holding any form of the number."""
+    found = []
+    introspection = connection.introspection
+    with connection.cursor() as cursor:
+        for table in introspection.table_names(cursor):
+            for column in introspection.get_table_description(cursor, table):
+                quoted = f"{connection.ops.quote_name(table)}.{connection.ops.quote_name(column.name)}"
+                text = f"CAST({quoted} AS TEXT)"
+                for form in FORMS:
+                    cursor.execute(
+                        f"SELECT 1 FROM {connection.ops.quote_name(table)} WHERE {text} LIKE %s LIMIT 1", [f"%{form}%"]
+                    )
+                    if cursor.fetchone():
+                        found.append(f"{table}.{column.name}: {form}")
+    return found
+
+
+def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_earlier_one(synced, actor, approver):
+    person = list(recordings_of(open_erasure(actor, reference="draft")))
+    SubjectRequest.objects.all().delete()  # opened only to find them
+    first, second = sorted(person, key=lambda r: r.pk)[:2]
+    # What the dashboard keeps that mentions the person: a transcript, notes, a review, a cached call
+    # record, a search in the log, and an earlier deletion asked by number (its tombstone and reason).
+    transcribe(first.recording_id, "please call me back on 98450 12345")
+    add_note(actor=actor, recording=first, at_ms=0, text="caller 98450 12345 wants a callback")
+    set_review(actor=actor, recording=first, state="flagged", note="number +91 98450 12345 given")
+    CallDetail.objects.create(
+        call_uuid=first.call_uuid, data={"caller_id_number": "919845012345", "x": [1]}, fetched_at=timezone.now()
+    )
+    record_for(actor, Action.TABLE_EXPORT, note="3 rows, Search: 98450 12345")
+    earlier = deletion.prepare_deletion(
+        actor=actor, recordings=Recording.objects.filter(pk=second.pk), filter_query="q=%2B919845012345"
+    )
+    deletion.confirm_deletion(user=actor.user, batch_id=earlier.pk, reason="asked by 9845012345")
+    deletion.process_batch(earlier.pk)
+    other = Recording.objects.exclude(pk__in=[r.pk for r in person]).first()
+    place_hold(actor=actor, reason="caller 98450 12345 disputes this call", recording=other)
+    assert "recordings_recording.to_digits_reversed: 5432105489" in where_the_number_is()  # found before
+
+    made = open_erasure(actor, reference="T-9 (caller 98450 12345)")
+    approve(made, approver)
+    erased = services.erase(actor=approver, request_id=made.pk)
+
+    assert where_the_number_is() == []
+    assert erased.status == SubjectRequest.Status.ERASED and erased.number == ""
+    assert erased.counts["found"] == len(PERSON_AS) and erased.counts["redacted"] == len(PERSON_AS)
+    assert erased.counts["deleted_at_vobiz"] == len(PERSON_AS) - 1  # one was deleted before
+    assert erased.counts["transcripts_deleted"] == 1 and erased.counts["notes_deleted"] == 1
+    assert erased.kept == []
+    assert not Transcript.objects.filter(recording_id=first.recording_id).exists()
+    assert not MomentNote.objects.exists()
+    hashed = keyed_hash(PERSON)
+    assert all(hashed in (r.from_number, r.to_number) for r in Recording.objects.filter(pk__in=[r.pk for r in person]))
+    assert Recording.objects.get(pk=other.pk).from_number == other.from_number  # nobody else's number
+    # The audit log says what was redacted, and why.
+    redaction = AuditEvent.objects.get(action=Action.REDACT)
+    assert redaction.note.startswith(f"erasure of data-subject request #{made.pk}: events ")
+    assert AuditEvent.objects.filter(note__contains=hashed).count() >= 3
+
+    # A later request for the same number, however written, finds the earlier one and its tombstones.
+    later = services.open_request(
+        actor=actor,
+        number="+91 98450-12345",
+        kind="access",
+        reference="T-10",
+        due_on=timezone.localdate(),
+        time_zone="UTC",
+    )
+    assert list(earlier_requests(later)) == [erased]
+    assert recordings_of(later).count() == len(PERSON_AS)
+
+
+def test_a_held_recording_survives_the_erasure_and_is_reported_with_its_reason(synced, actor, approver, fake_vobiz):
+    made = open_erasure(actor)
+    held = recordings_of(made).order_by("pk").first()
+    place_hold(actor=actor, reason="court case 41", recording=held)
+    approve(made, approver)
+    outcomes = DeletionOutcome.objects.filter(batch=SubjectRequest.objects.get().deletion_batch)
+    assert outcomes.get(recording=held).status == DeletionOutcome.Status.HELD
+    erased = services.erase(actor=approver, request_id=made.pk)
+
+    assert fake_vobiz.account.get(held.recording_id) is not None
+    kept = Recording.objects.get(pk=held.pk)
+    assert kept.deleted_at is None and re.sub(r"\D", "", kept.from_number + kept.to_number).count("9845012345") == 1
+    assert erased.kept == [{"recording_id": held.recording_id, "reason": "on legal hold (court case 41)"}]
+    assert erased.counts["kept"] == 1 and erased.counts["deleted_at_vobiz"] == len(PERSON_AS) - 1
+    for gone in recordings_of(erased):
+        assert gone.pk != held.pk and gone.deleted_at is not None
+
+
+def test_erasure_waits_for_the_deletion_at_vobiz(synced, actor, approver, settings):
+    made = open_erasure(actor)
+    services.approve_erasure(actor=approver, request_id=made.pk)  # not queued: the batch has not run
+    with pytest.raises(services.RequestRefused, match="still deleting"):
+        services.erase(actor=approver, request_id=made.pk)
+    assert SubjectRequest.objects.get().number == PERSON
+
+
+def test_redacting_events_changes_only_those_the_redaction_touches_and_logs_which(actor):
+    touched = record_for(actor, Action.TABLE_EXPORT, note="Search: 98450 12345")
+    untouched = record_for(actor, Action.TABLE_EXPORT, note="Search: 98450 99999")
+    changed = redact_events(
+        event_ids=[touched.pk, untouched.pk], redact=lambda text: text.replace("12345", "*"), actor=actor, reason="why"
+    )
+    assert changed == 1
+    assert AuditEvent.objects.get(pk=touched.pk).note == "Search: 98450 *"
+    assert AuditEvent.objects.get(pk=untouched.pk).note == "Search: 98450 99999"
+    logged = AuditEvent.objects.get(action=Action.REDACT)
+    assert logged.note == f"why: events {touched.pk}" and logged.username == actor.username

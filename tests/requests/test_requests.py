@@ -1,0 +1,144 @@
+"""Opening a data-subject request, its page, and each step of its lifecycle over HTTP: four eyes, and
+no step replayed, forged or taken out of turn."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from recordings.management.commands import rundashboard
+from recordings.models import AuditEvent, DeletionBatch, Recording, SubjectRequest
+from recordings.requests import services
+from recordings.requests.numbers import keyed_hash
+from recordings.requests.selectors import recordings_of
+from tests.requests.conftest import PERSON, PERSON_AS
+
+pytestmark = pytest.mark.django_db
+Action = AuditEvent.Action
+
+
+def opened(actor, kind="erasure", **extra):
+    fields = {"number": "098450 12345", "reference": "T-77", "due_on": timezone.localdate(), "time_zone": "UTC"}
+    return services.open_request(actor=actor, kind=kind, **{**fields, **extra})
+
+
+def test_opening_a_request_reads_the_number_in_any_form_and_sets_the_due_date(synced, auditor_client, settings):
+    settings.DSR_DUE_DAYS = 30
+    response = auditor_client.post(
+        "/requests/", {"number": "98450 12345", "kind": "both", "reference": "T-1", "time_zone": "Asia/Kolkata"}
+    )
+    made = SubjectRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/requests/{made.pk}/"
+    assert made.number == PERSON and made.number_hash == keyed_hash(PERSON)
+    assert made.due_on == timezone.localdate() + timedelta(days=30)
+    assert made.status == SubjectRequest.Status.OPEN and made.opened_by_name == "ada"
+    event = AuditEvent.objects.get(action=Action.DSR_OPEN)
+    assert event.username == "ada" and event.note.startswith(f"data-subject request #{made.pk}")
+    assert "2345" not in event.note  # the log names the request, never the number
+
+
+@pytest.mark.parametrize(
+    "number, due, error",
+    [
+        ("anonymous", "", "is not a phone number"),
+        ("12", "", "is not a possible phone number"),
+        ("98450 12345", "2001-01-01", "The due date is in the past"),
+    ],
+)
+def test_a_bad_request_is_refused_with_its_reason(auditor_client, number, due, error):
+    data = {"number": number, "kind": "access", "reference": "T-1", "time_zone": "UTC", "due_on": due}
+    response = auditor_client.post("/requests/", data)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not SubjectRequest.objects.exists()
+
+
+def test_the_page_lists_every_recording_of_the_number_with_what_is_kept_about_it(synced, auditor_client, actor):
+    made = opened(actor)
+    recordings = list(recordings_of(made))
+    assert len(recordings) == len(PERSON_AS)
+    page = auditor_client.get(f"/requests/{made.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"{len(PERSON_AS)} recordings" in html
+    for recording in recordings:
+        assert recording.recording_id in html
+
+
+def test_support_staff_cannot_see_or_act_on_requests(synced, support_client, actor):
+    made = opened(actor)
+    assert support_client.get("/requests/").status_code == 403
+    assert support_client.post(f"/requests/{made.pk}/approve").status_code == 403
+
+
+def test_four_eyes_the_opener_cannot_approve_and_a_second_auditor_can_once(synced, client, actor, approver):
+    made = opened(actor)
+    client.force_login(actor.user)
+    response = client.post(f"/requests/{made.pk}/approve")
+    assert response.status_code == 403
+    assert "A second auditor approves" in response.content.decode()
+    assert not DeletionBatch.objects.exists()
+    assert SubjectRequest.objects.get().status == SubjectRequest.Status.OPEN
+
+    client.force_login(approver.user)
+    assert client.post(f"/requests/{made.pk}/approve").status_code == 302
+    made.refresh_from_db()
+    assert made.status == SubjectRequest.Status.ERASURE_APPROVED and made.approved_by_name == "bea"
+    # Replayed: refused, and no second batch.
+    assert client.post(f"/requests/{made.pk}/approve").status_code == 409
+    assert DeletionBatch.objects.count() == 1
+    assert AuditEvent.objects.filter(action=Action.DSR_APPROVE).count() == 1
+
+
+@pytest.mark.parametrize(
+    "step, kind, status",
+    [
+        ("approve", "access", 409),  # nothing to erase
+        ("approve", "both", 409),  # the copy first
+        ("erase", "erasure", 409),  # not approved
+        ("copy.zip", "erasure", 409),  # nothing to copy
+        ("nonsense", "erasure", 404),
+    ],
+)
+def test_a_step_out_of_turn_is_refused_and_changes_nothing(synced, client, actor, approver, step, kind, status):
+    made = opened(actor, kind=kind)
+    client.force_login(approver.user)
+    assert client.post(f"/requests/{made.pk}/{step}").status_code == status
+    made.refresh_from_db()
+    assert made.status == SubjectRequest.Status.OPEN
+    assert not DeletionBatch.objects.exists()
+    assert not Recording.objects.filter(deleted_at__isnull=False).exists()
+
+
+def test_crafted_posts_get_4xx_never_a_500(synced, client, actor, approver):
+    made = opened(actor)
+    client.force_login(approver.user)
+    assert client.post("/requests/999999/approve").status_code == 404
+    assert client.post("/requests/abc/approve").status_code == 404
+    assert client.get(f"/requests/{made.pk}/approve").status_code == 405
+    assert client.post(f"/requests/{made.pk}/close").status_code == 302
+    for step in ("approve", "erase", "close"):
+        assert client.post(f"/requests/{made.pk}/{step}").status_code == 409
+    assert not DeletionBatch.objects.exists()
+
+
+def test_overdue_requests_are_red_on_the_list_and_in_auditors_top_strip(synced, client, support_user, actor):
+    late = opened(actor)
+    SubjectRequest.objects.filter(pk=late.pk).update(due_on=timezone.localdate() - timedelta(days=1))
+    opened(actor, reference="T-78")  # due today: not overdue
+    client.force_login(actor.user)
+    html = client.get("/requests/").content.decode()
+    assert html.count('class="is-overdue"') == 1
+    assert "1 data-subject request overdue" in html
+    client.force_login(support_user)
+    assert "overdue" not in client.get("/").content.decode()
+
+
+def test_the_demo_has_one_request_in_progress(synced, django_user_model):
+    django_user_model.objects.create_user("demo")
+    command = rundashboard.Command()
+    command.ensure_demo_request()
+    command.ensure_demo_request()  # a restart opens no second one
+    made = SubjectRequest.objects.get()
+    assert made.status == SubjectRequest.Status.OPEN and made.kind == SubjectRequest.Kind.BOTH
+    assert recordings_of(made).exists()
