@@ -465,15 +465,17 @@ class TranscriptVector(models.Model):
 
 
 class CallbackNonce(models.Model):
-    """A nonce of a callback already accepted: a callback bringing it again is a replay.
+    """A nonce of a signed callback already received: a callback bringing it again is a replay.
 
-    In the database so that every web server refuses what any of them accepted."""
+    In the database so that every web server refuses what any of them received, and kept for good:
+    a signature covers no time, so a nonce forgotten could come back with any body. Only a digest
+    is kept (the first 8 bytes of the nonce's SHA-256, see recordings/live/callbacks.py), a fixed
+    8 bytes whatever the nonce, and no time, so that keeping every one stays small."""
 
-    nonce = models.CharField(max_length=64, primary_key=True)
-    seen_at = models.DateTimeField(db_index=True)
+    digest = models.BigIntegerField(primary_key=True)
 
     def __str__(self) -> str:
-        return self.nonce
+        return f"{self.digest:x}"
 
 
 class MomentNote(models.Model):

@@ -172,8 +172,6 @@ VOBIZ_MEDIA_HOSTS = env_list("VOBIZ_MEDIA_HOSTS", "*.vobiz.ai")
 # the account's token, and with the parent account's token for a sub-account's MA- signatures.
 DASHBOARD_PUBLIC_URL = os.environ.get("DASHBOARD_PUBLIC_URL", "").strip().rstrip("/")
 VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
-# A used nonce is refused for this long; the signature covers no time, so longer is safer.
-CALLBACK_NONCE_DAYS = 30
 
 LOGGING = {
     "version": 1,
