@@ -266,6 +266,8 @@ class AuditEvent(models.Model):
         NOTE = "note", "Noted a moment"
         SAMPLE = "sample", "Drew a review sample"
         EXPORT = "export", "Exported review results"
+        RETRANSCRIBED = "retranscribed", "Transcript replaced"
+        CALL_RECORD = "call_record", "Asked for the call record again"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -419,6 +421,28 @@ class Transcript(models.Model):
 
     def __str__(self) -> str:
         return f"Transcript of {self.recording_id}"
+
+
+class TranscriptVersion(models.Model):
+    """A transcript's earlier text, kept when a later transcription of its recording brought other
+    text: a stored transcript is never silently replaced (recordings/live/transcripts.py). The
+    transcript itself is the current version; its earlier ones are numbered from 1. Never edited."""
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    call_uuid = models.CharField(max_length=128, blank=True)
+    text = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    masked_kinds = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(help_text="When this text was received.")
+    replaced_at = models.DateTimeField(help_text="When a later transcription replaced it.")
+
+    class Meta:
+        ordering = ["transcript", "number"]
+        constraints = [models.UniqueConstraint(fields=["transcript", "number"], name="transcript_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Version {self.number} of {self.transcript}"
 
 
 class TranscriptIndex(models.Model):

@@ -1,8 +1,11 @@
-"""Callback nonces are kept for good, as 8-byte digests: the nonces already spent become theirs."""
+"""Callback nonces are kept for good, as 8-byte digests (the nonces already spent become theirs); a
+transcript keeps its earlier versions; the audit log names transcripts replaced and call records
+asked for again."""
 
 import hashlib
 
 from django.apps.registry import Apps
+import django.db.models.deletion
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
@@ -42,4 +45,54 @@ class Migration(migrations.Migration):
         migrations.RunPython(digest_nonces, migrations.RunPython.noop, elidable=False),
         migrations.DeleteModel(name="CallbackNonce"),
         migrations.RenameModel(old_name="CallbackNonceDigest", new_name="CallbackNonce"),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("play", "Played"),
+                    ("download", "Downloaded"),
+                    ("review", "Marked reviewed"),
+                    ("flag", "Flagged"),
+                    ("clear_review", "Cleared review"),
+                    ("hold", "Put on hold"),
+                    ("release", "Hold lifted"),
+                    ("delete", "Deleted at Vobiz"),
+                    ("delete_failed", "Deletion failed"),
+                    ("sync", "Started a sync"),
+                    ("table_export", "Exported a table as CSV"),
+                    ("note", "Noted a moment"),
+                    ("sample", "Drew a review sample"),
+                    ("export", "Exported review results"),
+                    ("retranscribed", "Transcript replaced"),
+                    ("call_record", "Asked for the call record again"),
+                ],
+                max_length=16,
+            ),
+        ),
+        migrations.CreateModel(
+            name="TranscriptVersion",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("call_uuid", models.CharField(blank=True, max_length=128)),
+                ("text", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                ("masked_kinds", models.JSONField(blank=True, default=list)),
+                ("received_at", models.DateTimeField(help_text="When this text was received.")),
+                ("replaced_at", models.DateTimeField(help_text="When a later transcription replaced it.")),
+                (
+                    "transcript",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="recordings.transcript"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["transcript", "number"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("transcript", "number"), name="transcript_version_unique")
+                ],
+            },
+        ),
     ]

@@ -151,6 +151,7 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             orderable=False,
             empty_text="Nothing is logged for this recording yet.",
         )
+    transcript = Transcript.objects.filter(recording_id=recording.recording_id).first()
     return render(
         request,
         "recordings/recording_detail.html",
@@ -161,7 +162,9 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             "history": history,
             "is_auditor": auditor,
             "hold": active_hold(recording) if auditor else None,
-            "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
+            "transcript": transcript,
+            # Earlier texts of the transcript, replaced by later transcriptions: auditors' only.
+            "transcript_versions": list(transcript.versions.all()) if auditor and transcript else [],
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
