@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 # The fields a sync writes: the API's, as normalised, and the sync's own bookkeeping.
@@ -655,7 +656,13 @@ class TaskRun(models.Model):
                 fields=["kind"],
                 condition=Q(status="queued", kind__in=["sync", "full_sync"]),
                 name="taskrun_one_queued_sync",
-            )
+            ),
+            # However many times a call's record is asked for again, one refresh of it waits.
+            models.UniqueConstraint(
+                KeyTextTransform("call_uuid", "arguments"),
+                condition=Q(status="queued", kind="call_record"),
+                name="taskrun_one_queued_call_record",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -209,6 +209,12 @@ CACHES = {
 STREAMS_PER_USER = env_int("STREAMS_PER_USER", 8)
 CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000)
 CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progress) is asked again after this
+# Call records one user may ask Vobiz for again within an hour (each asking is in the audit log).
+CALL_RECORD_REFRESHES_PER_HOUR = env_int("CALL_RECORD_REFRESHES_PER_HOUR", 20)
+if CALL_RECORD_REFRESHES_PER_HOUR < 1:
+    raise ImproperlyConfigured(
+        f"CALL_RECORD_REFRESHES_PER_HOUR must be 1 or more, not {CALL_RECORD_REFRESHES_PER_HOUR}"
+    )
 
 # Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis

@@ -1,11 +1,12 @@
 """Callback nonces are kept for good, as 8-byte digests (the nonces already spent become theirs); a
 transcript keeps its earlier versions; the audit log names transcripts replaced and call records
-asked for again."""
+asked for again; one refresh of a call's record waits in the queue at a time."""
 
 import hashlib
 
-from django.apps.registry import Apps
 import django.db.models.deletion
+import django.db.models.fields.json
+from django.apps.registry import Apps
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
@@ -29,6 +30,19 @@ def digest_nonces(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
             new.objects.using(using).bulk_create(batch, ignore_conflicts=True)
             batch = []
     new.objects.using(using).bulk_create(batch, ignore_conflicts=True)
+
+
+def one_queued_refresh_per_call(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Refreshes of one call's record queued more than once: the first stays, the others are
+    marked skipped, so that the constraint below can hold."""
+    task_run = apps.get_model("recordings", "TaskRun")
+    queued = task_run.objects.using(schema_editor.connection.alias).filter(kind="call_record", status="queued")
+    seen: set[str] = set()
+    for run in queued.order_by("queued_at", "id"):
+        call_uuid = str(run.arguments.get("call_uuid"))
+        if call_uuid in seen:
+            task_run.objects.filter(pk=run.pk).update(status="skipped", error="queued twice: the first one runs")
+        seen.add(call_uuid)
 
 
 class Migration(migrations.Migration):
@@ -94,5 +108,14 @@ class Migration(migrations.Migration):
                     models.UniqueConstraint(fields=("transcript", "number"), name="transcript_version_unique")
                 ],
             },
+        ),
+        migrations.RunPython(one_queued_refresh_per_call, migrations.RunPython.noop),
+        migrations.AddConstraint(
+            model_name="taskrun",
+            constraint=models.UniqueConstraint(
+                django.db.models.fields.json.KeyTextTransform("call_uuid", "arguments"),
+                condition=models.Q(("kind", "call_record"), ("status", "queued")),
+                name="taskrun_one_queued_call_record",
+            ),
         ),
     ]
