@@ -261,6 +261,8 @@ ACTION_COLOURS = {
     "sample": "violet",
     "export": "grey",
     "table_export": "grey",
+    "retranscribed": "amber",  # a stored transcript replaced: worth a look
+    "call_record": "violet",
 }
 
 
