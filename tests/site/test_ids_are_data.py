@@ -118,3 +118,14 @@ def test_the_client_sends_a_percent_as_text_never_as_a_path(vobiz_client, fake_v
             call("%2E%2E")
     assert fake_vobiz.requests_log and account_requests(fake_vobiz) == []
     assert all(r.path.endswith(("/%252E%252E/", "/%252E%252E")) for r in fake_vobiz.requests_log)
+
+
+def test_a_full_sync_leaves_an_id_stored_before_the_checks_alone(fake_vobiz, vobiz_client):
+    sync_recordings(SyncOptions(), client=vobiz_client)
+    stored = Recording.objects.order_by("add_time").first()
+    Recording.objects.filter(pk=stored.pk).update(recording_id=".legacy")  # as an older version kept it
+    fake_vobiz.reset_log()
+    run = sync_recordings(SyncOptions(full=True), client=vobiz_client)
+    assert run.status == "succeeded"
+    assert Recording.objects.get(recording_id=".legacy").gone_at is None  # not asked about, so not judged
+    assert account_requests(fake_vobiz) == []
