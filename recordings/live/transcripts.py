@@ -82,7 +82,8 @@ def replace(transcript: Transcript, values: dict[str, Any], now: datetime) -> No
         Recording.objects.filter(recording_id=transcript.recording_id).first(),
         call_uuid=transcript.call_uuid,
         note=(
-            f"Transcript of {transcript.recording_id}: version {number + 1} replaced version {number}, kept"
+            f"A transcription callback from Vobiz replaced the transcript of {transcript.recording_id}:"
+            f" version {number + 1} is current, version {number} is kept"
             f" (SHA-256 {before} → {digest_of(transcript.text, transcript.error)})."
         ),
     )

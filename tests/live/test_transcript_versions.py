@@ -35,7 +35,7 @@ def test_a_later_text_becomes_the_current_version_and_the_first_is_kept(client, 
     (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.RETRANSCRIBED)
     assert event.recording == recording and event.call_uuid == "call-1" and event.user is None
     assert event.user_agent == "Vobiz transcription callback"
-    assert "version 2 replaced version 1" in event.note
+    assert "version 2 is current, version 1 is kept" in event.note and "from Vobiz" in event.note
 
 
 def test_the_same_text_again_makes_no_version_and_no_event(client, recording):
@@ -72,7 +72,7 @@ def test_auditors_see_the_history_on_the_recording_page_and_support_does_not(
     client.force_login(auditor_user)
     html = client.get(f"/recordings/{recording.recording_id}/").content.decode()
     assert "Current words." in html
-    assert "2 versions received" in html and "Earlier &lt;b&gt;words&lt;/b&gt;." in html
+    assert "Version 2 of this transcript: 1 earlier version," in html and "Earlier &lt;b&gt;words&lt;/b&gt;." in html
     assert "Transcript replaced" in html  # the replacement in the recording's audit history
     client.force_login(support_user)
     html = client.get(f"/recordings/{recording.recording_id}/").content.decode()
