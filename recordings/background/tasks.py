@@ -132,12 +132,17 @@ def queue(kind: str, *, requested_by: User | None = None, **arguments: object) -
                 queued_at=timezone.now(),
             )
     except IntegrityError:
-        same = {f"arguments__{name}": value for name, value in arguments.items()}
-        waiting = TaskRun.objects.filter(kind=kind, status=Status.QUEUED, **same).first()
+        waiting = waiting_run(kind, arguments)
         if waiting is None:  # it started between our insert and our look: queue again
             return queue(kind, requested_by=requested_by, **arguments)
         raise AlreadyQueued(waiting) from None
     return send(run)
+
+
+def waiting_run(kind: str, arguments: dict[str, object]) -> TaskRun | None:
+    """The run of this work that waits in the queue, if one does."""
+    same = {f"arguments__{name}": value for name, value in arguments.items()}
+    return TaskRun.objects.filter(kind=kind, status=Status.QUEUED, **same).first()
 
 
 def queue_sync(*, requested_by: User | None = None, full: bool = False) -> TaskRun:
@@ -216,7 +221,10 @@ def retry(run: TaskRun, *, requested_by: User | None) -> TaskRun:
             with transaction.atomic():
                 TaskRun.objects.filter(pk=run.pk, status=Status.UNQUEUED).update(status=Status.QUEUED, error="")
         except IntegrityError:
-            raise AlreadyQueued(TaskRun.objects.get(kind=run.kind, status=Status.QUEUED)) from None
+            waiting = waiting_run(run.kind, run.arguments)
+            if waiting is None:  # it started between our update and our look: queue it again
+                return retry(run, requested_by=requested_by)
+            raise AlreadyQueued(waiting) from None
         return send(run)
     again = queue(run.kind, requested_by=requested_by, **run.arguments)
     TaskRun.objects.filter(pk=again.pk).update(retry_of=run)

@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
-from recordings.background.tasks import queue_rows
+from recordings.background.tasks import AlreadyQueued, queue_rows, retry
 from recordings.models import AuditEvent, Recording, TaskRun
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +127,15 @@ def test_a_failed_run_something_replaced_is_no_longer_kept_on_the_sync_page():
     assert refreshed_later.pk not in shown
     assert synced_later.pk not in shown
     assert still_failed.pk in shown and last_sync.pk in shown
+
+
+def test_retrying_a_refresh_the_queue_refused_while_another_of_that_call_waits_queues_none(settings):
+    settings.TASKS = DATABASE_QUEUE
+    refused = run(Kind.CALL_RECORD, Status.UNQUEUED, 10, call_uuid="call-1")
+    waiting = run(Kind.CALL_RECORD, Status.QUEUED, 5, call_uuid="call-1")
+    run(Kind.CALL_RECORD, Status.QUEUED, 5, call_uuid="call-2")
+    with pytest.raises(AlreadyQueued) as raised:
+        retry(refused, requested_by=None)
+    assert raised.value.run == waiting
+    other = run(Kind.CALL_RECORD, Status.UNQUEUED, 10, call_uuid="call-3")
+    assert retry(other, requested_by=None).status == Status.QUEUED
