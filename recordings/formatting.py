@@ -272,6 +272,8 @@ ACTION_COLOURS = {
     "dsr_erase": "red",
     "dsr_close": "grey",
     "redact": "red",
+    "retranscribed": "amber",  # a stored transcript replaced: worth a look
+    "call_record": "violet",
 }
 
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 # The fields a sync writes: the API's, as normalised, and the sync's own bookkeeping.
@@ -277,6 +278,8 @@ class AuditEvent(models.Model):
         DSR_ERASE = "dsr_erase", "Erased a person's data"
         DSR_CLOSE = "dsr_close", "Closed a data-subject request"
         REDACT = "redact", "Redacted audit events"
+        RETRANSCRIBED = "retranscribed", "Transcript replaced"
+        CALL_RECORD = "call_record", "Asked for the call record again"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -451,6 +454,28 @@ class Transcript(models.Model):
         return f"Transcript of {self.recording_id}"
 
 
+class TranscriptVersion(models.Model):
+    """A transcript's earlier text, kept when a later transcription of its recording brought other
+    text: a stored transcript is never silently replaced (recordings/live/transcripts.py). The
+    transcript itself is the current version; its earlier ones are numbered from 1. Never edited."""
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    call_uuid = models.CharField(max_length=128, blank=True)
+    text = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    masked_kinds = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(help_text="When this text was received.")
+    replaced_at = models.DateTimeField(help_text="When a later transcription replaced it.")
+
+    class Meta:
+        ordering = ["transcript", "number"]
+        constraints = [models.UniqueConstraint(fields=["transcript", "number"], name="transcript_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Version {self.number} of {self.transcript}"
+
+
 class TranscriptIndex(models.Model):
     """SQLite's FTS5 index of transcripts (made by migration 0010_transcripts), for the search to
     join: the database keeps it, never the ORM. On PostgreSQL there is no such table."""
@@ -495,15 +520,17 @@ class TranscriptVector(models.Model):
 
 
 class CallbackNonce(models.Model):
-    """A nonce of a callback already accepted: a callback bringing it again is a replay.
+    """A nonce of a signed callback already received: a callback bringing it again is a replay.
 
-    In the database so that every web server refuses what any of them accepted."""
+    In the database so that every web server refuses what any of them received, and kept for good:
+    a signature covers no time, so a nonce forgotten could come back with any body. Only a digest
+    is kept (the first 8 bytes of the nonce's SHA-256, see recordings/live/callbacks.py), a fixed
+    8 bytes whatever the nonce, and no time, so that keeping every one stays small."""
 
-    nonce = models.CharField(max_length=64, primary_key=True)
-    seen_at = models.DateTimeField(db_index=True)
+    digest = models.BigIntegerField(primary_key=True)
 
     def __str__(self) -> str:
-        return self.nonce
+        return f"{self.digest:x}"
 
 
 class MomentNote(models.Model):
@@ -662,7 +689,13 @@ class TaskRun(models.Model):
                 fields=["kind"],
                 condition=Q(status="queued", kind__in=["sync", "full_sync", "retention"]),
                 name="taskrun_one_queued_sync",
-            )
+            ),
+            # However many times a call's record is asked for again, one refresh of it waits.
+            models.UniqueConstraint(
+                KeyTextTransform("call_uuid", "arguments"),
+                condition=Q(status="queued", kind="call_record"),
+                name="taskrun_one_queued_call_record",
+            ),
         ]
 
     def __str__(self) -> str:

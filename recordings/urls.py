@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from recordings.sync.normalise import is_path_safe
 from recordings.views import (
     audit_log,
     auditing,
@@ -19,11 +20,15 @@ app_name = "recordings"
 
 
 class VobizIdConverter:
-    """An id as Vobiz writes it: no slash and no control characters (PostgreSQL refuses NUL)."""
+    """An id as Vobiz writes it, checked where it enters (recordings.sync.normalise.is_path_safe):
+    no slash or backslash, no control character (PostgreSQL refuses NUL), no leading dot, so that
+    `.`, `..` and `%2E%2E` are answered 404 and never reach a query or a request to Vobiz."""
 
-    regex = r"[^/\x00-\x1f\x7f]{1,128}"
+    regex = r"[^/]{1,128}"
 
     def to_python(self, value: str) -> str:
+        if not is_path_safe(value):
+            raise ValueError("not an id")  # the URL does not match: 404
         return value
 
     def to_url(self, value: str) -> str:

@@ -10,6 +10,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ class VobizNotFound(VobizError):
         super().__init__(message, status)
         # Answered in the CDR endpoint's own shape ({"success": false, ...}): the path was right.
         self.from_cdr_endpoint = from_cdr_endpoint
+
+
+class VobizBadId(VobizError):
+    """An id that could not be a single path segment: refused before any request is made."""
 
 
 class VobizUnavailable(VobizError):
@@ -149,6 +154,27 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
+# What no id of Vobiz's may hold, since ids become path segments (here, and in the dashboard's own
+# URLs): a slash or backslash, a control character (Unicode's Cc), or a leading dot, which makes
+# "." and ".." that HTTP libraries and servers resolve as the path's own segments.
+UNSAFE_ID = re.compile(r"\A\.|[/\\\x00-\x1f\x7f-\x9f]")
+
+
+def is_safe_id(value: str) -> bool:
+    """Whether `value` can be an id: not empty, and none of UNSAFE_ID."""
+    return bool(value) and not UNSAFE_ID.search(value)
+
+
+def id_segment(value: str, name: str) -> str:
+    """`value` as one path segment of a request; VobizBadId when it cannot be one."""
+    if not is_safe_id(value):
+        raise VobizBadId(
+            f"The {name} {value[:40]!r} was refused: an empty id, or one with a slash, a backslash, a"
+            " control character or a leading dot, is never sent to Vobiz."
+        )
+    return quote(value, safe="")
+
+
 # The CDR page's example writes `account` in lower case, its text `Account`: the casing that last
 # answered, per API base and account, so that only the first CDR request of a process tries both.
 _cdr_account_segment: dict[tuple[str, str], str] = {}
@@ -216,13 +242,13 @@ class VobizClient:
             params["call_uuid"] = call_uuid
         if recording_type:
             params["recording_type"] = recording_type
-        body = self._request_json("GET", self._account_path("Recording/"), params=params)
+        body = self._request_json("GET", self._account_path("Recording"), params=params)
         return parse_recording_page(body, offset)
 
     def get_recording(self, recording_id: str) -> Any:
         """One recording object, without the response's `api_id` (new on every answer, it is
         no part of the recording)."""
-        body = self._request_json("GET", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
+        body = self._request_json("GET", self._account_path("Recording", recording_id))
         if isinstance(body, dict) and isinstance(body.get("objects"), list):
             if not body["objects"]:
                 raise VobizNotFound("Vobiz answered with no recording.", status=404)
@@ -232,7 +258,7 @@ class VobizClient:
         return body
 
     def delete_recording(self, recording_id: str) -> None:
-        self._request("DELETE", self._account_path(f"Recording/{quote(recording_id, safe='')}/"))
+        self._request("DELETE", self._account_path("Recording", recording_id))
 
     def get_cdr(self, call_uuid: str) -> dict[str, Any]:
         """The call's CDR. On a 401 or 404 from one casing of the account segment, the other is
@@ -241,9 +267,9 @@ class VobizClient:
         key = (self.base_url, self.auth_id)
         preferred = _cdr_account_segment.get(key)
         segments = [preferred] if preferred else list(ACCOUNT_SEGMENTS)
+        urls = {segment: self._account_path("cdr", call_uuid, segment=segment, slash=False) for segment in segments}
         first_error: VobizError | None = None
-        for segment in segments:
-            url = self._account_path(f"cdr/{quote(call_uuid, safe='')}", segment=segment)
+        for segment, url in urls.items():
             try:
                 body = self._request_json("GET", url)
             except (VobizAuthError, VobizNotFound) as exc:
@@ -292,8 +318,15 @@ class VobizClient:
         with _cdr_account_segment_lock:
             _cdr_account_segment[key] = segment
 
-    def _account_path(self, rest: str, segment: str = "Account") -> str:
-        return f"{self.base_url}/{segment}/{quote(self.auth_id, safe='')}/{rest}"
+    def _account_path(
+        self, resource: str, object_id: str | None = None, *, segment: str = "Account", slash: bool = True
+    ) -> str:
+        """Every request's URL: the account's `resource`, or one object of it, each id checked
+        (VobizBadId before any request is made) and quoted as one segment."""
+        parts = [self.base_url, segment, id_segment(self.auth_id, "auth id"), resource]
+        if object_id is not None:
+            parts.append(id_segment(object_id, f"{resource} id"))
+        return "/".join(parts) + ("/" if slash else "")
 
     def _request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         return self._request(method, url, parse_json=True, **kwargs)

@@ -173,8 +173,6 @@ VOBIZ_MEDIA_HOSTS = env_list("VOBIZ_MEDIA_HOSTS", "*.vobiz.ai")
 # the account's token, and with the parent account's token for a sub-account's MA- signatures.
 DASHBOARD_PUBLIC_URL = os.environ.get("DASHBOARD_PUBLIC_URL", "").strip().rstrip("/")
 VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
-# A used nonce is refused for this long; the signature covers no time, so longer is safer.
-CALLBACK_NONCE_DAYS = 30
 # A callback's recording is asked of the API again for this long while Vobiz answers "not found"
 # (its API may know a recording after the callback) or is down; then the fetch shows as failed.
 CALLBACK_FETCH_PATIENCE_MINUTES = env_int("CALLBACK_FETCH_PATIENCE_MINUTES", 60)
@@ -223,6 +221,12 @@ CDR_NOT_FOUND_SECONDS = 60  # a call without a CDR (unknown, or still in progres
 DSR_DUE_DAYS = env_int("DSR_DUE_DAYS", 30)
 if not 1 <= DSR_DUE_DAYS <= 365:
     raise ImproperlyConfigured(f"DSR_DUE_DAYS must be between 1 and 365 days, not {DSR_DUE_DAYS}")
+# Call records one user may ask Vobiz for again within an hour (each asking is in the audit log).
+CALL_RECORD_REFRESHES_PER_HOUR = env_int("CALL_RECORD_REFRESHES_PER_HOUR", 20)
+if CALL_RECORD_REFRESHES_PER_HOUR < 1:
+    raise ImproperlyConfigured(
+        f"CALL_RECORD_REFRESHES_PER_HOUR must be 1 or more, not {CALL_RECORD_REFRESHES_PER_HOUR}"
+    )
 
 # Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import Task
@@ -28,7 +31,7 @@ from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.live.store import fetch_recording
 from recordings.locks import live_holder, owner_name
-from recordings.models import DeletionBatch, TaskRun
+from recordings.models import AuditEvent, DeletionBatch, TaskRun
 from recordings.retention import runs as retention_runs
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from recordings.sync.run import sync_recordings
@@ -145,7 +148,8 @@ ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL
 
 
 def queue(kind: str, *, requested_by: User | None = None, **arguments: object) -> TaskRun:
-    """Record the work and hand it to the queue; AlreadyQueued when a sync of that kind waits already.
+    """Record the work and hand it to the queue; AlreadyQueued when the same work waits already (a
+    sync of that kind, a refresh of that call's record: the database's constraints say which).
 
     The returned run is not queued (`status` says so, `error` says why) when the queue refused it.
     """
@@ -158,11 +162,17 @@ def queue(kind: str, *, requested_by: User | None = None, **arguments: object) -
                 queued_at=timezone.now(),
             )
     except IntegrityError:
-        waiting = TaskRun.objects.filter(kind=kind, status=Status.QUEUED).first()
+        waiting = waiting_run(kind, arguments)
         if waiting is None:  # it started between our insert and our look: queue again
             return queue(kind, requested_by=requested_by, **arguments)
         raise AlreadyQueued(waiting) from None
     return send(run)
+
+
+def waiting_run(kind: str, arguments: dict[str, object]) -> TaskRun | None:
+    """The run of this work that waits in the queue, if one does."""
+    same = {f"arguments__{name}": value for name, value in arguments.items()}
+    return TaskRun.objects.filter(kind=kind, status=Status.QUEUED, **same).first()
 
 
 def queue_sync(*, requested_by: User | None = None, full: bool = False) -> TaskRun:
@@ -190,6 +200,33 @@ def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) ->
 
 def queue_call_record_refresh(call_uuid: str, *, requested_by: User | None) -> TaskRun:
     return queue(Kind.CALL_RECORD, requested_by=requested_by, call_uuid=call_uuid)
+
+
+class TooManyRefreshes(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You have asked for call records again {limit} time{pluralize(limit)} in the last hour, the most"
+            " one user may: try again later."
+        )
+
+
+def request_call_record_refresh(*, actor: Actor, call_uuid: str) -> TaskRun:
+    """A call's record asked for again from Vobiz, logged. AlreadyQueued when a refresh of it waits
+    (logged too: the asking is what is counted); TooManyRefreshes past the user's hourly limit,
+    which nothing is logged for, so that pressing on fills no log."""
+    limit = settings.CALL_RECORD_REFRESHES_PER_HOUR
+    asked = AuditEvent.objects.filter(
+        user=actor.user, action=Action.CALL_RECORD, at__gte=timezone.now() - timedelta(hours=1)
+    )
+    if asked.count() >= limit:
+        raise TooManyRefreshes(limit)
+    try:
+        run = queue_call_record_refresh(call_uuid, requested_by=actor.user)
+    except AlreadyQueued:
+        record_for(actor, Action.CALL_RECORD, call_uuid=call_uuid, note="a refresh was queued already: not again")
+        raise
+    record_for(actor, Action.CALL_RECORD, call_uuid=call_uuid)
+    return run
 
 
 def call_record_refresh(call_uuid: str) -> TaskRun | None:
@@ -222,7 +259,10 @@ def retry(run: TaskRun, *, requested_by: User | None) -> TaskRun:
             with transaction.atomic():
                 TaskRun.objects.filter(pk=run.pk, status=Status.UNQUEUED).update(status=Status.QUEUED, error="")
         except IntegrityError:
-            raise AlreadyQueued(TaskRun.objects.get(kind=run.kind, status=Status.QUEUED)) from None
+            waiting = waiting_run(run.kind, run.arguments)
+            if waiting is None:  # it started between our update and our look: queue it again
+                return retry(run, requested_by=requested_by)
+            raise AlreadyQueued(waiting) from None
         return send(run)
     again = queue(run.kind, requested_by=requested_by, **run.arguments)
     TaskRun.objects.filter(pk=again.pk).update(retry_of=run)
@@ -295,12 +335,23 @@ class QueueRow:
     retryable: bool
 
 
-def queue_rows(limit: int = 20) -> list[QueueRow]:
-    """What /sync/ shows of the queue: everything queued or running, and the latest that ended."""
+ACTIVE = (Status.UNQUEUED, Status.QUEUED, Status.RUNNING)
+SYNC_KINDS = (Kind.SYNC, Kind.FULL_SYNC)
+
+
+def queue_rows(limit: int = 20, kept_failures: int = 50) -> list[QueueRow]:
+    """What /sync/ shows of the queue, newest first: everything queued or running, the latest
+    `limit` that ended and, however many small tasks ended since, the last sync of each kind and
+    the failed runs (up to `kept_failures`) that nothing took the place of yet, with their Retry."""
     now = timezone.now()
-    active = TaskRun.objects.filter(status__in=[Status.UNQUEUED, Status.QUEUED, Status.RUNNING])
-    latest = TaskRun.objects.exclude(pk__in=active.values("pk"))[:limit]
-    runs = [*active.select_related("requested_by"), *latest.select_related("requested_by")]
+    active = TaskRun.objects.filter(status__in=ACTIVE)
+    latest = TaskRun.objects.exclude(status__in=ACTIVE)[:limit]
+    last_syncs = [TaskRun.objects.filter(kind=kind).exclude(status__in=ACTIVE)[:1] for kind in SYNC_KINDS]
+    failed = unresolved_failures()[:kept_failures]
+    found: dict[int, TaskRun] = {}
+    for query in (active, latest, *last_syncs, failed):
+        found.update((run.pk, run) for run in query.select_related("requested_by"))
+    runs = sorted(found.values(), key=lambda run: (run.queued_at, run.pk), reverse=True)
     return [
         QueueRow(
             run=run,
@@ -310,3 +361,18 @@ def queue_rows(limit: int = 20) -> list[QueueRow]:
         )
         for run in runs
     ]
+
+
+def unresolved_failures() -> QuerySet[TaskRun]:
+    """Failed runs, newest first, that neither a retry nor a later run of the same work (another
+    sync, the same deletion batch, the same call's record) that did not fail has replaced."""
+    replaced = (
+        TaskRun.objects.filter(kind=OuterRef("kind"), queued_at__gt=OuterRef("queued_at"))
+        .exclude(status=Status.FAILED)
+        .filter(
+            Q(kind__in=SYNC_KINDS)
+            | Q(arguments__batch_id=OuterRef("arguments__batch_id"))
+            | Q(arguments__call_uuid=OuterRef("arguments__call_uuid"))
+        )
+    )
+    return TaskRun.objects.filter(status=Status.FAILED, retries__isnull=True).exclude(Exists(replaced))

@@ -1,17 +1,25 @@
-"""A transcription callback's transcript: masked, then stored (or replaced) for its recording."""
+"""A transcription callback's transcript: masked, then stored for its recording, as a new version
+when it brings other text than the one stored."""
+
+import hashlib
+from datetime import datetime
+from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from recordings.audit_trail import Action, Actor, record_for
 from recordings.browsing.freshness import data_changed
 from recordings.live.callbacks import TranscriptionCallback
 from recordings.live.masking import mask
 from recordings.live.store import not_queued, queue_recording_fetch
-from recordings.models import Recording, Transcript
+from recordings.models import Recording, Transcript, TranscriptVersion
 
 
 def store_transcription(callback: TranscriptionCallback) -> Transcript:
-    """Stores a transcription, masked; a later one for the same recording replaces it.
+    """Stores a transcription, masked. A later one for the same recording that brings other text
+    (or error) becomes the current version: the earlier is kept as a TranscriptVersion and the
+    replacement is written to the audit log. The same text again changes nothing.
 
     Called inside the callback's transaction. Unknown recordings are fetched: the transcript
     waits for its recording under the recording's id, and is shown as soon as it is stored.
@@ -29,10 +37,15 @@ def store_transcription(callback: TranscriptionCallback) -> Transcript:
         "masked_kinds": masked.kinds,
         "updated_at": now,
     }
-    transcript, _ = Transcript.objects.update_or_create(
-        recording_id=callback.recording_id, defaults=values, create_defaults={**values, "received_at": now}
+    # Locked, so that two transcriptions of one recording at once number their versions in turn.
+    transcript, created = Transcript.objects.select_for_update().get_or_create(
+        recording_id=callback.recording_id, defaults={**values, "received_at": now}
     )
-    data_changed()  # a replaced transcript keeps its id, and what it masks and says is searched
+    changed = not created and (transcript.text, transcript.error) != (masked.text, callback.error)
+    if changed:
+        replace(transcript, values, now)
+    if created or changed:
+        data_changed()  # a replaced transcript keeps its id, and what it masks and says is searched
     if not Recording.objects.filter(recording_id=callback.recording_id).exists():
         try:
             with transaction.atomic():  # only this callback brings the transcript: a fetch not queued must not cost it
@@ -40,3 +53,42 @@ def store_transcription(callback: TranscriptionCallback) -> Transcript:
         except DatabaseError as exc:
             not_queued(callback.recording_id, exc)
     return transcript
+
+
+# Who the audit log names for what a callback changed: Vobiz, not a user.
+VOBIZ = Actor(user=None, ip_address=None, user_agent="Vobiz transcription callback")
+
+
+def replace(transcript: Transcript, values: dict[str, Any], now: datetime) -> None:
+    """Keeps the transcript's current text as its next earlier version, then makes `values` current."""
+    number = transcript.versions.count() + 1
+    TranscriptVersion.objects.create(
+        transcript=transcript,
+        number=number,
+        call_uuid=transcript.call_uuid,
+        text=transcript.text,
+        error=transcript.error,
+        masked_kinds=transcript.masked_kinds,
+        received_at=transcript.updated_at,
+        replaced_at=now,
+    )
+    before = digest_of(transcript.text, transcript.error)
+    for name, value in values.items():
+        setattr(transcript, name, value)
+    transcript.save(update_fields=list(values))
+    record_for(
+        VOBIZ,
+        Action.RETRANSCRIBED,
+        Recording.objects.filter(recording_id=transcript.recording_id).first(),
+        call_uuid=transcript.call_uuid,
+        note=(
+            f"A transcription callback from Vobiz replaced the transcript of {transcript.recording_id}:"
+            f" version {number + 1} is current, version {number} is kept"
+            f" (SHA-256 {before} → {digest_of(transcript.text, transcript.error)})."
+        ),
+    )
+
+
+def digest_of(text: str, error: str) -> str:
+    """A short fingerprint of a version's content, for the audit log's note."""
+    return hashlib.sha256(f"{text}\x00{error}".encode()).hexdigest()[:16]

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, overload
 
 from recordings.models import Recording
+from vobiz.client import is_safe_id
 
 BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
@@ -84,16 +85,16 @@ def normalise(obj: Any) -> dict[str, Any]:
         raw = without_nul(obj)
         encoded = canonical_json(raw)
 
-    recording_id = raw.get("recording_id")
+    recording_id = obj.get("recording_id")  # as sent: an id with NUL in it is refused, not another id
     if isinstance(recording_id, bool) or not isinstance(recording_id, (str, int)):
         raise UnusableRecording("recording_id is missing or not a string")
-    recording_id = str(recording_id).strip()
+    recording_id = str(recording_id).strip(" ")  # other white space is a control character: refused
     if not recording_id:
         raise UnusableRecording("recording_id is empty")
     if len(recording_id) > field_length("recording_id"):
         raise UnusableRecording("recording_id is too long")
     if not is_path_safe(recording_id):
-        raise UnusableRecording("recording_id has a slash or control characters")
+        raise UnusableRecording("recording_id has a slash, a backslash, a control character or a leading dot")
 
     fields: dict[str, Any] = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
     for name, sources in TEXT_SOURCES.items():
@@ -101,8 +102,9 @@ def normalise(obj: Any) -> dict[str, Any]:
         if len(value) > field_length(name):
             raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
         fields[name] = value
-    if not is_path_safe(fields["call_uuid"]):
-        fields["call_uuid"] = ""  # it names a page: an id no URL can hold is no call id
+    sent_call_uuid = str(first_present(obj, TEXT_SOURCES["call_uuid"]) or "").strip(" ")  # before NUL is dropped
+    if sent_call_uuid and not is_path_safe(sent_call_uuid):
+        fields["call_uuid"] = ""  # it names a page and a request: an id no URL can hold is no call id
 
     try:
         fields["add_time"] = timestamp(first_present(raw, ("add_time", "created_at")))
@@ -125,12 +127,11 @@ def normalise(obj: Any) -> dict[str, Any]:
     return fields
 
 
-UNSAFE_IN_PATH = re.compile(r"[/\x00-\x1f\x7f]")
-
-
 def is_path_safe(identifier: str) -> bool:
-    """Ids become URL paths (/recordings/<id>/): no slash, no control characters."""
-    return not UNSAFE_IN_PATH.search(identifier)
+    """Ids are data, never paths, though they are path segments (/recordings/<id>/ here, and
+    Vobiz's API): no slash or backslash, no control character, no leading dot (so no "." or "..").
+    The Vobiz client checks the same again before it builds a request."""
+    return is_safe_id(identifier)
 
 
 def first_present(obj: dict[str, Any], keys: Iterable[str]) -> Any:

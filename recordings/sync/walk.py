@@ -32,6 +32,7 @@ from recordings.sync.normalise import (
     UnusableRecording,
     content_hash,
     is_incomplete,
+    is_path_safe,
     listed_add_time,
     needs_completion,
     normalise,
@@ -454,6 +455,8 @@ class Sync:
         if self.options.recording_type:
             missing = missing.filter(recording_type=self.options.recording_type)
         ids = list(missing.values_list("recording_id", flat=True).iterator(chunk_size=2000))
+        # An id stored before ids were checked as they are now cannot be asked about: left as it is.
+        ids = [recording_id for recording_id in ids if is_path_safe(recording_id)]
         if not ids:
             return
         logger.info("%d recordings were not in the list; checking each with Vobiz", len(ids))

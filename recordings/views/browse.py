@@ -16,7 +16,13 @@ from recordings import concurrency
 from recordings.audit_trail import Action, record_listening
 from recordings.auditing import audio_hashes
 from recordings.auditing.holds import active_call_hold, active_hold
-from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
+from recordings.background.tasks import (
+    AlreadyQueued,
+    TooManyRefreshes,
+    call_record_refresh,
+    queue_rows,
+    request_call_record_refresh,
+)
 from recordings.browsing import call_records, counting, freshness, media, transcript_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
@@ -154,6 +160,7 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             orderable=False,
             empty_text="Nothing is logged for this recording yet.",
         )
+    transcript = Transcript.objects.filter(recording_id=recording.recording_id).first()
     return render(
         request,
         "recordings/recording_detail.html",
@@ -164,8 +171,10 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             "history": history,
             "is_auditor": auditor,
             "hold": active_hold(recording) if auditor else None,
-            "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
+            "transcript": transcript,
             "audio_hash": AudioHash.objects.filter(recording=recording).first(),
+            # Earlier texts of the transcript, replaced by later transcriptions: auditors' only.
+            "transcript_versions": list(transcript.versions.all()) if auditor and transcript else [],
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
         },
     )
@@ -228,7 +237,14 @@ def recording_audio(request: SignedInRequest, recording_id: str) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def call_detail(request: SignedInRequest, call_uuid: str) -> HttpResponse:
     if request.method == "POST":
-        run = queue_call_record_refresh(call_uuid, requested_by=request.user)
+        try:
+            run = request_call_record_refresh(actor=actor_of(request), call_uuid=call_uuid)
+        except AlreadyQueued as exc:
+            messages.info(request, f"{exc}: it was not queued again.")
+            return redirect("recordings:call", call_uuid=call_uuid)
+        except TooManyRefreshes as exc:
+            messages.error(request, str(exc))
+            return redirect("recordings:call", call_uuid=call_uuid)
         if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once
             messages.success(request, "The call record was fetched again from Vobiz.")
         elif run.status == TaskRun.Status.UNQUEUED:

@@ -1,10 +1,10 @@
 """Vobiz's callbacks: no login and no CSRF token, a signature instead (see recordings/live/callbacks.py).
 
 Each answers at once: a refused callback 403 (logged without the token, changing nothing), an
-unusable body 400 or 413, an accepted one 200 once what it brings is queued or stored, and 503
-when the database fails meanwhile (nothing kept, so Vobiz's retry is taken). The nonce is
-spent in the same transaction as the change, so a callback that failed can be sent again; with the
-database queue the fetch is queued in it too, so that the answer waits on a single commit.
+unusable body 400 or 413 (its nonce spent), an accepted one 200 once what it brings is queued or
+stored, and 503 when the database fails meanwhile (nothing kept, so Vobiz's retry is taken). The
+nonce is spent in the same transaction as the change, so a callback that failed can be sent again;
+with the database queue the fetch is queued in it too, so that the answer waits on a single commit.
 """
 
 import logging
@@ -26,7 +26,6 @@ from recordings.live.callbacks import (
     CallbackTooLarge,
     RecordingCallback,
     TranscriptionCallback,
-    forget_old_nonces,
     form_fields,
     let_commit_lag,
     spend_nonces,
@@ -71,11 +70,21 @@ def handle(
             raise CallbackInvalid(f"a form (application/x-www-form-urlencoded) expected, not {request.content_type}")
         callback = read(form_fields(request.body))
     except CallbackInvalid as exc:
+        # Spent all the same: the signature does not cover the body, so the same headers must
+        # not come back later with another one.
+        try:
+            with transaction.atomic():
+                spend_nonces(nonces)
+        except CallbackRefused as refused:
+            logger.warning("refused a callback to %s: %s", path, refused)
+            return answer(403, REFUSED)
+        except DatabaseError as error:
+            logger.warning("could not take a callback to %s: %s", path, error)
+            return answer(503, "Not taken: the database is unavailable. Send it again.")
         logger.warning("refused a callback to %s: %s", path, exc)
         status = 413 if isinstance(exc, CallbackTooLarge) else 400
         return answer(status, f"Unusable callback: {exc}.")
     try:
-        forget_old_nonces()
         with transaction.atomic():
             if recoverable:
                 let_commit_lag()

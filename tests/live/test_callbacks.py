@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from recordings.live import transcripts
+from recordings.live.callbacks import nonce_digest
 from recordings.models import CallbackNonce, Recording, Transcript
 from tests.conftest import AUTH_TOKEN
 from vobiz.fake.callbacks import CallbackSender
@@ -261,7 +262,7 @@ def test_malformed_and_oversized_bodies_get_a_clear_4xx(client, callbacks_on, bo
     response = post(client, RECORDING_PATH, body, signed_headers(RECORDING_PATH), content_type=content_type)
     assert response.status_code == status
     assert response["Content-Type"].startswith("text/plain")
-    assert not CallbackNonce.objects.exists()  # a body fixed and sent again is not a replay
+    assert CallbackNonce.objects.count() == 1  # spent: see test_a_refused_body_spends_its_nonce
 
 
 def transcription_fields(recording_id, **overrides):
@@ -350,13 +351,11 @@ def test_a_live_demo_call_starts_and_ends_when_it_was_added(live_server, setting
 def test_a_recording_callback_waits_on_one_commit_and_no_disk(client, new_recording, settings):
     """Its answer spends the nonce and queues the fetch in one transaction, whose commit need not
     reach the disk first on PostgreSQL: what a crash could lose, the next sync brings."""
-    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-    cache.set("callback-nonces-forgotten", True)  # old nonces were forgotten within the hour
     with CaptureQueriesContext(connection) as captured:
         response = post(client, RECORDING_PATH, record_action_fields(new_recording), signed_headers(RECORDING_PATH))
     assert response.status_code == 200
@@ -369,27 +368,64 @@ def test_a_recording_callback_waits_on_one_commit_and_no_disk(client, new_record
     assert CallbackNonce.objects.count() == 1
 
 
-def test_old_nonces_are_forgotten_once_an_hour(client, new_recording, settings):
-    from datetime import timedelta
-
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    now = timezone.now()
-    window = timedelta(days=settings.CALLBACK_NONCE_DAYS)
-    CallbackNonce.objects.create(nonce="old", seen_at=now - window - timedelta(minutes=1))
-    CallbackNonce.objects.create(nonce="recent", seen_at=now - window + timedelta(minutes=1))
+def test_a_nonce_is_refused_however_long_ago_it_was_spent(client, new_recording, callbacks_on):
+    """Nothing of a nonce is forgotten: only its digest is kept, with no time to expire it by."""
+    nonce = "73018456610293847561"
+    CallbackNonce.objects.create(digest=nonce_digest(nonce))  # spent years ago, or before an upgrade
     fields = record_action_fields(new_recording)
+    assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH, nonce=nonce)).status_code == 403
     assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH)).status_code == 200
-    assert set(CallbackNonce.objects.values_list("nonce", flat=True)) >= {"recent"}
-    assert not CallbackNonce.objects.filter(nonce="old").exists()
-    CallbackNonce.objects.create(nonce="old again", seen_at=now - window - timedelta(minutes=1))
-    post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH))
-    assert CallbackNonce.objects.filter(nonce="old again").exists()  # not within the hour
-    cache.delete("callback-nonces-forgotten")  # the hour is over
-    post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH))
-    assert not CallbackNonce.objects.filter(nonce="old again").exists()
-    assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH, nonce="recent")).status_code == 403
+    assert CallbackNonce.objects.count() == 2
+    assert [field.name for field in CallbackNonce._meta.get_fields()] == ["digest"]
+
+
+def test_a_nonce_is_kept_as_eight_bytes_of_its_sha256():
+    digest = hashlib.sha256(b"48213750932184715023").digest()[:8]
+    assert nonce_digest("48213750932184715023") == int.from_bytes(digest, "big", signed=True)
+    assert -(2**63) <= nonce_digest("x" * 64) < 2**63  # fits a bigint, whatever the nonce
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        pytest.param("RecordingID=", "application/x-www-form-urlencoded", 400, id="400 no id"),
+        pytest.param("{}", "application/json", 400, id="400 not a form"),
+        pytest.param("a=1&" * 201, "application/x-www-form-urlencoded", 413, id="413 too many fields"),
+        pytest.param("a" * (1024 * 1024 + 1), "application/x-www-form-urlencoded", 413, id="413 too large"),
+    ],
+)
+def test_a_refused_body_spends_its_nonce(client, new_recording, body, content_type, status):
+    """The signature does not cover the body: headers that came with an unusable one must not come
+    back later with a usable one."""
+    headers = signed_headers(RECORDING_PATH)
+    assert post(client, RECORDING_PATH, body, headers, content_type=content_type).status_code == status
+    assert CallbackNonce.objects.filter(digest=nonce_digest(headers["X-Vobiz-Signature-V3-Nonce"])).exists()
+    replay = post(client, RECORDING_PATH, record_action_fields(new_recording), headers)
+    assert replay.status_code == 403
+    assert not Recording.objects.exists()
+    again = post(client, RECORDING_PATH, body, headers, content_type=content_type)
+    assert again.status_code == 403  # the same unusable body again is a replay too
+
+
+def test_a_refused_transcription_spends_its_nonce(client, callbacks_on):
+    headers = signed_headers(TRANSCRIPTION_PATH)
+    assert post(client, TRANSCRIPTION_PATH, {"recording_id": "rec-1"}, headers).status_code == 400
+    fields = {"recording_id": "rec-1", "transcription": "any text at all"}
+    assert post(client, TRANSCRIPTION_PATH, fields, headers).status_code == 403
+    assert not Transcript.objects.exists()
+
+
+def test_a_refused_body_is_answered_503_when_its_nonce_cannot_be_kept(client, new_recording):
+    from django.db import OperationalError, connection
+
+    def fail_on_nonces(execute, sql, params, many, context):
+        if "recordings_callbacknonce" in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_on_nonces):
+        response = post(client, RECORDING_PATH, "RecordingID=", signed_headers(RECORDING_PATH))
+    assert response.status_code == 503
 
 
 @pytest.mark.parametrize("failing", ["recordings_callbacknonce", "django_tasks_database_dbtaskresult"])
@@ -416,7 +452,7 @@ def test_one_nonce_spent_refuses_the_callback_and_keeps_the_other(client, new_re
     assert post(client, RECORDING_PATH, fields, signed_headers(RECORDING_PATH, nonce="111")).status_code == 200
     both = {**signed_headers(RECORDING_PATH, "v2", nonce="222"), **signed_headers(RECORDING_PATH, "v3", nonce="111")}
     assert post(client, RECORDING_PATH, fields, both).status_code == 403
-    assert set(CallbackNonce.objects.values_list("nonce", flat=True)) == {"111"}  # 222 went back with the refusal
+    assert set(CallbackNonce.objects.values_list("digest", flat=True)) == {nonce_digest("111")}  # 222 went back
 
 
 def test_a_transcript_is_kept_when_its_recordings_fetch_cannot_be_queued(client, new_recording, settings, caplog):

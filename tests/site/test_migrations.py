@@ -47,3 +47,20 @@ def test_0018_points_waiting_tasks_at_the_moved_functions_and_leaves_history_alo
         ("READY", "elsewhere.tasks.sync"),
         ("SUCCESSFUL", "recordings.tasks.process_deletion"),
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0021_keeps_every_spent_nonce_as_its_digest():
+    from recordings.live.callbacks import nonce_digest
+
+    before = [("recordings", "0020_data_change")]
+    after = [("recordings", "0021_nonce_digests")]
+    executor = migrate(before)
+    nonce = executor.loader.project_state(before).apps.get_model("recordings", "CallbackNonce")
+    spent = ["48213750932184715023", "10000000000000000000", "a-longer-nonce-" + "x" * 49]
+    nonce.objects.bulk_create([nonce(nonce=value, seen_at=timezone.now()) for value in spent])
+    executor = migrate(after)
+    digest = executor.loader.project_state(after).apps.get_model("recordings", "CallbackNonce")
+    digests = set(digest.objects.values_list("digest", flat=True))
+    migrate(executor.loader.graph.leaf_nodes())
+    assert digests == {nonce_digest(value) for value in spent}

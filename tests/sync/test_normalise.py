@@ -129,9 +129,9 @@ def test_same_object_same_hash_and_any_change_changes_it():
     assert normalise(MAIN_SHAPE)["content_hash"] != normalise({**MAIN_SHAPE, "to_number": "1"})["content_hash"]
 
 
-@pytest.mark.parametrize("bad_id", ["a/b", "tab\there", "bell\x07"])
+@pytest.mark.parametrize("bad_id", ["a/b", "tab\there", "bell\x07", ".", "..", ".hidden", "a\\b", "a\x00b", "c1\x85"])
 def test_ids_that_cannot_name_a_page_are_refused(bad_id):
-    with pytest.raises(UnusableRecording, match="slash or control"):
+    with pytest.raises(UnusableRecording, match="slash, a backslash, a control character or a leading dot"):
         normalise({**MAIN_SHAPE, "recording_id": bad_id})
     assert normalise({**MAIN_SHAPE, "call_uuid": bad_id})["call_uuid"] == ""
 

@@ -1,0 +1,141 @@
+"""A call's record asked for again: queued once at a time, logged, limited per user, and never
+pushing the last sync or a failed run's Retry off /sync/."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.utils import timezone
+
+from recordings.background.tasks import AlreadyQueued, queue_rows, retry
+from recordings.models import AuditEvent, Recording, TaskRun
+
+pytestmark = pytest.mark.django_db
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+Kind = TaskRun.Kind
+Status = TaskRun.Status
+
+
+def messages_of(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def refreshes_logged():
+    return AuditEvent.objects.filter(action=AuditEvent.Action.CALL_RECORD)
+
+
+def test_a_second_refresh_while_one_is_queued_says_so_and_queues_nothing(settings, fake_vobiz, support_client):
+    settings.TASKS = DATABASE_QUEUE  # nothing runs it: it stays queued
+    first = support_client.post("/calls/call-1/")
+    assert first.status_code == 302 and messages_of(first) == []
+    second = support_client.post("/calls/call-1/")
+    assert any("Call record refresh already queued" in m and "not queued again" in m for m in messages_of(second))
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD, status=Status.QUEUED).count() == 1
+    assert support_client.post("/calls/call-2/").status_code == 302  # another call's is its own
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD, status=Status.QUEUED).count() == 2
+    assert fake_vobiz.requests_log == []
+
+
+def test_each_request_is_in_the_audit_log(settings, fake_vobiz, support_client, support_user):
+    settings.TASKS = DATABASE_QUEUE
+    support_client.post("/calls/call-1/")
+    support_client.post("/calls/call-1/")
+    events = list(refreshes_logged().order_by("id"))
+    assert [(e.user, e.call_uuid, e.get_action_display()) for e in events] == [
+        (support_user, "call-1", "Asked for the call record again")
+    ] * 2
+    assert events[0].note == "" and "queued already" in events[1].note
+
+
+def test_a_refresh_run_at_once_is_logged_and_asks_vobiz_once(synced, support_client):
+    call_uuid = Recording.objects.exclude(call_uuid="").first().call_uuid
+    synced.reset_log()
+    assert support_client.post(f"/calls/{call_uuid}/").status_code == 302
+    assert refreshes_logged().get().call_uuid == call_uuid
+    assert len([r for r in synced.requests_log if "/cdr/" in r.path]) == 1
+
+
+def test_a_user_past_the_hourly_limit_is_told_so_and_nothing_is_queued_or_logged(settings, fake_vobiz, support_client):
+    settings.TASKS = DATABASE_QUEUE
+    settings.CALL_RECORD_REFRESHES_PER_HOUR = 20
+    for n in range(25):  # as many calls, so none is refused as already queued
+        response = support_client.post(f"/calls/call-{n}/")
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 20
+    assert refreshes_logged().count() == 20
+    refusal = "You have asked for call records again 20 times in the last hour, the most one user may: try again later."
+    assert messages_of(response) == [refusal] * 5  # each of the five left (shown on the next page)
+    AuditEvent.objects.filter(action=AuditEvent.Action.CALL_RECORD).update(at=timezone.now() - timedelta(minutes=61))
+    support_client.post("/calls/call-99/")  # an hour on, the user may again
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 21 and refreshes_logged().count() == 21
+
+
+def test_the_limit_is_per_user(settings, fake_vobiz, client, support_user, auditor_user):
+    settings.TASKS = DATABASE_QUEUE
+    settings.CALL_RECORD_REFRESHES_PER_HOUR = 1
+    client.force_login(support_user)
+    client.post("/calls/call-1/")
+    assert messages_of(client.post("/calls/call-2/"))[0].startswith("You have asked for call records again 1 time")
+    other = Client()
+    other.force_login(auditor_user)
+    assert messages_of(other.post("/calls/call-2/")) == []
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 2
+
+
+def run(kind, status, minutes_ago, **arguments):
+    return TaskRun.objects.create(
+        kind=kind,
+        status=status,
+        arguments=arguments,
+        queued_at=timezone.now() - timedelta(minutes=minutes_ago),
+        error="Vobiz answered 500" if status == Status.FAILED else "",
+    )
+
+
+def test_sync_page_keeps_the_last_sync_and_every_failed_runs_retry_however_many_small_tasks_ran(auditor_client):
+    last_sync = run(Kind.SYNC, Status.SUCCEEDED, 120)
+    failed_deletion = run(Kind.DELETION, Status.FAILED, 110, batch_id=7)
+    failed_sync = run(Kind.FULL_SYNC, Status.FAILED, 100)
+    failed_refresh = run(Kind.CALL_RECORD, Status.FAILED, 90, call_uuid="call-x")
+    for n in range(60):
+        run(Kind.CALL_RECORD, Status.SUCCEEDED, 60 - n, call_uuid=f"call-{n}")
+    shown = {row.run.pk: row for row in queue_rows()}
+    assert last_sync.pk in shown
+    for failed in (failed_deletion, failed_sync, failed_refresh):
+        assert shown[failed.pk].retryable
+    html = auditor_client.get("/sync/").content.decode()
+    for failed in (failed_deletion, failed_sync, failed_refresh):
+        assert f"/sync/tasks/{failed.pk}/retry" in html
+    assert len(shown) == 20 + 4  # the latest twenty, and the four above
+
+
+def test_a_failed_run_something_replaced_is_no_longer_kept_on_the_sync_page():
+    retried = run(Kind.DELETION, Status.FAILED, 200, batch_id=1)
+    again = run(Kind.DELETION, Status.SUCCEEDED, 190, batch_id=1)
+    TaskRun.objects.filter(pk=again.pk).update(retry_of=retried)
+    refreshed_later = run(Kind.CALL_RECORD, Status.FAILED, 180, call_uuid="call-y")
+    run(Kind.CALL_RECORD, Status.SUCCEEDED, 170, call_uuid="call-y")
+    synced_later = run(Kind.SYNC, Status.FAILED, 160)
+    last_sync = run(Kind.SYNC, Status.SUCCEEDED, 150)
+    still_failed = run(Kind.DELETION, Status.FAILED, 140, batch_id=3)
+    run(Kind.DELETION, Status.FAILED, 130, batch_id=3)  # failed again: both keep their Retry
+    for n in range(30):
+        run(Kind.CALL_RECORD, Status.SUCCEEDED, 100 - n, call_uuid=f"call-{n}")
+    shown = {row.run.pk for row in queue_rows()}
+    assert retried.pk not in shown
+    assert refreshed_later.pk not in shown
+    assert synced_later.pk not in shown
+    assert still_failed.pk in shown and last_sync.pk in shown
+
+
+def test_retrying_a_refresh_the_queue_refused_while_another_of_that_call_waits_queues_none(settings):
+    settings.TASKS = DATABASE_QUEUE
+    refused = run(Kind.CALL_RECORD, Status.UNQUEUED, 10, call_uuid="call-1")
+    waiting = run(Kind.CALL_RECORD, Status.QUEUED, 5, call_uuid="call-1")
+    run(Kind.CALL_RECORD, Status.QUEUED, 5, call_uuid="call-2")
+    with pytest.raises(AlreadyQueued) as raised:
+        retry(refused, requested_by=None)
+    assert raised.value.run == waiting
+    other = run(Kind.CALL_RECORD, Status.UNQUEUED, 10, call_uuid="call-3")
+    assert retry(other, requested_by=None).status == Status.QUEUED
