@@ -6,257 +6,173 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0001_initial"),
+        ('recordings', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditEvent",
+            name='AuditEvent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("at", models.DateTimeField()),
-                ("username", models.CharField(help_text="Kept when the user account is removed.", max_length=150)),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("play", "Played"),
-                            ("download", "Downloaded"),
-                            ("review", "Marked reviewed"),
-                            ("flag", "Flagged"),
-                            ("clear_review", "Cleared review"),
-                            ("hold", "Put on hold"),
-                            ("release", "Hold lifted"),
-                            ("delete", "Deleted at Vobiz"),
-                            ("delete_failed", "Deletion failed"),
-                            ("sync", "Started a sync"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("call_uuid", models.CharField(blank=True, max_length=128)),
-                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
-                ("user_agent", models.CharField(blank=True, max_length=300)),
-                ("note", models.TextField(blank=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField()),
+                ('username', models.CharField(help_text='Kept when the user account is removed.', max_length=150)),
+                ('action', models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync')], max_length=16)),
+                ('call_uuid', models.CharField(blank=True, max_length=128)),
+                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
+                ('user_agent', models.CharField(blank=True, max_length=300)),
+                ('note', models.TextField(blank=True)),
             ],
             options={
-                "ordering": ["-at", "-id"],
+                'ordering': ['-at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="DeletionBatch",
+            name='DeletionBatch',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("requested_at", models.DateTimeField()),
-                ("reason", models.TextField()),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('requested_at', models.DateTimeField()),
+                ('reason', models.TextField()),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "verbose_name_plural": "deletion batches",
-                "ordering": ["-requested_at"],
+                'verbose_name_plural': 'deletion batches',
+                'ordering': ['-requested_at'],
             },
         ),
         migrations.CreateModel(
-            name="DeletionOutcome",
+            name='DeletionOutcome',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Not attempted yet"),
-                            ("deleted", "Deleted"),
-                            ("already_gone", "Already gone at Vobiz"),
-                            ("held", "On hold: kept"),
-                            ("failed", "Failed: kept"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                    ),
-                ),
-                ("message", models.TextField(blank=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('pending', 'Not attempted yet'), ('deleted', 'Deleted'), ('already_gone', 'Already gone at Vobiz'), ('held', 'On hold: kept'), ('failed', 'Failed: kept')], default='pending', max_length=16)),
+                ('message', models.TextField(blank=True)),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(
-            name="LegalHold",
+            name='LegalHold',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "call_uuid",
-                    models.CharField(blank=True, help_text="Set alone for a hold on a whole call.", max_length=128),
-                ),
-                ("reason", models.TextField()),
-                ("placed_at", models.DateTimeField()),
-                ("lifted_at", models.DateTimeField(blank=True, null=True)),
-                ("lift_reason", models.TextField(blank=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('call_uuid', models.CharField(blank=True, help_text='Set alone for a hold on a whole call.', max_length=128)),
+                ('reason', models.TextField()),
+                ('placed_at', models.DateTimeField()),
+                ('lifted_at', models.DateTimeField(blank=True, null=True)),
+                ('lift_reason', models.TextField(blank=True)),
             ],
         ),
         migrations.AlterModelOptions(
-            name="recording",
-            options={
-                "ordering": ["-add_time", "-id"],
-                "permissions": [
-                    ("listen", "Can browse, play and download recordings"),
-                    ("audit", "Can audit recordings: the log, reviews, holds, deletion and usage"),
-                ],
-            },
+            name='recording',
+            options={'ordering': ['-add_time', '-id'], 'permissions': [('listen', 'Can browse, play and download recordings'), ('audit', 'Can audit recordings: the log, reviews, holds, deletion and usage')]},
         ),
         migrations.AddField(
-            model_name="recording",
-            name="deleted_at",
-            field=models.DateTimeField(blank=True, help_text="When an auditor deleted it at Vobiz.", null=True),
+            model_name='recording',
+            name='deleted_at',
+            field=models.DateTimeField(blank=True, help_text='When an auditor deleted it at Vobiz.', null=True),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="deleted_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='recording',
+            name='deleted_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="deletion_reason",
+            model_name='recording',
+            name='deletion_reason',
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="review_note",
+            model_name='recording',
+            name='review_note',
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="review_state",
-            field=models.CharField(
-                blank=True, choices=[("reviewed", "Reviewed"), ("flagged", "Flagged")], max_length=16
-            ),
+            model_name='recording',
+            name='review_state',
+            field=models.CharField(blank=True, choices=[('reviewed', 'Reviewed'), ('flagged', 'Flagged')], max_length=16),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="reviewed_at",
+            model_name='recording',
+            name='reviewed_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="recording",
-            name="reviewed_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='recording',
+            name='reviewed_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddIndex(
-            model_name="recording",
-            index=models.Index(fields=["review_state", "-add_time"], name="rec_review_time_idx"),
+            model_name='recording',
+            index=models.Index(fields=['review_state', '-add_time'], name='rec_review_time_idx'),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="recording",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="events",
-                to="recordings.recording",
-            ),
+            model_name='auditevent',
+            name='recording',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='recordings.recording'),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="user",
-            field=models.ForeignKey(
-                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
-            ),
+            model_name='auditevent',
+            name='user',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="deletionbatch",
-            name="requested_by",
-            field=models.ForeignKey(
-                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
-            ),
+            model_name='deletionbatch',
+            name='requested_by',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="deletionoutcome",
-            name="batch",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="outcomes", to="recordings.deletionbatch"
-            ),
+            model_name='deletionoutcome',
+            name='batch',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outcomes', to='recordings.deletionbatch'),
         ),
         migrations.AddField(
-            model_name="deletionoutcome",
-            name="recording",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="recordings.recording"
-            ),
+            model_name='deletionoutcome',
+            name='recording',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recordings.recording'),
         ),
         migrations.AddField(
-            model_name="legalhold",
-            name="lifted_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='legalhold',
+            name='lifted_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="legalhold",
-            name="placed_by",
-            field=models.ForeignKey(
-                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
-            ),
+            model_name='legalhold',
+            name='placed_by',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="legalhold",
-            name="recording",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="holds",
-                to="recordings.recording",
-            ),
+            model_name='legalhold',
+            name='recording',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='holds', to='recordings.recording'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["-at", "-id"], name="audit_at_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['-at', '-id'], name='audit_at_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["user", "-at"], name="audit_user_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['user', '-at'], name='audit_user_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["recording", "action", "-at"], name="audit_recording_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['recording', 'action', '-at'], name='audit_recording_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["action", "-at"], name="audit_action_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['action', '-at'], name='audit_action_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["call_uuid", "-at"], name="audit_call_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['call_uuid', '-at'], name='audit_call_idx'),
         ),
         migrations.AddIndex(
-            model_name="legalhold",
-            index=models.Index(
-                condition=models.Q(("lifted_at__isnull", True)), fields=["recording"], name="hold_active_recording_idx"
-            ),
+            model_name='legalhold',
+            index=models.Index(condition=models.Q(('lifted_at__isnull', True)), fields=['recording'], name='hold_active_recording_idx'),
         ),
         migrations.AddIndex(
-            model_name="legalhold",
-            index=models.Index(
-                condition=models.Q(("lifted_at__isnull", True)), fields=["call_uuid"], name="hold_active_call_idx"
-            ),
+            model_name='legalhold',
+            index=models.Index(condition=models.Q(('lifted_at__isnull', True)), fields=['call_uuid'], name='hold_active_call_idx'),
         ),
     ]

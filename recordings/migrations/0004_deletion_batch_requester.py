@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0003_roles"),
+        ('recordings', '0003_roles'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="deletionbatch",
-            name="ip_address",
+            model_name='deletionbatch',
+            name='ip_address',
             field=models.GenericIPAddressField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="deletionbatch",
-            name="stopped_reason",
-            field=models.TextField(blank=True, help_text="Why the batch stopped before trying every recording."),
+            model_name='deletionbatch',
+            name='stopped_reason',
+            field=models.TextField(blank=True, help_text='Why the batch stopped before trying every recording.'),
         ),
         migrations.AddField(
-            model_name="deletionbatch",
-            name="user_agent",
+            model_name='deletionbatch',
+            name='user_agent',
             field=models.CharField(blank=True, max_length=300),
         ),
     ]

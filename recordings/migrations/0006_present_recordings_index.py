@@ -5,18 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0005_fewer_indexes"),
+        ('recordings', '0005_fewer_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="recording",
-            index=models.Index(
-                condition=models.Q(("deleted_at__isnull", True), ("gone_at__isnull", True)),
-                fields=["-add_time", "-id", "recording_duration_ms"],
-                name="rec_present_time_idx",
-            ),
+            model_name='recording',
+            index=models.Index(condition=models.Q(('deleted_at__isnull', True), ('gone_at__isnull', True)), fields=['-add_time', '-id', 'recording_duration_ms'], name='rec_present_time_idx'),
         ),
     ]

@@ -63,7 +63,9 @@ def install_postgresql(schema_editor):
         with transaction.atomic(using=connection.alias):  # a savepoint: a failure leaves the migration usable
             with connection.cursor() as cursor:
                 cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-                cursor.execute("SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)")
+                cursor.execute(
+                    "SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)"
+                )
                 if cursor.fetchone() is None:
                     raise DatabaseError("pg_trgm is installed in a schema outside the search_path")
     except DatabaseError as exc:

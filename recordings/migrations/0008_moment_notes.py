@@ -6,64 +6,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0007_conference_name_search"),
+        ('recordings', '0007_conference_name_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("note", "Noted a moment"),
-                ],
-                max_length=16,
-            ),
+            model_name='auditevent',
+            name='action',
+            field=models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync'), ('note', 'Noted a moment')], max_length=16),
         ),
         migrations.CreateModel(
-            name="MomentNote",
+            name='MomentNote',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("at_ms", models.PositiveIntegerField(help_text="Where in the recording, from its start.")),
-                ("text", models.TextField()),
-                ("username", models.CharField(help_text="Kept when the user account is removed.", max_length=150)),
-                ("created_at", models.DateTimeField()),
-                (
-                    "author",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "recording",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="moment_notes",
-                        to="recordings.recording",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at_ms', models.PositiveIntegerField(help_text='Where in the recording, from its start.')),
+                ('text', models.TextField()),
+                ('username', models.CharField(help_text='Kept when the user account is removed.', max_length=150)),
+                ('created_at', models.DateTimeField()),
+                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='moment_notes', to='recordings.recording')),
             ],
             options={
-                "ordering": ["at_ms", "id"],
-                "indexes": [
-                    models.Index(fields=["recording", "at_ms"], name="note_recording_idx"),
-                    models.Index(fields=["-created_at", "-id"], name="note_created_idx"),
-                ],
+                'ordering': ['at_ms', 'id'],
+                'indexes': [models.Index(fields=['recording', 'at_ms'], name='note_recording_idx'), models.Index(fields=['-created_at', '-id'], name='note_created_idx')],
             },
         ),
     ]

@@ -6,109 +6,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0008_moment_notes"),
+        ('recordings', '0008_moment_notes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("note", "Noted a moment"),
-                    ("sample", "Drew a review sample"),
-                    ("export", "Exported review results"),
-                ],
-                max_length=16,
-            ),
+            model_name='auditevent',
+            name='action',
+            field=models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync'), ('note', 'Noted a moment'), ('sample', 'Drew a review sample'), ('export', 'Exported review results')], max_length=16),
         ),
         migrations.CreateModel(
-            name="ReviewSample",
+            name='ReviewSample',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=200)),
-                ("criteria", models.JSONField(help_text="The recordings table's filters the sample was drawn from.")),
-                (
-                    "percent",
-                    models.DecimalField(decimal_places=2, help_text="Share of the matching recordings.", max_digits=5),
-                ),
-                (
-                    "per_caller",
-                    models.PositiveSmallIntegerField(default=0, help_text="At least this many of each caller number."),
-                ),
-                ("seed", models.PositiveIntegerField()),
-                ("population", models.PositiveIntegerField(help_text="How many recordings matched the criteria.")),
-                ("username", models.CharField(help_text="Kept when the user account is removed.", max_length=150)),
-                ("created_at", models.DateTimeField()),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('criteria', models.JSONField(help_text="The recordings table's filters the sample was drawn from.")),
+                ('percent', models.DecimalField(decimal_places=2, help_text='Share of the matching recordings.', max_digits=5)),
+                ('per_caller', models.PositiveSmallIntegerField(default=0, help_text='At least this many of each caller number.')),
+                ('seed', models.PositiveIntegerField()),
+                ('population', models.PositiveIntegerField(help_text='How many recordings matched the criteria.')),
+                ('username', models.CharField(help_text='Kept when the user account is removed.', max_length=150)),
+                ('created_at', models.DateTimeField()),
+                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ReviewItem",
+            name='ReviewItem',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("position", models.PositiveIntegerField(help_text="1 for the first to review.")),
-                (
-                    "outcome",
-                    models.CharField(
-                        blank=True, choices=[("reviewed", "Reviewed"), ("flagged", "Flagged")], max_length=16
-                    ),
-                ),
-                ("note", models.TextField(blank=True)),
-                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "recording",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="recordings.recording"
-                    ),
-                ),
-                (
-                    "reviewed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "sample",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="recordings.reviewsample"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('position', models.PositiveIntegerField(help_text='1 for the first to review.')),
+                ('outcome', models.CharField(blank=True, choices=[('reviewed', 'Reviewed'), ('flagged', 'Flagged')], max_length=16)),
+                ('note', models.TextField(blank=True)),
+                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
+                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recordings.recording')),
+                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='recordings.reviewsample')),
             ],
             options={
-                "ordering": ["sample", "position"],
-                "indexes": [models.Index(fields=["sample", "outcome", "position"], name="review_item_outcome_idx")],
-                "constraints": [
-                    models.UniqueConstraint(fields=("sample", "position"), name="review_item_position_unique"),
-                    models.UniqueConstraint(fields=("sample", "recording"), name="review_item_recording_unique"),
-                ],
+                'ordering': ['sample', 'position'],
+                'indexes': [models.Index(fields=['sample', 'outcome', 'position'], name='review_item_outcome_idx')],
+                'constraints': [models.UniqueConstraint(fields=('sample', 'position'), name='review_item_position_unique'), models.UniqueConstraint(fields=('sample', 'recording'), name='review_item_recording_unique')],
             },
         ),
     ]

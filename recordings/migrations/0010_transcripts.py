@@ -91,76 +91,49 @@ def uninstall_sqlite(schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0009_review_samples"),
+        ('recordings', '0009_review_samples'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="CallbackNonce",
+            name='CallbackNonce',
             fields=[
-                ("nonce", models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ("seen_at", models.DateTimeField(db_index=True)),
+                ('nonce', models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ('seen_at', models.DateTimeField(db_index=True)),
             ],
         ),
         migrations.CreateModel(
-            name="Transcript",
+            name='Transcript',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("call_uuid", models.CharField(blank=True, max_length=128)),
-                ("text", models.TextField(blank=True)),
-                ("duration_seconds", models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
-                ("charge", models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ("rate", models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ("error", models.TextField(blank=True, help_text="Why Vobiz could not transcribe the recording.")),
-                (
-                    "masked",
-                    models.BooleanField(default=False, help_text="Payment or identity data was masked in the text."),
-                ),
-                ("masked_kinds", models.JSONField(blank=True, default=list)),
-                ("received_at", models.DateTimeField()),
-                ("updated_at", models.DateTimeField()),
-                (
-                    "recording",
-                    models.OneToOneField(
-                        db_column="recording_id",
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="transcript",
-                        to="recordings.recording",
-                        to_field="recording_id",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('call_uuid', models.CharField(blank=True, max_length=128)),
+                ('text', models.TextField(blank=True)),
+                ('duration_seconds', models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
+                ('charge', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
+                ('rate', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
+                ('error', models.TextField(blank=True, help_text='Why Vobiz could not transcribe the recording.')),
+                ('masked', models.BooleanField(default=False, help_text='Payment or identity data was masked in the text.')),
+                ('masked_kinds', models.JSONField(blank=True, default=list)),
+                ('received_at', models.DateTimeField()),
+                ('updated_at', models.DateTimeField()),
+                ('recording', models.OneToOneField(db_column='recording_id', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='transcript', to='recordings.recording', to_field='recording_id')),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("masked", True)), fields=["recording"], name="transcript_masked_idx"
-                    )
-                ],
+                'indexes': [models.Index(condition=models.Q(('masked', True)), fields=['recording'], name='transcript_masked_idx')],
             },
         ),
         migrations.CreateModel(
-            name="TranscriptIndex",
+            name='TranscriptIndex',
             fields=[
-                (
-                    "transcript",
-                    models.OneToOneField(
-                        db_column="rowid",
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        primary_key=True,
-                        related_name="index_entry",
-                        serialize=False,
-                        to="recordings.transcript",
-                    ),
-                ),
-                ("query", models.TextField(db_column="recordings_transcript_fts")),
-                ("rank", models.FloatField()),
+                ('transcript', models.OneToOneField(db_column='rowid', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='index_entry', serialize=False, to='recordings.transcript')),
+                ('query', models.TextField(db_column='recordings_transcript_fts')),
+                ('rank', models.FloatField()),
             ],
             options={
-                "db_table": "recordings_transcript_fts",
-                "managed": False,
+                'db_table': 'recordings_transcript_fts',
+                'managed': False,
             },
         ),
         migrations.RunPython(forwards, backwards, elidable=False),

@@ -6,36 +6,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0011_audit_table_export_action"),
+        ('recordings', '0011_audit_table_export_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ViewerPreference",
+            name='ViewerPreference',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "time_zone",
-                    models.CharField(
-                        blank=True, help_text="IANA name; blank: the dashboard's TIME_ZONE.", max_length=64
-                    ),
-                ),
-                (
-                    "follow_browser",
-                    models.BooleanField(
-                        default=True, help_text="The zone the browser reports replaces time_zone whenever it differs."
-                    ),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="viewer_preference",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('time_zone', models.CharField(blank=True, help_text="IANA name; blank: the dashboard's TIME_ZONE.", max_length=64)),
+                ('follow_browser', models.BooleanField(default=True, help_text='The zone the browser reports replaces time_zone whenever it differs.')),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='viewer_preference', to=settings.AUTH_USER_MODEL)),
             ],
         ),
     ]

@@ -5,22 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0012_viewer_time_zone"),
+        ('recordings', '0012_viewer_time_zone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="recording",
-            name="rec_present_time_idx",
+            model_name='recording',
+            name='rec_present_time_idx',
         ),
         migrations.AddIndex(
-            model_name="recording",
-            index=models.Index(
-                condition=models.Q(("deleted_at__isnull", True), ("gone_at__isnull", True)),
-                fields=["-add_time", "-id", "recording_duration_ms", "monthly_recording_storage_amount"],
-                name="rec_present_time_idx",
-            ),
+            model_name='recording',
+            index=models.Index(condition=models.Q(('deleted_at__isnull', True), ('gone_at__isnull', True)), fields=['-add_time', '-id', 'recording_duration_ms', 'monthly_recording_storage_amount'], name='rec_present_time_idx'),
         ),
     ]

@@ -13,123 +13,48 @@ def confirm_earlier_batches(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0014_sync_list_spans"),
+        ('recordings', '0014_sync_list_spans'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="deletionbatch",
-            name="confirmed_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="When the requester confirmed exactly these recordings; none is deleted before.",
-                null=True,
-            ),
+            model_name='deletionbatch',
+            name='confirmed_at',
+            field=models.DateTimeField(blank=True, help_text='When the requester confirmed exactly these recordings; none is deleted before.', null=True),
         ),
         migrations.AlterField(
-            model_name="deletionbatch",
-            name="reason",
+            model_name='deletionbatch',
+            name='reason',
             field=models.TextField(blank=True),
         ),
         migrations.AlterField(
-            model_name="deletionoutcome",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("pending", "Not attempted yet"),
-                    ("attempting", "Being deleted"),
-                    ("deleted", "Deleted"),
-                    ("already_gone", "Already gone at Vobiz"),
-                    ("held", "On hold: kept"),
-                    ("failed", "Failed: kept"),
-                ],
-                default="pending",
-                max_length=16,
-            ),
+            model_name='deletionoutcome',
+            name='status',
+            field=models.CharField(choices=[('pending', 'Not attempted yet'), ('attempting', 'Being deleted'), ('deleted', 'Deleted'), ('already_gone', 'Already gone at Vobiz'), ('held', 'On hold: kept'), ('failed', 'Failed: kept')], default='pending', max_length=16),
         ),
         migrations.CreateModel(
-            name="TaskRun",
+            name='TaskRun',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("sync", "Sync"),
-                            ("full_sync", "Full sync"),
-                            ("deletion", "Deletion"),
-                            ("call_record", "Call record refresh"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "arguments",
-                    models.JSONField(
-                        blank=True, default=dict, help_text="What the task is given, besides this run's id."
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("unqueued", "Not queued"),
-                            ("queued", "Queued"),
-                            ("running", "Running"),
-                            ("succeeded", "Finished"),
-                            ("skipped", "Skipped"),
-                            ("failed", "Failed"),
-                        ],
-                        default="queued",
-                        max_length=16,
-                    ),
-                ),
-                ("queued_at", models.DateTimeField()),
-                ("task_id", models.CharField(blank=True, help_text="The queue's id for it.", max_length=64)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "worker",
-                    models.CharField(blank=True, help_text="host:pid of the process running it.", max_length=255),
-                ),
-                ("error", models.TextField(blank=True, help_text="Why it failed, was skipped or could not be queued.")),
-                (
-                    "requested_by",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Empty for scheduled work.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "retry_of",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="retries",
-                        to="recordings.taskrun",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion'), ('call_record', 'Call record refresh')], max_length=32)),
+                ('arguments', models.JSONField(blank=True, default=dict, help_text="What the task is given, besides this run's id.")),
+                ('status', models.CharField(choices=[('unqueued', 'Not queued'), ('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Finished'), ('skipped', 'Skipped'), ('failed', 'Failed')], default='queued', max_length=16)),
+                ('queued_at', models.DateTimeField()),
+                ('task_id', models.CharField(blank=True, help_text="The queue's id for it.", max_length=64)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('worker', models.CharField(blank=True, help_text='host:pid of the process running it.', max_length=255)),
+                ('error', models.TextField(blank=True, help_text='Why it failed, was skipped or could not be queued.')),
+                ('requested_by', models.ForeignKey(blank=True, help_text='Empty for scheduled work.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('retry_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retries', to='recordings.taskrun')),
             ],
             options={
-                "ordering": ["-queued_at", "-id"],
-                "indexes": [
-                    models.Index(fields=["-queued_at", "-id"], name="taskrun_queued_idx"),
-                    models.Index(fields=["status", "kind"], name="taskrun_status_idx"),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("kind__in", ["sync", "full_sync"]), ("status", "queued")),
-                        fields=("kind",),
-                        name="taskrun_one_queued_sync",
-                    )
-                ],
+                'ordering': ['-queued_at', '-id'],
+                'indexes': [models.Index(fields=['-queued_at', '-id'], name='taskrun_queued_idx'), models.Index(fields=['status', 'kind'], name='taskrun_status_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('kind__in', ['sync', 'full_sync']), ('status', 'queued')), fields=('kind',), name='taskrun_one_queued_sync')],
             },
         ),
         migrations.RunPython(confirm_earlier_batches, migrations.RunPython.noop),

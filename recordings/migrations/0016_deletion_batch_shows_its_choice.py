@@ -4,28 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0015_background_work"),
+        ('recordings', '0015_background_work'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="deletionbatch",
-            name="filter_query",
+            model_name='deletionbatch',
+            name='filter_query',
             field=models.TextField(blank=True, help_text="The table's query string the recordings were chosen from."),
         ),
         migrations.AddField(
-            model_name="deletionbatch",
-            name="left_out",
-            field=models.PositiveIntegerField(
-                default=0, help_text="Chosen recordings deleted or gone at Vobiz already, so left out of the batch."
-            ),
+            model_name='deletionbatch',
+            name='left_out',
+            field=models.PositiveIntegerField(default=0, help_text='Chosen recordings deleted or gone at Vobiz already, so left out of the batch.'),
         ),
         migrations.AddField(
-            model_name="deletionbatch",
-            name="scope",
-            field=models.CharField(
-                blank=True, choices=[("rows", "Ticked rows"), ("view", "A filtered view")], max_length=8
-            ),
+            model_name='deletionbatch',
+            name='scope',
+            field=models.CharField(blank=True, choices=[('rows', 'Ticked rows'), ('view', 'A filtered view')], max_length=8),
         ),
     ]

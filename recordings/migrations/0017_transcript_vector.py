@@ -6,32 +6,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0016_deletion_batch_shows_its_choice"),
+        ('recordings', '0016_deletion_batch_shows_its_choice'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="TranscriptVector",
+            name='TranscriptVector',
             fields=[
-                (
-                    "transcript",
-                    models.OneToOneField(
-                        db_column="id",
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        primary_key=True,
-                        related_name="vector",
-                        serialize=False,
-                        to="recordings.transcript",
-                    ),
-                ),
-                ("recording_id", models.CharField(max_length=128)),
-                ("search", django.contrib.postgres.search.SearchVectorField()),
+                ('transcript', models.OneToOneField(db_column='id', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='vector', serialize=False, to='recordings.transcript')),
+                ('recording_id', models.CharField(max_length=128)),
+                ('search', django.contrib.postgres.search.SearchVectorField()),
             ],
             options={
-                "db_table": "recordings_transcript",
-                "managed": False,
+                'db_table': 'recordings_transcript',
+                'managed': False,
             },
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("recordings", "0019_lock"),
+        ('recordings', '0019_lock'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="DataChange",
+            name='DataChange',
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
             ],
         ),
     ]
