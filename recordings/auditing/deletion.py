@@ -209,16 +209,28 @@ def process_batch(batch_id: int, client: VobizClient | None = None) -> bool:
                 lock.refresh(every=timedelta(seconds=10))
                 if not delete_one(batch, outcome_id, client):
                     break
-        batch.finished_at = timezone.now()
-        batch.save(update_fields=["finished_at", "stopped_reason"])
+        # Unless stopped meanwhile (stop_batch), which said why already.
+        unfinished = DeletionBatch.objects.filter(pk=batch.pk, finished_at__isnull=True)
+        unfinished.update(finished_at=timezone.now(), stopped_reason=batch.stopped_reason)
     finally:
         lock.release()
     return True
 
 
+def stop_batch(*, batch_id: int, reason: str) -> bool:
+    """Stop a confirmed batch short: what it has not attempted stays pending, listed as such, for
+    "Try the rest again"; a worker going through it stops before its next recording. False when
+    the batch had finished already."""
+    stopping = DeletionBatch.objects.filter(pk=batch_id, confirmed_at__isnull=False, finished_at__isnull=True)
+    return stopping.update(finished_at=timezone.now(), stopped_reason=reason) > 0
+
+
 def delete_one(batch: DeletionBatch, outcome_id: int, client: VobizClient) -> bool:
-    """Settle one outcome; False when Vobiz stopped answering and the batch should stop."""
+    """Settle one outcome; False when Vobiz stopped answering or the batch was stopped."""
     with transaction.atomic():
+        # Locked as stop_batch's update locks it: once stopped, no further recording is attempted.
+        if not DeletionBatch.objects.select_for_update().filter(pk=batch.pk, finished_at__isnull=True).exists():
+            return False
         outcome = DeletionOutcome.objects.select_for_update().select_related("recording").get(pk=outcome_id)
         recording = Recording.objects.select_for_update().get(pk=outcome.recording_id)  # as a hold locks it
         if outcome.status not in UNSETTLED:

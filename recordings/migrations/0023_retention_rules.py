@@ -175,6 +175,17 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="retentionrule",
+            name="defined_by",
+            field=models.ForeignKey(
+                help_text="Who wrote the current definition (a rename is no definition): never its approver.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.AddField(
+            model_name="retentionrule",
             name="created_by",
             field=models.ForeignKey(
                 null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL

@@ -8,8 +8,10 @@ from functools import reduce
 from operator import or_
 from typing import Any, cast
 
+from django.conf import settings
 from django.db.models import Count, Max, Min, Q, Sum
 from django.http import QueryDict
+from django.utils import timezone
 
 from recordings.browsing.filters import OLDEST_AGE_DAYS, RecordingFilter, older_than_bound
 from recordings.browsing.tables import TableOptionsForm
@@ -83,8 +85,8 @@ def clean_query(query: str) -> str:
 
 
 def age_bound(age_days: int) -> datetime:
-    """Recordings added before this are older than `age_days` (whole days in the dashboard's zone,
-    as the table's "Older than" filter counts them)."""
+    """Recordings added before this are older than `age_days`: whole days in the zone in force
+    (the dashboard's, TIME_ZONE, for runs and dry runs alike)."""
     return start_of_local_day(older_than_bound(min(age_days, OLDEST_AGE_DAYS)))
 
 
@@ -116,12 +118,20 @@ class Keeping:
         return recordings
 
 
+class BrokenKeepRule(Exception):
+    """A keep rule's view is no longer valid (the form changed): nothing is deleted until it is
+    fixed, since the recordings it kept would otherwise go to the delete rules."""
+
+
 def keeping() -> Keeping:
     kept = []
     for rule in RetentionRule.objects.exclude(action=Action.RETIRED, effective__isnull=True):
         for definition in {current(rule), effective(rule)}:
-            if definition is not None and definition.action == Action.KEEP:
-                kept.append(matching(definition).filter(add_time__gte=age_bound(definition.age_days)))
+            if definition is None or definition.action != Action.KEEP:
+                continue
+            if not definition.filterset().is_valid():
+                raise BrokenKeepRule(f"Keep rule #{rule.pk} “{rule.name}” no longer names a valid view: fix it.")
+            kept.append(matching(definition).filter(add_time__gte=age_bound(definition.age_days)))
     return Keeping(kept)
 
 
@@ -147,6 +157,13 @@ class DryRun:
 
 
 def dry_run(definition: Definition, *, limit: int) -> DryRun:
+    """BrokenKeepRule when a keep rule's view is no longer valid. Its days are the dashboard's
+    (TIME_ZONE), as the scheduled run counts them, whoever looks."""
+    with timezone.override(settings.TIME_ZONE):
+        return figures_of(definition, limit=limit)
+
+
+def figures_of(definition: Definition, *, limit: int) -> DryRun:
     keep = keeping()
     oldest_first = deletable(definition, keep=keep).order_by("add_time", "pk")
     figures = oldest_first[:limit].aggregate(

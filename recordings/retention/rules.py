@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from recordings.audit_trail import Action, Actor, record_for
-from recordings.models import RetentionRule, RetentionSwitch
+from recordings.auditing.deletion import stop_batch
+from recordings.models import DeletionBatch, RetentionRule, RetentionSwitch
 from recordings.retention.matching import Definition, InvalidRuleQuery, clean_query, current, effective
 
 RuleAction = RetentionRule.Action
@@ -109,22 +110,28 @@ def locked(rule_id: int, version: int) -> RetentionRule:
 
 
 def apply(rule: RetentionRule, definition: Definition, *, actor: Actor, now: datetime, verb: str) -> RetentionRule:
+    """Write `definition` as the rule's: applied at once, or waiting when it could delete more. A
+    rename alone keeps the rule's state, and who defined it, who therefore cannot approve it."""
     before = current(rule) if rule.pk else None
-    rule.action, rule.filter_query, rule.age_days = definition.action, definition.filter_query, definition.age_days
     rule.version += 1
     rule.changed_by, rule.changed_at = actor.user, now
-    waits = widens(effective(rule), definition)
-    if waits:
-        rule.awaits_since = now
-        rule.approved_by = rule.approved_at = None
-    else:
-        rule.effective, rule.awaits_since = definition.as_json(), None
+    if definition != before:
+        rule.action, rule.filter_query, rule.age_days = definition.action, definition.filter_query, definition.age_days
+        rule.defined_by = actor.user
+        if widens(effective(rule), definition):
+            rule.awaits_since = now
+            rule.approved_by = rule.approved_at = None
+        else:
+            rule.effective, rule.awaits_since = definition.as_json(), None
     rule.save()
-    outcome = f"waits for a second auditor or {settings.RETENTION_GRACE_DAYS} days" if waits else "applies at once"
+    if before is not None:
+        stop_runs(rule, reason=f"the rule was {verb} (version {rule.version}): the rest waits for its next run")
+    waits = f"waits for a second auditor or {settings.RETENTION_GRACE_DAYS} days"
     record_for(
         actor,
         Action.RULE_SET,
-        note=f"Rule #{rule.pk} “{rule.name}” {verb} (version {rule.version}), {outcome}. "
+        note=f"Rule #{rule.pk} “{rule.name}” {verb} (version {rule.version}), "
+        f"{waits if rule.awaits_since else 'applies from its next run'}. "
         f"Before: {describe(before)}. After: {describe(definition)}.",
     )
     return rule
@@ -136,8 +143,8 @@ def approve_rule(*, actor: Actor, rule_id: int, version: int) -> RetentionRule:
     rule = locked(rule_id, version)
     if rule.awaits_since is None:
         raise RuleRefused("Nothing of that rule waits for approval.")
-    if actor.user is not None and rule.changed_by_id == actor.user.pk:
-        raise RuleRefused("A second auditor approves: you made this change yourself.")
+    if actor.user is not None and rule.defined_by_id == actor.user.pk:
+        raise RuleRefused("A second auditor approves: you wrote this definition yourself.")
     before = effective(rule)
     take_effect(rule, now=timezone.now(), approved_by=actor)
     record_for(
@@ -192,5 +199,19 @@ def set_paused(*, actor: Actor, paused: bool) -> RetentionSwitch:
         raise RuleRefused("Retention is paused already." if paused else "Retention is running already.")
     state.paused, state.changed_by, state.changed_at = paused, actor.user, timezone.now()
     state.save()
-    record_for(actor, Action.RETENTION_PAUSE, note="Paused every retention rule." if paused else "Resumed retention.")
+    stopped = 0
+    if paused:
+        for rule in RetentionRule.objects.all():
+            stopped += stop_runs(rule, reason="retention was paused: the rest waits until it is resumed")
+    note = "Paused every retention rule." if paused else "Resumed retention."
+    if stopped:
+        note += f" Stopped {stopped} deletion{'s' if stopped > 1 else ''} in progress."
+    record_for(actor, Action.RETENTION_PAUSE, note=note)
     return state
+
+
+def stop_runs(rule: RetentionRule, *, reason: str) -> int:
+    """Stop the rule's deletions still in progress, before the recordings they have not attempted:
+    a paused, changed or retired rule deletes nothing more by what it was."""
+    unfinished = DeletionBatch.objects.filter(retention_runs__rule=rule, finished_at__isnull=True)
+    return sum(stop_batch(batch_id=pk, reason=reason) for pk in unfinished.values_list("pk", flat=True))

@@ -2,10 +2,11 @@
 
 Each delete rule in effect gets one run a day: it writes deletion batches of what the rule deletes
 today, oldest first, through the same deletion batches an auditor's deletion uses (holds checked
-again under lock, one DELETE per recording, resumed by another worker if one dies). A run is written
-with its batches in one transaction, and one run a rule a day, so a worker killed half way leaves
-either nothing (the next try starts afresh) or whole batches, which `recover` resumes. The whole
-day's runs delete at most RETENTION_MAX_PER_RUN recordings; what is left waits for the next day.
+again under lock, one DELETE per recording; a batch whose worker dies is resumed by `recover`). A
+run is written with its batches in one transaction, and one run a rule a day, so a run stopped half
+way leaves whole batches and rules not yet run; the scheduler queues the day's run three times in
+its hour, and each time the rules not yet run today run. The day's runs delete at most
+RETENTION_MAX_PER_RUN recordings, shared between the rules; what is left waits for the next day.
 """
 
 from collections.abc import Iterator
@@ -20,10 +21,13 @@ from django.utils import timezone
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing.deletion import MAX_PER_BATCH, NothingToDelete, start_scheduled_deletion
+from recordings.locks import DatabaseLock, LockHeld
 from recordings.models import DeletionBatch, DeletionOutcome, Recording, RetentionRule, RetentionRun
 from recordings.retention.matching import deletable, effective, held_and_kept, keeping
 from recordings.retention.rules import apply_unopposed, switch
 
+LOCK_NAME = "retention"
+LOCK_TTL = timedelta(minutes=10)
 # Who the audit log names for what a rule does: the rule itself, approved by auditors beforehand.
 RETENTION = Actor(user=None, ip_address=None, user_agent="retention rules")
 
@@ -43,17 +47,35 @@ def rules_in_effect() -> QuerySet[RetentionRule]:
 
 
 def run_due_rules() -> DayOfRuns:
-    """Run every delete rule in effect that has not run today; RetentionPaused when paused."""
+    """Run every delete rule in effect that has not run today; RetentionPaused when paused or when
+    another worker is running them, BrokenKeepRule when a keep rule's view is no longer valid."""
     if switch().paused:
         raise RetentionPaused("retention rules are paused")
+    lock = DatabaseLock(LOCK_NAME, ttl=LOCK_TTL)
+    try:
+        lock.acquire()
+    except LockHeld:
+        raise RetentionPaused("another worker is running the retention rules") from None
+    try:
+        return run_rules_of_today()
+    finally:
+        lock.release()
+
+
+def run_rules_of_today() -> DayOfRuns:
     now = timezone.now()
     apply_unopposed(now=now)
+    keeping()  # a broken keep rule stops every run before any deletes
     today = timezone.localdate(now)
     day = DayOfRuns()
-    budget = settings.RETENTION_MAX_PER_RUN - chosen_today(today)
-    for rule in rules_in_effect():
+    budget = max(settings.RETENTION_MAX_PER_RUN - chosen_today(today), 0)
+    waiting = [rule for rule in rules_in_effect() if not RetentionRun.objects.filter(rule=rule, day=today).exists()]
+    for position, rule in enumerate(waiting):
+        # An equal share of what is left, so that one rule's backlog cannot starve the others;
+        # what a rule does not need goes on to the next.
+        share = -(-budget // (len(waiting) - position))
         try:
-            run = run_rule(rule, today=today, budget=max(budget, 0))
+            run = run_rule(rule, today=today, budget=share)
         except IntegrityError:  # another worker ran it for today meanwhile
             continue
         if run is not None:

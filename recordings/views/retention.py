@@ -36,6 +36,10 @@ def rule_list(request: SignedInRequest) -> HttpResponse:
     else:
         form = RetentionRuleForm(initial={"filter_query": request.GET.get("view", "")})
         status = 200
+    return render_rules(request, form=form, status=status)
+
+
+def render_rules(request: SignedInRequest, *, form: RetentionRuleForm, status: int) -> HttpResponse:
     context = {"rules": RetentionRule.objects.select_related("changed_by"), "form": form, "switch": rules.switch()}
     return render(request, "recordings/retention_rules.html", {**context, **schedule()}, status=status)
 
@@ -80,6 +84,12 @@ def render_rule(
     definition = matching.current(rule)
     in_effect = matching.effective(rule)
     grace_ends = rules.grace_ends(rule)
+    dry_run = None
+    if definition.action == RetentionRule.Action.DELETE:
+        try:
+            dry_run = matching.dry_run(definition, limit=settings.RETENTION_MAX_PER_RUN)
+        except matching.BrokenKeepRule as exc:
+            error = " ".join(filter(None, [error, f"{exc} No rule deletes anything until then."]))
     return render(
         request,
         "recordings/retention_rule.html",
@@ -88,15 +98,11 @@ def render_rule(
             "form": form,
             "error": error,
             "filter": definition.filterset(),
-            "dry_run": (
-                matching.dry_run(definition, limit=settings.RETENTION_MAX_PER_RUN)
-                if definition.action == RetentionRule.Action.DELETE
-                else None
-            ),
+            "dry_run": dry_run,
             "in_effect": rules.describe(in_effect) if rule.awaits_since else "",
             "grace_ends": grace_ends,
             "grace_over": grace_ends is not None and grace_ends <= timezone.now(),
-            "may_approve": rule.awaits_since is not None and rule.changed_by_id != request.user.pk,
+            "may_approve": rule.awaits_since is not None and rule.defined_by_id != request.user.pk,
             "runs": retention_runs.with_outcomes(rule.runs.all())[:30],
             "table_url": f"{reverse('recordings:list')}?{definition.filter_query}",
             "switch": rules.switch(),
@@ -139,7 +145,8 @@ def act_on_version(request: SignedInRequest, rule_id: int, act: "rules.Versioned
 def pause(request: SignedInRequest) -> HttpResponse:
     paused = request.POST.get("paused")
     if paused not in ("1", "0"):
-        return HttpResponse("Say whether to pause (paused=1) or resume (paused=0).", status=400)
+        messages.error(request, "Say whether to pause or to resume retention.")
+        return render_rules(request, form=RetentionRuleForm(), status=400)
     try:
         rules.set_paused(actor=actor_of(request), paused=paused == "1")
     except rules.RuleRefused as exc:

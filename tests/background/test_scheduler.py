@@ -56,7 +56,7 @@ def test_the_database_queue_is_pruned_daily_of_what_finished_long_ago():
 def test_retention_rules_run_daily_at_the_retention_hour(settings):
     settings.RETENTION_HOUR = 5
     _, daily, first_run = Schedule(sync_every_minutes=7).jobs()["retention"]
-    assert str(daily) == "cron[hour='5', minute='0']" and first_run is None
+    assert str(daily) == "cron[hour='5', minute='0,20,40']" and first_run is None
 
 
 def test_zero_minutes_turns_the_incremental_syncs_off():

@@ -155,3 +155,20 @@ def test_a_rule_keeps_only_the_filters_of_the_view():
     assert clean_query("?recording_type=trunk&sort=-add_time&page=3&per_page=100&from_number=&q=") == (
         "recording_type=trunk"
     )
+
+
+def test_renaming_a_rule_does_not_let_its_author_approve_it(auditor_user, second_auditor):
+    rule = rules.create_rule(actor=actor(auditor_user), name="Old", action=DELETE, filter_query="", age_days=90)
+    rule = rules.change_rule(
+        actor=actor(second_auditor),
+        rule_id=rule.pk,
+        version=rule.version,
+        name="Old calls",
+        action=DELETE,
+        filter_query="",
+        age_days=90,
+    )
+    assert rule.awaits_since is not None and rule.defined_by == auditor_user
+    with pytest.raises(RuleRefused, match="you wrote this definition"):
+        rules.approve_rule(actor=actor(auditor_user), rule_id=rule.pk, version=rule.version)
+    assert rules.approve_rule(actor=actor(second_auditor), rule_id=rule.pk, version=rule.version).effective

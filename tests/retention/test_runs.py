@@ -13,7 +13,7 @@ from recordings.locks import DatabaseLock
 from recordings.management.commands.rundashboard import DEMO_USER, Command
 from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionRun, TaskRun
 from recordings.retention import rules
-from recordings.retention.runs import next_run_at, run_due_rules
+from recordings.retention.runs import LOCK_NAME, RetentionPaused, next_run_at, run_due_rules
 from tests.retention.conftest import actor, age, deletes
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +158,67 @@ def test_the_demo_has_one_rule_and_runs_nothing(django_user_model, synced):
 def test_the_next_run_is_the_next_retention_hour_in_the_dashboards_zone(settings, now, expected):
     settings.RETENTION_HOUR, settings.TIME_ZONE = 2, "UTC"
     assert next_run_at(datetime.fromisoformat(now)) == datetime.fromisoformat(expected)
+
+
+def test_pausing_stops_a_days_deletions_before_the_recordings_not_yet_attempted(
+    old_and_young, synced, auditor_user, second_auditor
+):
+    approved_rule(auditor_user, second_auditor, age_days=90)
+    (batch,) = run_due_rules().batches  # written; its worker has not started
+    rules.set_paused(actor=actor(auditor_user), paused=True)
+    tasks.recover()
+    assert deletes(synced) == []
+    batch.refresh_from_db()
+    assert batch.finished_at is not None and "retention was paused" in batch.stopped_reason
+    assert AuditEvent.objects.filter(note__contains="Stopped 1 deletion in progress").exists()
+
+
+def test_changing_a_rule_stops_what_it_was_deleting(old_and_young, synced, auditor_user, second_auditor):
+    rule = approved_rule(auditor_user, second_auditor, age_days=90)
+    (batch,) = run_due_rules().batches
+    rules.change_rule(
+        actor=actor(auditor_user),
+        rule_id=rule.pk,
+        version=rule.version,
+        name=rule.name,
+        action="delete",
+        filter_query="",
+        age_days=365,
+    )
+    tasks.recover()
+    assert deletes(synced) == []
+    batch.refresh_from_db()
+    assert "the rule was changed" in batch.stopped_reason
+
+
+def test_a_keep_rule_whose_view_broke_stops_every_run(old_and_young, synced, auditor_user, second_auditor):
+    keep = approved_rule(auditor_user, second_auditor, action="keep", query="recording_format=wav", age_days=365)
+    approved_rule(auditor_user, second_auditor, age_days=90)
+    definition = {"action": "keep", "filter_query": "recording_format=flac", "age_days": 365}
+    RetentionRule.objects.filter(pk=keep.pk).update(filter_query="recording_format=flac", effective=definition)
+    run = tasks.queue_retention()
+    assert run.status == TaskRun.Status.FAILED and "no longer names a valid view" in run.error
+    assert deletes(synced) == [] and not RetentionRun.objects.exists()
+
+
+def test_the_days_cap_is_shared_so_one_backlog_cannot_starve_another_rule(
+    old_and_young, auditor_user, second_auditor, settings
+):
+    old, _ = old_and_young
+    settings.RETENTION_MAX_PER_RUN = 10
+    Recording.objects.filter(pk__in=[r.pk for r in old[:15]]).update(recording_format="mp3")
+    Recording.objects.filter(pk__in=[r.pk for r in old[15:]]).update(recording_format="wav")
+    approved_rule(auditor_user, second_auditor, query="recording_format=mp3", age_days=90)
+    approved_rule(auditor_user, second_auditor, query="recording_format=wav", age_days=90)
+    day = run_due_rules()
+    assert [(run.matched, run.chosen) for run in day.runs] == [(15, 5), (5, 5)]
+
+
+def test_one_worker_at_a_time_runs_the_rules(old_and_young, auditor_user, second_auditor):
+    approved_rule(auditor_user, second_auditor, age_days=90)
+    other_worker = DatabaseLock(LOCK_NAME, ttl=timedelta(minutes=10))
+    other_worker.acquire()
+    with pytest.raises(RetentionPaused, match="another worker"):
+        run_due_rules()
+    other_worker.release()
+    assert len(run_due_rules().runs) == 1
