@@ -239,7 +239,10 @@ def international(value: str, region: str) -> str:
 # -- short ids, badges and links ------------------------------------------------------------------
 
 
-def short_id(value: str | None, length: int = 8) -> str:
+SHORT_ID_LENGTH = 8  # the characters of an id a table shows
+
+
+def short_id(value: str | None, length: int = SHORT_ID_LENGTH) -> str:
     return value[:length] if value else ""
 
 
