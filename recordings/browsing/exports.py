@@ -131,8 +131,18 @@ def zoned_time_cells(zone: datetime.tzinfo) -> Cells:
     return cells
 
 
+# A number written "+<country code><digits>" is E.164 already, as phonenumbers writes it, unless
+# the trunk prefix 0 follows the code ("+44 0207…", which it drops): with no 0 in its first four
+# digits it goes as it is. Parsing costs about 20 µs a number, a second for 50,000 distinct ones.
+E164 = re.compile(r"\+[1-9]{4}\d{3,11}", re.ASCII)
+
+
 def phone_cells(values: Sequence[str | None]) -> Sequence[str]:
-    return text_cells([phone_e164(value) for value in values])
+    # Each distinct number of the batch once: a column repeats a few (the account's own numbers).
+    written = {
+        value: value if value is not None and E164.fullmatch(value) else phone_e164(value) for value in set(values)
+    }
+    return text_cells([written[value] for value in values])
 
 
 def converting(

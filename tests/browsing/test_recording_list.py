@@ -367,3 +367,11 @@ def test_number_ranges_end_where_the_digits_do():
     make_recording(from_number="+919999999999")
     make_recording(from_number="+919999999998")
     assert Recording.objects.filter(matching_number("from", "99999")).count() == 1
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+919876543210", "+4402079460000", "+442079460000", "+390612345678", "+78123456789", "+12345", "919876543210"],
+)
+def test_a_number_already_in_e164_is_written_as_parsing_would_write_it(number):
+    assert exports.phone_cells([number, number]) == [phone_e164(number)] * 2
