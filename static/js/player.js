@@ -106,14 +106,16 @@
     if (el) el.textContent = text || "";
   }
 
-  // A short word after an action ("Copied"); a compact player, with no status line, says it on
-  // its Link button.
-  function flash(player, text) {
+  // A short word after an action ("Copied"). A compact player has no status line: the copy's
+  // outcome (`copied`: true or false) also shows on its Link button, as "Copied" or "Not copied".
+  function flash(player, text, copied) {
     var el = player.querySelector("[data-player-feedback]");
     if (!el) return;
-    var label = player.classList.contains("player-compact") ? player.querySelector("[data-player-copy-label]") : null;
+    var label = copied !== undefined && player.classList.contains("player-compact")
+      ? player.querySelector("[data-player-copy-label]")
+      : null;
     el.textContent = text;
-    if (label) label.textContent = text;
+    if (label) label.textContent = copied ? "Copied" : "Not copied";
     if (feedbackTimers) {
       clearTimeout(feedbackTimers.get(el));
       feedbackTimers.set(el, setTimeout(function () {
@@ -289,13 +291,13 @@
         input.select();
         try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
       }
-      flash(player, ok ? "Copied" : "Press Ctrl+C to copy");
+      flash(player, ok ? "Copied" : "Press Ctrl+C to copy", ok);
     }
 
     if (navigator.clipboard && navigator.clipboard.writeText && window.isSecureContext) {
       navigator.clipboard.writeText(url).then(function () {
         if (input) input.hidden = true;
-        flash(player, "Copied");
+        flash(player, "Copied", true);
       }, fallback);
     } else {
       fallback();

@@ -89,19 +89,22 @@ def test_a_rows_link_says_copied_and_a_typed_moment_goes_there(signed_in, suppor
     audio = start(player)
     audio.evaluate("a => a.pause()")
 
-    player.locator("[data-player-copy]").click()
-    expect(player.locator("[data-player-copy]")).to_contain_text("Copied")
-    expect(player.locator("[data-player-feedback]")).to_have_text("Copied")
-
     moment = player.locator("[data-player-goto]")
     for typed, seconds in [("0:42", 42), ("51", 51)]:
         moment.fill(typed)
         moment.press("Enter")
         page.wait_for_function(f"a => Math.abs(a.currentTime - {seconds}) < 0.5", arg=audio.element_handle())
+    expect(player.locator("[data-player-feedback]")).to_have_text("At 0:51")
     moment.fill("soon")
     moment.press("Enter")
     expect(moment).to_have_attribute("aria-invalid", "true")
     assert abs(current_time(audio) - 51) < 0.5  # a moment it cannot read moves nothing
+    expect(player.locator("[data-player-copy-label]")).to_have_text("Link")  # says nothing of moments
+
+    player.locator("[data-player-copy]").click()
+    expect(player.locator("[data-player-copy]")).to_contain_text("Copied")
+    expect(player.locator("[data-player-feedback]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()").endswith("?t=51")
 
 
 def test_a_recording_opened_at_a_moment_shows_it_before_playing(signed_in, support):
