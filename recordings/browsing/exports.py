@@ -133,7 +133,7 @@ def zoned_time_cells(zone: datetime.tzinfo) -> Cells:
 
 # A number written "+<country code><digits>" is E.164 already, as phonenumbers writes it, unless
 # the trunk prefix 0 follows the code ("+44 0207…", which it drops): with no 0 in its first four
-# digits it goes as it is. Parsing costs about 20 µs a number, a second for 50,000 distinct ones.
+# digits it goes as it is. Parsing costs 20–50 µs a number: 1–2.6 s for 50,000 distinct ones.
 E164 = re.compile(r"\+[1-9]{4}\d{3,11}", re.ASCII)
 
 
@@ -178,9 +178,9 @@ def column_cells(
     if name.rsplit("__", 1)[-1] in PHONE_COLUMNS:
         cells = phone_cells
     elif field_type == "DateTimeField":
-        if connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
-            return zoned_time_cells(zone)  # naive UTC datetimes, read as UTC without Django's converter
         cells = zoned_time_cells(zone)
+        if connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
+            return cells  # naive UTC datetimes, read as UTC without Django's converter
     elif field_type in TIME_TYPES:
         cells = time_cells
     elif field_type in NUMBER_TYPES or field_type.endswith(("IntegerField", "AutoField")):
