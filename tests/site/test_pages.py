@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -187,6 +189,15 @@ def test_sync_status_line_and_runs_page(support_client, fake_vobiz, vobiz_client
     assert "failed" in content and "Vobiz answered 401" in content
     runs = support_client.get("/sync/").content.decode()
     assert runs.count('class="badge badge-failed"') == 1 and runs.count("badge-succeeded") == 1
+
+
+def test_a_sync_runs_duration_reads_as_every_duration_does(support_client):
+    started = timezone.now() - timedelta(minutes=5)
+    SyncRun.objects.create(
+        mode="incremental", status="succeeded", started_at=started, finished_at=started + timedelta(seconds=309.4)
+    )
+    runs = support_client.get("/sync/").content.decode()
+    assert ">5:09</td>" in runs and " s</td>" not in runs
 
 
 def test_login_and_logout(client, django_user_model):
