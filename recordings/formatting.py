@@ -220,26 +220,37 @@ def phone(value: str | None) -> str | None:
     address, "anonymous", None) comes back as it is."""
     if not value or not isinstance(value, str):
         return value
-    return international(value, settings.PHONE_REGION)
+    return formatted_number(value, settings.PHONE_REGION, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_e164(value: str | None) -> str | None:
+    """A number as a file (CSV) writes it, E.164: `+919876543210`, whichever way Vobiz wrote it,
+    read as `phone` reads it; what is not a phone number comes back as it is."""
+    if not value or not isinstance(value, str):
+        return value
+    return formatted_number(value, settings.PHONE_REGION, phonenumbers.PhoneNumberFormat.E164)
 
 
 # A page shows the same few numbers many times (a table of one customer's calls), and parsing
 # one costs about 80 µs: 200 distinct numbers (a page of 100 rows) 17 ms, again from here 0.4 ms.
 @lru_cache(maxsize=4096)
-def international(value: str, region: str) -> str:
+def formatted_number(value: str, region: str, style: int) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return value
     if not phonenumbers.is_possible_number(number):
         return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, style)
 
 
 # -- short ids, badges and links ------------------------------------------------------------------
 
 
-def short_id(value: str | None, length: int = 8) -> str:
+SHORT_ID_LENGTH = 8  # the characters of an id a table shows
+
+
+def short_id(value: str | None, length: int = SHORT_ID_LENGTH) -> str:
     return value[:length] if value else ""
 
 

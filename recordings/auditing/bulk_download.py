@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
+from datetime import tzinfo
 
 import requests
 from django.db.models import QuerySet
@@ -105,8 +106,10 @@ def report(missing: list[tuple[str, str]], total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor) -> Iterator[bytes]:
-    """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds."""
+def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor, zone: tzinfo | None = None) -> Iterator[bytes]:
+    """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds; its
+    files are named by their time in `zone` (a response's ZIP streams after its request has ended:
+    the viewer's, given), else the zone active as it is made."""
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"
     archive = ZipStream(compress_type=ZIP_STORED)
@@ -115,7 +118,7 @@ def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor) -> Iterator[byt
     files: list[tuple[str, str, int, str]] = []
     with client_from_settings(INTERACTIVE) as client:  # one connection pool for every file
         for recording in rows:
-            name = download_name(recording)
+            name = download_name(recording, zone)
             upstream = open_upstream(recording, client)
             if isinstance(upstream, str):
                 missing.append((name, upstream))

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from recordings.formatting import amount_in, phone
+from recordings.formatting import amount_in, duration, phone
 
 HANGUP_CAUSES = {
     "NORMAL_CLEARING": "Normal hang-up",
@@ -45,6 +45,12 @@ def seconds(value: str | float | None) -> float | None:
         return None
 
 
+def clock_of(value: str | float | None) -> str | None:
+    """A CDR's count of seconds as every duration on the pages reads: "5:09"; None when missing."""
+    counted = seconds(value)
+    return None if counted is None else duration(round(counted * 1000))
+
+
 def hangup_in_words(cdr: dict[str, Any]) -> str | None:
     cause = str(cdr.get("hangup_cause") or "")
     words = HANGUP_CAUSES.get(cause) or cdr.get("hangup_cause_name") or cause.replace("_", " ").capitalize()
@@ -73,9 +79,9 @@ def call_facts(cdr: dict[str, Any]) -> list[tuple[str, object, str]]:
         ("Started", when(cdr.get("start_time")), "time"),
         ("Answered", when(cdr.get("answer_time")) or "Not answered", "time"),
         ("Ended", when(cdr.get("end_time")), "time"),
-        ("Ringing", seconds(cdr.get("ring_time")), "seconds"),
-        ("Duration", seconds(cdr.get("duration")), "seconds"),
-        ("Billed", seconds(cdr.get("billsec")), "seconds"),
+        ("Ringing", clock_of(cdr.get("ring_time")), "text"),
+        ("Duration", clock_of(cdr.get("duration")), "text"),
+        ("Billed", clock_of(cdr.get("billsec")), "text"),
         ("Hang-up", hangup_in_words(cdr), "text"),
         (
             "Hung up by",

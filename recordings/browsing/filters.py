@@ -22,6 +22,7 @@ from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
 from recordings.browsing.tables import TableOptions, TableOptionsForm
 from recordings.browsing.transcript_search import masked_recordings
+from recordings.formatting import SHORT_ID_LENGTH
 from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
 from recordings.time_zones import start_of_local_day
 
@@ -29,8 +30,20 @@ RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Tr
 RECORDING_FORMATS = [("mp3", "MP3"), ("wav", "WAV")]
 
 
+# The characters of an id the tables show: the least prefix that finds one.
+ID_PREFIX_LENGTH = SHORT_ID_LENGTH
+
 # Dates outside these bounds are typing mistakes, and would overflow the day arithmetic.
 DATE_BOUNDS = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
+
+
+def non_empty(query: QueryDict) -> QueryDict:
+    """`query` without its empty values: an empty filter is no filter, and a link need not name it."""
+    kept = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if any(values):
+            kept.setlist(name, [value for value in values if value])
+    return kept
 
 
 class TableFilterSet(django_filters.FilterSet):
@@ -38,6 +51,10 @@ class TableFilterSet(django_filters.FilterSet):
 
     # Shown first, beside Apply; the other filters fold behind "More filters" (none: a plain grid).
     searched_first: tuple[str, ...] = ()
+    # The first and last day filters that the quick ranges (Today, Last 7 days) set, if any, and
+    # the filters a quick range replaces.
+    day_range: tuple[str, str] | None = None
+    replaced_by_day_range: tuple[str, ...] = ()
 
     def __init__(self, data: QueryDict | None = None, *args: object, **kwargs: object) -> None:
         super().__init__(data, *args, **kwargs)
@@ -85,6 +102,8 @@ class WholeDaysFilter(django_filters.NumberFilter):
 
 class RecordingFilter(TableFilterSet):
     searched_first = ("q", "transcript")  # what support staff ask most: a number or id, words said
+    day_range = ("added_after", "added_before")
+    replaced_by_day_range = ("older_than",)
 
     q = django_filters.CharFilter(
         label="Search",
@@ -245,6 +264,7 @@ class AuditEventFilter(TableFilterSet):
     """Every action is shown unless one is chosen; "Played or downloaded" answers "who listened"."""
 
     LISTENING = "listening"
+    day_range = ("after", "before")
 
     user = django_filters.CharFilter(
         label="User",
@@ -258,7 +278,11 @@ class AuditEventFilter(TableFilterSet):
         empty_label="Any action",
         method="filter_action",
     )
-    recording = django_filters.CharFilter(label="Recording id", field_name="recording__recording_id")
+    recording = django_filters.CharFilter(
+        label="Recording id",
+        method="filter_recording",
+        help_text=f"The whole id, or its first {ID_PREFIX_LENGTH} characters or more, as the tables show it.",
+    )
     call_uuid = django_filters.CharFilter(label="Call id", field_name="call_uuid")
     after = django_filters.DateFilter(
         label="From", method="filter_after", validators=DATE_BOUNDS, widget=forms.DateInput(attrs={"type": "date"})
@@ -275,6 +299,13 @@ class AuditEventFilter(TableFilterSet):
         if value == self.LISTENING:
             return queryset.filter(action__in=AuditEvent.LISTENING)
         return queryset.filter(action=value)
+
+    def filter_recording(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
+        # A prefix as long as the tables' short ids finds its recording (PostgreSQL's pattern index
+        # on the unique id serves it); a shorter text must be a whole id.
+        if len(value) >= ID_PREFIX_LENGTH:
+            return queryset.filter(recording__recording_id__startswith=value)
+        return queryset.filter(recording__recording_id=value)
 
     def filter_after(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         return queryset.filter(at__gte=start_of_local_day(value))

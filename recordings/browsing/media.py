@@ -18,10 +18,12 @@ import ipaddress
 import socket
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from datetime import tzinfo
 from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
@@ -181,11 +183,12 @@ def content_type(recording: Recording, upstream_type: str | None) -> str:
     return CONTENT_TYPES.get(recording.recording_format.lower(), "application/octet-stream")
 
 
-def download_name(recording: Recording) -> str:
-    """e.g. 2026-05-07_0945_919876543210_to_918012345678_aabbccdd.mp3"""
+def download_name(recording: Recording, zone: tzinfo | None = None) -> str:
+    """e.g. 2026-05-07_0945+0530_919876543210_to_918012345678_aabbccdd.mp3: the time in `zone`,
+    else the active one (the viewer's)."""
     parts = []
     if recording.add_time:
-        parts.append(recording.add_time.strftime("%Y-%m-%d_%H%M"))
+        parts.append(timezone.localtime(recording.add_time, zone).strftime("%Y-%m-%d_%H%M%z"))
     for number in (recording.from_number, recording.to_number):
         digits = "".join(c for c in number if c.isdigit())
         if digits:

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django_tables2.rows import BoundRow, BoundRows
 
 from recordings.browsing.counting import Summary
-from recordings.formatting import action_badge, badge, id_link, local_time
+from recordings.formatting import action_badge, badge, duration, id_link, local_time
 from recordings.models import AuditEvent, Recording, SyncRun
 
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -217,7 +217,7 @@ class SyncRunTable(tables.Table):
     def render_duration(self, record: SyncRun) -> str:
         if record.duration is None:
             return "running" if record.status == "running" else "–"
-        return f"{record.duration.total_seconds():.1f} s"
+        return duration(round(record.duration.total_seconds() * 1000))
 
 
 class AuditEventTable(tables.Table):

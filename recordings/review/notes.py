@@ -35,6 +35,11 @@ def notes_by_recording(recording_ids: Iterable[int]) -> dict[int, list[MomentNot
     return dict(notes)
 
 
+def notes_in_words(notes: Iterable[MomentNote]) -> str:
+    """A recording's notes as one text, a line each: "1:23 Refund promised (ada)"."""
+    return "\n".join(f"{moment(note.at_ms)} {note.text} ({note.username})" for note in notes)
+
+
 def search_notes(text: str = "") -> QuerySet[MomentNote]:
     """Every note, newest first; with `text`, those containing it (any case)."""
     notes = MomentNote.objects.select_related("recording").defer("recording__raw").order_by("-created_at", "-id")

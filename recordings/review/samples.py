@@ -16,6 +16,7 @@ from recordings.audit_trail import Actor, record_for
 from recordings.browsing.search import number_digits_query
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample, ReviewState
 from recordings.review.marks import set_review
+from recordings.review.notes import notes_by_recording, notes_in_words
 
 if TYPE_CHECKING:  # django-stubs' helper is for type checking only, not installed to run
     from django_stubs_ext import WithAnnotations
@@ -75,6 +76,32 @@ def candidates(recordings: QuerySet[Recording]) -> list[Candidate]:
             f"More than {MAX_POPULATION:,} recordings match: choose a shorter period or one type of recording."
         )
     return found
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """How many recordings a rule would draw, before it draws: the same for any seed."""
+
+    population: int  # the recordings the criteria select
+    share: int  # the percentage of them
+    drawn: int  # with each caller's minimum: at least `share`
+    per_caller: int
+
+    @property
+    def in_words(self) -> str:
+        text = f"This rule draws {self.drawn:,} of {self.population:,} recordings"
+        if self.drawn > self.share:
+            added = self.drawn - self.share
+            return f"{text}: the share is {self.share:,}, and at least {self.per_caller} per caller adds {added:,}."
+        return f"{text}."
+
+
+def sample_size(*, recordings: QuerySet[Recording], percent: Decimal, per_caller: int) -> SampleSize:
+    """What create_sample() would draw of `recordings`, without drawing."""
+    population = candidates(recordings)
+    chosen = draw(population, percent=percent, per_caller=per_caller, seed=0)
+    share = math.ceil(len(population) * percent / 100)
+    return SampleSize(population=len(population), share=share, drawn=len(chosen), per_caller=per_caller)
 
 
 @transaction.atomic
@@ -142,6 +169,14 @@ def export_sample(*, actor: Actor, sample: "WithAnnotations[ReviewSample, Progre
     and how far its review stood. `sample` comes from samples_with_progress()."""
     record_for(actor, AuditEvent.Action.EXPORT, note=f"{sample.name}: {sample.reviewed} of {sample.total} reviewed")
     return sample.items.annotate(reviewer=F("reviewed_by__username")).order_by("position")
+
+
+def export_rows(items: QuerySet[ReviewItem], columns: list[str]) -> list[tuple[object, ...]]:
+    """The items' `columns`, then each recording's notes at moments in words (a sample holds at
+    most MAX_SAMPLE items: all at once, in two queries)."""
+    rows = list(items.values_list(*columns, "recording_id"))
+    notes = notes_by_recording(row[-1] for row in rows)
+    return [(*row[:-1], notes_in_words(notes.get(row[-1], []))) for row in rows]
 
 
 def samples_with_progress() -> "QuerySet[WithAnnotations[ReviewSample, Progress]]":

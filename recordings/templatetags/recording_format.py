@@ -7,6 +7,7 @@ from recordings import formatting
 
 register = template.Library()
 
+register.filter("clock", formatting.clock)
 register.filter("duration", formatting.duration)
 register.filter("hours_minutes", formatting.hours_minutes)
 register.filter("short_id", formatting.short_id)

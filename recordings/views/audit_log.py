@@ -13,12 +13,14 @@ from recordings.models import AuditEvent
 from recordings.roles import auditor_required
 from recordings.views.common import SignedInRequest
 from recordings.views.csv_export import export_csv
-from recordings.views.filtered_view import EXPORT, filtered_view
+from recordings.views.filtered_view import EXPORT, filtered_view, without_empty_filters
 
 
 @auditor_required
 @require_GET
 def audit_log(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
+    if tidied := without_empty_filters(request):
+        return tidied
     # The table shows only the recording's id: skip its raw JSON, the one large column.
     events = AuditEvent.objects.select_related("recording").defer("recording__raw")
     view = filtered_view(request.GET, lambda data: AuditEventFilter(data, queryset=events))

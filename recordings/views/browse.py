@@ -38,7 +38,7 @@ from recordings.roles import is_auditor, listener_required
 from recordings.sync.status import lock_holder, runs, unread_count
 from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
-from recordings.views.filtered_view import EXPORT, recordings_view
+from recordings.views.filtered_view import EXPORT, recordings_view, without_empty_filters
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError
 
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 @listener_required
 @require_GET
 def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
+    if tidied := without_empty_filters(request):
+        return tidied
     auditor = is_auditor(request.user)
     view = recordings_view(request.GET, auditor=auditor)
     filterset = view.filterset

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from recordings import concurrency
 from recordings.auditing import bulk_download
+from recordings.browsing import exports
 from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.media import StreamBody
 from recordings.roles import auditor_required
@@ -51,10 +52,13 @@ def download_zip(request: SignedInRequest) -> HttpResponse | StreamingHttpRespon
             f"You have {exc.limit} audio streams or ZIP downloads open already; wait for one to finish.",
         )
     response = StreamingHttpResponse(
-        StreamBody(bulk_download.zip_chunks(recordings, actor=actor_of(request)), slot.release),
+        StreamBody(
+            bulk_download.zip_chunks(recordings, actor=actor_of(request), zone=timezone.get_current_timezone()),
+            slot.release,
+        ),
         content_type="application/zip",
     )
-    name = f"recordings_{timezone.localdate():%Y-%m-%d}_{count}.zip"
+    name = f"recordings_{exports.file_stamp()}_{count}.zip"
     # As an attachment the header is always given: None is only for inline without a name.
     response["Content-Disposition"] = cast(str, content_disposition_header(True, name))
     response["Cache-Control"] = "no-store"

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 
 from recordings.browsing import listing
-from recordings.browsing.filters import RecordingFilter, TableFilterSet
+from recordings.browsing.filters import RecordingFilter, TableFilterSet, non_empty
 
 EXPORT = "_export"  # asks for the view as CSV: how it is sent, not which rows it shows
 
@@ -30,9 +30,18 @@ class FilteredView(Generic[Filter]):
 def filtered_view(query: QueryDict | str, make_filter: Callable[[QueryDict], Filter]) -> FilteredView[Filter]:
     """The view `query` names, with the filter `make_filter` makes of it."""
     data = QueryDict(query) if isinstance(query, str) else query
-    linked = data.copy()
+    linked = non_empty(data)
     linked.pop(EXPORT, None)
     return FilteredView(make_filter(data), linked.urlencode())
+
+
+def without_empty_filters(request: HttpRequest) -> HttpResponseRedirect | None:
+    """The same page without the query's empty values, if it has any (a form submitted without
+    its script sends every field): the view it shows, and every link on it, names only what is set."""
+    if all(value for values in request.GET.lists() for value in values[1]):
+        return None
+    query = non_empty(request.GET).urlencode()
+    return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
 
 
 def recordings_list_url(view: FilteredView[RecordingFilter]) -> str:

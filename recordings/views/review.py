@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
 from recordings.browsing import listing
-from recordings.browsing.exports import csv_response
+from recordings.browsing.exports import csv_rows_response
 from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.tables import TableOptionsForm
 from recordings.forms import ReviewItemForm, ReviewSampleForm
@@ -19,6 +19,7 @@ from recordings.roles import auditor_required
 from recordings.views.common import SignedInRequest, actor_of, form_errors
 
 ITEMS_PER_PAGE = 100  # one of the tables' page sizes
+PREVIEW = "count_first"  # the sample form's button that counts rather than draws
 EXPORT_COLUMNS = [
     "position",
     "recording__recording_id",
@@ -46,6 +47,13 @@ def samples(request: SignedInRequest) -> HttpResponse:
             review_samples.criteria_query(criteria), queryset=listing.recordings(), auditor=True
         )
         try:
+            if PREVIEW in request.POST:  # "Count first": how many the rule draws, nothing drawn
+                size = review_samples.sample_size(
+                    recordings=filterset.qs,
+                    percent=form.cleaned_data["percent"],
+                    per_caller=form.cleaned_data["per_caller"],
+                )
+                return render_samples(request, form, size)
             sample = review_samples.create_sample(
                 actor=actor_of(request),
                 name=form.cleaned_data["name"],
@@ -59,8 +67,13 @@ def samples(request: SignedInRequest) -> HttpResponse:
             form.add_error(None, str(refusal))
         else:
             return redirect("recordings:review_sample", sample_id=sample.pk)
-    status = 400 if form.is_bound else 200
-    context = {"form": form, "samples": review_samples.samples_with_progress()[:100]}
+    return render_samples(request, form, None, status=400 if form.is_bound else 200)
+
+
+def render_samples(
+    request: HttpRequest, form: ReviewSampleForm, size: review_samples.SampleSize | None, status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "size": size, "samples": review_samples.samples_with_progress()[:100]}
     return render(request, "recordings/review_samples.html", context, status=status)
 
 
@@ -69,7 +82,10 @@ def samples(request: SignedInRequest) -> HttpResponse:
 def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
     found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
     table = ReviewItemTable(
-        found.items.select_related("recording", "reviewed_by").defer("recording__raw").order_by("position")
+        found.items.select_related("recording", "reviewed_by")
+        .defer("recording__raw")
+        .prefetch_related("recording__moment_notes")
+        .order_by("position")
     )
     options = TableOptionsForm(request.GET).table_options(per_page=ITEMS_PER_PAGE)
     RequestConfig(request, paginate=options.paginate()).configure(table)
@@ -139,4 +155,5 @@ def item(request: SignedInRequest, sample_id: int, position: int) -> HttpRespons
 def export(request: SignedInRequest, sample_id: int) -> StreamingHttpResponse:
     found = get_object_or_404(review_samples.samples_with_progress(), pk=sample_id)
     items = review_samples.export_sample(actor=actor_of(request), sample=found)
-    return csv_response(items, EXPORT_COLUMNS, f"review-sample-{found.pk}")
+    rows = review_samples.export_rows(items, EXPORT_COLUMNS)
+    return csv_rows_response([*EXPORT_COLUMNS, "moment_notes"], rows, f"review-sample-{found.pk}")

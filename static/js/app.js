@@ -6,6 +6,7 @@
  *   [data-select-all="name"]  a checkbox that ticks or unticks every checkbox of that name in its form
  *   [data-count-url]     a summary that shows only "more than N": replaced by the exact count
  *                        from that URL, and so is every [data-view-count] on the page
+ *   a GET form           leaves its empty fields out of the URL it opens (an empty filter is none)
  *
  * And for the other scripts (loaded after this one): dashboard.isTyping(target), true while a key
  * goes to a text field, a select or editable text, where the pages' single-key shortcuts keep out.
@@ -60,6 +61,15 @@
         if (counting) counting.textContent = "· the exact count is not available";
       });
   }
+
+  document.addEventListener("formdata", function (event) {
+    if (event.target.method !== "get") return;
+    var data = event.formData;
+    var kept = [];
+    data.forEach(function (value, name) { if (value !== "") kept.push([name, value]); });
+    Array.from(new Set(data.keys())).forEach(function (name) { data.delete(name); });
+    kept.forEach(function (entry) { data.append(entry[0], entry[1]); });
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -16,13 +16,14 @@
  *   [data-player-speed]         cycles 1× → 1.25× → 1.5× → 1.75× → 2× (remembered in localStorage)
  *   [data-player-channel]       <select> both | caller (left channel) | callee (right channel)
  *   [data-player-copy]          copies "<the recording's page>?t=<current second>" (the wrapper's
- *                               data-link, or this page without it)
+ *                               data-link, or this page without it), and says "Copied"
+ *   [data-player-goto]          a moment typed as "83", "1:23" or "1:02:03": Enter goes there
  *   [data-player-retry]         reloads after an error
  *
  * A "player:seek" event (detail.seconds) dispatched on a player plays it from that second.
  *
- * Keyboard (focus not in a form field): k / space play-pause the last used player,
- * j / l go back / forward 10 seconds.
+ * Keyboard (focus not in a form field): k / space play-pause the player of the focused table row,
+ * else the last used one; j / l go back / forward 10 seconds.
  */
 (function () {
   "use strict";
@@ -53,9 +54,8 @@
     var slot = player.querySelector("[data-player-slot]");
     if (!template || !slot) return null;
     var parts = template.content.cloneNode(true);
-    if (player.classList.contains("player-compact")) {
-      Array.prototype.forEach.call(parts.querySelectorAll("[data-player-full]"), function (el) { el.remove(); });
-    }
+    var other = player.classList.contains("player-compact") ? "[data-player-full]" : "[data-player-compact]";
+    Array.prototype.forEach.call(parts.querySelectorAll(other), function (el) { el.remove(); });
     var src = player.getAttribute("data-audio");
     audio = parts.querySelector("audio");
     var button = slot.querySelector("[data-player-play]");
@@ -106,13 +106,22 @@
     if (el) el.textContent = text || "";
   }
 
-  function flash(player, text) {
+  // A short word after an action ("Copied"). A compact player has no status line: the copy's
+  // outcome (`copied`: true or false) also shows on its Link button, as "Copied" or "Not copied".
+  function flash(player, text, copied) {
     var el = player.querySelector("[data-player-feedback]");
     if (!el) return;
+    var label = copied !== undefined && player.classList.contains("player-compact")
+      ? player.querySelector("[data-player-copy-label]")
+      : null;
     el.textContent = text;
+    if (label) label.textContent = copied ? "Copied" : "Not copied";
     if (feedbackTimers) {
       clearTimeout(feedbackTimers.get(el));
-      feedbackTimers.set(el, setTimeout(function () { el.textContent = ""; }, 2500));
+      feedbackTimers.set(el, setTimeout(function () {
+        el.textContent = "";
+        if (label) label.textContent = "Link";
+      }, 2500));
     }
   }
 
@@ -233,6 +242,31 @@
     if (audioCtx.state === "suspended") audioCtx.resume();
   }
 
+  /* ---------- a typed moment ---------- */
+
+  // As recordings.formatting.moment_ms reads one: "83", "83.5", "1:23" or "1:02:03".
+  var MOMENT = /^(?:(?:(\d{1,3}):)?(\d{1,4}):)?(\d{1,6})(?:\.\d*)?$/;
+
+  function momentSeconds(text) {
+    var match = MOMENT.exec(text.trim());
+    if (!match) return null;
+    return (parseInt(match[1] || "0", 10) * 3600) + (parseInt(match[2] || "0", 10) * 60) + parseInt(match[3], 10);
+  }
+
+  function goTo(player, input) {
+    var seconds = momentSeconds(input.value);
+    var audio = audioOf(player);
+    if (seconds === null || !audio) {
+      input.setAttribute("aria-invalid", "true");
+      flash(player, "Type a moment as 83, 1:23 or 1:02:03");
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+    if (isFinite(audio.duration)) seconds = Math.min(seconds, audio.duration);
+    audio.currentTime = seconds;
+    flash(player, "At " + formatTime(seconds));
+  }
+
   /* ---------- copy link ---------- */
 
   function linkAt(player, seconds) {
@@ -257,13 +291,13 @@
         input.select();
         try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
       }
-      flash(player, ok ? "Copied" : "Press Ctrl+C to copy");
+      flash(player, ok ? "Copied" : "Press Ctrl+C to copy", ok);
     }
 
     if (navigator.clipboard && navigator.clipboard.writeText && window.isSecureContext) {
       navigator.clipboard.writeText(url).then(function () {
         if (input) input.hidden = true;
-        flash(player, "Copied");
+        flash(player, "Copied", true);
       }, fallback);
     } else {
       fallback();
@@ -387,11 +421,19 @@
   });
 
   document.addEventListener("keydown", function (event) {
+    var goto = event.target.closest && event.target.closest("[data-player-goto]");
+    if (goto && event.key === "Enter" && !event.defaultPrevented) {
+      event.preventDefault();
+      goTo(playerOf(goto), goto);
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (dashboard.isTyping(event.target)) return;
     var tag = event.target.tagName;
     var key = event.key;
-    var player = lastPlayer && document.contains(lastPlayer) ? lastPlayer : null;
+    // A table row in focus (or a control in it) is the one acted on, not the player last used.
+    var row = event.target.closest && event.target.closest("tr");
+    var player = (row && row.querySelector("[data-player]")) || (lastPlayer && document.contains(lastPlayer) ? lastPlayer : null);
 
     if (key === " " || key === "Spacebar") {
       // Space keeps its usual meaning on controls, links and before any player was used.

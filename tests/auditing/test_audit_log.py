@@ -6,6 +6,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from recordings.models import AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
@@ -249,3 +250,34 @@ def test_a_browser_name_is_shown_escaped_and_shortened_with_the_whole_name_on_ho
     assert "<script>alert" not in content
     assert 'title="&lt;script&gt;alert(&quot;ua&quot;)&lt;/script&gt; Mozilla/5.0' in content
     assert "&gt; Mozilla/5.…</span>" in content  # 40 characters, the ellipsis one of them
+
+
+def test_a_recording_is_found_by_the_first_eight_characters_of_its_id_or_more(auditor_client):
+    first = make_recording(recording_id="0ec960f3-c0ab-4d66-9d64-2c2f3ce045f9")
+    other = make_recording(recording_id="0ec960f4-aaaa-4d66-9d64-2c2f3ce045f9")
+    played, downloaded = make_event(Action.PLAY, first), make_event(Action.DOWNLOAD, other)
+    get = lambda value: set(rows(auditor_client.get("/audit/", {"recording": value})))  # noqa: E731
+    assert get("0ec960f3") == {played.pk}  # as the tables show it
+    assert get("0ec960f") == set()  # shorter than a table's id: a whole id only
+    assert get("0ec960f4-aaaa") == {downloaded.pk}
+    assert get(first.recording_id) == {played.pk}
+    content = auditor_client.get("/audit/").content.decode()
+    assert "The whole id, or its first 8 characters or more" in content
+
+
+def test_quick_dates_set_the_log_to_today_or_the_last_seven_days(auditor_client):
+    today = timezone.localdate()
+    week_ago = today - timedelta(days=6)
+    content = auditor_client.get("/audit/", {"user": "ada", "page": "2"}).content.decode()
+    assert (
+        f'href="?user=ada&amp;after={week_ago.isoformat()}&amp;before={today.isoformat()}">Last 7 days</a>' in content
+    )
+    assert f'href="?user=ada&amp;after={today.isoformat()}&amp;before={today.isoformat()}">Today</a>' in content
+    chosen = auditor_client.get("/audit/", {"after": week_ago.isoformat(), "before": today.isoformat()})
+    assert 'aria-current="true">Last 7 days</a>' in chosen.content.decode()
+
+    recent = make_event(at=timezone.now())
+    make_event(at=timezone.now() - timedelta(days=8))
+    assert rows(auditor_client.get("/audit/", {"after": week_ago.isoformat(), "before": today.isoformat()})) == [
+        recent.pk
+    ]

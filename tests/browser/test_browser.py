@@ -77,7 +77,7 @@ def test_only_pressing_play_fetches_audio_and_logs_a_play(page, fake_vobiz):
     page.wait_for_load_state("networkidle")
     player = page.locator("main [data-player]").first
     expect(player).to_contain_text("Starts at 0:30")
-    assert "0:00 / " + format_duration(moment.recording_duration_ms) in player.inner_text()
+    assert "0:30 / " + format_duration(moment.recording_duration_ms) in player.inner_text()  # where it starts
     assert audio_requests == [] and not played().exists()
 
     player.locator("[data-player-play]").click()

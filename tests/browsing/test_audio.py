@@ -1,9 +1,12 @@
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
+from recordings.browsing.media import download_name
 from recordings.models import Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
@@ -89,6 +92,16 @@ def test_download_is_named_after_the_call(synced, support_client):
     assert recording.add_time.strftime("%Y-%m-%d") in disposition
     assert digits in disposition and recording.recording_id[:8] in disposition
     assert disposition.endswith('.mp3"')
+
+
+def test_a_download_is_named_by_its_time_in_the_viewers_zone_with_the_offset(synced, support_client):
+    recording = Recording.objects.filter(recording_format="mp3").first()
+    Recording.objects.filter(pk=recording.pk).update(add_time=datetime(2026, 3, 1, 20, 0, tzinfo=UTC))
+    support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    response = support_client.get(f"/recordings/{recording.recording_id}/audio", {"download": "1"})
+    assert 'filename="2026-03-02_0130+0530_' in response["Content-Disposition"]
+    recording.refresh_from_db()
+    assert download_name(recording, ZoneInfo("America/New_York")).startswith("2026-03-01_1500-0500_")
 
 
 def point_at(url):

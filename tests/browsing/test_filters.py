@@ -111,3 +111,18 @@ def test_a_repeated_parameter_keeps_its_order_in_the_kept_form(support_client):
     first, _ = form_drawn(support_client, {"q": ["11111", "22222"]})
     second, drawn = form_drawn(support_client, {"q": ["22222", "11111"]})
     assert drawn and 'value="22222"' in first and 'value="11111"' in second
+
+
+@pytest.mark.parametrize("path", ["/", "/audit/"])
+def test_empty_filters_are_left_out_of_the_url(auditor_client, path):
+    response = auditor_client.get(f"{path}?q=64144&transcript=&call_uuid=&user=&sort=&page=2")
+    assert response.status_code == 302
+    assert response["Location"] == f"{path}?q=64144&page=2"
+    assert auditor_client.get(f"{path}?transcript=&user=")["Location"] == path
+
+
+def test_links_of_a_view_name_only_the_filters_set(auditor_client):
+    make_recording()
+    content = auditor_client.get("/", {"q": "rec", "recording_type": "call"}).content.decode()
+    assert 'href="?q=rec&amp;recording_type=call&amp;_export=csv"' in content
+    assert "=&amp;" not in content and '=&"' not in content

@@ -1,6 +1,7 @@
 import csv
 import io
 import re
+from datetime import datetime
 
 import pytest
 from django.db import connection
@@ -12,6 +13,7 @@ from django.utils.html import escape
 from recordings.browsing import exports
 from recordings.browsing.exports import RECORDING_COLUMNS, csv_response
 from recordings.browsing.search import matching_number
+from recordings.formatting import phone_e164
 from recordings.models import Recording, SyncRun
 from tests.factories import make_recording, make_recordings
 
@@ -274,25 +276,53 @@ def guarded(value):
 
 
 def csv_writer_export(queryset, columns):
-    """The export as first written: csv.writer over values_list(), each value formatted and guarded."""
+    """The export as first written: csv.writer over values_list(), each value formatted and guarded:
+    times in the active zone, numbers in E.164."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([column.rsplit("__", 1)[-1] for column in columns])
     for values in queryset.values_list(*columns):
-        writer.writerow([guarded(v.isoformat() if hasattr(v, "isoformat") else v) for v in values])
+        writer.writerow(
+            [
+                guarded(
+                    timezone.localtime(v).isoformat()
+                    if isinstance(v, datetime)
+                    else phone_e164(v)
+                    if column.endswith("_number")
+                    else v
+                )
+                for column, v in zip(columns, values)
+            ]
+        )
     return out.getvalue()
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
 @pytest.mark.parametrize("columns", [RECORDING_COLUMNS, ["conference_name"], ["add_time", "from_number"]])
-def test_csv_export_writes_what_csv_writer_would(columns, monkeypatch):
+def test_csv_export_writes_what_csv_writer_would(columns, monkeypatch, zone):
     monkeypatch.setattr(exports, "BATCH_SIZE", 4)  # some batches with a formula or a quote, some without
     recordings = make_recordings(len(TRICKY_TEXT))
     for recording, text in zip(recordings, TRICKY_TEXT):
         Recording.objects.filter(pk=recording.pk).update(conference_name=text, from_number=text[::-1])
     Recording.objects.filter(pk=recordings[-1].pk).update(add_time=None, rounded_recording_duration=None)
+    Recording.objects.filter(pk=recordings[0].pk).update(from_number="919795564144")
     queryset = Recording.objects.order_by("-add_time", "-id")
-    streamed = b"".join(csv_response(queryset, columns).streaming_content).decode()
-    assert streamed == csv_writer_export(queryset, columns)
+    with timezone.override(zone):
+        response = csv_response(queryset, columns)
+    streamed = b"".join(response.streaming_content).decode()  # after the view: in the zone it had
+    with timezone.override(zone):
+        assert streamed == csv_writer_export(queryset, columns)
+
+
+def test_csv_export_writes_times_in_the_viewers_zone_and_numbers_in_e164(support_client):
+    recording = make_recording(add_time="2026-03-01T20:00:00Z", from_number="919795564144")
+    support_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    response = support_client.get("/", {"_export": "csv"})
+    assert re.search(r'filename="recordings_2\d{3}-\d\d-\d\d_\d{4}\+0530\.csv"', response["Content-Disposition"])
+    [row] = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert row["recording_id"] == recording.recording_id
+    assert row["add_time"] == "2026-03-02T01:30:00+05:30"
+    assert (row["from_number"], row["to_number"]) == ("+919795564144", "+918012300000")
 
 
 def test_times_show_in_the_configured_zone_with_the_zone_named(support_client, settings):
@@ -338,3 +368,11 @@ def test_number_ranges_end_where_the_digits_do():
     make_recording(from_number="+919999999999")
     make_recording(from_number="+919999999998")
     assert Recording.objects.filter(matching_number("from", "99999")).count() == 1
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+919876543210", "+4402079460000", "+442079460000", "+390612345678", "+78123456789", "+12345", "919876543210"],
+)
+def test_a_number_already_in_e164_is_written_as_parsing_would_write_it(number):
+    assert exports.phone_cells([number, number]) == [phone_e164(number)] * 2

@@ -3,6 +3,7 @@
 import csv
 import io
 import random
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,9 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
-from recordings.formatting import phone
+from recordings.audit_trail import Actor
+from recordings.formatting import phone, phone_e164
 from recordings.models import AuditEvent, Recording, ReviewItem, ReviewSample
 from recordings.review import samples
+from recordings.review.notes import add_note
 from recordings.review.samples import Candidate, draw
 from tests.factories import make_recording
 
@@ -182,15 +185,16 @@ def test_results_export_as_csv_with_formulas_defused_and_the_export_logged(audit
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="review-sample-{sample.pk}_' in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0][:3] == ["position", "recording_id", "call_uuid"] and rows[0][-3:] == [
+    assert rows[0][:3] == ["position", "recording_id", "call_uuid"] and rows[0][-4:] == [
         "note",
         "reviewer",
         "reviewed_at",
+        "moment_notes",
     ]
     assert [row[0] for row in rows[1:]] == ["1", "2", "3"]
     flagged = rows[2]
     assert flagged[8:11] == ["flagged", '\'=HYPERLINK("http://x")', "ada"]
-    assert flagged[4] == ReviewItem.objects.get(sample=sample, position=2).recording.from_number  # raw, not formatted
+    assert flagged[4] == phone_e164(ReviewItem.objects.get(sample=sample, position=2).recording.from_number)
     event = AuditEvent.objects.get(action="export")
     assert event.note == f"{sample.name}: 1 of 3 reviewed"
 
@@ -228,3 +232,55 @@ def test_a_samples_days_and_times_are_shown_as_every_page_shows_them_in_the_view
     item_page = auditor_client.get(f"/review/{sample.pk}/1/").content.decode()
     assert f">{local.day} Nov 2026 {local:%H:%M} IST</time>" in item_page
     assert f"{local:%A} {local.day} {local:%B}" not in item_page  # not a format of its own
+
+
+def test_the_form_says_how_many_the_rule_draws_before_drawing(auditor_client):
+    make_week()  # 60 calls of 4 callers
+    response = draw_sample(auditor_client, count_first="1")
+    assert response.status_code == 200 and not ReviewSample.objects.exists()
+    content = response.content.decode()
+    # 5 % of 60 is 3; 2 for each of the 4 callers makes 8.
+    assert "This rule draws 8 of 60 recordings: the share is 3, and at least 2 per caller adds 5." in content
+    alone = draw_sample(auditor_client, count_first="1", per_caller="0").content.decode()
+    assert "This rule draws 3 of 60 recordings." in alone
+    refused = draw_sample(auditor_client, count_first="1", percent="101")
+    assert refused.status_code == 400 and not ReviewSample.objects.exists()
+
+    draw_sample(auditor_client, seed="7")  # drawing draws what the count said
+    assert ReviewSample.objects.get().items.count() == 8
+
+
+def test_notes_at_moments_show_in_the_note_column_and_the_csv(auditor_client, auditor_user, sample):
+    recording = sample.items.get(position=2).recording
+    actor = Actor(user=auditor_user, ip_address=None, user_agent="")
+    add_note(actor=actor, recording=recording, at_ms=83_000, text="Refund promised")
+    add_note(actor=actor, recording=recording, at_ms=5_500, text="=cmd greeting")
+    auditor_client.post(f"/review/{sample.pk}/2/", {"outcome": "flagged", "note": "Wrong refund"})
+
+    page = auditor_client.get(f"/review/{sample.pk}/").content.decode()
+    url = f"/recordings/{recording.recording_id}/"
+    first = f'<li><a class="mono" href="{url}?t=5#notes">0:05</a> =cmd greeting</li>'
+    assert f'Wrong refund<ul class="moment-notes" aria-label="Notes at moments">{first}' in page
+    assert f'<a class="mono" href="{url}?t=83#notes">1:23</a> Refund promised</li></ul>' in page
+
+    response = auditor_client.get(f"/review/{sample.pk}/export.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1]["note"] == "Wrong refund"
+    assert (
+        rows[1]["moment_notes"]
+        == f"0:05 =cmd greeting ({auditor_user.username})\n1:23 Refund promised ({auditor_user.username})"
+    )
+    assert rows[0]["moment_notes"] == ""
+
+
+def test_the_csv_writes_times_in_the_viewers_zone_and_numbers_in_e164(auditor_client, sample):
+    item = sample.items.get(position=1)
+    Recording.objects.filter(pk=item.recording_id).update(
+        from_number="919795564144", to_number="+917745080818", add_time=datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+    )
+    auditor_client.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
+    response = auditor_client.get(f"/review/{sample.pk}/export.csv")
+    assert re.search(r'filename="review-sample-\d+_\d{4}-\d\d-\d\d_\d{4}\+0530\.csv"', response["Content-Disposition"])
+    row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["add_time"] == "2026-11-21T01:30:00+05:30"
+    assert (row["from_number"], row["to_number"]) == ("+919795564144", "+917745080818")

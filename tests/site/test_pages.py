@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from recordings.formatting import phone
+from recordings.browsing import call_facts
+from recordings.formatting import duration, phone
 from recordings.models import CallDetail, Recording, SyncRun, Transcript
 from recordings.roles import SUPPORT, role_group
 from recordings.sync.run import sync_recordings
@@ -43,6 +46,7 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
         and "₹" in dict((label, value) for label, value, _ in response.context["facts"])["Cost"]
     )
     assert "Hung up by" in content and cdr["hangup_cause"] in content
+    assert f"<dd>{duration(round(float(cdr['duration']) * 1000))}</dd>" in content and " s</dd>" not in content
     shown = [r.recording_id for r in response.context["recordings"]]
     expected = list(
         Recording.objects.filter(call_uuid=call_uuid).order_by("add_time").values_list("recording_id", flat=True)
@@ -50,6 +54,16 @@ def test_call_page_shows_the_cdr_facts_and_every_recording_in_time_order(synced,
     assert shown == expected and len(shown) > 1
     for recording_id in shown:
         assert f'data-audio="/recordings/{recording_id}/audio"' in content
+
+
+def test_a_calls_durations_read_as_every_duration_does(support_client):
+    assert call_facts.clock_of("309") == "5:09" and call_facts.clock_of(12.6) == "0:13"
+    assert call_facts.clock_of("4000") == "1:06:40" and call_facts.clock_of("") is None
+    facts = dict(
+        (label, value)
+        for label, value, _ in call_facts.call_facts({"ring_time": "7", "duration": "309", "billsec": "300"})
+    )
+    assert (facts["Ringing"], facts["Duration"], facts["Billed"]) == ("0:07", "5:09", "5:00")
 
 
 @pytest.mark.parametrize(
@@ -175,6 +189,15 @@ def test_sync_status_line_and_runs_page(support_client, fake_vobiz, vobiz_client
     assert "failed" in content and "Vobiz answered 401" in content
     runs = support_client.get("/sync/").content.decode()
     assert runs.count('class="badge badge-failed"') == 1 and runs.count("badge-succeeded") == 1
+
+
+def test_a_sync_runs_duration_reads_as_every_duration_does(support_client):
+    started = timezone.now() - timedelta(minutes=5)
+    SyncRun.objects.create(
+        mode="incremental", status="succeeded", started_at=started, finished_at=started + timedelta(seconds=309.4)
+    )
+    runs = support_client.get("/sync/").content.decode()
+    assert ">5:09</td>" in runs and " s</td>" not in runs
 
 
 def test_login_and_logout(client, django_user_model):

@@ -57,10 +57,12 @@ def test_table_recording_and_call_pages_show_international_numbers(support_clien
 
 
 @pytest.mark.django_db
-def test_the_csv_export_keeps_the_numbers_as_vobiz_wrote_them(support_client):
-    make_recording(from_number="919876543210")
+def test_the_csv_export_writes_every_number_in_e164_however_vobiz_wrote_it(support_client):
+    make_recording(from_number="919876543210", to_number="+917745080818")
+    make_recording(from_number="09876543211", to_number="sip:desk@example.com")
     text = b"".join(support_client.get("/", {"_export": "csv"}).streaming_content).decode()
-    assert ",919876543210," in text and "98765 43210" not in text
+    assert ",+919876543210,+917745080818," in text and ",+919876543211,sip:desk@example.com," in text
+    assert "98765 43210" not in text and ",919876543210," not in text
 
 
 @pytest.mark.django_db
