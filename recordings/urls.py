@@ -10,6 +10,7 @@ from recordings.views import (
     notes,
     preferences,
     review,
+    sharing,
     usage,
 )
 
@@ -60,6 +61,12 @@ urlpatterns = [
     path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
     path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
+    path("recordings/<vobiz_id:recording_id>/share", sharing.make_link, name="share"),
+    path("shares/<int:link_id>/revoke", sharing.revoke_link, name="revoke_share"),
+    # A link for someone without an account: any text is taken, so every link that does not work
+    # gets the same answer, whatever it looks like.
+    path("s/<str:token>", sharing.shared_page, name="shared"),
+    path("s/<str:token>/audio", sharing.shared_audio, name="shared_audio"),
     path("vobiz/recording-callback", callbacks.recording_callback, name="recording_callback"),
     path("vobiz/transcription-callback", callbacks.transcription_callback, name="transcription_callback"),
 ]

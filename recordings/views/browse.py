@@ -23,9 +23,11 @@ from recordings.browsing.listing import recordings_of_call, with_hold_marks, wit
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
+from recordings.forms import ShareLinkForm
 from recordings.models import Recording, TaskRun, Transcript
 from recordings.review.notes import notes_by_recording
-from recordings.roles import is_auditor, listener_required
+from recordings.roles import can_share, is_auditor, listener_required
+from recordings.sharing.links import links_of
 from recordings.sync.status import lock_holder, runs, unread_count
 from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
@@ -163,6 +165,8 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             "hold": active_hold(recording) if auditor else None,
             "transcript": Transcript.objects.filter(recording_id=recording.recording_id).first(),
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
+            "share_links": links_of(recording) if can_share(request.user) else None,
+            "share_form": ShareLinkForm(initial={"start": request.GET.get("t", "")}),
         },
     )
 
