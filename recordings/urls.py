@@ -10,6 +10,7 @@ from recordings.views import (
     notes,
     preferences,
     review,
+    saved_views,
     sharing,
     usage,
 )
@@ -61,6 +62,11 @@ urlpatterns = [
     path("review/<int:sample_id>/<int:position>/", review.item, name="review_item"),
     path("review/<int:sample_id>/export.csv", review.export, name="review_export"),
     path("deletions/<int:batch_id>/retry", auditing.retry_deletion, name="retry_deletion"),
+    path("views/", saved_views.manage, name="saved_views"),
+    path("views/save", saved_views.save, name="save_view"),
+    path("views/<int:view_id>/", saved_views.open_view, name="open_view"),
+    path("views/<int:view_id>/rename", saved_views.rename, name="rename_view"),
+    path("views/<int:view_id>/remove", saved_views.remove, name="remove_view"),
     path("recordings/<vobiz_id:recording_id>/share", sharing.make_link, name="share"),
     path("shares/<int:link_id>/revoke", sharing.revoke_link, name="revoke_share"),
     # A link for someone without an account: any text is taken, so every link that does not work

@@ -16,7 +16,7 @@ from recordings import concurrency
 from recordings.audit_trail import Action, record_listening
 from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import call_record_refresh, queue_call_record_refresh, queue_rows
-from recordings.browsing import call_records, counting, freshness, media, transcript_search
+from recordings.browsing import call_records, counting, freshness, media, saved_views, transcript_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
@@ -84,6 +84,8 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
             # How a transcript search is ordered, unless a column is sorted on.
             "transcripts_best_first": search.best_first if search and not table.order_by else None,
             "ranked_matches": transcript_search.RANKED_MATCHES,
+            "saved_views": saved_views.visible_to(request.user),
+            "view_query": saved_views.kept_query(request.GET.urlencode()),
         },
     )
 
