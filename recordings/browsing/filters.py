@@ -5,14 +5,14 @@ that one GET form makes every view of a table and each view is a shareable URL. 
 filters: they narrow nothing, and no count depends on them (`filters_in_force`).
 """
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import django_filters
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Exists, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.forms import BoundField
 from django.http import QueryDict
 from django.utils import timezone
@@ -123,6 +123,18 @@ class RecordingFilter(TableFilterSet):
         widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
         help_text="Added before the start of the day that many days ago: nothing younger.",
     )
+    time_from = django_filters.TimeFilter(
+        label="Time of day from",
+        method="filter_time_of_day",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="On any day, from this time (in your zone), included.",
+    )
+    time_until = django_filters.TimeFilter(
+        label="Time of day until",
+        method="filter_time_of_day",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="Up to this time, not included; earlier than From: across midnight (22:00 to 02:00).",
+    )
     min_duration = django_filters.NumberFilter(
         label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8
     )
@@ -219,6 +231,13 @@ class RecordingFilter(TableFilterSet):
     def filter_older_than(self, queryset: QuerySet[Recording], name: str, value: int) -> QuerySet[Recording]:
         return queryset.filter(add_time__lt=start_of_local_day(older_than_bound(value)))
 
+    def filter_time_of_day(self, queryset: QuerySet[Recording], name: str, value: time) -> QuerySet[Recording]:
+        """Both times together, as one range: applied once, by the first of them that is set."""
+        data = self.form.cleaned_data
+        if name == "time_until" and data.get("time_from") is not None:
+            return queryset
+        return queryset.filter(time_of_day(data.get("time_from"), data.get("time_until")))
+
     def filter_hold(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         held = Exists(LegalHold.objects.covering_row())
         return queryset.filter(held if value == "held" else ~held)
@@ -228,6 +247,19 @@ class RecordingFilter(TableFilterSet):
 
     def filter_max_duration(self, queryset: QuerySet[Recording], name: str, value: Decimal) -> QuerySet[Recording]:
         return queryset.filter(recording_duration_ms__lte=int(value * 1000))
+
+
+def time_of_day(start: time | None, end: time | None) -> Q:
+    """Recordings added at a time of day from `start` (included) until `end` (not included), on
+    the clock of the current time zone, each row read with the offset in force on its own day (so
+    14:00 is 14:00 in summer and in winter). An `end` before `start` spans midnight."""
+    if start is None:
+        return Q(add_time__time__lt=end)
+    if end is None:
+        return Q(add_time__time__gte=start)
+    if start <= end:
+        return Q(add_time__time__gte=start, add_time__time__lt=end)
+    return Q(add_time__time__gte=start) | Q(add_time__time__lt=end)
 
 
 class AuditEventFilter(TableFilterSet):
