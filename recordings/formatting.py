@@ -261,6 +261,10 @@ ACTION_COLOURS = {
     "sample": "violet",
     "export": "grey",
     "table_export": "grey",
+    "share": "amber",
+    "share_revoke": "grey",
+    "share_open": "blue",
+    "share_play": "blue",
 }
 
 
