@@ -74,3 +74,10 @@ def test_a_time_that_is_not_one_is_the_forms_error_not_a_crash(in_zone) -> None:
     response = in_zone("UTC").get("/?time_from=25:99&time_until=x")
     assert response.status_code == 200
     assert response.context["filter"].form.errors.keys() == {"time_from", "time_until"}
+
+
+def test_the_view_restates_the_times(in_zone) -> None:
+    make_recording(recording_id="any", add_time=at(2026, 11, 3, 15, 0))
+    page = in_zone("UTC").get("/?time_from=14:00&time_until=18:00").content.decode()
+    assert "Time of day from: <strong>14:00</strong>" in page
+    assert "Time of day until: <strong>18:00</strong>" in page
