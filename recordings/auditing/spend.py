@@ -5,8 +5,8 @@
   counts what is stored now.
 - Transcription: the charges Vobiz's transcription callbacks reported, by the month they came.
 - Calls: the charges of the call detail records (CDRs) the dashboard has fetched (a CDR is fetched
-  when someone opens a call's page), by the month the call started. A month whose recorded calls
-  are not all among them is partial, and says how many are known.
+  when someone opens a call's page), by the month the call started. A month with fewer of them
+  than recordings is partial, and says how many are known.
 
 The first month of data (which starts on its oldest recording's day) and the month in progress
 are partial too; months before the oldest recording are not shown.
@@ -37,17 +37,13 @@ class MonthSpend:
     transcription: Decimal = ZERO
     transcripts: int = 0
     calls: Decimal = ZERO
-    calls_recorded: int = 0
+    recordings: int = 0  # added in the month and still at Vobiz
     calls_known: int = 0  # calls whose CDR (in the billing currency) gives a charge
     partial: list[str] = field(default_factory=list)  # why the month's figures are not whole
 
     @property
     def total(self) -> Decimal:
         return self.storage + self.transcription + self.calls
-
-    @property
-    def calls_missing(self) -> int:
-        return max(0, self.calls_recorded - self.calls_known)
 
 
 def month_of(value: datetime | date) -> date:
@@ -114,11 +110,10 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
             spends[month.month].storage = stored_amount - added_later
         added_later += month.amount
     # And the recordings deleted or gone since, which were still stored then.
-    removed_at = Coalesce("deleted_at", "gone_at")
+    # Each side of the OR is read from its partial index (few recordings are deleted or gone).
     removed = (
-        Recording.objects.removed()
-        .annotate(removed_at=removed_at)
-        .filter(removed_at__gte=start)
+        Recording.objects.filter(Q(deleted_at__gte=start) | Q(deleted_at=None, gone_at__gte=start))
+        .annotate(removed_at=Coalesce("deleted_at", "gone_at"))
         .aggregate(
             **{
                 f"m{n}": Sum(
@@ -141,15 +136,10 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
         if (spend := spends.get(month_of(row["month"]))) is not None:
             spend.transcription, spend.transcripts = row["charge"], row["count"]
 
-    for row in (
-        Recording.objects.filter(add_time__gte=start)
-        .exclude(call_uuid="")
-        .annotate(month=TruncMonth("add_time", tzinfo=zone))
-        .values("month")
-        .annotate(calls=Count("call_uuid", distinct=True))
-    ):
-        if (spend := spends.get(month_of(row["month"]))) is not None:
-            spend.calls_recorded = row["calls"]
+    # Recordings still at Vobiz, counted by the storage figures already: no scan of their calls.
+    for month in monthly:
+        if (spend := spends.get(month.month)) is not None:
+            spend.recordings = month.count
     # Fetched after the call ended, so no earlier than it started: the window's CDRs are among these.
     for data in CallDetail.objects.filter(fetched_at__gte=start).values_list("data", flat=True).iterator():
         started, cost = call_charge(data if isinstance(data, dict) else {})
@@ -164,9 +154,11 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
             spend.partial.append(f"the first month of data, from {timezone.localtime(oldest).day} {spend.month:%b}")
         if spend.month == this_month:
             spend.partial.append("the month so far")
-        if spend.calls_missing:
+        if spend.calls_known < spend.recordings:
+            # A call may have several recordings: fewer records than recordings is not proof of a
+            # missing one, but as many is the only sign that none is missing.
             spend.partial.append(
-                f"call charges of {spend.calls_known} of {spend.calls_recorded} recorded calls "
-                f"(no call record fetched for {spend.calls_missing})"
+                f"call charges from {spend.calls_known} call record{'s' if spend.calls_known != 1 else ''} "
+                f"for {spend.recordings} recording{'s' if spend.recordings != 1 else ''}"
             )
     return [spends[month] for month in months]
