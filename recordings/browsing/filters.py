@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import django_filters
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Exists, QuerySet
 from django.forms import BoundField
 from django.http import QueryDict
 from django.utils import timezone
@@ -21,6 +21,7 @@ from recordings.browsing import search as browsing_search
 from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
 from recordings.browsing.tables import TableOptions, TableOptionsForm
+from recordings.browsing.time_of_day import time_of_day
 from recordings.browsing.transcript_search import masked_recordings
 from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
 from recordings.time_zones import start_of_local_day
@@ -247,19 +248,6 @@ class RecordingFilter(TableFilterSet):
 
     def filter_max_duration(self, queryset: QuerySet[Recording], name: str, value: Decimal) -> QuerySet[Recording]:
         return queryset.filter(recording_duration_ms__lte=int(value * 1000))
-
-
-def time_of_day(start: time | None, end: time | None) -> Q:
-    """Recordings added at a time of day from `start` (included) until `end` (not included), on
-    the clock of the current time zone, each row read with the offset in force on its own day (so
-    14:00 is 14:00 in summer and in winter). An `end` before `start` spans midnight."""
-    if start is None:
-        return Q(add_time__time__lt=end)
-    if end is None:
-        return Q(add_time__time__gte=start)
-    if start <= end:
-        return Q(add_time__time__gte=start, add_time__time__lt=end)
-    return Q(add_time__time__gte=start) | Q(add_time__time__lt=end)
 
 
 class AuditEventFilter(TableFilterSet):

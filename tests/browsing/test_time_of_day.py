@@ -81,3 +81,38 @@ def test_the_view_restates_the_times(in_zone) -> None:
     page = in_zone("UTC").get("/?time_from=14:00&time_until=18:00").content.decode()
     assert "Time of day from: <strong>14:00</strong>" in page
     assert "Time of day until: <strong>18:00</strong>" in page
+
+
+@pytest.mark.parametrize(
+    "zone, change",
+    [
+        ("Europe/London", datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        ("Australia/Sydney", datetime(2026, 4, 4, 16, 0, tzinfo=UTC)),
+        ("Asia/Kolkata", datetime(2026, 4, 4, 16, 0, tzinfo=UTC)),
+    ],
+)
+def test_every_moment_around_a_clock_change_is_read_on_its_own_offset(in_zone, zone, change) -> None:
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from recordings.models import Recording
+    from tests.factories import make_recordings
+
+    moments = [change + timedelta(minutes=20 * n) for n in range(-80, 80)]
+    make_recordings(len(moments))
+    for recording, moment in zip(Recording.objects.order_by("id"), moments, strict=True):
+        Recording.objects.filter(pk=recording.pk).update(add_time=moment)
+    local = ZoneInfo(zone)
+    for start, end in [(time(1), time(3)), (time(22), time(2, 30))]:
+        expected = {
+            moment
+            for moment in moments
+            if (start <= moment.astimezone(local).time() < end)
+            or (start > end and (moment.astimezone(local).time() >= start or moment.astimezone(local).time() < end))
+        }
+        response = in_zone(zone).get(f"/?time_from={start:%H:%M}&time_until={end:%H:%M}&per_page=100")
+        table = response.context["table"]
+        assert table.paginator.count == len(expected)
+        shown = {row.record.add_time for row in table.page.object_list}
+        assert shown <= expected and len(shown) == min(100, len(expected))
