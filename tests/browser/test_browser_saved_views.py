@@ -34,3 +34,16 @@ def test_a_view_is_saved_opened_from_its_chip_renamed_and_removed(synced, signed
     expect(page.locator("main")).to_contain_text("No saved views yet")
     page.goto("/")
     expect(page.locator("[data-saved-view]")).to_have_count(0)
+
+
+def test_the_chips_and_the_views_page_fit_a_phone(synced, signed_in, django_user_model):
+    from recordings.browsing.saved_views import save_view
+
+    owner = user_in_role(django_user_model, "support", SUPPORT)
+    for name in ("Calls from the Mumbai office", "Long calls", "Short calls out of hours"):
+        save_view(owner=owner, name=name, query="recording_type=call", shared=False, auditor=False)
+    page = signed_in("support", viewport={"width": 390, "height": 844})
+    for path in ("/", "/views/"):
+        page.goto(path)
+        page.locator(".save-view summary").first.click() if path == "/" else None
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path

@@ -93,3 +93,16 @@ def test_the_share_pages_have_no_accessibility_finding(signed_in, open_page, aud
     # The recording's page as a whole is not this test's; its share panel is.
     print("PANEL", panel)
     assert made + [line for line in panel if "share" in line.lower()] + shared + refused == []
+
+
+def test_the_share_pages_fit_a_phone(signed_in, open_page, auditor):
+    recording = Recording.objects.order_by("pk").first()
+    page = signed_in("auditor", viewport={"width": 390, "height": 844})
+    url = make_link(page, recording, "Priya Rao, the customer's lawyer at the bank")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto(f"/recordings/{recording.recording_id}/")
+    panel = page.locator("section[aria-labelledby='share-heading']")
+    assert panel.evaluate("p => p.scrollWidth <= p.clientWidth")
+    visitor = open_page(viewport={"width": 390, "height": 844})
+    visitor.goto(url)
+    assert visitor.evaluate("document.documentElement.scrollWidth") <= 390

@@ -159,8 +159,8 @@ def test_the_recordings_page_lists_its_links_with_their_opens(synced, auditor_cl
     Client().get(f"/s/{token}")
     Client().get(f"/s/{token}")
     page = auditor_client.get(f"/recordings/{recording.recording_id}/").content.decode()
-    row = re.search(r'<tr data-share-link="\d+">.*?</tr>', page, re.S)
-    assert row and "Ravi at the bank" in row[0] and "<td>2" in row[0] and "Revoke" in row[0]
+    row = re.search(r'<li data-share-link="\d+">.*?</li>', page, re.S)
+    assert row and "Ravi at the bank" in row[0] and "opened 2 times" in row[0] and "Revoke" in row[0]
     assert token not in page
 
 
