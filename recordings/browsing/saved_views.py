@@ -17,6 +17,7 @@ from recordings.models import SavedView
 # How a query names the view, not which rows: never kept.
 NOT_KEPT = ("page", "_export")
 MOST_PER_USER = 50
+LONGEST_QUERY = 4000  # characters: longer than any the table's form makes
 
 
 class ViewRefused(Exception):
@@ -89,12 +90,15 @@ def save_view(*, owner: User, name: str, query: str, shared: bool, auditor: bool
     """Name the table's view `query` for `owner`; `shared` (an auditor's only) for everyone."""
     if shared and not auditor:
         raise ViewRefused("only auditors share views with everyone")
+    query = kept_query(query)
+    if len(query) > LONGEST_QUERY:
+        raise ViewRefused("the view's filters are too long to keep")
     if SavedView.objects.filter(owner=owner).count() >= MOST_PER_USER:
         raise ViewRefused(f"you have {MOST_PER_USER} saved views already: remove one first")
     try:
         with transaction.atomic():
             return SavedView.objects.create(
-                owner=owner, name=clean_name(name), query=kept_query(query), shared=shared, created_at=timezone.now()
+                owner=owner, name=clean_name(name), query=query, shared=shared, created_at=timezone.now()
             )
     except IntegrityError:
         raise ViewRefused(f"you have a view named {clean_name(name)!r} already") from None

@@ -105,3 +105,10 @@ def test_names_are_unique_per_owner_and_not_empty(support_client) -> None:
     assert "already" in str(list(get_messages(response.wsgi_request))[-1])
     save(support_client, "   ", "q=3")
     assert SavedView.objects.count() == 1
+
+
+def test_a_query_longer_than_any_the_form_makes_is_refused(support_client) -> None:
+    response = save(support_client, "Huge", "q=" + "9" * 5000)
+    assert response.status_code == 302
+    assert "too long" in str(list(get_messages(response.wsgi_request))[-1])
+    assert not SavedView.objects.exists()
