@@ -35,6 +35,8 @@ SharedView = Callable[..., HttpResponse | StreamingHttpResponse]
 
 
 def sharer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """403 for a user who may not share (roles.can_share), as permission_required answers."""
+
     @wraps(view)
     def checked(request: SignedInRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not can_share(request.user):
