@@ -419,7 +419,47 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
             (f"words said: {name}", "/?" + urlencode({"transcript": words}), None)
             for name, words in TRANSCRIPT_CASES.items()
         ),
+        ("time of day 14:00-18:00", "/?" + urlencode({"time_from": "14:00", "time_until": "18:00"}), None),
+        ("time of day 22:00-02:00", "/?" + urlencode({"time_from": "22:00", "time_until": "02:00"}), None),
+        (
+            "time of day + type + 30 days",
+            "/?"
+            + urlencode(
+                {
+                    "time_from": "14:00",
+                    "time_until": "18:00",
+                    "recording_type": "call",
+                    "added_after": f["since"],
+                    "added_before": f["until"],
+                }
+            ),
+            None,
+        ),
+        ("share link page", f"/s/{f['share_token']}", None),
+        ("saved views page", "/views/", None),
+        ("usage page", "/usage/", None),
     ]
+
+
+def share_and_save_views(auditor):
+    """A share link to the newest recording (its token), and saved views to show as chips."""
+    from recordings.audit_trail import Actor
+    from recordings.browsing import saved_views
+    from recordings.models import Recording, SavedView
+    from recordings.sharing import links
+
+    SavedView.objects.filter(owner=auditor).delete()
+    for n, query in enumerate(["recording_type=call", "min_duration=60", "time_from=14:00&time_until=18:00"]):
+        saved_views.save_view(owner=auditor, name=f"View {n}", query=query, shared=n == 0, auditor=True)
+    made = links.make_link(
+        actor=Actor(user=auditor, ip_address=None, user_agent="bench"),
+        recording=Recording.objects.present().order_by("-add_time", "-id").first(),
+        note="bench",
+        hours=24,
+        start_ms=None,
+        show_numbers=True,
+    )
+    return made.token
 
 
 def admin_sort_column(client):
@@ -512,6 +552,7 @@ def run(args: argparse.Namespace) -> None:
     admin.force_login(superuser)
 
     fixtures = choose_fixtures(args.deep_page)
+    fixtures["share_token"] = share_and_save_views(auditor)
     earlier_admin = {}
     if args.admin_json:
         earlier = json.loads(Path(args.admin_json).read_text())

@@ -285,6 +285,10 @@ ACTION_COLOURS = {
     "redact": "red",
     "retranscribed": "amber",  # a stored transcript replaced: worth a look
     "call_record": "violet",
+    "share": "amber",
+    "share_revoke": "grey",
+    "share_open": "blue",
+    "share_play": "blue",
 }
 
 

@@ -203,3 +203,24 @@ class SubjectRequestForm(forms.Form):
         if due_on < today:
             raise forms.ValidationError("The due date is in the past.")
         return due_on
+
+
+class ShareLinkForm(forms.Form):
+    """A link to one recording for someone without an account."""
+
+    note = forms.CharField(
+        label="For whom",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Priya Rao, the customer's lawyer"}),
+        error_messages={"required": "Say for whom the link is: the note is kept with it."},
+    )
+    hours = forms.IntegerField(
+        label="Works for (hours)",
+        min_value=1,
+        max_value=7 * 24,
+        initial=24,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 7 * 24, "step": 1, "inputmode": "numeric"}),
+        help_text="At most 168 (7 days).",
+    )
+    start = MomentField(label="Start at", required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. 1:23"}))
+    show_numbers = forms.BooleanField(label="Show the caller's and callee's numbers", required=False)

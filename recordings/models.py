@@ -107,6 +107,7 @@ class Recording(models.Model):
         permissions = [
             ("listen", "Can browse, play and download recordings"),
             ("audit", "Can audit recordings: the log, reviews, holds, deletion and usage"),
+            ("share", "Can make links to a recording for someone without an account"),
         ]
         indexes = [
             models.Index(fields=["review_state", "-add_time"], name="rec_review_time_idx"),
@@ -126,6 +127,9 @@ class Recording(models.Model):
             models.Index(fields=["to_number"], name="rec_to_idx"),
             models.Index(fields=["from_digits_reversed"], name="rec_from_rev_idx"),
             models.Index(fields=["to_digits_reversed"], name="rec_to_rev_idx"),
+            # Spend by month reads the few recordings deleted or gone since a day.
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="rec_deleted_idx"),
+            models.Index(fields=["gone_at"], condition=Q(gone_at__isnull=False), name="rec_gone_idx"),
         ]
 
     def __str__(self) -> str:
@@ -280,6 +284,10 @@ class AuditEvent(models.Model):
         REDACT = "redact", "Redacted audit events"
         RETRANSCRIBED = "retranscribed", "Transcript replaced"
         CALL_RECORD = "call_record", "Asked for the call record again"
+        SHARE = "share", "Made a share link"
+        SHARE_REVOKE = "share_revoke", "Revoked a share link"
+        SHARE_OPEN = "share_open", "Share link opened"
+        SHARE_PLAY = "share_play", "Played through a share link"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -896,3 +904,54 @@ class SubjectRequest(models.Model):
     @property
     def wants_erasure(self) -> bool:
         return self.kind in (self.Kind.ERASURE, self.Kind.BOTH)
+
+
+class ShareLink(models.Model):
+    """A link to one recording for someone without an account. Only the SHA-256 of its random
+    token is kept: the token itself is shown once, when the link is made."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token, in hex.")
+    note = models.CharField(max_length=200, help_text="For whom the link is.")
+    start_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Where the player starts.")
+    show_numbers = models.BooleanField(default=False, help_text="The page shows the caller's and callee's numbers.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opens = models.PositiveIntegerField(default=0)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recording", "-created_at"], name="share_recording_idx")]
+
+    def __str__(self) -> str:
+        return f"Share link {self.pk} to {self.recording_id} for {self.note}"
+
+    @property
+    def working(self) -> bool:
+        """Neither revoked nor expired (whether its recording is still at Vobiz aside)."""
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SavedView(models.Model):
+    """A named view of the recordings table (its query string): its owner's, or everyone's."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True, help_text="The table's query string.")
+    shared = models.BooleanField(default=False, help_text="Everyone sees it (an auditor's only).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name_unique")]
+        indexes = [models.Index(fields=["shared"], condition=Q(shared=True), name="saved_view_shared_idx")]
+
+    def __str__(self) -> str:
+        return self.name

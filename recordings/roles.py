@@ -10,6 +10,7 @@ GROUP_PERMISSIONS = {SUPPORT: ["listen"], AUDITORS: ["listen", "audit"]}
 
 LISTEN = "recordings.listen"
 AUDIT = "recordings.audit"
+SHARE = "recordings.share"  # given to users one by one (in the admin): no role has it of itself
 
 listener_required = permission_required(LISTEN, raise_exception=True)
 auditor_required = permission_required(AUDIT, raise_exception=True)
@@ -17,6 +18,11 @@ auditor_required = permission_required(AUDIT, raise_exception=True)
 
 def is_auditor(user: User | AnonymousUser) -> bool:
     return user.has_perm(AUDIT)
+
+
+def can_share(user: User | AnonymousUser) -> bool:
+    """Whether the user may make and revoke links to a recording for someone without an account."""
+    return user.has_perm(LISTEN) and (user.has_perm(AUDIT) or user.has_perm(SHARE))
 
 
 def role_group(name: str) -> Group:

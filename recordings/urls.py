@@ -13,6 +13,8 @@ from recordings.views import (
     requests,
     retention,
     review,
+    saved_views,
+    sharing,
     usage,
 )
 
@@ -78,6 +80,17 @@ urlpatterns = [
     path("requests/<int:request_id>/approve", requests.approve_erasure, name="subject_request_approve"),
     path("requests/<int:request_id>/erase", requests.erase, name="subject_request_erase"),
     path("requests/<int:request_id>/close", requests.close, name="subject_request_close"),
+    path("views/", saved_views.manage, name="saved_views"),
+    path("views/save", saved_views.save, name="save_view"),
+    path("views/<int:view_id>/", saved_views.open_view, name="open_view"),
+    path("views/<int:view_id>/rename", saved_views.rename, name="rename_view"),
+    path("views/<int:view_id>/remove", saved_views.remove, name="remove_view"),
+    path("recordings/<vobiz_id:recording_id>/share", sharing.make_link, name="share"),
+    path("shares/<int:link_id>/revoke", sharing.revoke_link, name="revoke_share"),
+    # A link for someone without an account: any text is taken, so every link that does not work
+    # gets the same answer, whatever it looks like.
+    path("s/<str:token>", sharing.shared_page, name="shared"),
+    path("s/<str:token>/audio", sharing.shared_audio, name="shared_audio"),
     path("vobiz/recording-callback", callbacks.recording_callback, name="recording_callback"),
     path("vobiz/transcription-callback", callbacks.transcription_callback, name="transcription_callback"),
 ]

@@ -5,7 +5,7 @@ that one GET form makes every view of a table and each view is a shareable URL. 
 filters: they narrow nothing, and no count depends on them (`filters_in_force`).
 """
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from recordings.browsing import search as browsing_search
 from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
 from recordings.browsing.tables import TableOptions, TableOptionsForm
+from recordings.browsing.time_of_day import time_of_day
 from recordings.browsing.transcript_search import masked_recordings
 from recordings.formatting import SHORT_ID_LENGTH
 from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
@@ -142,6 +143,18 @@ class RecordingFilter(TableFilterSet):
         widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
         help_text="Added before the start of the day that many days ago: nothing younger.",
     )
+    time_from = django_filters.TimeFilter(
+        label="Time of day from",
+        method="filter_time_of_day",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="On any day, from this time (in your zone), included.",
+    )
+    time_until = django_filters.TimeFilter(
+        label="Time of day until",
+        method="filter_time_of_day",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="Up to this time, not included; earlier than From: across midnight (22:00 to 02:00).",
+    )
     min_duration = django_filters.NumberFilter(
         label="Min seconds", method="filter_min_duration", min_value=0, max_value=10**8
     )
@@ -248,6 +261,13 @@ class RecordingFilter(TableFilterSet):
 
     def filter_older_than(self, queryset: QuerySet[Recording], name: str, value: int) -> QuerySet[Recording]:
         return queryset.filter(add_time__lt=start_of_local_day(older_than_bound(value)))
+
+    def filter_time_of_day(self, queryset: QuerySet[Recording], name: str, value: time) -> QuerySet[Recording]:
+        """Both times together, as one range: applied once, by the first of them that is set."""
+        data = self.form.cleaned_data
+        if name == "time_until" and data.get("time_from") is not None:
+            return queryset
+        return queryset.filter(time_of_day(data.get("time_from"), data.get("time_until")))
 
     def filter_hold(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         held = Exists(LegalHold.objects.covering_row())

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import cast
 
 from django import forms, template
@@ -68,6 +68,8 @@ def filters_in_words(filterset: TableFilterSet) -> list[FilterInWords]:
             text = str(dict(choices).get(value, value))
         elif isinstance(value, date):
             text = day_month_year(value)
+        elif isinstance(value, time):
+            text = f"{value:%H:%M}"
         else:
             text = str(value)
         shown.append(FilterInWords(label=str(field.label), value=text, meaning=str(field.help_text or "")))

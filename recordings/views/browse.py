@@ -23,18 +23,20 @@ from recordings.background.tasks import (
     queue_rows,
     request_call_record_refresh,
 )
-from recordings.browsing import call_records, counting, freshness, media, transcript_search
+from recordings.browsing import call_records, counting, freshness, media, saved_views, transcript_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
 from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
+from recordings.forms import ShareLinkForm
 from recordings.models import AudioHash, Recording, TaskRun, Transcript
 from recordings.retention import rules as retention_rules
 from recordings.retention import runs as retention_runs
 from recordings.review.notes import notes_by_recording
-from recordings.roles import is_auditor, listener_required
+from recordings.roles import can_share, is_auditor, listener_required
+from recordings.sharing.links import links_of
 from recordings.sync.status import lock_holder, runs, unread_count
 from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
@@ -93,6 +95,8 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
             # How a transcript search is ordered, unless a column is sorted on.
             "transcripts_best_first": search.best_first if search and not table.order_by else None,
             "ranked_matches": transcript_search.RANKED_MATCHES,
+            "saved_views": saved_views.visible_to(request.user),
+            "view_query": saved_views.kept_query(request.GET.urlencode()),
         },
     )
 
@@ -178,6 +182,8 @@ def recording_detail(request: SignedInRequest, recording_id: str) -> HttpRespons
             # Earlier texts of the transcript, replaced by later transcriptions: auditors' only.
             "transcript_versions": list(transcript.versions.all()) if auditor and transcript else [],
             "notes": notes_by_recording([recording.pk]).get(recording.pk, []) if auditor else None,
+            "share_links": links_of(recording) if can_share(request.user) else None,
+            "share_form": ShareLinkForm(initial={"start": request.GET.get("t", "")}),
         },
     )
 

@@ -13,6 +13,7 @@ from recordings.audit_trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording, TaskRun
 from recordings.requests.services import open_request
 from recordings.retention.rules import create_rule
+from recordings.sharing.links import make_link
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
 from recordings.roles import AUDITORS
@@ -27,6 +28,8 @@ from recordings.views import (
     requests,
     retention,
     review,
+    saved_views,
+    sharing,
 )
 from tests.conftest import user_in_role
 
@@ -60,6 +63,13 @@ NOT_PAGES = {
     retention.approve_rule,
     retention.retire_rule,
     retention.pause,
+    saved_views.save,
+    saved_views.open_view,  # a redirect to the table
+    saved_views.rename,
+    saved_views.remove,
+    sharing.make_link,
+    sharing.revoke_link,
+    sharing.shared_audio,
 }
 BULK_DELETE = "/bulk/delete"  # a page, but the answer to a posted form: reached by `open_bulk_delete`
 
@@ -98,6 +108,7 @@ def pages(synced: object, django_user_model: type[AbstractBaseUser]) -> list[str
     rule = create_rule(
         actor=actor, name="Old trunk calls", action="delete", filter_query="recording_type=trunk", age_days=90
     )
+    shared = make_link(actor=actor, recording=recording, note="Priya", hours=24, start_ms=None, show_numbers=False)
     return [
         "/",
         "/?q=no-such-call",  # an empty view
@@ -120,6 +131,8 @@ def pages(synced: object, django_user_model: type[AbstractBaseUser]) -> list[str
         f"/requests/{subject_request.pk}/",
         "/retention/",
         f"/retention/{rule.pk}/",
+        "/views/",
+        f"/s/{shared.token}",
     ]
 
 
