@@ -13,10 +13,10 @@ from recordings.audit_trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording, TaskRun
 from recordings.requests.services import open_request
 from recordings.retention.rules import create_rule
-from recordings.sharing.links import make_link
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
 from recordings.roles import AUDITORS
+from recordings.sharing.links import make_link
 from recordings.views import (
     auditing,
     browse,
