@@ -231,7 +231,9 @@ PHRASES = {
     ("security", "code"): SECURITY_CODE,
     ("security", "number"): SECURITY_CODE,
     ("card", "verification"): SECURITY_CODE,
-    ("on", "back"): SECURITY_CODE,  # "the three digits on the back"
+    ("digits", "back"): SECURITY_CODE,  # "the three digits on the back"
+    ("on", "back"): SECURITY_CODE,
+    ("on", "front"): CARD,  # "the number on the front"
     ("valid", "till"): EXPIRY,
     ("valid", "thru"): EXPIRY,
     ("valid", "through"): EXPIRY,
@@ -257,7 +259,10 @@ PHRASES = {
 PHRASE_STARTS = {first for first, _ in PHRASES}
 # Keywords spelled out letter by letter ("C V V", "C.V.V.", "P A N"), by their first letter.
 SPELLED = {"c": (("cvv", SECURITY_CODE), ("cvc", SECURITY_CODE)), "p": (("pan", PAN),), "o": (("otp", OTP),)}
-SKIPPED_IN_PHRASES = {"-", ".", "/", "of", "the"}  # "C.V.V.", "a/c", "back of the card"
+SKIPPED_IN_PHRASES = {"-", ".", "/", "of", "on", "the"}  # "C.V.V.", "a/c", "digits on the back"
+# Words a phrase begins with that are also number words: "the three digits on the back", "one time
+# password". Part of the phrase, so not taken for the code said before it.
+PHRASE_LEADS = {("digits", "back"): {"three", "four", "3", "4", "the", "last"}, ("time", "password"): {"one"}}
 # Kinds that are a short code: the first run long enough after the word, or one just before it.
 SHORT_CODES = {
     SECURITY_CODE: (3, 4),
@@ -528,20 +533,24 @@ class Tokens:
         mentions: dict[str, list[int]] = {}
         for index, word in enumerate(words):
             kind = KEYWORDS.get(word)
-            end = index
+            start = end = index
             if word in PHRASE_STARTS:
                 following = index + 1
                 while following < len(words) and following - index <= 3 and words[following] in SKIPPED_IN_PHRASES:
                     following += 1
-                if following < len(words) and (word, words[following]) in PHRASES:
-                    kind, end = PHRASES[(word, words[following])], following
+                phrase = (word, words[following]) if following < len(words) else ("", "")
+                if phrase in PHRASES:
+                    kind, end = PHRASES[phrase], following
+                    leads = PHRASE_LEADS.get(phrase, set())
+                    while start > 0 and index - start < 3 and words[start - 1] in leads:
+                        start -= 1
             for letters, spelled_kind in SPELLED.get(word, ()):
                 spelled_end = self._spelled_end(index, letters)
                 if spelled_end >= 0:
                     kind, end = spelled_kind, spelled_end
             if kind is not None:
                 mentions.setdefault(kind, []).append(end)
-                self.mention_starts.setdefault(kind, []).append(index)
+                self.mention_starts.setdefault(kind, []).append(start)
         return mentions
 
     def _spelled_end(self, index: int, letters: str) -> int:
@@ -585,7 +594,7 @@ class Tokens:
                         chosen.setdefault(candidate, kind)
                         found = True
                         break
-                before = bisect_right(firsts, mention_start) - 1
+                before = bisect_left(firsts, mention_start) - 1
                 if not found and before >= 0:
                     gap = range(self.runs[before].last_token + 1, mention_start)
                     if (
@@ -685,8 +694,8 @@ def pan_symbol(word: str) -> str:
         return "o"
     if word in UNITS:
         return UNITS[word]
-    if word.isascii() and word.isalpha() and len(word) <= PAN_PIECE:
-        return word
+    if word.isascii() and word.isalpha() and (len(word) <= PAN_PIECE or set(word[PAN_PIECE:]) == {"o"}):
+        return word  # "abcpeo" begins "ABCPE" and a zero said "O"
     return "#"
 
 
