@@ -16,15 +16,15 @@ them and speech recognition writes them: "four one one one – 1111 um 1111", "f
 
 - card numbers: 13 to 19 digits passing Luhn with a card issuer's first digits, anywhere; any
   13 to 19 digits (a misheard digit too) near "card", "debit", "visa" and the like;
-- security codes (3–4 digits) after "CVV", "C V V", "security code", "three digits on the back"
+- security codes (3 digits or more) after "CVV", "C V V", "security code", "three digits on the back"
   within the sentence, or just before it ("123 is my CVV");
 - expiry dates after or just before "expiry", "valid till" and the like;
 - Aadhaar numbers: 12 digits passing Verhoeff (not a phone number's shape), or 10–16 digits near
   "Aadhaar" or "UID";
 - PAN: five letters (the fourth the holder's type), four digits, a letter; "O" for zero,
   hyphenated, spelled out, in any script's digits;
-- OTPs, UPI PINs and card PINs (4–6 digits after their words, 8 for an OTP), bank account
-  numbers (9–20 digits after "account number");
+- OTPs, UPI PINs and card PINs (4 digits or more after or just before their words), bank
+  account numbers (9–20 digits after "account number");
 - a run of more than 40 digits: no ordinary number is that long, and it may hide any of these.
 
 Left alone: order, ticket and reference numbers, amounts, dates, times, years, postal PIN codes,
@@ -70,9 +70,9 @@ MARKERS = re.compile("[\ue000\ue001]")
 NON_ASCII = re.compile(r"[^\x00-\x7f](?: *[^\x00-\x7f])*")  # spaces inside: fewer, longer pieces
 # A placeholder already in the text (a transcript masked again) is one plain word: its own words
 # ("card", "PIN") must not count as context.
-PLACEHOLDER = re.compile(r"\[(?:" + "|".join(re.escape(kind.lower()) for kind in KINDS.values()) + r")\]")
+PLACEHOLDER = re.compile(r"\[(?:" + "|".join(re.escape(kind) for kind in KINDS.values()) + r")\]", re.IGNORECASE)
 # A word of other scripts is one token, marks and all (digits are ASCII by then).
-TOKEN = re.compile(PLACEHOLDER.pattern + r"|[0-9]+|[a-z]+|[^\x00-\x7f\s]+|[^\w\s]")
+TOKEN = re.compile(PLACEHOLDER.pattern.lower() + r"|[0-9]+|[a-z]+|[^\x00-\x7f\s]+|[^\w\s]")
 
 UNITS = {
     "zero": "0",
@@ -263,14 +263,9 @@ SKIPPED_IN_PHRASES = {"-", ".", "/", "of", "on", "the"}  # "C.V.V.", "a/c", "dig
 # Words a phrase begins with that are also number words: "the three digits on the back", "one time
 # password". Part of the phrase, so not taken for the code said before it.
 PHRASE_LEADS = {("digits", "back"): {"three", "four", "3", "4", "the", "last"}, ("time", "password"): {"one"}}
-# Kinds that are a short code: the first run long enough after the word, or one just before it.
-SHORT_CODES = {
-    SECURITY_CODE: (3, 4),
-    EXPIRY: (2, 8),
-    OTP: (4, 8),
-    UPI_PIN: (4, 6),
-    CARD_PIN: (4, 6),
-}
+# Kinds that are a short code, with the fewest digits they have: the first run that long after the
+# word, or one just before it. Masked whole, however long: what follows may be more of the code.
+SHORT_CODES = {SECURITY_CODE: 3, EXPIRY: 2, OTP: 4, UPI_PIN: 4, CARD_PIN: 4}
 WORDS_AFTER = 30  # "far after keyword within a sentence"
 RUNS_AFTER = 4  # numbers too short to be the code ("one sec") skipped on the way
 WORDS_BEFORE = 4  # "123 is my CVV"
@@ -300,12 +295,15 @@ Span = tuple[int, int, str]  # (start, end, kind) in text positions
 class Run:
     """Number pieces that make one spoken number: pieces [start, stop) of their tokens' lists."""
 
-    __slots__ = ("pieces", "start", "stop", "length")
+    __slots__ = ("pieces", "start", "stop", "length", "masked")
 
-    def __init__(self, pieces: "Pieces") -> None:
+    def __init__(self, pieces: "Pieces", masked: bool = False) -> None:
         self.pieces = pieces
         self.start = self.stop = len(pieces.digits)
         self.length = 0  # digits in all
+        # A placeholder from an earlier masking: what a keyword pointed at then, so it does not
+        # reach past it to another number now.
+        self.masked = masked
 
     def add(self, first: int, last: int, digits: str) -> None:
         self.pieces.first.append(first)
@@ -471,6 +469,14 @@ class Tokens:
         index = 0
         while index < len(words):
             word = words[index]
+            if word[0] == "[" and len(word) > 1:
+                run = Run(pieces, masked=True)
+                run.add(index, index, "")
+                run.length = MAX_RUN_DIGITS
+                runs.append(run)
+                run = None
+                index += 1
+                continue
             if not (word[0].isdigit() or word in NUMBER_WORDS):  # most words: quickly told
                 if run is not None:
                     label_end = self._speaker_label_end(index) if word in SPEAKERS else -1
@@ -578,7 +584,7 @@ class Tokens:
         next few after it in its sentence, else the one just before it."""
         firsts = [run.first_token for run in self.runs]
         chosen: dict[int, str] = {}
-        for kind, (least, _) in SHORT_CODES.items():
+        for kind, least in SHORT_CODES.items():
             for mention, mention_start in zip(self.mentions.get(kind, []), self.mention_starts.get(kind, [])):
                 at = bisect_right(firsts, mention)
                 sentence = bisect_right(self.sentence_ends, mention)
@@ -611,7 +617,7 @@ class Tokens:
         spans: list[Span] = []
         short_codes = self._short_code_kinds()
         for number, run in enumerate(self.runs):
-            if run.length < 2:
+            if run.length < 2 or run.masked:
                 continue
             found = self._run_kind(run, short_codes.get(number))
             if found is not None:
@@ -641,20 +647,9 @@ class Tokens:
         if length >= 12 and aadhaar_inside(run, 1 if ordinary else 0):
             return AADHAAR, whole
         if short_code is not None:
-            least, most = SHORT_CODES[short_code]
-            if least <= length <= max(most, 8):
+            if length >= SHORT_CODES[short_code]:
                 return short_code, whole
-            return short_code, self._code_pieces(run, most)
         return None
-
-    def _code_pieces(self, run: Run, most: int) -> range:
-        """The first pieces of a long run that hold up to `most` digits (at least one piece)."""
-        count, end = 0, 0
-        digits = run.digits
-        while end < len(digits) and count + len(digits[end]) <= most:
-            count += len(digits[end])
-            end += 1
-        return range(max(end, 1))
 
     def pan_spans(self) -> list[Span]:
         """PANs written as one word ("abcpe1234f", "abcpe-1234-f") or read out ("a b c p e one two
