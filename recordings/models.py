@@ -384,6 +384,22 @@ class DeletionOutcome(models.Model):
         ordering = ["id"]
 
 
+# What masking takes out of a transcript (recordings/live/masking.py), each by the name the
+# recordings table's `masked` filter gives it: the labels are what `masked_kinds` stores and the
+# placeholders in the text say ("[card number]").
+MASKED_KINDS = {
+    "card": "card number",
+    "security_code": "security code",
+    "expiry": "expiry date",
+    "aadhaar": "Aadhaar number",
+    "pan": "PAN",
+    "otp": "OTP",
+    "upi_pin": "UPI PIN",
+    "card_pin": "card PIN",
+    "bank_account": "bank account number",
+}
+
+
 class Transcript(models.Model):
     """Vobiz's transcription of one recording, with payment and identity numbers masked.
 

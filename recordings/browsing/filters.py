@@ -22,7 +22,7 @@ from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
 from recordings.browsing.tables import TableOptions, TableOptionsForm
 from recordings.browsing.transcript_search import masked_recordings
-from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
+from recordings.models import MASKED_KINDS, AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
 from recordings.time_zones import start_of_local_day
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
@@ -151,7 +151,8 @@ class RecordingFilter(TableFilterSet):
 
     masked = django_filters.ChoiceFilter(
         label="Transcript",
-        choices=[("masked", "Payment or ID data masked")],
+        choices=[("masked", "Payment or ID data masked")]
+        + [(name, f"{label[0].upper()}{label[1:]} masked") for name, label in MASKED_KINDS.items()],
         empty_label="Any transcript",
         method="filter_masked",
     )
@@ -171,7 +172,7 @@ class RecordingFilter(TableFilterSet):
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
 
     def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
-        return masked_recordings(queryset)
+        return masked_recordings(queryset, kind=MASKED_KINDS.get(value, ""))  # "masked": of any kind
 
     def filter_queryset(self, queryset: RecordingQuerySet) -> QuerySet[Recording]:
         """`queryset` is the one the filterset was made with: Recording.objects' own."""

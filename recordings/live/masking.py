@@ -41,29 +41,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-CARD = "card number"
-SECURITY_CODE = "security code"
-EXPIRY = "expiry date"
-AADHAAR = "Aadhaar number"
-PAN = "PAN"
-OTP = "OTP"
-UPI_PIN = "UPI PIN"
-CARD_PIN = "card PIN"
-BANK_ACCOUNT = "bank account number"
-KEEP = "ordinary"  # words that say a number is none of the above: "order", "IMEI", "pincode"
+from recordings.models import MASKED_KINDS as KINDS
 
-# Each kind, by the name the table's filter uses for it.
-KINDS = {
-    "card": CARD,
-    "security_code": SECURITY_CODE,
-    "expiry": EXPIRY,
-    "aadhaar": AADHAAR,
-    "pan": PAN,
-    "otp": OTP,
-    "upi_pin": UPI_PIN,
-    "card_pin": CARD_PIN,
-    "bank_account": BANK_ACCOUNT,
-}
+CARD = KINDS["card"]
+SECURITY_CODE = KINDS["security_code"]
+EXPIRY = KINDS["expiry"]
+AADHAAR = KINDS["aadhaar"]
+PAN = KINDS["pan"]
+OTP = KINDS["otp"]
+UPI_PIN = KINDS["upi_pin"]
+CARD_PIN = KINDS["card_pin"]
+BANK_ACCOUNT = KINDS["bank_account"]
+KEEP = "ordinary"  # words that say a number is none of the above: "order", "IMEI", "pincode"
 
 # Kept out of stored text: they mark search matches in highlighted snippets.
 MARKERS = re.compile("[\ue000\ue001]")
