@@ -266,6 +266,7 @@ class AuditEvent(models.Model):
         NOTE = "note", "Noted a moment"
         SAMPLE = "sample", "Drew a review sample"
         EXPORT = "export", "Exported review results"
+        REMASK = "remask", "Masked stored transcripts again"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 

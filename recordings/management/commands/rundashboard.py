@@ -72,6 +72,8 @@ class Command(BaseCommand):
             if demo_call_every > 0:
                 self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
+        if not real_account:  # the demo's transcripts of earlier runs, masked as today's masker does
+            call_command("remask_transcripts")
         background = self.start_background_work()
         self.stdout.write(self.style.SUCCESS(f"\nDashboard: http://{host}/   sign in as {login}\n"))
         # Ctrl-C reaches the children as well (the terminal signals them all); a plain kill of this
