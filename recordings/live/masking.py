@@ -485,7 +485,8 @@ class Tokens:
                 if (run is not None and fillers == 0) or self._number_at(index + 1) is not None:
                     number = "4", index
             if number is None and word == "hundred" and run is not None and run.last_token == index - 1:
-                tail = self._number_at(index + 1) if index + 1 < len(words) else None
+                after = index + 2 if words[index + 1 : index + 2] == ["and"] else index + 1  # "hundred and eleven"
+                tail = self._number_at(after) if after < len(words) else None
                 if tail is not None and len(tail[0]) <= 2:
                     run.extend_last(tail[1], tail[0].rjust(2, "0"))
                 else:
