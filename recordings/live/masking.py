@@ -527,7 +527,10 @@ class Tokens:
         """Each kind's words, by the index of the token that ends them."""
         words = self.words
         mentions: dict[str, list[int]] = {}
+        taken = -1  # the last token of the last phrase: "pin" in "UPI PIN" says no more
         for index, word in enumerate(words):
+            if index <= taken:
+                continue
             kind = KEYWORDS.get(word)
             start = end = index
             if word in PHRASE_STARTS:
@@ -545,6 +548,7 @@ class Tokens:
                 if spelled_end >= 0:
                     kind, end = spelled_kind, spelled_end
             if kind is not None:
+                taken = end
                 mentions.setdefault(kind, []).append(end)
                 self.mention_starts.setdefault(kind, []).append(start)
         return mentions
@@ -569,11 +573,13 @@ class Tokens:
         at = bisect_left(positions, first - before)
         return at < len(positions) and positions[at] <= last + after
 
-    def _short_code_kinds(self) -> dict[int, str]:
-        """The runs (by index) that a short code's word points at: the first long enough among the
-        next few after it in its sentence, else the one just before it."""
+    def _short_code_kinds(self) -> dict[int, list[str]]:
+        """The runs (by index) that short codes' words point at, with those kinds: the first long
+        enough among the next few after the word in its sentence, else the one just before it
+        ("123 is my CVV"). Kinds pointing after come first: "valid till 12 27 and 123 is my CVV"."""
         firsts = [run.first_token for run in self.runs]
-        chosen: dict[int, str] = {}
+        chosen: dict[int, list[str]] = {}
+        unanswered: list[tuple[str, int]] = []
         for kind, least in SHORT_CODES.items():
             for mention, mention_start in zip(self.mentions.get(kind, []), self.mention_starts.get(kind, [])):
                 at = bisect_right(firsts, mention)
@@ -582,23 +588,25 @@ class Tokens:
                     mention + WORDS_AFTER,
                     self.sentence_ends[sentence] if sentence < len(self.sentence_ends) else len(self.words),
                 )
-                found = False
                 for candidate in range(at, min(at + RUNS_AFTER, len(self.runs))):
                     if firsts[candidate] > stop:
+                        unanswered.append((kind, mention_start))
                         break
                     if self.runs[candidate].length >= least:
-                        chosen.setdefault(candidate, kind)
-                        found = True
+                        add_kind(chosen, candidate, kind)
                         break
-                before = bisect_left(firsts, mention_start) - 1
-                if not found and before >= 0:
-                    gap = range(self.runs[before].last_token + 1, mention_start)
-                    if (
-                        self.runs[before].length >= least
-                        and len(gap) <= WORDS_BEFORE
-                        and all(self.words[i] in BETWEEN_CODE_AND_WORD for i in gap)
-                    ):
-                        chosen.setdefault(before, kind)
+                else:
+                    unanswered.append((kind, mention_start))
+        for kind, mention_start in unanswered:
+            before = bisect_left(firsts, mention_start) - 1
+            if before >= 0:
+                gap = range(self.runs[before].last_token + 1, mention_start)
+                if (
+                    self.runs[before].length >= SHORT_CODES[kind]
+                    and len(gap) <= WORDS_BEFORE
+                    and all(self.words[i] in BETWEEN_CODE_AND_WORD for i in gap)
+                ):
+                    add_kind(chosen, before, kind)
         return chosen
 
     # Finding
@@ -609,11 +617,13 @@ class Tokens:
         for number, run in enumerate(self.runs):
             if run.length < 2 or run.masked:
                 continue
-            found = self._run_kind(run, short_codes.get(number))
+            codes = short_codes.get(number, [])
+            found = self._run_kind(run, codes[0] if codes else None)
             if found is not None:
                 kind, pieces = found
                 first, last = run.pieces.first[run.start + pieces.start], run.pieces.last[run.start + pieces.stop - 1]
-                spans.append((self.starts[first], self.ends[last], kind))
+                for each in [kind] + [code for code in codes if code != kind and run.length >= SHORT_CODES[code]]:
+                    spans.append((self.starts[first], self.ends[last], each))  # one mask, every kind in it
         return spans
 
     def _run_kind(self, run: Run, short_code: str | None) -> tuple[str, range] | None:
@@ -666,6 +676,12 @@ class Tokens:
         if not self.text[self.starts[first] : self.ends[last]].split(maxsplit=1)[1:]:
             return True
         return all(len(word) == 1 or word.isdigit() or word in UNITS for word in self.words[first : last + 1])
+
+
+def add_kind(chosen: dict[int, list[str]], run: int, kind: str) -> None:
+    kinds = chosen.setdefault(run, [])
+    if kind not in kinds:
+        kinds.append(kind)
 
 
 @lru_cache(maxsize=4096)
@@ -751,21 +767,22 @@ def aadhaar_inside(run: Run, from_piece: int) -> bool:
 
 
 def apply(text: str, spans: Iterable[Span]) -> Masked:
-    """Replaces the spans (overlaps merged, the first kind kept) by "[kind]"."""
+    """Replaces the spans (overlaps merged, the first kind named) by "[kind]"; every kind of every
+    span is listed, in the order of the text."""
     merged: list[Span] = []
-    for start, end, kind in sorted(spans):
+    kinds: list[str] = []
+    for start, end, kind in sorted(spans, key=lambda span: span[0]):  # stable: a run's own kind first
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
         else:
             merged.append((start, end, kind))
+        if kind not in kinds:
+            kinds.append(kind)
     pieces: list[str] = []
-    kinds: list[str] = []
     at = 0
     for start, end, kind in merged:
         pieces += [text[at:start], f"[{kind}]"]
         at = end
-        if kind not in kinds:
-            kinds.append(kind)
     pieces.append(text[at:])
     return Masked(text="".join(pieces), kinds=kinds)
 
