@@ -1,5 +1,7 @@
 """Payment and identity data never reaches a stored transcript."""
 
+import gc
+
 import pytest
 
 from recordings.live.masking import luhn_valid, mask, verhoeff_valid
@@ -141,3 +143,15 @@ def test_highlight_markers_never_reach_stored_text():
 def test_check_digits():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert verhoeff_valid("234123412346") and not verhoeff_valid("234123412345")
+
+
+def test_the_cyclic_collector_is_left_as_it_was():
+    assert gc.isenabled()
+    mask("card 4111 1111 1111 1111")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        mask("card 4111 1111 1111 1111")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
