@@ -116,7 +116,7 @@ def recording_callback(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @csrf_exempt
-@sensitive_post_parameters("transcription")
+@sensitive_post_parameters("transcription", "error")
 @require_POST
 def transcription_callback(request: HttpRequest) -> HttpResponse:
     return handle(request, read_transcription, store_transcription)
