@@ -53,7 +53,8 @@ OTP = KINDS["otp"]
 UPI_PIN = KINDS["upi_pin"]
 CARD_PIN = KINDS["card_pin"]
 BANK_ACCOUNT = KINDS["bank_account"]
-KEEP = "ordinary"  # words that say a number is none of the above: "order", "IMEI", "pincode"
+KEEP = "ordinary"  # words near ordinary numbers: "phone", "rupees"
+LABEL = "label"  # words that name an ordinary number: "order", "IMEI", "pincode"
 
 # Kept out of stored text: they mark search matches in highlighted snippets.
 MARKERS = re.compile("[\ue000\ue001]")
@@ -197,18 +198,18 @@ KEYWORDS = {
     "passcode": OTP,
     "mpin": UPI_PIN,
     "pin": CARD_PIN,  # "pin code" is a postal code: a phrase below
-    "imei": KEEP,
-    "pincode": KEEP,
-    "zip": KEEP,
-    "postal": KEEP,
-    "order": KEEP,
-    "ticket": KEEP,
-    "reference": KEEP,
-    "ref": KEEP,
-    "complaint": KEEP,
-    "booking": KEEP,
-    "tracking": KEEP,
-    "invoice": KEEP,
+    "imei": LABEL,
+    "pincode": LABEL,
+    "zip": LABEL,
+    "postal": LABEL,
+    "order": LABEL,
+    "ticket": LABEL,
+    "reference": LABEL,
+    "ref": LABEL,
+    "complaint": LABEL,
+    "booking": LABEL,
+    "tracking": LABEL,
+    "invoice": LABEL,
     "phone": KEEP,
     "mobile": KEEP,
     "callback": KEEP,
@@ -242,7 +243,7 @@ PHRASES = {
     ("account", "num"): BANK_ACCOUNT,
     ("a", "c"): BANK_ACCOUNT,  # "a/c"
     ("acc", "no"): BANK_ACCOUNT,
-    ("pin", "code"): KEEP,
+    ("pin", "code"): LABEL,
     ("call", "back"): KEEP,
     ("contact", "number"): KEEP,
 }
@@ -257,6 +258,7 @@ PHRASE_LEADS = {("digits", "back"): {"three", "four", "3", "4", "the", "last"}, 
 # word, or one just before it. Masked whole, however long: what follows may be more of the code.
 SHORT_CODES = {SECURITY_CODE: 3, EXPIRY: 2, OTP: 4, UPI_PIN: 4, CARD_PIN: 4}
 WORDS_AFTER = 30  # "far after keyword within a sentence"
+STOPS = (SECURITY_CODE, EXPIRY, OTP, UPI_PIN, CARD_PIN, AADHAAR, PAN, BANK_ACCOUNT, LABEL)
 RUNS_AFTER = 4  # numbers too short to be the code ("one sec") skipped on the way
 WORDS_BEFORE = 4  # "123 is my CVV"
 BETWEEN_CODE_AND_WORD = {"is", "my", "the", "that", "thats", "s", "it", "its", "was", "your", "as", "'", ","}
@@ -588,15 +590,19 @@ class Tokens:
         enough among the next few after the word in its sentence, else the one just before it
         ("123 is my CVV"). Kinds pointing after come first: "valid till 12 27 and 123 is my CVV"."""
         firsts = [run.first_token for run in self.runs]
+        # A code's word points no further than the next word naming another number: "CVV, order 55012".
+        stops = sorted(start for kind in STOPS for start in self.mention_starts.get(kind, []))
         chosen: dict[int, list[str]] = {}
         unanswered: list[tuple[str, int]] = []
         for kind, least in SHORT_CODES.items():
             for mention, mention_start in zip(self.mentions.get(kind, []), self.mention_starts.get(kind, [])):
                 at = bisect_right(firsts, mention)
                 sentence = bisect_right(self.sentence_ends, mention)
+                following = bisect_right(stops, mention)
                 stop = min(
                     mention + WORDS_AFTER,
                     self.sentence_ends[sentence] if sentence < len(self.sentence_ends) else len(self.words),
+                    stops[following] if following < len(stops) else len(self.words),
                 )
                 for candidate in range(at, min(at + RUNS_AFTER, len(self.runs))):
                     if firsts[candidate] > stop:
@@ -650,7 +656,9 @@ class Tokens:
             return AADHAAR, whole
         if 9 <= length <= 20 and self._near(BANK_ACCOUNT, first, last, NUMBER_CONTEXT, 0):
             return BANK_ACCOUNT, whole
-        ordinary = self._near(KEEP, first, last, KEEP_CONTEXT_BEFORE, 0)
+        ordinary = self._near(KEEP, first, last, KEEP_CONTEXT_BEFORE, 0) or self._near(
+            LABEL, first, last, KEEP_CONTEXT_BEFORE, 0
+        )
         # After "order" or "IMEI", the number that starts there is that; one further on may be a card.
         if length >= 13 and card_inside(run, 1 if ordinary else 0):
             return CARD, whole

@@ -362,6 +362,7 @@ def ordinary_utterances(rng: random.Random) -> list[Utterance]:
     add("account but no number", "my account was opened in 2019 with 5000 rupees")
     add("OTP not received", "I paid 2499 rupees, the OTP never came")
     add("tracking", "the tracking number is 7894561230123 from the courier")
+    add("code word, then an order", "the CVV was accepted, order 55012 came on 3 March")
     return out
 
 

@@ -1,10 +1,13 @@
 """A transcription callback over HTTP is masked before its transaction, error field included, and any
 Unicode it brings is answered, never a 500."""
 
+from urllib.parse import quote_plus, urlencode
+
 import pytest
 from django.db import connection
 
 from recordings.live import masking, transcripts
+from recordings.live.callbacks import MAX_BODY_BYTES
 from recordings.models import Transcript
 from tests.live.test_callbacks import TRANSCRIPTION_PATH, callbacks_on, post, signed_headers  # noqa: F401
 
@@ -54,3 +57,13 @@ def test_masking_runs_before_the_transaction_opens(client, callbacks_on, monkeyp
     assert send(client, transcription="the CVV is 737").status_code == 200
     assert in_transaction == [False, False]  # the text and the error, both outside
     assert Transcript.objects.get(recording_id="rec-1").text == "the CVV is [security code]"
+
+
+def test_a_body_at_the_size_limit_is_masked_and_stored(client, callbacks_on):  # noqa: F811
+    sentence = "my card is 4111 – 1111 um 1111 1111 and 123 is my CVV, order 55012 came on 3 March. "
+    text = sentence * (MAX_BODY_BYTES // len(quote_plus(sentence)) - 1)
+    assert MAX_BODY_BYTES - 1000 < len(urlencode({"recording_id": "rec-1", "transcription": text})) <= MAX_BODY_BYTES
+    assert send(client, transcription=text).status_code == 200
+    stored = Transcript.objects.get(recording_id="rec-1").text
+    assert "4111" not in stored and "123" not in stored and stored.count("[card number]") == text.count("4111")
+    assert "order 55012 came on 3 March" in stored
