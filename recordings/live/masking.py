@@ -264,6 +264,7 @@ WORDS_BEFORE = 4  # "123 is my CVV"
 BETWEEN_CODE_AND_WORD = {"is", "my", "the", "that", "thats", "s", "it", "its", "was", "your", "as", "'", ","}
 CARD_CONTEXT_BEFORE = 15
 CARD_CONTEXT_AFTER = 5
+CHAIN_GAP = 25  # tokens between two groups of a card said in turns
 NUMBER_CONTEXT = 10  # how far after their words Aadhaar and account numbers may come
 KEEP_CONTEXT_BEFORE = 6
 SENTENCE_ENDS = {"?", "!"}
@@ -630,43 +631,76 @@ class Tokens:
     def number_spans(self) -> list[Span]:
         spans: list[Span] = []
         short_codes = self._short_code_kinds()
+        chain: list[Run] = []  # groups of a card split by longer words: "Agent: sorry, the last eight?"
         for number, run in enumerate(self.runs):
-            if run.length < 2 or run.masked:
-                continue
-            codes = short_codes.get(number, [])
-            found = self._run_kind(run, codes[0] if codes else None)
-            if found is not None:
-                kind, pieces = found
-                first, last = run.pieces.first[run.start + pieces.start], run.pieces.last[run.start + pieces.stop - 1]
+            kind = None
+            if run.length >= 2 and not run.masked:
+                codes = short_codes.get(number, [])
+                kind = self._run_kind(run, codes[0] if codes else None)
+            if kind is not None:
                 for each in [kind] + [code for code in codes if code != kind and run.length >= SHORT_CODES[code]]:
-                    spans.append((self.starts[first], self.ends[last], each))  # one mask, every kind in it
+                    spans.append(self._run_span(run, each))  # one mask, every kind in it
+            chain = self._card_chain(chain, run)  # a group masked as another kind too: "2720 9512 4164" passes Verhoeff
+            if sum(each.length for each in chain) >= 13:
+                spans += [self._run_span(each, CARD) for each in chain]
+                chain = []
         return spans
 
-    def _run_kind(self, run: Run, short_code: str | None) -> tuple[str, range] | None:
-        """What the run is, and which of its pieces to mask; None for an ordinary number."""
+    def _turn_between(self, before: int, after: int) -> bool:
+        """Whether the speaker changes between two tokens: a new line or a speaker's label."""
+        if "\n" in self.text[self.ends[before] : self.starts[after]]:
+            return True
+        return any(
+            self.words[index] in SPEAKERS and self._speaker_label_end(index) >= 0 for index in range(before + 1, after)
+        )
+
+    def _run_span(self, run: Run, kind: str) -> Span:
+        return self.starts[run.first_token], self.ends[run.last_token], kind
+
+    def _card_chain(self, chain: list[Run], run: Run) -> list[Run]:
+        """The groups (4–12 digits each) of one card number said in several turns near card words:
+        the chain so far with `run`, emptied by a run that is not such a group, a gap of more than
+        CHAIN_GAP tokens, one in which the speaker does not change ("card ending 4242 was charged
+        1499"), or one with a word naming an ordinary number. Kept to at most 19 digits."""
+        if run.masked or not 4 <= run.length <= 12:
+            return []
+        if chain and (
+            run.first_token - chain[-1].last_token > CHAIN_GAP
+            or not self._turn_between(chain[-1].last_token, run.first_token)
+            or self._near(LABEL, chain[-1].last_token + 1, run.first_token, 0, 0)
+            or self._near(KEEP, chain[-1].last_token + 1, run.first_token, 0, 0)
+        ):
+            chain = []
+        if not chain and not self._near(CARD, run.first_token, run.last_token, CARD_CONTEXT_BEFORE, 0):
+            return []
+        chain = [*chain, run]
+        while sum(each.length for each in chain) > 19:
+            chain.pop(0)
+        return chain
+
+    def _run_kind(self, run: Run, short_code: str | None) -> str | None:
+        """What the run is; None for an ordinary number."""
         digits = run.text
         length = run.length
-        whole = range(run.stop - run.start)
         first, last = run.first_token, run.last_token
         if length > MAX_RUN_DIGITS:
-            return (CARD, whole) if len(set(digits)) > 2 else None
+            return CARD if len(set(digits)) > 2 else None
         if length >= 13 and self._near(CARD, first, last, CARD_CONTEXT_BEFORE, CARD_CONTEXT_AFTER):
-            return CARD, whole
+            return CARD
         if 10 <= length <= 16 and self._near(AADHAAR, first, last, NUMBER_CONTEXT, 3):
-            return AADHAAR, whole
+            return AADHAAR
         if 9 <= length <= 20 and self._near(BANK_ACCOUNT, first, last, NUMBER_CONTEXT, 0):
-            return BANK_ACCOUNT, whole
+            return BANK_ACCOUNT
         ordinary = self._near(KEEP, first, last, KEEP_CONTEXT_BEFORE, 0) or self._near(
             LABEL, first, last, KEEP_CONTEXT_BEFORE, 0
         )
         # After "order" or "IMEI", the number that starts there is that; one further on may be a card.
         if length >= 13 and card_inside(run, 1 if ordinary else 0):
-            return CARD, whole
+            return CARD
         if length >= 12 and aadhaar_inside(run, 1 if ordinary else 0):
-            return AADHAAR, whole
-        if short_code is not None:
-            if length >= SHORT_CODES[short_code]:
-                return short_code, whole
+            return AADHAAR
+        if short_code is not None and length >= SHORT_CODES[short_code]:
+            return short_code
         return None
 
     def pan_spans(self) -> list[Span]:

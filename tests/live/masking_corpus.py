@@ -171,6 +171,8 @@ def card_utterances(rng: random.Random) -> list[Utterance]:
         parts = grouped(number, [4, 4, 4, 4], " ").split()
         reply = rng.choice(["okay", "yes", "mm-hmm", "hmm"])
         add("speaker turns", f"{' '.join(parts[:2])}\nAgent: {reply}\nCustomer: {' '.join(parts[2:])}")
+        question = rng.choice(["sorry, could you repeat the last part?", "the line broke, say again please"])
+        add("a question between turns", f"{' '.join(parts[:3])}\nAgent: {question}\nCustomer: {parts[3]}")
         add("words", say(number, "words", rng), context=rng.random() < 0.5)
         add("for for four", say(number, "for", rng))
         add("double and triple", say(number, rng.choice(["repeats"]), rng))
@@ -363,6 +365,8 @@ def ordinary_utterances(rng: random.Random) -> list[Utterance]:
     add("OTP not received", "I paid 2499 rupees, the OTP never came")
     add("tracking", "the tracking number is 7894561230123 from the courier")
     add("code word, then an order", "the CVV was accepted, order 55012 came on 3 March")
+    add("card ending, then amounts", "the card ending 4242 was charged 1499 and then 2999 and then 1000")
+    add("card, then turns with years", "Customer: my card expired\nAgent: since when?\nCustomer: 2024, since 2024")
     return out
 
 
