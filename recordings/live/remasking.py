@@ -18,7 +18,7 @@ from recordings.browsing.freshness import data_changed
 from recordings.live.masking import mask
 from recordings.models import Transcript
 
-BATCH = 500
+BATCH = 100  # transcripts read at once: at most some tens of megabytes
 
 
 @dataclass
