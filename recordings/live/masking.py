@@ -15,7 +15,8 @@ them and speech recognition writes them: "four one one one – 1111 um 1111", "f
    context words and AWS Transcribe's call-analytics redaction names its categories):
 
 - card numbers: 13 to 19 digits passing Luhn with a card issuer's first digits, anywhere; any
-  13 to 19 digits (a misheard digit too) near "card", "debit", "visa" and the like;
+  13 to 19 digits (a misheard digit too) near "card", "debit", "visa" and the like, also when
+  said in groups over several turns with the agent's questions between;
 - security codes (3 digits or more) after "CVV", "C V V", "security code", "three digits on the back"
   within the sentence, or just before it ("123 is my CVV");
 - expiry dates after or just before "expiry", "valid till" and the like;
