@@ -211,6 +211,8 @@ KEYWORDS = {
     "booking": LABEL,
     "tracking": LABEL,
     "invoice": LABEL,
+    "utr": LABEL,  # a bank transfer's reference
+    "rrn": LABEL,
     "phone": KEEP,
     "mobile": KEEP,
     "callback": KEEP,

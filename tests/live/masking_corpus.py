@@ -349,6 +349,7 @@ def ordinary_utterances(rng: random.Random) -> list[Utterance]:
         add("12-digit phone", f"you can reach me on 91 {grouped(mobile, [5, 5], ' ')} anytime")
         imei = luhn_complete(rng.choice(["35", "86", "01", "99"]), 15, rng)
         add("IMEI", f"the IMEI is {imei}")
+        add("UTR", f"the UTR is {digits(rng, 12, '23456789')}, the transfer went through")
     add("zeros", "the reference is 0000000000000")
     add("April 2024", "it was April 2024 I think")
     add("order a week ago", "order 1234 a week ago")
