@@ -64,3 +64,17 @@ def test_a_second_run_changes_nothing():
     remask()
     assert "Masked again: 0 of 1 transcripts changed." in remask()
     assert AuditEvent.objects.filter(action=AuditEvent.Action.REMASK).count() == 2
+
+
+def test_a_transcript_replaced_meanwhile_is_left_as_the_callback_stored_it(monkeypatch):
+    stale = stored_unmasked("card 4111 – 1111 – 1111 – 1111")
+    real_mask = remasking.mask
+
+    def replaced_while_masking(text):
+        if text == stale.text:  # a callback replaces the transcript now
+            Transcript.objects.filter(pk=stale.pk).update(text="a new transcript", updated_at=timezone.now())
+        return real_mask(text)
+
+    monkeypatch.setattr(remasking, "mask", replaced_while_masking)
+    assert "Masked again: 0 of 1 transcripts changed." in remask()
+    assert Transcript.objects.get(pk=stale.pk).text == "a new transcript"
