@@ -289,6 +289,7 @@ ACTION_COLOURS = {
     "share_revoke": "grey",
     "share_open": "blue",
     "share_play": "blue",
+    "remask": "violet",
 }
 
 

@@ -288,6 +288,7 @@ class AuditEvent(models.Model):
         SHARE_REVOKE = "share_revoke", "Revoked a share link"
         SHARE_OPEN = "share_open", "Share link opened"
         SHARE_PLAY = "share_play", "Played through a share link"
+        REMASK = "remask", "Masked stored transcripts again"
 
     LISTENING = (Action.PLAY, Action.DOWNLOAD)
 
@@ -423,6 +424,22 @@ class DeletionOutcome(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+# What masking takes out of a transcript (recordings/live/masking.py), each by the name the
+# recordings table's `masked` filter gives it: the labels are what `masked_kinds` stores and the
+# placeholders in the text say ("[card number]").
+MASKED_KINDS = {
+    "card": "card number",
+    "security_code": "security code",
+    "expiry": "expiry date",
+    "aadhaar": "Aadhaar number",
+    "pan": "PAN",
+    "otp": "OTP",
+    "upi_pin": "UPI PIN",
+    "card_pin": "card PIN",
+    "bank_account": "bank account number",
+}
 
 
 class Transcript(models.Model):

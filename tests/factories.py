@@ -4,7 +4,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 from recordings.live.callbacks import TranscriptionCallback
-from recordings.live.transcripts import store_transcription
+from recordings.live.transcripts import masked_transcription, store_transcription
 from recordings.models import Recording
 from recordings.sync.normalise import normalise
 
@@ -49,13 +49,15 @@ def make_recordings(count, **overrides):
 
 def transcribe(recording_id, text, call_uuid=""):
     return store_transcription(
-        TranscriptionCallback(
-            recording_id=recording_id,
-            call_uuid=call_uuid,
-            text=text,
-            error="",
-            duration_seconds=None,
-            charge=None,
-            rate=None,
+        masked_transcription(
+            TranscriptionCallback(
+                recording_id=recording_id,
+                call_uuid=call_uuid,
+                text=text,
+                error="",
+                duration_seconds=None,
+                charge=None,
+                rate=None,
+            )
         )
     )

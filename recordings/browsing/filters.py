@@ -24,7 +24,7 @@ from recordings.browsing.tables import TableOptions, TableOptionsForm
 from recordings.browsing.time_of_day import time_of_day
 from recordings.browsing.transcript_search import masked_recordings
 from recordings.formatting import SHORT_ID_LENGTH
-from recordings.models import AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
+from recordings.models import MASKED_KINDS, AuditEvent, LegalHold, Recording, RecordingQuerySet, ReviewState
 from recordings.time_zones import start_of_local_day
 
 RECORDING_TYPES = [("call", "Call"), ("conference", "Conference"), ("trunk", "Trunk"), ("extension", "Extension")]
@@ -183,7 +183,8 @@ class RecordingFilter(TableFilterSet):
 
     masked = django_filters.ChoiceFilter(
         label="Transcript",
-        choices=[("masked", "Payment or ID data masked")],
+        choices=[("masked", "Payment or ID data masked")]
+        + [(name, f"{label[0].upper()}{label[1:]} masked") for name, label in MASKED_KINDS.items()],
         empty_label="Any transcript",
         method="filter_masked",
     )
@@ -210,7 +211,7 @@ class RecordingFilter(TableFilterSet):
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
 
     def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
-        return masked_recordings(queryset)
+        return masked_recordings(queryset, kind=MASKED_KINDS.get(value, ""))  # "masked": of any kind
 
     def filter_audio(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         """Recordings whose whole audio, fetched again, differed from what was first hashed."""

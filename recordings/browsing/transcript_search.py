@@ -25,7 +25,9 @@ saying "<script>" shows as text.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import reduce
 from hashlib import md5
+from operator import or_
 from typing import Any, cast
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
@@ -38,7 +40,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_cte import CTE, with_cte
 
 from recordings.full_text import SqliteIndex, sqlite_index_present
-from recordings.models import Recording, Transcript, TranscriptIndex, TranscriptVector
+from recordings.models import MASKED_KINDS, Recording, Transcript, TranscriptIndex, TranscriptVector
 
 TRANSCRIPT_INDEX = SqliteIndex(
     table="recordings_transcript_fts",
@@ -229,6 +231,12 @@ def highlighted(snippet: str | None) -> SafeString:
     return mark_safe(text.replace(START, "<mark>").replace(STOP, "</mark>"))
 
 
-def masked_recordings(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
-    """Recordings whose transcript had payment or identity data masked: for auditors to review."""
-    return queryset.filter(Q(transcript__masked=True))
+def masked_recordings(queryset: QuerySet[Recording], kind: str = "") -> QuerySet[Recording]:
+    """Recordings whose transcript had payment or identity data masked (of `kind`, one of
+    MASKED_KINDS' labels, if given): for auditors to review."""
+    masked = Q(transcript__masked=True)
+    if kind:
+        # Each kind is listed once, so it sits at one of the first len(MASKED_KINDS) places (a JSON
+        # array's `contains` is not there on SQLite).
+        masked &= reduce(or_, (Q(**{f"transcript__masked_kinds__{at}": kind}) for at in range(len(MASKED_KINDS))))
+    return queryset.filter(masked)

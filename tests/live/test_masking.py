@@ -1,5 +1,7 @@
 """Payment and identity data never reaches a stored transcript."""
 
+import gc
+
 import pytest
 
 from recordings.live.masking import luhn_valid, mask, verhoeff_valid
@@ -59,6 +61,70 @@ def test_leaves_what_is_not_payment_or_id_data(text):
     assert masked.kinds == []
 
 
+@pytest.mark.parametrize(
+    "text, kept, kinds",
+    [
+        ("card 4111 – 1111 – 1111 – 1111 thanks", "card [card number] thanks", ["card number"]),
+        ("4111--1111--1111--1111", "[card number]", ["card number"]),
+        ("4111\u200b1111\u200b1111\u200b1111", "[card number]", ["card number"]),
+        ("4111 um 1111 uh 1111 and 1111", "[card number]", ["card number"]),
+        ("Customer: it's 4111 1111\nAgent: okay\nCustomer: 1111 1111", "Customer: it's [card number]", ["card number"]),
+        ("for one one one one one one one one one one one one one one one", "[card number]", ["card number"]),
+        ("forty one eleven eleven eleven eleven eleven eleven eleven", "[card number]", ["card number"]),
+        ("4 triple 1 1111 1111 1111", "[card number]", ["card number"]),
+        ("my debit card 4111 1111 1111 1112", "my debit card [card number]", ["card number"]),
+        (
+            "five five five five five five five five five five five five four four four oh",
+            "[card number]",
+            ["card number"],
+        ),
+        ("4111111111111111 12 27", "[card number]", ["card number"]),
+        ("4111111111111111123", "[card number]", ["card number"]),
+        ("card 4111 1111 1111 111¹", "card [card number]", ["card number"]),
+        ("123 is my CVV", "[security code] is my CVV", ["security code"]),
+        ("C V V 123", "C V V [security code]", ["security code"]),
+        ("C.V.V. 123", "C.V.V. [security code]", ["security code"]),
+        (
+            "the CVV, hold on let me turn it over and find my glasses, is 123",
+            "the CVV, hold on let me turn it over and find my glasses, is [security code]",
+            ["security code"],
+        ),
+        ("expiry 12/25", "expiry [expiry date]", ["expiry date"]),
+        ("aadhaar 1234 5678 9012", "aadhaar [Aadhaar number]", ["Aadhaar number"]),
+        ("my pan is ABCPE12O4F", "my pan is [PAN]", ["PAN"]),
+        ("ABCPE-1234-F", "[PAN]", ["PAN"]),
+        ("ABCPE१२३४F", "[PAN]", ["PAN"]),
+        ("ＡＢＣＰＥ１２３４Ｆ", "[PAN]", ["PAN"]),
+        ("the otp is 482913", "the otp is [OTP]", ["OTP"]),
+        ("upi pin 1234", "upi pin [UPI PIN]", ["UPI PIN"]),
+        ("atm pin is 4321", "atm pin is [card PIN]", ["card PIN"]),
+        ("account number 123456789012", "account number [bank account number]", ["bank account number"]),
+    ],
+)
+def test_masks_what_callers_and_speech_recognition_produce(text, kept, kinds):
+    masked = mask(text)
+    assert masked.text == kept
+    assert masked.kinds == kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0000000000000",
+        "imei 356938035643809",
+        "356938035643809",  # an IMEI's 15 digits pass Luhn, but no card of 15 digits starts 35
+        "call me on 91 98765 43210",
+        "April 2024 I think",
+        "order 1234 a week ago",
+        "my pincode is 560001",
+        "the pin code is 560001",
+        "four hundred and eleven rupees",
+    ],
+)
+def test_leaves_ordinary_numbers(text):
+    assert mask(text).text == text
+
+
 def test_a_card_inside_a_longer_run_of_digits_is_found():
     masked = mask("ref 98 4111 1111 1111 1111")
     assert "4111" not in masked.text
@@ -77,3 +143,15 @@ def test_highlight_markers_never_reach_stored_text():
 def test_check_digits():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert verhoeff_valid("234123412346") and not verhoeff_valid("234123412345")
+
+
+def test_the_cyclic_collector_is_left_as_it_was():
+    assert gc.isenabled()
+    mask("card 4111 1111 1111 1111")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        mask("card 4111 1111 1111 1111")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -44,6 +44,8 @@ _PAYMENTS = (
     "The card is 5555 5555 5555 4444, security code 123.",
     "My Aadhaar number is 2341 2341 2346 if you need it for the verification.",
     "My PAN is ABCDE1234F.",
+    "It's for one one one, um, 1111 – 1111 – 1111, valid till twelve twenty seven, and 123 is my C V V.",
+    "The OTP is four eight two nine one three, and my account number is 0012 3456 7890.",
 )
 _CLOSINGS = (
     "I have raised that for you, you will get an email within the hour. Anything else?",

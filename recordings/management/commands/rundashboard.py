@@ -92,6 +92,7 @@ class Command(BaseCommand):
                 self.start_live_demo(account, host, demo_call_every)
         call_command("sync_recordings")
         if not real_account:
+            call_command("remask_transcripts")  # the demo's transcripts of earlier runs, masked as today's masker does
             self.ensure_demo_retention_rule()
             self.ensure_demo_request()
         background = self.start_background_work()
