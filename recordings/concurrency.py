@@ -8,6 +8,7 @@ answer, each process holds the bound for itself, in its own cache.
 
 import functools
 import logging
+import threading
 import time
 import uuid
 
@@ -70,6 +71,8 @@ class SharedPlaces:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, socket_connect_timeout=SOCKET_SECONDS, socket_timeout=SOCKET_SECONDS)
         self.down_until = 0.0
+        self.unreturned: list[tuple[str, str]] = []  # places given back while Redis did not answer
+        self.lock = threading.Lock()  # over unreturned, which the process's threads share
 
     def answering(self) -> bool:
         return time.monotonic() >= self.down_until
@@ -83,12 +86,21 @@ class SharedPlaces:
         place at once, the first stays and the other leaves, as one atomic step each."""
         now = time.time()
         member = uuid.uuid4().hex
+        with self.lock:
+            unreturned, self.unreturned = self.unreturned, []
         with self.client.pipeline() as pipe:  # MULTI/EXEC
+            for old_key, old_member in unreturned:
+                pipe.zrem(old_key, old_member)
             pipe.zremrangebyscore(key, "-inf", now)
             pipe.zadd(key, {member: now + SLOT_SECONDS})
             pipe.zrank(key, member)
             pipe.expire(key, SLOT_SECONDS)
-            rank = pipe.execute()[2]
+            try:
+                rank = pipe.execute()[len(unreturned) + 2]
+            except redis.RedisError:
+                with self.lock:
+                    self.unreturned += unreturned
+                raise
         if rank >= limit:
             self.client.zrem(key, member)
             raise TooMany(limit)
@@ -97,7 +109,9 @@ class SharedPlaces:
     def give_back(self, key: str, member: str) -> None:
         try:
             self.client.zrem(key, member)
-        except redis.RedisError as exc:  # the place lapses by itself
+        except redis.RedisError as exc:  # given back with the next place taken, or lapses
+            with self.lock:
+                self.unreturned.append((key, member))
             self.out_of_reach(exc)
 
 
