@@ -110,6 +110,22 @@ def audio(client, recording):
     return client.get(f"/recordings/{recording.recording_id}/audio")
 
 
+def test_a_redis_url_that_is_not_one_is_refused_clearly_without_showing_it():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env |= {"DJANGO_DEBUG": "1", "REDIS_URL": "secret-password@127.0.0.1:6379"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL must be a redis://, rediss:// or unix:// URL" in result.stderr
+    assert "Traceback" not in result.stderr and "secret-password" not in result.stderr
+
+
 def test_counts_forms_and_open_streams_are_kept_in_redis(synced, support_client, support_user, settings, test_redis):
     shared_in(settings, TEST_REDIS_URL)
     assert support_client.get("/").status_code == 200
