@@ -3,6 +3,8 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 import phonenumbers
@@ -200,9 +202,10 @@ if "TRUST_X_FORWARDED_FOR" in os.environ:
         "TRUSTED_PROXY_COUNT to the number of proxies in front of the dashboard (1 for one)."
     )
 
-# Each process keeps its own: counts, limits and the filter forms' rendered HTML ({% cache %}),
-# the forms apart so that a run of different searches does not push the counts out.
-CACHES = {
+# Counts, limits and the filter forms' rendered HTML ({% cache %}), the forms apart so that a run
+# of different searches does not push the counts out: each process keeps its own, or with
+# REDIS_URL set they are shared in Redis (below).
+CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
     "template_fragments": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -232,6 +235,9 @@ if CALL_RECORD_REFRESHES_PER_HOUR < 1:
 # queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
 # and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    # Not the URL itself, which may hold a password.
+    raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
 # `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
 if SYNC_EVERY_MINUTES < 0:
@@ -254,6 +260,16 @@ if REDIS_URL:
     # takes hours, and the sync's own lock already bounds a stuck one.
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 60 * 60}}
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    # While Redis does not answer, each process uses its own memory as without it.
+    CACHES = {
+        name: {
+            "BACKEND": "recordings.shared_cache.FallbackRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": name,
+            "FALLBACK_OPTIONS": local.get("OPTIONS", {}),
+        }
+        for name, local in CACHES.items()
+    }
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
