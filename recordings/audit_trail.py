@@ -1,16 +1,28 @@
-"""The audit log: who (the user, their address and browser) did what, and when."""
+"""The audit log: who (the user, their address and browser) did what, and when.
 
+Every event is chained: its `hash` is the SHA-256 of its content and of the previous event's hash,
+so editing, removing or reordering an event breaks the chain from there on
+(recordings/auditing/integrity.py walks it). The personal fields (PERSONAL_FIELDS) enter the
+content as salted hashes of their own, so that `redact_events` can replace their values and keep
+their hashes, with the salt erased so that the hashes cannot be reversed by trying every number.
+"""
+
+import hashlib
 import ipaddress
+import json
 import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from recordings.models import AuditEvent, Recording
+from recordings.models import AuditChainHead, AuditEvent, Recording
 
 # Range requests of one playback (seeking, buffering) come within this window of each other.
 PLAYBACK_WINDOW = timedelta(minutes=10)
@@ -53,21 +65,164 @@ def client_ip(request: HttpRequest) -> str | None:
         return remote
 
 
+# The fields that can name a person (a user, their address and browser, a caller's number in a
+# note or a call's id): the chain covers each one's salted hash, not its value.
+PERSONAL_FIELDS = ("username", "call_uuid", "ip_address", "user_agent", "note")
+CHAIN_VERSION = "audit-chain-1"  # part of every hash: a changed encoding gets a new name
+GENESIS = "0" * 64  # the "previous hash" of the first event
+HEAD = 1  # AuditChainHead's one row
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """An address as the database gives it back (PostgreSQL's inet shortens IPv6), so that the hash
+    taken when writing is the one found when reading."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
+def field_hash(salt: str, name: str, value: str | None) -> str:
+    return hashlib.sha256(f"{salt}\x00{name}\x00{value or ''}".encode()).hexdigest()
+
+
+def personal_hashes(salt: str, sealed: dict[str, str], values: dict[str, str | None]) -> list[str]:
+    """The hashes the chain covers for the personal fields: from their values while the salt is
+    there, as a redaction sealed them once it is not."""
+    if salt:
+        return [field_hash(salt, name, values[name]) for name in PERSONAL_FIELDS]
+    return [sealed.get(name, "") for name in PERSONAL_FIELDS]
+
+
+def event_hash(
+    previous: str,
+    *,
+    seq: int,
+    at: datetime,
+    action: str,
+    recording_id: int | None,
+    redacts: Sequence[int],
+    personal: Sequence[str],
+) -> str:
+    """SHA-256 of an event's canonical encoding: every field (the personal ones by their hashes)
+    and the previous event's hash. The user's account is left out: deleting an account clears it,
+    and the username, which stays, is covered."""
+    at_utc = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    content = [CHAIN_VERSION, previous, seq, at_utc, action, recording_id, list(redacts), list(personal)]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
+
+
+def hash_of(event: AuditEvent, previous: str) -> str:
+    values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
+    return event_hash(
+        previous,
+        seq=event.seq,
+        at=event.at,
+        action=event.action,
+        recording_id=event.recording_id,
+        redacts=event.redacts,
+        personal=personal_hashes(event.salt, event.sealed, values),
+    )
+
+
+def locked_head() -> AuditChainHead:
+    """The chain's head, locked until the transaction ends: writers of events queue on it (on
+    SQLite the write lock, which every transaction takes first, queues them already)."""
+    head = AuditChainHead.objects.select_for_update().filter(pk=HEAD).first()
+    if head is None:  # an emptied database: the chain goes on from its last event
+        last = AuditEvent.objects.order_by("-seq").only("seq", "hash", "at").first()
+        AuditChainHead.objects.get_or_create(
+            pk=HEAD, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
+        )
+        head = AuditChainHead.objects.select_for_update().get(pk=HEAD)
+    return head
+
+
+def append(event: AuditEvent) -> AuditEvent:
+    """Write `event` as the chain's next link, at the time given or now. Inside a longer transaction
+    the chain stays locked until that one ends, so callers log last, just before they commit."""
+    event.salt = secrets.token_hex(16)
+    with transaction.atomic():
+        head = locked_head()
+        if event.at is None:
+            event.at = timezone.now()  # taken in the lock, so that times follow the chain's order
+        event.seq = head.seq + 1
+        event.hash = hash_of(event, head.hash)
+        event.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=HEAD).update(seq=event.seq, hash=event.hash, at=event.at)
+    return event
+
+
 def record_for(
     actor: Actor, action: str, recording: Recording | None = None, call_uuid: str = "", note: str = ""
 ) -> AuditEvent:
     """Add an event to the audit log: who (the user, their address and browser) did what."""
-    return AuditEvent.objects.create(
-        at=timezone.now(),
+    return append(
+        event_by(
+            actor,
+            action,
+            recording=recording,
+            call_uuid=call_uuid or (recording.call_uuid if recording else ""),
+            note=note,
+        )
+    )
+
+
+def event_by(actor: Actor, action: str, **fields: object) -> AuditEvent:
+    return AuditEvent(
         user=actor.user,
         username=actor.username,
         action=action,
-        recording=recording,
-        call_uuid=call_uuid or (recording.call_uuid if recording else ""),
-        ip_address=actor.ip_address,
+        ip_address=canonical_ip(actor.ip_address),
         user_agent=(actor.user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
-        note=note,
+        **fields,
     )
+
+
+REDACT_BATCH = 500
+
+
+def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
+    """Apply `redact` to each personal text field of those events, keep each field's original hash so
+    the chain still verifies, and log one event (new action "redact") naming the redacted events'
+    ids and the reason. Returns how many events changed.
+
+    An address `redact` changes is removed (the field holds addresses only). A redacted event's
+    salt is erased, so that its sealed hashes cannot be matched against guesses.
+    """
+    ids = sorted(set(event_ids))
+    changed: list[AuditEvent] = []
+    with transaction.atomic():
+        locked_head()  # no event is chained while its fields change
+        for start in range(0, len(ids), REDACT_BATCH):
+            batch = AuditEvent.objects.select_for_update().filter(pk__in=ids[start : start + REDACT_BATCH])
+            for event in batch.order_by("seq"):
+                if redact_fields(event, redact):
+                    changed.append(event)
+        if not changed:
+            return 0
+        AuditEvent.objects.bulk_update(changed, [*PERSONAL_FIELDS, "salt", "sealed"], batch_size=REDACT_BATCH)
+        named = ", ".join(str(event.pk) for event in changed)
+        append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
+    return len(changed)
+
+
+def redact_fields(event: AuditEvent, redact: Callable[[str], str]) -> bool:
+    """Redact one event's personal fields in place; whether any changed."""
+    before = {name: getattr(event, name) for name in PERSONAL_FIELDS}
+    after = {name: redact(value) if value else value for name, value in before.items()}
+    if after["ip_address"] != before["ip_address"]:
+        after["ip_address"] = None
+    if after == before:
+        return False
+    if event.salt:
+        event.sealed = dict(zip(PERSONAL_FIELDS, personal_hashes(event.salt, {}, before), strict=True))
+        event.salt = ""
+    for name, value in after.items():
+        setattr(event, name, value)
+    return True
 
 
 CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)

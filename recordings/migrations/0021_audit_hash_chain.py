@@ -1,0 +1,136 @@
+"""The audit log becomes a hash chain: the events already logged are chained in the order they were
+written (by id), in batches, and the chain's head is kept; new events are chained as they are written."""
+
+import secrets
+
+from django.db import migrations, models
+
+from recordings.audit_trail import GENESIS, HEAD, PERSONAL_FIELDS, event_hash, personal_hashes
+
+BATCH = 2000
+
+
+def seal(apps, schema_editor):
+    AuditEvent = apps.get_model("recordings", "AuditEvent")
+    AuditChainHead = apps.get_model("recordings", "AuditChainHead")
+    previous, seq, last_id, last_at = GENESIS, 0, 0, None
+    while True:
+        batch = list(AuditEvent.objects.filter(pk__gt=last_id).order_by("pk")[:BATCH])
+        if not batch:
+            break
+        for event in batch:
+            seq += 1
+            event.seq, event.salt = seq, secrets.token_hex(16)
+            values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
+            event.hash = event_hash(
+                previous,
+                seq=seq,
+                at=event.at,
+                action=event.action,
+                recording_id=event.recording_id,
+                redacts=[],
+                personal=personal_hashes(event.salt, {}, values),
+            )
+            previous, last_at = event.hash, event.at
+        AuditEvent.objects.bulk_update(batch, ["seq", "salt", "hash"])
+        last_id = batch[-1].pk
+    AuditChainHead.objects.create(pk=HEAD, seq=seq, hash=previous, at=last_at)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("recordings", "0020_data_change")]
+
+    operations = [
+        migrations.CreateModel(
+            name="AuditChainHead",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(default=0)),
+                ("hash", models.CharField(max_length=64)),
+                ("at", models.DateTimeField(null=True)),
+            ],
+        ),
+        migrations.CreateModel(
+            name="AuditCheck",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checked_at", models.DateTimeField()),
+                ("ok", models.BooleanField()),
+                ("events", models.BigIntegerField(help_text="Events walked.")),
+                (
+                    "redacted",
+                    models.BigIntegerField(default=0, help_text="Events found redacted, each named by a redaction."),
+                ),
+                ("head_seq", models.BigIntegerField(help_text="The last event verified.", null=True)),
+                ("head_at", models.DateTimeField(null=True)),
+                ("head_hash", models.CharField(blank=True, max_length=64)),
+                ("broken_seq", models.BigIntegerField(help_text="Where the chain breaks, if it does.", null=True)),
+                ("problem", models.TextField(blank=True)),
+            ],
+            options={"ordering": ["-checked_at", "-id"], "get_latest_by": ["checked_at", "id"]},
+        ),
+        migrations.AddField(model_name="auditevent", name="seq", field=models.BigIntegerField(null=True)),
+        migrations.AddField(
+            model_name="auditevent",
+            name="hash",
+            field=models.CharField(
+                default="", help_text="SHA-256 over the content and the previous hash, hex.", max_length=64
+            ),
+            preserve_default=False,
+        ),
+        migrations.AddField(
+            model_name="auditevent",
+            name="salt",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Salts the personal fields' hashes; erased by a redaction.",
+                max_length=32,
+            ),
+            preserve_default=False,
+        ),
+        migrations.AddField(
+            model_name="auditevent",
+            name="sealed",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="A redacted event's personal fields' hashes, from before the redaction.",
+            ),
+        ),
+        migrations.AddField(
+            model_name="auditevent",
+            name="redacts",
+            field=models.JSONField(blank=True, default=list, help_text="A redaction's redacted events, by seq."),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("play", "Played"),
+                    ("download", "Downloaded"),
+                    ("review", "Marked reviewed"),
+                    ("flag", "Flagged"),
+                    ("clear_review", "Cleared review"),
+                    ("hold", "Put on hold"),
+                    ("release", "Hold lifted"),
+                    ("delete", "Deleted at Vobiz"),
+                    ("delete_failed", "Deletion failed"),
+                    ("sync", "Started a sync"),
+                    ("table_export", "Exported a table as CSV"),
+                    ("note", "Noted a moment"),
+                    ("sample", "Drew a review sample"),
+                    ("export", "Exported review results"),
+                    ("redact", "Redacted events"),
+                ],
+                max_length=16,
+            ),
+        ),
+        migrations.RunPython(seal, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="seq",
+            field=models.BigIntegerField(help_text="Position in the hash chain, from 1, without gaps.", unique=True),
+        ),
+    ]
