@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
+from recordings.auditing.integrity import check_audit_log
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.browsing.freshness import forget_old_changes
@@ -40,6 +41,8 @@ RECOVER_EVERY = timedelta(minutes=1)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
+# The audit log's chain walked, and its head logged to be kept elsewhere: daily, after the pruning.
+VERIFY_AUDIT_DAILY = {"hour": 4, "minute": 45}
 # What the scheduler runs: no arguments, called for what it does.
 Job = Callable[[], None]
 
@@ -76,6 +79,7 @@ class Schedule:
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
             "forget_changes": (self.when_active(forget_old_changes), CronTrigger(**PRUNE_DAILY), None),
+            "verify_audit": (self.when_active(check_audit_log), CronTrigger(**VERIFY_AUDIT_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)

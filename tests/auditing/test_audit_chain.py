@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from recordings.audit_trail import GENESIS, PERSONAL_FIELDS, Actor, field_hash, record_for, redact_events
 from recordings.auditing.integrity import check_audit_log, verify_chain
+from recordings.background.scheduler import Schedule
 from recordings.models import AuditChainHead, AuditCheck, AuditEvent
 from tests.factories import make_recording
 from tests.site.test_migrations import migrate
@@ -272,3 +273,33 @@ def test_the_migration_chains_the_events_already_logged_in_the_order_they_were_w
     assert rows == [(1, "0"), (2, "1"), (3, "2"), (4, "3"), (5, "4")]
     result = verify_chain()
     assert (result.ok, result.events, AuditChainHead.objects.get().seq) == (True, 5, 5)
+
+
+def test_the_scheduler_verifies_the_log_daily(events, settings):
+    schedule = Schedule(sync_every_minutes=0)
+    schedule.keep_lock()
+    job, trigger, first_run = schedule.jobs()["verify_audit"]
+    assert str(trigger) == "cron[hour='4', minute='45']" and first_run is None
+    job()
+    schedule.release()
+    assert AuditCheck.objects.get().ok
+
+
+def test_the_audit_page_says_how_far_the_log_is_verified(events, auditor_client):
+    assert "has not been verified yet" in auditor_client.get("/audit/").content.decode()
+    check = check_audit_log()
+    page = auditor_client.get("/audit/").content.decode()
+    assert "Log verified up to" in page and f'datetime="{timezone.localtime(check.head_at).isoformat()}' in page
+    assert "5 events unchanged" in page and "notice-error" not in page
+
+
+def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
+    redact_events(event_ids=[events[2].pk], redact=lambda text: "x", actor=actor, reason="r")
+    check_audit_log()
+    assert "6 events unchanged, 1 of them redacted" in auditor_client.get("/audit/").content.decode()
+    AuditEvent.objects.filter(seq=4).update(note="<b>changed</b>")
+    check_audit_log()
+    page = auditor_client.get("/audit/").content.decode()
+    assert '<p class="notice notice-error audit-check" role="alert">' in page
+    assert f"broken at event 4 of the chain:</strong> event {events[3].pk} (seq 4) does not match its hash" in page
+    assert "Log verified up to" not in page

@@ -30,7 +30,15 @@ def queued_syncs():
 
 def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
     jobs = Schedule(sync_every_minutes=7).jobs()
-    assert jobs.keys() == {"keep_lock", "recover", "full_sync", "forget_changes", "incremental_sync", "prune_queue"}
+    assert jobs.keys() == {
+        "keep_lock",
+        "recover",
+        "full_sync",
+        "forget_changes",
+        "verify_audit",
+        "incremental_sync",
+        "prune_queue",
+    }
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
     _, weekly, first_run = jobs["full_sync"]
