@@ -1,11 +1,11 @@
 """The audit log: who (the user, their address and browser) did what, and when.
 
-Every event is chained: its `hash` is the SHA-256 of its content and of the previous event's hash,
-so editing, removing or reordering an event breaks the chain from there on
-(recordings/auditing/integrity.py walks it). The personal fields (PERSONAL_FIELDS) enter the
-content as salted hashes of their own, so that `redact_events` can replace their values and keep
-their hashes, with the salt erased so that the hashes cannot be reversed by trying every number.
-"""
+Every event is chained (sealed by `seal_pending`, within seconds of being written): its `hash` is
+the SHA-256 of its content and of the previous event's hash, so editing, removing or reordering an
+event breaks the chain from there on (recordings/auditing/integrity.py walks it). The personal
+fields (PERSONAL_FIELDS) enter the content as salted hashes of their own, so that `redact_events`
+can replace their values and keep their hashes, with the salt erased so that the hashes cannot be
+reversed by trying every number."""
 
 import hashlib
 import ipaddress
@@ -114,11 +114,12 @@ def event_hash(
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
 
 
-def hash_of(event: AuditEvent, previous: str) -> str:
+def hash_of(event: AuditEvent, seq: int, previous: str) -> str:
+    """The hash of `event` at place `seq` after `previous`."""
     values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
     return event_hash(
         previous,
-        seq=event.seq,
+        seq=seq,
         at=event.at,
         action=event.action,
         recording_id=event.recording_id,
@@ -127,12 +128,16 @@ def hash_of(event: AuditEvent, previous: str) -> str:
     )
 
 
-def locked_head() -> AuditChainHead:
-    """The chain's head, locked until the transaction ends: writers of events queue on it (on
-    SQLite the write lock, which every transaction takes first, queues them already)."""
-    head = AuditChainHead.objects.select_for_update().filter(pk=HEAD).first()
-    if head is None:  # an emptied database: the chain goes on from its last event
-        last = AuditEvent.objects.order_by("-seq").only("seq", "hash", "at").first()
+def locked_head(*, wait: bool = True) -> AuditChainHead | None:
+    """The chain's head, locked until the transaction ends: one sealer at a time. None at once,
+    without wait, while another holds it (on SQLite the write lock, which every transaction takes
+    first, has queued them already)."""
+    head = AuditChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=HEAD).first()
+    if head is None:
+        if AuditChainHead.objects.filter(pk=HEAD).exists():
+            return None
+        # An emptied database: the chain goes on from its last event.
+        last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").only("seq", "hash", "at").first()
         AuditChainHead.objects.get_or_create(
             pk=HEAD, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
         )
@@ -140,18 +145,46 @@ def locked_head() -> AuditChainHead:
     return head
 
 
-def append(event: AuditEvent) -> AuditEvent:
-    """Write `event` as the chain's next link, at the time given or now. Inside a longer transaction
-    the chain stays locked until that one ends, so callers log last, just before they commit."""
-    event.salt = secrets.token_hex(16)
+SEAL_BATCH = 2000
+
+
+def seal_pending(*, wait: bool = True) -> int:
+    """Chain the events written since the last seal, in the order of their ids; how many.
+
+    Writing an event is one INSERT, as fast as before the chain, whatever the other writers do:
+    chaining it at once would hold the head's lock through every writer's commit, and so queue
+    every audit write behind the slowest transaction. The scheduler seals every SEAL_EVERY
+    instead; verify_audit and redact_events seal first. Only committed events are seen, so an
+    event of a transaction rolled back leaves no gap.
+    """
+    if not AuditEvent.objects.filter(seq__isnull=True).exists():
+        return 0
     with transaction.atomic():
-        head = locked_head()
-        if event.at is None:
-            event.at = timezone.now()  # taken in the lock, so that times follow the chain's order
-        event.seq = head.seq + 1
-        event.hash = hash_of(event, head.hash)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=HEAD).update(seq=event.seq, hash=event.hash, at=event.at)
+        head = locked_head(wait=wait)
+        return 0 if head is None else seal_under(head)
+
+
+def seal_under(head: AuditChainHead) -> int:
+    """Seal what is pending, the head locked by the caller's transaction, a batch at a time."""
+    sealed = 0
+    while batch := list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk")[:SEAL_BATCH]):
+        for event in batch:
+            head.seq += 1
+            event.seq, event.salt = head.seq, secrets.token_hex(16)
+            event.hash = head.hash = hash_of(event, head.seq, head.hash)
+            head.at = event.at
+        AuditEvent.objects.bulk_update(batch, ["seq", "salt", "hash"])
+        sealed += len(batch)
+    if sealed:
+        head.save(update_fields=["seq", "hash", "at"])
+    return sealed
+
+
+def append(event: AuditEvent) -> AuditEvent:
+    """Write `event`, at the time given or now, for the next seal to chain."""
+    if event.at is None:
+        event.at = timezone.now()
+    event.save(force_insert=True)
     return event
 
 
@@ -195,9 +228,14 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
     ids = sorted(set(event_ids))
     changed: list[AuditEvent] = []
     with transaction.atomic():
-        locked_head()  # no event is chained while its fields change
+        head = locked_head()
+        if head is None:  # not without wait
+            raise RuntimeError("the audit chain's head could not be locked")
         for start in range(0, len(ids), REDACT_BATCH):
             batch = AuditEvent.objects.select_for_update().filter(pk__in=ids[start : start + REDACT_BATCH])
+            # Sealed first, in the lock: a redaction names events by their place in the chain.
+            if batch.filter(seq__isnull=True).exists():
+                seal_under(head)
             for event in batch.order_by("seq"):
                 if redact_fields(event, redact):
                     changed.append(event)
@@ -206,6 +244,7 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
         AuditEvent.objects.bulk_update(changed, [*PERSONAL_FIELDS, "salt", "sealed"], batch_size=REDACT_BATCH)
         named = ", ".join(str(event.pk) for event in changed)
         append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
+        seal_under(head)  # the redaction is in the chain as soon as it is done
     return len(changed)
 
 

@@ -261,6 +261,7 @@ ACTION_COLOURS = {
     "sample": "violet",
     "export": "grey",
     "table_export": "grey",
+    "redact": "amber",
 }
 
 

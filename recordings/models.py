@@ -280,10 +280,13 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)
     # The hash chain (recordings/audit_trail.py): position, and the hash over this event's content
-    # and the previous event's hash. The personal fields enter as salted hashes, so that a redaction
-    # can replace them: it keeps their hashes in `sealed` and empties `salt`.
-    seq = models.BigIntegerField(unique=True, help_text="Position in the hash chain, from 1, without gaps.")
-    hash = models.CharField(max_length=64, help_text="SHA-256 over the content and the previous hash, hex.")
+    # and the previous event's hash, both set when the event is sealed, seconds after it is written.
+    # The personal fields enter as salted hashes, so that a redaction can replace them: it keeps
+    # their hashes in `sealed` and empties `salt`.
+    seq = models.BigIntegerField(
+        null=True, blank=True, unique=True, help_text="Position in the hash chain, from 1, without gaps."
+    )
+    hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 over the content and the previous hash, hex.")
     salt = models.CharField(
         max_length=32, blank=True, help_text="Salts the personal fields' hashes; erased by a redaction."
     )
@@ -300,6 +303,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["recording", "action", "-at"], name="audit_recording_idx"),
             models.Index(fields=["action", "-at"], name="audit_action_idx"),
             models.Index(fields=["call_uuid", "-at"], name="audit_call_idx"),
+            models.Index(fields=["id"], condition=Q(seq__isnull=True), name="audit_unsealed_idx"),
         ]
 
     def __str__(self) -> str:

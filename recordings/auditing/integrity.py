@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from django.utils import timezone
 
-from recordings.audit_trail import GENESIS, HEAD, PERSONAL_FIELDS, event_hash, personal_hashes
+from recordings.audit_trail import GENESIS, HEAD, PERSONAL_FIELDS, event_hash, personal_hashes, seal_pending
 from recordings.models import AuditChainHead, AuditCheck, AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -65,11 +65,13 @@ class Verification:
         return not self.problem
 
 
-def chain_rows() -> Iterator[Row]:
-    """Every event's chained columns, in chain order, BATCH at a time (keyset on the seq index)."""
+def chain_rows(upto: int | None) -> Iterator[Row]:
+    """Every sealed event's chained columns up to seq `upto` (all with None), in chain order, BATCH at
+    a time (keyset on the seq index)."""
     after = 0
+    sealed = AuditEvent.objects.filter(seq__lte=upto) if upto is not None else AuditEvent.objects.all()
     while True:
-        events = AuditEvent.objects.filter(seq__gt=after).order_by("seq").values_list(*COLUMNS)[:BATCH]
+        events = sealed.filter(seq__gt=after).order_by("seq").values_list(*COLUMNS)[:BATCH]
         rows = [Row._make(values) for values in events]
         yield from rows
         if len(rows) < BATCH:
@@ -78,10 +80,13 @@ def chain_rows() -> Iterator[Row]:
 
 
 def verify_chain() -> Verification:
+    """Walk the chain as far as its kept head was when the walk began (events sealed meanwhile are
+    for the next walk)."""
+    kept = AuditChainHead.objects.filter(pk=HEAD).first()
     previous, expected, walked, head = GENESIS, 1, 0, None
     unnamed: dict[int, int] = {}  # redacted events no redaction has named yet: seq → id
     redacted = 0
-    for row in chain_rows():
+    for row in chain_rows(kept.seq if kept else None):
         pk, seq = row.pk, row.seq
         if seq != expected:
             return Verification(walked, redacted, head, expected, f"events {gap(expected, seq)} are missing: deleted")
@@ -104,6 +109,11 @@ def verify_chain() -> Verification:
         for named in row.redacts:
             unnamed.pop(named, None)
         previous, expected, walked, head = row.hash, seq + 1, walked + 1, Link(seq, row.at, row.hash)
+    if unnamed and kept is not None:  # redacted during the walk: named by a redaction sealed since
+        later = AuditEvent.objects.filter(seq__gt=kept.seq, action=AuditEvent.Action.REDACT)
+        for redacts in later.values_list("redacts", flat=True).iterator():
+            for named in redacts:
+                unnamed.pop(named, None)
     if unnamed:
         seq = min(unnamed)
         problem = (
@@ -111,7 +121,6 @@ def verify_chain() -> Verification:
             "and no redaction names it"
         )
         return Verification(walked, redacted - len(unnamed), head, seq, problem)
-    kept = AuditChainHead.objects.filter(pk=HEAD).first()
     if kept is not None and kept.seq > walked:
         return Verification(
             walked, redacted, head, walked + 1, f"events {gap(walked + 1, kept.seq + 1)} are missing: deleted"
@@ -127,8 +136,9 @@ def gap(first: int, after_last: int) -> str:
 
 
 def check_audit_log() -> AuditCheck:
-    """Verify the chain, keep the outcome, and log it: the head, to be kept outside the database, or
-    the break."""
+    """Seal what is pending, verify the chain, keep the outcome, and log it: the head, to be kept
+    outside the database, or the break."""
+    seal_pending()
     result = verify_chain()
     head = result.head
     check = AuditCheck.objects.create(

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
+from recordings.audit_trail import seal_pending
 from recordings.auditing.integrity import check_audit_log
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
@@ -38,6 +39,8 @@ LOCK_NAME = "scheduler"
 LOCK_TTL = timedelta(minutes=2)
 KEEP_LOCK_EVERY = timedelta(seconds=30)
 RECOVER_EVERY = timedelta(minutes=1)
+# How long an audit event waits to be chained, at most, while a scheduler runs.
+SEAL_AUDIT_EVERY = timedelta(seconds=2)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
@@ -79,6 +82,11 @@ class Schedule:
             "recover": (self.when_active(tasks.recover), IntervalTrigger(seconds=RECOVER_EVERY.total_seconds()), now),
             "full_sync": (self.when_active(queue_scheduled_sync, full=True), CronTrigger(**FULL_SYNC_WEEKLY), None),
             "forget_changes": (self.when_active(forget_old_changes), CronTrigger(**PRUNE_DAILY), None),
+            "seal_audit": (
+                self.when_active(seal_pending),
+                IntervalTrigger(seconds=SEAL_AUDIT_EVERY.total_seconds()),
+                now,
+            ),
             "verify_audit": (self.when_active(check_audit_log), CronTrigger(**VERIFY_AUDIT_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):

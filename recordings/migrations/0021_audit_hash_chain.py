@@ -1,40 +1,7 @@
-"""The audit log becomes a hash chain: the events already logged are chained in the order they were
-written (by id), in batches, and the chain's head is kept; new events are chained as they are written."""
-
-import secrets
+"""The audit log becomes a hash chain. The events already logged are left unsealed: the first seal
+(the scheduler's, or verify_audit's) chains them in the order they were written, a batch at a time."""
 
 from django.db import migrations, models
-
-from recordings.audit_trail import GENESIS, HEAD, PERSONAL_FIELDS, event_hash, personal_hashes
-
-BATCH = 2000
-
-
-def seal(apps, schema_editor):
-    AuditEvent = apps.get_model("recordings", "AuditEvent")
-    AuditChainHead = apps.get_model("recordings", "AuditChainHead")
-    previous, seq, last_id, last_at = GENESIS, 0, 0, None
-    while True:
-        batch = list(AuditEvent.objects.filter(pk__gt=last_id).order_by("pk")[:BATCH])
-        if not batch:
-            break
-        for event in batch:
-            seq += 1
-            event.seq, event.salt = seq, secrets.token_hex(16)
-            values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
-            event.hash = event_hash(
-                previous,
-                seq=seq,
-                at=event.at,
-                action=event.action,
-                recording_id=event.recording_id,
-                redacts=[],
-                personal=personal_hashes(event.salt, {}, values),
-            )
-            previous, last_at = event.hash, event.at
-        AuditEvent.objects.bulk_update(batch, ["seq", "salt", "hash"])
-        last_id = batch[-1].pk
-    AuditChainHead.objects.create(pk=HEAD, seq=seq, hash=previous, at=last_at)
 
 
 class Migration(migrations.Migration):
@@ -69,12 +36,18 @@ class Migration(migrations.Migration):
             ],
             options={"ordering": ["-checked_at", "-id"], "get_latest_by": ["checked_at", "id"]},
         ),
-        migrations.AddField(model_name="auditevent", name="seq", field=models.BigIntegerField(null=True)),
+        migrations.AddField(
+            model_name="auditevent",
+            name="seq",
+            field=models.BigIntegerField(
+                blank=True, help_text="Position in the hash chain, from 1, without gaps.", null=True, unique=True
+            ),
+        ),
         migrations.AddField(
             model_name="auditevent",
             name="hash",
             field=models.CharField(
-                default="", help_text="SHA-256 over the content and the previous hash, hex.", max_length=64
+                blank=True, default="", help_text="SHA-256 over the content and the previous hash, hex.", max_length=64
             ),
             preserve_default=False,
         ),
@@ -127,10 +100,8 @@ class Migration(migrations.Migration):
                 max_length=16,
             ),
         ),
-        migrations.RunPython(seal, migrations.RunPython.noop),
-        migrations.AlterField(
+        migrations.AddIndex(
             model_name="auditevent",
-            name="seq",
-            field=models.BigIntegerField(help_text="Position in the hash chain, from 1, without gaps.", unique=True),
+            index=models.Index(condition=models.Q(("seq__isnull", True)), fields=["id"], name="audit_unsealed_idx"),
         ),
     ]

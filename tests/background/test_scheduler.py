@@ -36,6 +36,7 @@ def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
         "full_sync",
         "forget_changes",
         "verify_audit",
+        "seal_audit",
         "incremental_sync",
         "prune_queue",
     }
