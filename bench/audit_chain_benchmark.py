@@ -10,12 +10,13 @@ together and each writes --events audit events, every --pause seconds (0: withou
 each write:
 
 - the baseline: the unchained insert the log made before (one INSERT, its seq set apart);
-- chained: `record_for`, which takes the chain's head under a row lock, inserts and moves the head.
+- chained: `record_for`, with a sealer process chaining what was written every 2 s meanwhile, as
+  the scheduler does (its seals are timed too: events, seconds).
 
 The baseline's rows are then removed and the chain of every chained event must verify
 (`manage.py verify_audit`). With --walk N the chain is then grown to N events (written in bulk, as
-the migration seals an existing log) and `verify_audit` is timed over all of them, with its peak
-memory. Goal: chained p95 under 2 ms on PostgreSQL with 8 writers.
+the sealer seals an existing log) and `verify_audit` is timed over all of them, with its peak
+memory. Goal: chained p95 under 2 ms on PostgreSQL with 8 writers, against the baseline.
 """
 
 import argparse
@@ -79,8 +80,33 @@ def write(mode: str, writer: int, events: int, pause: float, start_at: float) ->
     print(json.dumps(times))
 
 
-def run_writers(env: dict[str, str], mode: str, writers: int, events: int, pause: float) -> tuple[list[float], float]:
-    """Every writer's write times, and the wall time from the common start to the last end."""
+def seal(done: Path) -> None:
+    """The sealer process: seal every SEAL_AUDIT_EVERY, as the scheduler does, until the file `done`
+    exists, then once more; print each seal's [events, seconds] as JSON."""
+    import django
+
+    django.setup()
+    from recordings.audit_trail import seal_pending
+    from recordings.background.scheduler import SEAL_AUDIT_EVERY
+
+    seals = []
+    while True:
+        last = done.exists()
+        began = time.perf_counter()
+        sealed = seal_pending()
+        if sealed:
+            seals.append((sealed, time.perf_counter() - began))
+        if last:
+            break
+        time.sleep(SEAL_AUDIT_EVERY.total_seconds())
+    print(json.dumps(seals))
+
+
+def run_writers(
+    env: dict[str, str], mode: str, writers: int, events: int, pause: float
+) -> tuple[list[float], float, list[list[float]]]:
+    """Every writer's write times, the wall time from the common start to the last end, and with
+    chaining the sealer's seals."""
     start_at = time.time() + 3.0  # every process imported Django and connected by then
     children = [
         subprocess.Popen(
@@ -92,13 +118,26 @@ def run_writers(env: dict[str, str], mode: str, writers: int, events: int, pause
         )
         for n in range(writers)
     ]
+    done = Path(tempfile.mkdtemp(prefix="bench_audit_")) / "done"
+    sealer = None
+    if mode == "chained":
+        command = [PYTHON, __file__, "--sealer", str(done)]
+        sealer = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
     times: list[float] = []
     for child in children:
         out, _ = child.communicate()
         if child.returncode != 0:
             raise SystemExit(f"a {mode} writer failed ({child.returncode})")
         times += json.loads(out.strip().splitlines()[-1])
-    return times, time.time() - start_at
+    wall = time.time() - start_at
+    done.touch()
+    seals: list[list[float]] = []
+    if sealer is not None:
+        out, _ = sealer.communicate()
+        if sealer.returncode != 0:
+            raise SystemExit(f"the sealer failed ({sealer.returncode})")
+        seals = json.loads(out.strip().splitlines()[-1])
+    return times, wall, seals
 
 
 def grow_chain(env: dict[str, str], total: int) -> None:
@@ -158,7 +197,11 @@ def main() -> None:
     parser.add_argument("--walk", type=int, default=0, help="grow the chain to this many events and time the walk")
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--sealer", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sealer:
+        seal(Path(args.sealer))
+        return
     if args.writer:
         mode, writer, events, pause, start_at = args.writer
         write(mode, int(writer), int(events), float(pause), float(start_at))
@@ -182,7 +225,7 @@ def main() -> None:
     }
     for mode in ("baseline", "chained"):
         print(f"{mode}: {args.writers} writers × {args.events} events…", flush=True)
-        times, wall = run_writers(env, mode, args.writers, args.events, args.pause)
+        times, wall, seals = run_writers(env, mode, args.writers, args.events, args.pause)
         figures[mode] = {
             "p50_ms": ms(statistics.median(times)),
             "p95_ms": ms(percentile(times, 0.95)),
@@ -190,6 +233,13 @@ def main() -> None:
             "max_ms": ms(max(times)),
             "writes_per_second": round(len(times) / wall),
         }
+        if seals:
+            figures["seals"] = {
+                "count": len(seals),
+                "events_most": max(int(events) for events, _ in seals),
+                "p95_ms": ms(percentile([seconds for _, seconds in seals], 0.95)),
+                "max_ms": ms(max(seconds for _, seconds in seals)),
+            }
         print(f"  {figures[mode]}", flush=True)
     baseline, chained = figures["baseline"], figures["chained"]
     figures["p95_ratio"] = round(chained["p95_ms"] / baseline["p95_ms"], 2)  # type: ignore[index]
