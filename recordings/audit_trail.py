@@ -137,7 +137,7 @@ def locked_head(*, wait: bool = True) -> AuditChainHead | None:
         if AuditChainHead.objects.filter(pk=HEAD).exists():
             return None
         # An emptied database: the chain goes on from its last event.
-        last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").only("seq", "hash", "at").first()
+        last = AuditEvent.objects.filter(seq__gt=0).order_by("-seq").only("seq", "hash", "at").first()
         AuditChainHead.objects.get_or_create(
             pk=HEAD, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
         )
