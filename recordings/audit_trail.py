@@ -153,21 +153,29 @@ def seal_pending(*, wait: bool = True) -> int:
 
     Writing an event is one INSERT, as fast as before the chain, whatever the other writers do:
     chaining it at once would hold the head's lock through every writer's commit, and so queue
-    every audit write behind the slowest transaction. The scheduler seals every SEAL_EVERY
+    every audit write behind the slowest transaction. The scheduler seals every 2 seconds
     instead; verify_audit and redact_events seal first. Only committed events are seen, so an
     event of a transaction rolled back leaves no gap.
     """
-    if not AuditEvent.objects.filter(seq__isnull=True).exists():
-        return 0
-    with transaction.atomic():
-        head = locked_head(wait=wait)
-        return 0 if head is None else seal_under(head)
-
-
-def seal_under(head: AuditChainHead) -> int:
-    """Seal what is pending, the head locked by the caller's transaction, a batch at a time."""
     sealed = 0
-    while batch := list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk")[:SEAL_BATCH]):
+    while AuditEvent.objects.filter(seq__isnull=True).exists():
+        # A transaction a batch: on SQLite the writers wait for each, not for a whole backlog.
+        with transaction.atomic():
+            head = locked_head(wait=wait)
+            batch = 0 if head is None else seal_under(head, batches=1)
+        if not batch:
+            break
+        sealed += batch
+    return sealed
+
+
+def seal_under(head: AuditChainHead, *, batches: int | None = None) -> int:
+    """Seal what is pending (at most so many batches), the head locked by the caller's transaction."""
+    sealed = 0
+    while batches is None or batches > 0:
+        batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk")[:SEAL_BATCH])
+        if not batch:
+            break
         for event in batch:
             head.seq += 1
             event.seq, event.salt = head.seq, secrets.token_hex(16)
@@ -175,6 +183,7 @@ def seal_under(head: AuditChainHead) -> int:
             head.at = event.at
         AuditEvent.objects.bulk_update(batch, ["seq", "salt", "hash"])
         sealed += len(batch)
+        batches = None if batches is None else batches - 1
     if sealed:
         head.save(update_fields=["seq", "hash", "at"])
     return sealed

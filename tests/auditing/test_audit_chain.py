@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from recordings import audit_trail
 from recordings.audit_trail import (
     GENESIS,
     PERSONAL_FIELDS,
@@ -332,3 +333,12 @@ def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
     assert '<p class="notice notice-error audit-check" role="alert">' in page
     assert f"broken at event 4 of the chain:</strong> event {events[3].pk} (seq 4) does not match its hash" in page
     assert "Log verified up to" not in page
+
+
+def test_a_backlog_is_sealed_a_batch_at_a_time(actor, monkeypatch):
+    monkeypatch.setattr(audit_trail, "SEAL_BATCH", 2)
+    for _ in range(5):
+        record_for(actor, Action.SYNC)
+    assert seal_pending() == 5
+    result = verify_chain()
+    assert (result.ok, result.events, AuditChainHead.objects.get().seq) == (True, 5, 5)
