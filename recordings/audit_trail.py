@@ -15,10 +15,12 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -145,7 +147,7 @@ def locked_head(*, wait: bool = True) -> AuditChainHead | None:
     return head
 
 
-SEAL_BATCH = 2000
+SEAL_BATCH = 1000
 
 
 def seal_pending(*, wait: bool = True) -> int:
@@ -181,12 +183,28 @@ def seal_under(head: AuditChainHead, *, batches: int | None = None) -> int:
             event.seq, event.salt = head.seq, secrets.token_hex(16)
             event.hash = head.hash = hash_of(event, head.seq, head.hash)
             head.at = event.at
-        AuditEvent.objects.bulk_update(batch, ["seq", "salt", "hash"])
+        set_columns(batch, ["seq", "salt", "hash"])
         sealed += len(batch)
         batches = None if batches is None else batches - 1
     if sealed:
         head.save(update_fields=["seq", "hash", "at"])
     return sealed
+
+
+def set_columns(events: list[AuditEvent], names: list[str]) -> None:
+    """UPDATE each event's `names` columns to its values, one statement run for all. (bulk_update
+    builds a CASE WHEN of every row per column, in Python: some 5 ms a row, and its SQL is matched
+    row by row.)"""
+    fields = [cast(Field, AuditEvent._meta.get_field(name)) for name in names]  # plain fields: column = name
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(name)} = %s" for name in names)
+    sql = f"UPDATE {quote(AuditEvent._meta.db_table)} SET {assignments} WHERE id = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(event, field.name), connection) for field in fields] + [event.pk]
+        for event in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def append(event: AuditEvent) -> AuditEvent:
@@ -250,7 +268,7 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
                     changed.append(event)
         if not changed:
             return 0
-        AuditEvent.objects.bulk_update(changed, [*PERSONAL_FIELDS, "salt", "sealed"], batch_size=REDACT_BATCH)
+        set_columns(changed, [*PERSONAL_FIELDS, "salt", "sealed"])
         named = ", ".join(str(event.pk) for event in changed)
         append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
         seal_under(head)  # the redaction is in the chain as soon as it is done
