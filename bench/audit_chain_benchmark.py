@@ -175,7 +175,7 @@ while seq < {total}:
     with transaction.atomic():
         if connection.vendor == "postgresql":  # COPY: a million rows in minutes, not tens of them
             columns = ["seq", "at", "username", "action", "call_uuid", "ip_address", "user_agent", "note",
-                       "salt", "hash", "sealed", "redacts"]
+                       "salt", "hash", "kept_hashes", "redacts"]
             with connection.cursor() as cursor:
                 with cursor.cursor.copy(f"COPY recordings_auditevent ({{', '.join(columns)}}) FROM STDIN") as copy:
                     for e in batch:

@@ -90,12 +90,12 @@ def field_hash(salt: str, name: str, value: str | None) -> str:
     return hashlib.sha256(f"{salt}\x00{name}\x00{value or ''}".encode()).hexdigest()
 
 
-def personal_hashes(salt: str, sealed: dict[str, str], values: dict[str, str | None]) -> list[str]:
+def personal_hashes(salt: str, kept: dict[str, str], values: dict[str, str | None]) -> list[str]:
     """The hashes the chain covers for the personal fields: from their values while the salt is
-    there, as a redaction sealed them once it is not."""
+    there, as a redaction kept them once it is not."""
     if salt:
         return [field_hash(salt, name, values[name]) for name in PERSONAL_FIELDS]
-    return [sealed.get(name, "") for name in PERSONAL_FIELDS]
+    return [kept.get(name, "") for name in PERSONAL_FIELDS]
 
 
 def event_hash(
@@ -126,7 +126,7 @@ def hash_of(event: AuditEvent, seq: int, previous: str) -> str:
         action=event.action,
         recording_id=event.recording_id,
         redacts=event.redacts,
-        personal=personal_hashes(event.salt, event.sealed, values),
+        personal=personal_hashes(event.salt, event.kept_hashes, values),
     )
 
 
@@ -250,7 +250,7 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
     ids and the reason. Returns how many events changed.
 
     An address `redact` changes is removed (the field holds addresses only). A redacted event's
-    salt is erased, so that its sealed hashes cannot be matched against guesses.
+    salt is erased, so that its kept hashes cannot be matched against guesses.
     """
     ids = sorted(set(event_ids))
     changed: list[AuditEvent] = []
@@ -268,7 +268,7 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
                     changed.append(event)
         if not changed:
             return 0
-        set_columns(changed, [*PERSONAL_FIELDS, "salt", "sealed"])
+        set_columns(changed, [*PERSONAL_FIELDS, "salt", "kept_hashes"])
         named = ", ".join(str(event.pk) for event in changed)
         append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
         seal_under(head)  # the redaction is in the chain as soon as it is done
@@ -284,7 +284,7 @@ def redact_fields(event: AuditEvent, redact: Callable[[str], str]) -> bool:
     if after == before:
         return False
     if event.salt:
-        event.sealed = dict(zip(PERSONAL_FIELDS, personal_hashes(event.salt, {}, before), strict=True))
+        event.kept_hashes = dict(zip(PERSONAL_FIELDS, personal_hashes(event.salt, {}, before), strict=True))
         event.salt = ""
     for name, value in after.items():
         setattr(event, name, value)

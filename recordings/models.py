@@ -282,7 +282,7 @@ class AuditEvent(models.Model):
     # The hash chain (recordings/audit_trail.py): position, and the hash over this event's content
     # and the previous event's hash, both set when the event is sealed, seconds after it is written.
     # The personal fields enter as salted hashes, so that a redaction can replace them: it keeps
-    # their hashes in `sealed` and empties `salt`.
+    # their hashes in `kept_hashes` and empties `salt`.
     seq = models.BigIntegerField(
         null=True, blank=True, unique=True, help_text="Position in the hash chain, from 1, without gaps."
     )
@@ -290,7 +290,7 @@ class AuditEvent(models.Model):
     salt = models.CharField(
         max_length=32, blank=True, help_text="Salts the personal fields' hashes; erased by a redaction."
     )
-    sealed = models.JSONField(
+    kept_hashes = models.JSONField(
         default=dict, blank=True, help_text="A redacted event's personal fields' hashes, from before the redaction."
     )
     redacts = models.JSONField(default=list, blank=True, help_text="A redaction's redacted events, by seq.")

@@ -33,7 +33,7 @@ class Row(NamedTuple):
     recording_id: int | None
     redacts: list[int]
     salt: str
-    sealed: dict[str, str]
+    kept_hashes: dict[str, str]
     hash: str
     username: str
     call_uuid: str
@@ -69,9 +69,9 @@ def chain_rows(upto: int | None) -> Iterator[Row]:
     """Every sealed event's chained columns up to seq `upto` (all with None), in chain order, BATCH at
     a time (keyset on the seq index)."""
     after = 0
-    sealed = AuditEvent.objects.filter(seq__lte=upto) if upto is not None else AuditEvent.objects.all()
+    chained = AuditEvent.objects.filter(seq__lte=upto) if upto is not None else AuditEvent.objects.all()
     while True:
-        events = sealed.filter(seq__gt=after).order_by("seq").values_list(*COLUMNS)[:BATCH]
+        events = chained.filter(seq__gt=after).order_by("seq").values_list(*COLUMNS)[:BATCH]
         rows = [Row._make(values) for values in events]
         yield from rows
         if len(rows) < BATCH:
@@ -98,7 +98,7 @@ def verify_chain() -> Verification:
             action=row.action,
             recording_id=row.recording_id,
             redacts=row.redacts,
-            personal=personal_hashes(row.salt, row.sealed, values),
+            personal=personal_hashes(row.salt, row.kept_hashes, values),
         )
         if computed != row.hash:
             problem = f"event {pk} (seq {seq}) does not match its hash: edited, moved, or its hash changed"

@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="auditevent",
-            name="sealed",
+            name="kept_hashes",
             field=models.JSONField(
                 blank=True,
                 default=dict,

@@ -163,7 +163,13 @@ def test_a_redaction_replaces_personal_fields_and_verifies_as_a_redaction(events
     target.refresh_from_db()
     assert target.note == f"at 0:05: caller {STAND_IN} asked to be called back"
     assert (target.username, target.ip_address, target.user_agent) == ("ada", "2001:db8::1", "Firefox")
-    assert target.salt == "" and set(target.sealed) == {"username", "call_uuid", "ip_address", "user_agent", "note"}
+    assert target.salt == "" and set(target.kept_hashes) == {
+        "username",
+        "call_uuid",
+        "ip_address",
+        "user_agent",
+        "note",
+    }
     assert NUMBER not in str(AuditEvent.objects.values_list())
     redaction = AuditEvent.objects.get(action=Action.REDACT)
     assert (redaction.seq, redaction.redacts) == (6, [3])
@@ -192,7 +198,7 @@ def test_a_redaction_that_changes_nothing_logs_nothing(events, actor):
 def test_a_forged_redaction_without_a_redaction_event_is_tampering(events):
     target = AuditEvent.objects.get(seq=3)
     # What a redaction would leave, written straight to the database.
-    target.sealed = {name: field_hash(target.salt, name, getattr(target, name)) for name in PERSONAL_FIELDS}
+    target.kept_hashes = {name: field_hash(target.salt, name, getattr(target, name)) for name in PERSONAL_FIELDS}
     target.salt, target.note = "", "at 0:05: nothing was said"
     target.save()
     status, error = verify()
@@ -205,7 +211,7 @@ def test_a_forged_redaction_without_a_redaction_event_is_tampering(events):
 def test_a_redaction_event_naming_another_event_does_not_cover_a_forged_one(events, actor):
     redact_events(event_ids=[events[0].pk], redact=lambda text: text.upper(), actor=actor, reason="r")
     target = AuditEvent.objects.get(seq=3)
-    target.sealed = {name: field_hash(target.salt, name, getattr(target, name)) for name in PERSONAL_FIELDS}
+    target.kept_hashes = {name: field_hash(target.salt, name, getattr(target, name)) for name in PERSONAL_FIELDS}
     target.salt, target.note = "", "forged"
     target.save()
     assert "(seq 3) was changed" in verify()[1]
