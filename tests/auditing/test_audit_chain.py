@@ -337,7 +337,7 @@ def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
     check_audit_log()
     page = auditor_client.get("/audit/").content.decode()
     assert '<p class="notice notice-error audit-check" role="alert">' in page
-    assert f"broken at event 4 of the chain:</strong> event {events[3].pk} (seq 4) does not match its hash" in page
+    assert f"chain is broken:</strong> event {events[3].pk} (seq 4) does not match its hash" in page
     assert "Log verified up to" not in page
 
 
