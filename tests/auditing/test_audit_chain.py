@@ -348,3 +348,18 @@ def test_a_backlog_is_sealed_a_batch_at_a_time(actor, monkeypatch):
     assert seal_pending() == 5
     result = verify_chain()
     assert (result.ok, result.events, AuditChainHead.objects.get().seq) == (True, 5, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_audit_exits_non_zero_naming_the_edited_event():
+    actor = Actor(user=None, ip_address=None, user_agent="")
+    events = [record_for(actor, Action.SYNC) for _ in range(3)]
+    seal_pending()
+    AuditEvent.objects.filter(pk=events[1].pk).update(username="someone-else")
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_DEBUG": "1"}
+    env["DJANGO_SETTINGS_MODULE"] = "vobiz_dashboard.settings"
+    run = subprocess.run(
+        [sys.executable, "manage.py", "verify_audit"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert f"event {events[1].pk} (seq 2) does not match its hash: edited" in run.stderr
