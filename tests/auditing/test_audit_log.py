@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recordings.audit_trail import append
 from recordings.models import AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from tests.factories import make_recording, make_recordings
@@ -21,7 +20,7 @@ NOON = datetime(2026, 5, 10, 12, 0, tzinfo=dt_timezone.utc)
 
 def make_event(action=Action.PLAY, recording=None, username="sky", at=NOON, **fields):
     fields.setdefault("call_uuid", recording.call_uuid if recording else "")
-    return append(AuditEvent(at=at, username=username, action=action, recording=recording, **fields))
+    return AuditEvent.objects.create(at=at, username=username, action=action, recording=recording, **fields)
 
 
 def rows(response):

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from recordings.audit_trail import Actor, append
+from recordings.audit_trail import Actor
 from recordings.models import AuditEvent, DeletionBatch, DeletionOutcome, Recording
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
@@ -45,7 +45,7 @@ def pages(synced, django_user_model):
     """Every page of the dashboard an auditor sees, with the data each needs."""
     auditor = user_in_role(django_user_model, "auditor", AUDITORS)
     recording = Recording.objects.order_by("-add_time")[2]
-    append(AuditEvent(user=auditor, username="auditor", action="play", recording=recording))
+    AuditEvent.objects.create(at=timezone.now(), user=auditor, username="auditor", action="play", recording=recording)
     batch = DeletionBatch.objects.create(requested_by=auditor, requested_at=timezone.now(), reason="retention")
     DeletionOutcome.objects.create(batch=batch, recording=recording, status=DeletionOutcome.Status.FAILED)
     actor = Actor(user=auditor, ip_address=None, user_agent="")
