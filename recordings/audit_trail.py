@@ -208,9 +208,8 @@ def set_columns(events: list[AuditEvent], names: list[str]) -> None:
 
 
 def append(event: AuditEvent) -> AuditEvent:
-    """Write `event`, at the time given or now, for the next seal to chain."""
-    if event.at is None:
-        event.at = timezone.now()
+    """Write `event`, now, for the next seal to chain."""
+    event.at = timezone.now()
     event.save(force_insert=True)
     return event
 
