@@ -1,17 +1,30 @@
-"""The audit log: who (the user, their address and browser) did what, and when."""
+"""The audit log: who (the user, their address and browser) did what, and when.
 
+Every event is chained (sealed by `seal_pending`, within seconds of being written): its `hash` is
+the SHA-256 of its content and of the previous event's hash, so editing, removing or reordering an
+event breaks the chain from there on (recordings/auditing/integrity.py walks it). The personal
+fields (PERSONAL_FIELDS) enter the content as salted hashes of their own, so that `redact_events`
+can replace their values and keep their hashes, with the salt erased so that the hashes cannot be
+reversed by trying every number."""
+
+import hashlib
 import ipaddress
+import json
 import re
-from collections.abc import Callable, Iterable
+import secrets
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
 
-from recordings.models import AuditEvent, Recording
+from recordings.models import AuditChainHead, AuditEvent, Recording
 
 # Range requests of one playback (seeking, buffering) come within this window of each other.
 PLAYBACK_WINDOW = timedelta(minutes=10)
@@ -54,21 +67,227 @@ def client_ip(request: HttpRequest) -> str | None:
         return remote
 
 
+# The fields that can name a person (a user, their address and browser, a caller's number in a
+# note or a call's id): the chain covers each one's salted hash, not its value.
+PERSONAL_FIELDS = ("username", "call_uuid", "ip_address", "user_agent", "note")
+CHAIN_VERSION = "audit-chain-1"  # part of every hash: a changed encoding gets a new name
+GENESIS = "0" * 64  # the "previous hash" of the first event
+HEAD = 1  # AuditChainHead's one row
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """An address as the database gives it back (PostgreSQL's inet shortens IPv6), so that the hash
+    taken when writing is the one found when reading."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
+def field_hash(salt: str, name: str, value: str | None) -> str:
+    return hashlib.sha256(f"{salt}\x00{name}\x00{value or ''}".encode()).hexdigest()
+
+
+def personal_hashes(salt: str, kept: dict[str, str], values: dict[str, str | None]) -> list[str]:
+    """The hashes the chain covers for the personal fields: from their values while the salt is
+    there, as a redaction kept them once it is not."""
+    if salt:
+        return [field_hash(salt, name, values[name]) for name in PERSONAL_FIELDS]
+    return [kept.get(name, "") for name in PERSONAL_FIELDS]
+
+
+def event_hash(
+    previous: str,
+    *,
+    seq: int,
+    at: datetime,
+    action: str,
+    recording_id: int | None,
+    redacts: Sequence[int],
+    personal: Sequence[str],
+) -> str:
+    """SHA-256 of an event's canonical encoding: every field (the personal ones by their hashes)
+    and the previous event's hash. The user's account is left out: deleting an account clears it,
+    and the username, which stays, is covered."""
+    at_utc = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    content = [CHAIN_VERSION, previous, seq, at_utc, action, recording_id, list(redacts), list(personal)]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
+
+
+def hash_of(event: AuditEvent, seq: int, previous: str) -> str:
+    """The hash of `event` at place `seq` after `previous`."""
+    values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
+    return event_hash(
+        previous,
+        seq=seq,
+        at=event.at,
+        action=event.action,
+        recording_id=event.recording_id,
+        redacts=event.redacts,
+        personal=personal_hashes(event.salt, event.kept_hashes, values),
+    )
+
+
+def locked_head(*, wait: bool = True) -> AuditChainHead | None:
+    """The chain's head, locked until the transaction ends: one sealer at a time. None at once,
+    without wait, while another holds it (on SQLite the write lock, which every transaction takes
+    first, has queued them already)."""
+    head = AuditChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=HEAD).first()
+    if head is None:
+        if AuditChainHead.objects.filter(pk=HEAD).exists():
+            return None
+        # An emptied database: the chain goes on from its last event.
+        last = AuditEvent.objects.filter(seq__gt=0).order_by("-seq").only("seq", "hash", "at").first()
+        AuditChainHead.objects.get_or_create(
+            pk=HEAD, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
+        )
+        head = AuditChainHead.objects.select_for_update().get(pk=HEAD)
+    return head
+
+
+SEAL_BATCH = 1000
+
+
+def seal_pending(*, wait: bool = True) -> int:
+    """Chain the events written since the last seal, in the order of their ids; how many.
+
+    Writing an event is one INSERT, as fast as before the chain, whatever the other writers do:
+    chaining it at once would hold the head's lock through every writer's commit, and so queue
+    every audit write behind the slowest transaction. The scheduler seals every 2 seconds
+    instead; verify_audit and redact_events seal first. Only committed events are seen, so an
+    event of a transaction rolled back leaves no gap.
+    """
+    sealed = 0
+    while AuditEvent.objects.filter(seq__isnull=True).exists():
+        # A transaction a batch: on SQLite the writers wait for each, not for a whole backlog.
+        with transaction.atomic():
+            head = locked_head(wait=wait)
+            batch = 0 if head is None else seal_under(head, batches=1)
+        if not batch:
+            break
+        sealed += batch
+    return sealed
+
+
+def seal_under(head: AuditChainHead, *, batches: int | None = None) -> int:
+    """Seal what is pending (at most so many batches), the head locked by the caller's transaction."""
+    sealed = 0
+    while batches is None or batches > 0:
+        batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk")[:SEAL_BATCH])
+        if not batch:
+            break
+        for event in batch:
+            head.seq += 1
+            event.seq, event.salt = head.seq, secrets.token_hex(16)
+            event.hash = head.hash = hash_of(event, head.seq, head.hash)
+            head.at = event.at
+        set_columns(batch, ["seq", "salt", "hash"])
+        sealed += len(batch)
+        batches = None if batches is None else batches - 1
+    if sealed:
+        head.save(update_fields=["seq", "hash", "at"])
+    return sealed
+
+
+def set_columns(events: list[AuditEvent], names: list[str]) -> None:
+    """UPDATE each event's `names` columns to its values, one statement run for all. (bulk_update
+    builds a CASE WHEN of every row per column, in Python: some 5 ms a row, and its SQL is matched
+    row by row.)"""
+    fields = [cast(Field, AuditEvent._meta.get_field(name)) for name in names]  # plain fields: column = name
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(name)} = %s" for name in names)
+    sql = f"UPDATE {quote(AuditEvent._meta.db_table)} SET {assignments} WHERE id = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(event, field.name), connection) for field in fields] + [event.pk]
+        for event in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def append(event: AuditEvent) -> AuditEvent:
+    """Write `event`, now, for the next seal to chain."""
+    event.at = timezone.now()
+    event.save(force_insert=True)
+    return event
+
+
 def record_for(
     actor: Actor, action: str, recording: Recording | None = None, call_uuid: str = "", note: str = ""
 ) -> AuditEvent:
     """Add an event to the audit log: who (the user, their address and browser) did what."""
-    return AuditEvent.objects.create(
-        at=timezone.now(),
+    return append(
+        event_by(
+            actor,
+            action,
+            recording=recording,
+            call_uuid=call_uuid or (recording.call_uuid if recording else ""),
+            note=note,
+        )
+    )
+
+
+def event_by(actor: Actor, action: str, **fields: object) -> AuditEvent:
+    return AuditEvent(
         user=actor.user,
         username=actor.username,
         action=action,
-        recording=recording,
-        call_uuid=call_uuid or (recording.call_uuid if recording else ""),
-        ip_address=actor.ip_address,
+        ip_address=canonical_ip(actor.ip_address),
         user_agent=(actor.user_agent or "").replace("\x00", "")[:300],  # PostgreSQL refuses NUL
-        note=note,
+        **fields,
     )
+
+
+REDACT_BATCH = 500
+
+
+def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
+    """Apply `redact` to each personal text field of those events, keep each field's original hash so
+    the chain still verifies, and log one event (new action "redact") naming the redacted events'
+    ids and the reason. Returns how many events changed.
+
+    An address `redact` changes is removed (the field holds addresses only). A redacted event's
+    salt is erased, so that its kept hashes cannot be matched against guesses.
+    """
+    ids = sorted(set(event_ids))
+    changed: list[AuditEvent] = []
+    with transaction.atomic():
+        head = locked_head()
+        if head is None:  # not without wait
+            raise RuntimeError("the audit chain's head could not be locked")
+        for start in range(0, len(ids), REDACT_BATCH):
+            batch = AuditEvent.objects.select_for_update().filter(pk__in=ids[start : start + REDACT_BATCH])
+            # Sealed first, in the lock: a redaction names events by their place in the chain.
+            if batch.filter(seq__isnull=True).exists():
+                seal_under(head)
+            for event in batch.order_by("seq"):
+                if redact_fields(event, redact):
+                    changed.append(event)
+        if not changed:
+            return 0
+        set_columns(changed, [*PERSONAL_FIELDS, "salt", "kept_hashes"])
+        named = ", ".join(str(event.pk) for event in changed)
+        append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
+        seal_under(head)  # the redaction is in the chain as soon as it is done
+    return len(changed)
+
+
+def redact_fields(event: AuditEvent, redact: Callable[[str], str]) -> bool:
+    """Redact one event's personal fields in place; whether any changed."""
+    before = {name: getattr(event, name) for name in PERSONAL_FIELDS}
+    after = {name: redact(value) if value else value for name, value in before.items()}
+    if after["ip_address"] != before["ip_address"]:
+        after["ip_address"] = None
+    if after == before:
+        return False
+    if event.salt:
+        event.kept_hashes = dict(zip(PERSONAL_FIELDS, personal_hashes(event.salt, {}, before), strict=True))
+        event.salt = ""
+    for name, value in after.items():
+        setattr(event, name, value)
+    return True
 
 
 CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
@@ -104,18 +323,3 @@ def record_listening(
         if recent.exists():
             return None
     return record_for(actor, action, recording)
-
-
-def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
-    """Apply `redact` to each personal text field of those events (their `note`), and log one event
-    (action "redact") naming the redacted events' ids and the reason. Returns how many events changed."""
-    changed = []
-    for event in AuditEvent.objects.filter(pk__in=list(event_ids)).only("pk", "note"):
-        redacted = redact(event.note)
-        if redacted != event.note:
-            event.note = redacted
-            changed.append(event)
-    AuditEvent.objects.bulk_update(changed, ["note"], batch_size=500)
-    ids = ", ".join(str(event.pk) for event in sorted(changed, key=lambda event: event.pk))
-    record_for(actor, Action.REDACT, note=f"{reason}: events {ids or 'none'}")
-    return len(changed)

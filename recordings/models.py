@@ -301,6 +301,21 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)
+    # The hash chain (recordings/audit_trail.py): position, and the hash over this event's content
+    # and the previous event's hash, both set when the event is sealed, seconds after it is written.
+    # The personal fields enter as salted hashes, so that a redaction can replace them: it keeps
+    # their hashes in `kept_hashes` and empties `salt`.
+    seq = models.BigIntegerField(
+        null=True, blank=True, unique=True, help_text="Position in the hash chain, from 1, without gaps."
+    )
+    hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 over the content and the previous hash, hex.")
+    salt = models.CharField(
+        max_length=32, blank=True, help_text="Salts the personal fields' hashes; erased by a redaction."
+    )
+    kept_hashes = models.JSONField(
+        default=dict, blank=True, help_text="A redacted event's personal fields' hashes, from before the redaction."
+    )
+    redacts = models.JSONField(default=list, blank=True, help_text="A redaction's redacted events, by seq.")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -310,6 +325,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["recording", "action", "-at"], name="audit_recording_idx"),
             models.Index(fields=["action", "-at"], name="audit_action_idx"),
             models.Index(fields=["call_uuid", "-at"], name="audit_call_idx"),
+            models.Index(fields=["id"], condition=Q(seq__isnull=True), name="audit_unsealed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -333,6 +349,39 @@ class AudioHash(models.Model):
 
     def __str__(self) -> str:
         return f"Audio hash of {self.recording_id}"
+
+
+class AuditChainHead(models.Model):
+    """The last event of the audit log's hash chain, one row: locked to add an event, so that events
+    are chained one at a time; and, kept apart from the events, it shows whether the latest were removed."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"audit chain at {self.seq}: {self.hash}"
+
+
+class AuditCheck(models.Model):
+    """One walk of the audit log's hash chain (`manage.py verify_audit`, daily) and what it found."""
+
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField()
+    events = models.BigIntegerField(help_text="Events walked.")
+    redacted = models.BigIntegerField(default=0, help_text="Events found redacted, each named by a redaction.")
+    head_seq = models.BigIntegerField(null=True, help_text="The last event verified.")
+    head_at = models.DateTimeField(null=True)
+    head_hash = models.CharField(max_length=64, blank=True)
+    broken_seq = models.BigIntegerField(null=True, help_text="Where the chain breaks, if it does.")
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        get_latest_by = ["checked_at", "id"]
+
+    def __str__(self) -> str:
+        return f"audit log {'verified' if self.ok else 'broken'} at {self.checked_at}"
 
 
 class LegalHoldQuerySet(models.QuerySet["LegalHold"]):

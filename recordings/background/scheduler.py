@@ -26,6 +26,8 @@ from django.utils import timezone
 from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
+from recordings.audit_trail import seal_pending
+from recordings.auditing.integrity import check_audit_log
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.browsing.freshness import forget_old_changes
@@ -38,12 +40,16 @@ LOCK_NAME = "scheduler"
 LOCK_TTL = timedelta(minutes=2)
 KEEP_LOCK_EVERY = timedelta(seconds=30)
 RECOVER_EVERY = timedelta(minutes=1)
+# How long an audit event waits to be chained, at most, while a scheduler runs.
+SEAL_AUDIT_EVERY = timedelta(seconds=2)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
 # The retention run is queued three times in its hour: each runs only the rules no earlier one ran
 # today, so a worker lost half way costs twenty minutes, not a day.
 RETENTION_MINUTES = "0,20,40"
+# The audit log's chain walked, and its head logged to be kept elsewhere: daily, after the pruning.
+VERIFY_AUDIT_DAILY = {"hour": 4, "minute": 45}
 # What the scheduler runs: no arguments, called for what it does.
 Job = Callable[[], None]
 
@@ -85,6 +91,12 @@ class Schedule:
                 CronTrigger(hour=settings.RETENTION_HOUR, minute=RETENTION_MINUTES),
                 None,
             ),
+            "seal_audit": (
+                self.when_active(seal_pending),
+                IntervalTrigger(seconds=SEAL_AUDIT_EVERY.total_seconds()),
+                now,
+            ),
+            "verify_audit": (self.when_active(check_audit_log), CronTrigger(**VERIFY_AUDIT_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)

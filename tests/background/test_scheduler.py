@@ -38,6 +38,8 @@ def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
         "incremental_sync",
         "prune_queue",
         "retention",
+        "verify_audit",
+        "seal_audit",
     }
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
