@@ -178,9 +178,10 @@ CALLBACK_NONCE_DAYS = 30
 # A callback's recording is asked of the API again for this long while Vobiz answers "not found"
 # (its API may know a recording after the callback) or is down; then the fetch shows as failed.
 CALLBACK_FETCH_PATIENCE_MINUTES = env_int("CALLBACK_FETCH_PATIENCE_MINUTES", 60)
-if CALLBACK_FETCH_PATIENCE_MINUTES < 0:
+if not 0 <= CALLBACK_FETCH_PATIENCE_MINUTES <= 1440:  # a day: Vobiz that lags longer is a sync's work
     raise ImproperlyConfigured(
-        f"CALLBACK_FETCH_PATIENCE_MINUTES must be 0 (one try) or more, not {CALLBACK_FETCH_PATIENCE_MINUTES}"
+        "CALLBACK_FETCH_PATIENCE_MINUTES must be from 0 (one try) to 1440 (a day), "
+        f"not {CALLBACK_FETCH_PATIENCE_MINUTES}"
     )
 
 LOGGING = {
