@@ -269,7 +269,8 @@ class VobizClient:
         url = target.url
         if not url.netloc:
             raise VobizError("The recording's URL names no host.")  # media.check refuses these first
-        headers = {"Accept": "*/*", "Host": url.netloc}
+        # Identity: the bytes as stored, whose length is the file's, for the hash of a whole body.
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity", "Host": url.netloc}
         if target.with_credentials:
             headers.update(self.auth_headers)
         if range_header:
