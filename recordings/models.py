@@ -635,6 +635,7 @@ class TaskRun(models.Model):
         CALL_RECORD = "call_record", "Call record refresh"
         RECORDING_FETCH = "recording_fetch", "Recording fetch"
         RETENTION = "retention", "Retention run"
+        AUDIO_CHECK = "audio_check", "Audio check"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

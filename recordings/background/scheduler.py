@@ -1,5 +1,5 @@
-"""Scheduled work without cron: syncs on a timer, the daily retention run and the queue's repairs,
-handed to the task queue.
+"""Scheduled work without cron: syncs on a timer, the daily retention run, the daily check of a
+sample of recordings' audio and the queue's repairs, handed to the task queue.
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only
@@ -41,6 +41,7 @@ RECOVER_EVERY = timedelta(minutes=1)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
+AUDIO_CHECK_DAILY = {"hour": 4, "minute": 45}
 # What the scheduler runs: no arguments, called for what it does.
 Job = Callable[[], None]
 
@@ -82,6 +83,7 @@ class Schedule:
                 CronTrigger(hour=settings.RETENTION_HOUR, minute=0),
                 None,
             ),
+            "audio_check": (self.when_active(tasks.queue_audio_check), CronTrigger(**AUDIO_CHECK_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)
