@@ -225,9 +225,10 @@ DSR_DUE_DAYS = env_int("DSR_DUE_DAYS", 30)
 if not 1 <= DSR_DUE_DAYS <= 365:
     raise ImproperlyConfigured(f"DSR_DUE_DAYS must be between 1 and 365 days, not {DSR_DUE_DAYS}")
 
-# Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
-# queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
-# and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
+# Background work (Sync now, deletion batches, scheduled syncs, callbacks' fetches) runs on Django's
+# task framework: queued in the database and run by `manage.py db_worker`, or with REDIS_URL set
+# queued in Redis and run by `manage.py rqworker --with-scheduler --job-class django_tasks_rq.Job`
+# on any number of machines (--with-scheduler: delayed work, a fetch's next try, comes back).
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 # `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
