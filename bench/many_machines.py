@@ -130,7 +130,15 @@ def main() -> None:
             port = free_port()
             start_gunicorn(stack, env, log, port, workers=1, threads=8, own_session=True)
             webs.append(f"http://127.0.0.1:{port}")
-        rq_worker = [PYTHON, "manage.py", "rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+        rq_worker = [
+            PYTHON,
+            "manage.py",
+            "rqworker",
+            "--with-scheduler",
+            "--job-class",
+            "django_tasks_rq.Job",
+            "default",
+        ]
         workers = [start(stack, rq_worker, log, env, own_session=True) for _ in range(2)]
         start(stack, [PYTHON, "manage.py", "run_scheduler"], log, env, own_session=True)
         for base_url in webs:

@@ -26,7 +26,9 @@ from django.utils import timezone
 
 from recordings.models import AuditChainHead, AuditEvent, Recording
 
-# Range requests of one playback (seeking, buffering) come within this window of each other.
+# A listen logged this recently covers the same user's later responses of that recording (seeking,
+# buffering): counted from the logged event, not the latest request, so a playback longer than this
+# logs again.
 PLAYBACK_WINDOW = timedelta(minutes=10)
 Action = AuditEvent.Action
 
@@ -290,8 +292,25 @@ def redact_fields(event: AuditEvent, redact: Callable[[str], str]) -> bool:
     return True
 
 
-CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.ASCII)
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
 SERVED_AUDIO = (200, 206)  # a whole body or parts of it; a 416 or a HEAD serves nothing
+
+
+@dataclass(frozen=True)
+class ContentRange:
+    """The part a 206 serves: its first and last byte, and the whole file's size (None: `*`, unknown)."""
+
+    first: int
+    last: int
+    total: int | None
+
+
+def parse_content_range(value: str | None) -> ContentRange | None:
+    """A Content-Range header of one part (`bytes 0-999/1000`), or None when it is not one."""
+    match = CONTENT_RANGE.fullmatch((value or "").strip())
+    if match is None:
+        return None
+    return ContentRange(int(match[1]), int(match[2]), None if match[3] == "*" else int(match[3]))
 
 
 def serves_first_byte(status: int, content_range: str | None) -> bool:
@@ -300,8 +319,8 @@ def serves_first_byte(status: int, content_range: str | None) -> bool:
     part starting at byte 0. A part whose start cannot be read counts as the start."""
     if status != 206:
         return status == 200
-    match = CONTENT_RANGE.fullmatch((content_range or "").strip())
-    return match is None or int(match[1]) == 0
+    part = parse_content_range(content_range)
+    return part is None or part.first == 0
 
 
 def record_listening(

@@ -152,6 +152,13 @@ def local_time(value: datetime | date | None, style: str = "minute") -> SafeStri
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, shown)
 
 
+def utc_time(value: datetime) -> str:
+    """A moment as plain text in UTC, to the second, for text kept as written (an audit note), which
+    no reader's zone may shift: "1 Dec 2026 08:32:15 UTC"."""
+    value = value.astimezone(dt_timezone.utc)
+    return f"{day_month_year(value)} {value:%H:%M:%S} UTC"
+
+
 def zone_name(name: str) -> str:
     """A time zone as people read it: "India Time" for Asia/Kolkata, "Eastern Time" for
     America/New_York (Babel's, from CLDR); "UTC" and other zones CLDR names no region for by
@@ -176,6 +183,16 @@ def epoch_ms(value: int | str | None) -> datetime | None:
         return datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc)
     except (OverflowError, OSError, ValueError, TypeError):
         return None
+
+
+# -- sizes ----------------------------------------------------------------------------------------
+
+
+def byte_size(size: int | None) -> str:
+    """A file's size to the byte, as an auditor compares it: "1,234,567 bytes"; "–" when unknown."""
+    if size is None:
+        return EMPTY
+    return f"{format_decimal(size, locale=babel_locale())} byte{'' if size == 1 else 's'}"
 
 
 # -- money ----------------------------------------------------------------------------------------

@@ -607,6 +607,20 @@ class CallbackNonce(models.Model):
         return f"{self.digest:x}"
 
 
+class PendingFetch(models.Model):
+    """A callback's recording being fetched: its chain of tries is queued or running.
+
+    One row per recording, taken in the transaction that queues the first try and removed when the
+    chain ends, so that each of a recording's callbacks (Vobiz redelivers them, and a transcription
+    brings its own) joins the chain already running rather than start another."""
+
+    recording_id = models.CharField(max_length=128, primary_key=True)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Fetch of {self.recording_id} since {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
 class MomentNote(models.Model):
     """A note pinned to a moment of a recording; a marker on its player's timeline. Never edited."""
 
@@ -722,6 +736,7 @@ class TaskRun(models.Model):
         CALL_RECORD = "call_record", "Call record refresh"
         RECORDING_FETCH = "recording_fetch", "Recording fetch"
         RETENTION = "retention", "Retention run"
+        AUDIO_CHECK = "audio_check", "Audio check"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

@@ -57,7 +57,8 @@ class VobizBadId(VobizError):
 
 class VobizUnavailable(VobizError):
     """Vobiz could not be reached or kept failing after every retry. `retry_after`: the seconds its
-    last answer asked to wait (Retry-After, capped), or None."""
+    last answer asked to wait (Retry-After, as asked: work that schedules its own next try honours
+    it in full), or None."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status)
@@ -149,9 +150,9 @@ def parse_retry_after(value: str | None) -> float | None:
         if parsed.tzinfo is None:  # RFC 9110 dates are GMT
             parsed = parsed.replace(tzinfo=datetime.timezone.utc)
         seconds = parsed.timestamp() - time.time()
-    if seconds != seconds:  # NaN
+    if seconds != seconds or seconds == float("inf"):  # NaN, or never
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    return max(seconds, 0.0)
 
 
 # What no id of Vobiz's may hold, since ids become path segments (here, and in the dashboard's own
@@ -294,7 +295,8 @@ class VobizClient:
         url = target.url
         if not url.netloc:
             raise VobizError("The recording's URL names no host.")  # media.check refuses these first
-        headers = {"Accept": "*/*", "Host": url.netloc}
+        # Identity: the bytes as stored, whose length is the file's, for the hash of a whole body.
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity", "Host": url.netloc}
         if target.with_credentials:
             headers.update(self.auth_headers)
         if range_header:
@@ -357,7 +359,9 @@ class VobizClient:
                         retry_after=retry.retry_after,
                     ) from None
                 delay = retry.retry_after
-                if delay is None:
+                if delay is not None:
+                    delay = min(delay, MAX_RETRY_AFTER)  # sleep no longer in-process; the error says what was asked
+                else:
                     delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
                     delay = random.uniform(delay / 2, delay)  # jitter spreads out parallel workers
                 logger.warning("Vobiz %s %s: %s; retrying in %.1fs", method, _path_of(url), retry, delay)
@@ -419,8 +423,9 @@ class Patience(TypedDict, total=False):
 # How patient a client is: a sync can wait; a person on a page cannot.
 BACKGROUND: Patience = {}
 INTERACTIVE: Patience = {"connect_timeout": 3, "read_timeout": 20, "max_attempts": 2, "backoff_base": 0.2}
-# One try, for work that schedules its own next try rather than sleep in a worker.
-ONE_TRY: Patience = {"read_timeout": 15, "max_attempts": 1}
+# One try, for work that schedules its own next try rather than sleep in a worker: short timeouts,
+# so that a Vobiz that hangs holds a worker for seconds, and the next try comes soon.
+ONE_TRY: Patience = {"connect_timeout": 3, "read_timeout": 5, "max_attempts": 1}
 
 
 def parse_recording_page(body: Any, offset: int) -> RecordingPage:

@@ -178,9 +178,10 @@ VOBIZ_PARENT_AUTH_TOKEN = os.environ.get("VOBIZ_PARENT_AUTH_TOKEN", "")
 # A callback's recording is asked of the API again for this long while Vobiz answers "not found"
 # (its API may know a recording after the callback) or is down; then the fetch shows as failed.
 CALLBACK_FETCH_PATIENCE_MINUTES = env_int("CALLBACK_FETCH_PATIENCE_MINUTES", 60)
-if CALLBACK_FETCH_PATIENCE_MINUTES < 0:
+if not 0 <= CALLBACK_FETCH_PATIENCE_MINUTES <= 1440:  # a day: Vobiz that lags longer is a sync's work
     raise ImproperlyConfigured(
-        f"CALLBACK_FETCH_PATIENCE_MINUTES must be 0 (one try) or more, not {CALLBACK_FETCH_PATIENCE_MINUTES}"
+        "CALLBACK_FETCH_PATIENCE_MINUTES must be from 0 (one try) to 1440 (a day), "
+        f"not {CALLBACK_FETCH_PATIENCE_MINUTES}"
     )
 
 LOGGING = {
@@ -231,9 +232,10 @@ if CALL_RECORD_REFRESHES_PER_HOUR < 1:
         f"CALL_RECORD_REFRESHES_PER_HOUR must be 1 or more, not {CALL_RECORD_REFRESHES_PER_HOUR}"
     )
 
-# Background work (Sync now, deletion batches, scheduled syncs) runs on Django's task framework:
-# queued in the database and run by `manage.py db_worker`, or with REDIS_URL set queued in Redis
-# and run by `manage.py rqworker --job-class django_tasks_rq.Job` on any number of machines.
+# Background work (Sync now, deletion batches, scheduled syncs, callbacks' fetches) runs on Django's
+# task framework: queued in the database and run by `manage.py db_worker`, or with REDIS_URL set
+# queued in Redis and run by `manage.py rqworker --with-scheduler --job-class django_tasks_rq.Job`
+# on any number of machines (--with-scheduler: delayed work, a fetch's next try, comes back).
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
     # Not the URL itself, which may hold a password.

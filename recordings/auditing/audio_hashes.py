@@ -9,21 +9,21 @@ served; not that the first was the call as it was recorded.
 """
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import requests
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from recordings.audit_trail import Action, Actor, record_for
+from recordings.audit_trail import Action, Actor, parse_content_range, record_for
 from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, open_audio
+from recordings.formatting import byte_size, utc_time
 from recordings.models import AudioHash, Recording
 from vobiz.client import VobizClient, VobizError
 
-WHOLE_RANGE = re.compile(r"bytes\s+0-(\d+)/(\d+)", re.ASCII)
 # What a command run on the server writes to the audit log as, having no user, address or browser.
 VERIFIER = Actor(user=None, ip_address=None, user_agent="manage.py verify_audio")
 
@@ -35,27 +35,31 @@ class Check(StrEnum):
     FAILED = "failed"
 
 
-def whole_size(status: int, headers: Mapping[str, str]) -> int | None | bool:
-    """What a response of the audio brings: False for a part, else the whole file's announced size
-    (None when it announces none, as a chunked 200 does). A 206 is the whole file when its one
-    range runs from the first byte to the last (a player's `bytes=0-`)."""
+def whole_size(status: int, headers: Mapping[str, str]) -> int | None:
+    """The size of the whole file when the response announces that it brings all of it: a 200 with
+    its Content-Length, or a 206 whose one range runs from the first byte to the last of a known
+    total (a player's `bytes=0-`). None for a part, or a body whose size is not announced (a
+    chunked 200) or is not the file's own (a Content-Encoding): no end could be told from a cut."""
+    if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
     if status == 200:
-        length = headers.get("Content-Length", "")
+        length = headers.get("Content-Length", "").strip()
         return int(length) if length.isdigit() else None
     if status == 206:
-        match = WHOLE_RANGE.fullmatch(headers.get("Content-Range", "").strip())
-        if match and int(match[1]) + 1 == int(match[2]):
-            return int(match[2])
-    return False
+        part = parse_content_range(headers.get("Content-Range"))
+        if part and part.first == 0 and part.total is not None and part.last + 1 == part.total:
+            return part.total
+    return None
 
 
 def hashed(
     chunks: Iterable[bytes], *, status: int, headers: Mapping[str, str], on_whole: Callable[[str, int], object]
 ) -> Iterator[bytes]:
-    """The chunks, passed on as they come; when they all came and made the whole file,
-    `on_whole(sha256, size)`. A part, a stream closed early or cut short is not hashed."""
+    """The chunks, passed on as they come; when they made the whole file, every byte its size
+    announced, `on_whole(sha256, size)`. A part, a size not announced, a stream closed early or cut
+    short is not hashed."""
     expected = whole_size(status, headers)
-    if expected is False:
+    if expected is None:
         yield from chunks
         return
     digest = hashlib.sha256()
@@ -64,14 +68,14 @@ def hashed(
         digest.update(chunk)
         size += len(chunk)
         yield chunk
-    if expected is None or size == expected:
+    if size == expected:
         on_whole(digest.hexdigest(), size)
 
 
 def note_whole_audio(*, actor: Actor, recording: Recording, sha256: str, size: int) -> Check:
     """Keep the first hash of a recording's whole audio, or compare a later one with it: audio that
     differs is kept as the latest change and logged, as done by `actor` (whose fetch saw it), once
-    for each new difference rather than at every fetch."""
+    for each new difference rather than at every fetch, however many fetches see it at once."""
     now = timezone.now()
     stored, created = AudioHash.objects.get_or_create(
         recording=recording, defaults={"audio_sha256": sha256, "audio_size": size, "hashed_at": now}
@@ -80,18 +84,23 @@ def note_whole_audio(*, actor: Actor, recording: Recording, sha256: str, size: i
         return Check.HASHED
     if (stored.audio_sha256, stored.audio_size) == (sha256, size):
         return Check.UNCHANGED
-    if (stored.changed_sha256, stored.changed_size) != (sha256, size):
-        AudioHash.objects.filter(pk=stored.pk).update(
-            changed_at=stored.changed_at or now, changed_sha256=sha256, changed_size=size
-        )
-        record_for(
-            actor,
-            Action.AUDIO_CHANGED,
-            recording,
-            note=f"first hashed {stored.hashed_at:%Y-%m-%d %H:%M} UTC: {stored.audio_sha256} "
-            f"({stored.audio_size:,} bytes); now {sha256} ({size:,} bytes)",
-        )
+    # Compared in the update itself: of two fetches that see the same new audio, one updates the
+    # row, and only that one logs it.
+    updated = (
+        AudioHash.objects.filter(pk=stored.pk)
+        .exclude(changed_sha256=sha256, changed_size=size)
+        .update(changed_at=Coalesce("changed_at", Value(now)), changed_sha256=sha256, changed_size=size)
+    )
+    if updated:
+        record_for(actor, Action.AUDIO_CHANGED, recording, note=change_note(stored, sha256=sha256, size=size))
     return Check.CHANGED
+
+
+def change_note(stored: AudioHash, *, sha256: str, size: int) -> str:
+    return (
+        f"first hashed {utc_time(stored.hashed_at)}: {stored.audio_sha256} "
+        f"({byte_size(stored.audio_size)}); now {sha256} ({byte_size(size)})"
+    )
 
 
 def served_chunks(upstream: requests.Response, *, actor: Actor, recording: Recording) -> Iterator[bytes]:
@@ -138,14 +147,14 @@ def verify_recording(recording: Recording, *, client: VobizClient, actor: Actor 
         except requests.RequestException as exc:
             return failed(f"the connection to Vobiz was lost: {type(exc).__name__}")
     if not checks:
-        return failed("the audio came short of the size Vobiz announced")
+        return failed("the audio came short of the size Vobiz announced, or Vobiz announced none")
     if checks[0] == Check.CHANGED:
         stored = AudioHash.objects.get(recording=recording)
         return Verified(
             recording.recording_id,
             Check.CHANGED,
-            f"first hash {stored.audio_sha256} ({stored.audio_size} bytes), now {stored.changed_sha256} "
-            f"({stored.changed_size} bytes)",
+            f"first hash {stored.audio_sha256} ({byte_size(stored.audio_size)}), now {stored.changed_sha256} "
+            f"({byte_size(stored.changed_size)})",
         )
     return Verified(recording.recording_id, checks[0])
 

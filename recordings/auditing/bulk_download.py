@@ -77,11 +77,18 @@ def body_chunks(
     upstream: requests.Response, name: str, missing: list[tuple[str, str]], on_whole: Callable[[str, int], object]
 ) -> Iterator[bytes]:
     """The upstream body, `on_whole(sha256, size)` once it all came; a connection lost midway ends
-    the entry short and says so in the report."""
+    the entry short and says so in the report, as does a body whose size Vobiz did not announce
+    (it may be whole or not: it is not in the manifest)."""
     received = 0
+    whole: list[int] = []
+
+    def noted(sha256: str, size: int) -> None:
+        whole.append(size)
+        on_whole(sha256, size)
+
     try:
         for chunk in hashed(
-            upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=on_whole
+            upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=noted
         ):
             received += len(chunk)
             yield chunk
@@ -89,6 +96,10 @@ def body_chunks(
         logger.warning("audio for %s cut short in a ZIP: %s", name, type(exc).__name__)
         why = f"the connection to Vobiz was lost after {received} bytes; the file in this ZIP is incomplete"
         missing.append((name, why))
+        return
+    if not whole:
+        why = f"Vobiz sent {received} bytes without announcing the file's size, or fewer than it announced"
+        missing.append((name, why + ": it may be incomplete, and is not in the manifest"))
 
 
 def manifest(files: list[tuple[str, str, int, str]]) -> str:

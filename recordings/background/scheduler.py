@@ -1,5 +1,5 @@
-"""Scheduled work without cron: syncs on a timer, the daily retention run and the queue's repairs,
-handed to the task queue.
+"""Scheduled work without cron: syncs on a timer, the daily retention run, the daily check of a
+sample of recordings' audio and the queue's repairs, handed to the task queue.
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only
@@ -50,6 +50,8 @@ PRUNE_DAILY = {"hour": 4, "minute": 15}
 RETENTION_MINUTES = "0,20,40"
 # The audit log's chain walked, and its head logged to be kept elsewhere: daily, after the pruning.
 VERIFY_AUDIT_DAILY = {"hour": 4, "minute": 45}
+# The daily sample of recordings fetched again and checked against their audio hash.
+AUDIO_CHECK_DAILY = {"hour": 5, "minute": 15}
 # What the scheduler runs: no arguments, called for what it does.
 Job = Callable[[], None]
 
@@ -97,6 +99,7 @@ class Schedule:
                 now,
             ),
             "verify_audit": (self.when_active(check_audit_log), CronTrigger(**VERIFY_AUDIT_DAILY), None),
+            "audio_check": (self.when_active(tasks.queue_audio_check), CronTrigger(**AUDIO_CHECK_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):
             jobs["prune_queue"] = (self.when_active(prune_queue), CronTrigger(**PRUNE_DAILY), None)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.defaultfilters import pluralize
@@ -47,6 +48,8 @@ WAITING_FOR_WORKER = timedelta(seconds=30)
 # A run marked running this long whose lock is gone (or held by a dead process) lost its worker.
 STALLED_AFTER = timedelta(seconds=10)
 SHORT_WORK_STALLED_AFTER = timedelta(minutes=5)
+# Recordings whose audio the daily check fetches whole again: a few minutes of a worker's time.
+AUDIO_CHECK_SAMPLE = 50
 
 
 class Skipped(Exception):
@@ -135,6 +138,15 @@ def apply_retention() -> None:
         queue_deletion(batch)
 
 
+@task()
+@tracked
+def check_audio(*, sample: int) -> None:
+    """`verify_audio --sample`: recordings drawn at random fetched whole again and compared with
+    their hash, so that audio nobody plays whole is hashed and checked too. A change (logged by the
+    check) or a recording that could not be checked fails the run, for /sync/ to show."""
+    call_command("verify_audio", sample=sample)
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
@@ -143,6 +155,7 @@ TASKS: dict[str, Task[..., None]] = {
     Kind.CALL_RECORD: refresh_call_record,
     Kind.RECORDING_FETCH: refetch_recording,
     Kind.RETENTION: apply_retention,
+    Kind.AUDIO_CHECK: check_audio,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -192,6 +205,11 @@ def queue_retention() -> TaskRun | None:
         return queue(Kind.RETENTION)
     except AlreadyQueued:
         return None
+
+
+def queue_audio_check() -> TaskRun:
+    """Queue today's check of a sample of recordings' audio."""
+    return queue(Kind.AUDIO_CHECK, sample=AUDIO_CHECK_SAMPLE)
 
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:

@@ -15,6 +15,7 @@ register.filter("calendar_day", formatting.calendar_day)
 register.filter("calendar_month", formatting.calendar_month)
 register.filter("zone_name", formatting.zone_name)
 register.filter("epoch_ms", formatting.epoch_ms)
+register.filter("byte_size", formatting.byte_size)
 
 register.simple_tag(formatting.local_time)
 register.simple_tag(formatting.badge)

@@ -3,12 +3,15 @@
 import csv
 import hashlib
 import io
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+from requests.adapters import HTTPAdapter
 
 from recordings.auditing.audio_hashes import VERIFIER, Check, hashed, verify_recording, whole_size
+from recordings.formatting import byte_size, utc_time
 from recordings.models import AudioHash, AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from vobiz.fake.data import FakeAccount
@@ -86,6 +89,23 @@ def test_a_stream_closed_early_is_not_hashed():
     assert noted == [(hashlib.sha256(b"abcd").hexdigest(), 4)]
 
 
+def test_a_body_of_unannounced_size_is_never_hashed():
+    """A 200 without Content-Length whose stream just stops early looks like a whole one."""
+    noted = []
+    for chunks in ([b"ab"], [b"ab", b"cd"]):  # cut short, or whole: nothing tells them apart
+        body = hashed(iter(chunks), status=200, headers={}, on_whole=lambda *a: noted.append(a))
+        assert b"".join(body) == b"".join(chunks)  # still served
+    assert noted == []
+
+
+def test_audio_is_asked_of_vobiz_unencoded(synced, support_client):
+    recording = Recording.objects.first()
+    played(support_client, recording)
+    (fetch,) = media_fetches(synced)
+    assert fetch.headers.get("Accept-Encoding") == "identity"
+    assert AudioHash.objects.filter(recording=recording).exists()
+
+
 def test_audio_cut_short_is_not_hashed(synced, vobiz_client):
     recording = Recording.objects.first()
     synced.inject("truncated", times=1, path_contains=recording.recording_id)
@@ -99,13 +119,14 @@ def test_audio_cut_short_is_not_hashed(synced, vobiz_client):
     "status, headers, expected",
     [
         (200, {"Content-Length": "1000"}, 1000),
-        (200, {}, None),
+        (200, {}, None),  # chunked: no size to tell a whole body from one cut short
+        (200, {"Content-Length": "1000", "Content-Encoding": "gzip"}, None),  # the length of other bytes
         (206, {"Content-Range": "bytes 0-999/1000"}, 1000),
-        (206, {"Content-Range": "bytes 0-998/1000"}, False),
-        (206, {"Content-Range": "bytes 1-999/1000"}, False),
-        (206, {"Content-Range": "bytes 0-999/*"}, False),
-        (206, {}, False),  # several parts
-        (416, {"Content-Range": "bytes */1000"}, False),
+        (206, {"Content-Range": "bytes 0-998/1000"}, None),
+        (206, {"Content-Range": "bytes 1-999/1000"}, None),
+        (206, {"Content-Range": "bytes 0-999/*"}, None),
+        (206, {}, None),  # several parts
+        (416, {"Content-Range": "bytes */1000"}, None),
     ],
 )
 def test_what_is_the_whole_file_is_judged_from_the_response(status, headers, expected):
@@ -144,6 +165,29 @@ def test_a_later_whole_fetch_that_differs_is_shown_logged_once_and_filtered(sync
     client.force_login(auditor_user)
     assert support_client_ids(client, {"audio": "changed"}) == {recording.recording_id}
     assert client.get("/", {"audio": "nonsense"}).status_code == 200
+
+
+def test_two_fetches_seeing_the_same_change_at_once_log_it_once(synced, vobiz_client, monkeypatch):
+    recording = Recording.objects.first()
+    verify_recording(recording, client=vobiz_client)
+    tampered(recording)
+    seen_before_either_wrote = AudioHash.objects.get(recording=recording)
+    assert verify_recording(recording, client=vobiz_client).check == Check.CHANGED
+    # The other fetch read the row before the first one's update: its compare is stale.
+    monkeypatch.setattr(AudioHash.objects, "get_or_create", lambda **kwargs: (seen_before_either_wrote, False))
+    assert verify_recording(recording, client=vobiz_client).check == Check.CHANGED
+    assert AuditEvent.objects.filter(action=Action.AUDIO_CHANGED).count() == 1
+
+
+def test_the_change_note_gives_sizes_and_time_as_the_pages_do(synced, vobiz_client):
+    recording = Recording.objects.first()
+    verify_recording(recording, client=vobiz_client)
+    tampered(recording)
+    verify_recording(recording, client=vobiz_client)
+    stored = AudioHash.objects.get(recording=recording)
+    note = AuditEvent.objects.get(action=Action.AUDIO_CHANGED).note
+    assert f"({byte_size(3)}); now" in note and f"({byte_size(stored.changed_size)})" in note
+    assert f"first hashed {utc_time(stored.hashed_at)}:" in note
 
 
 def support_client_ids(client, params):
@@ -187,12 +231,26 @@ def test_verify_audio_hashes_checks_and_reports(synced, capsys):
     assert (event.user, event.username, event.user_agent) == (None, "", VERIFIER.user_agent)
 
 
-def test_verify_audio_fails_on_what_it_cannot_fetch_and_sends_no_credentials_off_the_allowed_hosts(synced, capsys):
+def test_verify_audio_fails_on_what_it_cannot_fetch_and_sends_no_credentials_off_the_allowed_hosts(
+    synced, capsys, monkeypatch
+):
     refused, failing = Recording.objects.order_by("pk")[:2]
     Recording.objects.filter(pk=refused.pk).update(recording_url="http://intranet.example/x.mp3")
     synced.inject("500", times=10, path_contains=failing.recording_id)
+    sent = []
+    send = HTTPAdapter.send
+
+    def spied(adapter, request, *args, **kwargs):
+        sent.append((urlsplit(request.url).netloc, request.headers.get("Host"), request.headers.get("X-Auth-Token")))
+        return send(adapter, request, *args, **kwargs)
+
+    monkeypatch.setattr(HTTPAdapter, "send", spied)
     with pytest.raises(CommandError, match="2 could not be checked"):
         call_command("verify_audio")
+    fake_host = urlsplit(synced.base_url).netloc
+    with_credentials = {(netloc, host) for netloc, host, token in sent if token == AUTH_TOKEN}
+    assert with_credentials and all(fake_host in (netloc, host) for netloc, host in with_credentials)
+    assert not any("intranet.example" in f"{netloc} {host}" for netloc, host, _ in sent)  # nothing at all went there
     out = capsys.readouterr().out
     assert f"failed {refused.recording_id}: its audio may not be fetched" in out
     assert "not one of VOBIZ_MEDIA_HOSTS" in out

@@ -10,7 +10,7 @@ import requests
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from recordings.auditing.bulk_download import MANIFEST_NAME, REPORT_NAME, unique_name
+from recordings.auditing.bulk_download import MANIFEST_NAME, REPORT_NAME, body_chunks, unique_name
 from recordings.browsing.media import download_name
 from recordings.models import AudioHash, AuditEvent, Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
@@ -211,3 +211,22 @@ def test_clashing_names_get_a_suffix():
         "a_3.mp3",
         "b.wav",
     ]
+
+
+class Unsized:
+    """An upstream 200 whose size Vobiz did not announce (chunked)."""
+
+    status_code = 200
+    headers: dict[str, str] = {}
+
+    def iter_content(self, chunk_size):
+        return iter([b"ab", b"cd"])
+
+
+def test_a_file_of_unannounced_size_is_reported_and_left_out_of_the_manifest():
+    missing: list[tuple[str, str]] = []
+    noted = []
+    body = b"".join(body_chunks(Unsized(), "a.mp3", missing, lambda *a: noted.append(a)))
+    assert body == b"abcd" and noted == []
+    ((name, why),) = missing
+    assert name == "a.mp3" and "4 bytes without announcing" in why and "not in the manifest" in why

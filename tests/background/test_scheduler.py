@@ -8,15 +8,16 @@ import pytest
 from django.conf import settings
 from django_tasks_db.models import DBTaskResult
 
-from recordings.background import scheduler
+from recordings.background import scheduler, tasks
 from recordings.background.scheduler import Schedule, queue_scheduled_sync
-from recordings.background.tasks import queue_sync
+from recordings.background.tasks import AUDIO_CHECK_SAMPLE, queue_sync
 from recordings.locks import DatabaseLock
-from recordings.models import Lock, TaskRun
+from recordings.models import AudioHash, AuditEvent, Lock, Recording, TaskRun
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from tests.background.test_tasks import DATABASE_QUEUE, production_settings
 
 pytestmark = pytest.mark.django_db
+IMMEDIATE_QUEUE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +41,7 @@ def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
         "retention",
         "verify_audit",
         "seal_audit",
+        "audio_check",
     }
     _, every, first_run = jobs["incremental_sync"]
     assert every.interval.total_seconds() == 7 * 60 and first_run is not None  # one at start, too
@@ -59,6 +61,26 @@ def test_retention_rules_run_daily_at_the_retention_hour(settings):
     settings.RETENTION_HOUR = 5
     _, daily, first_run = Schedule(sync_every_minutes=7).jobs()["retention"]
     assert str(daily) == "cron[hour='5', minute='0,20,40']" and first_run is None
+
+
+def test_a_sample_of_recordings_audio_is_checked_daily(settings, synced):
+    schedule = Schedule(sync_every_minutes=7)
+    job, daily, first_run = schedule.jobs()["audio_check"]
+    assert str(daily) == "cron[hour='4', minute='45']" and first_run is None
+    schedule.active = True
+    job()
+    run = TaskRun.objects.get(kind="audio_check")
+    assert (run.status, run.arguments) == ("queued", {"sample": AUDIO_CHECK_SAMPLE})
+
+    settings.TASKS = IMMEDIATE_QUEUE  # a worker runs it
+    checked = tasks.queue_audio_check()
+    assert checked.status == "succeeded", checked.error
+    assert AudioHash.objects.count() == min(AUDIO_CHECK_SAMPLE, Recording.objects.count()) > 0
+
+    AudioHash.objects.update(audio_sha256="0" * 64)  # as if Vobiz's audio had been replaced
+    changed = tasks.queue_audio_check()
+    assert changed.status == "failed" and "changed at Vobiz" in changed.error
+    assert AuditEvent.objects.filter(action="audio_changed").exists()
 
 
 def test_zero_minutes_turns_the_incremental_syncs_off():

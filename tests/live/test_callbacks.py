@@ -360,10 +360,11 @@ def test_a_recording_callback_waits_on_one_commit_and_no_disk(client, new_record
         response = post(client, RECORDING_PATH, record_action_fields(new_recording), signed_headers(RECORDING_PATH))
     assert response.status_code == 200
     statements = [q["sql"].split()[0].upper() for q in captured]
-    # One transaction (a savepoint in the test's own), no other: the nonce and the task, nothing read.
-    assert statements.count("SAVEPOINT") == 1 and statements.count("RELEASE") == 1
+    # One transaction (a savepoint in the test's own), no other: the nonce, the recording's pending
+    # fetch (in a savepoint of its own, as a second callback's conflicts) and the task, nothing read.
+    assert statements.count("SAVEPOINT") == 2 and statements.count("RELEASE") == 2
     lag = ["SET"] if connection.vendor == "postgresql" else []
-    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == [*lag, "INSERT", "INSERT"]
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == [*lag, "INSERT", "INSERT", "INSERT"]
     assert DBTaskResult.objects.get().args_kwargs["kwargs"] == {"recording_id": new_recording["recording_id"]}
     assert CallbackNonce.objects.count() == 1
 

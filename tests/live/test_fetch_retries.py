@@ -6,6 +6,7 @@ included, and runs nothing: each test runs the queued work itself, as a worker w
 so that what is asserted is the schedule, never the wall clock.
 """
 
+import logging
 import os
 import subprocess
 import sys
@@ -14,12 +15,13 @@ from datetime import timedelta
 import django_rq
 import pytest
 import redis
+from django.db import OperationalError
 from django.utils import timezone
 from django_tasks.base import TaskResult
 from django_tasks_db.models import DBTaskResult
 
-from recordings.live.store import fetch_recording_task
-from recordings.models import Recording, TaskRun, Transcript
+from recordings.live.store import DELAY_SHARE, fetch_recording_task, give_up
+from recordings.models import PendingFetch, Recording, TaskRun, Transcript
 from tests.background.test_tasks import DATABASE_QUEUE, REDIS_QUEUE, TEST_REDIS_URL
 from tests.live.test_callbacks import (
     PUBLIC_URL,
@@ -30,6 +32,7 @@ from tests.live.test_callbacks import (
     signed_headers,
     transcription_fields,
 )
+from vobiz.client import VobizNotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -119,42 +122,71 @@ def test_an_outage_loses_no_callback(client, queue, fake_vobiz, django_capture_o
         (None, timedelta(seconds=20), 5),  # a quarter of the time waited so far
         (None, timedelta(minutes=30), 60),  # at most a minute
         (30, timedelta(0), 30),  # Retry-After asks for longer
-        (7200, timedelta(0), 60),  # capped
+        (1800, timedelta(0), 1800),  # however long, within the patience
+        (7200, timedelta(minutes=10), 3000),  # the patience ends it: the last try at the hour
     ],
 )
 def test_the_next_try_honours_retry_after_and_the_time_waited(queue, fake_vobiz, retry_after, waited, delay):
     fake_vobiz.start_outage(retry_after=retry_after)
     (recording_id,) = fake_vobiz.account.add_recordings(1)
-    now = timezone.now()
-    fetch_recording_task.call(recording_id=recording_id, since=(now - waited).timestamp(), tries=3)
-    (result,) = scheduled(queue)
-    expected = now + timedelta(seconds=delay)
-    # a quarter of what the try itself took may add to it
-    assert expected <= result.task.run_after <= timezone.now() + timedelta(seconds=delay + 0.5)
-    assert result.kwargs["tries"] == 4
-    assert result.kwargs["since"] == pytest.approx((now - waited).timestamp())
+    assert_next_try(queue, recording_id, waited=waited, delay=delay)
     assert fake_vobiz.requests_log[-1].fault == "outage"
 
 
+def assert_next_try(queue, recording_id: str, *, waited: timedelta, delay: float) -> None:
+    """One try of a fetch begun `waited` ago comes back `delay` seconds after it, give or take what
+    waiting meanwhile adds: a quarter of the time the try itself took, measured here."""
+    before = timezone.now()
+    fetch_recording_task.call(recording_id=recording_id, since=(before - waited).timestamp(), tries=3)
+    after = timezone.now()
+    (result,) = scheduled(queue)
+    took = after - before
+    expected = before + timedelta(seconds=delay)
+    assert expected <= result.task.run_after <= expected + took + took * DELAY_SHARE
+    assert result.kwargs["tries"] == 4
+    assert result.kwargs["since"] == pytest.approx((before - waited).timestamp())
+
+
+def test_a_rate_limited_fetch_comes_back_when_retry_after_says(queue, fake_vobiz):
+    fake_vobiz.rate_limit_retry_after = 600
+    fake_vobiz.inject("429")
+    (recording_id,) = fake_vobiz.account.add_recordings(1)
+    assert_next_try(queue, recording_id, waited=timedelta(0), delay=600)
+    assert fake_vobiz.requests_log[-1].fault == "429"
+
+
+def test_a_hanging_vobiz_holds_a_worker_for_seconds_only(queue, fake_vobiz):
+    fake_vobiz.stall_seconds = 30  # longer than the one try waits for an answer
+    fake_vobiz.inject("stall")
+    (recording_id,) = fake_vobiz.account.add_recordings(1)
+    fetch_recording_task.call(recording_id=recording_id)
+    (result,) = scheduled(queue)  # the try timed out, and is tried again
+    assert result.kwargs["tries"] == 1 and not Recording.objects.exists()
+    assert fake_vobiz.requests_log[-1].fault == "stall"
+
+
 def test_a_recording_vobiz_never_has_is_not_stored_and_its_transcript_goes(
-    client, queue, fake_vobiz, auditor_client, django_capture_on_commit_callbacks
+    client, queue, fake_vobiz, auditor_client, django_capture_on_commit_callbacks, caplog
 ):
     with django_capture_on_commit_callbacks(execute=True):
         fields = transcription_fields(NEVER_KNOWN)
         assert post(client, TRANSCRIPTION_PATH, fields, signed_headers(TRANSCRIPTION_PATH)).status_code == 200
     callback(client, NEVER_KNOWN, django_capture_on_commit_callbacks)
     assert Transcript.objects.filter(recording_id=NEVER_KNOWN).exists()
-    assert len(run_queued(queue)) == 2  # the transcription's fetch and the recording's
-    assert len(scheduled(queue)) == 2
+    assert len(run_queued(queue)) == 1  # the recording's callback joined the transcription's chain
+    assert len(scheduled(queue)) == 1
     run_queued(queue, later_by=timedelta(minutes=59))
-    assert len(scheduled(queue)) == 2  # the last tries come at the hour
+    assert len(scheduled(queue)) == 1  # the last try comes at the hour
     assert all(r.task.run_after <= timezone.now() + timedelta(minutes=1) for r in queue.results)
 
-    run_queued(queue, later_by=timedelta(minutes=60))
+    with caplog.at_level(logging.WARNING, logger="recordings.live.store"):
+        run_queued(queue, later_by=timedelta(minutes=60))
     assert not queue.results  # the retries end
     assert not Recording.objects.exists()
     assert not Transcript.objects.exists()
-    failed = TaskRun.objects.get()  # one, for both fetches
+    assert any(NEVER_KNOWN in line and "transcript" in line and "deleted" in line for line in caplog.messages)
+    assert not PendingFetch.objects.exists()  # a later callback may start another chain
+    failed = TaskRun.objects.get()  # one, for both callbacks
     assert (failed.kind, failed.status, failed.arguments) == (
         "recording_fetch",
         "failed",
@@ -252,7 +284,7 @@ def test_without_delayed_work_the_fetch_gives_up_after_one_try(fake_vobiz, setti
     assert TaskRun.objects.get().status == "failed"
 
 
-@pytest.mark.parametrize("value", ["-1", "an hour"])
+@pytest.mark.parametrize("value", ["-1", "an hour", "1441"])
 def test_a_bad_patience_setting_is_a_clear_error(settings, value):
     env = {**os.environ, "DJANGO_DEBUG": "1", "CALLBACK_FETCH_PATIENCE_MINUTES": value}
     result = subprocess.run(
@@ -273,3 +305,75 @@ def test_no_answer_at_all_is_tried_again(queue, settings):
     (result,) = scheduled(queue)
     assert result.kwargs["tries"] == 1
     assert not TaskRun.objects.exists()
+
+
+def test_redelivered_callbacks_join_the_recordings_one_chain(
+    client, queue, fake_vobiz, django_capture_on_commit_callbacks
+):
+    fake_vobiz.api_lag = 3600
+    (recording_id,) = fake_vobiz.account.add_recordings(1)
+    for _ in range(3):  # Vobiz redelivers, each with a fresh nonce
+        callback(client, recording_id, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        fields = transcription_fields(recording_id)
+        assert post(client, TRANSCRIPTION_PATH, fields, signed_headers(TRANSCRIPTION_PATH)).status_code == 200
+    assert len(queue.results) == 1
+    run_queued(queue)
+    callback(client, recording_id, django_capture_on_commit_callbacks)  # while a try is scheduled
+    assert len(scheduled(queue)) == 1
+
+    fake_vobiz.api_lag = 0
+    run_queued(queue)
+    assert Recording.objects.filter(recording_id=recording_id).exists()
+    assert not PendingFetch.objects.exists()
+    asked = [r for r in fake_vobiz.requests_log if recording_id in r.path and "/Recording/" in r.path]
+    assert len(asked) == 2  # the first try and the one that stored it: one chain
+
+
+def test_a_callback_after_the_chain_ended_starts_another(client, queue, fake_vobiz, django_capture_on_commit_callbacks):
+    callback(client, NEVER_KNOWN, django_capture_on_commit_callbacks)
+    run_queued(queue)
+    run_queued(queue, later_by=timedelta(hours=1))
+    assert not queue.results and not PendingFetch.objects.exists()
+    callback(client, NEVER_KNOWN, django_capture_on_commit_callbacks)
+    assert len(queue.results) == 1
+
+
+def test_a_lost_chain_is_taken_over(client, queue, fake_vobiz, django_capture_on_commit_callbacks):
+    (recording_id,) = fake_vobiz.account.add_recordings(1)
+    PendingFetch.objects.create(recording_id=recording_id, started_at=timezone.now() - timedelta(minutes=30))
+    callback(client, recording_id, django_capture_on_commit_callbacks)
+    assert not queue.results  # half an hour into a chain of an hour: it may still come
+
+    PendingFetch.objects.update(started_at=timezone.now() - timedelta(hours=2))  # its worker died with it
+    callback(client, recording_id, django_capture_on_commit_callbacks)
+    run_queued(queue)
+    assert Recording.objects.filter(recording_id=recording_id).exists()
+
+
+def test_a_busy_database_is_a_try_that_can_come_later(queue, fake_vobiz, monkeypatch):
+    (recording_id,) = fake_vobiz.account.add_recordings(1)
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("recordings.live.store.store_recordings", locked)
+    fetch_recording_task.call(recording_id=recording_id)
+    (result,) = scheduled(queue)
+    assert result.kwargs["tries"] == 1
+    assert not TaskRun.objects.exists()  # not given up
+
+    monkeypatch.undo()
+    run_queued(queue)
+    assert Recording.objects.filter(recording_id=recording_id).exists()
+
+
+def test_a_recording_stored_by_a_sync_keeps_its_transcript_when_the_fetch_gives_up(queue, synced):
+    stored = Recording.objects.first()
+    Transcript.objects.create(
+        recording_id=stored.recording_id, text="kept", received_at=timezone.now(), updated_at=timezone.now()
+    )
+    synced.api_lag = 3600  # the API's answer still says "not found", but the row is there now
+    give_up(stored.recording_id, VobizNotFound("no such recording", status=404), first=timezone.now(), tries=3)
+    assert Transcript.objects.filter(recording_id=stored.recording_id).exists()
+    assert "transcript" not in TaskRun.objects.get().error

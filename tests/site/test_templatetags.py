@@ -14,12 +14,14 @@ from django.utils.html import format_html
 from recordings.formatting import (
     ACTION_COLOURS,
     badge,
+    byte_size,
     calendar_day,
     calendar_month,
     duration,
     id_link,
     id_url,
     local_time,
+    utc_time,
 )
 from recordings.models import AuditEvent
 
@@ -126,3 +128,15 @@ def test_calendar_days_as_plain_text(value, style, shown):
 def test_calendar_months_as_plain_text():
     december = date(2025, 12, 1)
     assert (calendar_month(december), calendar_month(december, "long")) == ("Dec 2025", "December 2025")
+
+
+def test_sizes_to_the_byte_in_code_and_templates(settings):
+    settings.LANGUAGE_CODE = "en-us"
+    assert (byte_size(1234567), byte_size(1), byte_size(None)) == ("1,234,567 bytes", "1 byte", "–")
+    rendered = Template("{% load recording_format %}{{ size|byte_size }}").render(Context({"size": 2048}))
+    assert rendered == "2,048 bytes"
+
+
+def test_utc_times_as_plain_text_whatever_the_zone():
+    moment = datetime(2026, 12, 1, 14, 2, 15, tzinfo=timezone.get_fixed_timezone(330))
+    assert utc_time(moment) == "1 Dec 2026 08:32:15 UTC"

@@ -87,7 +87,7 @@ def test_persistent_failure_gives_up_with_a_clear_error(fake_vobiz, vobiz_client
         vobiz_client.list_recordings()
 
 
-@pytest.mark.parametrize(("retry_after", "expected"), [(None, None), (20, 20.0), (3600, 60.0)])
+@pytest.mark.parametrize(("retry_after", "expected"), [(None, None), (20, 20.0), (3600, 3600.0)])
 def test_giving_up_tells_the_last_retry_after_of_a_503(fake_vobiz, retry_after, expected):
     fake_vobiz.start_outage(retry_after=retry_after)
     client = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url, max_attempts=1)
@@ -95,6 +95,17 @@ def test_giving_up_tells_the_last_retry_after_of_a_503(fake_vobiz, retry_after, 
         client.get_recording("any")
     assert (error.value.status, error.value.retry_after) == (503, expected)
     assert len(fake_vobiz.requests_log) == 1  # one try: no sleeping in the caller
+
+
+def test_a_long_retry_after_is_slept_at_most_a_minute_in_process(fake_vobiz, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("vobiz.client.time.sleep", slept.append)
+    fake_vobiz.start_outage(retry_after=3600)
+    client = VobizClient(AUTH_ID, AUTH_TOKEN, fake_vobiz.base_url, max_attempts=2)
+    with pytest.raises(VobizUnavailable) as error:
+        client.get_recording("any")
+    assert slept == [60.0]
+    assert error.value.retry_after == 3600.0  # as asked, for work that schedules its own next try
 
 
 def test_bad_credentials_fail_at_once_without_the_token(fake_vobiz):

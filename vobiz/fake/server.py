@@ -78,7 +78,7 @@ class _Fault:
 class FakeVobizServer:
     """Serves `account` on host:port (port 0 picks a free one) once started.
 
-    Attributes meant to be changed while it runs: latency, max_page_size, stall_seconds,
+    Attributes meant to be changed while it runs: latency, max_page_size, stall_seconds, rate_limit_retry_after,
     failure_rate, failure_kinds and media_redirect, and what the docs allow but do not promise:
     - arrivals_per_page: recordings added to the account after every list page served;
     - short_shape_every / recordings_shape_every: one object in N served in the docs' short shape
@@ -109,6 +109,7 @@ class FakeVobizServer:
         self.latency = latency
         self.max_page_size = max_page_size  # Vobiz may serve fewer than `limit` asks for
         self.stall_seconds = 3.0
+        self.rate_limit_retry_after = 1.0  # the Retry-After of fault "429", in seconds
         self.failure_rate = 0.0
         self.failure_kinds = list(DEFAULT_FAILURE_KINDS)
         self.arrivals_per_page = 0
@@ -257,6 +258,9 @@ class FakeVobizServer:
             retry_after = self._outage_retry_after
             headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else None
             response = _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable", headers)
+        elif fault == "429":
+            headers = {"Retry-After": str(math.ceil(self.rate_limit_retry_after))}
+            response = _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", headers)
         elif fault in _FAULT_RESPONSES:
             response = _FAULT_RESPONSES[fault]()
         else:
@@ -587,7 +591,6 @@ _FAULT_RESPONSES: dict[str, Callable[[], _Response]] = {
     "502": lambda: _proxy_page(502, "Bad Gateway"),
     "503": lambda: _general_error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
     "504": lambda: _proxy_page(504, "Gateway Time-out"),
-    "429": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "1"}),
     "429-no-retry-after": lambda: _general_error(429, "RATE_LIMIT_EXCEEDED", "Too many requests"),
     "429-retry-after-date": lambda: _general_error(
         429, "RATE_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": formatdate(time.time() + 1, usegmt=True)}
