@@ -66,7 +66,7 @@ def test_retention_rules_run_daily_at_the_retention_hour(settings):
 def test_a_sample_of_recordings_audio_is_checked_daily(settings, synced):
     schedule = Schedule(sync_every_minutes=7)
     job, daily, first_run = schedule.jobs()["audio_check"]
-    assert str(daily) == "cron[hour='4', minute='45']" and first_run is None
+    assert str(daily) == "cron[hour='5', minute='15']" and first_run is None
     schedule.active = True
     job()
     run = TaskRun.objects.get(kind="audio_check")
