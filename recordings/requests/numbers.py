@@ -9,7 +9,9 @@ number without it.
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import phonenumbers
 from django.conf import settings
@@ -20,8 +22,13 @@ from recordings.browsing.search import matching_number, number_digits_query
 
 HASH_PREFIX = "dsr:"
 HASH_SALT = "recordings.requests.number"
-# A run of digits as numbers are written in text: "+91 98765 43210", "(080) 1234-5678", "919876543210".
-PHONE_RUN = re.compile(r"\+?\d(?:[\s().-]?\d){5,}")
+# What may stand between two digits of a number written in text or in a URL: "+91 (98765)  43210",
+# "98450-12345", "98450+12345" and "%2B91%2098450%2012345" (a query string's space and plus).
+SEPARATORS = r"(?:[\s().+/-]|%(?:20|2[bB]|28|29|2[dD]|2[fF]))*"
+# The same, as a regular expression both PostgreSQL and SQLite (Python's re) read, to find candidate rows.
+DB_SEPARATORS = r"([^0-9]|%[0-9A-Fa-f][0-9A-Fa-f]){0,8}"
+# An international prefix and country code right before a match: "+1 ", "001-", "%2B1+".
+OTHER_COUNTRY = re.compile(rf"(?:\+|%2[bB]|\b00)\d{{1,3}}{SEPARATORS}$")
 
 
 class NotANumber(ValueError):
@@ -66,17 +73,46 @@ class Redactor:
         """The national digits that every written form of the number ends with."""
         return number_digits_query(self.e164)[::-1]
 
+    @cached_property
+    def written(self) -> "re.Pattern[str]":
+        """The number in text however written: its national digits with any separators between them,
+        after its country code ("+91", "0091", "%2B91") or a trunk "0", and no digit on either side."""
+        parsed = phonenumbers.parse(self.e164)
+        national = SEPARATORS.join(phonenumbers.national_significant_number(parsed))
+        country = SEPARATORS.join(str(parsed.country_code))
+        prefix = rf"(?:(?:\+|%2[bB]|00)?{SEPARATORS}{country}{SEPARATORS}|0{SEPARATORS})?"
+        return re.compile(rf"(?<!\d){prefix}{national}(?!\d)")
+
+    def replace(self, found: "re.Match[str]") -> str:
+        # The same national digits after another country's code ("+1 984 501 2345") are another number.
+        # (A match takes its own country code in, so a code right before it is another's.)
+        if OTHER_COUNTRY.search(found.string, 0, found.start()):
+            return found[0]
+        return self.replacement
+
+    @property
+    def loose_pattern(self) -> str:
+        """A database regular expression matching every text `written` matches, and a few more."""
+        return DB_SEPARATORS.join(self.digits)
+
     def is_the_number(self, written: str) -> bool:
         return bool(self.digits) and re.sub(r"\D", "", written).endswith(self.digits)
 
     def text(self, value: str) -> str:
         if not value:
             return value
-        return PHONE_RUN.sub(lambda run: self.replacement if self.is_the_number(run[0]) else run[0], value)
+        return self.written.sub(self.replace, value)
+
+    def query(self, value: str) -> str:
+        """A query string with the number in none of its values, however they are encoded (even
+        "%39%38…"); re-encoded only when a value changed."""
+        pairs = parse_qsl(value.lstrip("?"), keep_blank_values=True)
+        redacted = [(name, self.text(item)) for name, item in pairs]
+        return self.text(urlencode(redacted) if redacted != pairs else value)
 
     def json(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self.text(value)
+            return self.query(value) if "=" in value and " " not in value else self.text(value)
         if isinstance(value, list):
             return [self.json(item) for item in value]
         if isinstance(value, dict):

@@ -23,6 +23,8 @@ from recordings.models import (
     LegalHold,
     MomentNote,
     Recording,
+    RetentionRule,
+    RetentionRun,
     ReviewItem,
     ReviewSample,
     SubjectRequest,
@@ -180,6 +182,7 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
             "from_digits_reversed",
             "to_digits_reversed",
             "raw",
+            "conference_name",
             "review_note",
             "deletion_reason",
         ],
@@ -190,9 +193,9 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
     ReviewItem.objects.filter(recording__in=gone).update(note="")
     redact_texts(redactor, gone)
-    # Events about the recordings, and any other whose note holds the number's last four digits (in
-    # the usual ways of writing it they stand together): the redaction keeps only those it changes.
-    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:])).exclude(
+    # Events about the recordings, and any other whose note holds the number's digits, however
+    # separated (a database regex, read on either database): the redaction keeps only those it changes.
+    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern)).exclude(
         action=Action.REDACT
     )
     redacted_events = redact_events(
@@ -233,21 +236,26 @@ def redact_recording(recording: Recording, redactor: Redactor) -> None:
             setattr(recording, f"{side}_number", redactor.replacement)
             setattr(recording, f"{side}_digits_reversed", redactor.replacement)
     recording.raw = redactor.json(recording.raw)
+    recording.conference_name = redactor.text(recording.conference_name)
     recording.review_note = ""
     recording.deletion_reason = redactor.text(recording.deletion_reason)
 
 
 def redact_texts(redactor: Redactor, gone: list[Recording]) -> None:
-    """The number out of what else may mention it: the erased calls' records, holds, deletions, samples."""
+    """The number out of what else may mention it: the erased calls' records, holds, deletions (their
+    table query too), samples, and retention rules and runs (built from a search of the table)."""
     calls = {recording.call_uuid for recording in gone if recording.call_uuid}
-    last_four = redactor.digits[-4:]  # as for the audit log: texts without them are not read
+    mentions = redactor.loose_pattern  # as for the audit log: texts without the digits are not read
     redact_rows(redactor, CallDetail.objects.filter(call_uuid__in=calls), ["data"])
-    holds = LegalHold.objects.filter(Q(reason__contains=last_four) | Q(lift_reason__contains=last_four))
+    holds = LegalHold.objects.filter(Q(reason__regex=mentions) | Q(lift_reason__regex=mentions))
     redact_rows(redactor, holds, ["reason", "lift_reason"])
-    batches = DeletionBatch.objects.filter(Q(reason__contains=last_four) | Q(filter_query__contains=last_four))
+    batches = DeletionBatch.objects.filter(Q(reason__regex=mentions) | Q(filter_query__regex=mentions))
     redact_rows(redactor, batches, ["reason", "filter_query"])
-    redact_rows(redactor, DeletionOutcome.objects.filter(message__contains=last_four), ["message"])
-    redact_rows(redactor, ReviewSample.objects.all(), ["criteria"])
+    redact_rows(redactor, DeletionOutcome.objects.filter(message__regex=mentions), ["message"])
+    # Few rows, and JSON a regex cannot read alike on both databases: each is read.
+    redact_rows(redactor, ReviewSample.objects.all(), ["name", "criteria"])
+    redact_rows(redactor, RetentionRule.objects.all(), ["name", "filter_query", "effective"])
+    redact_rows(redactor, RetentionRun.objects.all(), ["definition"])
 
 
 def redact_rows(redactor: Redactor, rows: QuerySet[AnyModel], fields: list[str]) -> None:

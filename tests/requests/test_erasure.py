@@ -2,6 +2,7 @@
 left in no column of any table, yet a later request for it finds the earlier one."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -15,15 +16,31 @@ from recordings.models import AuditEvent, CallDetail, DeletionOutcome, MomentNot
 from recordings.requests import services
 from recordings.requests.numbers import keyed_hash
 from recordings.requests.selectors import earlier_requests, recordings_of
+from recordings.retention import rules, runs
 from recordings.review.marks import set_review
 from recordings.review.notes import add_note
+from recordings.review.samples import create_sample
 from tests.factories import transcribe
 from tests.requests.conftest import PERSON, PERSON_AS
 
 pytestmark = pytest.mark.django_db
 
-# Every way the number may be written down, and the reversed digits the table searches.
-FORMS = ("+919845012345", "919845012345", "9845012345", "98450 12345", "5432105489")
+# Every way the number may be written down, in text and in a URL's query string, and the reversed
+# digits the table searches.
+FORMS = (
+    "+919845012345",
+    "919845012345",
+    "9845012345",
+    "98450 12345",
+    "98450  12345",
+    "(98450) 12345",
+    "98450-12345",
+    "98450+12345",
+    "%2B91+98450+12345",
+    "%2B919845012345",
+    "%2098450%2012345",
+    "5432105489",
+)
 
 
 def open_erasure(actor, reference="T-9"):
@@ -62,7 +79,9 @@ def where_the_number_is() -> list[str]:
     return found
 
 
-def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_earlier_one(synced, actor, approver):
+def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_earlier_one(
+    synced, actor, approver, auditor_client
+):
     person = list(recordings_of(open_erasure(actor, reference="draft")))
     SubjectRequest.objects.all().delete()  # opened only to find them
     first, second = sorted(person, key=lambda r: r.pk)[:2]
@@ -75,12 +94,39 @@ def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_ear
         call_uuid=first.call_uuid, data={"caller_id_number": "919845012345", "x": [1]}, fetched_at=timezone.now()
     )
     record_for(actor, Action.TABLE_EXPORT, note="3 rows, Search: 98450 12345")
+    exported = auditor_client.get("/", {"q": "98450  12345", "from_number": "+91 98450 12345", "_export": "csv"})
+    assert b"".join(exported.streaming_content)
+    assert AuditEvent.objects.filter(note__contains="q=98450++12345").exists()  # as the table wrote it
     earlier = deletion.prepare_deletion(
         actor=actor, recordings=Recording.objects.filter(pk=second.pk), filter_query="q=%2B919845012345"
     )
     deletion.confirm_deletion(user=actor.user, batch_id=earlier.pk, reason="asked by 9845012345")
     deletion.process_batch(earlier.pk)
     other = Recording.objects.exclude(pk__in=[r.pk for r in person]).first()
+    deletion.prepare_deletion(  # a bulk delete from a search, never confirmed
+        actor=actor,
+        recordings=Recording.objects.filter(pk=other.pk),
+        filter_query="from_number=%2B91+98450+12345&q=98450+12345",
+    )
+    rule = rules.create_rule(
+        actor=actor,
+        name="Caller 98450  12345",
+        action="delete",
+        filter_query="from_number=%2B91+%2898450%29++12345",
+        age_days=36500,
+    )
+    rules.approve_rule(actor=approver, rule_id=rule.pk, version=rule.version)
+    assert runs.run_due_rules().runs  # its definition is kept with the run
+    create_sample(
+        actor=actor,
+        name="Calls of 98450-12345",
+        criteria={"q": "%2B919845012345"},
+        recordings=Recording.objects.filter(pk=first.pk),
+        percent=Decimal(100),
+        per_caller=1,
+        seed=1,
+    )
+    Recording.objects.filter(pk=first.pk).update(conference_name="bridge +91 98450 12345")
     place_hold(actor=actor, reason="caller 98450 12345 disputes this call", recording=other)
     assert "recordings_recording.to_digits_reversed: 5432105489" in where_the_number_is()  # found before
 
