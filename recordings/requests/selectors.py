@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
+from recordings.auditing import deletion
 from recordings.models import (
     AuditEvent,
     CallDetail,
+    DeletionBatch,
+    DeletionOutcome,
     MomentNote,
     Recording,
     RecordingQuerySet,
@@ -28,6 +31,50 @@ def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
     if subject_request.number:
         return Recording.objects.filter(matching(subject_request.number) | by_hash)
     return Recording.objects.filter(by_hash)
+
+
+def erasure_reason(subject_request: SubjectRequest) -> str:
+    """The approved deletion's reason, which a retry of its rest keeps: what links both to the request."""
+    return f"Erasure for data-subject request #{subject_request.pk}"
+
+
+def erasure_batches(subject_request: SubjectRequest) -> list[DeletionBatch]:
+    """The erasure's deletions at Vobiz, oldest first: the approved one, then each retry of its rest."""
+    if subject_request.deletion_batch_id is None:
+        return []
+    return list(
+        DeletionBatch.objects.filter(
+            reason=erasure_reason(subject_request), pk__gte=subject_request.deletion_batch_id
+        ).order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class Deletions:
+    """Where the erasure's deletion at Vobiz stands."""
+
+    batches: list[DeletionBatch]
+    outcomes: dict[int, DeletionOutcome]  # each recording's outcome in the latest batch that tried it
+    left: int  # approved, still at Vobiz and on no hold: failed, or not attempted when a batch stopped
+
+    @property
+    def latest(self) -> DeletionBatch | None:
+        return self.batches[-1] if self.batches else None
+
+    @property
+    def running(self) -> bool:
+        return any(batch.finished_at is None for batch in self.batches)
+
+
+def erasure_deletions(subject_request: SubjectRequest) -> Deletions:
+    batches = erasure_batches(subject_request)
+    outcomes = {
+        outcome.recording_id: outcome
+        for outcome in DeletionOutcome.objects.filter(batch__in=batches).order_by("batch_id", "id")
+    }
+    unsettled = [pk for pk, outcome in outcomes.items() if outcome.status in deletion.RETRYABLE]
+    left = Recording.objects.filter(pk__in=unsettled).present().count() if unsettled else 0
+    return Deletions(batches=batches, outcomes=outcomes, left=left)
 
 
 def earlier_requests(subject_request: SubjectRequest) -> QuerySet[SubjectRequest]:

@@ -5,6 +5,8 @@ by the wrong auditor is refused (RequestRefused) and changes nothing; each write
 The export, the other step, streams from recordings/requests/export.py.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
@@ -31,7 +33,7 @@ from recordings.models import (
     Transcript,
 )
 from recordings.requests.numbers import Redactor, keyed_hash, parse_number
-from recordings.requests.selectors import recordings_of
+from recordings.requests.selectors import Deletions, erasure_deletions, erasure_reason, recordings_of
 
 AnyModel = TypeVar("AnyModel", bound=Model)
 Status = SubjectRequest.Status
@@ -85,6 +87,81 @@ def exportable(subject_request: SubjectRequest) -> None:
         raise RequestRefused(f"This request is {subject_request.get_status_display().lower()}: no copy can be made.")
 
 
+def approvable(subject_request: SubjectRequest) -> None:
+    """RequestRefused unless the request's state lets its erasure be approved (who approves aside)."""
+    if not subject_request.wants_erasure:
+        raise RequestRefused("This request asks for a copy only: there is nothing to erase.")
+    allowed = (Status.EXPORTED,) if subject_request.kind == Kind.BOTH else (Status.OPEN, Status.EXPORTED)
+    if subject_request.status not in allowed:
+        if subject_request.status == Status.OPEN:
+            raise RequestRefused("Export the person's copy first: the erasure would leave nothing to hand over.")
+        raise RequestRefused(f"This request is {subject_request.get_status_display().lower()}: it cannot be approved.")
+
+
+def retryable(subject_request: SubjectRequest, deletions: Deletions) -> None:
+    """RequestRefused unless the erasure's deletion stopped with recordings Vobiz did not delete."""
+    if subject_request.status != Status.ERASURE_APPROVED:
+        raise RequestRefused(
+            f"This request is {subject_request.get_status_display().lower()}: there is no deletion to retry."
+        )
+    if deletions.running:
+        raise RequestRefused("Vobiz is still deleting the recordings: retry once the deletion has stopped.")
+    if not deletions.left:
+        raise RequestRefused("Vobiz has deleted every recording the erasure approved: there is nothing to retry.")
+
+
+def erasable(subject_request: SubjectRequest, deletions: Deletions) -> None:
+    """RequestRefused unless Vobiz has deleted every approved recording it could (holds aside)."""
+    if subject_request.status != Status.ERASURE_APPROVED:
+        raise RequestRefused(
+            f"This request is {subject_request.get_status_display().lower()}: there is no erasure to carry out."
+        )
+    if deletions.running:
+        raise RequestRefused("Vobiz is still deleting the recordings: erase once the deletion has finished.")
+    if deletions.left:
+        raise RequestRefused(
+            f"Vobiz has not deleted {deletions.left} of the recordings (failed, or not attempted when the "
+            "deletion stopped): retry the rest, and erase once Vobiz has deleted them."
+        )
+
+
+def closable(subject_request: SubjectRequest) -> None:
+    if subject_request.status == Status.CLOSED:
+        raise RequestRefused("This request is closed already.")
+    if subject_request.status == Status.ERASURE_APPROVED:
+        raise RequestRefused("The erasure is under way: erase, then close.")
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Which steps the request's state allows now: the one place its lifecycle is decided, for the
+    page's buttons as for the services that take them."""
+
+    can_export: bool
+    can_approve: bool
+    can_retry: bool
+    can_erase: bool
+    can_close: bool
+
+
+def allowed(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except RequestRefused:
+        return False
+    return True
+
+
+def steps(subject_request: SubjectRequest, deletions: Deletions) -> Steps:
+    return Steps(
+        can_export=allowed(lambda: exportable(subject_request)),
+        can_approve=allowed(lambda: approvable(subject_request)),
+        can_retry=allowed(lambda: retryable(subject_request, deletions)),
+        can_erase=allowed(lambda: erasable(subject_request, deletions)),
+        can_close=allowed(lambda: closable(subject_request)),
+    )
+
+
 @transaction.atomic
 def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, size: int) -> SubjectRequest:
     """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log."""
@@ -106,13 +183,7 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
     """A second auditor approves the erasure: a confirmed deletion batch of the person's recordings
     still at Vobiz (those on hold settled as kept), for a worker to carry out (the caller queues it)."""
     approved = locked(request_id)
-    if not approved.wants_erasure:
-        raise RequestRefused("This request asks for a copy only: there is nothing to erase.")
-    allowed = (Status.EXPORTED,) if approved.kind == Kind.BOTH else (Status.OPEN, Status.EXPORTED)
-    if approved.status not in allowed:
-        if approved.status == Status.OPEN:
-            raise RequestRefused("Export the person's copy first: the erasure would leave nothing to hand over.")
-        raise RequestRefused(f"This request is {approved.get_status_display().lower()}: it cannot be approved.")
+    approvable(approved)
     if actor.user is None or actor.user.pk == approved.opened_by_id or actor.username == approved.opened_by_name:
         raise RequestRefused(
             "A second auditor approves the erasure, not the one who opened the request.", forbidden=True
@@ -124,8 +195,7 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
         if refused.choice.too_many:
             raise RequestRefused(refused.choice.refusal) from None
     if batch is not None:
-        reason = f"Erasure for data-subject request #{approved.pk}"
-        batch = deletion.confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
+        batch = deletion.confirm_deletion(user=actor.user, batch_id=batch.pk, reason=erasure_reason(approved))
     approved.status = Status.ERASURE_APPROVED
     approved.approved_by = actor.user
     approved.approved_by_name = actor.username
@@ -141,15 +211,40 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
     return approved
 
 
+# Why a recording of the person is still at Vobiz when the number is erased here, by its outcome.
+NOT_DELETED = {
+    deletion.Status.PENDING: "not deleted at Vobiz: its deletion was not attempted",
+    deletion.Status.ATTEMPTING: "not known to be deleted at Vobiz: its deletion was sent, no answer kept",
+    deletion.Status.FAILED: "not deleted at Vobiz: its deletion failed",
+}
+
+
 def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome]) -> str:
+    """Why the recording is kept, for the proof: its hold's reasons, or what its deletion came to."""
     outcome = outcomes.get(recording.pk)
-    if outcome is not None and outcome.status in (deletion.Status.HELD, deletion.Status.FAILED):
-        holds = LegalHold.objects.covering(recording).values_list("reason", flat=True)
-        reason = f"on legal hold ({'; '.join(holds)})" if outcome.status == deletion.Status.HELD and holds else ""
-        return reason or f"{outcome.get_status_display()}: {outcome.message}"
-    if LegalHold.objects.covering(recording).exists():
-        return "on legal hold"
-    return "not deleted at Vobiz: it arrived after the erasure was approved"
+    holds = list(LegalHold.objects.covering(recording).values_list("reason", flat=True))
+    if holds or (outcome is not None and outcome.status == deletion.Status.HELD):
+        return f"on legal hold ({'; '.join(holds)})" if holds else "on legal hold (lifted since)"
+    if outcome is not None and outcome.status in NOT_DELETED:
+        message = f" ({outcome.message})" if outcome.message else ""
+        return NOT_DELETED[outcome.status] + message
+    return "not deleted at Vobiz: it arrived after the erasure was approved, so it was not approved"
+
+
+@transaction.atomic
+def retry_erasure_deletion(*, actor: Actor, request_id: int) -> DeletionBatch:
+    """A deletion of what the erasure's last deletion left at Vobiz (failed, or never attempted when
+    Vobiz stopped answering), under the same approval: the same recordings, fewer. The caller queues it."""
+    retried = locked(request_id)
+    deletions = erasure_deletions(retried)
+    retryable(retried, deletions)
+    latest = deletions.batches[-1]  # there is one: it left recordings at Vobiz
+    try:
+        batch = deletion.retry_rest(actor=actor, batch=latest)
+    except deletion.DeletionRefused as exc:
+        raise RequestRefused(str(exc)) from None
+    log(actor, Action.DSR_APPROVE, retried, f"deletion {batch.pk} retries the rest of deletion {latest.pk}")
+    return batch
 
 
 @transaction.atomic
@@ -160,16 +255,11 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     transcripts and notes are deleted. Recordings still at Vobiz (on hold, or whose deletion failed)
     are kept whole and reported. The request keeps the hash and the counts, not the number."""
     erased = locked(request_id)
-    if erased.status != Status.ERASURE_APPROVED:
-        raise RequestRefused(
-            f"This request is {erased.get_status_display().lower()}: there is no erasure to carry out."
-        )
-    batch = erased.deletion_batch
-    if batch is not None and batch.finished_at is None:
-        raise RequestRefused("Vobiz is still deleting the recordings: erase once the deletion has finished.")
-    redactor = Redactor.of(erased.number)
     found = list(recordings_of(erased).select_for_update().order_by("pk"))
-    outcomes = {outcome.recording_id: outcome for outcome in batch.outcomes.all()} if batch else {}
+    deletions = erasure_deletions(erased)
+    erasable(erased, deletions)
+    outcomes = deletions.outcomes
+    redactor = Redactor.of(erased.number)
     gone = [recording for recording in found if recording.deleted_at or recording.gone_at]
     kept = [recording for recording in found if not (recording.deleted_at or recording.gone_at)]
     for recording in gone:
@@ -275,10 +365,7 @@ def close(*, actor: Actor, request_id: int) -> SubjectRequest:
     """Close the request: answered (copied, or erased), or withdrawn before an erasure began. The
     number goes with it."""
     closed = locked(request_id)
-    if closed.status == Status.CLOSED:
-        raise RequestRefused("This request is closed already.")
-    if closed.status == Status.ERASURE_APPROVED:
-        raise RequestRefused("The erasure is under way: erase, then close.")
+    closable(closed)
     closed.status = Status.CLOSED
     closed.number = ""
     closed.closed_by_name = actor.username

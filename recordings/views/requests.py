@@ -47,7 +47,7 @@ def request_list(request: SignedInRequest) -> HttpResponse:
 
 def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, status: int = 200) -> HttpResponse:
     page = selectors.request_page(subject_request, page_number=request.GET.get("page"))
-    batch = subject_request.deletion_batch
+    deletions = selectors.erasure_deletions(subject_request)
     return render(
         request,
         "recordings/subject_request.html",
@@ -55,8 +55,9 @@ def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, s
             "subject_request": subject_request,
             "found": page,
             "earlier": selectors.earlier_requests(subject_request),
-            "batch": batch,
-            "deleting": batch is not None and batch.finished_at is None,
+            "deletions": deletions,
+            "batch": deletions.latest,
+            "steps": services.steps(subject_request, deletions),
             "is_opener": request.user.pk == subject_request.opened_by_id,
         },
         status=status,
@@ -112,6 +113,22 @@ def approve_erasure(request: SignedInRequest, request_id: int) -> HttpResponse:
     messages.success(
         request, "Erasure approved: the recordings are being deleted at Vobiz. Erase here once it is done."
     )
+    return redirect("recordings:subject_request", request_id=request_id)
+
+
+@auditor_required
+@require_POST
+def retry_deletion(request: SignedInRequest, request_id: int) -> HttpResponse:
+    get_object_or_404(SubjectRequest, pk=request_id)
+    try:
+        batch = services.retry_erasure_deletion(actor=actor_of(request), request_id=request_id)
+    except services.RequestRefused as exc:
+        return refused(request, request_id, exc)
+    run = tasks.queue_deletion(batch, requested_by=request.user)
+    if run.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message("The deletion at Vobiz", run))
+    else:
+        messages.success(request, "Vobiz is asked again to delete what it did not. Erase here once it is done.")
     return redirect("recordings:subject_request", request_id=request_id)
 
 

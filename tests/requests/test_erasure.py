@@ -12,7 +12,16 @@ from recordings.audit_trail import Action, record_for, redact_events
 from recordings.auditing import deletion
 from recordings.auditing.holds import place_hold
 from recordings.background import tasks
-from recordings.models import AuditEvent, CallDetail, DeletionOutcome, MomentNote, Recording, SubjectRequest, Transcript
+from recordings.models import (
+    AuditEvent,
+    CallDetail,
+    DeletionBatch,
+    DeletionOutcome,
+    MomentNote,
+    Recording,
+    SubjectRequest,
+    Transcript,
+)
 from recordings.requests import services
 from recordings.requests.numbers import keyed_hash
 from recordings.requests.selectors import earlier_requests, recordings_of
@@ -200,3 +209,47 @@ def test_redacting_events_changes_only_those_the_redaction_touches_and_logs_whic
     assert AuditEvent.objects.get(pk=untouched.pk).note == "Search: 98450 99999"
     logged = AuditEvent.objects.get(action=Action.REDACT)
     assert logged.note == f"why: events {touched.pk}" and logged.username == actor.username
+
+
+def test_erasure_waits_until_vobiz_deleted_what_was_approved_and_retries_the_rest(
+    synced, actor, approver, fake_vobiz, auditor_client
+):
+    made = open_erasure(actor)
+    fake_vobiz.start_outage()
+    approve(made, approver)
+    stopped = SubjectRequest.objects.get().deletion_batch
+    assert stopped.finished_at is not None and stopped.stopped_reason  # stopped, not done
+    with pytest.raises(services.RequestRefused, match=f"Vobiz has not deleted {len(PERSON_AS)} of the recordings"):
+        services.erase(actor=approver, request_id=made.pk)
+    page = auditor_client.get(f"/requests/{made.pk}/").content.decode()
+    assert "Retry the rest at Vobiz" in page and "Erase the number here" not in page
+    forged = auditor_client.post(f"/requests/{made.pk}/erase")
+    assert forged.status_code == 409 and SubjectRequest.objects.get().number == PERSON
+
+    fake_vobiz.end_outage()
+    retried = auditor_client.post(f"/requests/{made.pk}/retry")  # the test settings run the deletion at once
+    assert retried.status_code == 302
+    retry = DeletionBatch.objects.get(pk__gt=stopped.pk)
+    assert retry.reason == stopped.reason and retry.finished_at is not None
+    assert auditor_client.post(f"/requests/{made.pk}/retry").status_code == 409  # nothing left to retry
+    page = auditor_client.get(f"/requests/{made.pk}/").content.decode()
+    assert f'deletion {stopped.pk}</a> · <a href="/deletions/{retry.pk}/">deletion {retry.pk}' in page
+    assert "Erase the number here" in page and "Retry the rest" not in page
+    erased = services.erase(actor=approver, request_id=made.pk)
+    assert erased.counts["deleted_at_vobiz"] == len(PERSON_AS) and erased.kept == []
+    assert all(fake_vobiz.account.get(r.recording_id) is None for r in recordings_of(erased))
+
+
+@pytest.mark.parametrize(
+    "status, message, reason",
+    [
+        ("pending", "", "not deleted at Vobiz: its deletion was not attempted"),
+        ("attempting", "", "not known to be deleted at Vobiz: its deletion was sent, no answer kept"),
+        ("failed", "Vobiz answered 500", "not deleted at Vobiz: its deletion failed (Vobiz answered 500)"),
+        (None, "", "not deleted at Vobiz: it arrived after the erasure was approved, so it was not approved"),
+    ],
+)
+def test_the_proof_gives_each_kept_recording_its_own_reason(synced, status, message, reason):
+    recording = Recording.objects.first()
+    outcomes = {recording.pk: DeletionOutcome(recording=recording, status=status, message=message)} if status else {}
+    assert services.kept_reason(recording, outcomes) == reason
