@@ -212,7 +212,7 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
 
 
 # Why a recording of the person is still at Vobiz when the number is erased here, by its outcome.
-NOT_DELETED = {
+NOT_DELETED: dict[str, str] = {
     deletion.Status.PENDING: "not deleted at Vobiz: its deletion was not attempted",
     deletion.Status.ATTEMPTING: "not known to be deleted at Vobiz: its deletion was sent, no answer kept",
     deletion.Status.FAILED: "not deleted at Vobiz: its deletion failed",
