@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
-from recordings.browsing.search import matching_number, number_digits_query
+from recordings.browsing.search import NATIONAL_DIGITS, matching_number, number_digits_query
 
 HASH_PREFIX = "dsr:"
 HASH_SALT = "recordings.requests.number"
@@ -47,13 +47,35 @@ def parse_number(text: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def stored_e164(written: str) -> str | None:
+    """The number a recording's from/to field holds, in E.164, or None when it is no number. Digits
+    after "+" or "00", or more than a national number has, carry their country code ("919845012345"
+    is +91…, "19845012345" is +1…); fewer are a number of PHONE_REGION."""
+    digits = re.sub(r"\D", "", written)
+    if not digits:
+        return None
+    if written.lstrip().startswith("+"):
+        text = "+" + digits
+    elif digits.startswith("00"):
+        text = "+" + digits[2:]
+    elif len(digits) > NATIONAL_DIGITS and not digits.startswith("0"):
+        text = "+" + digits
+    else:
+        text = digits
+    try:
+        return parse_number(text)
+    except NotANumber:
+        return None
+
+
 def keyed_hash(e164: str) -> str:
     """ "dsr:" and 40 hex digits (160 bits): short enough for the number columns it replaces."""
     return HASH_PREFIX + salted_hmac(HASH_SALT, e164, algorithm="sha256").hexdigest()[:40]
 
 
 def matching(e164: str) -> Q:
-    """Recordings with the number as caller or callee, as the table's number search finds them."""
+    """Recordings with the number's national digits as caller or callee, as the table's number search
+    finds them: the same number, and any other country's with the same digits (see stored_e164)."""
     return matching_number("from", e164) | matching_number("to", e164)
 
 
@@ -96,7 +118,8 @@ class Redactor:
         return DB_SEPARATORS.join(self.digits)
 
     def is_the_number(self, written: str) -> bool:
-        return bool(self.digits) and re.sub(r"\D", "", written).endswith(self.digits)
+        """Whether a from/to field holds the number itself, not another country's with its digits."""
+        return stored_e164(written) == self.e164
 
     def text(self, value: str) -> str:
         if not value:

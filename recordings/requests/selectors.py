@@ -1,10 +1,11 @@
 """What a data-subject request's pages read: the person's recordings and all that is kept about them."""
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, Q, QuerySet, Sum
 
 from recordings.auditing import deletion
 from recordings.models import (
@@ -12,6 +13,7 @@ from recordings.models import (
     CallDetail,
     DeletionBatch,
     DeletionOutcome,
+    LegalHold,
     MomentNote,
     Recording,
     RecordingQuerySet,
@@ -19,18 +21,75 @@ from recordings.models import (
     SubjectRequest,
     Transcript,
 )
-from recordings.requests.numbers import matching
+from recordings.requests.numbers import matching, stored_e164
 
 RECORDINGS_PER_PAGE = 25  # as the recordings table shows by default
 
 
-def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
-    """Every recording with the person as caller or callee, deleted ones too: by the number while the
-    request keeps it, and by its keyed hash, which erased recordings hold in its place."""
+def candidates(subject_request: SubjectRequest) -> RecordingQuerySet:
+    """Recordings the table's forgiving number search finds for the request's number (same national
+    digits, any country code or none), and those that hold its keyed hash."""
     by_hash = Q(from_number=subject_request.number_hash) | Q(to_number=subject_request.number_hash)
     if subject_request.number:
         return Recording.objects.filter(matching(subject_request.number) | by_hash)
     return Recording.objects.filter(by_hash)
+
+
+def is_the_persons(numbers: tuple[str, str], subject_request: SubjectRequest) -> bool:
+    """Whether a recording's (from, to) numbers hold the person's number, or its keyed hash."""
+    if subject_request.number_hash in numbers:
+        return True
+    return bool(subject_request.number) and any(stored_e164(number) == subject_request.number for number in numbers)
+
+
+def split_candidates(subject_request: SubjectRequest) -> tuple[list[int], list[int]]:
+    """The candidates' ids: those with the person's very number (in E.164, where the recording gives
+    a country code), and the near matches, another country's number with the same digits."""
+    exact: list[int] = []
+    near: list[int] = []
+    for pk, caller, callee in candidates(subject_request).values_list("pk", "from_number", "to_number").order_by("pk"):
+        (exact if is_the_persons((caller, callee), subject_request) else near).append(pk)
+    return exact, near
+
+
+def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
+    """Every recording with the person as caller or callee, deleted ones too: by the number while the
+    request keeps it, and by its keyed hash, which erased recordings hold in its place. A near match
+    ("+1 984 501 2345" for "+91 98450 12345") is not the person's: never exported, deleted or erased."""
+    exact, _ = split_candidates(subject_request)
+    return Recording.objects.filter(pk__in=exact)
+
+
+def near_matches(subject_request: SubjectRequest) -> RecordingQuerySet:
+    """The numbers the table's search would also find, shown apart: another person's, left alone."""
+    _, near = split_candidates(subject_request)
+    return Recording.objects.filter(pk__in=near).defer("raw").order_by("-add_time", "-id")
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    """What approving the erasure deletes at Vobiz, in the bulk deletion's words, and a fingerprint of
+    it: the approval names the fingerprint it saw, and is refused when the recordings changed since."""
+
+    figures: deletion.Choice
+    fingerprint: str
+
+
+def erasure_plan(subject_request: SubjectRequest) -> ErasurePlan:
+    recordings = recordings_of(subject_request)
+    present = recordings.present().annotate(held=Exists(LegalHold.objects.covering_row()))
+    to_delete = present.filter(held=False)
+    figures = to_delete.aggregate(
+        to_delete=Count("pk"),
+        storage_amount=Sum("monthly_recording_storage_amount"),
+        oldest=Min("add_time"),
+        newest=Max("add_time"),
+    )
+    deleted_ids = list(to_delete.order_by("pk").values_list("pk", flat=True))
+    held_ids = list(present.filter(held=True).order_by("pk").values_list("pk", flat=True))
+    choice = deletion.Choice(held=len(held_ids), left_out=recordings.removed().count(), **figures)
+    shown = f"delete {deleted_ids} held {held_ids}".encode()
+    return ErasurePlan(figures=choice, fingerprint=f"{len(deleted_ids)}-{hashlib.sha256(shown).hexdigest()[:32]}")
 
 
 def erasure_reason(subject_request: SubjectRequest) -> str:

@@ -33,7 +33,7 @@ from recordings.models import (
     Transcript,
 )
 from recordings.requests.numbers import Redactor, keyed_hash, parse_number
-from recordings.requests.selectors import Deletions, erasure_deletions, erasure_reason, recordings_of
+from recordings.requests.selectors import Deletions, erasure_deletions, erasure_plan, erasure_reason, recordings_of
 
 AnyModel = TypeVar("AnyModel", bound=Model)
 Status = SubjectRequest.Status
@@ -178,15 +178,27 @@ def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, siz
     return exported
 
 
-@transaction.atomic
-def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
-    """A second auditor approves the erasure: a confirmed deletion batch of the person's recordings
-    still at Vobiz (those on hold settled as kept), for a worker to carry out (the caller queues it)."""
-    approved = locked(request_id)
-    approvable(approved)
-    if actor.user is None or actor.user.pk == approved.opened_by_id or actor.username == approved.opened_by_name:
+def four_eyes(subject_request: SubjectRequest, actor: Actor) -> None:
+    """RequestRefused (forbidden) unless the actor may approve: an auditor who did not open the request."""
+    opener = actor.user is None or actor.user.pk == subject_request.opened_by_id
+    if opener or actor.username == subject_request.opened_by_name:
         raise RequestRefused(
             "A second auditor approves the erasure, not the one who opened the request.", forbidden=True
+        )
+
+
+@transaction.atomic
+def approve_erasure(*, actor: Actor, request_id: int, fingerprint: str) -> SubjectRequest:
+    """A second auditor approves the erasure they were shown (`fingerprint`, from erasure_plan): a
+    confirmed deletion batch of the person's recordings still at Vobiz (those on hold settled as kept),
+    for a worker to carry out (the caller queues it). Refused when the recordings changed since."""
+    approved = locked(request_id)
+    approvable(approved)
+    four_eyes(approved, actor)
+    if erasure_plan(approved).fingerprint != fingerprint:
+        raise RequestRefused(
+            "The person's recordings changed since the page you approved (one arrived, was deleted or was put "
+            "on hold): look at the figures again, and approve what they say now."
         )
     batch: DeletionBatch | None = None
     try:

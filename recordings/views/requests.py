@@ -55,6 +55,7 @@ def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, s
             "subject_request": subject_request,
             "found": page,
             "earlier": selectors.earlier_requests(subject_request),
+            "near": selectors.near_matches(subject_request)[: selectors.RECORDINGS_PER_PAGE],
             "deletions": deletions,
             "batch": deletions.latest,
             "steps": services.steps(subject_request, deletions),
@@ -99,11 +100,31 @@ def export_request(request: SignedInRequest, request_id: int) -> HttpResponse | 
 
 
 @auditor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def approve_erasure(request: SignedInRequest, request_id: int) -> HttpResponse:
-    get_object_or_404(SubjectRequest, pk=request_id)
+    """The erasure's confirmation, in the bulk deletion's words, and its approval: the POST names the
+    figures it was shown (their fingerprint), so what is deleted is what the approver saw."""
+    found = get_object_or_404(SubjectRequest, pk=request_id)
+    actor = actor_of(request)
+    if request.method == "GET":
+        try:
+            services.approvable(found)
+            services.four_eyes(found, actor)
+        except services.RequestRefused as exc:
+            return refused(request, request_id, exc)
+        return render(
+            request,
+            "recordings/subject_request_approve.html",
+            {
+                "subject_request": found,
+                "plan": selectors.erasure_plan(found),
+                "near": selectors.near_matches(found)[: selectors.RECORDINGS_PER_PAGE],
+            },
+        )
     try:
-        approved = services.approve_erasure(actor=actor_of(request), request_id=request_id)
+        approved = services.approve_erasure(
+            actor=actor, request_id=request_id, fingerprint=request.POST.get("fingerprint", "")
+        )
     except services.RequestRefused as exc:
         return refused(request, request_id, exc)
     if approved.deletion_batch is not None:

@@ -24,7 +24,7 @@ from recordings.models import (
 )
 from recordings.requests import services
 from recordings.requests.numbers import keyed_hash
-from recordings.requests.selectors import earlier_requests, recordings_of
+from recordings.requests.selectors import earlier_requests, erasure_plan, recordings_of
 from recordings.retention import rules, runs
 from recordings.review.marks import set_review
 from recordings.review.notes import add_note
@@ -64,7 +64,8 @@ def open_erasure(actor, reference="T-9"):
 
 
 def approve(subject_request, approver):
-    approved = services.approve_erasure(actor=approver, request_id=subject_request.pk)
+    shown = erasure_plan(subject_request).fingerprint
+    approved = services.approve_erasure(actor=approver, request_id=subject_request.pk, fingerprint=shown)
     if approved.deletion_batch:
         tasks.queue_deletion(approved.deletion_batch)  # the test settings run it at once
     return approved
@@ -192,7 +193,8 @@ def test_a_held_recording_survives_the_erasure_and_is_reported_with_its_reason(s
 
 def test_erasure_waits_for_the_deletion_at_vobiz(synced, actor, approver, settings):
     made = open_erasure(actor)
-    services.approve_erasure(actor=approver, request_id=made.pk)  # not queued: the batch has not run
+    shown = erasure_plan(made).fingerprint
+    services.approve_erasure(actor=approver, request_id=made.pk, fingerprint=shown)  # not queued: not run
     with pytest.raises(services.RequestRefused, match="still deleting"):
         services.erase(actor=approver, request_id=made.pk)
     assert SubjectRequest.objects.get().number == PERSON
