@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -178,13 +179,14 @@ def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, siz
     return exported
 
 
-def four_eyes(subject_request: SubjectRequest, actor: Actor) -> None:
-    """RequestRefused (forbidden) unless the actor may approve: an auditor who did not open the request."""
-    opener = actor.user is None or actor.user.pk == subject_request.opened_by_id
-    if opener or actor.username == subject_request.opened_by_name:
+def four_eyes(subject_request: SubjectRequest, actor: Actor) -> User:
+    """The approver, an auditor who did not open the request; RequestRefused (forbidden) otherwise."""
+    user = actor.user
+    if user is None or user.pk == subject_request.opened_by_id or actor.username == subject_request.opened_by_name:
         raise RequestRefused(
             "A second auditor approves the erasure, not the one who opened the request.", forbidden=True
         )
+    return user
 
 
 @transaction.atomic
@@ -194,7 +196,7 @@ def approve_erasure(*, actor: Actor, request_id: int, fingerprint: str) -> Subje
     for a worker to carry out (the caller queues it). Refused when the recordings changed since."""
     approved = locked(request_id)
     approvable(approved)
-    four_eyes(approved, actor)
+    approver = four_eyes(approved, actor)
     if erasure_plan(approved).fingerprint != fingerprint:
         raise RequestRefused(
             "The person's recordings changed since the page you approved (one arrived, was deleted or was put "
@@ -207,7 +209,7 @@ def approve_erasure(*, actor: Actor, request_id: int, fingerprint: str) -> Subje
         if refused.choice.too_many:
             raise RequestRefused(refused.choice.refusal) from None
     if batch is not None:
-        batch = deletion.confirm_deletion(user=actor.user, batch_id=batch.pk, reason=erasure_reason(approved))
+        batch = deletion.confirm_deletion(user=approver, batch_id=batch.pk, reason=erasure_reason(approved))
     approved.status = Status.ERASURE_APPROVED
     approved.approved_by = actor.user
     approved.approved_by_name = actor.username
