@@ -44,7 +44,18 @@ class ReviewState(models.TextChoices):
     FLAGGED = "flagged", "Flagged"
 
 
+# What an erased number is replaced by in a recording's from/to: this, then a keyed hash of the number
+# (recordings/requests/numbers.py).
+ERASED_NUMBER_PREFIX = "dsr:"
+
+
 class RecordingQuerySet(models.QuerySet["Recording"]):
+    def holding_erased_number(self) -> "RecordingQuerySet":
+        """Recordings whose caller or callee was erased for a data-subject request."""
+        return self.filter(
+            Q(from_number__startswith=ERASED_NUMBER_PREFIX) | Q(to_number__startswith=ERASED_NUMBER_PREFIX)
+        )
+
     def present(self) -> "RecordingQuerySet":
         """Recordings that still exist at Vobiz, as far as we know."""
         return self.filter(deleted_at__isnull=True, gone_at__isnull=True)

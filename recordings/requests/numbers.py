@@ -19,8 +19,9 @@ from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
 from recordings.browsing.search import NATIONAL_DIGITS, matching_number, number_digits_query
+from recordings.models import ERASED_NUMBER_PREFIX
 
-HASH_PREFIX = "dsr:"
+HASH_PREFIX = ERASED_NUMBER_PREFIX
 HASH_SALT = "recordings.requests.number"
 # What may stand between two digits of a number written in text or in a URL: "+91 (98765)  43210",
 # "98450-12345", "98450+12345" and "%2B91%2098450%2012345" (a query string's space and plus).

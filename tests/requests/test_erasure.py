@@ -255,3 +255,25 @@ def test_the_proof_gives_each_kept_recording_its_own_reason(synced, status, mess
     recording = Recording.objects.first()
     outcomes = {recording.pk: DeletionOutcome(recording=recording, status=status, message=message)} if status else {}
     assert services.kept_reason(recording, outcomes) == reason
+
+
+def test_an_erased_calls_record_is_never_fetched_again_from_vobiz(synced, actor, approver, auditor_client):
+    made = open_erasure(actor)
+    first, second = recordings_of(made).exclude(call_uuid="").order_by("pk")[:2]
+    assert first.call_uuid != second.call_uuid
+    assert auditor_client.get(f"/calls/{first.call_uuid}/").status_code == 200  # fetched and kept
+    assert CallDetail.objects.filter(call_uuid=first.call_uuid).exists()
+    CallDetail.objects.filter(call_uuid=second.call_uuid).delete()
+    approve(made, approver)
+    services.erase(actor=approver, request_id=made.pk)
+    kept = CallDetail.objects.get(call_uuid=first.call_uuid).data
+
+    synced.reset_log()
+    assert auditor_client.post(f"/calls/{first.call_uuid}/").status_code == 302  # refresh: refused by the task
+    page = auditor_client.get(f"/calls/{first.call_uuid}/").content.decode()
+    assert "its call record is not fetched from Vobiz again" in page
+    never_kept = auditor_client.get(f"/calls/{second.call_uuid}/").content.decode()
+    assert "its call record is not fetched from Vobiz again" in never_kept
+    assert not [r for r in synced.requests_log if "/cdr/" in r.path]
+    assert CallDetail.objects.get(call_uuid=first.call_uuid).data == kept
+    assert not CallDetail.objects.filter(call_uuid=second.call_uuid).exists()
