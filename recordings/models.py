@@ -799,6 +799,7 @@ ERASURE_COUNTS = {
     "transcripts_deleted": "Transcripts deleted",
     "notes_deleted": "Notes deleted",
     "events_redacted": "Audit events redacted",
+    "held_calls": "Calls on hold kept as they are",
 }
 
 

@@ -5,7 +5,7 @@ by the wrong auditor is refused (RequestRefused) and changes nothing; each write
 The export, the other step, streams from recordings/requests/export.py.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -233,12 +233,22 @@ NOT_DELETED: dict[str, str] = {
 }
 
 
-def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome]) -> str:
-    """Why the recording is kept, for the proof: its hold's reasons, or what its deletion came to."""
+def is_held(recording: Recording) -> bool:
+    return LegalHold.objects.covering(recording).exists()
+
+
+def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome], held_calls: Collection[str] = ()) -> str:
+    """Why the recording is kept, for the proof: its hold's reasons (and, for a call on hold, that its
+    record, holds and log notes are kept as they are), or what its deletion came to."""
     outcome = outcomes.get(recording.pk)
     holds = list(LegalHold.objects.covering(recording).values_list("reason", flat=True))
-    if holds or (outcome is not None and outcome.status == deletion.Status.HELD):
-        return f"on legal hold ({'; '.join(holds)})" if holds else "on legal hold (lifted since)"
+    if holds:
+        evidence = (
+            "; its call record, holds and log notes are kept as they are" if recording.call_uuid in held_calls else ""
+        )
+        return f"on legal hold ({'; '.join(holds)}){evidence}"
+    if outcome is not None and outcome.status == deletion.Status.HELD:
+        return "on legal hold when Vobiz deleted the others (lifted since)"
     if outcome is not None and outcome.status in NOT_DELETED:
         message = f" ({outcome.message})" if outcome.message else ""
         return NOT_DELETED[outcome.status] + message
@@ -296,11 +306,15 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     transcripts, _ = Transcript.objects.filter(recording_id__in=recording_ids).delete()
     notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
     ReviewItem.objects.filter(recording__in=gone).update(note="")
-    redact_texts(redactor, gone)
+    # A call with a recording on hold is evidence: its call record, holds and log notes stay as they are.
+    held_calls = {recording.call_uuid for recording in kept if recording.call_uuid and is_held(recording)}
+    redact_texts(redactor, gone, held_calls=held_calls)
     # Events about the recordings, and any other whose note holds the number's digits, however
     # separated (a database regex, read on either database): the redaction keeps only those it changes.
-    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern)).exclude(
-        action=Action.REDACT
+    events = (
+        AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern))
+        .exclude(action=Action.REDACT)
+        .exclude(Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls))
     )
     redacted_events = redact_events(
         event_ids=list(events.values_list("pk", flat=True)),
@@ -317,9 +331,11 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
         "transcripts_deleted": transcripts,
         "notes_deleted": notes,
         "events_redacted": redacted_events,
+        "held_calls": len(held_calls),
     }
     erased.kept = [
-        {"recording_id": recording.recording_id, "reason": kept_reason(recording, outcomes)} for recording in kept
+        {"recording_id": recording.recording_id, "reason": kept_reason(recording, outcomes, held_calls)}
+        for recording in kept
     ]
     erased.number = ""
     erased.reference = redactor.text(erased.reference)
@@ -345,13 +361,16 @@ def redact_recording(recording: Recording, redactor: Redactor) -> None:
     recording.deletion_reason = redactor.text(recording.deletion_reason)
 
 
-def redact_texts(redactor: Redactor, gone: list[Recording]) -> None:
+def redact_texts(redactor: Redactor, gone: list[Recording], *, held_calls: set[str]) -> None:
     """The number out of what else may mention it: the erased calls' records, holds, deletions (their
-    table query too), samples, and retention rules and runs (built from a search of the table)."""
-    calls = {recording.call_uuid for recording in gone if recording.call_uuid}
+    table query too), samples, and retention rules and runs (built from a search of the table). The
+    record and holds of a call on hold (`held_calls`) are evidence, kept as they are."""
+    calls = {recording.call_uuid for recording in gone if recording.call_uuid} - held_calls
     mentions = redactor.loose_pattern  # as for the audit log: texts without the digits are not read
     redact_rows(redactor, CallDetail.objects.filter(call_uuid__in=calls), ["data"])
-    holds = LegalHold.objects.filter(Q(reason__regex=mentions) | Q(lift_reason__regex=mentions))
+    holds = LegalHold.objects.filter(Q(reason__regex=mentions) | Q(lift_reason__regex=mentions)).exclude(
+        Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls)
+    )
     redact_rows(redactor, holds, ["reason", "lift_reason"])
     batches = DeletionBatch.objects.filter(Q(reason__regex=mentions) | Q(filter_query__regex=mentions))
     redact_rows(redactor, batches, ["reason", "filter_query"])

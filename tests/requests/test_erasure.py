@@ -175,8 +175,13 @@ def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_ear
 
 def test_a_held_recording_survives_the_erasure_and_is_reported_with_its_reason(synced, actor, approver, fake_vobiz):
     made = open_erasure(actor)
-    held = recordings_of(made).order_by("pk").first()
-    place_hold(actor=actor, reason="court case 41", recording=held)
+    held = recordings_of(made).exclude(call_uuid="").order_by("pk").first()
+    hold = place_hold(actor=actor, reason="court case 41: caller 98450 12345", recording=held).hold
+    # The held call's evidence mentions the number: its record and a note in the log.
+    record = CallDetail.objects.create(
+        call_uuid=held.call_uuid, data={"caller_id_number": "919845012345"}, fetched_at=timezone.now()
+    )
+    noted = record_for(actor, Action.NOTE, held, note="caller 98450 12345 asked about this call")
     approve(made, approver)
     outcomes = DeletionOutcome.objects.filter(batch=SubjectRequest.objects.get().deletion_batch)
     assert outcomes.get(recording=held).status == DeletionOutcome.Status.HELD
@@ -185,8 +190,18 @@ def test_a_held_recording_survives_the_erasure_and_is_reported_with_its_reason(s
     assert fake_vobiz.account.get(held.recording_id) is not None
     kept = Recording.objects.get(pk=held.pk)
     assert kept.deleted_at is None and re.sub(r"\D", "", kept.from_number + kept.to_number).count("9845012345") == 1
-    assert erased.kept == [{"recording_id": held.recording_id, "reason": "on legal hold (court case 41)"}]
+    assert erased.kept == [
+        {
+            "recording_id": held.recording_id,
+            "reason": "on legal hold (court case 41: caller 98450 12345); "
+            "its call record, holds and log notes are kept as they are",
+        }
+    ]
     assert erased.counts["kept"] == 1 and erased.counts["deleted_at_vobiz"] == len(PERSON_AS) - 1
+    assert erased.counts["held_calls"] == 1
+    assert CallDetail.objects.get(pk=record.pk).data == record.data
+    assert type(hold).objects.get(pk=hold.pk).reason == hold.reason
+    assert AuditEvent.objects.get(pk=noted.pk).note == noted.note
     for gone in recordings_of(erased):
         assert gone.pk != held.pk and gone.deleted_at is not None
 
