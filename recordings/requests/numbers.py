@@ -103,7 +103,7 @@ class Redactor:
         parsed = phonenumbers.parse(self.e164)
         national = SEPARATORS.join(phonenumbers.national_significant_number(parsed))
         country = SEPARATORS.join(str(parsed.country_code))
-        prefix = rf"(?:(?:\+|%2[bB]|00)?{SEPARATORS}{country}{SEPARATORS}|0{SEPARATORS})?"
+        prefix = rf"(?:(?:(?:\+|%2[bB]|00){SEPARATORS})?{country}{SEPARATORS}|0{SEPARATORS})?"
         return re.compile(rf"(?<!\d){prefix}{national}(?!\d)")
 
     def replace(self, found: "re.Match[str]") -> str:

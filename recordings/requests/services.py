@@ -283,45 +283,19 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     deletions = erasure_deletions(erased)
     erasable(erased, deletions)
     outcomes = deletions.outcomes
-    redactor = Redactor.of(erased.number)
     gone = [recording for recording in found if recording.deleted_at or recording.gone_at]
     kept = [recording for recording in found if not (recording.deleted_at or recording.gone_at)]
-    for recording in gone:
-        redact_recording(recording, redactor)
-    Recording.objects.bulk_update(
-        gone,
-        [
-            "from_number",
-            "to_number",
-            "from_digits_reversed",
-            "to_digits_reversed",
-            "raw",
-            "conference_name",
-            "review_note",
-            "deletion_reason",
-        ],
-        batch_size=500,
-    )
+    # A call with a recording on hold is evidence: its call record, holds and log notes stay as they are.
+    held_calls = {recording.call_uuid for recording in kept if recording.call_uuid and is_held(recording)}
+    redacted_events = 0
+    if erased.number:  # else an erasure of the same number, by another request, took it out already
+        redactor = Redactor.of(erased.number)
+        redacted_events = erase_number(actor, erased, redactor, gone=gone, held_calls=held_calls)
+        erased.reference = redactor.text(erased.reference)
     recording_ids = [recording.recording_id for recording in gone]
     transcripts, _ = Transcript.objects.filter(recording_id__in=recording_ids).delete()
     notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
     ReviewItem.objects.filter(recording__in=gone).update(note="")
-    # A call with a recording on hold is evidence: its call record, holds and log notes stay as they are.
-    held_calls = {recording.call_uuid for recording in kept if recording.call_uuid and is_held(recording)}
-    redact_texts(redactor, gone, held_calls=held_calls)
-    # Events about the recordings, and any other whose note holds the number's digits, however
-    # separated (a database regex, read on either database): the redaction keeps only those it changes.
-    events = (
-        AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern))
-        .exclude(action=Action.REDACT)
-        .exclude(Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls))
-    )
-    redacted_events = redact_events(
-        event_ids=list(events.values_list("pk", flat=True)),
-        redact=redactor.text,
-        actor=actor,
-        reason=f"erasure of data-subject request #{erased.pk}",
-    )
     deleted = sum(1 for outcome in outcomes.values() if outcome.status == deletion.Status.DELETED)
     erased.counts = {
         "found": len(found),
@@ -338,7 +312,6 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
         for recording in kept
     ]
     erased.number = ""
-    erased.reference = redactor.text(erased.reference)
     erased.status = Status.ERASED
     erased.erased_by_name = actor.username
     erased.erased_at = timezone.now()
@@ -347,6 +320,57 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     counts = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in erased.counts.items())
     log(actor, Action.DSR_ERASE, erased, counts)
     return erased
+
+
+def erase_number(
+    actor: Actor, erased: SubjectRequest, redactor: Redactor, *, gone: list[Recording], held_calls: set[str]
+) -> int:
+    """The number replaced by its hash wherever it is kept (see erase); how many audit events changed."""
+    for recording in gone:
+        redact_recording(recording, redactor)
+    Recording.objects.bulk_update(
+        gone,
+        [
+            "from_number",
+            "to_number",
+            "from_digits_reversed",
+            "to_digits_reversed",
+            "raw",
+            "conference_name",
+            "review_note",
+            "deletion_reason",
+        ],
+        batch_size=500,
+    )
+    redact_texts(redactor, gone, held_calls=held_calls)
+    clear_other_requests(actor, erased, redactor)
+    # Events about the recordings, and any other whose note holds the number's digits, however
+    # separated (a database regex, read on either database): the redaction keeps only those it changes.
+    events = (
+        AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern))
+        .exclude(action=Action.REDACT)
+        .exclude(Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls))
+    )
+    return redact_events(
+        event_ids=list(events.values_list("pk", flat=True)),
+        redact=redactor.text,
+        actor=actor,
+        reason=f"erasure of data-subject request #{erased.pk}",
+    )
+
+
+def clear_other_requests(actor: Actor, erased: SubjectRequest, redactor: Redactor) -> None:
+    """Other requests for the same number keep its hash, not the number: a later step of theirs
+    finds the person's recordings by the hash they now hold."""
+    others = SubjectRequest.objects.select_for_update().filter(number_hash=erased.number_hash).exclude(pk=erased.pk)
+    for other in others.order_by("pk"):
+        reference = redactor.text(other.reference)
+        if other.number or reference != other.reference:
+            cleared = bool(other.number)
+            other.number, other.reference = "", reference
+            other.save(update_fields=["number", "reference"])
+            if cleared:
+                log(actor, Action.DSR_ERASE, other, f"number cleared by the erasure of request #{erased.pk}")
 
 
 def redact_recording(recording: Recording, redactor: Redactor) -> None:

@@ -92,8 +92,9 @@ def where_the_number_is() -> list[str]:
 def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_earlier_one(
     synced, actor, approver, auditor_client
 ):
-    person = list(recordings_of(open_erasure(actor, reference="draft")))
-    SubjectRequest.objects.all().delete()  # opened only to find them
+    # Another request for the same number, left open: it keeps the number's hash, not the number.
+    sibling = open_erasure(actor, reference="draft: caller +91 98450 12345")
+    person = list(recordings_of(sibling))
     first, second = sorted(person, key=lambda r: r.pk)[:2]
     # What the dashboard keeps that mentions the person: a transcript, notes, a review, a cached call
     # record, a search in the log, and an earlier deletion asked by number (its tombstone and reason).
@@ -169,7 +170,15 @@ def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_ear
         due_on=timezone.localdate(),
         time_zone="UTC",
     )
-    assert list(earlier_requests(later)) == [erased]
+    assert list(earlier_requests(later)) == [sibling, erased]
+    sibling.refresh_from_db()
+    assert sibling.status == SubjectRequest.Status.OPEN and sibling.number_hash == hashed
+    assert sibling.reference == f"draft: caller {hashed}"
+    assert AuditEvent.objects.filter(
+        action=Action.DSR_ERASE,
+        note=f"data-subject request #{sibling.pk}: number cleared by the erasure of request #{made.pk}",
+    ).exists()
+    assert recordings_of(sibling).count() == len(PERSON_AS)  # by the hash its recordings hold now
     assert recordings_of(later).count() == len(PERSON_AS)
 
 
