@@ -1,5 +1,6 @@
 import json
 from datetime import date, timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -804,15 +805,23 @@ ERASURE_COUNTS = {
 
 
 class SubjectRequestQuerySet(models.QuerySet["SubjectRequest"]):
+    @staticmethod
+    def pending_q() -> Q:
+        """Requests that still owe the person an answer (SubjectRequest.OWING), as a filter."""
+        owing = Q(pk__in=[])
+        for status, kinds in SubjectRequest.OWING.items():
+            owing |= Q(status=status, kind__in=kinds)
+        return owing
+
+    @staticmethod
+    def overdue_q() -> Q:
+        return SubjectRequestQuerySet.pending_q() & Q(due_on__lt=timezone.localdate())
+
     def pending(self) -> "SubjectRequestQuerySet":
-        """Requests that still owe the person an answer: a copy not yet made, an erasure not yet done."""
-        Status, Kind = SubjectRequest.Status, SubjectRequest.Kind
-        return self.filter(
-            Q(status__in=[Status.OPEN, Status.ERASURE_APPROVED]) | (Q(status=Status.EXPORTED) & ~Q(kind=Kind.ACCESS))
-        )
+        return self.filter(self.pending_q())
 
     def overdue(self) -> "SubjectRequestQuerySet":
-        return self.pending().filter(due_on__lt=timezone.localdate())
+        return self.filter(self.overdue_q())
 
 
 class SubjectRequest(models.Model):
@@ -835,6 +844,14 @@ class SubjectRequest(models.Model):
         ERASURE_APPROVED = "approved", "Erasure approved"
         ERASED = "erased", "Erased"
         CLOSED = "closed", "Closed"
+
+    # The one definition of a pending request, one that still owes the person an answer: for each
+    # status, the kinds it owes one for (a copy not yet made, an erasure not yet done).
+    OWING: ClassVar[dict[str, tuple[str, ...]]] = {
+        Status.OPEN: tuple(Kind),
+        Status.EXPORTED: (Kind.ERASURE, Kind.BOTH),
+        Status.ERASURE_APPROVED: tuple(Kind),
+    }
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -880,10 +897,7 @@ class SubjectRequest(models.Model):
 
     @property
     def is_pending(self) -> bool:
-        Status = self.Status
-        if self.status == Status.EXPORTED:
-            return self.kind != self.Kind.ACCESS
-        return self.status in (Status.OPEN, Status.ERASURE_APPROVED)
+        return self.kind in self.OWING.get(self.status, ())
 
     @property
     def is_overdue(self) -> bool:

@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, Max, Min, Q, QuerySet, Sum
+from django.db.models import Case, Count, Exists, Max, Min, Q, QuerySet, Sum, Value, When
 
 from recordings.auditing import deletion
 from recordings.models import (
@@ -24,6 +24,7 @@ from recordings.models import (
 from recordings.requests.numbers import matching, stored_e164
 
 RECORDINGS_PER_PAGE = 25  # as the recordings table shows by default
+REQUESTS_PER_PAGE = 50
 
 
 def candidates(subject_request: SubjectRequest) -> RecordingQuerySet:
@@ -190,6 +191,14 @@ def request_page(subject_request: SubjectRequest, *, page_number: str | int | No
         if event.recording_id is not None:
             rows[event.recording_id].listening.append(event)
     return RequestPage(count=page.paginator.count, page=page, rows=list(rows.values()))
+
+
+def requests_page(*, page_number: str | int | None = 1) -> Page[SubjectRequest]:
+    """A page of the requests, overdue ones first (then newest first): none hides behind the others."""
+    requests = SubjectRequest.objects.defer("number", "kept", "counts").order_by(
+        Case(When(SubjectRequest.objects.overdue_q(), then=Value(0)), default=Value(1)), "-opened_at", "-id"
+    )
+    return Paginator(requests, REQUESTS_PER_PAGE).get_page(page_number)
 
 
 def overdue_count() -> int:

@@ -165,8 +165,15 @@ def steps(subject_request: SubjectRequest, deletions: Deletions) -> Steps:
 
 @transaction.atomic
 def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, size: int) -> SubjectRequest:
-    """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log."""
+    """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log;
+    only in the log when the request was erased or closed while the ZIP streamed."""
     exported = locked(request_id)
+    made = f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}"
+    if exported.status not in (Status.OPEN, Status.EXPORTED):  # erased or closed while it streamed
+        log(
+            actor, Action.DSR_EXPORT, exported, f"{made}, finished once the request was {exported.status}: not its copy"
+        )
+        return exported
     if exported.status == Status.OPEN:
         exported.status = Status.EXPORTED
     exported.exported_by_name = actor.username
@@ -175,7 +182,7 @@ def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, siz
     exported.export_files = files
     exported.export_bytes = size
     exported.save()
-    log(actor, Action.DSR_EXPORT, exported, f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}")
+    log(actor, Action.DSR_EXPORT, exported, made)
     return exported
 
 

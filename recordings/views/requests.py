@@ -40,9 +40,14 @@ def request_list(request: SignedInRequest) -> HttpResponse:
         )
         messages.success(request, f"Request #{opened.pk} is open.")
         return redirect("recordings:subject_request", request_id=opened.pk)
-    requests = SubjectRequest.objects.defer("number", "kept", "counts")[:500]
+    page = selectors.requests_page(page_number=request.GET.get("page"))
     status = 400 if form.errors else 200
-    return render(request, "recordings/subject_requests.html", {"form": form, "requests": requests}, status=status)
+    return render(
+        request,
+        "recordings/subject_requests.html",
+        {"form": form, "requests": page.object_list, "page": page, "overdue": selectors.overdue_count()},
+        status=status,
+    )
 
 
 def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, status: int = 200) -> HttpResponse:

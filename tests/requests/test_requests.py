@@ -10,7 +10,7 @@ from django.utils import timezone
 from recordings.auditing.holds import place_hold
 from recordings.management.commands import rundashboard
 from recordings.models import AuditEvent, DeletionBatch, Recording, SubjectRequest
-from recordings.requests import services
+from recordings.requests import export, selectors, services
 from recordings.requests.numbers import keyed_hash
 from recordings.requests.selectors import recordings_of
 from tests.requests.conftest import PERSON, PERSON_AS
@@ -183,3 +183,44 @@ def test_the_approval_shows_the_bulk_deletions_figures_and_deletes_only_what_it_
     assert client.post(f"/requests/{made.pk}/erase").status_code == 302
     assert fake_vobiz.account.get(other.recording_id) is not None  # never deleted
     assert Recording.objects.get(pk=other.pk).from_number == "+1 984 501 2345"  # nor erased
+
+
+def test_the_list_pages_with_overdue_requests_first(synced, client, actor, monkeypatch):
+    monkeypatch.setattr(selectors, "REQUESTS_PER_PAGE", 2)
+    late = opened(actor, reference="T-late")
+    SubjectRequest.objects.filter(pk=late.pk).update(due_on=timezone.localdate() - timedelta(days=1))
+    for reference in ("T-a", "T-b"):
+        opened(actor, reference=reference)
+    client.force_login(actor.user)
+    html = client.get("/requests/").content.decode()
+    assert "3 requests, 1 overdue: listed first." in html and "Page 1 of 2" in html
+    assert html.index("T-late") < html.index("T-b") and "T-a" not in html
+    assert "T-a" in client.get("/requests/", {"page": 2}).content.decode()
+
+
+def test_pending_is_defined_once_for_a_row_and_for_a_query(synced, actor):
+    made = opened(actor)
+    for status in SubjectRequest.Status:
+        for kind in SubjectRequest.Kind:
+            SubjectRequest.objects.filter(pk=made.pk).update(status=status, kind=kind)
+            row = SubjectRequest.objects.get(pk=made.pk)
+            assert row.is_pending == SubjectRequest.objects.pending().filter(pk=made.pk).exists()
+
+
+def test_an_export_finishing_after_the_request_was_closed_does_not_mark_it_exported(synced, actor):
+    made = opened(actor, kind="access")
+    chunks = export.start_export(actor=actor, subject_request=made)
+    services.close(actor=actor, request_id=made.pk)
+    assert b"".join(chunks)
+    made.refresh_from_db()
+    assert made.status == SubjectRequest.Status.CLOSED and made.exported_at is None and made.export_sha256 == ""
+    assert AuditEvent.objects.get(action=Action.DSR_EXPORT).note.endswith("once the request was closed: not its copy")
+
+
+def test_the_demo_request_skips_a_newest_call_without_a_phone_number(synced, django_user_model):
+    django_user_model.objects.create_user("demo")
+    newest = Recording.objects.present().filter(recording_type="call").first()
+    Recording.objects.filter(pk=newest.pk).update(from_number="anonymous", to_number="sip:desk@example.com")
+    rundashboard.Command().ensure_demo_request()
+    made = SubjectRequest.objects.get()
+    assert made.number and newest.pk not in set(recordings_of(made).values_list("pk", flat=True))
