@@ -1,5 +1,6 @@
-"""A person's number: read in any form, matched as the recordings table matches it, and replaced by
-a keyed hash wherever it is erased.
+"""A person's number: read in any form, found as the recordings table's number search finds it (then
+kept only where it is the very number, country code and all), and replaced by a keyed hash however
+it is written wherever it is erased.
 
 The hash is an HMAC of the number in E.164 under a key derived from SECRET_KEY, so the same number
 always gives the same hash (a later request finds the earlier one and the recordings it erased),
@@ -25,8 +26,8 @@ HASH_PREFIX = ERASED_NUMBER_PREFIX
 HASH_SALT = "recordings.requests.number"
 # What may stand between two digits of a number written in text or in a URL: "+91 (98765)  43210",
 # "98450-12345", "98450+12345" and "%2B91%2098450%2012345" (a query string's space and plus).
-SEPARATORS = r"(?:[\s().+/-]|%(?:20|2[bB]|28|29|2[dD]|2[fF]))*"
-# The same, as a regular expression both PostgreSQL and SQLite (Python's re) read, to find candidate rows.
+SEPARATORS = r"(?:[\s().+/-]|%(?:20|2[bB]|28|29|2[dD]|2[fF])){0,8}"
+# Wider, as a regular expression both PostgreSQL and SQLite (Python's re) read, to find candidate rows.
 DB_SEPARATORS = r"([^0-9]|%[0-9A-Fa-f][0-9A-Fa-f]){0,8}"
 # An international prefix and country code right before a match: "+1 ", "001-", "%2B1+".
 OTHER_COUNTRY = re.compile(rf"(?:\+|%2[bB]|\b00)\d{{1,3}}{SEPARATORS}$")

@@ -280,11 +280,13 @@ def retry_erasure_deletion(*, actor: Actor, request_id: int) -> DeletionBatch:
 
 @transaction.atomic
 def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
-    """Once Vobiz has deleted what it could: the person's number, here, in the recordings deleted or
-    gone at Vobiz (their tombstones), their raw objects, call records, notes and reviews, the holds,
-    deletions and samples that mention it, and the audit log's texts, becomes its keyed hash; their
-    transcripts and notes are deleted. Recordings still at Vobiz (on hold, or whose deletion failed)
-    are kept whole and reported. The request keeps the hash and the counts, not the number."""
+    """Once Vobiz has deleted every approved recording not on hold (erasable): the person's number,
+    here, in the recordings deleted or gone at Vobiz (their tombstones), their raw objects, call
+    records, notes and reviews, the holds, deletions, samples, retention rules and runs and other
+    requests that mention it, and the audit log's texts, becomes its keyed hash; their transcripts
+    and notes are deleted. Recordings on hold are kept whole, with their calls' records, holds and
+    log notes, and reported; so is one that arrived after the approval. The request keeps the hash
+    and the counts, not the number."""
     erased = locked(request_id)
     found = list(recordings_of(erased).select_for_update().order_by("pk"))
     deletions = erasure_deletions(erased)
