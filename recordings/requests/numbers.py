@@ -70,6 +70,16 @@ def stored_e164(written: str) -> str | None:
         return None
 
 
+def stored_forms(e164: str) -> list[str]:
+    """The reversed digits (as a recording's from/to_digits_reversed keep them) of every way a from/to
+    field holds this very number: its national digits, after a trunk "0", its country code or "00"
+    and its country code, as far as stored_e164 reads each as this number."""
+    parsed = phonenumbers.parse(e164)
+    national, country = phonenumbers.national_significant_number(parsed), str(parsed.country_code)
+    forms = {national, "0" + national, country + national, "00" + country + national}
+    return sorted(form[::-1] for form in forms if stored_e164(form) == e164)
+
+
 def keyed_hash(e164: str) -> str:
     """ "dsr:" and 40 hex digits (160 bits): short enough for the number columns it replaces."""
     return HASH_PREFIX + salted_hmac(HASH_SALT, e164, algorithm="sha256").hexdigest()[:40]
@@ -121,7 +131,7 @@ class Redactor:
 
     def is_the_number(self, written: str) -> bool:
         """Whether a from/to field holds the number itself, not another country's with its digits."""
-        return stored_e164(written) == self.e164
+        return re.sub(r"\D", "", written)[::-1] in stored_forms(self.e164)
 
     def text(self, value: str) -> str:
         if not value:

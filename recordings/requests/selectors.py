@@ -21,7 +21,7 @@ from recordings.models import (
     SubjectRequest,
     Transcript,
 )
-from recordings.requests.numbers import matching, stored_e164
+from recordings.requests.numbers import matching, stored_forms
 
 RECORDINGS_PER_PAGE = 25  # as the recordings table shows by default
 REQUESTS_PER_PAGE = 50
@@ -36,35 +36,26 @@ def candidates(subject_request: SubjectRequest) -> RecordingQuerySet:
     return Recording.objects.filter(by_hash)
 
 
-def is_the_persons(numbers: tuple[str, str], subject_request: SubjectRequest) -> bool:
-    """Whether a recording's (from, to) numbers hold the person's number, or its keyed hash."""
-    if subject_request.number_hash in numbers:
-        return True
-    return bool(subject_request.number) and any(stored_e164(number) == subject_request.number for number in numbers)
-
-
-def split_candidates(subject_request: SubjectRequest) -> tuple[list[int], list[int]]:
-    """The candidates' ids: those with the person's very number (in E.164, where the recording gives
-    a country code), and the near matches, another country's number with the same digits."""
-    exact: list[int] = []
-    near: list[int] = []
-    for pk, caller, callee in candidates(subject_request).values_list("pk", "from_number", "to_number").order_by("pk"):
-        (exact if is_the_persons((caller, callee), subject_request) else near).append(pk)
-    return exact, near
+def the_persons(subject_request: SubjectRequest) -> Q:
+    """Recordings with the person's very number (see stored_forms) or its keyed hash, as caller or callee."""
+    by_hash = Q(from_number=subject_request.number_hash) | Q(to_number=subject_request.number_hash)
+    if not subject_request.number:
+        return by_hash
+    forms = stored_forms(subject_request.number)
+    return Q(from_digits_reversed__in=forms) | Q(to_digits_reversed__in=forms) | by_hash
 
 
 def recordings_of(subject_request: SubjectRequest) -> RecordingQuerySet:
     """Every recording with the person as caller or callee, deleted ones too: by the number while the
     request keeps it, and by its keyed hash, which erased recordings hold in its place. A near match
     ("+1 984 501 2345" for "+91 98450 12345") is not the person's: never exported, deleted or erased."""
-    exact, _ = split_candidates(subject_request)
-    return Recording.objects.filter(pk__in=exact)
+    return candidates(subject_request).filter(the_persons(subject_request))
 
 
 def near_matches(subject_request: SubjectRequest) -> RecordingQuerySet:
     """The numbers the table's search would also find, shown apart: another person's, left alone."""
-    _, near = split_candidates(subject_request)
-    return Recording.objects.filter(pk__in=near).defer("raw").order_by("-add_time", "-id")
+    near = candidates(subject_request).exclude(the_persons(subject_request))
+    return near.defer("raw").order_by("-add_time", "-id")
 
 
 @dataclass(frozen=True)

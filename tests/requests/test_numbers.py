@@ -3,7 +3,7 @@ theirs: another country's number with the same digits is someone else's."""
 
 import pytest
 
-from recordings.requests.numbers import Redactor, keyed_hash, stored_e164
+from recordings.requests.numbers import Redactor, keyed_hash, stored_e164, stored_forms
 
 PERSON = "+919845012345"
 HASHED = keyed_hash(PERSON)
@@ -49,3 +49,12 @@ def test_a_query_string_is_read_decoded_and_written_again():
 def test_a_stored_number_is_read_with_its_country_code(stored, e164, settings):
     settings.PHONE_REGION = "IN"
     assert stored_e164(stored) == e164
+
+
+def test_the_stored_forms_of_a_number_leave_out_another_countrys_with_its_digits(settings):
+    settings.PHONE_REGION = "IN"
+    assert stored_forms(PERSON) == sorted(
+        d[::-1] for d in ("9845012345", "09845012345", "919845012345", "00919845012345")
+    )
+    assert "54321054891" not in stored_forms(PERSON)  # +1 984 501 2345
+    assert stored_forms("+19845012345") == sorted(d[::-1] for d in ("19845012345", "0019845012345"))
