@@ -169,10 +169,9 @@ def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, siz
     only in the log when the request was erased or closed while the ZIP streamed."""
     exported = locked(request_id)
     made = f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}"
-    if exported.status not in (Status.OPEN, Status.EXPORTED):  # erased or closed while it streamed
-        log(
-            actor, Action.DSR_EXPORT, exported, f"{made}, finished once the request was {exported.status}: not its copy"
-        )
+    if exported.status in (Status.ERASED, Status.CLOSED):  # while it streamed
+        late = f"{made}, finished once the request was {exported.get_status_display().lower()}: not its copy"
+        log(actor, Action.DSR_EXPORT, exported, late)
         return exported
     if exported.status == Status.OPEN:
         exported.status = Status.EXPORTED
