@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import phonenumbers
 from django.conf import settings
@@ -140,10 +140,14 @@ class Redactor:
 
     def query(self, value: str) -> str:
         """A query string with the number in none of its values, however they are encoded (even
-        "%39%38…"); re-encoded only when a value changed."""
+        "%39%38…"): as text first, then, if its decoded form still shows the number, value by value,
+        decoded and encoded again."""
+        value = self.text(value)
+        if not self.written.search(unquote_plus(value)):
+            return value
         pairs = parse_qsl(value.lstrip("?"), keep_blank_values=True)
         redacted = [(name, self.text(item)) for name, item in pairs]
-        return self.text(urlencode(redacted) if redacted != pairs else value)
+        return urlencode(redacted) if redacted != pairs else value
 
     def json(self, value: Any) -> Any:
         if isinstance(value, str):
