@@ -1,5 +1,6 @@
 import json
 from datetime import date, timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -44,7 +45,18 @@ class ReviewState(models.TextChoices):
     FLAGGED = "flagged", "Flagged"
 
 
+# What an erased number is replaced by in a recording's from/to: this, then a keyed hash of the number
+# (recordings/requests/numbers.py).
+ERASED_NUMBER_PREFIX = "dsr:"
+
+
 class RecordingQuerySet(models.QuerySet["Recording"]):
+    def holding_erased_number(self) -> "RecordingQuerySet":
+        """Recordings whose caller or callee was erased for a data-subject request."""
+        return self.filter(
+            Q(from_number__startswith=ERASED_NUMBER_PREFIX) | Q(to_number__startswith=ERASED_NUMBER_PREFIX)
+        )
+
     def present(self) -> "RecordingQuerySet":
         """Recordings that still exist at Vobiz, as far as we know."""
         return self.filter(deleted_at__isnull=True, gone_at__isnull=True)
@@ -884,19 +896,28 @@ ERASURE_COUNTS = {
     "transcripts_deleted": "Transcripts deleted",
     "notes_deleted": "Notes deleted",
     "events_redacted": "Audit events redacted",
+    "held_calls": "Calls on hold kept as they are",
 }
 
 
 class SubjectRequestQuerySet(models.QuerySet["SubjectRequest"]):
+    @staticmethod
+    def pending_q() -> Q:
+        """Requests that still owe the person an answer (SubjectRequest.OWING), as a filter."""
+        owing = Q(pk__in=[])
+        for status, kinds in SubjectRequest.OWING.items():
+            owing |= Q(status=status, kind__in=kinds)
+        return owing
+
+    @staticmethod
+    def overdue_q() -> Q:
+        return SubjectRequestQuerySet.pending_q() & Q(due_on__lt=timezone.localdate())
+
     def pending(self) -> "SubjectRequestQuerySet":
-        """Requests that still owe the person an answer: a copy not yet made, an erasure not yet done."""
-        Status, Kind = SubjectRequest.Status, SubjectRequest.Kind
-        return self.filter(
-            Q(status__in=[Status.OPEN, Status.ERASURE_APPROVED]) | (Q(status=Status.EXPORTED) & ~Q(kind=Kind.ACCESS))
-        )
+        return self.filter(self.pending_q())
 
     def overdue(self) -> "SubjectRequestQuerySet":
-        return self.pending().filter(due_on__lt=timezone.localdate())
+        return self.filter(self.overdue_q())
 
 
 class SubjectRequest(models.Model):
@@ -919,6 +940,14 @@ class SubjectRequest(models.Model):
         ERASURE_APPROVED = "approved", "Erasure approved"
         ERASED = "erased", "Erased"
         CLOSED = "closed", "Closed"
+
+    # The one definition of a pending request, one that still owes the person an answer: for each
+    # status, the kinds it owes one for (a copy not yet made, an erasure not yet done).
+    OWING: ClassVar[dict[str, tuple[str, ...]]] = {
+        Status.OPEN: tuple(Kind),
+        Status.EXPORTED: (Kind.ERASURE, Kind.BOTH),
+        Status.ERASURE_APPROVED: tuple(Kind),
+    }
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -964,10 +993,7 @@ class SubjectRequest(models.Model):
 
     @property
     def is_pending(self) -> bool:
-        Status = self.Status
-        if self.status == Status.EXPORTED:
-            return self.kind != self.Kind.ACCESS
-        return self.status in (Status.OPEN, Status.ERASURE_APPROVED)
+        return self.kind in self.OWING.get(self.status, ())
 
     @property
     def is_overdue(self) -> bool:

@@ -78,6 +78,7 @@ urlpatterns = [
     path("requests/<int:request_id>/", requests.subject_request, name="subject_request"),
     path("requests/<int:request_id>/copy.zip", requests.export_request, name="subject_request_export"),
     path("requests/<int:request_id>/approve", requests.approve_erasure, name="subject_request_approve"),
+    path("requests/<int:request_id>/retry", requests.retry_deletion, name="subject_request_retry"),
     path("requests/<int:request_id>/erase", requests.erase, name="subject_request_erase"),
     path("requests/<int:request_id>/close", requests.close, name="subject_request_close"),
     path("views/", saved_views.manage, name="saved_views"),

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from recordings.models import CallDetail
+from recordings.models import CallDetail, Recording
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizError, VobizNotFound
 
@@ -27,12 +27,19 @@ NO_CDR = (
 )
 
 
+ERASED = (
+    "A number of this call was erased for a data-subject request: its call record is not fetched from Vobiz "
+    "again, as that would bring the number back. What is kept here has the number replaced by its keyed hash."
+)
+
+
 def not_found_key(call_uuid: str) -> str:
     return "cdr-not-found:" + md5(call_uuid.encode(), usedforsecurity=False).hexdigest()
 
 
 def call_detail(call_uuid: str, *, refresh: bool = False) -> CallDetailResult:
-    """The call's CDR: from the local copy unless `refresh`, else from Vobiz (and then kept).
+    """The call's CDR: from the local copy unless `refresh`, else from Vobiz (and then kept); never
+    from Vobiz for a call whose number was erased (its record would bring the number back).
 
     Vobiz's 404 is remembered for CDR_NOT_FOUND_SECONDS (asking again, or refreshing, in that
     time gets the same answer without a request), so page views of unknown calls cannot keep
@@ -41,6 +48,8 @@ def call_detail(call_uuid: str, *, refresh: bool = False) -> CallDetailResult:
         cached = cached_call_detail(call_uuid=call_uuid)
         if cached is not None:
             return CallDetailResult(record=cached)
+    if Recording.objects.filter(call_uuid=call_uuid).holding_erased_number().exists():
+        return CallDetailResult(record=cached_call_detail(call_uuid=call_uuid), problem=ERASED)
     if not settings.VOBIZ_AUTH_ID or not settings.VOBIZ_AUTH_TOKEN:
         return CallDetailResult(problem="Vobiz credentials are not configured, so the call record cannot be fetched.")
     if cache.get(not_found_key(call_uuid)):

@@ -5,9 +5,12 @@ by the wrong auditor is refused (RequestRefused) and changes nothing; each write
 The export, the other step, streams from recordings/requests/export.py.
 """
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -23,13 +26,15 @@ from recordings.models import (
     LegalHold,
     MomentNote,
     Recording,
+    RetentionRule,
+    RetentionRun,
     ReviewItem,
     ReviewSample,
     SubjectRequest,
     Transcript,
 )
 from recordings.requests.numbers import Redactor, keyed_hash, parse_number
-from recordings.requests.selectors import recordings_of
+from recordings.requests.selectors import Deletions, erasure_deletions, erasure_plan, erasure_reason, recordings_of
 
 AnyModel = TypeVar("AnyModel", bound=Model)
 Status = SubjectRequest.Status
@@ -83,10 +88,91 @@ def exportable(subject_request: SubjectRequest) -> None:
         raise RequestRefused(f"This request is {subject_request.get_status_display().lower()}: no copy can be made.")
 
 
+def approvable(subject_request: SubjectRequest) -> None:
+    """RequestRefused unless the request's state lets its erasure be approved (who approves aside)."""
+    if not subject_request.wants_erasure:
+        raise RequestRefused("This request asks for a copy only: there is nothing to erase.")
+    allowed = (Status.EXPORTED,) if subject_request.kind == Kind.BOTH else (Status.OPEN, Status.EXPORTED)
+    if subject_request.status not in allowed:
+        if subject_request.status == Status.OPEN:
+            raise RequestRefused("Export the person's copy first: the erasure would leave nothing to hand over.")
+        raise RequestRefused(f"This request is {subject_request.get_status_display().lower()}: it cannot be approved.")
+
+
+def retryable(subject_request: SubjectRequest, deletions: Deletions) -> None:
+    """RequestRefused unless the erasure's deletion stopped with recordings Vobiz did not delete."""
+    if subject_request.status != Status.ERASURE_APPROVED:
+        raise RequestRefused(
+            f"This request is {subject_request.get_status_display().lower()}: there is no deletion to retry."
+        )
+    if deletions.running:
+        raise RequestRefused("Vobiz is still deleting the recordings: retry once the deletion has stopped.")
+    if not deletions.left:
+        raise RequestRefused("Vobiz has deleted every recording the erasure approved: there is nothing to retry.")
+
+
+def erasable(subject_request: SubjectRequest, deletions: Deletions) -> None:
+    """RequestRefused unless Vobiz has deleted every approved recording it could (holds aside)."""
+    if subject_request.status != Status.ERASURE_APPROVED:
+        raise RequestRefused(
+            f"This request is {subject_request.get_status_display().lower()}: there is no erasure to carry out."
+        )
+    if deletions.running:
+        raise RequestRefused("Vobiz is still deleting the recordings: erase once the deletion has finished.")
+    if deletions.left:
+        raise RequestRefused(
+            f"Vobiz has not deleted {deletions.left} of the recordings (failed, or not attempted when the "
+            "deletion stopped): retry the rest, and erase once Vobiz has deleted them."
+        )
+
+
+def closable(subject_request: SubjectRequest) -> None:
+    if subject_request.status == Status.CLOSED:
+        raise RequestRefused("This request is closed already.")
+    if subject_request.status == Status.ERASURE_APPROVED:
+        raise RequestRefused("The erasure is under way: erase, then close.")
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Which steps the request's state allows now: the one place its lifecycle is decided, for the
+    page's buttons as for the services that take them."""
+
+    can_export: bool
+    can_approve: bool
+    can_retry: bool
+    can_erase: bool
+    can_close: bool
+
+
+def allowed(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except RequestRefused:
+        return False
+    return True
+
+
+def steps(subject_request: SubjectRequest, deletions: Deletions) -> Steps:
+    return Steps(
+        can_export=allowed(lambda: exportable(subject_request)),
+        can_approve=allowed(lambda: approvable(subject_request)),
+        can_retry=allowed(lambda: retryable(subject_request, deletions)),
+        can_erase=allowed(lambda: erasable(subject_request, deletions)),
+        can_close=allowed(lambda: closable(subject_request)),
+    )
+
+
 @transaction.atomic
 def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, size: int) -> SubjectRequest:
-    """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log."""
+    """Keep what an export streamed (the ZIP's SHA-256, its files and bytes) on the request and in the log;
+    only in the log when the request was erased or closed while the ZIP streamed."""
     exported = locked(request_id)
+    made = f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}"
+    if exported.status in (Status.ERASED, Status.CLOSED):  # while it streamed
+        late = f"{made}, finished once the request was {exported.get_status_display().lower()}: not its copy"
+        log(actor, Action.DSR_EXPORT, exported, late)
+        return exported
     if exported.status == Status.OPEN:
         exported.status = Status.EXPORTED
     exported.exported_by_name = actor.username
@@ -95,25 +181,32 @@ def record_export(*, actor: Actor, request_id: int, sha256: str, files: int, siz
     exported.export_files = files
     exported.export_bytes = size
     exported.save()
-    log(actor, Action.DSR_EXPORT, exported, f"ZIP of {files} files, {size} bytes, SHA-256 {sha256}")
+    log(actor, Action.DSR_EXPORT, exported, made)
     return exported
 
 
-@transaction.atomic
-def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
-    """A second auditor approves the erasure: a confirmed deletion batch of the person's recordings
-    still at Vobiz (those on hold settled as kept), for a worker to carry out (the caller queues it)."""
-    approved = locked(request_id)
-    if not approved.wants_erasure:
-        raise RequestRefused("This request asks for a copy only: there is nothing to erase.")
-    allowed = (Status.EXPORTED,) if approved.kind == Kind.BOTH else (Status.OPEN, Status.EXPORTED)
-    if approved.status not in allowed:
-        if approved.status == Status.OPEN:
-            raise RequestRefused("Export the person's copy first: the erasure would leave nothing to hand over.")
-        raise RequestRefused(f"This request is {approved.get_status_display().lower()}: it cannot be approved.")
-    if actor.user is None or actor.user.pk == approved.opened_by_id or actor.username == approved.opened_by_name:
+def four_eyes(subject_request: SubjectRequest, actor: Actor) -> User:
+    """The approver, an auditor who did not open the request; RequestRefused (forbidden) otherwise."""
+    user = actor.user
+    if user is None or user.pk == subject_request.opened_by_id or actor.username == subject_request.opened_by_name:
         raise RequestRefused(
             "A second auditor approves the erasure, not the one who opened the request.", forbidden=True
+        )
+    return user
+
+
+@transaction.atomic
+def approve_erasure(*, actor: Actor, request_id: int, fingerprint: str) -> SubjectRequest:
+    """A second auditor approves the erasure they were shown (`fingerprint`, from erasure_plan): a
+    confirmed deletion batch of the person's recordings still at Vobiz (those on hold settled as kept),
+    for a worker to carry out (the caller queues it). Refused when the recordings changed since."""
+    approved = locked(request_id)
+    approvable(approved)
+    approver = four_eyes(approved, actor)
+    if erasure_plan(approved).fingerprint != fingerprint:
+        raise RequestRefused(
+            "The person's recordings changed since the page you approved (one arrived, was deleted or was put "
+            "on hold): look at the figures again, and approve what they say now."
         )
     batch: DeletionBatch | None = None
     try:
@@ -122,8 +215,7 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
         if refused.choice.too_many:
             raise RequestRefused(refused.choice.refusal) from None
     if batch is not None:
-        reason = f"Erasure for data-subject request #{approved.pk}"
-        batch = deletion.confirm_deletion(user=actor.user, batch_id=batch.pk, reason=reason)
+        batch = deletion.confirm_deletion(user=approver, batch_id=batch.pk, reason=erasure_reason(approved))
     approved.status = Status.ERASURE_APPROVED
     approved.approved_by = actor.user
     approved.approved_by_name = actor.username
@@ -139,68 +231,79 @@ def approve_erasure(*, actor: Actor, request_id: int) -> SubjectRequest:
     return approved
 
 
-def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome]) -> str:
+# Why a recording of the person is still at Vobiz when the number is erased here, by its outcome.
+NOT_DELETED: dict[str, str] = {
+    deletion.Status.PENDING: "not deleted at Vobiz: its deletion was not attempted",
+    deletion.Status.ATTEMPTING: "not known to be deleted at Vobiz: its deletion was sent, no answer kept",
+    deletion.Status.FAILED: "not deleted at Vobiz: its deletion failed",
+}
+
+
+def is_held(recording: Recording) -> bool:
+    return LegalHold.objects.covering(recording).exists()
+
+
+def kept_reason(recording: Recording, outcomes: dict[int, DeletionOutcome], held_calls: Collection[str] = ()) -> str:
+    """Why the recording is kept, for the proof: its hold's reasons (and, for a call on hold, that its
+    record, holds and log notes are kept as they are), or what its deletion came to."""
     outcome = outcomes.get(recording.pk)
-    if outcome is not None and outcome.status in (deletion.Status.HELD, deletion.Status.FAILED):
-        holds = LegalHold.objects.covering(recording).values_list("reason", flat=True)
-        reason = f"on legal hold ({'; '.join(holds)})" if outcome.status == deletion.Status.HELD and holds else ""
-        return reason or f"{outcome.get_status_display()}: {outcome.message}"
-    if LegalHold.objects.covering(recording).exists():
-        return "on legal hold"
-    return "not deleted at Vobiz: it arrived after the erasure was approved"
+    holds = list(LegalHold.objects.covering(recording).values_list("reason", flat=True))
+    if holds:
+        evidence = (
+            "; its call record, holds and log notes are kept as they are" if recording.call_uuid in held_calls else ""
+        )
+        return f"on legal hold ({'; '.join(holds)}){evidence}"
+    if outcome is not None and outcome.status == deletion.Status.HELD:
+        return "on legal hold when Vobiz deleted the others (lifted since)"
+    if outcome is not None and outcome.status in NOT_DELETED:
+        message = f" ({outcome.message})" if outcome.message else ""
+        return NOT_DELETED[outcome.status] + message
+    return "not deleted at Vobiz: it arrived after the erasure was approved, so it was not approved"
+
+
+@transaction.atomic
+def retry_erasure_deletion(*, actor: Actor, request_id: int) -> DeletionBatch:
+    """A deletion of what the erasure's last deletion left at Vobiz (failed, or never attempted when
+    Vobiz stopped answering), under the same approval: the same recordings, fewer. The caller queues it."""
+    retried = locked(request_id)
+    deletions = erasure_deletions(retried)
+    retryable(retried, deletions)
+    latest = deletions.batches[-1]  # there is one: it left recordings at Vobiz
+    try:
+        batch = deletion.retry_rest(actor=actor, batch=latest)
+    except deletion.DeletionRefused as exc:
+        raise RequestRefused(str(exc)) from None
+    log(actor, Action.DSR_APPROVE, retried, f"deletion {batch.pk} retries the rest of deletion {latest.pk}")
+    return batch
 
 
 @transaction.atomic
 def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
-    """Once Vobiz has deleted what it could: the person's number, here, in the recordings deleted or
-    gone at Vobiz (their tombstones), their raw objects, call records, notes and reviews, the holds,
-    deletions and samples that mention it, and the audit log's texts, becomes its keyed hash; their
-    transcripts and notes are deleted. Recordings still at Vobiz (on hold, or whose deletion failed)
-    are kept whole and reported. The request keeps the hash and the counts, not the number."""
+    """Once Vobiz has deleted every approved recording not on hold (erasable): the person's number,
+    here, in the recordings deleted or gone at Vobiz (their tombstones), their raw objects, call
+    records, notes and reviews, the holds, deletions, samples, retention rules and runs and other
+    requests that mention it, and the audit log's texts, becomes its keyed hash; their transcripts
+    and notes are deleted. Recordings on hold are kept whole, with their calls' records, holds and
+    log notes, and reported; so is one that arrived after the approval. The request keeps the hash
+    and the counts, not the number."""
     erased = locked(request_id)
-    if erased.status != Status.ERASURE_APPROVED:
-        raise RequestRefused(
-            f"This request is {erased.get_status_display().lower()}: there is no erasure to carry out."
-        )
-    batch = erased.deletion_batch
-    if batch is not None and batch.finished_at is None:
-        raise RequestRefused("Vobiz is still deleting the recordings: erase once the deletion has finished.")
-    redactor = Redactor.of(erased.number)
     found = list(recordings_of(erased).select_for_update().order_by("pk"))
-    outcomes = {outcome.recording_id: outcome for outcome in batch.outcomes.all()} if batch else {}
+    deletions = erasure_deletions(erased)
+    erasable(erased, deletions)
+    outcomes = deletions.outcomes
     gone = [recording for recording in found if recording.deleted_at or recording.gone_at]
     kept = [recording for recording in found if not (recording.deleted_at or recording.gone_at)]
-    for recording in gone:
-        redact_recording(recording, redactor)
-    Recording.objects.bulk_update(
-        gone,
-        [
-            "from_number",
-            "to_number",
-            "from_digits_reversed",
-            "to_digits_reversed",
-            "raw",
-            "review_note",
-            "deletion_reason",
-        ],
-        batch_size=500,
-    )
+    # A call with a recording on hold is evidence: its call record, holds and log notes stay as they are.
+    held_calls = {recording.call_uuid for recording in kept if recording.call_uuid and is_held(recording)}
+    redacted_events = 0
+    if erased.number:  # else an erasure of the same number, by another request, took it out already
+        redactor = Redactor.of(erased.number)
+        redacted_events = erase_number(actor, erased, redactor, gone=gone, held_calls=held_calls)
+        erased.reference = redactor.text(erased.reference)
     recording_ids = [recording.recording_id for recording in gone]
     transcripts, _ = Transcript.objects.filter(recording_id__in=recording_ids).delete()
     notes, _ = MomentNote.objects.filter(recording__in=gone).delete()
     ReviewItem.objects.filter(recording__in=gone).update(note="")
-    redact_texts(redactor, gone)
-    # Events about the recordings, and any other whose note holds the number's last four digits (in
-    # the usual ways of writing it they stand together): the redaction keeps only those it changes.
-    events = AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__contains=redactor.digits[-4:])).exclude(
-        action=Action.REDACT
-    )
-    redacted_events = redact_events(
-        event_ids=list(events.values_list("pk", flat=True)),
-        redact=redactor.text,
-        actor=actor,
-        reason=f"erasure of data-subject request #{erased.pk}",
-    )
     deleted = sum(1 for outcome in outcomes.values() if outcome.status == deletion.Status.DELETED)
     erased.counts = {
         "found": len(found),
@@ -210,12 +313,13 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
         "transcripts_deleted": transcripts,
         "notes_deleted": notes,
         "events_redacted": redacted_events,
+        "held_calls": len(held_calls),
     }
     erased.kept = [
-        {"recording_id": recording.recording_id, "reason": kept_reason(recording, outcomes)} for recording in kept
+        {"recording_id": recording.recording_id, "reason": kept_reason(recording, outcomes, held_calls)}
+        for recording in kept
     ]
     erased.number = ""
-    erased.reference = redactor.text(erased.reference)
     erased.status = Status.ERASED
     erased.erased_by_name = actor.username
     erased.erased_at = timezone.now()
@@ -226,6 +330,57 @@ def erase(*, actor: Actor, request_id: int) -> SubjectRequest:
     return erased
 
 
+def erase_number(
+    actor: Actor, erased: SubjectRequest, redactor: Redactor, *, gone: list[Recording], held_calls: set[str]
+) -> int:
+    """The number replaced by its hash wherever it is kept (see erase); how many audit events changed."""
+    for recording in gone:
+        redact_recording(recording, redactor)
+    Recording.objects.bulk_update(
+        gone,
+        [
+            "from_number",
+            "to_number",
+            "from_digits_reversed",
+            "to_digits_reversed",
+            "raw",
+            "conference_name",
+            "review_note",
+            "deletion_reason",
+        ],
+        batch_size=500,
+    )
+    redact_texts(redactor, gone, held_calls=held_calls)
+    clear_other_requests(actor, erased, redactor)
+    # Events about the recordings, and any other whose note holds the number's digits, however
+    # separated (a database regex, read on either database): the redaction keeps only those it changes.
+    events = (
+        AuditEvent.objects.filter(Q(recording__in=gone) | Q(note__regex=redactor.loose_pattern))
+        .exclude(action=Action.REDACT)
+        .exclude(Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls))
+    )
+    return redact_events(
+        event_ids=list(events.values_list("pk", flat=True)),
+        redact=redactor.text,
+        actor=actor,
+        reason=f"erasure of data-subject request #{erased.pk}",
+    )
+
+
+def clear_other_requests(actor: Actor, erased: SubjectRequest, redactor: Redactor) -> None:
+    """Other requests for the same number keep its hash, not the number: a later step of theirs
+    finds the person's recordings by the hash they now hold."""
+    others = SubjectRequest.objects.select_for_update().filter(number_hash=erased.number_hash).exclude(pk=erased.pk)
+    for other in others.order_by("pk"):
+        reference = redactor.text(other.reference)
+        if other.number or reference != other.reference:
+            cleared = bool(other.number)
+            other.number, other.reference = "", reference
+            other.save(update_fields=["number", "reference"])
+            if cleared:
+                log(actor, Action.DSR_ERASE, other, f"number cleared by the erasure of request #{erased.pk}")
+
+
 def redact_recording(recording: Recording, redactor: Redactor) -> None:
     """The number out of a recording's row: its columns, digits, raw object and texts."""
     for side in ("from", "to"):
@@ -233,21 +388,29 @@ def redact_recording(recording: Recording, redactor: Redactor) -> None:
             setattr(recording, f"{side}_number", redactor.replacement)
             setattr(recording, f"{side}_digits_reversed", redactor.replacement)
     recording.raw = redactor.json(recording.raw)
+    recording.conference_name = redactor.text(recording.conference_name)
     recording.review_note = ""
     recording.deletion_reason = redactor.text(recording.deletion_reason)
 
 
-def redact_texts(redactor: Redactor, gone: list[Recording]) -> None:
-    """The number out of what else may mention it: the erased calls' records, holds, deletions, samples."""
-    calls = {recording.call_uuid for recording in gone if recording.call_uuid}
-    last_four = redactor.digits[-4:]  # as for the audit log: texts without them are not read
+def redact_texts(redactor: Redactor, gone: list[Recording], *, held_calls: set[str]) -> None:
+    """The number out of what else may mention it: the erased calls' records, holds, deletions (their
+    table query too), samples, and retention rules and runs (built from a search of the table). The
+    record and holds of a call on hold (`held_calls`) are evidence, kept as they are."""
+    calls = {recording.call_uuid for recording in gone if recording.call_uuid} - held_calls
+    mentions = redactor.loose_pattern  # as for the audit log: texts without the digits are not read
     redact_rows(redactor, CallDetail.objects.filter(call_uuid__in=calls), ["data"])
-    holds = LegalHold.objects.filter(Q(reason__contains=last_four) | Q(lift_reason__contains=last_four))
+    holds = LegalHold.objects.filter(Q(reason__regex=mentions) | Q(lift_reason__regex=mentions)).exclude(
+        Q(call_uuid__in=held_calls) | Q(recording__call_uuid__in=held_calls)
+    )
     redact_rows(redactor, holds, ["reason", "lift_reason"])
-    batches = DeletionBatch.objects.filter(Q(reason__contains=last_four) | Q(filter_query__contains=last_four))
+    batches = DeletionBatch.objects.filter(Q(reason__regex=mentions) | Q(filter_query__regex=mentions))
     redact_rows(redactor, batches, ["reason", "filter_query"])
-    redact_rows(redactor, DeletionOutcome.objects.filter(message__contains=last_four), ["message"])
-    redact_rows(redactor, ReviewSample.objects.all(), ["criteria"])
+    redact_rows(redactor, DeletionOutcome.objects.filter(message__regex=mentions), ["message"])
+    # Few rows, and JSON a regex cannot read alike on both databases: each is read.
+    redact_rows(redactor, ReviewSample.objects.all(), ["name", "criteria"])
+    redact_rows(redactor, RetentionRule.objects.all(), ["name", "filter_query", "effective"])
+    redact_rows(redactor, RetentionRun.objects.all(), ["definition"])
 
 
 def redact_rows(redactor: Redactor, rows: QuerySet[AnyModel], fields: list[str]) -> None:
@@ -267,10 +430,7 @@ def close(*, actor: Actor, request_id: int) -> SubjectRequest:
     """Close the request: answered (copied, or erased), or withdrawn before an erasure began. The
     number goes with it."""
     closed = locked(request_id)
-    if closed.status == Status.CLOSED:
-        raise RequestRefused("This request is closed already.")
-    if closed.status == Status.ERASURE_APPROVED:
-        raise RequestRefused("The erasure is under way: erase, then close.")
+    closable(closed)
     closed.status = Status.CLOSED
     closed.number = ""
     closed.closed_by_name = actor.username

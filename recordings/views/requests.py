@@ -40,14 +40,19 @@ def request_list(request: SignedInRequest) -> HttpResponse:
         )
         messages.success(request, f"Request #{opened.pk} is open.")
         return redirect("recordings:subject_request", request_id=opened.pk)
-    requests = SubjectRequest.objects.defer("number", "kept", "counts")[:500]
+    page = selectors.requests_page(page_number=request.GET.get("page"))
     status = 400 if form.errors else 200
-    return render(request, "recordings/subject_requests.html", {"form": form, "requests": requests}, status=status)
+    return render(
+        request,
+        "recordings/subject_requests.html",
+        {"form": form, "requests": page.object_list, "page": page, "overdue": selectors.overdue_count()},
+        status=status,
+    )
 
 
 def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, status: int = 200) -> HttpResponse:
     page = selectors.request_page(subject_request, page_number=request.GET.get("page"))
-    batch = subject_request.deletion_batch
+    deletions = selectors.erasure_deletions(subject_request)
     return render(
         request,
         "recordings/subject_request.html",
@@ -55,8 +60,10 @@ def request_page(request: SignedInRequest, subject_request: SubjectRequest, *, s
             "subject_request": subject_request,
             "found": page,
             "earlier": selectors.earlier_requests(subject_request),
-            "batch": batch,
-            "deleting": batch is not None and batch.finished_at is None,
+            "near": selectors.near_matches(subject_request)[: selectors.RECORDINGS_PER_PAGE],
+            "deletions": deletions,
+            "batch": deletions.latest,
+            "steps": services.steps(subject_request, deletions),
             "is_opener": request.user.pk == subject_request.opened_by_id,
         },
         status=status,
@@ -98,11 +105,31 @@ def export_request(request: SignedInRequest, request_id: int) -> HttpResponse | 
 
 
 @auditor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def approve_erasure(request: SignedInRequest, request_id: int) -> HttpResponse:
-    get_object_or_404(SubjectRequest, pk=request_id)
+    """The erasure's confirmation, in the bulk deletion's words, and its approval: the POST names the
+    figures it was shown (their fingerprint), so what is deleted is what the approver saw."""
+    found = get_object_or_404(SubjectRequest, pk=request_id)
+    actor = actor_of(request)
+    if request.method == "GET":
+        try:
+            services.approvable(found)
+            services.four_eyes(found, actor)
+        except services.RequestRefused as exc:
+            return refused(request, request_id, exc)
+        return render(
+            request,
+            "recordings/subject_request_approve.html",
+            {
+                "subject_request": found,
+                "plan": selectors.erasure_plan(found),
+                "near": selectors.near_matches(found)[: selectors.RECORDINGS_PER_PAGE],
+            },
+        )
     try:
-        approved = services.approve_erasure(actor=actor_of(request), request_id=request_id)
+        approved = services.approve_erasure(
+            actor=actor, request_id=request_id, fingerprint=request.POST.get("fingerprint", "")
+        )
     except services.RequestRefused as exc:
         return refused(request, request_id, exc)
     if approved.deletion_batch is not None:
@@ -112,6 +139,22 @@ def approve_erasure(request: SignedInRequest, request_id: int) -> HttpResponse:
     messages.success(
         request, "Erasure approved: the recordings are being deleted at Vobiz. Erase here once it is done."
     )
+    return redirect("recordings:subject_request", request_id=request_id)
+
+
+@auditor_required
+@require_POST
+def retry_deletion(request: SignedInRequest, request_id: int) -> HttpResponse:
+    get_object_or_404(SubjectRequest, pk=request_id)
+    try:
+        batch = services.retry_erasure_deletion(actor=actor_of(request), request_id=request_id)
+    except services.RequestRefused as exc:
+        return refused(request, request_id, exc)
+    run = tasks.queue_deletion(batch, requested_by=request.user)
+    if run.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message("The deletion at Vobiz", run))
+    else:
+        messages.success(request, "Vobiz is asked again to delete what it did not. Erase here once it is done.")
     return redirect("recordings:subject_request", request_id=request_id)
 
 

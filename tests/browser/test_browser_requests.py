@@ -39,7 +39,7 @@ def test_a_request_from_opening_to_closing(synced, signed_in, django_user_model,
     expect(opener.locator("h1")).to_contain_text("Open")
     expect(opener.locator("#found-heading")).to_have_text(f"{count} recording{'s' if count > 1 else ''}")
     expect(fact(opener, "Number")).to_have_text(phone(number))
-    expect(opener.get_by_role("button", name="Approve the erasure")).to_have_count(0)  # the copy first
+    expect(opener.get_by_role("link", name="Approve the erasure")).to_have_count(0)  # the copy first
 
     with opener.expect_download() as download:
         opener.get_by_role("button", name="Download the copy (ZIP)").click()
@@ -50,11 +50,15 @@ def test_a_request_from_opening_to_closing(synced, signed_in, django_user_model,
     expect(opener.locator("h1")).to_contain_text("Exported")
     expect(fact(opener, "Exported")).to_contain_text(hashlib.sha256(path.read_bytes()).hexdigest())
     expect(opener.get_by_text("A second auditor approves the erasure.")).to_be_visible()
-    expect(opener.get_by_role("button", name="Approve the erasure")).to_have_count(0)
+    expect(opener.get_by_role("link", name="Approve the erasure")).to_have_count(0)
 
     approver = signed_in("bea")
     approver.goto(f"/requests/{made.pk}/")
-    approver.get_by_role("button", name="Approve the erasure").click()
+    approver.get_by_role("link", name="Approve the erasure").click()
+    expect(approver.locator("h1")).to_contain_text(f"Delete {count} recording")  # the bulk deletion's words
+    expect(fact(approver, "To delete")).to_have_text(str(count))
+    expect(fact(approver, "Storage freed")).to_be_visible()
+    approver.get_by_role("button", name=f"Approve the erasure: delete {count} at Vobiz").click()
     expect(approver.locator("h1")).to_contain_text("Erasure approved")
     expect(fact(approver, "Erasure approved")).to_contain_text("by bea")
     approver.get_by_role("button", name="Erase the number here").click()
@@ -63,7 +67,7 @@ def test_a_request_from_opening_to_closing(synced, signed_in, django_user_model,
     expect(fact(approver, "Deleted at Vobiz")).to_have_text(str(count))
     approver.get_by_role("button", name="Close the request").click()
     expect(approver.locator("h1")).to_contain_text("Closed")
-    expect(approver.get_by_role("button", name="Approve the erasure")).to_have_count(0)
+    expect(approver.get_by_role("link", name="Approve the erasure")).to_have_count(0)
 
     made.refresh_from_db()
     assert made.status == SubjectRequest.Status.CLOSED and made.number == ""

@@ -19,6 +19,7 @@ from django.utils import timezone
 from recordings.audit_trail import Actor
 from recordings.models import Recording, RetentionRule, SubjectRequest
 from recordings.requests import services
+from recordings.requests.numbers import stored_e164
 from recordings.retention import rules as retention_rules
 from vobiz.fake.callbacks import CallbackSender
 from vobiz.fake.data import FakeAccount
@@ -171,13 +172,16 @@ class Command(BaseCommand):
         """One data-subject request in progress, for a caller of the demo's newest recording."""
         if SubjectRequest.objects.exists():
             return
-        newest = Recording.objects.present().filter(recording_type="call").first()
-        if newest is None:
+        # The newest call with a phone number: a caller may be "anonymous", a SIP name or a conference.
+        newest_calls = Recording.objects.present().filter(recording_type="call").only("from_number", "to_number")
+        numbers = (stored_e164(n) for r in newest_calls[:100] for n in (r.from_number, r.to_number))
+        number = next((n for n in numbers if n), None)
+        if number is None:
             return
         demo = User.objects.get(username=DEMO_USER)
         opened = services.open_request(
             actor=Actor(user=demo, ip_address=None, user_agent="demo"),
-            number=newest.from_number,
+            number=number,
             kind=SubjectRequest.Kind.BOTH,
             reference="DEMO-1",
             due_on=timezone.localdate() + timedelta(days=settings.DSR_DUE_DAYS),
