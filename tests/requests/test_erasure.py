@@ -11,6 +11,7 @@ from django.utils import timezone
 from recordings.audit_trail import Action, record_for, redact_events
 from recordings.auditing import deletion
 from recordings.auditing.holds import place_hold
+from recordings.auditing.integrity import verify_chain
 from recordings.background import tasks
 from recordings.models import (
     AuditEvent,
@@ -158,8 +159,11 @@ def test_erasure_leaves_the_number_in_no_table_and_a_later_request_finds_the_ear
     assert Recording.objects.get(pk=other.pk).from_number == other.from_number  # nobody else's number
     # The audit log says what was redacted, and why.
     redaction = AuditEvent.objects.get(action=Action.REDACT)
-    assert redaction.note.startswith(f"erasure of data-subject request #{made.pk}: events ")
+    assert redaction.note.startswith(f"erasure of data-subject request #{made.pk} (events ")
     assert AuditEvent.objects.filter(note__contains=hashed).count() >= 3
+    # The log's chain reports the erasure as redactions, not as tampering.
+    verified = verify_chain()
+    assert verified.ok and verified.redacted >= 3
 
     # A later request for the same number, however written, finds the earlier one and its tombstones.
     later = services.open_request(
@@ -234,7 +238,7 @@ def test_redacting_events_changes_only_those_the_redaction_touches_and_logs_whic
     assert AuditEvent.objects.get(pk=touched.pk).note == "Search: 98450 *"
     assert AuditEvent.objects.get(pk=untouched.pk).note == "Search: 98450 99999"
     logged = AuditEvent.objects.get(action=Action.REDACT)
-    assert logged.note == f"why: events {touched.pk}" and logged.username == actor.username
+    assert logged.note == f"why (events {touched.pk})" and logged.username == actor.username
 
 
 def test_erasure_waits_until_vobiz_deleted_what_was_approved_and_retries_the_rest(
