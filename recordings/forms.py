@@ -77,6 +77,8 @@ class ReviewSampleForm(forms.Form):
     """What to sample: the recordings table's filters (a period, a type), a share and a minimum
     per caller number, and the seed that makes the draw reproducible."""
 
+    wide_fields = ("name",)
+
     name = forms.CharField(max_length=200, required=False, help_text="Blank: named after the period.")
     added_after = forms.DateField(label="Added from", initial=start_of_week, validators=DATE_BOUNDS)
     added_before = forms.DateField(label="Added until (inclusive)", initial=timezone.localdate, validators=DATE_BOUNDS)
@@ -133,6 +135,7 @@ class ReviewItemForm(forms.Form):
 
 
 class RetentionRuleForm(forms.Form):
+    wide_fields = ("name", "filter_query")
     name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"placeholder": "Trunk calls: 90 days"}))
     action = forms.ChoiceField(
         choices=[("delete", "Delete them"), ("keep", "Keep them")],

@@ -60,6 +60,7 @@ NOT_PAGES = {
     requests.approve_erasure,
     requests.erase,
     requests.close,
+    requests.retry_deletion,
     retention.approve_rule,
     retention.retire_rule,
     retention.pause,
