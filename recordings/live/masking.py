@@ -130,7 +130,7 @@ MONTHS = {
     for name in names
 }
 NUMBER_WORDS = {*UNITS, *TEENS, *TENS, *REPEATERS, *FOURS, *MONTHS, "hundred"}
-SEPARATORS = {"-", ".", ",", "(", ")", "/", ":", ";", "*", "#", "+", "'"}
+SEPARATORS = {"-", ".", ",", "(", ")", "/", ";", "*", "#", "+", "'"}  # not ":": "17:35:14" is a time
 FILLERS = {
     "um",
     "umm",
