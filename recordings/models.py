@@ -531,7 +531,8 @@ class Transcript(models.Model):
 class TranscriptVersion(models.Model):
     """A transcript's earlier text, kept when a later transcription of its recording brought other
     text: a stored transcript is never silently replaced (recordings/live/transcripts.py). The
-    transcript itself is the current version; its earlier ones are numbered from 1. Never edited."""
+    transcript itself is the current version; its earlier ones are numbered from 1. Never edited, but
+    masked again with the transcripts (recordings/live/remasking.py)."""
 
     transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
