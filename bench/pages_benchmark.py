@@ -450,7 +450,7 @@ def share_and_save_views(auditor):
 
     SavedView.objects.filter(owner=auditor).delete()
     for n, query in enumerate(["recording_type=call", "min_duration=60", "time_from=14:00&time_until=18:00"]):
-        saved_views.save_view(owner=auditor, name=f"View {n}", query=query, shared=n == 0, auditor=True)
+        saved_views.save_view(owner=auditor, name=f"View {n}", query=query, shared=n == 0)
     made = links.make_link(
         actor=Actor(user=auditor, ip_address=None, user_agent="bench"),
         recording=Recording.objects.present().order_by("-add_time", "-id").first(),
