@@ -540,6 +540,8 @@ class TranscriptVersion(models.Model):
     text = models.TextField(blank=True)
     error = models.TextField(blank=True)
     masked_kinds = models.JSONField(default=list, blank=True)
+    # What Vobiz charged for this transcription: spent, though a later one replaced it.
+    charge = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     received_at = models.DateTimeField(help_text="When this text was received.")
     replaced_at = models.DateTimeField(help_text="When a later transcription replaced it.")
 
