@@ -421,6 +421,7 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         ),
         ("time of day 14:00-18:00", "/?" + urlencode({"time_from": "14:00", "time_until": "18:00"}), None),
         ("time of day 22:00-02:00", "/?" + urlencode({"time_from": "22:00", "time_until": "02:00"}), None),
+        ("time of day 03:00-03:05", "/?" + urlencode({"time_from": "03:00", "time_until": "03:05"}), None),
         (
             "time of day + type + 30 days",
             "/?"
