@@ -421,6 +421,7 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         ),
         ("time of day 14:00-18:00", "/?" + urlencode({"time_from": "14:00", "time_until": "18:00"}), None),
         ("time of day 22:00-02:00", "/?" + urlencode({"time_from": "22:00", "time_until": "02:00"}), None),
+        ("time of day 03:00-03:05", "/?" + urlencode({"time_from": "03:00", "time_until": "03:05"}), None),
         (
             "time of day + type + 30 days",
             "/?"
@@ -450,7 +451,7 @@ def share_and_save_views(auditor):
 
     SavedView.objects.filter(owner=auditor).delete()
     for n, query in enumerate(["recording_type=call", "min_duration=60", "time_from=14:00&time_until=18:00"]):
-        saved_views.save_view(owner=auditor, name=f"View {n}", query=query, shared=n == 0, auditor=True)
+        saved_views.save_view(owner=auditor, name=f"View {n}", query=query, shared=n == 0)
     made = links.make_link(
         actor=Actor(user=auditor, ip_address=None, user_agent="bench"),
         recording=Recording.objects.present().order_by("-add_time", "-id").first(),

@@ -543,7 +543,8 @@ class Transcript(models.Model):
 class TranscriptVersion(models.Model):
     """A transcript's earlier text, kept when a later transcription of its recording brought other
     text: a stored transcript is never silently replaced (recordings/live/transcripts.py). The
-    transcript itself is the current version; its earlier ones are numbered from 1. Never edited."""
+    transcript itself is the current version; its earlier ones are numbered from 1. Never edited, but
+    masked again with the transcripts (recordings/live/remasking.py)."""
 
     transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -551,6 +552,8 @@ class TranscriptVersion(models.Model):
     text = models.TextField(blank=True)
     error = models.TextField(blank=True)
     masked_kinds = models.JSONField(default=list, blank=True)
+    # What Vobiz charged for this transcription: spent, though a later one replaced it.
+    charge = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     received_at = models.DateTimeField(help_text="When this text was received.")
     replaced_at = models.DateTimeField(help_text="When a later transcription replaced it.")
 

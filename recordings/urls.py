@@ -88,6 +88,7 @@ urlpatterns = [
     path("views/<int:view_id>/remove", saved_views.remove, name="remove_view"),
     path("recordings/<vobiz_id:recording_id>/share", sharing.make_link, name="share"),
     path("shares/<int:link_id>/revoke", sharing.revoke_link, name="revoke_share"),
+    path("shares/<int:link_id>/made", sharing.link_made, name="share_made"),
     # A link for someone without an account: any text is taken, so every link that does not work
     # gets the same answer, whatever it looks like.
     path("s/<str:token>", sharing.shared_page, name="shared"),

@@ -3,7 +3,9 @@
 - Storage: what the recordings stored at the month's end cost a month (each recording's
   `monthly_recording_storage_amount`, as Vobiz gives it now: today's rates). The month in progress
   counts what is stored now.
-- Transcription: the charges Vobiz's transcription callbacks reported, by the month they came.
+- Transcription: the charges Vobiz's transcription callbacks reported, by the month they came,
+  a transcript's replaced versions included (each transcription was charged). The callbacks name
+  no currency: their charges are taken to be in the billing currency.
 - Calls: the charges of the call detail records (CDRs) the dashboard has fetched (a CDR is fetched
   when someone opens a call's page), by the month the call started. A month with fewer of them
   than recordings is partial, and says how many are known.
@@ -24,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from recordings.auditing.usage import Month, first_of_month
-from recordings.models import CallDetail, Recording, Transcript
+from recordings.models import CallDetail, Recording, Transcript, TranscriptVersion
 from recordings.time_zones import start_of_local_day
 
 ZERO = Decimal(0)
@@ -127,14 +129,16 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
         spends[first_day].storage += removed.get(f"m{n}", ZERO)
 
     zone = timezone.get_current_timezone()
-    for row in (
-        Transcript.objects.filter(received_at__gte=start)
-        .annotate(month=TruncMonth("received_at", tzinfo=zone))
-        .values("month")
-        .annotate(charge=Sum("charge", default=ZERO), count=Count("id"))
-    ):
-        if (spend := spends.get(month_of(row["month"]))) is not None:
-            spend.transcription, spend.transcripts = row["charge"], row["count"]
+    for model in (Transcript, TranscriptVersion):
+        for row in (
+            model.objects.filter(received_at__gte=start)
+            .annotate(month=TruncMonth("received_at", tzinfo=zone))
+            .values("month")
+            .annotate(charge=Sum("charge", default=ZERO), count=Count("id"))
+        ):
+            if (spend := spends.get(month_of(row["month"]))) is not None:
+                spend.transcription += row["charge"]
+                spend.transcripts += row["count"]
 
     # Recordings still at Vobiz, counted by the storage figures already: no scan of their calls.
     for month in monthly:

@@ -7,6 +7,7 @@ filters: they narrow nothing, and no count depends on them (`filters_in_force`).
 
 from datetime import date, time, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 import django_filters
@@ -99,6 +100,15 @@ def older_than_bound(days: int) -> date:
 
 class WholeDaysFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
+
+
+class RecordingFilterForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("time_from"), data.get("time_until")
+        if start is not None and start == end:  # an empty range, or the whole day: neither is meant
+            self.add_error("time_until", "Choose two different times.")
+        return data
 
 
 class RecordingFilter(TableFilterSet):
@@ -198,6 +208,7 @@ class RecordingFilter(TableFilterSet):
     class Meta:
         model = Recording
         fields: list[str] = []
+        form = RecordingFilterForm
 
     def __init__(self, data: QueryDict | None = None, *args: object, auditor: bool = False, **kwargs: object) -> None:
         super().__init__(data, *args, **kwargs)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from recordings.browsing.filters import RecordingFilter
 from recordings.browsing.tables import TableOptionsForm
 from recordings.models import SavedView
+from recordings.roles import is_auditor
 
 # How a query names the view, not which rows: never kept.
 NOT_KEPT = ("page", "_export")
@@ -46,20 +47,27 @@ def kept_query(query: str) -> str:
 class Opened:
     query: str  # what the table still reads of the view
     dropped: list[str]  # the names it no longer reads, in the order saved
+    auditors_only: list[str]  # the names only an auditor's table reads, left out for another
 
 
 def opened(view: SavedView, *, auditor: bool) -> Opened:
-    """The view's query as the table reads it now, and the filters it names that the form lacks."""
+    """The view's query as the table reads it now, and the filters it names that the form lacks:
+    gone from it, or an auditor's (a shared view an auditor saved, opened by support)."""
     data = QueryDict(view.query)
     known = known_names(auditor=auditor)
+    for_auditors = known_names(auditor=True) - known
     kept = QueryDict(mutable=True)
     dropped: list[str] = []
+    auditors_only: list[str] = []
     for name in data:
         if name in known:
             kept.setlist(name, data.getlist(name))
+        elif name in for_auditors:
+            if name not in auditors_only:
+                auditors_only.append(name)
         elif name not in dropped:
             dropped.append(name)
-    return Opened(kept.urlencode(), dropped)
+    return Opened(kept.urlencode(), dropped, auditors_only)
 
 
 # ---------- selectors ----------
@@ -86,17 +94,20 @@ def clean_name(name: str) -> str:
     return name
 
 
-def save_view(*, owner: User, name: str, query: str, shared: bool, auditor: bool) -> SavedView:
-    """Name the table's view `query` for `owner`; `shared` (an auditor's only) for everyone."""
-    if shared and not auditor:
+def save_view(*, owner: User, name: str, query: str, shared: bool) -> SavedView:
+    """Name the table's view `query` for `owner`; `shared` (if the owner is an auditor) for everyone."""
+    if shared and not is_auditor(owner):
         raise ViewRefused("only auditors share views with everyone")
     query = kept_query(query)
     if len(query) > LONGEST_QUERY:
         raise ViewRefused("the view's filters are too long to keep")
-    if SavedView.objects.filter(owner=owner).count() >= MOST_PER_USER:
-        raise ViewRefused(f"you have {MOST_PER_USER} saved views already: remove one first")
     try:
         with transaction.atomic():
+            # The owner's row locked, two saves at once count one after the other (SQLite's
+            # transactions are IMMEDIATE: one writer at a time already).
+            User.objects.select_for_update().get(pk=owner.pk)
+            if SavedView.objects.filter(owner=owner).count() >= MOST_PER_USER:
+                raise ViewRefused(f"you have {MOST_PER_USER} saved views already: remove one first")
             return SavedView.objects.create(
                 owner=owner, name=clean_name(name), query=query, shared=shared, created_at=timezone.now()
             )

@@ -199,9 +199,19 @@ def transcription_callback(fields: Mapping[str, str]) -> TranscriptionCallback:
         text=text.strip(),
         error=error[:2000],
         duration_seconds=amount(first_field(fields, "duration"), 10**8, "0.001"),
-        charge=amount(first_field(fields, "transcription_charge"), 10**10, "0.000001"),
-        rate=amount(first_field(fields, "transcription_rate"), 10**10, "0.000001"),
+        charge=billed(fields, "transcription_charge"),
+        rate=billed(fields, "transcription_rate"),
     )
+
+
+def billed(fields: Mapping[str, str], name: str) -> Decimal | None:
+    """A charge or rate in the billing currency. Vobiz documents no currency for transcriptions,
+    so one without is taken to be in it (the spend page says so); one in another is not kept, as
+    the call records' charges in another are not added up."""
+    currency = first_field(fields, "currency").upper()
+    if currency and currency != settings.BILLING_CURRENCY:
+        return None
+    return amount(first_field(fields, name), 10**10, "0.000001")
 
 
 def amount(text: str, limit: int, places: str) -> Decimal | None:

@@ -34,7 +34,6 @@ otherwise. Each step is a single pass over the text (the look-ups around a run a
 binary searches), so masking takes time in proportion to the text's length.
 """
 
-import gc
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -131,7 +130,7 @@ MONTHS = {
     for name in names
 }
 NUMBER_WORDS = {*UNITS, *TEENS, *TENS, *REPEATERS, *FOURS, *MONTHS, "hundred"}
-SEPARATORS = {"-", ".", ",", "(", ")", "/", ":", ";", "*", "#", "+", "'"}
+SEPARATORS = {"-", ".", ",", "(", ")", "/", ";", "*", "#", "+", "'"}  # not ":": "17:35:14" is a time
 FILLERS = {
     "um",
     "umm",
@@ -213,6 +212,8 @@ KEYWORDS = {
     "invoice": LABEL,
     "utr": LABEL,  # a bank transfer's reference
     "rrn": LABEL,
+    "transaction": LABEL,
+    "txn": LABEL,
     "phone": KEEP,
     "mobile": KEEP,
     "callback": KEEP,
@@ -220,6 +221,7 @@ KEYWORDS = {
     "rupees": KEEP,
     "rs": KEEP,
     "amount": KEEP,
+    "payment": KEEP,  # "card payment for 8780463809892": the payment's number, not the card's
 }
 PHRASES = {
     ("security", "code"): SECURITY_CODE,
@@ -227,6 +229,7 @@ PHRASES = {
     ("card", "verification"): SECURITY_CODE,
     ("digits", "back"): SECURITY_CODE,  # "the three digits on the back"
     ("on", "back"): SECURITY_CODE,
+    ("at", "back"): SECURITY_CODE,
     ("on", "front"): CARD,  # "the number on the front"
     ("valid", "till"): EXPIRY,
     ("valid", "thru"): EXPIRY,
@@ -247,13 +250,15 @@ PHRASES = {
     ("a", "c"): BANK_ACCOUNT,  # "a/c"
     ("acc", "no"): BANK_ACCOUNT,
     ("pin", "code"): LABEL,
+    ("customer", "id"): LABEL,
+    ("customer", "number"): LABEL,
     ("call", "back"): KEEP,
     ("contact", "number"): KEEP,
 }
 PHRASE_STARTS = {first for first, _ in PHRASES}
 # Keywords spelled out letter by letter ("C V V", "C.V.V.", "P A N"), by their first letter.
 SPELLED = {"c": (("cvv", SECURITY_CODE), ("cvc", SECURITY_CODE)), "p": (("pan", PAN),), "o": (("otp", OTP),)}
-SKIPPED_IN_PHRASES = {"-", ".", "/", "of", "on", "the"}  # "C.V.V.", "a/c", "digits on the back"
+SKIPPED_IN_PHRASES = {"-", ".", "/", "of", "on", "at", "the"}  # "C.V.V.", "a/c", "digits at the back"
 # Words a phrase begins with that are also number words: "the three digits on the back", "one time
 # password". Part of the phrase, so not taken for the code said before it.
 PHRASE_LEADS = {("digits", "back"): {"three", "four", "3", "4", "the", "last"}, ("time", "password"): {"one"}}
@@ -265,7 +270,8 @@ STOPS = (SECURITY_CODE, EXPIRY, OTP, UPI_PIN, CARD_PIN, AADHAAR, PAN, BANK_ACCOU
 RUNS_AFTER = 4  # numbers too short to be the code ("one sec") skipped on the way
 WORDS_BEFORE = 4  # "123 is my CVV"
 BETWEEN_CODE_AND_WORD = {"is", "my", "the", "that", "thats", "s", "it", "its", "was", "your", "as", "'", ","}
-CARD_CONTEXT_BEFORE = 15
+CARD_CONTEXT_BEFORE = 15  # tokens, or back to the start of the turn before the previous one
+CARD_CONTEXT_TURNS_TOKENS = 120  # "pay by card. Agent: sure, go ahead ... slowly.\nCustomer: 4111 ..."
 CARD_CONTEXT_AFTER = 5
 CHAIN_GAP = 25  # tokens between two groups of a card said in turns
 NUMBER_CONTEXT = 10  # how far after their words Aadhaar and account numbers may come
@@ -401,20 +407,11 @@ def normal_char(char: str) -> str:
 
 def mask(text: str) -> Masked:
     """The text with payment and identity data replaced by "[card number]" and the like."""
-    # A long transcript makes millions of short-lived objects, none in a cycle: the cyclic
-    # collector's passes over them took a third of the time. Left as it was if another caller
-    # turned it off.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        text = MARKERS.sub("", text)
-        normal = Normalised(text)
-        tokens = Tokens(normal.text)
-        spans = tokens.number_spans() + tokens.pan_spans()
-        return apply(text, [(*normal.span(start, end), kind) for start, end, kind in spans])
-    finally:
-        if collecting:
-            gc.enable()
+    text = MARKERS.sub("", text)
+    normal = Normalised(text)
+    tokens = Tokens(normal.text)
+    spans = tokens.number_spans() + tokens.pan_spans()
+    return apply(text, [(*normal.span(start, end), kind) for start, end, kind in spans])
 
 
 class Tokens:
@@ -436,6 +433,13 @@ class Tokens:
             index
             for index, word in enumerate(self.words)
             if word in SENTENCE_ENDS or (word == "." and text[self.ends[index] : self.ends[index] + 1].isspace())
+        ]
+        # Where each speaker's turn begins: a new line or a speaker's label ("Customer:", "Speaker 2:").
+        self.turn_starts = [
+            index
+            for index, word in enumerate(self.words)
+            if (index and "\n" in text[self.ends[index - 1] : self.starts[index]])
+            or (word in SPEAKERS and self._speaker_label_end(index) >= 0)
         ]
 
     # Number words
@@ -488,6 +492,8 @@ class Tokens:
                     if label_end >= 0:  # "Customer:", "Speaker 2:" between two groups of a number
                         fillers += 1
                         index = label_end
+                    elif word == "and" and ends_a_number(run):
+                        run = None
                     elif word in FILLERS:
                         fillers += 1
                     elif word not in SEPARATORS:
@@ -498,7 +504,9 @@ class Tokens:
                 continue
             number = self._number_at(index)
             if number is None and word in FOURS and index + 1 < len(words):
-                if (run is not None and fillers == 0) or self._number_at(index + 1) is not None:
+                following = self._number_at(index + 1)
+                # "payment for 8780463809892": before a long number, "for" is the word
+                if (run is not None and fillers == 0) or (following is not None and len(following[0]) <= 4):
                     number = "4", index
             if number is None and word == "hundred" and run is not None and run.last_token == index - 1:
                 after = index + 2 if words[index + 1 : index + 2] == ["and"] else index + 1  # "hundred and eleven"
@@ -589,6 +597,27 @@ class Tokens:
         at = bisect_left(positions, first - before)
         return at < len(positions) and positions[at] <= last + after
 
+    def _card_near(self, first: int, last: int, after: int) -> bool:
+        """Whether a card's word comes shortly before token `first` or at most `after` after `last`:
+        within CARD_CONTEXT_BEFORE tokens, or in this turn, the previous one or the one before it
+        (the caller's own: "pay by card. Agent: sure, go ahead … slowly.\nCustomer: 4111 …"). A word
+        naming an ordinary number between them says what the number is: "card payment for 8780…"."""
+        turn = bisect_right(self.turn_starts, first) - 1  # this run's turn
+        reach = CARD_CONTEXT_BEFORE
+        if turn >= 0:
+            since = self.turn_starts[turn - 2] if turn >= 2 else 0
+            reach = max(reach, min(first - since, CARD_CONTEXT_TURNS_TOKENS))
+        if self._near(CARD, last + 1, last, 0, after):
+            return True
+        cards = self.mentions.get(CARD, [])
+        before = bisect_left(cards, first) - 1  # the last card word before the run
+        if before < 0 or cards[before] < first - reach:
+            return False
+        return not (
+            self._near(LABEL, cards[before] + 1, first - 1, 0, 0)
+            or self._near(KEEP, cards[before] + 1, first - 1, 0, 0)
+        )
+
     def _short_code_kinds(self) -> dict[int, list[str]]:
         """The runs (by index) that short codes' words point at, with those kinds: the first long
         enough among the next few after the word in its sentence, else the one just before it
@@ -601,11 +630,10 @@ class Tokens:
         for kind, least in SHORT_CODES.items():
             for mention, mention_start in zip(self.mentions.get(kind, []), self.mention_starts.get(kind, [])):
                 at = bisect_right(firsts, mention)
-                sentence = bisect_right(self.sentence_ends, mention)
                 following = bisect_right(stops, mention)
                 stop = min(
                     mention + WORDS_AFTER,
-                    self.sentence_ends[sentence] if sentence < len(self.sentence_ends) else len(self.words),
+                    self._answer_end(mention),
                     stops[following] if following < len(stops) else len(self.words),
                 )
                 for candidate in range(at, min(at + RUNS_AFTER, len(self.runs))):
@@ -628,6 +656,25 @@ class Tokens:
                 ):
                     add_kind(chosen, before, kind)
         return chosen
+
+    def _answer_end(self, mention: int) -> int:
+        """The last token a code's word at `mention` may point to: the end of its sentence, or, when
+        that sentence asks ("what is the CVV?", "the OTP.\nCustomer: 4 8 2 9 1 3"), the end of
+        the answer: the first sentence end in the next turn, or the next turn's end."""
+        words, ends, turns = self.words, self.sentence_ends, self.turn_starts
+        turn = bisect_right(turns, mention)  # the next turn's start: turns[turn]
+        end = turns[turn + 1] - 1 if turn + 1 < len(turns) else len(words)  # the answer ends with its turn
+        sentence = bisect_right(ends, mention)
+        if sentence == len(ends):
+            return end
+        asks = words[ends[sentence]] == "?" or (turn < len(turns) and turns[turn] == ends[sentence] + 1)
+        if not asks:
+            return ends[sentence]
+        if turn < len(turns):  # a turn follows: its first sentence is the answer
+            answered = bisect_left(ends, turns[turn])
+        else:  # no turns: the next sentence is
+            answered = sentence + 1
+        return min(end, ends[answered]) if answered < len(ends) else end
 
     # Finding
 
@@ -674,7 +721,7 @@ class Tokens:
             or self._near(KEEP, chain[-1].last_token + 1, run.first_token, 0, 0)
         ):
             chain = []
-        if not chain and not self._near(CARD, run.first_token, run.last_token, CARD_CONTEXT_BEFORE, 0):
+        if not chain and not self._card_near(run.first_token, run.last_token, 0):
             return []
         chain = [*chain, run]
         while sum(each.length for each in chain) > 19:
@@ -686,9 +733,10 @@ class Tokens:
         digits = run.text
         length = run.length
         first, last = run.first_token, run.last_token
-        if length > MAX_RUN_DIGITS:
-            return CARD if len(set(digits)) > 2 else None
-        if length >= 13 and self._near(CARD, first, last, CARD_CONTEXT_BEFORE, CARD_CONTEXT_AFTER):
+        card_context = length >= 13 and self._card_near(first, last, CARD_CONTEXT_AFTER)
+        if length > MAX_RUN_DIGITS:  # "card 4111111111111111 1111…": a card, whatever its digits
+            return CARD if card_context or len(set(digits)) > 2 else None
+        if card_context and (issuer_like(digits[:16]) or card_inside(run, 0)):
             return CARD
         if 10 <= length <= 16 and self._near(AADHAAR, first, last, NUMBER_CONTEXT, 3):
             return AADHAAR
@@ -731,6 +779,12 @@ class Tokens:
         if not self.text[self.starts[first] : self.ends[last]].split(maxsplit=1)[1:]:
             return True
         return all(len(word) == 1 or word.isdigit() or word in UNITS for word in self.words[first : last + 1])
+
+
+def ends_a_number(run: Run) -> bool:
+    """Whether "and" after the run joins no more of it: 10 digits or more are a whole phone number
+    ("98765 43210 and 91234 56780"), unless said in fours as a card is ("4111 1111 1111 and 1111")."""
+    return run.length >= 10 and not (run.length % 4 == 0 and all(len(piece) <= 4 for piece in run.digits))
 
 
 def add_kind(chosen: dict[int, list[str]], run: int, kind: str) -> None:
@@ -797,20 +851,17 @@ def issuer_like(digits: str) -> bool:
 
 
 def aadhaar_inside(run: Run, from_piece: int) -> bool:
-    """Twelve digits from where one of the run's pieces starts to where one ends, passing Verhoeff:
-    not starting with 0 or 1 (UIDAI never issues those), not a palindrome, not "91" and a mobile number."""
+    """Twelve digits said as an Aadhaar card prints them, in three groups of four, passing Verhoeff:
+    not starting with 0 or 1 (UIDAI never issues those), not a palindrome, not "91" and a mobile
+    number. Without its word, twelve digits in one piece are as likely an ordinary number."""
     digits = run.text
-    ends = set()
+    pieces = run.digits
     at = 0
-    for piece in run.digits:
-        at += len(piece)
-        ends.add(at)
-    at = 0
-    for number, piece in enumerate(run.digits):
+    for number, piece in enumerate(pieces):
         candidate = digits[at : at + 12]
         if (
             number >= from_piece
-            and at + 12 in ends
+            and [len(each) for each in pieces[number : number + 3]] == [4, 4, 4]
             and candidate[0] not in "01"
             and candidate != candidate[::-1]
             and not (candidate.startswith("91") and candidate[2] in "6789")

@@ -4,6 +4,8 @@ A transcript keeps what was masked before (its placeholders stay, and masking th
 nothing): a run only takes out more. It reads the transcripts in batches by id, so its memory
 stays bounded, and writes a transcript only if it was not replaced meanwhile. What it changed is
 one audit event with the counts, and each changed transcript lists its new kinds in masked_kinds.
+A transcript's earlier versions (the texts a later transcription replaced) are masked again too:
+they are as searchable by an auditor, and as much a finding if they hold a card number.
 """
 
 from collections import Counter
@@ -16,7 +18,7 @@ from django.utils import timezone
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.browsing.freshness import data_changed
 from recordings.live.masking import mask
-from recordings.models import Transcript
+from recordings.models import Transcript, TranscriptVersion
 
 BATCH = 100  # transcripts read at once: at most some tens of megabytes
 
@@ -25,7 +27,9 @@ BATCH = 100  # transcripts read at once: at most some tens of megabytes
 class Remasked:
     transcripts: int = 0  # read
     changed: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)  # changed transcripts, by each kind masked in them now
+    kinds: Counter[str] = field(default_factory=Counter)  # changed transcripts and versions, by each kind now masked
+    versions: int = 0  # earlier versions read
+    versions_changed: int = 0
 
 
 def remask_transcripts(*, actor: Actor, progress: Callable[[int], object] = lambda read: None) -> Remasked:
@@ -63,11 +67,41 @@ def remask_transcripts(*, actor: Actor, progress: Callable[[int], object] = lamb
             data_changed()  # what the search finds has changed
         result.transcripts += len(batch)
         progress(len(batch))
+    remask_versions(result)
     record_for(actor, Action.REMASK, note=summary(result))
     return result
 
 
+def remask_versions(result: Remasked) -> None:
+    """Masks the transcripts' earlier versions again, counting them in `result`. A version is never
+    replaced, so it is written as it is read."""
+    after = 0
+    while True:
+        batch = list(
+            TranscriptVersion.objects.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "text", "error", "masked_kinds")[:BATCH]
+        )
+        if not batch:
+            break
+        after = batch[-1][0]
+        for pk, text, error, kinds in batch:
+            masked_text, masked_error = mask(text), mask(error)
+            if masked_text.text == text and masked_error.text == error:
+                continue
+            found = list(dict.fromkeys(masked_text.kinds + masked_error.kinds))
+            TranscriptVersion.objects.filter(pk=pk).update(
+                text=masked_text.text,
+                error=masked_error.text,
+                masked_kinds=kinds + [kind for kind in found if kind not in kinds],
+            )
+            result.versions_changed += 1
+            result.kinds.update(found)
+        result.versions += len(batch)
+
+
 def summary(result: Remasked) -> str:
-    """ "3 of 120 transcripts changed: card number 2, security code 1"."""
+    """ "3 of 120 transcripts changed, 1 of 4 earlier versions: card number 2, security code 1"."""
     counts = ", ".join(f"{kind} {count}" for kind, count in sorted(result.kinds.items()))
-    return f"{result.changed} of {result.transcripts} transcripts changed" + (f": {counts}" if counts else "")
+    versions = f", {result.versions_changed} of {result.versions} earlier versions" if result.versions else ""
+    return f"{result.changed} of {result.transcripts} transcripts changed{versions}" + (f": {counts}" if counts else "")

@@ -92,6 +92,7 @@ def keep_as_version(transcript: Transcript, values: dict[str, Any], now: datetim
         text=transcript.text,
         error=transcript.error,
         masked_kinds=transcript.masked_kinds,
+        charge=transcript.charge,
         received_at=transcript.updated_at,
         replaced_at=now,
     )

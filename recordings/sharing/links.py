@@ -8,6 +8,7 @@ and the visitor's address.
 """
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -136,7 +137,23 @@ def record_play(*, link: ShareLink, actor: Actor, status: int, content_range: st
 def within_limits(*, token: str, address: str | None) -> bool:
     """Whether one more request for `token` from `address` is within the limits per link and per
     address; counted either way, in Django's cache (fixed windows)."""
-    return counted(f"share:link:{token_hash(token)}", *PER_LINK) & counted(f"share:address:{address}", *PER_ADDRESS)
+    return counted(f"share:link:{token_hash(token)}", *PER_LINK) & counted(
+        f"share:address:{address_key(address)}", *PER_ADDRESS
+    )
+
+
+def address_key(address: str | None) -> str:
+    """What the per-address limit counts by: an IPv4 address, or an IPv6 address's /64 network (one
+    subscriber's, whose interface half they choose freely)."""
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or ""
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def counted(key: str, limit: int, window: timedelta) -> bool:

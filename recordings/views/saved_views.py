@@ -28,7 +28,6 @@ def save(request: SignedInRequest) -> HttpResponse:
             name=request.POST.get("name", ""),
             query=query,
             shared=request.POST.get("shared") == "1",
-            auditor=is_auditor(request.user),
         )
     except saved_views.ViewRefused as exc:
         messages.error(request, f"The view was not saved: {exc}.")
@@ -46,6 +45,11 @@ def open_view(request: SignedInRequest, view_id: int) -> HttpResponse:
         messages.warning(
             request,
             f"“{view.name}” names filters the table no longer has, left out: {', '.join(found.dropped)}.",
+        )
+    if found.auditors_only:
+        messages.info(
+            request,
+            f"“{view.name}” names filters for auditors only, left out: {', '.join(found.auditors_only)}.",
         )
     return redirect(table_with(found.query))
 

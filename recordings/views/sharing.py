@@ -1,12 +1,14 @@
 """Share links: made and revoked from a recording's page; opened, without an account, at /s/<token>.
 
 A link that does not work (unknown, expired, revoked, its recording deleted) gets one answer,
-whichever the reason: the same status and the same body.
+whichever the reason: the same status and the same body. A visitor's refused request is logged
+with the token left out of its path: the token opens the recording.
 """
 
 import logging
 from collections.abc import Callable
 from functools import wraps
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -15,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.log import log_response
 from django.views.decorators.http import require_http_methods, require_POST
 
 from recordings import concurrency
@@ -31,6 +34,7 @@ from vobiz.client import INTERACTIVE, VobizError
 logger = logging.getLogger(__name__)
 
 STREAMS_PER_LINK = 4
+MADE = "share_made"  # the session's key for a link just made: its id and token, shown once
 SharedView = Callable[..., HttpResponse | StreamingHttpResponse]
 
 
@@ -50,7 +54,8 @@ def sharer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 @sharer_required
 @require_POST
 def make_link(request: SignedInRequest, recording_id: str) -> HttpResponse:
-    """Make a link and show it, this once: only its hash is kept."""
+    """Make a link and send the browser to see it, so that reloading makes no second link. Only
+    its hash is kept; the token waits in the session for that one display."""
     recording = get_object_or_404(Recording, recording_id=recording_id)
     form = ShareLinkForm(request.POST)
     if not form.is_valid():
@@ -69,13 +74,31 @@ def make_link(request: SignedInRequest, recording_id: str) -> HttpResponse:
     except links.ShareRefused as exc:
         messages.error(request, f"No link was made: {exc}.")
         return redirect("recordings:detail", recording_id=recording_id)
+    request.session[MADE] = {"link": made.link.pk, "token": made.token}
+    return redirect("recordings:share_made", link_id=made.link.pk)
+
+
+@listener_required
+@sharer_required
+@require_http_methods(["GET"])
+def link_made(request: SignedInRequest, link_id: int) -> HttpResponse:
+    """The link just made, shown once: the token leaves the session as it is shown."""
+    link = get_object_or_404(ShareLink.objects.select_related("recording"), pk=link_id)
+    made = request.session.get(MADE)
+    if not isinstance(made, dict) or made.get("link") != link.pk:
+        messages.info(
+            request,
+            f"The link for {link.note} was shown once, when it was made: if it is lost, revoke it and make another.",
+        )
+        return redirect("recordings:detail", recording_id=link.recording.recording_id)
+    del request.session[MADE]
     response = render(
         request,
         "recordings/share_made.html",
         {
-            "recording": recording,
-            "link": made.link,
-            "url": request.build_absolute_uri(reverse("recordings:shared", args=[made.token])),
+            "recording": link.recording,
+            "link": link,
+            "url": request.build_absolute_uri(reverse("recordings:shared", args=[made["token"]])),
         },
     )
     add_never_cache_headers(response)  # the token is in it
@@ -129,9 +152,22 @@ def shared(view: SharedView) -> SharedView:
             response = refused(request)
         else:
             response = view(request, link, token)
+        if response.status_code >= 400:  # logged here, so that Django's request log never shows the token
+            log_response(  # the stubs say HttpResponse; Django logs a streaming response the same way
+                "%s: %s",
+                response.reason_phrase,
+                redacted_path(request.path, token),
+                response=cast(HttpResponse, response),
+                request=None,
+            )
         return private(response)
 
     return checked
+
+
+def redacted_path(path: str, token: str) -> str:
+    """ "/s/<token>/audio" for "/s/AbC…/audio"."""
+    return path.replace(token, "<token>") if token else path
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from recordings.auditing.usage import first_of_month
-from recordings.models import CallDetail, Recording, Transcript
+from recordings.models import CallDetail, Recording, Transcript, TranscriptVersion
 from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,17 @@ def test_no_recordings_no_spend(auditor_client) -> None:
 
 def test_support_does_not_see_spend(support_client) -> None:
     assert support_client.get("/usage/").status_code == 403
+
+
+def test_a_replaced_transcripts_charge_still_counts(spending, months, auditor_client, settings) -> None:
+    settings.BILLING_CURRENCY = "INR"
+    two_ago, last, _ = months
+    transcript = Transcript.objects.order_by("received_at").first()
+    TranscriptVersion.objects.create(
+        transcript=transcript, number=1, charge=Decimal("0.40"), received_at=on(two_ago, 11), replaced_at=on(last, 2)
+    )
+    response = auditor_client.get("/usage/")
+    spend = {month.month: month for month in response.context["spend"]}
+    assert spend[two_ago].transcription == Decimal("0.40") and spend[two_ago].transcripts == 1
+    assert spend[last].transcription == Decimal("0.75")
+    assert "the callbacks name no currency, so their charges are taken to be in INR" in response.content.decode()

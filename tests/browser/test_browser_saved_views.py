@@ -41,7 +41,7 @@ def test_the_chips_and_the_views_page_fit_a_phone(synced, signed_in, django_user
 
     owner = user_in_role(django_user_model, "support", SUPPORT)
     for name in ("Calls from the Mumbai office", "Long calls", "Short calls out of hours"):
-        save_view(owner=owner, name=name, query="recording_type=call", shared=False, auditor=False)
+        save_view(owner=owner, name=name, query="recording_type=call", shared=False)
     page = signed_in("support", viewport={"width": 390, "height": 844})
     for path in ("/", "/views/"):
         page.goto(path)

@@ -1,10 +1,14 @@
 """Saved views: named from the table, shown as chips, renamed and removed by their owner only,
 shared with everyone by auditors only, and opened even when they name a filter that is gone."""
 
+import threading
+
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
 
+from recordings.browsing import saved_views
 from recordings.models import SavedView
 from recordings.roles import SUPPORT
 from tests.conftest import user_in_role
@@ -70,6 +74,14 @@ def test_a_view_naming_a_filter_the_form_no_longer_has_opens_and_says_what_was_d
     view.save()
     response = support_client.get(f"/views/{view.pk}/")
     assert response["Location"] == "/?q=98"
+    said = [str(m) for m in get_messages(response.wsgi_request) if "“Old”" in str(m) and "colour" not in str(m)]
+    assert said == ["“Old” names filters for auditors only, left out: hold."]
+
+
+def test_the_service_checks_the_owners_role_itself(support_user, auditor_user) -> None:
+    with pytest.raises(saved_views.ViewRefused, match="only auditors"):
+        saved_views.save_view(owner=support_user, name="Mine", query="q=1", shared=True)
+    assert saved_views.save_view(owner=auditor_user, name="Ours", query="q=1", shared=True).shared
 
 
 def test_only_auditors_share_views_with_everyone(auditor_user, support_user, django_user_model) -> None:
@@ -112,3 +124,38 @@ def test_a_query_longer_than_any_the_form_makes_is_refused(support_client) -> No
     assert response.status_code == 302
     assert "too long" in str(list(get_messages(response.wsgi_request))[-1])
     assert not SavedView.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: SQLite's transactions are IMMEDIATE")
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_at_once_keep_to_the_limit(support_user, monkeypatch) -> None:
+    monkeypatch.setattr(saved_views, "MOST_PER_USER", 2)
+    saved_views.save_view(owner=support_user, name="First", query="q=1", shared=False)
+    both_counted = threading.Barrier(2, timeout=1)
+    real_clean_name = saved_views.clean_name
+
+    def counted_then_wait(name):  # called between the count and the insert
+        try:
+            both_counted.wait()  # without a lock both saves count 1 here, and both insert
+        except threading.BrokenBarrierError:
+            pass  # the other save waits for the lock this one holds
+        return real_clean_name(name)
+
+    monkeypatch.setattr(saved_views, "clean_name", counted_then_wait)
+    refused = []
+
+    def save(name):
+        try:
+            saved_views.save_view(owner=support_user, name=name, query="q=2", shared=False)
+        except saved_views.ViewRefused as exc:
+            refused.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(name,)) for name in ("Second", "Third")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert SavedView.objects.filter(owner=support_user).count() == 2
+    assert len(refused) == 1 and "2 saved views already" in refused[0]

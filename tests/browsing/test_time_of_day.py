@@ -116,3 +116,11 @@ def test_every_moment_around_a_clock_change_is_read_on_its_own_offset(in_zone, z
         assert table.paginator.count == len(expected)
         shown = {row.record.add_time for row in table.page.object_list}
         assert shown <= expected and len(shown) == min(100, len(expected))
+
+
+def test_the_same_time_twice_is_the_forms_error(in_zone) -> None:
+    make_recording(recording_id="any", add_time=at(2026, 11, 3, 14, 0))
+    response = in_zone("UTC").get("/?time_from=14:00&time_until=14:00")
+    assert response.status_code == 200
+    assert response.context["filter"].form.errors == {"time_until": ["Choose two different times."]}
+    assert "Choose two different times." in response.content.decode()

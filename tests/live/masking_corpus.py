@@ -330,6 +330,53 @@ def code_utterances(rng: random.Random) -> list[Utterance]:
     return out
 
 
+QUESTIONS = [
+    "Agent: what is the {word}?\nCustomer: {{}}",
+    "Agent: and the {word}? Customer: {{}}",
+    "Agent: please tell me the {word}.\nCustomer: {{}}",
+    "Agent: can you read me the {word} please?\nCustomer: yes, it is {{}}",
+    "{word}? {{}}",
+]
+
+
+def dialogue_utterances(rng: random.Random) -> list[Utterance]:
+    """Codes asked for in one turn and said in the next."""
+    out: list[Utterance] = []
+    asked = [
+        (SECURITY_CODE, ["CVV", "security code", "three digits at the back of the card", "C V V"], [3, 3, 4]),
+        (EXPIRY, ["expiry", "expiry date", "valid till date"], [4]),
+        (OTP, ["OTP", "one time password", "verification code"], [4, 6]),
+        (UPI_PIN, ["UPI PIN", "MPIN"], [4, 6]),
+        (CARD_PIN, ["ATM pin", "card PIN"], [4]),
+        (BANK_ACCOUNT, ["account number"], [9, 12, 14]),
+        (AADHAAR, ["aadhaar number"], [12]),
+    ]
+    for _ in range(6):
+        for kind, words, lengths in asked:
+            length = rng.choice(lengths)
+            if kind == EXPIRY:
+                code = f"{rng.randint(1, 12):02d}{rng.randint(26, 35)}"
+                said = rng.choice([f"{code[:2]} {code[2:]}", f"{code[:2]}/{code[2:]}", say(code, "tens", rng)])
+            elif kind == AADHAAR:
+                code = aadhaar(rng)
+                said = rng.choice([code, grouped(code, [4, 4, 4], " ")])
+            else:
+                code = digits(rng, length)
+                said = rng.choice([code, say(code, "words", rng), " ".join(code)])
+            template = rng.choice(QUESTIONS).format(word=rng.choice(words))
+            out.append(utterance(template, said, kind, "asked, then answered"))
+        number = card(rng)
+        template = rng.choice(QUESTIONS).format(word=rng.choice(["card number", "number on the front of the card"]))
+        out.append(utterance(template, grouped(number, [4, 4, 4, 4], " "), CARD, "asked, then answered"))
+        wrong = number[:-1] + str((int(number[-1]) + rng.randint(1, 9)) % 10)
+        slowly = (
+            "Customer: I want to pay by card. Agent: Sure, go ahead, take your time and please read it"
+            " slowly.\nCustomer: {}"
+        )
+        out.append(utterance(slowly, grouped(wrong, [4, 4, 4, 4], " "), CARD, "card word turns back, misheard"))
+    return out
+
+
 def ordinary_utterances(rng: random.Random) -> list[Utterance]:
     out: list[Utterance] = []
 
@@ -350,6 +397,23 @@ def ordinary_utterances(rng: random.Random) -> list[Utterance]:
         imei = luhn_complete(rng.choice(["35", "86", "01", "99"]), 15, rng)
         add("IMEI", f"the IMEI is {imei}")
         add("UTR", f"the UTR is {digits(rng, 12, '23456789')}, the transfer went through")
+    for _ in range(10):
+        first, second = digits(rng, 10, "6789"), digits(rng, 10, "6789")
+        add("two mobile numbers", f"call me on {first} and {second}")
+        add("two mobile numbers, grouped", f"try {grouped(first, [5, 5], ' ')} and {grouped(second, [5, 5], ' ')}")
+        add("unlabelled 12 digits", f"I got a message from {digits(rng, 12, '123456789')} yesterday")
+        add("unlabelled 12 digits, in sixes", f"it says {grouped(digits(rng, 12, '123456789'), [6, 6], ' ')} here")
+        add("transaction id", f"the transaction id is {digits(rng, rng.randint(13, 16), '123456789')}")
+        add("txn", f"my card was charged, txn {digits(rng, rng.randint(13, 16), '123456789')}")
+        add("customer id", f"my customer id is {digits(rng, rng.choice([8, 10, 12]), '123456789')}")
+        day, month = rng.randint(1, 28), rng.randint(1, 12)
+        clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        add("date and time", f"it was on {day:02d}/{month:02d}/20{rng.randint(20, 26)} {clock}")
+        add("card payment for", f"card payment for {digits(rng, 13, '123456789')}")
+        add(
+            "asked, then answered",
+            f"Agent: what is the order number?\nCustomer: {digits(rng, rng.choice([8, 10, 12]), '123456789')}",
+        )
     add("zeros", "the reference is 0000000000000")
     add("April 2024", "it was April 2024 I think")
     add("order a week ago", "order 1234 a week ago")
@@ -380,6 +444,7 @@ def corpus() -> list[Utterance]:
         + aadhaar_utterances(rng)
         + pan_utterances(rng)
         + code_utterances(rng)
+        + dialogue_utterances(rng)
         + ordinary_utterances(rng)
     )
 

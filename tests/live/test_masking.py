@@ -30,7 +30,11 @@ SPOKEN_CARD = "four one one one one one one one one one one one one one one one"
         ("security code, um, it's seven three seven", "security code, um, it's [security code]", ["security code"]),
         ("cvc: 1234", "cvc: [security code]", ["security code"]),
         ("aadhaar 2341 2341 2346 please", "aadhaar [Aadhaar number] please", ["Aadhaar number"]),
-        ("two three four one two three four one two three four six", "[Aadhaar number]", ["Aadhaar number"]),
+        (
+            "aadhaar two three four one two three four one two three four six",
+            "aadhaar [Aadhaar number]",
+            ["Aadhaar number"],
+        ),
         ("PAN ABCDE1234F", "PAN [PAN]", ["PAN"]),
         ("pan is abcde1234f.", "pan is [PAN].", ["PAN"]),
         ("P A N: A B C D E one two three four F", "P A N: [PAN]", ["PAN"]),
@@ -145,13 +149,74 @@ def test_check_digits():
     assert verhoeff_valid("234123412346") and not verhoeff_valid("234123412345")
 
 
-def test_the_cyclic_collector_is_left_as_it_was():
+def test_the_cyclic_collector_is_never_switched_off(monkeypatch):
+    # Switching it off is process-wide: every other thread of the server would run without it.
+    def refuse() -> None:
+        raise AssertionError("masking switched the cyclic collector off")
+
+    monkeypatch.setattr(gc, "disable", refuse)
+    assert mask("card 4111 1111 1111 1111").kinds == ["card number"]
     assert gc.isenabled()
-    mask("card 4111 1111 1111 1111")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        mask("card 4111 1111 1111 1111")
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("Agent: what is the CVV? Customer: 1 2 3", "security code"),
+        ("Agent: what is the expiry?\nCustomer: 12 27", "expiry date"),
+        ("otp? 456789", "OTP"),
+        ("UPI PIN? 1234", "UPI PIN"),
+        ("Agent: please tell me the OTP.\nCustomer: 4 8 2 9 1 3", "OTP"),
+        ("Agent: and the three digits at the back of the card?\nCustomer: 7 3 1", "security code"),
+        ("Agent: what is the CVV? Customer: sorry, which one? Agent: the CVV. Customer: 123", "security code"),
+    ],
+)
+def test_a_code_asked_for_is_masked_in_the_answer(text, kind):
+    masked = mask(text)
+    assert kind in masked.kinds
+    assert not any(char.isdigit() for char in masked.text.split(":")[-1]), masked.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The answer ends the question's reach: the next sentence is someone else's number.
+        "Agent: what is the CVV? Customer: I don't have it. Agent: ok, I will call at 530 then.",
+        "Agent: what is the OTP? Customer: it did not come.\nAgent: I'll resend, it takes 120 seconds.",
+    ],
+)
+def test_a_question_reaches_no_further_than_its_answer(text):
+    assert mask(text).text == text
+
+
+def test_a_long_run_after_a_card_word_is_masked_whatever_its_digits():
+    masked = mask("my card 4111111111111111 1111111111111111 1111111111")
+    assert masked.text == "my card [card number]"
+
+
+def test_card_context_reaches_across_the_agents_turn():
+    text = (
+        "Customer: I want to pay by card. Agent: Sure, go ahead, take your time and please read it"
+        " slowly.\nCustomer: 4111 1111 1111 1112"
+    )
+    masked = mask(text)
+    assert masked.text.endswith("Customer: [card number]") and masked.kinds == ["card number"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me on 9876543210 and 9123456780",
+        "call me on 98765 43210 and 91234 56780",
+        "card payment for 8780463809892",
+        "the call was on 25/08/2024 17:35:14",
+        "the number 234123412346 is on the letter",  # Verhoeff-valid, but one piece and no word
+        "my card was declined, transaction id 4111111111111111",
+    ],
+)
+def test_ordinary_numbers_stay(text):
+    assert mask(text).text == text
+
+
+def test_an_aadhaar_grouped_in_fours_needs_no_word():
+    assert mask("it is 2341 2341 2346").text == "it is [Aadhaar number]"

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from recordings.live import remasking
-from recordings.models import AuditEvent, Transcript
+from recordings.models import AuditEvent, Transcript, TranscriptVersion
 from tests.factories import make_recording, transcribe
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +78,27 @@ def test_a_transcript_replaced_meanwhile_is_left_as_the_callback_stored_it(monke
     monkeypatch.setattr(remasking, "mask", replaced_while_masking)
     assert "Masked again: 0 of 1 transcripts changed." in remask()
     assert Transcript.objects.get(pk=stale.pk).text == "a new transcript"
+
+
+def test_earlier_versions_are_masked_again_and_counted():
+    transcript = stored_unmasked("a new transcript")
+    now = timezone.now()
+    leaky = TranscriptVersion.objects.create(
+        transcript=transcript,
+        number=1,
+        text="card 4111 – 1111 – 1111 – 1111",
+        error="failed on 'C V V 123'",
+        received_at=now,
+        replaced_at=now,
+    )
+    TranscriptVersion.objects.create(
+        transcript=transcript, number=2, text="no numbers", received_at=now, replaced_at=now
+    )
+
+    output = remask()
+
+    assert "Masked again: 0 of 1 transcripts changed, 1 of 2 earlier versions: card number 1, security code 1" in output
+    leaky.refresh_from_db()
+    assert leaky.text == "card [card number]" and "123" not in leaky.error
+    assert leaky.masked_kinds == ["card number", "security code"]
+    assert "earlier versions" in AuditEvent.objects.get(action=AuditEvent.Action.REMASK).note

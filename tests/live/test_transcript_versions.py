@@ -84,3 +84,27 @@ def test_a_replaced_transcript_waiting_for_its_recording_is_logged_by_call(setti
     transcribe("not-yet-here", "Second.", call_uuid="call-9")
     (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.RETRANSCRIBED)
     assert event.recording is None and event.call_uuid == "call-9" and "not-yet-here" in event.note
+
+
+def test_a_replaced_transcription_keeps_its_charge(client, recording, settings):
+    settings.BILLING_CURRENCY = "INR"
+    for text, charge in (("First words.", "0.0125"), ("Second words.", "0.0250")):
+        fields = {"recording_id": recording.recording_id, "transcription": text, "transcription_charge": charge}
+        assert post(client, TRANSCRIPTION_PATH, fields, signed_headers(TRANSCRIPTION_PATH)).status_code == 200
+    (version,) = TranscriptVersion.objects.all()
+    assert str(version.charge) == "0.012500"
+    assert str(Transcript.objects.get().charge) == "0.025000"
+
+
+def test_a_transcription_charge_in_another_currency_is_not_kept(client, recording, settings):
+    settings.BILLING_CURRENCY = "INR"
+    fields = {
+        "recording_id": recording.recording_id,
+        "transcription": "Words.",
+        "transcription_charge": "0.02",
+        "transcription_rate": "0.01",
+        "currency": "USD",
+    }
+    assert post(client, TRANSCRIPTION_PATH, fields, signed_headers(TRANSCRIPTION_PATH)).status_code == 200
+    transcript = Transcript.objects.get()
+    assert transcript.charge is None and transcript.rate is None and transcript.text == "Words."

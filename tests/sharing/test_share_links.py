@@ -28,7 +28,9 @@ def fake_account() -> FakeAccount:
 def share(client: Client, recording: Recording, **fields: object) -> tuple[str, str]:
     """Make a link through the page; its URL and token."""
     data = {"note": "Priya, the customer's lawyer", "hours": 24, "start": "", **fields}
-    response = client.post(f"/recordings/{recording.recording_id}/share", data)
+    made = client.post(f"/recordings/{recording.recording_id}/share", data)
+    assert made.status_code == 302, made.content
+    response = client.get(made["Location"])
     assert response.status_code == 200, response.content
     assert "no-store" in response["Cache-Control"]
     match = LINK.search(response.content.decode())
@@ -98,8 +100,12 @@ def test_the_page_shows_a_player_and_the_date_and_nothing_else(synced, auditor_c
 def test_numbers_show_only_when_the_sharer_chose(synced, auditor_client) -> None:
     recording = Recording.objects.exclude(from_number="").first()
     _, token = share(auditor_client, recording, show_numbers="on")
-    page = Client().get(f"/s/{token}").content.decode()
-    assert recording.from_number.lstrip("+")[-4:] in page
+    shown = re.sub(r"\D", "", Client().get(f"/s/{token}").content.decode())
+    assert re.sub(r"\D", "", recording.from_number) in shown
+    _, hidden = share(auditor_client, recording)
+    assert re.sub(r"\D", "", recording.from_number) not in re.sub(
+        r"\D", "", Client().get(f"/s/{hidden}").content.decode()
+    )
 
 
 def test_audio_streams_with_ranges_and_each_playback_is_logged(synced, auditor_client) -> None:
@@ -179,3 +185,38 @@ def test_rate_limits_per_link_and_per_address(synced, auditor_client, monkeypatc
         429,
     ]  # the link is over, whichever address
     assert Client(REMOTE_ADDR="198.51.100.13").get(f"/s/{other}").status_code == 200
+
+
+def test_reloading_after_making_a_link_makes_no_second_one_and_shows_the_token_no_more(synced, auditor_client) -> None:
+    recording = Recording.objects.first()
+    data = {"note": "Priya", "hours": 24, "start": ""}
+    made = auditor_client.post(f"/recordings/{recording.recording_id}/share", data)
+    shown = auditor_client.get(made["Location"])
+    (token,) = re.findall(r"/s/([A-Za-z0-9_-]{22})", shown.content.decode())
+    again = auditor_client.get(made["Location"], follow=True)
+    assert ShareLink.objects.count() == 1
+    assert token not in again.content.decode()
+    assert "was shown once, when it was made" in again.content.decode()
+
+
+def test_the_address_limit_counts_an_ipv6_subscriber_by_its_64(synced, auditor_client, monkeypatch) -> None:
+    recording = Recording.objects.first()
+    _, token = share(auditor_client, recording)
+    monkeypatch.setattr(links, "PER_ADDRESS", (2, timedelta(minutes=10)))
+    statuses = [Client(REMOTE_ADDR=f"2001:db8:1:2::{n:x}").get(f"/s/{token}").status_code for n in (1, 2, 3)]
+    assert statuses == [200, 200, 429]  # every address of one /64 counts as one
+    assert Client(REMOTE_ADDR="2001:db8:1:3::1").get(f"/s/{token}").status_code == 200
+    assert links.address_key("::ffff:198.51.100.9") == "198.51.100.9" and links.address_key("bad") == "bad"
+
+
+def test_a_refused_visitor_is_logged_without_the_token(synced, auditor_client, monkeypatch, caplog) -> None:
+    recording = Recording.objects.first()
+    _, token = share(auditor_client, recording)
+    monkeypatch.setattr(links, "PER_ADDRESS", (1, timedelta(minutes=10)))
+    visitor = Client(REMOTE_ADDR="198.51.100.20")
+    with caplog.at_level("INFO"):
+        visitor.get(f"/s/{token}")
+        assert visitor.get(f"/s/{token}/audio").status_code == 429
+    logged = [record.getMessage() for record in caplog.records]
+    assert "Too Many Requests: /s/<token>/audio" in logged
+    assert not any(token in message for message in logged)
