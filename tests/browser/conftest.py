@@ -69,6 +69,7 @@ NOT_PAGES = {
     saved_views.rename,
     saved_views.remove,
     sharing.make_link,
+    sharing.link_made,  # shown once, after making a link: the sharing browser test opens it
     sharing.revoke_link,
     sharing.shared_audio,
 }
