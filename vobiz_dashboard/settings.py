@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 import phonenumbers
+import redis
 from babel.numbers import list_currencies
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
@@ -237,9 +238,20 @@ if CALL_RECORD_REFRESHES_PER_HOUR < 1:
 # queued in Redis and run by `manage.py rqworker --with-scheduler --job-class django_tasks_rq.Job`
 # on any number of machines (--with-scheduler: delayed work, a fetch's next try, comes back).
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
-    # Not the URL itself, which may hold a password.
-    raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+if REDIS_URL:
+    # Never the URL itself in the message, which may hold a password.
+    if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    try:
+        # Read now as redis-py reads it on each connection, so that a bad port fails here, not each page.
+        redis_parts = redis.connection.parse_url(REDIS_URL)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "REDIS_URL cannot be read: check its port (a number up to 65535), database and options"
+        ) from None
+    if urlsplit(REDIS_URL).scheme != "unix" and urlsplit(REDIS_URL).path.strip("/") and "db" not in redis_parts:
+        # redis-py would quietly use database 0.
+        raise ImproperlyConfigured("REDIS_URL's path must be a database number, as in redis://host:6379/1")
 # `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
 if SYNC_EVERY_MINUTES < 0:
