@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import cast
 
+import django_filters
 from django import forms, template
 from django.utils import timezone
 
@@ -12,6 +13,9 @@ from recordings.browsing.filters import TableFilterSet
 from recordings.formatting import day_month_year
 
 register = template.Library()
+
+# How long a filter form's HTML is kept, but for one with free text in it (below).
+FILTER_FORM_SECONDS = 3600
 
 
 @register.simple_tag(takes_context=True)
@@ -30,6 +34,16 @@ def filter_form_state(context: template.Context, filterset: TableFilterSet) -> s
             timezone.localdate().isoformat(),
         )
     )
+
+
+@register.simple_tag
+def filter_form_seconds(filterset: TableFilterSet) -> int:
+    """How long to keep the form's HTML: not at all (0) when a free-text filter is set. Each search
+    is a new key, shared caches have no bound of their own on entries, and the HTML would keep
+    what was searched for (a number, words said) after the search."""
+    data = filterset.data
+    typed = [name for name, field in filterset.filters.items() if isinstance(field, django_filters.CharFilter)]
+    return 0 if any(data.get(name) for name in typed) else FILTER_FORM_SECONDS
 
 
 @register.simple_tag

@@ -239,6 +239,16 @@ def test_counts_forms_and_open_streams_are_kept_in_redis(synced, support_client,
     assert test_redis.zcard(f"running:stream:{support_user.pk}") == 0
 
 
+def test_a_filter_form_with_words_searched_is_not_kept(synced, support_client, settings, test_redis):
+    """Each search would be a new entry, and its HTML would hold what was searched for."""
+    shared_in(settings, TEST_REDIS_URL)
+    assert support_client.get("/?transcript=confidential+words").status_code == 200
+    assert support_client.get("/?q=64144").status_code == 200
+    assert test_redis.keys("template_fragments:*") == []
+    assert support_client.get("/?per_page=25").status_code == 200
+    assert len(test_redis.keys("template_fragments:*")) == 1
+
+
 def test_a_place_lapses_when_its_process_never_gave_it_back(support_user, settings, test_redis):
     """A process killed mid-stream never releases its place: it lapses SLOT_SECONDS after it was taken."""
     shared_in(settings, TEST_REDIS_URL)
