@@ -214,6 +214,13 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": "template-fragments",
         "OPTIONS": {"MAX_ENTRIES": 1000},
     },
+    # Forms with a search typed in: one entry a search, holding what was searched for, so always in
+    # the process's own bounded memory, never in Redis.
+    "searched_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "searched-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
 }
 
 # Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
@@ -275,7 +282,7 @@ if REDIS_URL:
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 60 * 60}}
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     # While Redis does not answer, each process uses its own memory as without it.
-    CACHES = {
+    CACHES |= {
         name: {
             "BACKEND": "recordings.shared_cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
@@ -283,6 +290,7 @@ if REDIS_URL:
             "FALLBACK_OPTIONS": local.get("OPTIONS", {}),
         }
         for name, local in CACHES.items()
+        if name != "searched_fragments"
     }
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

@@ -14,9 +14,6 @@ from recordings.formatting import day_month_year
 
 register = template.Library()
 
-# How long a filter form's HTML is kept, but for one with free text in it (below).
-FILTER_FORM_SECONDS = 3600
-
 
 @register.simple_tag(takes_context=True)
 def filter_form_state(context: template.Context, filterset: TableFilterSet) -> str:
@@ -37,13 +34,13 @@ def filter_form_state(context: template.Context, filterset: TableFilterSet) -> s
 
 
 @register.simple_tag
-def filter_form_seconds(filterset: TableFilterSet) -> int:
-    """How long to keep the form's HTML: not at all (0) when a free-text filter is set. Each search
-    is a new key, shared caches have no bound of their own on entries, and the HTML would keep
-    what was searched for (a number, words said) after the search."""
+def filter_form_cache(filterset: TableFilterSet) -> str:
+    """Where to keep the form's HTML: with a free-text filter set, in the process's own bounded
+    memory, never in a shared cache. Each search is a new key, Redis has no bound on entries of
+    its own, and the HTML holds what was searched for (a number, words said)."""
     data = filterset.data
     typed = [name for name, field in filterset.filters.items() if isinstance(field, django_filters.CharFilter)]
-    return 0 if any(data.get(name) for name in typed) else FILTER_FORM_SECONDS
+    return "searched_fragments" if any(data.get(name) for name in typed) else "template_fragments"
 
 
 @register.simple_tag
