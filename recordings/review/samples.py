@@ -95,7 +95,8 @@ class SampleSize:
         if self.drawn > MAX_SAMPLE:
             text = f"This rule would draw {self.drawn:,} of {self.population:,} recordings"
         if self.drawn > self.share:
-            text += f": the share is {self.share:,}, and at least {self.per_caller} per caller adds {self.drawn - self.share:,}"
+            added = self.drawn - self.share
+            text += f": the share is {self.share:,}, and at least {self.per_caller} per caller adds {added:,}"
         if self.drawn > MAX_SAMPLE:
             return (
                 f"{text}. That is more than the {MAX_SAMPLE:,} one sample can, so drawing it would be refused: "
