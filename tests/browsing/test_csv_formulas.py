@@ -5,7 +5,9 @@ import csv
 import io
 
 import pytest
+from django.utils import timezone
 
+from recordings.browsing import exports
 from recordings.models import Recording
 from tests.conftest import AUTH_ID, AUTH_TOKEN
 from tests.factories import make_recording
@@ -62,6 +64,19 @@ def test_numbers_and_phone_numbers_are_written_as_they_are(support_client, text,
     Recording.objects.filter(pk=make_recording().pk).update(conference_name=text, to_number=text)
     [row] = rows(support_client.get("/", {"_export": "csv"}))
     assert (row["conference_name"], row["to_number"]) == (text, as_number)
+
+
+def test_a_table_made_in_python_is_written_as_one_read_from_the_database():
+    """A review sample's CSV (rows made in Python) writes each column as the recordings CSV does."""
+    make_recording(from_number="09876543210", to_number="+1 (555) 010-0100", conference_name="=HYPERLINK(1)")
+    make_recording(from_number="", conference_name="12")
+    columns = ["recording_id", "add_time", "from_number", "to_number", "recording_duration_ms", "conference_name"]
+    recordings = Recording.objects.order_by("pk")
+    with timezone.override("Asia/Kolkata"):
+        from_python = exports.csv_rows(columns, list(recordings.values_list(*columns)))
+        from_database = "".join(exports.csv_batches(recordings, columns, timezone.get_current_timezone()))
+    assert from_python == from_database
+    assert "+05:30" in from_python and "+919876543210" in from_python and "'=HYPERLINK(1)" in from_python
 
 
 @pytest.fixture
