@@ -113,14 +113,18 @@ class FallbackRedisCache(RedisCache):
         return self.shared_or_local(self.delete_own_keys, lambda: None)
 
     def delete_own_keys(self) -> None:
-        client = redis.Redis.from_url(self.urls[0], **self.options)  # RedisCache writes to the first
+        # RedisCache writes to the first URL; OPTIONS but for the three RedisCache reads itself.
+        options = {k: v for k, v in self.options.items() if k not in ("parser_class", "pool_class", "serializer")}
+        client = redis.Redis.from_url(self.urls[0], **options)
         pattern = re.sub(r"([\\*?\[\]])", r"\\\1", self.key_prefix) + ":*"
         batch: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
+        try:
+            for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    client.delete(*batch)
+                    batch = []
+            if batch:
                 client.delete(*batch)
-                batch = []
-        if batch:
-            client.delete(*batch)
-        client.close()
+        finally:
+            client.close()
