@@ -241,11 +241,24 @@ def phone(value: str | None) -> str | None:
 
 
 def phone_e164(value: str | None) -> str | None:
-    """A number as a file (CSV) writes it, E.164: `+919876543210`, whichever way Vobiz wrote it,
-    read as `phone` reads it; what is not a phone number comes back as it is."""
+    """A number as a file (CSV) writes it, E.164: `+919876543210`, whichever way Vobiz wrote it.
+    Only a valid number without an extension is rewritten: E.164 has no room for an extension, and
+    a merely possible number could be read into one nobody dialled. Anything else comes back
+    exactly as Vobiz sent it."""
     if not value or not isinstance(value, str):
         return value
-    return formatted_number(value, settings.PHONE_REGION, phonenumbers.PhoneNumberFormat.E164)
+    return valid_e164(value, settings.PHONE_REGION)
+
+
+@lru_cache(maxsize=4096)
+def valid_e164(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # A page shows the same few numbers many times (a table of one customer's calls), and parsing

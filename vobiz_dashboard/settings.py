@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 import phonenumbers
+import redis
 from babel.numbers import list_currencies
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
@@ -213,6 +214,13 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": "template-fragments",
         "OPTIONS": {"MAX_ENTRIES": 1000},
     },
+    # Forms with a search typed in: one entry a search, holding what was searched for, so always in
+    # the process's own bounded memory, never in Redis.
+    "searched_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "searched-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
 }
 
 # Limits on what one user can take at once (see recordings/concurrency.py) or in one go.
@@ -237,9 +245,20 @@ if CALL_RECORD_REFRESHES_PER_HOUR < 1:
 # queued in Redis and run by `manage.py rqworker --with-scheduler --job-class django_tasks_rq.Job`
 # on any number of machines (--with-scheduler: delayed work, a fetch's next try, comes back).
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
-    # Not the URL itself, which may hold a password.
-    raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+if REDIS_URL:
+    # Never the URL itself in the message, which may hold a password.
+    if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    try:
+        # Read now as redis-py reads it on each connection, so that a bad port fails here, not each page.
+        redis_parts = redis.connection.parse_url(REDIS_URL)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "REDIS_URL cannot be read: check its port (a number up to 65535), database and options"
+        ) from None
+    if urlsplit(REDIS_URL).scheme != "unix" and urlsplit(REDIS_URL).path.strip("/") and "db" not in redis_parts:
+        # redis-py would quietly use database 0.
+        raise ImproperlyConfigured("REDIS_URL's path must be a database number, as in redis://host:6379/1")
 # `manage.py run_scheduler` queues an incremental sync this often (0: never) and a full one weekly.
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 5)
 if SYNC_EVERY_MINUTES < 0:
@@ -263,7 +282,7 @@ if REDIS_URL:
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 60 * 60}}
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     # While Redis does not answer, each process uses its own memory as without it.
-    CACHES = {
+    CACHES |= {
         name: {
             "BACKEND": "recordings.shared_cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
@@ -271,6 +290,7 @@ if REDIS_URL:
             "FALLBACK_OPTIONS": local.get("OPTIONS", {}),
         }
         for name, local in CACHES.items()
+        if name != "searched_fragments"
     }
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

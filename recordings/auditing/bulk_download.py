@@ -117,10 +117,10 @@ def report(missing: list[tuple[str, str]], total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor, zone: tzinfo | None = None) -> Iterator[bytes]:
+def zip_chunks(recordings: QuerySet[Recording], *, actor: Actor, zone: tzinfo) -> Iterator[bytes]:
     """Yield the ZIP of `recordings` as bytes, logging a download for each recording it holds; its
-    files are named by their time in `zone` (a response's ZIP streams after its request has ended:
-    the viewer's, given), else the zone active as it is made."""
+    files are named by their time in `zone`, the viewer's: a response's ZIP streams after its
+    request has ended, when the active zone is no longer the viewer's."""
     rows = list(recordings.only(*FIELDS))
     note = f"in a ZIP of {len(rows)} recordings"
     archive = ZipStream(compress_type=ZIP_STORED)

@@ -6,7 +6,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -167,6 +167,32 @@ def converting(
     return converted_cells
 
 
+# What a column holds, which decides how its cells are written.
+Kind = Literal["moment", "time", "number", "text"]
+
+
+def cells_for(name: str, kind: Kind, zone: datetime.tzinfo) -> Cells:
+    """How a column's values are written, for a file from the database and one made in Python
+    alike: phone numbers by the column's name, the rest by what the column holds."""
+    if name.rsplit("__", 1)[-1] in PHONE_COLUMNS:
+        return phone_cells
+    if kind == "moment":
+        return zoned_time_cells(zone)
+    if kind == "time":
+        return time_cells
+    if kind == "number":
+        return number_cells
+    return text_cells  # text, or anything else that could hold a formula
+
+
+def header_line(columns: Sequence[str]) -> str:
+    """A CSV's first line: each column headed by its lookup's last part (recording__recording_id
+    is headed recording_id)."""
+    line = io.StringIO()
+    csv.writer(line).writerow([column.rsplit("__", 1)[-1] for column in columns])
+    return line.getvalue()
+
+
 def column_cells(
     name: str,
     expression: Expression,
@@ -176,19 +202,18 @@ def column_cells(
 ) -> Cells:
     """The function that makes a column of raw values CSV cells."""
     field_type = expression.output_field.get_internal_type()
-    cells: Cells
-    if name.rsplit("__", 1)[-1] in PHONE_COLUMNS:
-        cells = phone_cells
-    elif field_type == "DateTimeField":
-        cells = zoned_time_cells(zone)
-        if connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
-            return cells  # naive UTC datetimes, read as UTC without Django's converter
+    kind: Kind
+    if field_type == "DateTimeField":
+        kind = "moment"
     elif field_type in TIME_TYPES:
-        cells = time_cells
+        kind = "time"
     elif field_type in NUMBER_TYPES or field_type.endswith(("IntegerField", "AutoField")):
-        cells = number_cells
+        kind = "number"
     else:
-        cells = text_cells  # text, or anything else that could hold a formula
+        kind = "text"
+    cells = cells_for(name, kind, zone)
+    if kind == "moment" and connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
+        return cells  # naive UTC datetimes, read as UTC without Django's converter
     return converting(cells, converters, expression, connection) if converters else cells
 
 
@@ -219,9 +244,7 @@ def csv_batches(queryset: QuerySet[Model], columns: Sequence[str], zone: datetim
     Django's SQL compiler (as_sql, select, get_converters), which is not public API:
     test_csv_export_writes_what_csv_writer_would fails if that changes.
     """
-    header = io.StringIO()
-    csv.writer(header).writerow([column.rsplit("__", 1)[-1] for column in columns])
-    yield header.getvalue()
+    yield header_line(columns)
 
     compiler = queryset.values_list(*columns).query.get_compiler(queryset.db)
     connection = compiler.connection
@@ -269,23 +292,17 @@ def file_stamp() -> str:
 def csv_rows(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A small table made in Python (a review sample's items, with their notes at moments) as CSV
     text, headed and written as csv_batches writes it: times in the viewer's zone, numbers E.164."""
-    header = io.StringIO()
-    csv.writer(header).writerow([column.rsplit("__", 1)[-1] for column in columns])
     zone = timezone.get_current_timezone()
     columns_cells = []
     for name, values in zip(columns, zip(*rows)):
         kinds = {type(value) for value in values} - {type(None)}
-        cells: Cells
-        if name.rsplit("__", 1)[-1] in PHONE_COLUMNS:
-            cells = phone_cells
-        elif kinds and all(issubclass(kind, datetime.datetime) for kind in kinds):
-            cells = zoned_time_cells(zone)
-        elif kinds and all(issubclass(kind, int | float) for kind in kinds):
-            cells = number_cells
-        else:
-            cells = text_cells
-        columns_cells.append(cells(values))
-    return header.getvalue() + "".join(",".join(row) + "\r\n" for row in zip(*columns_cells))
+        kind: Kind = "text"
+        if kinds and all(issubclass(each, datetime.datetime) for each in kinds):
+            kind = "moment"
+        elif kinds and all(issubclass(each, int | float) for each in kinds):
+            kind = "number"
+        columns_cells.append(cells_for(name, kind, zone)(values))
+    return header_line(columns) + "".join(",".join(row) + "\r\n" for row in zip(*columns_cells))
 
 
 def csv_rows_response(columns: Sequence[str], rows: Sequence[Sequence[object]], filename: str) -> StreamingHttpResponse:

@@ -89,19 +89,30 @@ class SampleSize:
 
     @property
     def in_words(self) -> str:
+        if not self.drawn:
+            return "This rule draws nothing: no recording matches these criteria."
         text = f"This rule draws {self.drawn:,} of {self.population:,} recordings"
+        if self.drawn > MAX_SAMPLE:
+            text = f"This rule would draw {self.drawn:,} of {self.population:,} recordings"
         if self.drawn > self.share:
             added = self.drawn - self.share
-            return f"{text}: the share is {self.share:,}, and at least {self.per_caller} per caller adds {added:,}."
+            text += f": the share is {self.share:,}, and at least {self.per_caller} per caller adds {added:,}"
+        if self.drawn > MAX_SAMPLE:
+            return (
+                f"{text}. That is more than the {MAX_SAMPLE:,} one sample can, so drawing it would be refused: "
+                "take a smaller share, fewer per caller or a shorter period."
+            )
         return f"{text}."
 
 
 def sample_size(*, recordings: QuerySet[Recording], percent: Decimal, per_caller: int) -> SampleSize:
-    """What create_sample() would draw of `recordings`, without drawing."""
+    """What create_sample() would draw of `recordings`, without drawing: `draw` takes each caller's
+    minimum, then tops up to the share, so it draws the larger of the two whatever the seed."""
     population = candidates(recordings)
-    chosen = draw(population, percent=percent, per_caller=per_caller, seed=0)
     share = math.ceil(len(population) * percent / 100)
-    return SampleSize(population=len(population), share=share, drawn=len(chosen), per_caller=per_caller)
+    calls = Counter(candidate.caller for candidate in population)
+    minimums = sum(min(per_caller, count) for count in calls.values())
+    return SampleSize(population=len(population), share=share, drawn=max(share, minimums), per_caller=per_caller)
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from recordings.browsing.tables import COUNT_ATTRS
@@ -49,8 +49,9 @@ class ReviewItemTable(tables.Table):
         verbose_name="Duration", accessor="recording__recording_duration_ms", orderable=False, attrs=COUNT_ATTRS
     )
     outcome = tables.Column(verbose_name="Outcome", orderable=False, empty_values=())
-    # The verdict's note, then the recording's notes at moments (prefetched: recording__moment_notes).
-    note = tables.Column(orderable=False, empty_values=(), attrs={"td": {"class": "wrap"}})
+    note = tables.TemplateColumn(
+        template_name="tables/review_note_cell.html", orderable=False, empty_values=(), attrs={"td": {"class": "wrap"}}
+    )
     reviewer = tables.Column(verbose_name="Reviewer", accessor="reviewed_by", orderable=False)
 
     class Meta:
@@ -80,18 +81,6 @@ class ReviewItemTable(tables.Table):
         if not record.outcome:
             return format_html('<span class="muted">{}</span>', "waiting")
         return badge(record.outcome, record.get_outcome_display())
-
-    def render_note(self, record: ReviewItem) -> SafeString | str:
-        notes = record.recording.moment_notes.all()
-        if not notes:
-            return record.note or "–"
-        url = reverse("recordings:detail", args=[record.recording.recording_id])
-        moments = format_html_join(
-            "",
-            '<li><a class="mono" href="{}?t={}#notes">{}</a> {}</li>',
-            ((url, note.at_ms // 1000, moment(note.at_ms), note.text) for note in notes),
-        )
-        return format_html('{}<ul class="moment-notes" aria-label="Notes at moments">{}</ul>', record.note, moments)
 
     def render_reviewer(self, record: ReviewItem) -> SafeString | str:
         if not record.outcome:

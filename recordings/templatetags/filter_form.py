@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import cast
 
+import django_filters
 from django import forms, template
 from django.utils import timezone
 
@@ -30,6 +31,16 @@ def filter_form_state(context: template.Context, filterset: TableFilterSet) -> s
             timezone.localdate().isoformat(),
         )
     )
+
+
+@register.simple_tag
+def filter_form_cache(filterset: TableFilterSet) -> str:
+    """Where to keep the form's HTML: with a free-text filter set, in the process's own bounded
+    memory, never in a shared cache. Each search is a new key, Redis has no bound on entries of
+    its own, and the HTML holds what was searched for (a number, words said)."""
+    data = filterset.data
+    typed = [name for name, field in filterset.filters.items() if isinstance(field, django_filters.CharFilter)]
+    return "searched_fragments" if any(data.get(name) for name in typed) else "template_fragments"
 
 
 @register.simple_tag

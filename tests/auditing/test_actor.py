@@ -4,6 +4,7 @@ with the actor's user, address and browser."""
 import importlib
 import inspect
 import pkgutil
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -95,7 +96,7 @@ ACTS = {
         actor=actor, recording=recording, action=Action.PLAY, status=200, content_range=None
     ),
     Action.DOWNLOAD: lambda actor, recording: list(
-        bulk_download.zip_chunks(Recording.objects.filter(pk=recording.pk), actor=actor)
+        bulk_download.zip_chunks(Recording.objects.filter(pk=recording.pk), actor=actor, zone=UTC)
     ),
     Action.SYNC: lambda actor, recording: tasks.request_sync(actor=actor),
     Action.AUDIO_CHANGED: lambda actor, recording: [

@@ -80,6 +80,31 @@ def test_playing_a_row_moves_no_control_of_another_row(signed_in, support):
     assert rows.evaluate_all(BOXES)[2:] == before[2:]
 
 
+def inside(inner, outer):
+    return (
+        outer["x"] - 0.5 <= inner["x"]
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+        and outer["y"] - 0.5 <= inner["y"]
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5
+    )
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_rows_audio_error_fits_in_the_rows_player(signed_in, support, width):
+    page = signed_in("support")
+    page.set_viewport_size({"width": width, "height": 900})
+    player = rows_of(page).nth(1).locator("[data-player]")
+    audio = start(player)
+    audio.evaluate("a => { a.pause(); a.dispatchEvent(new Event('error')); }")
+    error = player.locator("[data-player-error]")
+    expect(error).to_be_visible()
+    box = error.bounding_box()
+    assert inside(box, player.bounding_box())
+    assert box["x"] + box["width"] <= width
+    for part in (error.locator("[data-player-retry]"), error.locator(".player-error-text")):
+        assert inside(part.bounding_box(), box)
+
+
 def test_a_rows_link_says_copied_and_a_typed_moment_goes_there(signed_in, support):
     page = signed_in("support")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -90,6 +115,8 @@ def test_a_rows_link_says_copied_and_a_typed_moment_goes_there(signed_in, suppor
     audio.evaluate("a => a.pause()")
 
     moment = player.locator("[data-player-goto]")
+    # A phone's numeric keypad has no colon: the box asks for the ordinary keyboard.
+    assert moment.get_attribute("inputmode") in (None, "text")
     for typed, seconds in [("0:42", 42), ("51", 51)]:
         moment.fill(typed)
         moment.press("Enter")

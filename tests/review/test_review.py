@@ -250,6 +250,32 @@ def test_the_form_says_how_many_the_rule_draws_before_drawing(auditor_client):
     assert ReviewSample.objects.get().items.count() == 8
 
 
+def test_counting_first_says_when_drawing_would_be_refused_or_draw_nothing(auditor_client, monkeypatch):
+    make_week()
+    monkeypatch.setattr(samples, "MAX_SAMPLE", 5)
+    content = draw_sample(auditor_client, count_first="1").content.decode()
+    assert (
+        "This rule would draw 8 of 60 recordings: the share is 3, and at least 2 per caller adds 5. "
+        "That is more than the 5 one sample can, so drawing it would be refused" in content
+    )
+    assert draw_sample(auditor_client).status_code == 400 and not ReviewSample.objects.exists()
+    Recording.objects.all().delete()
+    nothing = draw_sample(auditor_client, count_first="1").content.decode()
+    assert "This rule draws nothing: no recording matches these criteria." in nothing
+
+
+@pytest.mark.parametrize(
+    "percent, per_caller", [(Decimal("5"), 2), (Decimal("50"), 1), (Decimal("0.1"), 9), (Decimal("100"), 0)]
+)
+def test_the_size_counted_first_is_the_size_drawn_whatever_the_seed(percent, per_caller):
+    make_week()
+    recordings = Recording.objects.all()
+    counted = samples.sample_size(recordings=recordings, percent=percent, per_caller=per_caller).drawn
+    for seed in (1, 2, 3):
+        population = samples.candidates(recordings)
+        assert len(draw(population, percent=percent, per_caller=per_caller, seed=seed)) == counted
+
+
 def test_notes_at_moments_show_in_the_note_column_and_the_csv(auditor_client, auditor_user, sample):
     recording = sample.items.get(position=2).recording
     actor = Actor(user=auditor_user, ip_address=None, user_agent="")

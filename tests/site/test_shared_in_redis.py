@@ -15,6 +15,7 @@ import pytest
 import redis
 import requests
 from django.conf import settings as django_settings
+from django.core.cache import caches
 
 from recordings import concurrency, shared_cache
 from recordings.models import Recording
@@ -83,7 +84,7 @@ def shared_in(settings, url: str) -> None:
             "FALLBACK_OPTIONS": {},
         }
         for name in ("default", "template_fragments")
-    }
+    } | {"searched_fragments": django_settings.CACHES["searched_fragments"]}
 
 
 @pytest.fixture
@@ -93,6 +94,13 @@ def test_redis():
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def redis_answers_again():
+    """Each test starts with no Redis marked out of reach by another."""
+    shared_cache.down_until.clear()
+    concurrency.shared_places.cache_clear()
 
 
 @pytest.fixture
@@ -126,6 +134,99 @@ def test_a_redis_url_that_is_not_one_is_refused_clearly_without_showing_it():
     assert "Traceback" not in result.stderr and "secret-password" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url, said",
+    [
+        ("redis://:secret-password@127.0.0.1:abc/0", "REDIS_URL cannot be read"),
+        ("redis://:secret-password@127.0.0.1:6379/cache", "REDIS_URL's path must be a database number"),
+    ],
+)
+def test_a_redis_url_redis_cannot_read_is_refused_clearly_without_showing_it(url, said):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env |= {"DJANGO_DEBUG": "1", "REDIS_URL": url}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr and "secret-password" not in result.stderr
+
+
+def test_a_url_redis_py_cannot_read_costs_no_page(synced, support_client, settings):
+    """Should one get past the settings all the same, caches and limits keep to the process."""
+    shared_in(settings, "redis://127.0.0.1:abc/0")
+    settings.STREAMS_PER_USER = 1
+    assert support_client.get("/").status_code == 200
+    assert support_client.get("/count").json()["count"] == Recording.objects.count()
+    first, second = Recording.objects.all()[:2]
+    playing = audio(support_client, first)
+    assert playing.status_code == 200
+    assert audio(support_client, second).status_code == 429
+    finish(playing)
+
+
+def test_the_last_place_goes_to_whoever_redis_runs_first_whatever_the_clocks_read(
+    support_user, settings, test_redis, monkeypatch
+):
+    shared_in(settings, TEST_REDIS_URL)
+    key = f"running:stream:{support_user.pk}"
+    # The first to take it reads a later time than the second, who runs after it: the first keeps it.
+    clock = iter([2_000_000_000.0, 1_000_000_000.0])
+    monkeypatch.setattr(time, "time", lambda: next(clock, 1_000_000_000.0))
+    first = concurrency.acquire("stream", support_user.pk, 1)
+    with pytest.raises(concurrency.TooMany):
+        concurrency.acquire("stream", support_user.pk, 1)
+    assert [m.decode() for m in test_redis.zrange(key, 0, -1)] == [first.member]
+    # A machine whose clock runs an hour and more ahead does not drop a place still held.
+    monkeypatch.setattr(time, "time", lambda: 4_000_000_000.0)
+    with pytest.raises(concurrency.TooMany):
+        concurrency.acquire("stream", support_user.pk, 1)
+    first.release()
+    assert test_redis.zcard(key) == 0
+
+
+def test_places_lapse_by_redis_clock(support_user, settings, test_redis, monkeypatch):
+    shared_in(settings, TEST_REDIS_URL)
+    key = f"running:stream:{support_user.pk}"
+    redis_now = float(test_redis.time()[0])
+    test_redis.zadd(key, {"lapsed": redis_now - 1, "held": redis_now + 600})
+    monkeypatch.setattr(time, "time", lambda: 0.0)  # a machine whose clock is far behind
+    slot = concurrency.acquire("stream", support_user.pk, 2)
+    assert sorted(m.decode() for m in test_redis.zrange(key, 0, -1)) == sorted(["held", slot.member])
+    with pytest.raises(concurrency.TooMany):
+        concurrency.acquire("stream", support_user.pk, 2)
+    assert test_redis.zcard(key) == 2  # the one refused left nothing behind
+    assert 0 < test_redis.ttl(key) <= concurrency.SLOT_SECONDS
+
+
+def test_clearing_a_cache_leaves_the_queue_and_the_other_caches(settings, test_redis):
+    shared_in(settings, TEST_REDIS_URL)
+    test_redis.set("rq:queue:default", "a queued job")
+    caches["default"].set("count", 7)
+    caches["template_fragments"].set("form", "<form>")
+    caches["default"].clear()
+    assert caches["default"].get("count") is None
+    assert caches["template_fragments"].get("form") == "<form>"
+    assert test_redis.get("rq:queue:default") == b"a queued job"
+
+
+def test_one_threads_failure_spares_the_other_threads_the_wait(settings, caplog):
+    """Django makes a cache backend per thread: Redis out of reach is known to them all at once."""
+    shared_in(settings, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    caplog.set_level(logging.WARNING, logger="recordings")
+    caches["default"].set("count", 7)  # fails, and marks Redis out of reach
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: caches["default"]).result() is not caches["default"]
+        assert pool.submit(lambda: caches["default"].get("count")).result() == 7
+    assert caplog.text.count("Redis does not answer") == 1
+
+
 def test_counts_forms_and_open_streams_are_kept_in_redis(synced, support_client, support_user, settings, test_redis):
     shared_in(settings, TEST_REDIS_URL)
     assert support_client.get("/").status_code == 200
@@ -136,6 +237,17 @@ def test_counts_forms_and_open_streams_are_kept_in_redis(synced, support_client,
     assert test_redis.zcard(f"running:stream:{support_user.pk}") == 1
     finish(playing)
     assert test_redis.zcard(f"running:stream:{support_user.pk}") == 0
+
+
+def test_a_filter_form_with_words_searched_is_kept_only_in_the_process(synced, support_client, settings, test_redis):
+    """Each search would be a new entry in Redis, and its HTML would hold what was searched for."""
+    shared_in(settings, TEST_REDIS_URL)
+    assert support_client.get("/?transcript=confidential+words").status_code == 200
+    assert support_client.get("/?q=64144").status_code == 200
+    assert test_redis.keys("template_fragments:*") == []
+    assert b"confidential words" not in b"".join(test_redis.dump(key) or b"" for key in test_redis.keys("*"))
+    assert support_client.get("/?per_page=25").status_code == 200
+    assert len(test_redis.keys("template_fragments:*")) == 1
 
 
 def test_a_place_lapses_when_its_process_never_gave_it_back(support_user, settings, test_redis):
