@@ -154,13 +154,19 @@ def encoded(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def event_mac(content: list[object]) -> str:
-    """The HMAC of an event's content, keyed by a secret derived from SECRET_KEY."""
-    return salted_hmac(MAC_PURPOSE, encoded(content), algorithm="sha256").hexdigest()
+def event_mac(content: list[object], secret: str | None = None) -> str:
+    """The HMAC of an event's content, keyed by a secret derived from SECRET_KEY (or `secret`)."""
+    return salted_hmac(MAC_PURPOSE, encoded(content), secret=secret, algorithm="sha256").hexdigest()
 
 
 def mac_holds(event: Chained, mac: str) -> bool:
-    return bool(mac) and hmac.compare_digest(event_mac(content_of(event)), mac)
+    """Whether `mac` is the event's HMAC under SECRET_KEY or one of SECRET_KEY_FALLBACKS (a rotated key)."""
+    if not mac:
+        return False
+    content = content_of(event)
+    return any(
+        hmac.compare_digest(event_mac(content, secret), mac) for secret in [None, *settings.SECRET_KEY_FALLBACKS]
+    )
 
 
 def event_hash(previous: str, *, seq: int, content: list[object], mac: str) -> str:

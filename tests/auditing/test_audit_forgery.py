@@ -178,3 +178,11 @@ def test_the_chain_names_the_recording_by_its_vobiz_id_and_a_re_pointed_link_is_
     Recording.objects.filter(recording_id="rec-forge").update(recording_id="rec-other")
     error = verify()[1]
     assert f"event {events[0].pk} (seq 1) links to recording rec-other, not the rec-forge it names" in error
+
+
+def test_events_keyed_by_a_former_secret_key_verify_while_it_is_a_fallback(events, settings):
+    former = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = f"rotated-{former}", [former]
+    assert verify()[0] == 0
+    settings.SECRET_KEY_FALLBACKS = []
+    assert f"event {events[0].pk} (seq 1) does not match its HMAC" in verify()[1]
