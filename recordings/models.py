@@ -747,6 +747,7 @@ class TaskRun(models.Model):
         RECORDING_FETCH = "recording_fetch", "Recording fetch"
         RETENTION = "retention", "Retention run"
         AUDIO_CHECK = "audio_check", "Audio check"
+        AUDIT_CHECK = "audit_check", "Audit log check"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

@@ -28,6 +28,7 @@ from django_tasks.base import Task
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
+from recordings.auditing.integrity import check_audit_log
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.live.store import fetch_recording
@@ -147,6 +148,19 @@ def check_audio(*, sample: int) -> None:
     call_command("verify_audio", sample=sample)
 
 
+@task()
+@tracked
+def check_audit() -> None:
+    """`verify_audit`: the audit log sealed and its chain walked; a break fails the run, for /sync/ to show."""
+    check = check_audit_log()
+    if not check.ok:
+        raise AuditLogBroken(check.problem)
+
+
+class AuditLogBroken(Exception):
+    pass
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
@@ -156,6 +170,7 @@ TASKS: dict[str, Task[..., None]] = {
     Kind.RECORDING_FETCH: refetch_recording,
     Kind.RETENTION: apply_retention,
     Kind.AUDIO_CHECK: check_audio,
+    Kind.AUDIT_CHECK: check_audit,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -210,6 +225,11 @@ def queue_retention() -> TaskRun | None:
 def queue_audio_check() -> TaskRun:
     """Queue today's check of a sample of recordings' audio."""
     return queue(Kind.AUDIO_CHECK, sample=AUDIO_CHECK_SAMPLE)
+
+
+def queue_audit_check() -> TaskRun:
+    """The daily check of the audit log's chain, run by a worker so that /sync/ shows it."""
+    return queue(Kind.AUDIT_CHECK)
 
 
 def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:
@@ -431,12 +451,12 @@ def queue_rows(limit: int = 20, kept_failures: int = 50) -> list[QueueRow]:
 
 KEPT_FAILURES = (*SYNC_KINDS, Kind.DELETION)
 # Work that is the same whatever its arguments: a later run of it that did not fail replaces a failed one.
-SAME_WORK_KINDS = (*SYNC_KINDS, Kind.RETENTION, Kind.AUDIO_CHECK)
+SAME_WORK_KINDS = (*SYNC_KINDS, Kind.RETENTION, Kind.AUDIO_CHECK, Kind.AUDIT_CHECK)
 
 
 def unresolved_failures() -> QuerySet[TaskRun]:
     """Failed runs, newest first, that neither a retry nor a later run of the same work (another
-    sync, retention run or audio check, the same deletion batch, call's record or recording's
+    sync, retention run, audio or audit log check, the same deletion batch, call's record or recording's
     fetch) that did not fail has replaced."""
     replaced = (
         TaskRun.objects.filter(kind=OuterRef("kind"), queued_at__gt=OuterRef("queued_at"))

@@ -83,5 +83,22 @@ class Migration(migrations.Migration):
                 to="recordings.recording",
             ),
         ),
+        migrations.AlterField(
+            model_name="taskrun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sync", "Sync"),
+                    ("full_sync", "Full sync"),
+                    ("deletion", "Deletion"),
+                    ("call_record", "Call record refresh"),
+                    ("recording_fetch", "Recording fetch"),
+                    ("retention", "Retention run"),
+                    ("audio_check", "Audio check"),
+                    ("audit_check", "Audit log check"),
+                ],
+                max_length=32,
+            ),
+        ),
         migrations.RunPython(vouch_and_rechain, migrations.RunPython.noop),
     ]

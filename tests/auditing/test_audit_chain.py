@@ -25,8 +25,9 @@ from recordings.audit_trail import (
     seal_pending,
 )
 from recordings.auditing.integrity import check_audit_log, verify_chain
+from recordings.background import tasks
 from recordings.background.scheduler import Schedule
-from recordings.models import AuditChainHead, AuditCheck, AuditEvent
+from recordings.models import AuditChainHead, AuditCheck, AuditEvent, TaskRun
 from tests.factories import make_recording
 from tests.site.test_migrations import migrate
 
@@ -322,8 +323,10 @@ def test_the_scheduler_verifies_the_log_daily(events, settings):
     job, trigger, first_run = schedule.jobs()["verify_audit"]
     assert str(trigger) == "cron[hour='4', minute='45']" and first_run is None
     record_for(Actor(user=None, ip_address=None, user_agent=""), Action.SYNC)
-    job()
+    job()  # queued as a task (the test settings run it at once), shown on /sync/
     assert AuditCheck.objects.get().ok and AuditCheck.objects.get().events == 6  # sealed first
+    run = TaskRun.objects.get(kind=TaskRun.Kind.AUDIT_CHECK)
+    assert run.status == TaskRun.Status.SUCCEEDED
     seal, every, first_run = schedule.jobs()["seal_audit"]
     assert every.interval.total_seconds() == 2 and first_run is not None
     record_for(Actor(user=None, ip_address=None, user_agent=""), Action.SYNC)
@@ -374,3 +377,11 @@ def test_verify_audit_exits_non_zero_naming_the_edited_event():
     )
     assert run.returncode == 1
     assert f"event {events[1].pk} (seq 2) does not match its HMAC: forged, or edited" in run.stderr
+
+
+def test_a_broken_log_fails_the_audit_check_task_for_the_sync_page(events, auditor_client):
+    AuditEvent.objects.filter(seq=2).update(note="changed")
+    run = tasks.queue_audit_check()
+    run.refresh_from_db()
+    assert run.status == TaskRun.Status.FAILED and f"event {events[1].pk} (seq 2)" in run.error
+    assert f"/sync/tasks/{run.pk}/retry" in auditor_client.get("/sync/").content.decode()
