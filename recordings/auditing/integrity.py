@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from recordings.audit_trail import (
@@ -236,3 +237,16 @@ def check_audit_log() -> AuditCheck:
 
 def latest_check() -> AuditCheck | None:
     return AuditCheck.objects.first()
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    """The events not in the chain yet: waiting for the next seal, or refused by it (verify_audit names those)."""
+
+    count: int
+    oldest: datetime | None
+
+
+def unsealed_events() -> Unsealed:
+    found = AuditEvent.objects.filter(seq__isnull=True).aggregate(count=Count("pk"), oldest=Min("at"))
+    return Unsealed(found["count"], found["oldest"])

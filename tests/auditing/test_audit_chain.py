@@ -341,6 +341,17 @@ def test_the_audit_page_says_how_far_the_log_is_verified(events, auditor_client)
     page = auditor_client.get("/audit/").content.decode()
     assert "Log verified up to" in page and f'datetime="{timezone.localtime(check.head_at).isoformat()}' in page
     assert "5 events unchanged" in page and "notice-error" not in page
+    assert "Log verified up to event 5 of" in page and "not yet sealed" not in page
+
+
+def test_the_audit_page_shows_the_events_not_yet_sealed_and_the_oldest_ones_time(events, auditor_client, actor):
+    check_audit_log()
+    first = record_for(actor, Action.SYNC)
+    record_for(actor, Action.SYNC)
+    page = auditor_client.get("/audit/").content.decode()
+    assert "2 events not yet sealed into the chain, the oldest of" in page
+    assert f'datetime="{timezone.localtime(first.at).isoformat()}' in page
+    assert "Log verified up to event 5 of" in page
 
 
 def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
