@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.sites import site
 from django.db.models import ProtectedError
 from django.test import RequestFactory
+from django.utils import timezone
 
 from recordings import audit_trail
 from recordings.admin import RecordingAdmin
@@ -15,6 +16,7 @@ from recordings.auditing.integrity import check_audit_log, verify_chain
 from recordings.models import AuditChainHead, AuditEvent, Recording
 from tests.auditing.test_audit_chain import verify
 from tests.factories import make_recording
+from tests.site.test_migrations import migrate
 
 Action = AuditEvent.Action
 pytestmark = pytest.mark.django_db
@@ -186,3 +188,32 @@ def test_events_keyed_by_a_former_secret_key_verify_while_it_is_a_fallback(event
     assert verify()[0] == 0
     settings.SECRET_KEY_FALLBACKS = []
     assert f"event {events[0].pk} (seq 1) does not match its HMAC" in verify()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_vouches_for_the_events_logged_keeping_their_places_and_redactions():
+    before = [("recordings", "0029_audit_actions_and_task_kinds")]
+    executor = migrate(before)
+    apps = executor.loader.project_state(before).apps
+    old_event, old_recording = apps.get_model("recordings", "AuditEvent"), apps.get_model("recordings", "Recording")
+    recording = old_recording.objects.create(
+        recording_id="rec-old", add_time=timezone.now(), first_synced_at=timezone.now(), last_synced_at=timezone.now()
+    )
+    now = timezone.now()
+    # Sealed under the former encoding, one since redacted, and one not sealed yet.
+    old_event.objects.create(
+        at=now, username="sky", action="play", recording=recording, seq=1, hash="a" * 64, salt="s1"
+    )
+    old_event.objects.create(
+        at=now, username="[removed]", action="note", seq=2, hash="b" * 64, kept_hashes={"username": "c" * 64}
+    )
+    old_event.objects.create(at=now, username="dpo", action="redact", redacts=[2], seq=3, hash="d" * 64, salt="s3")
+    old_event.objects.create(at=now, username="sky", action="sync")
+    apps.get_model("recordings", "AuditChainHead").objects.update_or_create(
+        pk=1, defaults={"seq": 3, "hash": "d" * 64, "at": now}
+    )
+    migrate(executor.loader.graph.leaf_nodes())
+    assert seal_pending() == 1
+    assert AuditEvent.objects.get(seq=1).recording_ref == "rec-old"
+    result = verify_chain()
+    assert (result.ok, result.events, result.redacted) == (True, 4, 1), result.problem
