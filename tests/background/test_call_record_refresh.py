@@ -1,14 +1,25 @@
 """A call's record asked for again: queued once at a time, logged, limited per user, and never
 pushing the last sync or a failed run's Retry off /sync/."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from recordings.background.tasks import AlreadyQueued, queue_rows, retry
+from recordings.audit_trail import Actor
+from recordings.background.tasks import (
+    AlreadyQueued,
+    RefreshBusy,
+    TooManyRefreshes,
+    queue_rows,
+    request_call_record_refresh,
+    retry,
+)
 from recordings.locks import DatabaseLock
 from recordings.models import AuditEvent, Recording, TaskRun
 from tests.factories import make_recording
@@ -207,3 +218,32 @@ def test_a_failed_run_is_replaced_by_a_later_success_of_the_same_work(kind, argu
     assert failed.pk in {row.run.pk for row in queue_rows(limit=0)}
     run(kind, Status.SUCCEEDED, 50, **arguments)
     assert failed.pk not in {row.run.pk for row in queue_rows(limit=0)}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="threads need a server database")
+def test_concurrent_requests_of_one_user_never_pass_the_limit_together(settings, fake_vobiz, support_user):
+    settings.TASKS = DATABASE_QUEUE
+    settings.CALL_RECORD_REFRESHES_PER_HOUR = 3
+    for n in range(24):
+        make_recording(recording_id=f"rec-{n}", call_uuid=f"call-{n}")
+    actor = Actor(user=support_user, ip_address=None, user_agent="")
+    start = threading.Barrier(8)
+
+    def ask(n: int) -> str:
+        start.wait()
+        try:
+            request_call_record_refresh(actor=actor, call_uuid=f"call-{n}")
+        except (TooManyRefreshes, RefreshBusy, AlreadyQueued) as exc:
+            return type(exc).__name__
+        finally:
+            connection.close()
+        return "queued"
+
+    outcomes = []
+    for round in range(3):  # each lets at least the lock's first holder through
+        with ThreadPoolExecutor(8) as pool:
+            outcomes += pool.map(ask, range(round * 8, round * 8 + 8))
+    assert outcomes.count("queued") == 3 and "TooManyRefreshes" in outcomes
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 3
+    assert refreshes_logged().filter(note="").count() == 3
