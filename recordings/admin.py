@@ -36,6 +36,10 @@ class RecordingAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Its audit events name it: a recording gone at Vobiz stays, marked by gone_at.
+        return False
+
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):

@@ -5,17 +5,25 @@ the SHA-256 of its content and of the previous event's hash, so editing, removin
 event breaks the chain from there on (recordings/auditing/integrity.py walks it). The personal
 fields (PERSONAL_FIELDS) enter the content as salted hashes of their own, so that `redact_events`
 can replace their values and keep their hashes, with the salt erased so that the hashes cannot be
-reversed by trying every number."""
+reversed by trying every number.
+
+Anyone who can write to the database could rebuild such a chain. So each event also carries, from
+when it is written, an HMAC of its content keyed by a secret derived from SECRET_KEY, which the
+database does not hold: the sealer chains only events whose HMAC holds, and verify_audit checks
+every one. A redaction event's HMAC covers the hashes of the values it left, so that neither a
+redaction nor a later edit of a redacted field can be made without the key."""
 
 import hashlib
+import hmac
 import ipaddress
 import json
+import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from recordings.models import AuditChainHead, AuditEvent, Recording
 
@@ -31,6 +40,7 @@ from recordings.models import AuditChainHead, AuditEvent, Recording
 # logs again.
 PLAYBACK_WINDOW = timedelta(minutes=10)
 Action = AuditEvent.Action
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,9 +82,29 @@ def client_ip(request: HttpRequest) -> str | None:
 # The fields that can name a person (a user, their address and browser, a caller's number in a
 # note or a call's id): the chain covers each one's salted hash, not its value.
 PERSONAL_FIELDS = ("username", "call_uuid", "ip_address", "user_agent", "note")
-CHAIN_VERSION = "audit-chain-1"  # part of every hash: a changed encoding gets a new name
+CHAIN_VERSION = "audit-chain-2"  # part of every hash: a changed encoding gets a new name
+MAC_PURPOSE = "recordings.audit_trail.event"  # derives the events' HMAC key from SECRET_KEY
 GENESIS = "0" * 64  # the "previous hash" of the first event
 HEAD = 1  # AuditChainHead's one row
+
+
+class Chained(Protocol):
+    """What the chain and the HMAC cover of an event: a model instance or a row read for a walk."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def recording_ref(self) -> str: ...
+    @property
+    def redacts(self) -> list[int]: ...
+    @property
+    def redacted_to(self) -> dict[str, str]: ...
+    @property
+    def salt(self) -> str: ...
+    @property
+    def kept_hashes(self) -> dict[str, str]: ...
 
 
 def canonical_ip(value: str | None) -> str | None:
@@ -92,7 +122,7 @@ def field_hash(salt: str, name: str, value: str | None) -> str:
     return hashlib.sha256(f"{salt}\x00{name}\x00{value or ''}".encode()).hexdigest()
 
 
-def personal_hashes(salt: str, kept: dict[str, str], values: dict[str, str | None]) -> list[str]:
+def personal_hashes(salt: str, kept: dict[str, str], values: Mapping[str, str | None]) -> list[str]:
     """The hashes the chain covers for the personal fields: from their values while the salt is
     there, as a redaction kept them once it is not."""
     if salt:
@@ -100,51 +130,69 @@ def personal_hashes(salt: str, kept: dict[str, str], values: dict[str, str | Non
     return [kept.get(name, "") for name in PERSONAL_FIELDS]
 
 
-def event_hash(
-    previous: str,
-    *,
-    seq: int,
-    at: datetime,
-    action: str,
-    recording_id: int | None,
-    redacts: Sequence[int],
-    personal: Sequence[str],
-) -> str:
-    """SHA-256 of an event's canonical encoding: every field (the personal ones by their hashes)
-    and the previous event's hash. The user's account is left out: deleting an account clears it,
-    and the username, which stays, is covered."""
-    at_utc = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    content = [CHAIN_VERSION, previous, seq, at_utc, action, recording_id, list(redacts), list(personal)]
-    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
+def personal_values(event: object) -> dict[str, str | None]:
+    return {name: getattr(event, name) for name in PERSONAL_FIELDS}
+
+
+def values_digest(event: object) -> str:
+    """The hash of an event's personal fields as they are now: what a redaction left, which the
+    redaction event's HMAC covers."""
+    return hashlib.sha256(json.dumps([personal_values(event)[name] for name in PERSONAL_FIELDS]).encode()).hexdigest()
+
+
+def content_of(event: Chained) -> list[object]:
+    """An event's canonical content: every field, the personal ones by their salted hashes. The
+    recording enters by its Vobiz id, which outlives the dashboard's row; the user's account is
+    left out (deleting an account clears it; the username, which stays, is covered)."""
+    at_utc = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    personal = personal_hashes(event.salt, event.kept_hashes, personal_values(event))
+    redacted_to = dict(sorted(event.redacted_to.items()))
+    return [at_utc, event.action, event.recording_ref, list(event.redacts), redacted_to, personal]
+
+
+def encoded(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def event_mac(content: list[object], secret: str | None = None) -> str:
+    """The HMAC of an event's content, keyed by a secret derived from SECRET_KEY (or `secret`)."""
+    return salted_hmac(MAC_PURPOSE, encoded(content), secret=secret, algorithm="sha256").hexdigest()
+
+
+def mac_holds(event: Chained, mac: str) -> bool:
+    """Whether `mac` is the event's HMAC under SECRET_KEY or one of SECRET_KEY_FALLBACKS (a rotated key)."""
+    if not mac:
+        return False
+    content = content_of(event)
+    return any(
+        hmac.compare_digest(event_mac(content, secret), mac) for secret in [None, *settings.SECRET_KEY_FALLBACKS]
+    )
+
+
+def event_hash(previous: str, *, seq: int, content: list[object], mac: str) -> str:
+    """SHA-256 of an event's place, content and HMAC, and of the previous event's hash."""
+    return hashlib.sha256(encoded([CHAIN_VERSION, previous, seq, content, mac])).hexdigest()
 
 
 def hash_of(event: AuditEvent, seq: int, previous: str) -> str:
     """The hash of `event` at place `seq` after `previous`."""
-    values = {name: getattr(event, name) for name in PERSONAL_FIELDS}
-    return event_hash(
-        previous,
-        seq=seq,
-        at=event.at,
-        action=event.action,
-        recording_id=event.recording_id,
-        redacts=event.redacts,
-        personal=personal_hashes(event.salt, event.kept_hashes, values),
-    )
+    return event_hash(previous, seq=seq, content=content_of(event), mac=event.mac)
 
 
 def locked_head(*, wait: bool = True) -> AuditChainHead | None:
     """The chain's head, locked until the transaction ends: one sealer at a time. None at once,
     without wait, while another holds it (on SQLite the write lock, which every transaction takes
-    first, has queued them already)."""
+    first, has queued them already); None too when the head row is gone while sealed events exist:
+    the head shows whether the latest events were removed, so it is never rebuilt from them
+    (verify_audit reports it). Only a log with no sealed event starts a head."""
     head = AuditChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=HEAD).first()
     if head is None:
         if AuditChainHead.objects.filter(pk=HEAD).exists():
             return None
-        # An emptied database: the chain goes on from its last event.
-        last = AuditEvent.objects.filter(seq__gt=0).order_by("-seq").only("seq", "hash", "at").first()
-        AuditChainHead.objects.get_or_create(
-            pk=HEAD, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
-        )
+        if AuditEvent.objects.filter(seq__isnull=False).exists():
+            logger.error("the audit chain's head row is missing: nothing is sealed until it is restored")
+            return None
+        AuditChainHead.objects.get_or_create(pk=HEAD, defaults={"seq": 0, "hash": GENESIS})
         head = AuditChainHead.objects.select_for_update().get(pk=HEAD)
     return head
 
@@ -159,38 +207,49 @@ def seal_pending(*, wait: bool = True) -> int:
     chaining it at once would hold the head's lock through every writer's commit, and so queue
     every audit write behind the slowest transaction. The scheduler seals every 2 seconds
     instead; verify_audit and redact_events seal first. Only committed events are seen, so an
-    event of a transaction rolled back leaves no gap.
+    event of a transaction rolled back leaves no gap. An event whose HMAC does not hold (written
+    to the database by other means than record_for) is left unsealed: verify_audit names it.
     """
-    sealed = 0
-    while AuditEvent.objects.filter(seq__isnull=True).exists():
+    sealed, after = 0, 0
+    while True:
         # A transaction a batch: on SQLite the writers wait for each, not for a whole backlog.
         with transaction.atomic():
             head = locked_head(wait=wait)
-            batch = 0 if head is None else seal_under(head, batches=1)
-        if not batch:
+            if head is None:
+                break
+            batch, cursor = seal_batch(head, after=after)
+        if cursor is None:
             break
-        sealed += batch
+        sealed, after = sealed + batch, cursor
     return sealed
 
 
-def seal_under(head: AuditChainHead, *, batches: int | None = None) -> int:
-    """Seal what is pending (at most so many batches), the head locked by the caller's transaction."""
-    sealed = 0
-    while batches is None or batches > 0:
-        batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk")[:SEAL_BATCH])
-        if not batch:
-            break
-        for event in batch:
-            head.seq += 1
-            event.seq, event.salt = head.seq, secrets.token_hex(16)
-            event.hash = head.hash = hash_of(event, head.seq, head.hash)
-            head.at = event.at
-        set_columns(batch, ["seq", "salt", "hash"])
-        sealed += len(batch)
-        batches = None if batches is None else batches - 1
-    if sealed:
+def seal_under(head: AuditChainHead) -> int:
+    """Seal all that is pending, the head locked by the caller's transaction."""
+    sealed, after = 0, 0
+    while True:
+        batch, cursor = seal_batch(head, after=after)
+        if cursor is None:
+            return sealed
+        sealed, after = sealed + batch, cursor
+
+
+def seal_batch(head: AuditChainHead, *, after: int) -> tuple[int, int | None]:
+    """Seal the next SEAL_BATCH pending events after id `after`: how many were sealed, and the last
+    id looked at (None: nothing was left)."""
+    batch = list(AuditEvent.objects.filter(seq__isnull=True, pk__gt=after).order_by("pk")[:SEAL_BATCH])
+    if not batch:
+        return 0, None
+    chained = [event for event in batch if mac_holds(event, event.mac)]
+    for event in chained:
+        head.seq += 1
+        event.seq = head.seq
+        event.hash = head.hash = hash_of(event, head.seq, head.hash)
+        head.at = event.at
+    if chained:
+        set_columns(chained, ["seq", "hash"])
         head.save(update_fields=["seq", "hash", "at"])
-    return sealed
+    return len(chained), batch[-1].pk
 
 
 def set_columns(events: list[AuditEvent], names: list[str]) -> None:
@@ -210,8 +269,10 @@ def set_columns(events: list[AuditEvent], names: list[str]) -> None:
 
 
 def append(event: AuditEvent) -> AuditEvent:
-    """Write `event`, now, for the next seal to chain."""
+    """Write `event`, now, with its salt and HMAC, for the next seal to chain."""
     event.at = timezone.now()
+    event.salt = secrets.token_hex(16)
+    event.mac = event_mac(content_of(event))
     event.save(force_insert=True)
     return event
 
@@ -225,6 +286,7 @@ def record_for(
             actor,
             action,
             recording=recording,
+            recording_ref=recording.recording_id if recording else "",
             call_uuid=call_uuid or (recording.call_uuid if recording else ""),
             note=note,
         )
@@ -248,7 +310,8 @@ REDACT_BATCH = 500
 def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
     """Apply `redact` to each personal text field of those events, keep each field's original hash so
     the chain still verifies, and log one event (new action "redact") naming the redacted events'
-    ids and the reason. Returns how many events changed.
+    ids and the reason. Returns how many events changed. The redaction event keeps the hash of
+    each redacted event's new values (`redacted_to`), covered by its HMAC.
 
     An address `redact` changes is removed (the field holds addresses only). A redacted event's
     salt is erased, so that its kept hashes cannot be matched against guesses.
@@ -257,21 +320,29 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
     changed: list[AuditEvent] = []
     with transaction.atomic():
         head = locked_head()
-        if head is None:  # not without wait
-            raise RuntimeError("the audit chain's head could not be locked")
+        if head is None:
+            raise RuntimeError("the audit chain's head row is missing: restore it before redacting")
         for start in range(0, len(ids), REDACT_BATCH):
             batch = AuditEvent.objects.select_for_update().filter(pk__in=ids[start : start + REDACT_BATCH])
             # Sealed first, in the lock: a redaction names events by their place in the chain.
             if batch.filter(seq__isnull=True).exists():
                 seal_under(head)
-            for event in batch.order_by("seq"):
+            # An event the sealer refused (its HMAC does not hold) has no place to be named by.
+            for event in batch.filter(seq__isnull=False).order_by("seq"):
                 if redact_fields(event, redact):
                     changed.append(event)
         if not changed:
             return 0
         set_columns(changed, [*PERSONAL_FIELDS, "salt", "kept_hashes"])
         named = ", ".join(str(event.pk) for event in changed)
-        append(event_by(actor, Action.REDACT, note=f"{reason} (events {named})", redacts=[e.seq for e in changed]))
+        redaction = event_by(
+            actor,
+            Action.REDACT,
+            note=f"{reason} (events {named})",
+            redacts=[e.seq for e in changed],
+            redacted_to={str(e.seq): values_digest(e) for e in changed},
+        )
+        append(redaction)
         seal_under(head)  # the redaction is in the chain as soon as it is done
     return len(changed)
 

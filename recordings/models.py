@@ -308,7 +308,11 @@ class AuditEvent(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     username = models.CharField(max_length=150, help_text="Kept when the user account is removed.")
     action = models.CharField(max_length=16, choices=Action.choices)
-    recording = models.ForeignKey(Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    # PROTECT: a recording with events is kept (gone_at marks it gone at Vobiz), so its log stays whole.
+    recording = models.ForeignKey(Recording, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    recording_ref = models.CharField(
+        max_length=128, blank=True, help_text="The recording's Vobiz id, as chained: it outlives the recording's row."
+    )
     call_uuid = models.CharField(max_length=128, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
@@ -328,6 +332,12 @@ class AuditEvent(models.Model):
         default=dict, blank=True, help_text="A redacted event's personal fields' hashes, from before the redaction."
     )
     redacts = models.JSONField(default=list, blank=True, help_text="A redaction's redacted events, by seq.")
+    redacted_to = models.JSONField(
+        default=dict, blank=True, help_text="A redaction's redacted events' new personal fields' hash, by seq."
+    )
+    mac = models.CharField(
+        max_length=64, blank=True, help_text="HMAC of the content, keyed from SECRET_KEY: set when written."
+    )
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -752,6 +762,7 @@ class TaskRun(models.Model):
         RECORDING_FETCH = "recording_fetch", "Recording fetch"
         RETENTION = "retention", "Retention run"
         AUDIO_CHECK = "audio_check", "Audio check"
+        AUDIT_CHECK = "audit_check", "Audit log check"
 
     class Status(models.TextChoices):
         UNQUEUED = "unqueued", "Not queued"

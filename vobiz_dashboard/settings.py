@@ -44,6 +44,8 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         "DJANGO_SECRET_KEY must be set to a long random value when DJANGO_DEBUG is off "
         "(or set DJANGO_DEBUG=1 for development)."
     )
+# Former keys, after a rotation: what they signed (sessions, the audit events' HMACs) still checks.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 

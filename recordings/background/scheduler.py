@@ -1,9 +1,11 @@
-"""Scheduled work without cron: syncs on a timer, the daily retention run, the daily check of a
-sample of recordings' audio and the queue's repairs, handed to the task queue.
+"""Scheduled work without cron: syncs on a timer, the daily retention run, the daily checks of the
+audit log's chain and of a sample of recordings' audio and the queue's repairs, handed to the task
+queue; and, run here itself every 2 seconds, the sealing of new audit events into the log's chain
+(a short UPDATE under the chain head's lock: as a task it would fill the queue).
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
-for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It only
-queues: the workers do the work. Any number of schedulers may run, one per machine say: they share
+for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It queues,
+and seals audit events: the workers do the rest. Any number of schedulers may run, one per machine say: they share
 a lock in the database, only its holder queues anything, and another takes over within
 LOCK_TTL of it stopping. Queuing is safe even so: one sync of a kind waits in the queue at a time,
 and one sync runs at a time (the sync's own lock).
@@ -27,7 +29,6 @@ from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
 from recordings.audit_trail import seal_pending
-from recordings.auditing.integrity import check_audit_log
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.browsing.freshness import forget_old_changes
@@ -48,7 +49,7 @@ PRUNE_DAILY = {"hour": 4, "minute": 15}
 # The retention run is queued three times in its hour: each runs only the rules no earlier one ran
 # today, so a worker lost half way costs twenty minutes, not a day.
 RETENTION_MINUTES = "0,20,40"
-# The audit log's chain walked, and its head logged to be kept elsewhere: daily, after the pruning.
+# The audit log's chain walked (a task), and its head logged to be kept elsewhere: daily, after the pruning.
 VERIFY_AUDIT_DAILY = {"hour": 4, "minute": 45}
 # The daily sample of recordings fetched again and checked against their audio hash.
 AUDIO_CHECK_DAILY = {"hour": 5, "minute": 15}
@@ -98,7 +99,7 @@ class Schedule:
                 IntervalTrigger(seconds=SEAL_AUDIT_EVERY.total_seconds()),
                 now,
             ),
-            "verify_audit": (self.when_active(check_audit_log), CronTrigger(**VERIFY_AUDIT_DAILY), None),
+            "verify_audit": (self.when_active(tasks.queue_audit_check), CronTrigger(**VERIFY_AUDIT_DAILY), None),
             "audio_check": (self.when_active(tasks.queue_audio_check), CronTrigger(**AUDIO_CHECK_DAILY), None),
         }
         if isinstance(task_backends["default"], DatabaseBackend):

@@ -28,11 +28,12 @@ from django_tasks.base import Task
 
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing import deletion
+from recordings.auditing.integrity import check_audit_log
 from recordings.browsing.call_records import call_detail
 from recordings.formatting import one_line
 from recordings.live.store import fetch_recording
-from recordings.locks import live_holder, owner_name
-from recordings.models import AuditEvent, DeletionBatch, TaskRun
+from recordings.locks import DatabaseLock, LockHeld, live_holder, owner_name
+from recordings.models import AuditEvent, DeletionBatch, Recording, TaskRun
 from recordings.retention import runs as retention_runs
 from recordings.sync.run import LOCK_NAME as SYNC_LOCK_NAME
 from recordings.sync.run import sync_recordings
@@ -147,6 +148,19 @@ def check_audio(*, sample: int) -> None:
     call_command("verify_audio", sample=sample)
 
 
+@task()
+@tracked
+def check_audit() -> None:
+    """`verify_audit`: the audit log sealed and its chain walked; a break fails the run, for /sync/ to show."""
+    check = check_audit_log()
+    if not check.ok:
+        raise AuditLogBroken(check.problem)
+
+
+class AuditLogBroken(Exception):
+    pass
+
+
 # By TaskRun.kind, which the database gives back as a plain string.
 TASKS: dict[str, Task[..., None]] = {
     Kind.SYNC: sync,
@@ -156,6 +170,7 @@ TASKS: dict[str, Task[..., None]] = {
     Kind.RECORDING_FETCH: refetch_recording,
     Kind.RETENTION: apply_retention,
     Kind.AUDIO_CHECK: check_audio,
+    Kind.AUDIT_CHECK: check_audit,
 }
 ARGUMENTS: dict[str, dict[str, object]] = {Kind.SYNC: {"full": False}, Kind.FULL_SYNC: {"full": True}}
 
@@ -212,6 +227,11 @@ def queue_audio_check() -> TaskRun:
     return queue(Kind.AUDIO_CHECK, sample=AUDIO_CHECK_SAMPLE)
 
 
+def queue_audit_check() -> TaskRun:
+    """The daily check of the audit log's chain, run by a worker so that /sync/ shows it."""
+    return queue(Kind.AUDIT_CHECK)
+
+
 def queue_deletion(batch: DeletionBatch, *, requested_by: User | None = None) -> TaskRun:
     return queue(Kind.DELETION, requested_by=requested_by, batch_id=batch.pk)
 
@@ -228,16 +248,52 @@ class TooManyRefreshes(Exception):
         )
 
 
+class UnknownCall(Exception):
+    def __init__(self, call_uuid: str) -> None:
+        super().__init__(f"No recording of call {call_uuid} is known here: its record is not fetched.")
+
+
+class RefreshBusy(Exception):
+    def __init__(self) -> None:
+        super().__init__("Another of your requests for a call record is being handled: try again in a moment.")
+
+
+REFUSED_OVER_LIMIT = "refused: over the hourly limit"
+# How long one user's refresh request holds their lock at most, should its process die holding it.
+REFRESH_LOCK_TTL = timedelta(seconds=30)
+
+
 def request_call_record_refresh(*, actor: Actor, call_uuid: str) -> TaskRun:
-    """A call's record asked for again from Vobiz, logged. AlreadyQueued when a refresh of it waits
+    """A call's record asked for again from Vobiz, logged. UnknownCall, logged, for a call the
+    dashboard has no recording of (nothing queued); AlreadyQueued when a refresh of it waits
     (logged too: the asking is what is counted); TooManyRefreshes past the user's hourly limit,
-    which nothing is logged for, so that pressing on fills no log."""
+    of which the first refusal in an hour is logged, so that pressing on does not fill the log.
+
+    One request of a user at a time (a lock of theirs, RefreshBusy while another holds it), so that
+    concurrent requests cannot all pass the count before any is logged."""
+    try:
+        lock = DatabaseLock(f"call-record-refresh:{actor.user.pk if actor.user else '-'}", ttl=REFRESH_LOCK_TTL)
+        lock.acquire()
+    except LockHeld:
+        raise RefreshBusy() from None
+    try:
+        return refresh_under_lock(actor=actor, call_uuid=call_uuid)
+    finally:
+        lock.release()
+
+
+def refresh_under_lock(*, actor: Actor, call_uuid: str) -> TaskRun:
     limit = settings.CALL_RECORD_REFRESHES_PER_HOUR
     asked = AuditEvent.objects.filter(
         user=actor.user, action=Action.CALL_RECORD, at__gte=timezone.now() - timedelta(hours=1)
     )
     if asked.count() >= limit:
+        if not asked.filter(note=REFUSED_OVER_LIMIT).exists():
+            record_for(actor, Action.CALL_RECORD, call_uuid=call_uuid, note=REFUSED_OVER_LIMIT)
         raise TooManyRefreshes(limit)
+    if not Recording.objects.filter(call_uuid=call_uuid).exists():
+        record_for(actor, Action.CALL_RECORD, call_uuid=call_uuid, note="refused: no recording of this call")
+        raise UnknownCall(call_uuid)
     try:
         run = queue_call_record_refresh(call_uuid, requested_by=actor.user)
     except AlreadyQueued:
@@ -359,15 +415,27 @@ SYNC_KINDS = (Kind.SYNC, Kind.FULL_SYNC)
 
 def queue_rows(limit: int = 20, kept_failures: int = 50) -> list[QueueRow]:
     """What /sync/ shows of the queue, newest first: everything queued or running, the latest
-    `limit` that ended and, however many small tasks ended since, the last sync of each kind and
-    the failed runs (up to `kept_failures`) that nothing took the place of yet, with their Retry."""
+    `limit` that ended and, however many small tasks ended since, the last sync of each kind, every
+    failed sync and deletion that nothing took the place of yet, with its Retry, and of the other
+    failed runs (a call's record, a recording's fetch, ...) up to `kept_failures`, one per call."""
     now = timezone.now()
     active = TaskRun.objects.filter(status__in=ACTIVE)
     latest = TaskRun.objects.exclude(status__in=ACTIVE)[:limit]
     last_syncs = [TaskRun.objects.filter(kind=kind).exclude(status__in=ACTIVE)[:1] for kind in SYNC_KINDS]
-    failed = unresolved_failures()[:kept_failures]
+    failures = unresolved_failures()
+    kept = failures.filter(kind__in=KEPT_FAILURES)  # never capped: each is work left undone
+    # A call's record failed again and again shows once: its latest failure.
+    later_of_call = TaskRun.objects.filter(
+        kind=Kind.CALL_RECORD,
+        status=Status.FAILED,
+        arguments__call_uuid=OuterRef("arguments__call_uuid"),
+        queued_at__gt=OuterRef("queued_at"),
+    )
+    others = failures.exclude(kind__in=KEPT_FAILURES).exclude(Q(kind=Kind.CALL_RECORD) & Exists(later_of_call))[
+        :kept_failures
+    ]
     found: dict[int, TaskRun] = {}
-    for query in (active, latest, *last_syncs, failed):
+    for query in (active, latest, *last_syncs, kept, others):
         found.update((run.pk, run) for run in query.select_related("requested_by"))
     runs = sorted(found.values(), key=lambda run: (run.queued_at, run.pk), reverse=True)
     return [
@@ -381,16 +449,23 @@ def queue_rows(limit: int = 20, kept_failures: int = 50) -> list[QueueRow]:
     ]
 
 
+KEPT_FAILURES = (*SYNC_KINDS, Kind.DELETION)
+# Work that is the same whatever its arguments: a later run of it that did not fail replaces a failed one.
+SAME_WORK_KINDS = (*SYNC_KINDS, Kind.RETENTION, Kind.AUDIO_CHECK, Kind.AUDIT_CHECK)
+
+
 def unresolved_failures() -> QuerySet[TaskRun]:
     """Failed runs, newest first, that neither a retry nor a later run of the same work (another
-    sync, the same deletion batch, the same call's record) that did not fail has replaced."""
+    sync, retention run, audio or audit log check, the same deletion batch, call's record or recording's
+    fetch) that did not fail has replaced."""
     replaced = (
         TaskRun.objects.filter(kind=OuterRef("kind"), queued_at__gt=OuterRef("queued_at"))
         .exclude(status=Status.FAILED)
         .filter(
-            Q(kind__in=SYNC_KINDS)
+            Q(kind__in=SAME_WORK_KINDS)
             | Q(arguments__batch_id=OuterRef("arguments__batch_id"))
             | Q(arguments__call_uuid=OuterRef("arguments__call_uuid"))
+            | Q(arguments__recording_id=OuterRef("arguments__recording_id"))
         )
     )
     return TaskRun.objects.filter(status=Status.FAILED, retries__isnull=True).exclude(Exists(replaced))

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
-from recordings.auditing.integrity import latest_check
+from recordings.auditing.integrity import latest_check, unsealed_events
 from recordings.browsing.exports import AUDIT_COLUMNS
 from recordings.browsing.filters import AuditEventFilter
 from recordings.browsing.tables import AuditEventTable
@@ -37,5 +37,5 @@ def audit_log(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
         )
     table = AuditEventTable(filterset.qs)
     RequestConfig(request, paginate=filterset.table_options.paginate()).configure(table)
-    context = {"filter": filterset, "table": table, "check": latest_check()}
+    context = {"filter": filterset, "table": table, "check": latest_check(), "unsealed": unsealed_events()}
     return render(request, "recordings/audit_log.html", context)

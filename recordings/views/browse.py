@@ -18,7 +18,9 @@ from recordings.auditing import audio_hashes
 from recordings.auditing.holds import active_call_hold, active_hold
 from recordings.background.tasks import (
     AlreadyQueued,
+    RefreshBusy,
     TooManyRefreshes,
+    UnknownCall,
     call_record_refresh,
     queue_rows,
     request_call_record_refresh,
@@ -250,7 +252,7 @@ def call_detail(request: SignedInRequest, call_uuid: str) -> HttpResponse:
         except AlreadyQueued as exc:
             messages.info(request, f"{exc}: it was not queued again.")
             return redirect("recordings:call", call_uuid=call_uuid)
-        except TooManyRefreshes as exc:
+        except (TooManyRefreshes, RefreshBusy, UnknownCall) as exc:
             messages.error(request, str(exc))
             return redirect("recordings:call", call_uuid=call_uuid)
         if run.status == TaskRun.Status.SUCCEEDED:  # a queue that runs tasks at once

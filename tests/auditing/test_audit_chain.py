@@ -25,8 +25,9 @@ from recordings.audit_trail import (
     seal_pending,
 )
 from recordings.auditing.integrity import check_audit_log, verify_chain
+from recordings.background import tasks
 from recordings.background.scheduler import Schedule
-from recordings.models import AuditChainHead, AuditCheck, AuditEvent
+from recordings.models import AuditChainHead, AuditCheck, AuditEvent, TaskRun
 from tests.factories import make_recording
 from tests.site.test_migrations import migrate
 
@@ -68,7 +69,7 @@ pytestmark = pytest.mark.django_db
 
 def test_an_event_is_written_unsealed_and_chained_by_the_next_seal(actor):
     event = record_for(actor, Action.SYNC)
-    assert (event.seq, event.hash, event.salt) == (None, "", "")
+    assert (event.seq, event.hash, len(event.salt), len(event.mac)) == (None, "", 32, 64)
     assert seal_pending() == 1 and seal_pending() == 0
     event.refresh_from_db()
     assert event.seq == 1 and len(event.hash) == 64
@@ -107,7 +108,7 @@ def test_an_empty_log_verifies():
         {"username": "someone-else"},
         {"ip_address": "10.0.0.1"},
         {"action": Action.REVIEW},
-        {"recording": None},
+        {"recording_ref": "rec-other"},
         {"redacts": [1]},
     ],
     ids=lambda change: next(iter(change)),
@@ -116,13 +117,13 @@ def test_an_edited_field_is_named(events, change):
     AuditEvent.objects.filter(seq=3).update(**change)
     status, error = verify()
     assert status == 1
-    assert f"event {events[2].pk} (seq 3) does not match its hash: edited" in error
+    assert f"event {events[2].pk} (seq 3) does not match its HMAC: forged, or edited" in error
     assert AuditCheck.objects.get().broken_seq == 3
 
 
 def test_an_event_moved_in_time_is_named(events):
     AuditEvent.objects.filter(seq=2).update(at=events[1].at - timedelta(seconds=1))
-    assert "event {} (seq 2) does not match its hash".format(events[1].pk) in verify()[1]
+    assert "event {} (seq 2) does not match its HMAC".format(events[1].pk) in verify()[1]
 
 
 def test_a_deleted_event_is_named(events):
@@ -228,13 +229,24 @@ def test_an_event_of_a_rolled_back_transaction_leaves_no_gap(actor):
     assert verify_chain().ok
 
 
-def test_the_chain_goes_on_when_its_head_row_is_gone(actor):
+def test_a_missing_head_is_a_break_and_never_rebuilt_from_the_events(actor, caplog):
     record_for(actor, Action.SYNC)
     seal_pending()
     AuditChainHead.objects.all().delete()
     record_for(actor, Action.SYNC)
-    seal_pending()
-    assert AuditChainHead.objects.get().seq == 2
+    assert seal_pending() == 0
+    assert not AuditChainHead.objects.exists()
+    assert "the audit chain's head row is missing" in caplog.text
+    assert "the chain's head row is missing: the latest events may have been deleted" in verify()[1]
+    with pytest.raises(RuntimeError, match="head row is missing"):
+        redact_events(event_ids=[1], redact=str.upper, actor=actor, reason="r")
+
+
+def test_an_empty_log_starts_a_head(actor):
+    AuditChainHead.objects.all().delete()
+    record_for(actor, Action.SYNC)
+    assert seal_pending() == 1
+    assert AuditChainHead.objects.get().seq == 1
     assert verify_chain().ok
 
 
@@ -311,8 +323,10 @@ def test_the_scheduler_verifies_the_log_daily(events, settings):
     job, trigger, first_run = schedule.jobs()["verify_audit"]
     assert str(trigger) == "cron[hour='4', minute='45']" and first_run is None
     record_for(Actor(user=None, ip_address=None, user_agent=""), Action.SYNC)
-    job()
+    job()  # queued as a task (the test settings run it at once), shown on /sync/
     assert AuditCheck.objects.get().ok and AuditCheck.objects.get().events == 6  # sealed first
+    run = TaskRun.objects.get(kind=TaskRun.Kind.AUDIT_CHECK)
+    assert run.status == TaskRun.Status.SUCCEEDED
     seal, every, first_run = schedule.jobs()["seal_audit"]
     assert every.interval.total_seconds() == 2 and first_run is not None
     record_for(Actor(user=None, ip_address=None, user_agent=""), Action.SYNC)
@@ -327,6 +341,17 @@ def test_the_audit_page_says_how_far_the_log_is_verified(events, auditor_client)
     page = auditor_client.get("/audit/").content.decode()
     assert "Log verified up to" in page and f'datetime="{timezone.localtime(check.head_at).isoformat()}' in page
     assert "5 events unchanged" in page and "notice-error" not in page
+    assert "Log verified up to event 5 of" in page and "not yet sealed" not in page
+
+
+def test_the_audit_page_shows_the_events_not_yet_sealed_and_the_oldest_ones_time(events, auditor_client, actor):
+    check_audit_log()
+    first = record_for(actor, Action.SYNC)
+    record_for(actor, Action.SYNC)
+    page = auditor_client.get("/audit/").content.decode()
+    assert "2 events not yet sealed into the chain, the oldest of" in page
+    assert f'datetime="{timezone.localtime(first.at).isoformat()}' in page
+    assert "Log verified up to event 5 of" in page
 
 
 def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
@@ -337,7 +362,7 @@ def test_the_audit_page_shows_a_break_in_red(events, auditor_client, actor):
     check_audit_log()
     page = auditor_client.get("/audit/").content.decode()
     assert '<p class="notice notice-error audit-check" role="alert">' in page
-    assert f"chain is broken:</strong> event {events[3].pk} (seq 4) does not match its hash" in page
+    assert f"chain is broken:</strong> event {events[3].pk} (seq 4) does not match its HMAC" in page
     assert "Log verified up to" not in page
 
 
@@ -362,4 +387,12 @@ def test_verify_audit_exits_non_zero_naming_the_edited_event():
         [sys.executable, "manage.py", "verify_audit"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
     )
     assert run.returncode == 1
-    assert f"event {events[1].pk} (seq 2) does not match its hash: edited" in run.stderr
+    assert f"event {events[1].pk} (seq 2) does not match its HMAC: forged, or edited" in run.stderr
+
+
+def test_a_broken_log_fails_the_audit_check_task_for_the_sync_page(events, auditor_client):
+    AuditEvent.objects.filter(seq=2).update(note="changed")
+    run = tasks.queue_audit_check()
+    run.refresh_from_db()
+    assert run.status == TaskRun.Status.FAILED and f"event {events[1].pk} (seq 2)" in run.error
+    assert f"/sync/tasks/{run.pk}/retry" in auditor_client.get("/sync/").content.decode()

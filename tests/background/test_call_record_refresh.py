@@ -1,17 +1,38 @@
 """A call's record asked for again: queued once at a time, logged, limited per user, and never
 pushing the last sync or a failed run's Retry off /sync/."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from recordings.background.tasks import AlreadyQueued, queue_rows, retry
+from recordings.audit_trail import Actor
+from recordings.background.tasks import (
+    AlreadyQueued,
+    RefreshBusy,
+    TooManyRefreshes,
+    queue_rows,
+    request_call_record_refresh,
+    retry,
+)
+from recordings.locks import DatabaseLock
 from recordings.models import AuditEvent, Recording, TaskRun
+from tests.factories import make_recording
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def calls():
+    """Calls the dashboard has recordings of: call-0 … call-99."""
+    for n in range(100):
+        make_recording(recording_id=f"rec-{n}", call_uuid=f"call-{n}")
+
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 Kind = TaskRun.Kind
@@ -26,7 +47,7 @@ def refreshes_logged():
     return AuditEvent.objects.filter(action=AuditEvent.Action.CALL_RECORD)
 
 
-def test_a_second_refresh_while_one_is_queued_says_so_and_queues_nothing(settings, fake_vobiz, support_client):
+def test_a_second_refresh_while_one_is_queued_says_so_and_queues_nothing(settings, fake_vobiz, support_client, calls):
     settings.TASKS = DATABASE_QUEUE  # nothing runs it: it stays queued
     first = support_client.post("/calls/call-1/")
     assert first.status_code == 302 and messages_of(first) == []
@@ -38,7 +59,7 @@ def test_a_second_refresh_while_one_is_queued_says_so_and_queues_nothing(setting
     assert fake_vobiz.requests_log == []
 
 
-def test_each_request_is_in_the_audit_log(settings, fake_vobiz, support_client, support_user):
+def test_each_request_is_in_the_audit_log(settings, fake_vobiz, support_client, support_user, calls):
     settings.TASKS = DATABASE_QUEUE
     support_client.post("/calls/call-1/")
     support_client.post("/calls/call-1/")
@@ -57,21 +78,24 @@ def test_a_refresh_run_at_once_is_logged_and_asks_vobiz_once(synced, support_cli
     assert len([r for r in synced.requests_log if "/cdr/" in r.path]) == 1
 
 
-def test_a_user_past_the_hourly_limit_is_told_so_and_nothing_is_queued_or_logged(settings, fake_vobiz, support_client):
+def test_a_user_past_the_hourly_limit_is_told_so_nothing_is_queued_and_the_first_refusal_is_logged(
+    settings, fake_vobiz, support_client, calls
+):
     settings.TASKS = DATABASE_QUEUE
     settings.CALL_RECORD_REFRESHES_PER_HOUR = 20
     for n in range(25):  # as many calls, so none is refused as already queued
         response = support_client.post(f"/calls/call-{n}/")
     assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 20
-    assert refreshes_logged().count() == 20
+    assert refreshes_logged().count() == 21  # and one refusal, not five
+    assert refreshes_logged().latest("id").note == "refused: over the hourly limit"
     refusal = "You have asked for call records again 20 times in the last hour, the most one user may: try again later."
     assert messages_of(response) == [refusal] * 5  # each of the five left (shown on the next page)
     AuditEvent.objects.filter(action=AuditEvent.Action.CALL_RECORD).update(at=timezone.now() - timedelta(minutes=61))
     support_client.post("/calls/call-99/")  # an hour on, the user may again
-    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 21 and refreshes_logged().count() == 21
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 21 and refreshes_logged().count() == 22
 
 
-def test_the_limit_is_per_user(settings, fake_vobiz, client, support_user, auditor_user):
+def test_the_limit_is_per_user(settings, fake_vobiz, client, support_user, auditor_user, calls):
     settings.TASKS = DATABASE_QUEUE
     settings.CALL_RECORD_REFRESHES_PER_HOUR = 1
     client.force_login(support_user)
@@ -139,3 +163,87 @@ def test_retrying_a_refresh_the_queue_refused_while_another_of_that_call_waits_q
     assert raised.value.run == waiting
     other = run(Kind.CALL_RECORD, Status.UNQUEUED, 10, call_uuid="call-3")
     assert retry(other, requested_by=None).status == Status.QUEUED
+
+
+def test_a_refresh_for_a_call_without_a_recording_is_refused_and_logged_and_nothing_queued(
+    settings, fake_vobiz, support_client
+):
+    settings.TASKS = DATABASE_QUEUE
+    response = support_client.post("/calls/made-up-call/")
+    assert messages_of(response) == ["No recording of call made-up-call is known here: its record is not fetched."]
+    assert not TaskRun.objects.exists() and fake_vobiz.requests_log == []
+    assert refreshes_logged().get().note == "refused: no recording of this call"
+
+
+def test_a_request_while_another_of_the_same_user_is_handled_is_refused(
+    settings, fake_vobiz, support_client, support_user, calls
+):
+    """The count and the queuing happen under the user's lock: a concurrent request cannot pass the
+    count before the first is logged."""
+    settings.TASKS = DATABASE_QUEUE
+    with DatabaseLock(f"call-record-refresh:{support_user.pk}"):
+        response = support_client.post("/calls/call-1/")
+    assert messages_of(response) == [
+        "Another of your requests for a call record is being handled: try again in a moment."
+    ]
+    assert not TaskRun.objects.exists()
+    support_client.post("/calls/call-1/")  # released: it goes through
+    assert TaskRun.objects.count() == 1
+
+
+def test_a_flood_of_failed_refreshes_hides_no_failed_sync_or_deletion(auditor_client):
+    failed_deletion = run(Kind.DELETION, Status.FAILED, 300, batch_id=7)
+    failed_sync = run(Kind.SYNC, Status.FAILED, 290)
+    for n in range(55):
+        run(Kind.CALL_RECORD, Status.FAILED, 200 - n, call_uuid=f"call-{n}")
+    shown = {row.run.pk for row in queue_rows()}
+    assert {failed_deletion.pk, failed_sync.pk} <= shown
+    html = auditor_client.get("/sync/").content.decode()
+    assert f"/sync/tasks/{failed_deletion.pk}/retry" in html and f"/sync/tasks/{failed_sync.pk}/retry" in html
+
+
+def test_a_call_whose_refresh_failed_again_and_again_shows_once():
+    for minutes_ago in (50, 40, 30):
+        latest = run(Kind.CALL_RECORD, Status.FAILED, minutes_ago, call_uuid="call-z")
+    failures = [row.run.pk for row in queue_rows(limit=0) if row.run.kind == Kind.CALL_RECORD]
+    assert failures == [latest.pk]
+
+
+@pytest.mark.parametrize(
+    ("kind", "arguments"),
+    [(Kind.RETENTION, {}), (Kind.AUDIO_CHECK, {"sample": 50}), (Kind.RECORDING_FETCH, {"recording_id": "rec-1"})],
+)
+def test_a_failed_run_is_replaced_by_a_later_success_of_the_same_work(kind, arguments):
+    failed = run(kind, Status.FAILED, 100, **arguments)
+    assert failed.pk in {row.run.pk for row in queue_rows(limit=0)}
+    run(kind, Status.SUCCEEDED, 50, **arguments)
+    assert failed.pk not in {row.run.pk for row in queue_rows(limit=0)}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="threads need a server database")
+def test_concurrent_requests_of_one_user_never_pass_the_limit_together(settings, fake_vobiz, support_user):
+    settings.TASKS = DATABASE_QUEUE
+    settings.CALL_RECORD_REFRESHES_PER_HOUR = 3
+    for n in range(24):
+        make_recording(recording_id=f"rec-{n}", call_uuid=f"call-{n}")
+    actor = Actor(user=support_user, ip_address=None, user_agent="")
+    start = threading.Barrier(8)
+
+    def ask(n: int) -> str:
+        start.wait()
+        try:
+            request_call_record_refresh(actor=actor, call_uuid=f"call-{n}")
+        except (TooManyRefreshes, RefreshBusy, AlreadyQueued) as exc:
+            return type(exc).__name__
+        finally:
+            connection.close()
+        return "queued"
+
+    outcomes = []
+    for round in range(3):  # each lets at least the lock's first holder through
+        with ThreadPoolExecutor(8) as pool:
+            outcomes += pool.map(ask, range(round * 8, round * 8 + 8))
+    assert outcomes.count("queued") == 3  # each round lets one through at least, the limit three at most
+    assert TaskRun.objects.filter(kind=Kind.CALL_RECORD).count() == 3
+    assert refreshes_logged().filter(note="").count() == 3

@@ -7,7 +7,8 @@ from recordings.auditing.integrity import check_audit_log
 
 class Command(BaseCommand):
     help = (
-        "Walk the audit log's hash chain and name the first event that was edited, removed or moved "
+        "Seal new events, walk the audit log's hash chain and check each event's HMAC, and list the events "
+        "that were edited, removed, moved, inserted or backdated, and a head behind the last verified one "
         "(exit status 1). Redactions named by a later redaction event are reported, not failed. On "
         "success prints the chain's head (last event's seq, time and hash), also logged, to keep elsewhere."
     )
