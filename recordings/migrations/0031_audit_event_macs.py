@@ -46,7 +46,7 @@ def vouch_and_rechain(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recordings", "0029_audit_actions_and_task_kinds")]
+    dependencies = [("recordings", "0030_transcript_version_charge")]
 
     operations = [
         migrations.AddField(
