@@ -192,7 +192,7 @@ def test_events_keyed_by_a_former_secret_key_verify_while_it_is_a_fallback(event
 
 @pytest.mark.django_db(transaction=True)
 def test_the_upgrade_vouches_for_the_events_logged_keeping_their_places_and_redactions():
-    before = [("recordings", "0030_transcript_version_charge")]
+    before = [("recordings", "0028_transcript_version_charge")]
     executor = migrate(before)
     apps = executor.loader.project_state(before).apps
     old_event, old_recording = apps.get_model("recordings", "AuditEvent"), apps.get_model("recordings", "Recording")

@@ -50,11 +50,11 @@ def test_0018_points_waiting_tasks_at_the_moved_functions_and_leaves_history_alo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_0025_keeps_every_spent_nonce_as_its_digest():
+def test_0024_keeps_every_spent_nonce_as_its_digest():
     from recordings.live.callbacks import nonce_digest
 
-    before = [("recordings", "0024_subject_requests")]
-    after = [("recordings", "0025_nonce_digests")]
+    before = [("recordings", "0023_subject_requests")]
+    after = [("recordings", "0024_nonce_digests")]
     executor = migrate(before)
     nonce = executor.loader.project_state(before).apps.get_model("recordings", "CallbackNonce")
     spent = ["48213750932184715023", "10000000000000000000", "a-longer-nonce-" + "x" * 49]

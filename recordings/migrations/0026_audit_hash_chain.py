@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recordings", "0026_share_links_saved_views")]
+    dependencies = [("recordings", "0025_share_links_saved_views")]
 
     operations = [
         migrations.CreateModel(
@@ -75,30 +75,6 @@ class Migration(migrations.Migration):
             model_name="auditevent",
             name="redacts",
             field=models.JSONField(blank=True, default=list, help_text="A redaction's redacted events, by seq."),
-        ),
-        migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("table_export", "Exported a table as CSV"),
-                    ("note", "Noted a moment"),
-                    ("sample", "Drew a review sample"),
-                    ("export", "Exported review results"),
-                    ("redact", "Redacted events"),
-                ],
-                max_length=16,
-            ),
         ),
         migrations.AddIndex(
             model_name="auditevent",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recordings", "0022_audio_hashes"),
+        ("recordings", "0021_audio_hashes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -105,47 +105,6 @@ class Migration(migrations.Migration):
         migrations.RemoveConstraint(
             model_name="taskrun",
             name="taskrun_one_queued_sync",
-        ),
-        migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("table_export", "Exported a table as CSV"),
-                    ("note", "Noted a moment"),
-                    ("sample", "Drew a review sample"),
-                    ("export", "Exported review results"),
-                    ("rule_set", "Changed a retention rule"),
-                    ("rule_approve", "Approved a retention rule"),
-                    ("retention_pause", "Paused or resumed retention"),
-                    ("retention_run", "Ran a retention rule"),
-                ],
-                max_length=16,
-            ),
-        ),
-        migrations.AlterField(
-            model_name="taskrun",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("sync", "Sync"),
-                    ("full_sync", "Full sync"),
-                    ("deletion", "Deletion"),
-                    ("call_record", "Call record refresh"),
-                    ("retention", "Retention run"),
-                ],
-                max_length=32,
-            ),
         ),
         migrations.AddConstraint(
             model_name="taskrun",

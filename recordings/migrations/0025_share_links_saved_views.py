@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0025_nonce_digests'),
+        ('recordings', '0024_nonce_digests'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -48,11 +48,6 @@ class Migration(migrations.Migration):
         migrations.AlterModelOptions(
             name='recording',
             options={'ordering': ['-add_time', '-id'], 'permissions': [('listen', 'Can browse, play and download recordings'), ('audit', 'Can audit recordings: the log, reviews, holds, deletion and usage'), ('share', 'Can make links to a recording for someone without an account')]},
-        ),
-        migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('play', 'Played'), ('download', 'Downloaded'), ('review', 'Marked reviewed'), ('flag', 'Flagged'), ('clear_review', 'Cleared review'), ('hold', 'Put on hold'), ('release', 'Hold lifted'), ('delete', 'Deleted at Vobiz'), ('delete_failed', 'Deletion failed'), ('sync', 'Started a sync'), ('table_export', 'Exported a table as CSV'), ('note', 'Noted a moment'), ('sample', 'Drew a review sample'), ('export', 'Exported review results'), ('share', 'Made a share link'), ('share_revoke', 'Revoked a share link'), ('share_open', 'Share link opened'), ('share_play', 'Played through a share link')], max_length=16),
         ),
         migrations.AddIndex(
             model_name='recording',

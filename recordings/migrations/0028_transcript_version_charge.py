@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0029_audit_actions_and_task_kinds'),
+        ('recordings', '0027_pending_fetches'),
     ]
 
     operations = [

@@ -7,40 +7,11 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recordings", "0023_retention_rules"),
+        ("recordings", "0022_retention_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("table_export", "Exported a table as CSV"),
-                    ("note", "Noted a moment"),
-                    ("sample", "Drew a review sample"),
-                    ("export", "Exported review results"),
-                    ("dsr_open", "Opened a data-subject request"),
-                    ("dsr_export", "Exported a data-subject request"),
-                    ("dsr_approve", "Approved an erasure"),
-                    ("dsr_erase", "Erased a person's data"),
-                    ("dsr_close", "Closed a data-subject request"),
-                    ("redact", "Redacted audit events"),
-                ],
-                max_length=16,
-            ),
-        ),
         migrations.CreateModel(
             name="SubjectRequest",
             fields=[

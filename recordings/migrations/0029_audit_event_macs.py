@@ -46,7 +46,7 @@ def vouch_and_rechain(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recordings", "0030_transcript_version_charge")]
+    dependencies = [("recordings", "0028_transcript_version_charge")]
 
     operations = [
         migrations.AddField(
@@ -81,23 +81,6 @@ class Migration(migrations.Migration):
                 on_delete=models.deletion.PROTECT,
                 related_name="events",
                 to="recordings.recording",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="taskrun",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("sync", "Sync"),
-                    ("full_sync", "Full sync"),
-                    ("deletion", "Deletion"),
-                    ("call_record", "Call record refresh"),
-                    ("recording_fetch", "Recording fetch"),
-                    ("retention", "Retention run"),
-                    ("audio_check", "Audio check"),
-                    ("audit_check", "Audit log check"),
-                ],
-                max_length=32,
             ),
         ),
         migrations.RunPython(vouch_and_rechain, migrations.RunPython.noop),

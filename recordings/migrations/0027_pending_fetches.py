@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0027_audit_hash_chain'),
+        ('recordings', '0026_audit_hash_chain'),
     ]
 
     operations = [
@@ -16,10 +16,5 @@ class Migration(migrations.Migration):
                 ('recording_id', models.CharField(max_length=128, primary_key=True, serialize=False)),
                 ('started_at', models.DateTimeField()),
             ],
-        ),
-        migrations.AlterField(
-            model_name='taskrun',
-            name='kind',
-            field=models.CharField(choices=[('sync', 'Sync'), ('full_sync', 'Full sync'), ('deletion', 'Deletion'), ('call_record', 'Call record refresh'), ('recording_fetch', 'Recording fetch'), ('retention', 'Retention run'), ('audio_check', 'Audio check')], max_length=32),
         ),
     ]

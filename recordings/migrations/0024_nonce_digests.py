@@ -47,7 +47,7 @@ def one_queued_refresh_per_call(apps: Apps, schema_editor: BaseDatabaseSchemaEdi
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recordings", "0024_subject_requests"),
+        ("recordings", "0023_subject_requests"),
     ]
 
     operations = [
@@ -59,31 +59,6 @@ class Migration(migrations.Migration):
         migrations.RunPython(digest_nonces, migrations.RunPython.noop, elidable=False),
         migrations.DeleteModel(name="CallbackNonce"),
         migrations.RenameModel(old_name="CallbackNonceDigest", new_name="CallbackNonce"),
-        migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("play", "Played"),
-                    ("download", "Downloaded"),
-                    ("review", "Marked reviewed"),
-                    ("flag", "Flagged"),
-                    ("clear_review", "Cleared review"),
-                    ("hold", "Put on hold"),
-                    ("release", "Hold lifted"),
-                    ("delete", "Deleted at Vobiz"),
-                    ("delete_failed", "Deletion failed"),
-                    ("sync", "Started a sync"),
-                    ("table_export", "Exported a table as CSV"),
-                    ("note", "Noted a moment"),
-                    ("sample", "Drew a review sample"),
-                    ("export", "Exported review results"),
-                    ("retranscribed", "Transcript replaced"),
-                    ("call_record", "Asked for the call record again"),
-                ],
-                max_length=16,
-            ),
-        ),
         migrations.CreateModel(
             name="TranscriptVersion",
             fields=[
