@@ -9,6 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
 from django.db import connection
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from recordings.browsing import media
 from recordings.roles import AUDITORS, SUPPORT, role_group
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
     from pytest_django.fixtures import Settings
     from pytest_django.live_server_helper import LiveServer
+
+# The property tests draw the same examples on every run, so that the suite passes or fails alike
+# in CI and on a laptop; HYPOTHESIS_PROFILE=explore draws new ones, to look for new failures.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 
 AUTH_ID = "MA_TESTACCT"
 AUTH_TOKEN = "test-secret-token-7f3a9c"
