@@ -101,9 +101,11 @@ def matching(definition: Definition) -> RecordingQuerySet:
 
 @dataclass(frozen=True)
 class Keeping:
-    """What the keep rules keep today: for each, the recordings its view shows younger than its age.
-    A keep rule waiting for approval keeps by both its waiting and its approved definition."""
+    """What keeps recordings today: the legal holds (`held`, read once), and for each keep rule the
+    recordings its view shows younger than its age. A keep rule waiting for approval keeps by both
+    its waiting and its approved definition."""
 
+    held: Q
     kept: list[RecordingQuerySet]
 
     def among(self, recordings: RecordingQuerySet) -> RecordingQuerySet:
@@ -132,7 +134,7 @@ def keeping() -> Keeping:
             if not definition.filterset().is_valid():
                 raise BrokenKeepRule(f"Keep rule #{rule.pk} “{rule.name}” no longer names a valid view: fix it.")
             kept.append(matching(definition).filter(add_time__gte=age_bound(definition.age_days)))
-    return Keeping(kept)
+    return Keeping(held=held_recordings(), kept=kept)
 
 
 def due(definition: Definition) -> RecordingQuerySet:
@@ -180,8 +182,8 @@ def held_and_kept(definition: Definition, *, keep: Keeping, limit: int | None) -
     """How many of the recordings due under `definition` a legal hold keeps, and how many, on no
     hold, a keep rule keeps; each counted up to limit + 1 (None: all)."""
     old_enough = due(definition)
-    held = old_enough.filter(held_recordings())
-    kept = keep.among(old_enough).exclude(held_recordings())
+    held = old_enough.filter(keep.held)
+    kept = keep.among(old_enough).exclude(keep.held)
     if limit is not None:
         held, kept = held[: limit + 1], kept[: limit + 1]
     return held.count(), kept.count()
@@ -200,4 +202,4 @@ def held_recordings() -> Q:
 def deletable(definition: Definition, *, keep: Keeping) -> RecordingQuerySet:
     """What deleting by `definition` deletes today: due, on no legal hold, kept by no keep rule.
     Holds come first, then keep rules, then delete rules."""
-    return keep.left_of(due(definition).exclude(held_recordings()))
+    return keep.left_of(due(definition).exclude(keep.held))
