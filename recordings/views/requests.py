@@ -17,7 +17,7 @@ from recordings import concurrency
 from recordings.background import tasks
 from recordings.browsing.media import StreamBody
 from recordings.forms import SubjectRequestForm
-from recordings.models import SubjectRequest, TaskRun
+from recordings.models import DeletionBatch, SubjectRequest, TaskRun
 from recordings.requests import export, selectors, services
 from recordings.roles import auditor_required
 from recordings.views.auditing import not_queued_message
@@ -132,14 +132,20 @@ def approve_erasure(request: SignedInRequest, request_id: int) -> HttpResponse:
         )
     except services.RequestRefused as exc:
         return refused(request, request_id, exc)
-    if approved.deletion_batch is not None:
-        run = tasks.queue_deletion(approved.deletion_batch, requested_by=request.user)
-        if run.status == TaskRun.Status.UNQUEUED:
-            messages.error(request, not_queued_message("The deletion at Vobiz", run))
-    messages.success(
-        request, "Erasure approved: the recordings are being deleted at Vobiz. Erase here once it is done."
-    )
+    if approved.deletion_batch is None or queued(request, approved.deletion_batch):
+        messages.success(
+            request, "Erasure approved: the recordings are being deleted at Vobiz. Erase here once it is done."
+        )
     return redirect("recordings:subject_request", request_id=request_id)
+
+
+def queued(request: SignedInRequest, batch: DeletionBatch) -> bool:
+    """Hand an erasure's deletion to the queue; False, with the reason said, when it could not take it."""
+    run = tasks.queue_deletion(batch, requested_by=request.user)
+    if run.status == TaskRun.Status.UNQUEUED:
+        messages.error(request, not_queued_message("The deletion at Vobiz", run))
+        return False
+    return True
 
 
 @auditor_required
@@ -150,10 +156,7 @@ def retry_deletion(request: SignedInRequest, request_id: int) -> HttpResponse:
         batch = services.retry_erasure_deletion(actor=actor_of(request), request_id=request_id)
     except services.RequestRefused as exc:
         return refused(request, request_id, exc)
-    run = tasks.queue_deletion(batch, requested_by=request.user)
-    if run.status == TaskRun.Status.UNQUEUED:
-        messages.error(request, not_queued_message("The deletion at Vobiz", run))
-    else:
+    if queued(request, batch):
         messages.success(request, "Vobiz is asked again to delete what it did not. Erase here once it is done.")
     return redirect("recordings:subject_request", request_id=request_id)
 
