@@ -135,12 +135,16 @@ def start_fake_vobiz(
     auth_id: str = "MA_FAKEDEMO",
     auth_token: str = "fake-token-0123456789abcdef",
     stop_signal: int = signal.SIGTERM,
+    audio_bandwidth: float | None = None,
 ) -> str:
     """The fake Vobiz API in a process of its own (its CPU not behind the GIL of what is measured),
-    on `port` or a free one; its API's base URL once it answers."""
+    on `port` or a free one, its audio sent at `audio_bandwidth` bytes a second if given; its API's
+    base URL once it answers."""
     port = port or free_port()
     command = [PYTHON, "-m", "vobiz.fake", "--port", str(port), "--count", str(count), "--latency", str(latency)]
     command += ["--max-page-size", str(max_page_size), "--auth-id", auth_id, "--auth-token", auth_token]
+    if audio_bandwidth:
+        command += ["--audio-bandwidth", str(audio_bandwidth)]
     with open(log_path, "w") as log:  # the child keeps its own copy of the file
         process = start(stack, command, log, stop_signal=stop_signal)
     wait_for(f"http://127.0.0.1:{port}/", 30, process=process, log_path=log_path)

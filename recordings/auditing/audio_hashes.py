@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recordings.audit_trail import Action, Actor, parse_content_range, record_for
-from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, open_audio
+from recordings.browsing.media import MediaRefused, check, open_audio, upstream_body
 from recordings.formatting import byte_size, utc_time
 from recordings.models import AudioHash, Recording
 from vobiz.client import VobizClient, VobizError
@@ -109,9 +109,7 @@ def served_chunks(upstream: requests.Response, *, actor: Actor, recording: Recor
     def note(sha256: str, size: int) -> None:
         note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=size)
 
-    return hashed(
-        upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=note
-    )
+    return hashed(upstream_body(upstream), status=upstream.status_code, headers=upstream.headers, on_whole=note)
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def verify_recording(recording: Recording, *, client: VobizClient, actor: Actor 
             checks.append(note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=size))
 
         try:
-            for _ in hashed(upstream.iter_content(CHUNK_SIZE), status=200, headers=upstream.headers, on_whole=note):
+            for _ in hashed(upstream_body(upstream), status=200, headers=upstream.headers, on_whole=note):
                 pass
         except requests.RequestException as exc:
             return failed(f"the connection to Vobiz was lost: {type(exc).__name__}")

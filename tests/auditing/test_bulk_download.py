@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 import requests
+import urllib3
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
@@ -213,20 +214,18 @@ def test_clashing_names_get_a_suffix():
     ]
 
 
-class Unsized:
+def unsized() -> requests.Response:
     """An upstream 200 whose size Vobiz did not announce (chunked)."""
-
-    status_code = 200
-    headers: dict[str, str] = {}
-
-    def iter_content(self, chunk_size):
-        return iter([b"ab", b"cd"])
+    response = requests.Response()
+    response.status_code = 200
+    response.raw = urllib3.HTTPResponse(body=io.BytesIO(b"abcd"), status=200, preload_content=False)
+    return response
 
 
 def test_a_file_of_unannounced_size_is_reported_and_left_out_of_the_manifest():
     missing: list[tuple[str, str]] = []
     noted = []
-    body = b"".join(body_chunks(Unsized(), "a.mp3", missing, lambda *a: noted.append(a)))
+    body = b"".join(body_chunks(unsized(), "a.mp3", missing, lambda *a: noted.append(a)))
     assert body == b"abcd" and noted == []
     ((name, why),) = missing
     assert name == "a.mp3" and "4 bytes without announcing" in why and "not in the manifest" in why

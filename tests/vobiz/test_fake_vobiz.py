@@ -351,6 +351,25 @@ def test_ranges(server, http, recording_format, content_type):
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == size and head.content == b""
 
 
+def test_audio_can_trickle_at_a_bandwidth_while_the_api_does_not(server, http):
+    url = short_recording(server, "wav")["recording_url"]
+    whole = http.get(url, timeout=10).content
+    server.audio_bandwidth = 200_000  # bytes a second: 100 KB take half a second
+    started = time.monotonic()
+    with http.get(url, headers={"Range": "bytes=0-99999"}, stream=True, timeout=10) as part:
+        first = part.raw.read(1)
+        first_at = time.monotonic() - started
+        body = first + part.raw.read()
+    took = time.monotonic() - started
+    assert body == whole[:100_000]
+    assert first_at < 0.2 and 0.45 <= took < 2  # the first bytes at once, the rest paced
+    server.audio_bandwidth = 20_000
+    started = time.monotonic()
+    page = http.get(recordings_url(server), params={"limit": 100}, timeout=5)
+    assert page.status_code == 200
+    assert time.monotonic() - started < len(page.content) / server.audio_bandwidth / 2  # pages are not paced
+
+
 def test_wav_is_stereo_with_the_caller_on_the_left(server, http):
     obj = short_recording(server, "wav")
     with wave.open(io.BytesIO(http.get(obj["recording_url"], timeout=5).content)) as clip:

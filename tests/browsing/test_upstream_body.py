@@ -1,0 +1,133 @@
+"""An upstream audio body read as it arrives: what has come goes on, whatever a chunk could hold."""
+
+import gzip
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from recordings.auditing.audio_hashes import hashed
+from recordings.browsing.media import READ_SIZE, upstream_body
+
+HOLD_SECONDS = 5  # the longest the upstream holds back the rest of a body
+
+
+class Upstream:
+    """An HTTP server on loopback answering one request with `head` and then each of `steps` in
+    turn: bytes to send, or an event to wait for (at most HOLD_SECONDS); then it hangs up."""
+
+    def __init__(self, head: bytes, steps: list[bytes | threading.Event]) -> None:
+        self.head = head
+        self.steps = steps
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/audio.wav"
+        self.thread = threading.Thread(target=self.answer, daemon=True)
+        self.thread.start()
+
+    def answer(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            connection.sendall(self.head)
+            for step in self.steps:
+                if isinstance(step, threading.Event):
+                    step.wait(HOLD_SECONDS)
+                else:
+                    connection.sendall(step)
+
+    def close(self) -> None:
+        self.thread.join(HOLD_SECONDS * 2)
+        self.listener.close()
+
+
+def head(length: int, *extra: str) -> bytes:
+    lines = ["HTTP/1.1 200 OK", "Content-Type: audio/wav", f"Content-Length: {length}", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+Step = bytes | threading.Event
+
+
+@pytest.fixture
+def upstream() -> Iterator[Callable[[bytes, list[Step]], Upstream]]:
+    servers: list[Upstream] = []
+
+    def start(head: bytes, steps: list[Step]) -> Upstream:
+        servers.append(Upstream(head, steps))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def fetched(server: Upstream) -> requests.Response:
+    return requests.get(server.url, stream=True, timeout=HOLD_SECONDS * 2, headers={"Accept-Encoding": "identity"})
+
+
+def test_the_first_bytes_go_on_before_a_chunk_could_fill(upstream):
+    body = bytes(range(256)) * 1200  # 300 KiB: more than one read could take
+    release = threading.Event()
+    server = upstream(head(len(body)), [body[:1000], release, body[1000:]])
+    with fetched(server) as response:
+        chunks = upstream_body(response)
+        started = time.monotonic()
+        first = next(chunks)
+        # Not kept waiting for the rest, which the upstream holds back until told (or for 5 s).
+        assert time.monotonic() - started < HOLD_SECONDS / 2
+        release.set()
+        rest = b"".join(chunks)
+    assert 0 < len(first) <= 1000 and first + rest == body
+
+
+def test_a_body_sent_in_odd_pieces_comes_whole_in_chunks_no_larger_than_a_read(upstream):
+    body = hashlib.sha256(b"seed").digest() * (3 * READ_SIZE // 32 + 5)  # three reads' worth and more
+    cuts = [0, 1, 4096, 4097, READ_SIZE + 4097, 2 * READ_SIZE + 1, len(body)]
+    pieces: list[Step] = [body[a:b] for a, b in zip(cuts, cuts[1:])]
+    server = upstream(head(len(body)), pieces)
+    noted = []
+    with fetched(server) as response:
+        chunks = list(
+            hashed(
+                upstream_body(response),
+                status=response.status_code,
+                headers=response.headers,
+                on_whole=lambda *a: noted.append(a),
+            )
+        )
+    assert b"".join(chunks) == body
+    assert all(0 < len(chunk) <= READ_SIZE for chunk in chunks)
+    assert noted == [(hashlib.sha256(body).hexdigest(), len(body))]
+
+
+def test_a_body_cut_short_fails_as_iter_content_fails_and_is_not_hashed(upstream):
+    server = upstream(head(1000), [b"x" * 500])
+    noted = []
+    with fetched(server) as response:
+        chunks = hashed(
+            upstream_body(response),
+            status=response.status_code,
+            headers=response.headers,
+            on_whole=lambda *a: noted.append(a),
+        )
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            b"".join(chunks)
+    assert noted == []
+
+
+def test_an_encoded_body_is_decoded_as_iter_content_decodes_it(upstream):
+    audio = b"RIFF" + bytes(range(256)) * 400
+    encoded = gzip.compress(audio)
+    servers = [upstream(head(len(encoded), "Content-Encoding: gzip"), [encoded]) for _ in range(2)]
+    with fetched(servers[0]) as response:
+        ours = b"".join(upstream_body(response))
+    with fetched(servers[1]) as response:
+        theirs = b"".join(response.iter_content(64 * 1024))
+    assert ours == theirs == audio
