@@ -39,8 +39,12 @@ def whole_size(status: int, headers: Mapping[str, str]) -> int | None:
     """The size of the whole file when the response announces that it brings all of it: a 200 with
     its Content-Length, or a 206 whose one range runs from the first byte to the last of a known
     total (a player's `bytes=0-`). None for a part, or a body whose size is not announced (a
-    chunked 200) or is not the file's own (a Content-Encoding): no end could be told from a cut."""
+    chunked 200) or is not the file's own (a Content-Encoding): no end could be told from a cut.
+    None too for a message with both a Transfer-Encoding and a Content-Length: it is malformed
+    (RFC 9112, 6.3), and parsers disagree on where its body ends."""
     if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
+    if headers.get("Transfer-Encoding") is not None and headers.get("Content-Length") is not None:
         return None
     if status == 200:
         length = headers.get("Content-Length", "").strip()

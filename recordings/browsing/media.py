@@ -165,13 +165,25 @@ def upstream_body(upstream: requests.Response) -> Iterator[bytes]:
     as the same requests exceptions.
 
     Each chunk is what one read of the connection returned, up to READ_SIZE: the first bytes go on
-    as soon as they come, not once a fixed chunk has filled (`iter_content(n)` waits for n bytes,
-    and on a slow link 64 KiB take a second), and a fast link gives fewer, larger chunks.
+    as soon as they come, not once a fixed chunk has filled (`iter_content(n)` on a body of known
+    length waits for n bytes, and on a slow link 64 KiB take a second), and a fast link gives
+    fewer, larger chunks.
+
+    `read1` leaves a chunked body's framing to http.client, which unframes it only when its
+    Transfer-Encoding is exactly `chunked`; urllib3 (and so `iter_content`) also takes `chunked `,
+    `gzip, chunked` or a second Transfer-Encoding line for chunked. Such a body is read as
+    `iter_content` reads it, by urllib3's own parser, a whole chunk of the framing (up to READ_SIZE)
+    at a time, rather than passed on with its framing in it.
     """
     raw = upstream.raw
+    # http.client's test: the first Transfer-Encoding line, whole, is `chunked` in any case.
+    unframed_by_http_client = [value.lower() for value in raw.headers.getlist("Transfer-Encoding")[:1]] == ["chunked"]
     try:
-        while chunk := raw.read1(READ_SIZE, decode_content=True):
-            yield chunk
+        if raw.chunked and not unframed_by_http_client:
+            yield from raw.stream(READ_SIZE, decode_content=True)
+        else:
+            while chunk := raw.read1(READ_SIZE, decode_content=True):
+                yield chunk
     except ProtocolError as exc:  # e.g. the connection closed before the announced length
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except DecodeError as exc:
