@@ -8,6 +8,17 @@ from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import DEFAULT_FAILURE_KINDS, FakeVobizServer
 
 
+def bandwidth(text: str) -> float:
+    """A bandwidth in bytes a second, above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes a second") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes a second above zero")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vobiz.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -41,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--audio-bandwidth",
-        type=float,
+        type=bandwidth,
         default=None,
         help="bytes a second the audio is sent at, as over a slow link (default: as fast as it goes)",
     )

@@ -425,7 +425,7 @@ class _StorageHandler(BaseHTTPRequestHandler):
     server: "_HTTPServer"
 
     def do_GET(self) -> None:
-        _send(self, self.server.storage.serve(self))
+        _send(self, self.server.storage.serve(self), bandwidth=self.server.storage.fake.audio_bandwidth)
 
     do_HEAD = do_GET
 
