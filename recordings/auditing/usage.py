@@ -1,5 +1,7 @@
-"""Usage at a glance: what is still stored at Vobiz, read in a fixed handful of aggregate queries,
-and the geometry of its charts (recordings per day, storage cost by month recorded)."""
+"""Usage at a glance: what is still stored at Vobiz, and the geometry of its charts (recordings per
+day, storage cost by month recorded). The figures are read from the totals and quarter hours the
+database keeps as recordings change (recordings/auditing/usage_summary.py): a few thousand rows
+at most, however many recordings."""
 
 import math
 from collections.abc import Callable, Sequence
@@ -9,11 +11,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Avg, Count, F, Sum
+from django.db.models import F, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from recordings.models import Recording
+from recordings.models import Recording, UsageSlot, UsageTotal
 from recordings.time_zones import start_of_local_day
 
 PERIODS = (30, 90)
@@ -44,12 +46,12 @@ def per_day(days: int) -> list[Day]:
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     rows = (
-        Recording.objects.present()
-        # A range on add_time itself, not on its date, so the add_time index answers it.
-        .filter(add_time__gte=start_of_local_day(first), add_time__lt=start_of_local_day(today + timedelta(days=1)))
-        .annotate(day=TruncDate("add_time", tzinfo=timezone.get_current_timezone()))
+        UsageSlot.objects.filter(
+            slot__gte=start_of_local_day(first), slot__lt=start_of_local_day(today + timedelta(days=1))
+        )
+        .annotate(day=TruncDate("slot", tzinfo=timezone.get_current_timezone()))
         .values("day")
-        .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+        .annotate(count=Sum("count"), duration_ms=Sum("duration_ms"))
     )
     found = {row["day"]: Day(row["day"], row["count"], row["duration_ms"] or 0) for row in rows}
     return [found.get(day, Day(day, 0, 0)) for day in (first + timedelta(days=n) for n in range(days))]
@@ -74,11 +76,10 @@ def cost_by_month(months: int = MONTHS_CHARTED) -> list[Month]:
     this_month = first_of_month(timezone.localdate())
     first = first_of_month(this_month, months - 1)
     rows = (
-        Recording.objects.present()
-        .filter(add_time__gte=start_of_local_day(first))
-        .annotate(month=TruncMonth("add_time", tzinfo=timezone.get_current_timezone()))
+        UsageSlot.objects.filter(slot__gte=start_of_local_day(first))
+        .annotate(month=TruncMonth("slot", tzinfo=timezone.get_current_timezone()))
         .values("month")
-        .annotate(count=Count("id"), amount=Sum("monthly_recording_storage_amount"))
+        .annotate(count=Sum("count"), amount=Sum("amount"))
     )
     # TruncMonth gives a date on SQLite and an aware datetime on PostgreSQL for a DateTimeField.
     found: dict[date, Month] = {}
@@ -93,23 +94,33 @@ def cost_by_month(months: int = MONTHS_CHARTED) -> list[Month]:
 
 
 def totals_by(field: str) -> list[dict[str, Any]]:
-    """Count and duration for each value of `field`, the most common first."""
+    """Count and duration for each value of `field` (recording_type or recording_format), the most
+    common first."""
     return list(
-        Recording.objects.present()
+        UsageTotal.objects.filter(count__gt=0)
         .values(value=F(field))
-        .annotate(count=Count("id"), duration_ms=Sum("recording_duration_ms"))
+        .annotate(count=Sum("count"), duration_ms=Sum("duration_ms"))
         .order_by("-count", "value")
     )
 
 
 def storage() -> dict[str, Any]:
-    return Recording.objects.present().aggregate(
-        count=Count("id"),
-        duration_ms=Sum("recording_duration_ms"),
-        storage_days=Sum("recording_storage_duration"),
-        amount=Sum("monthly_recording_storage_amount"),
-        average_rate=Avg("recording_storage_rate"),
+    """The recordings still at Vobiz: how many, their duration, storage days and cost a month (None
+    without any), and their average storage rate (None if none has one)."""
+    sums = UsageTotal.objects.aggregate(
+        count=Sum("count"),
+        duration_ms=Sum("duration_ms"),
+        storage_days=Sum("storage_days"),
+        amount=Sum("amount"),
+        rate_sum=Sum("rate_sum"),
+        rate_count=Sum("rate_count"),
     )
+    count = sums["count"] or 0
+    rate_count = sums.pop("rate_count") or 0
+    rate_sum = sums.pop("rate_sum")
+    if not count:
+        return {"count": 0, "duration_ms": None, "storage_days": None, "amount": None, "average_rate": None}
+    return {**sums, "average_rate": rate_sum / rate_count if rate_count else None}
 
 
 def oldest(limit: int = OLDEST_SHOWN) -> list[Recording]:
