@@ -21,11 +21,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, Sum
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from recordings.auditing.usage import Month, first_of_month
+from recordings.auditing.usage import Month, first_of_month, sums_by_period
 from recordings.models import CallDetail, Recording, TranscriptionSlot
 from recordings.time_zones import start_of_local_day
 
@@ -131,15 +130,13 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
             spends[first_day].storage += sums[f"m{n}"]
 
     # The transcripts and their versions by quarter hour received, as the database keeps them.
-    for row in (
-        TranscriptionSlot.objects.filter(slot__gte=start)
-        .annotate(month=TruncMonth("slot", tzinfo=timezone.get_current_timezone()))
-        .values("month")
-        .annotate(charge=Sum("charge", default=ZERO), count=Sum("count"))
-    ):
-        if (spend := spends.get(month_of(row["month"]))) is not None:
-            spend.transcription += row["charge"]
-            spend.transcripts += row["count"]
+    received = sums_by_period(
+        TranscriptionSlot, months, next_month(this_month), charge=Sum("charge"), count=Sum("count")
+    )
+    for n, first_day in enumerate(months):
+        if n in received:
+            spends[first_day].transcription += received[n]["charge"]
+            spends[first_day].transcripts += received[n]["count"]
 
     # Recordings still at Vobiz, counted by the storage figures already: no scan of their calls.
     for month in monthly:

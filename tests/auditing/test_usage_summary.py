@@ -15,6 +15,7 @@ from django.utils import timezone
 from recordings.audit_trail import Actor
 from recordings.auditing import usage_summary
 from recordings.auditing.deletion import process_batch, start_deletion
+from recordings.auditing.usage import cost_by_month, first_of_month, per_day
 from recordings.live.callbacks import TranscriptionCallback
 from recordings.live.transcripts import masked_transcription, store_transcription
 from recordings.models import Recording, Transcript, TranscriptionSlot, TranscriptVersion, UsageSlot, UsageTotal
@@ -215,3 +216,17 @@ def test_after_a_migration_dropped_the_triggers_they_come_back_with_the_figures(
     assert_summary_current()
     Recording.objects.filter(pk=Recording.objects.order_by("pk").values_list("pk", flat=True).first()).delete()
     assert_summary_current()
+
+
+def test_days_and_months_of_quarter_hours_follow_a_half_hour_zone():
+    # The last second of last month and the first of this one in Kolkata (+5:30): 18:29:59 and
+    # 18:30 UTC, in the same UTC hour but not the same quarter hour, day or month.
+    with timezone.override("Asia/Kolkata"):
+        first = timezone.localdate().replace(day=1)
+        midnight = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+        for moment in (midnight - timedelta(seconds=1), midnight, midnight + timedelta(minutes=14)):
+            make_recording(add_time=moment.isoformat(), monthly_recording_storage_amount="1")
+        days = {day.day: day.count for day in per_day(90) if day.count}
+        months = {month.month: (month.count, month.amount) for month in cost_by_month(2)}
+    assert days == {first - timedelta(days=1): 1, first: 2}
+    assert months == {first_of_month(first, 1): (1, Decimal(1)), first: (2, Decimal(2))}
