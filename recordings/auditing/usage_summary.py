@@ -18,9 +18,12 @@ PostgreSQL: statement-level triggers with transition tables (one aggregated upse
 and summary, of the rows whose counted columns changed only), and on TRUNCATE a recount. SQLite:
 row triggers. A migration that rebuilds a counted table on SQLite drops its triggers, and `flush`
 may empty a summary before the table it counts: after either, `after_migrate` (post_migrate)
-installs the triggers again and recounts (about 2 s at a million recordings). `recount` rebuilds
-the summaries from their tables; tests/auditing/test_usage_summary.py compares the kept figures
-with a recount after syncs, deletions, erasures and every other writer.
+installs the triggers again and recounts (2-4 s at a million recordings; docs/performance.md).
+tests/auditing/test_usage_summary.py compares the kept figures with a recount in Python after
+syncs, deletions, erasures and every other writer.
+
+Two writers of one summary row wait for each other until the first commits; the rows are upserted
+in key order, so two statements never lock the same two rows in opposite orders.
 """
 
 from collections.abc import Callable
@@ -162,18 +165,21 @@ def name(source: Source, event: str) -> str:
 
 
 def pg_statements(source: Source) -> list[str]:
-    new, old = source.counted("n"), source.counted("o")
     columns = ", ".join(source.columns)
+    # An update's changed rows, each counted out as it was and in as it is, from one join of the
+    # transition tables by id (their row counts are unknown to the planner, which estimates 1: a
+    # semi-join per side made nested loops of 100 x 50 x 99 rows, 140 ms a page of 100).
     changed = (
-        f"(SELECT o.id FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id "
+        f"SELECT v.* FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id CROSS JOIN LATERAL "
+        f"(VALUES ({', '.join(f'n.{c}' for c in source.columns)}, 1), "
+        f"({', '.join(f'o.{c}' for c in source.columns)}, -1)) AS v({columns}, sign) "
         f"WHERE ({', '.join(f'o.{c}' for c in source.columns)}) IS DISTINCT FROM "
-        f"({', '.join(f'n.{c}' for c in source.columns)}))"
+        f"({', '.join(f'n.{c}' for c in source.columns)}) AND {source.counted('v')}"
     )
     rows = {
-        "insert": f"(SELECT {columns}, 1 AS sign FROM new_rows AS n WHERE {new})",
-        "delete": f"(SELECT {columns}, -1 AS sign FROM old_rows AS o WHERE {old})",
-        "update": f"(SELECT {columns}, 1 AS sign FROM new_rows AS n WHERE {new} AND n.id IN {changed} "
-        f"UNION ALL SELECT {columns}, -1 AS sign FROM old_rows AS o WHERE {old} AND o.id IN {changed})",
+        "insert": f"SELECT {columns}, 1 AS sign FROM new_rows AS n WHERE {source.counted('n')}",
+        "delete": f"SELECT {columns}, -1 AS sign FROM old_rows AS o WHERE {source.counted('o')}",
+        "update": changed,
     }
     transitions = {
         "insert": "NEW TABLE AS new_rows",
@@ -182,7 +188,10 @@ def pg_statements(source: Source) -> list[str]:
     }
     statements = []
     for event in EVENTS:
-        body = ";\n".join(upsert(summary, rows[event], "postgresql") for summary in source.summaries)
+        # One statement: the rows read once, then each summary's upsert (a data-modifying WITH).
+        *first, last = (upsert(summary, "r", "postgresql") for summary in source.summaries)
+        body = f"WITH r AS MATERIALIZED ({rows[event]})" + "".join(f", s{n} AS ({u})" for n, u in enumerate(first))
+        body += f"\n{last}"
         statements += [
             f"CREATE OR REPLACE FUNCTION {name(source, event)}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
             f"BEGIN\n{body};\nRETURN NULL;\nEND $$",
@@ -258,18 +267,6 @@ def install(connection: BaseDatabaseWrapper) -> None:
         for summary in (TOTALS, SLOTS, TRANSCRIPTION):
             for statement in recount_statements(summary, vendor):
                 cursor.execute(statement)
-
-
-def installed(connection: BaseDatabaseWrapper) -> bool:
-    """Whether every trigger is there."""
-    names = [trigger for _, trigger in trigger_names(connection)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT count(DISTINCT tgname) FROM pg_trigger WHERE tgname = ANY(%s)", [names])
-        else:
-            places = ", ".join(["%s"] * len(names))
-            cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({places})", names)
-        return bool(cursor.fetchone()[0] == len(names))
 
 
 def after_migrate(using: str, **kwargs: Any) -> None:

@@ -1,6 +1,6 @@
 """The usage page's figures kept by triggers as recordings and transcripts change
 (recordings/auditing/usage_summary.py), added up here from those already stored; and the partial
-indexes of deleted and gone recordings covering what spend by month adds up of them (PostgreSQL)."""
+indexes of deleted and gone recordings holding what spend by month adds up of them."""
 
 from django.db import migrations, models
 
@@ -70,11 +70,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='recording',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', False)), fields=['deleted_at'], include=('add_time', 'monthly_recording_storage_amount'), name='rec_deleted_idx'),
+            index=models.Index(condition=models.Q(('deleted_at__isnull', False)), fields=['deleted_at', 'add_time', 'monthly_recording_storage_amount'], name='rec_deleted_idx'),
         ),
         migrations.AddIndex(
             model_name='recording',
-            index=models.Index(condition=models.Q(('gone_at__isnull', False)), fields=['gone_at'], include=('deleted_at', 'add_time', 'monthly_recording_storage_amount'), name='rec_gone_idx'),
+            index=models.Index(condition=models.Q(('gone_at__isnull', False)), fields=['gone_at', 'deleted_at', 'add_time', 'monthly_recording_storage_amount'], name='rec_gone_idx'),
         ),
         migrations.RunPython(install, uninstall),
     ]
