@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, overload
 
 import orjson
+
 from recordings.models import Recording
 from vobiz.client import is_safe_id
 
