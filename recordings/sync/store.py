@@ -67,12 +67,16 @@ def stored_hashes(recording_ids: list[str]) -> dict[str, str]:
         return {}
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
-    marks = ", ".join([placeholder(connection)] * len(recording_ids))
     id_column = quote(Recording._meta.get_field("recording_id").column)
     hash_column = quote(Recording._meta.get_field("content_hash").column)
-    sql = f"SELECT {id_column}, {hash_column} FROM {quote(Recording._meta.db_table)} WHERE {id_column} IN ({marks})"
+    sql = f"SELECT {id_column}, {hash_column} FROM {quote(Recording._meta.db_table)} WHERE {id_column} "
+    params: list[Any] = list(recording_ids)
+    if connection.vendor == "postgresql":
+        sql, params = sql + "= ANY(%b)", [params]  # an array, in binary: a short statement, parsed once
+    else:
+        sql += "IN (" + ", ".join(["?"] * len(recording_ids)) + ")"
     with driver_cursor(connection) as cursor:
-        cursor.execute(sql, recording_ids)
+        cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 
@@ -115,6 +119,8 @@ class UpsertStatement:
     the rows of a store in one statement: psycopg caches the parsing of a statement only up to 4 kB,
     and parsing the 3,100 placeholders of a page's VALUES again for every page was 55 % of the
     sync's main thread in a profile on 2026-12-07; the statement of arrays is short, parsed once.
+    The arrays go in binary (`%b`): psycopg writes text arrays in Python, escaping each value with a
+    regular expression, 58 µs of CPU a row against 10 µs in binary (400 rows a statement).
     tests/sync/test_sync_upsert.py checks that it writes exactly what bulk_create writes, so a change
     in Django or in the model shows there.
     """
@@ -132,7 +138,7 @@ class UpsertStatement:
         self.tail = f" ON CONFLICT ({quote(Recording._meta.get_field('recording_id').column)}) DO UPDATE SET {updates}"
         self.row_placeholder = "(" + ", ".join([placeholder(connection)] * len(fields)) + ")"
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)  # binary: see above
             self.unnest_sql = f"{insert} SELECT * FROM unnest({arrays}){self.tail}"
         self.converters = [self.converter(f, template, connection) for f in fields]
 
