@@ -16,12 +16,16 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, overload
 
+import orjson
+
 from recordings.models import Recording
 from vobiz.client import is_safe_id
 
 BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
 MONEY_LIMIT = Decimal(10) ** 10  # what DecimalField(max_digits=16, decimal_places=6) holds
+MICROS = Decimal("0.000001")
+NON_DIGITS = re.compile(r"\D")
 
 # Model field -> where each documented shape keeps it, first match wins.
 TEXT_SOURCES = {
@@ -76,12 +80,9 @@ def normalise(obj: Any) -> dict[str, Any]:
         raise UnusableRecording(f"not an object but {type(obj).__name__}")
     if any(key in obj for key in RESPONSE_KEYS):
         obj = {key: value for key, value in obj.items() if key not in RESPONSE_KEYS}
-    try:
-        encoded = canonical_json(obj)
-    except ValueError:  # NaN or Infinity, which JSON columns refuse
-        encoded = None
+    encoded = canonical_json(obj) if is_plain(obj) else None
     raw = obj
-    if encoded is None or "\\u0000" in encoded:  # rare: clean, and hash what is stored
+    if encoded is None or b"\\u0000" in encoded:  # rare: clean, and hash what is stored
         raw = without_nul(obj)
         encoded = canonical_json(raw)
 
@@ -91,16 +92,16 @@ def normalise(obj: Any) -> dict[str, Any]:
     recording_id = str(recording_id).strip(" ")  # other white space is a control character: refused
     if not recording_id:
         raise UnusableRecording("recording_id is empty")
-    if len(recording_id) > field_length("recording_id"):
+    if len(recording_id) > FIELD_LENGTHS["recording_id"]:
         raise UnusableRecording("recording_id is too long")
     if not is_path_safe(recording_id):
         raise UnusableRecording("recording_id has a slash, a backslash, a control character or a leading dot")
 
     fields: dict[str, Any] = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
-    for name, sources in TEXT_SOURCES.items():
+    for name, sources, length in TEXT_FIELDS:
         value = as_text(first_present(raw, sources))
-        if len(value) > field_length(name):
-            raise UnusableRecording(f"{name} is longer than {field_length(name)} characters")
+        if len(value) > length:
+            raise UnusableRecording(f"{name} is longer than {length} characters")
         fields[name] = value
     sent_call_uuid = str(first_present(obj, TEXT_SOURCES["call_uuid"]) or "").strip(" ")  # before NUL is dropped
     if sent_call_uuid and not is_path_safe(sent_call_uuid):
@@ -112,19 +113,32 @@ def normalise(obj: Any) -> dict[str, Any]:
         fields["add_time"] = None  # stored and counted as incomplete: findable by its id
 
     for name in MILLISECOND_FIELDS:
-        fields[name] = whole_number(as_decimal(raw.get(name)), BIGINT_MAX)
+        fields[name] = whole_number(raw.get(name), BIGINT_MAX)
     if fields["recording_duration_ms"] is None:
         seconds = as_decimal(raw.get("duration"))  # the older shapes give seconds
         fields["recording_duration_ms"] = whole_number(seconds * 1000 if seconds is not None else None, BIGINT_MAX)
     for name in WHOLE_NUMBER_FIELDS:
-        fields[name] = whole_number(as_decimal(raw.get(name)), INT_MAX)
+        fields[name] = whole_number(raw.get(name), INT_MAX)
     for name in MONEY_FIELDS:
         money = as_decimal(raw.get(name))
-        fields[name] = money.quantize(Decimal("0.000001")) if money is not None and abs(money) < MONEY_LIMIT else None
+        fields[name] = money.quantize(MICROS) if money is not None and abs(money) < MONEY_LIMIT else None
 
     fields["from_digits_reversed"] = reversed_digits(fields["from_number"])
     fields["to_digits_reversed"] = reversed_digits(fields["to_number"])
     return fields
+
+
+def is_plain(obj: dict[str, Any]) -> bool:
+    """Whether every value is text, a whole number, a finite float or null: then the object
+    encodes as it is, with nothing to clean but NUL characters (which the encoding shows)."""
+    for value in obj.values():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is not str and kind is not int and value is not None:
+            return False
+    return True
 
 
 def is_path_safe(identifier: str) -> bool:
@@ -148,20 +162,28 @@ def as_text(value: Any) -> str:
 
 
 def as_decimal(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, (bool, dict, list)):
+    if type(value) is int:  # most numbers: no text to read
+        number = Decimal(value)
+    elif value is None or value == "" or isinstance(value, (bool, dict, list)):
         return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return None
     # Nothing we store comes near 10^30; refusing such values keeps later arithmetic safe.
     return number if number.is_finite() and number.adjusted() < 30 else None
 
 
-def whole_number(value: Decimal | None, limit: int) -> int | None:
-    if value is None or abs(value) > limit:
+def whole_number(value: Any, limit: int) -> int | None:
+    """A whole number, rounded half up, from a number as Vobiz sends it or a Decimal; None if it
+    does not read or is past `limit`."""
+    if type(value) is int:  # no rounding to do
+        return value if abs(value) <= limit else None
+    number = value if isinstance(value, Decimal) else as_decimal(value)
+    if number is None or abs(number) > limit:
         return None
-    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    return int(number.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def timestamp(value: Any) -> datetime:
@@ -185,15 +207,21 @@ def timestamp(value: Any) -> datetime:
 
 
 def reversed_digits(number: str) -> str:
-    return re.sub(r"\D", "", number)[::-1][: field_length("from_digits_reversed")]
+    return NON_DIGITS.sub("", number)[::-1][: FIELD_LENGTHS["from_digits_reversed"]]
 
 
-def canonical_json(raw: Any) -> str:
-    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+def canonical_json(raw: Any) -> bytes:
+    """The object's JSON, keys sorted, for its hash: orjson, or the standard library for what orjson
+    cannot encode (integers past 64 bits, keys that are not text). Callers clean NaN and Infinity
+    first (`without_nul`), which orjson would write as null and the standard library refuses."""
+    try:
+        return orjson.dumps(raw, default=str, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False).encode()
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+def md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def content_hash(raw: Any) -> str:
@@ -222,6 +250,7 @@ def without_nul(value: Any) -> Any:
 
 
 FIELD_LENGTHS: dict[str, int] = {f.name: f.max_length for f in Recording._meta.concrete_fields if f.max_length}
+TEXT_FIELDS = [(name, sources, FIELD_LENGTHS[name]) for name, sources in TEXT_SOURCES.items()]
 
 
 def field_length(name: str) -> int:

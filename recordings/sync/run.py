@@ -2,7 +2,8 @@
 
 A run takes the sync's lock, records itself as a SyncRun, has `walk.Sync` walk the list, and
 records how it ended (a failure with its one-line reason); a run that wrote a good share of the
-table refreshes the planner's statistics. A sync never deletes a row: a recording missing from a
+table refreshes the planner's statistics. A first import builds some indexes after its rows
+(indexes.py). A sync never deletes a row: a recording missing from a
 completed full walk and confirmed gone by Vobiz (404) is only marked gone.
 """
 
@@ -15,6 +16,7 @@ from tqdm import tqdm
 from recordings.formatting import one_line
 from recordings.locks import DatabaseLock, LockHeld, LockLost
 from recordings.models import Recording, SyncRun
+from recordings.sync.indexes import build_missing, defer_for_first_import
 from recordings.sync.walk import Sync, SyncError, SyncOptions
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import VobizClient, VobizError
@@ -62,7 +64,13 @@ def sync_recordings(
         )
         with tqdm(unit=" rec", disable=not progress, dynamic_ncols=True) as bar:
             try:
-                Sync(client, run, options, lock, bar).run()
+                try:
+                    build_missing()  # what a run killed during a first import left unbuilt
+                    if not options.scoped:
+                        defer_for_first_import()
+                    Sync(client, run, options, lock, bar).run()
+                finally:
+                    build_missing()
             except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
                 reason = describe_failure(exc)
                 finish(run, SyncRun.Status.FAILED, reason)

@@ -48,7 +48,7 @@ from recordings.sync.spans import (
     placed,
     row_indexes,
 )
-from recordings.sync.store import mark_gone, mark_seen, store_recordings
+from recordings.sync.store import mark_gone, mark_seen, store_recordings, stored_hashes
 from vobiz.client import MAX_PAGE_SIZE, RecordingPage, VobizAuthError, VobizClient, VobizError, VobizNotFound
 
 logger = logging.getLogger(__name__)
@@ -387,9 +387,7 @@ class Sync:
 
         now = timezone.now()
         with transaction.atomic():
-            stored = dict(
-                Recording.objects.filter(recording_id__in=list(rows)).values_list("recording_id", "content_hash")
-            )
+            stored = stored_hashes(list(rows))
             to_write, seen_unchanged = [], []
             for recording_id, fields in rows.items():
                 known_hash = stored.get(recording_id)

@@ -317,3 +317,51 @@ def test_a_second_command_is_refused_while_the_first_runs(fake_vobiz, subprocess
     finally:
         first.kill()
         first.wait()
+
+
+def deferred_present():
+    from recordings.sync.indexes import deferred_indexes, missing_indexes
+
+    return {index.name for index in deferred_indexes()} - {index.name for index in missing_indexes()}
+
+
+def test_a_first_import_builds_the_number_indexes_after_its_rows(fake_vobiz, vobiz_client, monkeypatch):
+    from recordings.sync import walk
+    from recordings.sync.indexes import DEFERRED
+
+    seen_during = []
+    store = walk.Sync.store
+
+    def spying_store(self, pages, save_progress=False):
+        seen_during.append(deferred_present())
+        return store(self, pages, save_progress)
+
+    monkeypatch.setattr(walk.Sync, "store", spying_store)
+    sync(vobiz_client, full=True)
+    assert seen_during and all(present == set() for present in seen_during)  # rows went in without them
+    assert deferred_present() == set(DEFERRED)  # and they were built at the end
+
+    seen_during.clear()
+    sync(vobiz_client, full=True)  # not a first import: the indexes stay
+    assert seen_during and all(present == set(DEFERRED) for present in seen_during)
+
+
+def test_a_first_import_that_fails_builds_them_too_and_a_killed_one_leaves_them_to_the_next_run(
+    fake_vobiz, vobiz_client, monkeypatch
+):
+    from recordings.sync import walk
+    from recordings.sync.indexes import DEFERRED, defer_for_first_import
+
+    def failing_store(self, pages, save_progress=False):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(walk.Sync, "store", failing_store)
+    with pytest.raises(SyncError, match="the disk is full"):
+        sync(vobiz_client)
+    assert deferred_present() == set(DEFERRED)
+    monkeypatch.undo()
+
+    assert defer_for_first_import()  # as a run killed mid-import leaves the table
+    assert deferred_present() == set()
+    sync(vobiz_client, call_uuid="no-such-call")  # any next run, a scoped one too
+    assert deferred_present() == set(DEFERRED)
