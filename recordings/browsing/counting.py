@@ -3,7 +3,8 @@ bound, "more than" beyond it, and kept until the data changes (see freshness.dat
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from hashlib import md5
 from typing import Any
@@ -24,6 +25,10 @@ class Summary:
     duration_ms: int | None
     exact: bool = True  # False: there are more than `count`, and the duration is not known yet
     storage_amount: Decimal | None = None  # what storing the view at Vobiz costs a month
+    counted_at: datetime | None = None  # when an exact figure was counted
+    # Beyond the bound: the view's last exact figures, counted before the data changed, shown
+    # with their time while `count_exactly` counts again.
+    earlier: "Summary | None" = None
 
 
 def summary_totals() -> dict[str, Aggregate]:
@@ -36,6 +41,9 @@ def summary_totals() -> dict[str, Aggregate]:
 
 
 SUMMARY_SECONDS = 300
+# How long a view's last exact figures are kept, across data versions, to show while it is
+# counted again: a count of ten million takes most of a second (docs/performance.md).
+EARLIER_SECONDS = 24 * 3600
 COUNT_BOUND = 10_000
 # A page far down a view counts the rows up to it, so a URL asking for page 999999 would count the
 # whole view: a page counts no further than this (beyond it, it says "more than").
@@ -58,10 +66,12 @@ def summarise(
     key = summary_key(filters)
     bound = max(bound, min(at_least, MAX_COUNTED_ROWS))
     beyond_key = f"{key}:more-than:{bound}" if key else None
-    if key:
-        cached = cache.get_many([key, beyond_key])
-        if summary := cached.get(key) or cached.get(beyond_key):
-            return summary
+    last_key = earlier_key(filters)
+    cached = cache.get_many([key, beyond_key, last_key]) if key else {}
+    if exact := cached.get(key):
+        return exact
+    if beyond := cached.get(beyond_key):
+        return replace(beyond, earlier=cached.get(last_key))
     totals = (
         queryset.order_by()
         .values("recording_duration_ms", "monthly_recording_storage_amount")[: bound + 1]
@@ -71,7 +81,7 @@ def summarise(
         summary = Summary(count=bound, duration_ms=None, exact=False)
         if beyond_key:  # true until the data changes, as an exact count is
             cache.set(beyond_key, summary, SUMMARY_SECONDS)
-        return summary
+        return replace(summary, earlier=cached.get(last_key))
     return remember(key, totals)
 
 
@@ -88,7 +98,10 @@ def count_exactly(queryset: QuerySet[Recording], *, filters: Mapping[str, str]) 
         # in a subquery (a slice keeps its ORDER BY), walk that index; a narrower filter's own
         # index still wins. PostgreSQL picks the covering index by itself.
         rows = queryset.order_by("-add_time", "-id")[: sys.maxsize]
-    return remember(key, rows.aggregate(**summary_totals()))
+    summary = remember(key, rows.aggregate(**summary_totals()))
+    if key:
+        cache.set(earlier_key(filters), summary, EARLIER_SECONDS)
+    return summary
 
 
 def summary_key(filters: Mapping[str, str]) -> str | None:
@@ -97,9 +110,17 @@ def summary_key(filters: Mapping[str, str]) -> str | None:
     version = data_version()
     if not version:
         return None
-    view = urlencode(sorted(filters.items()))
+    return "summary:" + md5(f"{version}|{view_of(filters)}".encode(), usedforsecurity=False).hexdigest()
+
+
+def earlier_key(filters: Mapping[str, str]) -> str:
+    """The cache key of a view's last exact figures, whatever the data version."""
+    return "summary-earlier:" + md5(view_of(filters).encode(), usedforsecurity=False).hexdigest()
+
+
+def view_of(filters: Mapping[str, str]) -> str:
     days = f"{timezone.get_current_timezone_name()}|{timezone.localdate().isoformat()}"
-    return "summary:" + md5(f"{version}|{days}|{view}".encode(), usedforsecurity=False).hexdigest()
+    return f"{days}|{urlencode(sorted(filters.items()))}"
 
 
 def remember(key: str | None, figures: dict[str, Any]) -> Summary:
@@ -108,6 +129,7 @@ def remember(key: str | None, figures: dict[str, Any]) -> Summary:
         count=figures["count"],
         duration_ms=figures["duration_ms"] or 0,
         storage_amount=figures["storage_amount"] or Decimal(0),
+        counted_at=timezone.now(),
     )
     if key:
         cache.set(key, summary, SUMMARY_SECONDS)

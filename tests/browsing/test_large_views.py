@@ -91,6 +91,31 @@ def test_the_exact_count_comes_separately_and_is_then_shown_by_every_page(suppor
     assert not any(q["sql"].startswith("SELECT COUNT(") for q in captured)  # from the cache
 
 
+def test_while_it_counts_again_a_page_shows_the_last_exact_figure_and_when(support_client, thirty, small_bound):
+    assert support_client.get("/count").json()["count"] == 30
+    make_recordings(2)
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1, created=2)
+
+    response = support_client.get("/")
+    summary = summary_of(response)
+    assert (summary.count, summary.exact) == (25, False)
+    assert summary.earlier.count == 30 and summary.earlier.exact
+    body = response.content.decode()
+    assert "More than <strong>25</strong> recordings" in body
+    assert "· 30 when counted <time" in body and "before the latest changes" in body
+    assert 'data-count-url="/count"' in body  # and it is counted again
+
+    assert support_client.get("/count").json()["count"] == 32
+    assert (summary_of(support_client.get("/")).count, summary_of(support_client.get("/")).exact) == (32, True)
+
+
+def test_a_view_never_counted_exactly_shows_no_earlier_figure(support_client, thirty, small_bound):
+    assert support_client.get("/count", {"recording_format": "mp3"}).json()["count"] == 30
+    response = support_client.get("/")  # another view: its own figures, none yet
+    assert summary_of(response).earlier is None
+    assert "when counted" not in response.content.decode()
+
+
 def test_the_exact_count_follows_the_filters(support_client, thirty):
     make_recordings(3, recording_format="wav")
     assert support_client.get("/count", {"recording_format": "wav"}).json()["count"] == 3
