@@ -220,6 +220,7 @@ class RecordingFilter(TableFilterSet):
         # Searched last, on the rows the other filters leave: the search orders them as well.
         self.filters["transcript"] = self.filters.pop("transcript")
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
+        self.substring_search = False  # by filter_search: part of a conference name
 
     def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return masked_recordings(queryset, kind=MASKED_KINDS.get(value, ""))  # "masked": of any kind
@@ -259,7 +260,9 @@ class RecordingFilter(TableFilterSet):
         return queryset.filter(review_state="" if value == "none" else value)
 
     def filter_search(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
-        return browsing_search.search(queryset, text=value)
+        found = browsing_search.search(queryset, text=value)
+        self.substring_search = found.by_substring
+        return found.recordings
 
     def filter_number(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return queryset.filter(matching_number(name.removesuffix("_number"), value))

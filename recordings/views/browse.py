@@ -26,6 +26,7 @@ from recordings.background.tasks import (
     request_call_record_refresh,
 )
 from recordings.browsing import call_records, counting, freshness, media, saved_views, transcript_search
+from recordings.browsing import search as browsing_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
@@ -75,6 +76,8 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
         at_least=options.page * options.per_page,
         bound=count_bound(search.best_first) if search else counting.COUNT_BOUND,
     )
+    if filterset.substring_search and summary.exact and summary.count <= counting.COUNT_BOUND:
+        queryset = browsing_search.matches_first(queryset)
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable.of_view(
         with_masked_marks(with_hold_marks(queryset)) if auditor else queryset,
