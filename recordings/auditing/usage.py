@@ -6,13 +6,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from hashlib import md5
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Avg, Count, F, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
+from recordings.browsing.freshness import data_version
 from recordings.models import Recording
 from recordings.time_zones import start_of_local_day
 
@@ -116,8 +119,24 @@ def oldest(limit: int = OLDEST_SHOWN) -> list[Recording]:
     return list(Recording.objects.present().exclude(add_time=None).order_by("add_time", "id")[:limit])
 
 
+OVERVIEW_SECONDS = 300
+
+
 def overview(days: int) -> dict[str, object]:
-    """Everything the usage page shows, for the last `days` days."""
+    """Everything the usage page shows, for the last `days` days: kept until the data changes (as
+    the table's counts are), since its figures read every recording stored, several seconds at
+    ten million (docs/performance.md)."""
+    version = data_version()
+    if not version:
+        return read_overview(days)
+    zone = timezone.get_current_timezone_name()
+    view = f"{version}|{zone}|{timezone.localdate().isoformat()}|{days}"
+    key = "usage:" + md5(view.encode(), usedforsecurity=False).hexdigest()
+    # get_or_set returns None only when its default is None: here it is the dict just read or kept.
+    return cast(dict[str, object], cache.get_or_set(key, lambda: read_overview(days), OVERVIEW_SECONDS))
+
+
+def read_overview(days: int) -> dict[str, object]:
     daily = per_day(days)
     recorded = sum(day.count for day in daily)  # at most 90 buckets already summed by the database
     monthly = cost_by_month()
