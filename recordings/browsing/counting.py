@@ -45,6 +45,7 @@ SUMMARY_SECONDS = 300
 # counted again: a count of ten million takes most of a second (docs/performance.md).
 EARLIER_SECONDS = 24 * 3600
 COUNT_BOUND = 10_000
+TIME_OF_DAY_COUNT_BOUND = 1_000  # a filter no index serves: see RecordingFilter.count_bound
 # A page far down a view counts the rows up to it, so a URL asking for page 999999 would count the
 # whole view: a page counts no further than this (beyond it, it says "more than").
 MAX_COUNTED_ROWS = 100_000

@@ -31,7 +31,6 @@ from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
-from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
 from recordings.forms import ShareLinkForm
 from recordings.models import AudioHash, Recording, TaskRun, Transcript
@@ -74,7 +73,7 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
         filterset.counted_qs,
         filters=filterset.filters_in_force(),
         at_least=options.page * options.per_page,
-        bound=count_bound(search.best_first) if search else counting.COUNT_BOUND,
+        bound=filterset.count_bound,
     )
     if filterset.substring_search and summary.exact and summary.count <= counting.COUNT_BOUND:
         queryset = browsing_search.matches_first(queryset)

@@ -175,3 +175,12 @@ def test_a_cached_count_of_days_is_each_zones_own(support_client, auditor_user):
     in_india.force_login(auditor_user)
     in_india.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
     assert summary_of(in_india.get("/", march_2)).count == 1
+
+
+def test_a_time_of_day_counts_to_a_lower_bound_no_index_serves(support_client, thirty, monkeypatch):
+    monkeypatch.setattr(counting, "TIME_OF_DAY_COUNT_BOUND", 5)
+    whole_day = {"time_from": "00:00", "time_until": "23:59"}
+    summary = summary_of(support_client.get("/", whole_day))
+    assert (summary.count, summary.exact) == (25, False)  # as far as its page, then /count
+    assert support_client.get("/count", whole_day).json()["count"] == 30
+    assert summary_of(support_client.get("/")).exact  # other views count to COUNT_BOUND
