@@ -55,7 +55,8 @@ first, last = Recording.objects.aggregate(first=Min("pk"), last=Max("pk")).value
 step = max(1, (last - first) // 300)
 # Ids spread over the table, read by id: a sliced step would read every row at ten million.
 ids = range(first, last + 1, step)[:300]
-rows = list(Recording.objects.filter(pk__in=list(ids)).order_by("pk").values_list("recording_id", "call_uuid", "from_number"))
+rows = Recording.objects.filter(pk__in=list(ids)).order_by("pk")
+rows = list(rows.values_list("recording_id", "call_uuid", "from_number"))
 print(json.dumps({{"count": total, "recordings": [r[0] for r in rows], "calls": [r[1] for r in rows if r[1]],
                   "numbers": [r[2] for r in rows if r[2]]}}))
 """
@@ -90,6 +91,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--locust",
+        default=str(Path(PYTHON).parent / "locust"),
+        help="the locust command (default: this virtualenv's; one of its own keeps locust's packages apart)",
+    )
     args = parser.parse_args()
 
     password = secrets.token_urlsafe(16)
@@ -111,7 +117,7 @@ def main() -> None:
         prefix = str(scratch / "locust")
         subprocess.run(
             [
-                str(Path(PYTHON).parent / "locust"),
+                args.locust,
                 "-f",
                 str(PROJECT / "bench" / "locustfile.py"),
                 "--headless",
