@@ -34,15 +34,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from processes import PYTHON, manage, production_env  # noqa: E402
+from processes import PYTHON, manage, percentile, production_env  # noqa: E402
 from seeding import recreate_postgres  # noqa: E402
 
 SEQ_APART = 10**12  # the baseline's rows: seq -(writer × SEQ_APART + n), never in the chain
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def write(mode: str, writer: int, events: int, pause: float, start_at: float) -> None:

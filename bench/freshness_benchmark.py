@@ -24,7 +24,6 @@ Every process it starts is stopped at the end.
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -39,8 +38,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from processes import PYTHON, free_port, manage, production_env, signed_in, start, start_gunicorn, wait_for  # noqa: E402
-from seeding import recreate_postgres  # noqa: E402
+from processes import percentile, serve_synced_dashboard, signed_in  # noqa: E402
+from seeding import fresh_database  # noqa: E402
 
 from vobiz.fake.callbacks import CallbackSender  # noqa: E402
 from vobiz.fake.data import FakeAccount  # noqa: E402
@@ -48,11 +47,6 @@ from vobiz.fake.server import FakeVobizServer  # noqa: E402
 
 POLL_SECONDS = 0.05
 SIGN_IN_SECONDS = 10.0
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 class Load:
@@ -138,41 +132,24 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench_freshness_"))
-    if args.database == "sqlite":
-        database_url = f"sqlite:///{folder / 'db.sqlite3'}"
-    else:
-        database_url = f"{args.pg_url}/{args.pg_name}"
-        recreate_postgres(database_url)
-
+    database_url = fresh_database(args.database, folder=folder, pg_url=args.pg_url, pg_name=args.pg_name)
     account = FakeAccount(count=args.count, seed=5)
-    username, password = "bench", secrets.token_urlsafe(12)
     with ExitStack() as stack, FakeVobizServer(account=account) as fake:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = production_env(
-            database_url,
-            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            VOBIZ_AUTH_ID=account.auth_id,
-            VOBIZ_AUTH_TOKEN=account.auth_token,
-            VOBIZ_API_URL=fake.base_url,
-            VOBIZ_MEDIA_HOSTS="127.0.0.1",
-            DASHBOARD_PUBLIC_URL=base,
-            LOG_LEVEL="WARNING",
-        )
-        env.pop("REDIS_URL", None)  # the default queue is what is measured
         print(f"Seeding {args.count:,} recordings through the sync ({args.database})…", flush=True)
-        manage(env, "migrate", "--noinput")
-        manage(env, "collectstatic", "--noinput")
-        manage(env, "sync_recordings")
-        manage({**env, "DASHBOARD_PASSWORD": password}, "create_user", username, "--role", "auditor")
+        interval = () if args.worker_interval is None else ("--interval", str(args.worker_interval))
+        dashboard = serve_synced_dashboard(
+            stack,
+            database_url=database_url,
+            vobiz_api_url=fake.base_url,
+            auth_id=account.auth_id,
+            auth_token=account.auth_token,
+            folder=folder,
+            gunicorn_workers=args.workers,
+            db_worker_args=interval,
+        )
+        base, username, password = dashboard.base_url, dashboard.username, dashboard.password
         sample = account.page(10, 1)[0][0]
         sample = {"recording_id": sample["recording_id"], "number": sample["from_number"][-6:]}
-        log = stack.enter_context(open(folder / "processes.log", "w"))
-        start_gunicorn(stack, env, log, port, args.workers, threads=8)
-        interval = [] if args.worker_interval is None else ["--interval", str(args.worker_interval)]
-        start(stack, [PYTHON, "manage.py", "db_worker", *interval], log, env)
-        wait_for(base + "/healthz")
-
         load = Load(base, username, password, args.load_threads, sample)
         load.start()
         time.sleep(2)  # the load settles

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,12 +135,16 @@ def start_fake_vobiz(
     auth_id: str = "MA_FAKEDEMO",
     auth_token: str = "fake-token-0123456789abcdef",
     stop_signal: int = signal.SIGTERM,
+    audio_bandwidth: float | None = None,
 ) -> str:
     """The fake Vobiz API in a process of its own (its CPU not behind the GIL of what is measured),
-    on `port` or a free one; its API's base URL once it answers."""
+    on `port` or a free one, its audio sent at `audio_bandwidth` bytes a second if given; its API's
+    base URL once it answers."""
     port = port or free_port()
     command = [PYTHON, "-m", "vobiz.fake", "--port", str(port), "--count", str(count), "--latency", str(latency)]
     command += ["--max-page-size", str(max_page_size), "--auth-id", auth_id, "--auth-token", auth_token]
+    if audio_bandwidth:
+        command += ["--audio-bandwidth", str(audio_bandwidth)]
     with open(log_path, "w") as log:  # the child keeps its own copy of the file
         process = start(stack, command, log, stop_signal=stop_signal)
     wait_for(f"http://127.0.0.1:{port}/", 30, process=process, log_path=log_path)
@@ -199,3 +204,58 @@ def signed_in(base_url: str, username: str, password: str, timeout: float = 30) 
     if answer.url.rstrip("/") != base_url:
         raise BenchError(f"could not sign in as {username}: landed on {answer.url}")
     return session
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value `share` of the way up `values` sorted (0.95: the 95th percentile), nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard served as in production, with an auditor to sign in as."""
+
+    base_url: str
+    env: dict[str, str]
+    username: str
+    password: str
+
+
+def serve_synced_dashboard(
+    stack: ExitStack,
+    *,
+    database_url: str,
+    vobiz_api_url: str,
+    auth_id: str,
+    auth_token: str,
+    folder: Path,
+    gunicorn_workers: int,
+    db_worker_args: tuple[str, ...] = (),
+) -> Dashboard:
+    """The dashboard over a fake Vobiz at `vobiz_api_url`, its recordings synced once, served by
+    gunicorn with a db_worker running the default queue (the one measured: REDIS_URL is unset);
+    the processes' output goes to `folder`/processes.log."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = production_env(
+        database_url,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        VOBIZ_AUTH_ID=auth_id,
+        VOBIZ_AUTH_TOKEN=auth_token,
+        VOBIZ_API_URL=vobiz_api_url,
+        VOBIZ_MEDIA_HOSTS="127.0.0.1",
+        DASHBOARD_PUBLIC_URL=base_url,
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    username, password = "bench", secrets.token_urlsafe(12)
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    manage(env, "sync_recordings")
+    manage({**env, "DASHBOARD_PASSWORD": password}, "create_user", username, "--role", "auditor")
+    log = stack.enter_context(open(folder / "processes.log", "w"))
+    start_gunicorn(stack, env, log, port, gunicorn_workers, threads=8)
+    start(stack, [PYTHON, "manage.py", "db_worker", *db_worker_args], log, env)
+    wait_for(base_url + "/healthz")
+    return Dashboard(base_url=base_url, env=env, username=username, password=password)

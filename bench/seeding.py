@@ -55,6 +55,16 @@ def database_name(database_url: str) -> str:
     return urlsplit(database_url).path.lstrip("/")
 
 
+def fresh_database(database: str, *, folder: Path, pg_url: str, pg_name: str) -> str:
+    """The URL of an empty database: a SQLite file in `folder`, or PostgreSQL's `pg_name` on the
+    server at `pg_url`, dropped and created again."""
+    if database == "sqlite":
+        return f"sqlite:///{folder / 'db.sqlite3'}"
+    database_url = f"{pg_url}/{pg_name}"
+    recreate_postgres(database_url)
+    return database_url
+
+
 def recreate_postgres(database_url: str) -> None:
     """The database `database_url` names, dropped (whoever is connected) and created again, empty."""
     drop_postgres(database_url)

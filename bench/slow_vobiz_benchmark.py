@@ -24,7 +24,6 @@ Every process it starts is stopped at the end.
 
 import argparse
 import json
-import secrets
 import statistics
 import sys
 import tempfile
@@ -37,19 +36,14 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from processes import PYTHON, free_port, manage, production_env, signed_in, start, start_gunicorn, wait_for  # noqa: E402
-from seeding import recreate_postgres  # noqa: E402
+from processes import percentile, serve_synced_dashboard, signed_in  # noqa: E402
+from seeding import fresh_database  # noqa: E402
 
 from vobiz.fake.callbacks import CallbackSender  # noqa: E402
 from vobiz.fake.data import FakeAccount  # noqa: E402
 from vobiz.fake.server import FakeVobizServer  # noqa: E402
 
 POLL_SECONDS = 0.05
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 class Watcher:
@@ -120,37 +114,20 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench_slow_vobiz_"))
-    if args.database == "sqlite":
-        database_url = f"sqlite:///{folder / 'db.sqlite3'}"
-    else:
-        database_url = f"{args.pg_url}/{args.pg_name}"
-        recreate_postgres(database_url)
-
+    database_url = fresh_database(args.database, folder=folder, pg_url=args.pg_url, pg_name=args.pg_name)
     account = FakeAccount(count=args.count, seed=5)
-    username, password = "bench", secrets.token_urlsafe(12)
     with ExitStack() as stack, FakeVobizServer(account=account) as fake:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = production_env(
-            database_url,
-            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            VOBIZ_AUTH_ID=account.auth_id,
-            VOBIZ_AUTH_TOKEN=account.auth_token,
-            VOBIZ_API_URL=fake.base_url,
-            VOBIZ_MEDIA_HOSTS="127.0.0.1",
-            DASHBOARD_PUBLIC_URL=base,
-            LOG_LEVEL="WARNING",
-        )
-        env.pop("REDIS_URL", None)  # the default queue is what is measured
         print(f"Seeding {args.count:,} recordings through the sync ({args.database})…", flush=True)
-        manage(env, "migrate", "--noinput")
-        manage(env, "collectstatic", "--noinput")
-        manage(env, "sync_recordings")
-        manage({**env, "DASHBOARD_PASSWORD": password}, "create_user", username, "--role", "auditor")
-        log = stack.enter_context(open(folder / "processes.log", "w"))
-        start_gunicorn(stack, env, log, port, 2, threads=8)
-        start(stack, [PYTHON, "manage.py", "db_worker"], log, env)
-        wait_for(base + "/healthz")
+        dashboard = serve_synced_dashboard(
+            stack,
+            database_url=database_url,
+            vobiz_api_url=fake.base_url,
+            auth_id=account.auth_id,
+            auth_token=account.auth_token,
+            folder=folder,
+            gunicorn_workers=2,
+        )
+        base, username, password = dashboard.base_url, dashboard.username, dashboard.password
         watcher = Watcher(base, username, password)
         watcher.thread.start()
         sender = CallbackSender(account, base)

@@ -310,14 +310,16 @@ REDACT_BATCH = 500
 def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], actor: Actor, reason: str) -> int:
     """Apply `redact` to each personal text field of those events, keep each field's original hash so
     the chain still verifies, and log one event (new action "redact") naming the redacted events'
-    ids and the reason. Returns how many events changed. The redaction event keeps the hash of
-    each redacted event's new values (`redacted_to`), covered by its HMAC.
+    ids and the reason. Returns how many events changed, those the sealer refused included. The
+    redaction event keeps the hash of each redacted event's new values (`redacted_to`), covered by
+    its HMAC.
 
     An address `redact` changes is removed (the field holds addresses only). A redacted event's
     salt is erased, so that its kept hashes cannot be matched against guesses.
     """
     ids = sorted(set(event_ids))
     changed: list[AuditEvent] = []
+    refused: list[AuditEvent] = []
     with transaction.atomic():
         head = locked_head()
         if head is None:
@@ -327,24 +329,27 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
             # Sealed first, in the lock: a redaction names events by their place in the chain.
             if batch.filter(seq__isnull=True).exists():
                 seal_under(head)
-            # An event the sealer refused (its HMAC does not hold) has no place to be named by.
-            for event in batch.filter(seq__isnull=False).order_by("seq"):
+            for event in batch.order_by("seq", "pk"):
                 if redact_fields(event, redact):
-                    changed.append(event)
-        if not changed:
+                    # An event the sealer refused (its HMAC does not hold) has no place in the chain
+                    # to be named by; its personal data goes all the same, and verify_audit still
+                    # names it as forged.
+                    (changed if event.seq is not None else refused).append(event)
+        if not changed and not refused:
             return 0
-        set_columns(changed, [*PERSONAL_FIELDS, "salt", "kept_hashes"])
-        named = ", ".join(str(event.pk) for event in changed)
+        set_columns([*changed, *refused], [*PERSONAL_FIELDS, "salt", "kept_hashes"])
+        named = ", ".join(str(event.pk) for event in changed) or "none in the chain"
+        outside = f"; outside the chain, refused by the sealer: {', '.join(str(e.pk) for e in refused)}"
         redaction = event_by(
             actor,
             Action.REDACT,
-            note=f"{reason} (events {named})",
+            note=f"{reason} (events {named}{outside if refused else ''})",
             redacts=[e.seq for e in changed],
             redacted_to={str(e.seq): values_digest(e) for e in changed},
         )
         append(redaction)
         seal_under(head)  # the redaction is in the chain as soon as it is done
-    return len(changed)
+    return len(changed) + len(refused)
 
 
 def redact_fields(event: AuditEvent, redact: Callable[[str], str]) -> bool:

@@ -139,9 +139,18 @@ class Recording(models.Model):
             models.Index(fields=["to_number"], name="rec_to_idx"),
             models.Index(fields=["from_digits_reversed"], name="rec_from_rev_idx"),
             models.Index(fields=["to_digits_reversed"], name="rec_to_rev_idx"),
-            # Spend by month reads the few recordings deleted or gone since a day.
-            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="rec_deleted_idx"),
-            models.Index(fields=["gone_at"], condition=Q(gone_at__isnull=False), name="rec_gone_idx"),
+            # Spend by month reads the few recordings deleted or gone since a day: from these alone,
+            # which hold what it adds up of them (4,004 at 1M on PostgreSQL: 23 ms reading the rows, 1.5 ms).
+            models.Index(
+                fields=["deleted_at", "add_time", "monthly_recording_storage_amount"],
+                condition=Q(deleted_at__isnull=False),
+                name="rec_deleted_idx",
+            ),
+            models.Index(
+                fields=["gone_at", "deleted_at", "add_time", "monthly_recording_storage_amount"],
+                condition=Q(gone_at__isnull=False),
+                name="rec_gone_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,6 +168,44 @@ class Recording(models.Model):
     @property
     def raw_json(self) -> str:
         return json.dumps(self.raw, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+class UsageTotal(models.Model):
+    """The recordings still at Vobiz of one type and format, added up: kept by database triggers
+    (recordings/auditing/usage_summary.py), never written by the app."""
+
+    recording_type = models.CharField(max_length=32, blank=True)
+    recording_format = models.CharField(max_length=16, blank=True)
+    count = models.BigIntegerField(default=0)
+    duration_ms = models.BigIntegerField(default=0)
+    storage_days = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    rate_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    rate_count = models.BigIntegerField(default=0, help_text="Recordings with a storage rate.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recording_type", "recording_format"], name="usage_total_unique")
+        ]
+
+
+class UsageSlot(models.Model):
+    """The recordings still at Vobiz added in one quarter hour (UTC), added up: kept by database
+    triggers (recordings/auditing/usage_summary.py), never written by the app."""
+
+    slot = models.DateTimeField(unique=True, help_text="The quarter hour's start.")
+    count = models.BigIntegerField(default=0)
+    duration_ms = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+
+
+class TranscriptionSlot(models.Model):
+    """The transcripts and their replaced versions received in one quarter hour (UTC), and their
+    charges: kept by database triggers (recordings/auditing/usage_summary.py), never written by the app."""
+
+    slot = models.DateTimeField(unique=True, help_text="The quarter hour's start.")
+    count = models.BigIntegerField(default=0)
+    charge = models.DecimalField(max_digits=24, decimal_places=6, default=0)
 
 
 class SyncRun(models.Model):

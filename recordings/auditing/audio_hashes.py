@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recordings.audit_trail import Action, Actor, parse_content_range, record_for
-from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, open_audio
+from recordings.browsing.media import MediaRefused, check, open_audio, upstream_body
 from recordings.formatting import byte_size, utc_time
 from recordings.models import AudioHash, Recording
 from vobiz.client import VobizClient, VobizError
@@ -39,8 +39,12 @@ def whole_size(status: int, headers: Mapping[str, str]) -> int | None:
     """The size of the whole file when the response announces that it brings all of it: a 200 with
     its Content-Length, or a 206 whose one range runs from the first byte to the last of a known
     total (a player's `bytes=0-`). None for a part, or a body whose size is not announced (a
-    chunked 200) or is not the file's own (a Content-Encoding): no end could be told from a cut."""
+    chunked 200) or is not the file's own (a Content-Encoding): no end could be told from a cut.
+    None too for a message with both a Transfer-Encoding and a Content-Length: it is malformed
+    (RFC 9112, 6.3), and parsers disagree on where its body ends."""
     if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
+    if headers.get("Transfer-Encoding") is not None and headers.get("Content-Length") is not None:
         return None
     if status == 200:
         length = headers.get("Content-Length", "").strip()
@@ -109,9 +113,7 @@ def served_chunks(upstream: requests.Response, *, actor: Actor, recording: Recor
     def note(sha256: str, size: int) -> None:
         note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=size)
 
-    return hashed(
-        upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=note
-    )
+    return hashed(upstream_body(upstream), status=upstream.status_code, headers=upstream.headers, on_whole=note)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def verify_recording(recording: Recording, *, client: VobizClient, actor: Actor 
             checks.append(note_whole_audio(actor=actor, recording=recording, sha256=sha256, size=size))
 
         try:
-            for _ in hashed(upstream.iter_content(CHUNK_SIZE), status=200, headers=upstream.headers, on_whole=note):
+            for _ in hashed(upstream_body(upstream), status=200, headers=upstream.headers, on_whole=note):
                 pass
         except requests.RequestException as exc:
             return failed(f"the connection to Vobiz was lost: {type(exc).__name__}")

@@ -21,7 +21,7 @@ from zipstream import ZIP_STORED, ZipStream
 from recordings.audit_trail import Action, Actor, record_for
 from recordings.auditing.audio_hashes import hashed, note_whole_audio
 from recordings.browsing.exports import safe_cell
-from recordings.browsing.media import CHUNK_SIZE, MediaRefused, check, download_name, open_audio
+from recordings.browsing.media import MediaRefused, check, download_name, open_audio, upstream_body
 from recordings.models import Recording
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import INTERACTIVE, VobizClient, VobizError
@@ -88,7 +88,7 @@ def body_chunks(
 
     try:
         for chunk in hashed(
-            upstream.iter_content(CHUNK_SIZE), status=upstream.status_code, headers=upstream.headers, on_whole=noted
+            upstream_body(upstream), status=upstream.status_code, headers=upstream.headers, on_whole=noted
         ):
             received += len(chunk)
             yield chunk

@@ -20,13 +20,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from recordings.auditing.usage import Month, first_of_month
-from recordings.models import CallDetail, Recording, Transcript, TranscriptVersion
+from recordings.auditing.usage import Month, first_of_month, sums_by_period
+from recordings.models import CallDetail, Recording, TranscriptionSlot
 from recordings.time_zones import start_of_local_day
 
 ZERO = Decimal(0)
@@ -111,34 +110,33 @@ def spend_by_month(*, monthly: list[Month], stored_amount: Decimal) -> list[Mont
         if month.month in spends:
             spends[month.month].storage = stored_amount - added_later
         added_later += month.amount
-    # And the recordings deleted or gone since, which were still stored then.
-    # Each side of the OR is read from its partial index (few recordings are deleted or gone).
-    removed = (
-        Recording.objects.filter(Q(deleted_at__gte=start) | Q(deleted_at=None, gone_at__gte=start))
-        .annotate(removed_at=Coalesce("deleted_at", "gone_at"))
-        .aggregate(
+    # And the recordings deleted or gone since, which were still stored then: each side from its
+    # partial index alone (few recordings are deleted or gone; the indexes cover what is summed).
+    for removed_at, removed in (
+        ("deleted_at", Recording.objects.filter(deleted_at__gte=start)),
+        ("gone_at", Recording.objects.filter(deleted_at=None, gone_at__gte=start)),
+    ):
+        sums = removed.aggregate(
             **{
                 f"m{n}": Sum(
-                    "monthly_recording_storage_amount", filter=Q(add_time__lt=end, removed_at__gte=end), default=ZERO
+                    "monthly_recording_storage_amount",
+                    filter=Q(add_time__lt=end, **{f"{removed_at}__gte": end}),
+                    default=ZERO,
                 )
                 for n, end in enumerate(ends.values())
             }
         )
+        for n, first_day in enumerate(months):
+            spends[first_day].storage += sums[f"m{n}"]
+
+    # The transcripts and their versions by quarter hour received, as the database keeps them.
+    received = sums_by_period(
+        TranscriptionSlot, months, next_month(this_month), charge=Sum("charge"), count=Sum("count")
     )
     for n, first_day in enumerate(months):
-        spends[first_day].storage += removed.get(f"m{n}", ZERO)
-
-    zone = timezone.get_current_timezone()
-    for model in (Transcript, TranscriptVersion):
-        for row in (
-            model.objects.filter(received_at__gte=start)
-            .annotate(month=TruncMonth("received_at", tzinfo=zone))
-            .values("month")
-            .annotate(charge=Sum("charge", default=ZERO), count=Count("id"))
-        ):
-            if (spend := spends.get(month_of(row["month"]))) is not None:
-                spend.transcription += row["charge"]
-                spend.transcripts += row["count"]
+        if n in received:
+            spends[first_day].transcription += received[n]["charge"]
+            spends[first_day].transcripts += received[n]["count"]
 
     # Recordings still at Vobiz, counted by the storage figures already: no scan of their calls.
     for month in monthly:

@@ -162,10 +162,12 @@ class TranscriptionCallback:
 
 
 def first_field(fields: Mapping[str, str], *names: str) -> str:
+    """The first of `names` holding more than white space, stripped of spaces only, as the sync's
+    normaliser strips ids: other white space at an id's end (a tab, a NEL) is refused with it."""
     for name in names:
         value = fields.get(name, "")
         if value.strip():
-            return value.strip()
+            return value.strip(" ")
     return ""
 
 

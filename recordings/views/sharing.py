@@ -206,9 +206,7 @@ def shared_audio(request: HttpRequest, link: ShareLink, token: str) -> HttpRespo
         logger.warning("shared audio for %s not fetched: %s", recording.recording_id, exc)
         return HttpResponse("The audio cannot be played now.", status=502, content_type="text/plain")
     response = StreamingHttpResponse(
-        media.StreamBody(
-            upstream.iter_content(media.CHUNK_SIZE) if request.method == "GET" else (), upstream.close, *closers
-        ),
+        media.StreamBody(media.upstream_body(upstream) if request.method == "GET" else (), upstream.close, *closers),
         status=upstream.status_code,
         content_type=media.content_type(recording, upstream.headers.get("Content-Type")),
     )

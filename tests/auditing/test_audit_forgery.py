@@ -109,6 +109,28 @@ def test_an_event_without_an_hmac_is_never_sealed_and_is_named(events):
     assert f"event {inserted.pk} was inserted without a valid HMAC" in verify()[1]
 
 
+def test_an_erasure_removes_a_number_from_an_event_the_sealer_refused_and_it_is_still_named(events, actor):
+    inserted = AuditEvent.objects.create(
+        at=events[-1].at, username="ghost", action=Action.NOTE, note="caller +919876543210 again", ip_address="10.9.9.9"
+    )
+    assert seal_pending() == 0
+
+    def redact(text: str) -> str:
+        return text.replace("+919876543210", "[number]")
+
+    assert redact_events(event_ids=[events[2].pk, inserted.pk], redact=redact, actor=actor, reason="erasure 7") == 2
+    inserted.refresh_from_db()
+    assert inserted.note == "caller [number] again" and inserted.seq is None
+    assert not AuditEvent.objects.filter(note__contains="919876543210").exclude(action=Action.REDACT).exists()
+    redaction = AuditEvent.objects.get(action=Action.REDACT)
+    assert f"outside the chain, refused by the sealer: {inserted.pk}" in redaction.note
+    assert redaction.redacts == [events[2].seq]
+    status, output = verify()
+    assert status == 1
+    assert f"event {inserted.pk} was inserted without a valid HMAC: forged, never sealed" in output
+    assert "was changed" not in output  # the chain's own redaction verifies
+
+
 def test_a_backdated_event_is_named(events, actor):
     # Written by the code but dated an hour before the event it follows.
     event = event_by(actor, Action.PLAY)

@@ -12,9 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.auditing.usage import Day, cost_by_month, daily_chart, nice_step, per_day
-from recordings.browsing.freshness import data_changed
 from recordings.formatting import calendar_month
-from recordings.models import Recording, SyncRun
+from recordings.models import Recording
 from tests.factories import make_recording, make_recordings
 
 pytestmark = pytest.mark.django_db
@@ -283,25 +282,6 @@ def test_the_page_makes_the_same_number_of_queries_however_many_recordings(audit
     add(190)
     assert Recording.objects.count() == 200
     assert queries() == few
-
-
-def test_the_figures_are_kept_until_the_data_changes(auditor_client):
-    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
-    make_recordings(3, add_time=days_ago(2))
-
-    def view():
-        with CaptureQueriesContext(connection) as context:
-            response = auditor_client.get("/usage/")
-        recordings_read = sum('FROM "recordings_recording"' in q["sql"] for q in context)
-        return response.context["storage"]["count"], recordings_read
-
-    count, read = view()
-    assert count == 3 and read >= 5  # per day, by month, storage, by type and by format, the oldest
-    # Kept: only the spend by month's two reads of the few recordings deleted or gone lately.
-    assert view() == (3, 2)
-    make_recordings(2, add_time=days_ago(1))
-    data_changed()  # as the sync's writer does
-    assert view() == (5, read)
 
 
 # ---------- chart geometry ----------

@@ -80,6 +80,46 @@ def test_playing_a_row_moves_no_control_of_another_row(signed_in, support):
     assert rows.evaluate_all(BOXES)[2:] == before[2:]
 
 
+# Each card's controls outside its player, then the player's own box.
+CARD_BOXES = """rows => rows.map(row => {
+  const player = row.querySelector('[data-player]');
+  return [...Array.from(row.querySelectorAll('a, button, input, select')).filter(e => !player.contains(e)), player]
+    .map(element => { const box = element.getBoundingClientRect(); return [box.x, box.y, box.width, box.height]; });
+})"""
+
+
+def near(before, after, tolerance=1.0):
+    return len(before) == len(after) and all(abs(b - a) <= tolerance for b, a in zip(before, after, strict=True))
+
+
+def test_playing_a_card_on_a_phone_moves_nothing_of_it_or_the_cards_below(signed_in, support):
+    page = signed_in("support", viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    rows = rows_of(page)
+    second_play = rows.nth(1).locator("[data-player-play]")
+    before, play_before = rows.evaluate_all(CARD_BOXES), second_play.bounding_box()
+    player = rows.nth(0).locator("[data-player]")
+    audio = start(player)
+    page.wait_for_function("a => a.currentTime > 0.5", arg=audio.element_handle(), timeout=15000)
+    after = rows.evaluate_all(CARD_BOXES)
+    assert len(before) == len(after) == 25
+    moved = [
+        (index, box_before, box_after)
+        for index, (card_before, card_after) in enumerate(zip(before, after, strict=True))
+        for box_before, box_after in zip(card_before, card_after, strict=True)
+        if not near(box_before, box_after)
+    ]
+    assert moved == []  # card 1's Details and call link, its player's box, every control below it
+    assert near(list(play_before.values()), list(second_play.bounding_box().values()))
+    # The used player's controls fit in its box, within the screen, each a thumb's size.
+    box = player.bounding_box()
+    for control in player.locator("audio, button:visible, select, input:visible, a").all():
+        assert inside(control.bounding_box(), box)
+        assert control.bounding_box()["height"] >= 44
+    assert box["x"] + box["width"] <= 390
+    audio.evaluate("a => a.pause()")
+    assert rows.evaluate_all(CARD_BOXES) == after
+
+
 def inside(inner, outer):
     return (
         outer["x"] - 0.5 <= inner["x"]

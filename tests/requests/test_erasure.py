@@ -12,6 +12,7 @@ from recordings.audit_trail import Action, record_for, redact_events
 from recordings.auditing import deletion
 from recordings.auditing.holds import place_hold
 from recordings.auditing.integrity import verify_chain
+from recordings.auditing.usage import storage
 from recordings.background import tasks
 from recordings.models import (
     AuditEvent,
@@ -30,6 +31,7 @@ from recordings.retention import rules, runs
 from recordings.review.marks import set_review
 from recordings.review.notes import add_note
 from recordings.review.samples import create_sample
+from tests.auditing.test_usage_summary import assert_summary_current
 from tests.factories import transcribe
 from tests.requests.conftest import PERSON, PERSON_AS
 
@@ -217,6 +219,18 @@ def test_a_held_recording_survives_the_erasure_and_is_reported_with_its_reason(s
     assert AuditEvent.objects.get(pk=noted.pk).note == noted.note
     for gone in recordings_of(erased):
         assert gone.pk != held.pk and gone.deleted_at is not None
+
+
+def test_the_usage_figures_stay_equal_to_a_recount_through_an_erasure(synced, actor, approver):
+    made = open_erasure(actor)
+    place_hold(actor=actor, reason="court case 41", recording=recordings_of(made).order_by("pk").first())
+    assert_summary_current()
+    before = storage()["count"]
+    approve(made, approver)
+    erased = services.erase(actor=approver, request_id=made.pk)
+    assert erased.counts["deleted_at_vobiz"] == len(PERSON_AS) - 1
+    assert storage()["count"] == before - (len(PERSON_AS) - 1)  # the held one still counts
+    assert_summary_current()
 
 
 def test_erasure_waits_for_the_deletion_at_vobiz(synced, actor, approver, settings):

@@ -14,7 +14,7 @@ from vobiz.client import VobizBadId, VobizClient
 
 pytestmark = pytest.mark.django_db
 
-BAD_IDS = [".", "..", "%2E%2E", ".hidden", "a/b", "a\\b", "\x00"]
+BAD_IDS = [".", "..", "%2E%2E", ".hidden", "a/b", "a\\b", "\x00", "c1\x85", "c1\t"]
 # What a URL path carries for each: "%2E%2E" as it is (the server decodes it to ".."), the rest quoted.
 IN_A_PATH = {bad: bad if bad == "%2E%2E" else quote(bad, safe="") for bad in BAD_IDS}
 # What the form body of a callback carries: "%2E%2E" as it is (the form decodes it to "..").

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from vobiz.fake.__main__ import bandwidth
+from vobiz.fake.__main__ import main as fake_main
 from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import FAULT_KINDS, FakeVobizServer
 
@@ -349,6 +351,57 @@ def test_ranges(server, http, recording_format, content_type):
 
     head = http.head(url, timeout=5)
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == size and head.content == b""
+
+
+def paced_fetch(http, url, headers):
+    """(body, seconds to its first byte, seconds to its last) of a streamed GET."""
+    started = time.monotonic()
+    with http.get(url, headers=headers, stream=True, timeout=10) as response:
+        first = response.raw.read(1)
+        first_at = time.monotonic() - started
+        body = first + response.raw.read()
+    return body, first_at, time.monotonic() - started
+
+
+# The server sleeps until each piece's time, so a paced body never comes sooner than its size allows
+# however loaded the machine; only the bounds that it comes later need room.
+def test_audio_can_trickle_at_a_bandwidth_while_the_api_does_not(server, http):
+    url = short_recording(server, "wav")["recording_url"]
+    whole = http.get(url, timeout=10).content
+    server.audio_bandwidth = 100_000  # bytes a second: 100 KB take a second
+    body, first_at, took = paced_fetch(http, url, {"Range": "bytes=0-99999"})
+    assert body == whole[:100_000]
+    assert took >= 0.98  # its last piece is written 0.99 s after its first
+    assert took - first_at >= 0.5  # the first bytes come well before the rest: trickled, not held back
+    assert took < 10  # 100 KB a second, not a tenth of that
+    server.audio_bandwidth = 5_000
+    started = time.monotonic()
+    page = http.get(recordings_url(server), params={"limit": 100}, timeout=5)
+    assert page.status_code == 200
+    assert time.monotonic() - started < len(page.content) / server.audio_bandwidth / 4  # pages are not paced
+
+
+def test_audio_redirected_to_outside_storage_trickles_too(server, http):
+    server.start_outside_storage()
+    url = short_recording(server, "wav")["recording_url"]
+    whole = http.get(url, timeout=10).content
+    server.media_redirect = "outside"
+    server.audio_bandwidth = 100_000
+    body, first_at, took = paced_fetch(http, url, {"Range": "bytes=0-99999"})  # follows the 302
+    assert body == whole[:100_000]
+    assert took >= 0.98 and took - first_at >= 0.5 and took < 10
+
+
+@pytest.mark.parametrize("value", ["0", "-100", "nan", "inf", "fast"])
+def test_the_command_line_refuses_a_bandwidth_not_above_zero(value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        fake_main(["--audio-bandwidth", value])
+    assert exit.value.code == 2
+    assert f"argument --audio-bandwidth: {value!r} is not a number of bytes a second" in capsys.readouterr().err
+
+
+def test_the_command_line_takes_a_bandwidth_in_bytes_a_second():
+    assert bandwidth("1048576") == bandwidth("1.048576e6") == 1_048_576
 
 
 def test_wav_is_stereo_with_the_caller_on_the_left(server, http):

@@ -8,6 +8,17 @@ from vobiz.fake.data import FakeAccount
 from vobiz.fake.server import DEFAULT_FAILURE_KINDS, FakeVobizServer
 
 
+def bandwidth(text: str) -> float:
+    """A bandwidth in bytes a second, above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes a second") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes a second above zero")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vobiz.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -39,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--outage-retry-after", type=float, default=None, help="with --outage: the Retry-After its 503s carry"
     )
+    parser.add_argument(
+        "--audio-bandwidth",
+        type=bandwidth,
+        default=None,
+        help="bytes a second the audio is sent at, as over a slow link (default: as fast as it goes)",
+    )
     parser.add_argument("--auth-id", default="MA_FAKEDEMO")
     parser.add_argument("--auth-token", default="fake-token-0123456789abcdef")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -56,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         api_lag=args.api_lag,
     )
     server.failure_rate = args.failure_rate
+    server.audio_bandwidth = args.audio_bandwidth
     if args.outage:
         server.start_outage(args.outage, retry_after=args.outage_retry_after)
     print(f"Fake Vobiz API with {args.count} recordings. Point the dashboard at it with:", flush=True)

@@ -6,7 +6,8 @@ deleting recordings, a call's CDR, and the recordings' audio with Range support.
 so can redirects of the audio (see `media_redirect`): to a second path on the same host, to an
 outside storage host serving pre-signed URLs that need no credentials, or to any Location at all.
 Two kinds of slowness Vobiz may show can be played too: a lag between a recording's callback and
-the API knowing the recording (`api_lag`), and an outage (`start_outage`).
+the API knowing the recording (`api_lag`), and an outage (`start_outage`). The audio can also
+trickle, at `audio_bandwidth` bytes a second, as over a slow link (for the audio benchmark).
 """
 
 import hashlib
@@ -116,6 +117,7 @@ class FakeVobizServer:
         self.short_shape_every = 0
         self.recordings_shape_every = 0
         self.cdr_account_segment = "Account"
+        self.audio_bandwidth: float | None = None  # bytes a second the audio's bodies are sent at
         self._list_pages_served = 0
         # The longest whole list a page has shown (its total_count): with pages served in parallel,
         # more than one page's arrivals can come after the last page's snapshot, so what a sync
@@ -269,7 +271,8 @@ class FakeVobizServer:
             except Exception:  # a bug here, or an override json cannot encode: still answer
                 traceback.print_exc()
                 response = _general_error(500, "INTERNAL_ERROR", "An internal error occurred")
-        _send(handler, response, truncate=fault == "truncated")
+        bandwidth = self.audio_bandwidth if url.path.startswith(("/media/", "/storage/")) else None
+        _send(handler, response, truncate=fault == "truncated", bandwidth=bandwidth)
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], headers: Message) -> "_Response":
         for pattern, methods, view in _ROUTES:
@@ -422,7 +425,7 @@ class _StorageHandler(BaseHTTPRequestHandler):
     server: "_HTTPServer"
 
     def do_GET(self) -> None:
-        _send(self, self.server.storage.serve(self))
+        _send(self, self.server.storage.serve(self), bandwidth=self.server.storage.fake.audio_bandwidth)
 
     do_HEAD = do_GET
 
@@ -493,8 +496,11 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def _send(handler: BaseHTTPRequestHandler, response: _Response, truncate: bool = False) -> None:
-    """Write the response; a truncated one promises the full Content-Length, sends half and hangs up."""
+def _send(
+    handler: BaseHTTPRequestHandler, response: _Response, truncate: bool = False, bandwidth: float | None = None
+) -> None:
+    """Write the response; a truncated one promises the full Content-Length, sends half and hangs up.
+    With a bandwidth (bytes a second), the body goes out in small writes paced to it."""
     body = response.body
     try:
         handler.send_response(response.status)
@@ -508,9 +514,21 @@ def _send(handler: BaseHTTPRequestHandler, response: _Response, truncate: bool =
         if truncate:
             body = body[: len(body) // 2]
             handler.close_connection = True
-        handler.wfile.write(body)
+        if bandwidth:
+            _trickle(handler, body, bandwidth)
+        else:
+            handler.wfile.write(body)
     except ConnectionError:  # the client gave up (e.g. its read timeout during a stall)
         handler.close_connection = True
+
+
+def _trickle(handler: BaseHTTPRequestHandler, body: bytes, bandwidth: float) -> None:
+    """`body` written in pieces of a hundredth of a second's worth, each when the bandwidth allows."""
+    piece = max(1, int(bandwidth / 100))
+    started = time.monotonic()
+    for offset in range(0, len(body), piece):
+        time.sleep(max(0.0, started + offset / bandwidth - time.monotonic()))
+        handler.wfile.write(body[offset : offset + piece])
 
 
 def _logged_headers(headers: Message) -> dict[str, str]:
