@@ -75,6 +75,16 @@ def search(queryset: QuerySet[Recording], *, text: str) -> Found:
     return Found(queryset.filter(conference_name_contains(text)), by_substring=True)
 
 
+def reads_matches_first(*, by_substring: bool, ranked: bool, known_few: bool) -> bool:
+    """Whether a view's rows are read by `matches_first`: a conference-name search whose count is
+    exact (at most the count's bound), on PostgreSQL, whose planner is the reason. Not on SQLite,
+    whose versions before 3.35 do not parse the CTE's AS MATERIALIZED (migration 0007 supports
+    them) and which plans the search from its trigram table anyway. Not with a words-said search
+    either: its rows are ordered best first and carry their "Said" snippets, which the CTE's
+    plain select of the matches would drop."""
+    return by_substring and known_few and not ranked and connection.vendor == "postgresql"
+
+
 def matches_first(queryset: QuerySet[Recording]) -> QuerySet[Recording]:
     """The rows of a substring search known to be few (its exact count), read all at once, then
     sorted: not walked in the table's order.

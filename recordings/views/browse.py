@@ -75,7 +75,11 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
         at_least=options.page * options.per_page,
         bound=filterset.count_bound,
     )
-    if filterset.substring_search and summary.exact and summary.count <= counting.COUNT_BOUND:
+    if browsing_search.reads_matches_first(
+        by_substring=filterset.substring_search,
+        ranked=bool(search),
+        known_few=summary.exact and summary.count <= counting.COUNT_BOUND,
+    ):
         queryset = browsing_search.matches_first(queryset)
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable.of_view(

@@ -6,9 +6,10 @@ triggers. Both are made by migration *_conference_name_search; see its docstring
 
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -17,11 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from recordings import full_text
 from recordings.browsing import counting
 from recordings.browsing import search as browsing_search
+from recordings.browsing.freshness import data_changed
 from recordings.browsing.search import CONFERENCE_FTS_TABLE, CONFERENCE_INDEX
 from recordings.models import Recording, SyncRun
 from recordings.sync.normalise import normalise
 from recordings.sync.store import store_recordings
-from tests.factories import api_object, make_recording
+from tests.factories import api_object, make_recording, transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -289,8 +291,13 @@ def page_of(client, params):
     return rows, page_sql, len(captured)
 
 
-def test_few_conference_matches_are_read_first_then_sorted(auditor_client, monkeypatch):
+@pytest.fixture
+def synced_once(db):
     SyncRun.objects.create(mode="full", status="succeeded", started_at=datetime.now(timezone.utc), pages=1)
+
+
+@postgresql_only
+def test_few_conference_matches_are_read_first_then_sorted(auditor_client, synced_once, monkeypatch):
     for n in range(30):
         make_recording(recording_type="conference", conference_name=f"ops-bridge-{n % 3}")
     expected = list(
@@ -307,3 +314,53 @@ def test_few_conference_matches_are_read_first_then_sorted(auditor_client, monke
     rows, materialized, more_queries = page_of(auditor_client, {"q": "bridge-2", "per_page": 25})
     assert len(rows) == 10 and not materialized
     assert more_queries == queries
+
+
+@sqlite_only
+def test_sqlite_reads_a_conference_search_in_the_tables_order(auditor_client, synced_once):
+    """SQLite before 3.35 does not parse AS MATERIALIZED; its trigram table serves the search anyway."""
+    for n in range(6):
+        make_recording(recording_type="conference", conference_name=f"ops-bridge-{n % 3}")
+    rows, materialized, _ = page_of(auditor_client, {"q": "bridge-1"})
+    assert len(rows) == 2 and not materialized
+
+
+@pytest.fixture
+def bridges(synced_once):
+    now = datetime.now(timezone.utc)
+    for n in range(120):
+        make_recording(
+            recording_type="conference",
+            conference_name=f"ops-bridge-{n % 2}",
+            add_time=(now - timedelta(minutes=n * 7 % 41)).isoformat(),
+            recording_duration_ms=1000 + (n * 13 % 40) * 10,
+            from_number=f"9198000{n:05d}",
+        )
+
+
+@pytest.mark.parametrize("who", ["auditor_client", "support_client"])
+@pytest.mark.parametrize("sort", ["", "add_time", "recording_duration_ms", "-recording_duration_ms", "-from_number"])
+@pytest.mark.parametrize("page", [1, 3])
+def test_matches_read_first_are_the_rows_of_the_tables_order(request, who, sort, page, bridges, monkeypatch):
+    client = request.getfixturevalue(who)
+    params = {"q": "bridge-1", "page": page, **({"sort": sort} if sort else {})}
+    read_first, materialized, _ = page_of(client, params)
+    assert bool(materialized) == (connection.vendor == "postgresql")
+    monkeypatch.setattr(browsing_search, "matches_first", lambda queryset: queryset)
+    cache.clear()
+    walked, _, _ = page_of(client, params)
+    assert len(read_first) == (25 if page == 1 else 10) and read_first == walked
+
+
+def test_a_conference_search_with_words_said_keeps_best_first_and_the_snippets(auditor_client, synced_once):
+    """The CTE's plain select of the matches would drop the ranked order and the "Said" snippets."""
+    for n, text in enumerate(["refund maybe", "refund refund refund please", "nothing here refund refund"]):
+        recording = make_recording(recording_type="conference", conference_name=f"ops-bridge-{n}")
+        transcribe(recording.recording_id, text)
+    data_changed()
+    with CaptureQueriesContext(connection) as captured:
+        response = auditor_client.get("/", {"q": "ops-brid", "transcript": "refund"})
+    records = response.context["table"].page_records
+    assert [record.conference_name for record in records] == ["ops-bridge-1", "ops-bridge-2", "ops-bridge-0"]
+    assert all("refund" in record.matched.snippet for record in records)
+    assert not any("AS MATERIALIZED" in q["sql"] for q in captured)
