@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Max, Min, Q, Sum
 from django.http import QueryDict
 from django.utils import timezone
@@ -175,7 +176,12 @@ def dry_run(definition: Definition, *, limit: int) -> DryRun:
             return figures_of(definition, keep=keep, limit=limit)
         # What the figures depend on besides the data: the rule, every keep rule and hold, the
         # day (in the SQL of what it deletes) and the limit.
-        sql = str(deletable(definition, keep=keep).query)
+        try:
+            sql = str(deletable(definition, keep=keep).query)
+        except EmptyResultSet:
+            # Nothing to delete, known without the database (a rule whose view is no longer valid
+            # matches none()): its figures cost no query, so nothing to keep.
+            return figures_of(definition, keep=keep, limit=limit)
         key = "dry-run:" + md5(f"{version}|{limit}|{sql}".encode(), usedforsecurity=False).hexdigest()
         # get_or_set returns None only when its default is None: here a DryRun.
         return cast(

@@ -182,3 +182,16 @@ def test_a_dry_run_is_kept_until_the_data_or_a_rule_changes(auditor_client):
     # Another keep rule changes what the delete rule leaves: its figures are counted again.
     write_rule(auditor_client, name="Keep trunk", action="keep", filter_query="recording_type=trunk", age_days="365")
     assert to_delete()[0].startswith("0")
+
+
+def test_a_delete_rule_whose_view_is_no_longer_valid_deletes_nothing_and_its_page_says_so(auditor_client):
+    """Its view matches none(), whose SQL Django never writes: the figures are nothing's, uncounted."""
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    age(make_recordings(2, recording_format="wav"), 120)
+    write_rule(auditor_client, filter_query="recording_format=wav")
+    RetentionRule.objects.update(filter_query="recording_format=flac")  # the form no longer accepts it
+    rule = RetentionRule.objects.get()
+    for _ in range(2):
+        response = auditor_client.get(f"/retention/{rule.pk}/")
+        assert response.status_code == 200
+        assert "<dt>To delete</dt><dd>0" in response.content.decode()
