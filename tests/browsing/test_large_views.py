@@ -2,6 +2,7 @@
 then exact) and pages far into the table (ids first)."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -107,6 +108,18 @@ def test_while_it_counts_again_a_page_shows_the_last_exact_figure_and_when(suppo
 
     assert support_client.get("/count").json()["count"] == 32
     assert (summary_of(support_client.get("/")).count, summary_of(support_client.get("/")).exact) == (32, True)
+
+
+def test_a_figure_whose_entry_only_lapsed_is_not_called_older_than_the_changes(support_client, thirty, small_bound):
+    assert support_client.get("/count").json()["count"] == 30
+    version = summary_of(support_client.get("/")).version
+    cache.delete(counting.summary_key({}, version))  # its SUMMARY_SECONDS passed; the data did not change
+
+    response = support_client.get("/")
+    summary = summary_of(response)
+    assert (summary.count, summary.exact, summary.earlier.count) == (25, False, 30)
+    body = response.content.decode()
+    assert "· 30 when counted <time" in body and "before the latest changes" not in body
 
 
 def test_a_view_never_counted_exactly_shows_no_earlier_figure(support_client, thirty, small_bound):
