@@ -51,16 +51,23 @@ User = get_user_model()
 user, _ = User.objects.get_or_create(username={username!r}, defaults={{"is_superuser": True, "is_staff": True}})
 user.set_password({password!r}); user.save()
 total = Recording.objects.count()
-first, last = Recording.objects.aggregate(first=Min("pk"), last=Max("pk")).values()
-step = max(1, (last - first) // 300)
-# Ids spread over the table, read by id: a sliced step would read every row at ten million.
-ids = range(first, last + 1, step)[:300]
-rows = Recording.objects.filter(pk__in=list(ids)).order_by("pk")
-rows = list(rows.values_list("recording_id", "call_uuid", "from_number"))
+rows = []  # none to look for: refused below
+if total:
+    first, last = Recording.objects.aggregate(first=Min("pk"), last=Max("pk")).values()
+    step = max(1, (last - first) // 300)
+    # Ids spread over the table, read by id: a sliced step would read every row at ten million.
+    ids = range(first, last + 1, step)[:300]
+    rows = Recording.objects.filter(pk__in=list(ids)).order_by("pk")
+    rows = list(rows.values_list("recording_id", "call_uuid", "from_number"))
 print(json.dumps({{"count": total, "recordings": [r[0] for r in rows], "calls": [r[1] for r in rows if r[1]],
                   "numbers": [r[2] for r in rows if r[2]]}}))
 """
     sample = shell_json(env, script, timeout=None)
+    if not sample["count"]:
+        raise SystemExit(
+            "The database holds no recordings to look for: seed one first, as bench/pages_benchmark.py "
+            "--database postgres --keep does, and pass it with --database-url."
+        )
     sample_path.write_text(json.dumps(sample))
     return sample
 
