@@ -18,6 +18,7 @@ from django.forms import BoundField
 from django.http import QueryDict
 from django.utils import timezone
 
+from recordings.browsing import counting
 from recordings.browsing import search as browsing_search
 from recordings.browsing import transcript_search as browsing_transcript_search
 from recordings.browsing.search import matching_number
@@ -220,6 +221,8 @@ class RecordingFilter(TableFilterSet):
         # Searched last, on the rows the other filters leave: the search orders them as well.
         self.filters["transcript"] = self.filters.pop("transcript")
         self.searched: browsing_transcript_search.Search | None = None  # by filter_transcript
+        self.substring_search = False  # by filter_search: part of a conference name
+        self.by_time_of_day = False  # by filter_time_of_day
 
     def filter_masked(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return masked_recordings(queryset, kind=MASKED_KINDS.get(value, ""))  # "masked": of any kind
@@ -246,6 +249,16 @@ class RecordingFilter(TableFilterSet):
         return self.searched
 
     @property
+    def count_bound(self) -> int:
+        """How far a page of this view counts its recordings (see counting.summarise). A time of
+        day is worked out row by row, in no index: a narrow one (03:00-03:05) read 2.9 million
+        rows of ten million to count 10,000, 373 ms; to 1,000 it reads a tenth of that."""
+        search = self.transcript_search
+        if search:
+            return browsing_transcript_search.count_bound(search.best_first)
+        return counting.TIME_OF_DAY_COUNT_BOUND if self.by_time_of_day else counting.COUNT_BOUND
+
+    @property
     def counted_qs(self) -> QuerySet[Recording]:
         """The same recordings as `qs`, in the form that counts them soonest."""
         search = self.transcript_search
@@ -259,7 +272,9 @@ class RecordingFilter(TableFilterSet):
         return queryset.filter(review_state="" if value == "none" else value)
 
     def filter_search(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
-        return browsing_search.search(queryset, text=value)
+        found = browsing_search.search(queryset, text=value)
+        self.substring_search = found.by_substring
+        return found.recordings
 
     def filter_number(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:
         return queryset.filter(matching_number(name.removesuffix("_number"), value))
@@ -279,6 +294,7 @@ class RecordingFilter(TableFilterSet):
         data = self.form.cleaned_data
         if name == "time_until" and data.get("time_from") is not None:
             return queryset
+        self.by_time_of_day = True
         return queryset.filter(time_of_day(data.get("time_from"), data.get("time_until")))
 
     def filter_hold(self, queryset: QuerySet[Recording], name: str, value: str) -> QuerySet[Recording]:

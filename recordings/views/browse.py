@@ -26,11 +26,11 @@ from recordings.background.tasks import (
     request_call_record_refresh,
 )
 from recordings.browsing import call_records, counting, freshness, media, saved_views, transcript_search
+from recordings.browsing import search as browsing_search
 from recordings.browsing.call_facts import call_facts
 from recordings.browsing.exports import RECORDING_COLUMNS
 from recordings.browsing.listing import recordings_of_call, with_hold_marks, with_masked_marks
 from recordings.browsing.tables import AuditEventTable, CountedPaginator, RecordingTable, SyncRunTable, TableOptionsForm
-from recordings.browsing.transcript_search import count_bound
 from recordings.formatting import moment_ms
 from recordings.forms import ShareLinkForm
 from recordings.models import AudioHash, Recording, TaskRun, Transcript
@@ -73,8 +73,14 @@ def recording_list(request: SignedInRequest) -> HttpResponse | StreamingHttpResp
         filterset.counted_qs,
         filters=filterset.filters_in_force(),
         at_least=options.page * options.per_page,
-        bound=count_bound(search.best_first) if search else counting.COUNT_BOUND,
+        bound=filterset.count_bound,
     )
+    if browsing_search.reads_matches_first(
+        by_substring=filterset.substring_search,
+        ranked=bool(search),
+        known_few=summary.exact and summary.count <= counting.COUNT_BOUND,
+    ):
+        queryset = browsing_search.matches_first(queryset)
     excluded = () if auditor else RecordingTable.AUDITOR_COLUMNS
     table = RecordingTable.of_view(
         with_masked_marks(with_hold_marks(queryset)) if auditor else queryset,

@@ -57,7 +57,7 @@
         });
       })
       .catch(function () {
-        var counting = summary.querySelector(".muted");
+        var counting = summary.querySelector("[data-counting]");
         if (counting) counting.textContent = "· the exact count is not available";
       });
   }

@@ -2,6 +2,7 @@
 then exact) and pages far into the table (ids first)."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -91,6 +92,43 @@ def test_the_exact_count_comes_separately_and_is_then_shown_by_every_page(suppor
     assert not any(q["sql"].startswith("SELECT COUNT(") for q in captured)  # from the cache
 
 
+def test_while_it_counts_again_a_page_shows_the_last_exact_figure_and_when(support_client, thirty, small_bound):
+    assert support_client.get("/count").json()["count"] == 30
+    make_recordings(2)
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1, created=2)
+
+    response = support_client.get("/")
+    summary = summary_of(response)
+    assert (summary.count, summary.exact) == (25, False)
+    assert summary.earlier.count == 30 and summary.earlier.exact
+    body = response.content.decode()
+    assert "More than <strong>25</strong> recordings" in body
+    assert "· 30 when counted <time" in body and "before the latest changes" in body
+    assert 'data-count-url="/count"' in body  # and it is counted again
+
+    assert support_client.get("/count").json()["count"] == 32
+    assert (summary_of(support_client.get("/")).count, summary_of(support_client.get("/")).exact) == (32, True)
+
+
+def test_a_figure_whose_entry_only_lapsed_is_not_called_older_than_the_changes(support_client, thirty, small_bound):
+    assert support_client.get("/count").json()["count"] == 30
+    version = summary_of(support_client.get("/")).version
+    cache.delete(counting.summary_key({}, version))  # its SUMMARY_SECONDS passed; the data did not change
+
+    response = support_client.get("/")
+    summary = summary_of(response)
+    assert (summary.count, summary.exact, summary.earlier.count) == (25, False, 30)
+    body = response.content.decode()
+    assert "· 30 when counted <time" in body and "before the latest changes" not in body
+
+
+def test_a_view_never_counted_exactly_shows_no_earlier_figure(support_client, thirty, small_bound):
+    assert support_client.get("/count", {"recording_format": "mp3"}).json()["count"] == 30
+    response = support_client.get("/")  # another view: its own figures, none yet
+    assert summary_of(response).earlier is None
+    assert "when counted" not in response.content.decode()
+
+
 def test_the_exact_count_follows_the_filters(support_client, thirty):
     make_recordings(3, recording_format="wav")
     assert support_client.get("/count", {"recording_format": "wav"}).json()["count"] == 3
@@ -150,3 +188,12 @@ def test_a_cached_count_of_days_is_each_zones_own(support_client, auditor_user):
     in_india.force_login(auditor_user)
     in_india.post("/preferences/time-zone", {"time_zone": "Asia/Kolkata"})
     assert summary_of(in_india.get("/", march_2)).count == 1
+
+
+def test_a_time_of_day_counts_to_a_lower_bound_no_index_serves(support_client, thirty, monkeypatch):
+    monkeypatch.setattr(counting, "TIME_OF_DAY_COUNT_BOUND", 5)
+    whole_day = {"time_from": "00:00", "time_until": "23:59"}
+    summary = summary_of(support_client.get("/", whole_day))
+    assert (summary.count, summary.exact) == (25, False)  # as far as its page, then /count
+    assert support_client.get("/count", whole_day).json()["count"] == 30
+    assert summary_of(support_client.get("/")).exact  # other views count to COUNT_BOUND

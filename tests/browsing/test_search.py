@@ -6,20 +6,24 @@ triggers. Both are made by migration *_conference_name_search; see its docstring
 
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from django.test.utils import CaptureQueriesContext
 
 from recordings import full_text
+from recordings.browsing import counting
 from recordings.browsing import search as browsing_search
+from recordings.browsing.freshness import data_changed
 from recordings.browsing.search import CONFERENCE_FTS_TABLE, CONFERENCE_INDEX
-from recordings.models import Recording
+from recordings.models import Recording, SyncRun
 from recordings.sync.normalise import normalise
 from recordings.sync.store import store_recordings
-from tests.factories import api_object, make_recording
+from tests.factories import api_object, make_recording, transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +75,9 @@ QUERIES = [
 
 
 def found(text):
-    return set(browsing_search.search(Recording.objects.all(), text=text).values_list("conference_name", flat=True))
+    return set(
+        browsing_search.search(Recording.objects.all(), text=text).recordings.values_list("conference_name", flat=True)
+    )
 
 
 def contains(text):
@@ -153,7 +159,7 @@ def test_the_page_finds_a_conference_by_part_of_its_name(support_client, named):
 @sqlite_only
 def test_sqlite_search_reads_the_trigram_table(named):
     assert full_text.sqlite_index_present(CONFERENCE_INDEX), "the migration made no FTS5 table or its triggers are gone"
-    queryset = browsing_search.search(Recording.objects.all(), text="review brid")
+    queryset = browsing_search.search(Recording.objects.all(), text="review brid").recordings
     sql, params = queryset.query.sql_with_params()
     assert CONFERENCE_FTS_TABLE in sql
     with connection.cursor() as cursor:
@@ -172,7 +178,7 @@ def test_sqlite_search_scans_when_a_trigger_is_missing(named, monkeypatch, caplo
     Recording.objects.filter(conference_name="ops-bridge-042").update(conference_name="ops-bridge-043")
     with caplog.at_level(logging.WARNING, logger="recordings"):
         assert found("bridge-043") == {"ops-bridge-043"}
-        sql = str(browsing_search.search(Recording.objects.all(), text="bridge-043").query)
+        sql = str(browsing_search.search(Recording.objects.all(), text="bridge-043").recordings.query)
     assert CONFERENCE_FTS_TABLE not in sql
     assert "conference name index" in caplog.text
 
@@ -194,7 +200,7 @@ def test_postgresql_has_the_trigram_index():
 @postgresql_only
 def test_postgresql_search_can_use_the_trigram_index(named):
     # No order and no other filter: another index could serve those; here only the name can be served.
-    queryset = browsing_search.search(Recording.objects.order_by(), text="review brid")
+    queryset = browsing_search.search(Recording.objects.order_by(), text="review brid").recordings
     sql, params = queryset.query.sql_with_params()
     assert 'UPPER("recordings_recording"."conference_name"::text) LIKE UPPER(' in sql  # the index's expression
     with connection.cursor() as cursor:
@@ -208,7 +214,7 @@ def test_postgresql_search_can_use_the_trigram_index(named):
 @pytest.mark.parametrize("text", ["qa", "a-b", "0%", "--", "é1"])
 def test_postgresql_text_without_a_trigram_is_not_sent_to_the_index(named, text):
     """pg_trgm finds no trigram in "%qa%": it would read its whole index (seconds at 1M rows)."""
-    sql = str(browsing_search.search(Recording.objects.all(), text=text).query)
+    sql = str(browsing_search.search(Recording.objects.all(), text=text).recordings.query)
     assert "STRPOS(UPPER(" in sql
     assert " LIKE " not in sql
 
@@ -272,3 +278,89 @@ def index_objects():
             names = CONFERENCE_INDEX.objects
             cursor.execute(f"SELECT name FROM sqlite_master WHERE name IN ({', '.join(['%s'] * len(names))})", names)
         return {row[0] for row in cursor.fetchall()}
+
+
+# -- a page of a conference search ------------------------------------------------------------------
+
+
+def page_of(client, params):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/", params)
+    rows = [record.recording_id for record in response.context["table"].page_records]
+    page_sql = [q["sql"] for q in captured if "AS MATERIALIZED" in q["sql"]]
+    return rows, page_sql, len(captured)
+
+
+@pytest.fixture
+def synced_once(db):
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=datetime.now(timezone.utc), pages=1)
+
+
+@postgresql_only
+def test_few_conference_matches_are_read_first_then_sorted(auditor_client, synced_once, monkeypatch):
+    for n in range(30):
+        make_recording(recording_type="conference", conference_name=f"ops-bridge-{n % 3}")
+    expected = list(
+        Recording.objects.filter(conference_name="ops-bridge-1")
+        .order_by("-add_time", "-id")
+        .values_list("recording_id", flat=True)
+    )
+    rows, materialized, queries = page_of(auditor_client, {"q": "bridge-1"})
+    assert rows == expected  # the same rows in the table's order, holds and masks marked as usual
+    assert materialized and "ORDER BY" in materialized[0].rsplit(")", 1)[-1]  # sorted outside the CTE
+
+    # Beyond the bound (not counted exactly) the table's own order walks, as before, in as many queries.
+    monkeypatch.setattr(counting, "COUNT_BOUND", 5)
+    rows, materialized, more_queries = page_of(auditor_client, {"q": "bridge-2", "per_page": 25})
+    assert len(rows) == 10 and not materialized
+    assert more_queries == queries
+
+
+@sqlite_only
+def test_sqlite_reads_a_conference_search_in_the_tables_order(auditor_client, synced_once):
+    """SQLite before 3.35 does not parse AS MATERIALIZED; its trigram table serves the search anyway."""
+    for n in range(6):
+        make_recording(recording_type="conference", conference_name=f"ops-bridge-{n % 3}")
+    rows, materialized, _ = page_of(auditor_client, {"q": "bridge-1"})
+    assert len(rows) == 2 and not materialized
+
+
+@pytest.fixture
+def bridges(synced_once):
+    now = datetime.now(timezone.utc)
+    for n in range(120):
+        make_recording(
+            recording_type="conference",
+            conference_name=f"ops-bridge-{n % 2}",
+            add_time=(now - timedelta(minutes=n * 7 % 41)).isoformat(),
+            recording_duration_ms=1000 + (n * 13 % 40) * 10,
+            from_number=f"9198000{n:05d}",
+        )
+
+
+@pytest.mark.parametrize("who", ["auditor_client", "support_client"])
+@pytest.mark.parametrize("sort", ["", "add_time", "recording_duration_ms", "-recording_duration_ms", "-from_number"])
+@pytest.mark.parametrize("page", [1, 3])
+def test_matches_read_first_are_the_rows_of_the_tables_order(request, who, sort, page, bridges, monkeypatch):
+    client = request.getfixturevalue(who)
+    params = {"q": "bridge-1", "page": page, **({"sort": sort} if sort else {})}
+    read_first, materialized, _ = page_of(client, params)
+    assert bool(materialized) == (connection.vendor == "postgresql")
+    monkeypatch.setattr(browsing_search, "matches_first", lambda queryset: queryset)
+    cache.clear()
+    walked, _, _ = page_of(client, params)
+    assert len(read_first) == (25 if page == 1 else 10) and read_first == walked
+
+
+def test_a_conference_search_with_words_said_keeps_best_first_and_the_snippets(auditor_client, synced_once):
+    """The CTE's plain select of the matches would drop the ranked order and the "Said" snippets."""
+    for n, text in enumerate(["refund maybe", "refund refund refund please", "nothing here refund refund"]):
+        recording = make_recording(recording_type="conference", conference_name=f"ops-bridge-{n}")
+        transcribe(recording.recording_id, text)
+    data_changed()
+    with CaptureQueriesContext(connection) as captured:
+        response = auditor_client.get("/", {"q": "ops-brid", "transcript": "refund"})
+    records = response.context["table"].page_records
+    assert [record.conference_name for record in records] == ["ops-bridge-1", "ops-bridge-2", "ops-bridge-0"]
+    assert all("refund" in record.matched.snippet for record in records)
+    assert not any("AS MATERIALIZED" in q["sql"] for q in captured)

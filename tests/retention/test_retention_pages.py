@@ -5,10 +5,14 @@ import html
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from recordings.background.tasks import queue_retention
-from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch
+from recordings.browsing.freshness import data_changed
+from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch, SyncRun
 from recordings.retention import rules
 from tests.factories import make_recordings
 from tests.retention.conftest import actor, age
@@ -155,3 +159,39 @@ def test_a_broken_keep_rule_is_named_on_every_delete_rules_page(auditor_client):
     delete_rule = RetentionRule.objects.get(name="Trunk calls")
     page = auditor_client.get(f"/retention/{delete_rule.pk}/").content.decode()
     assert "“Keep wav” no longer names a valid view: fix it. No rule deletes anything until then." in page
+
+
+def test_a_dry_run_is_kept_until_the_data_or_a_rule_changes(auditor_client):
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    age(make_recordings(3, recording_type="trunk"), 120)
+    write_rule(auditor_client)
+    rule = RetentionRule.objects.get()
+
+    def to_delete():
+        with CaptureQueriesContext(connection) as context:
+            page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+        counted = sum(q["sql"].startswith("SELECT COUNT(") and "recordings_recording" in q["sql"] for q in context)
+        return page.split("<dt>To delete</dt><dd>")[1].split("<")[0].strip(), counted
+
+    first = to_delete()
+    assert first[0].startswith("3") and first[1] > 0
+    assert to_delete() == (first[0], 0)  # kept
+    age(make_recordings(1, recording_type="trunk"), 120)
+    data_changed()
+    assert to_delete()[0].startswith("4")
+    # Another keep rule changes what the delete rule leaves: its figures are counted again.
+    write_rule(auditor_client, name="Keep trunk", action="keep", filter_query="recording_type=trunk", age_days="365")
+    assert to_delete()[0].startswith("0")
+
+
+def test_a_delete_rule_whose_view_is_no_longer_valid_deletes_nothing_and_its_page_says_so(auditor_client):
+    """Its view matches none(), whose SQL Django never writes: the figures are nothing's, uncounted."""
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    age(make_recordings(2, recording_format="wav"), 120)
+    write_rule(auditor_client, filter_query="recording_format=wav")
+    RetentionRule.objects.update(filter_query="recording_format=flac")  # the form no longer accepts it
+    rule = RetentionRule.objects.get()
+    for _ in range(2):
+        response = auditor_client.get(f"/retention/{rule.pk}/")
+        assert response.status_code == 200
+        assert "<dt>To delete</dt><dd>0" in response.content.decode()

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from recordings.management.commands import rundashboard
 from recordings.models import Recording
@@ -75,3 +76,11 @@ def test_the_demo_command_refuses_another_database_before_touching_it(monkeypatc
     with pytest.raises(CommandError, match="demo.sqlite3"):
         call_command("rundashboard")
     assert calls == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+@pytest.mark.django_db
+def test_postgresql_starts_parallel_workers_only_for_big_reads():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW parallel_setup_cost")
+        assert cursor.fetchone()[0] == "10000"
