@@ -83,6 +83,16 @@ def fetched(server: Upstream) -> requests.Response:
     return requests.get(server.url, stream=True, timeout=HOLD_SECONDS * 2, headers={"Accept-Encoding": "identity"})
 
 
+def hashed_body(response: requests.Response, noted: list[tuple[str, int]]) -> Iterator[bytes]:
+    """The body as the player streams it, each whole file's hash and size appended to `noted`."""
+    return hashed(
+        upstream_body(response),
+        status=response.status_code,
+        headers=response.headers,
+        on_whole=lambda sha256, size: noted.append((sha256, size)),
+    )
+
+
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_the_first_bytes_go_on_before_a_chunk_could_fill(upstream, framing):
     body = bytes(range(256)) * 1200  # 300 KiB: more than one read could take
@@ -111,14 +121,7 @@ def test_a_body_sent_in_odd_pieces_comes_whole_in_chunks_no_larger_than_a_read(u
     server = upstream(head(len(body)), pieces)
     noted = []
     with fetched(server) as response:
-        chunks = list(
-            hashed(
-                upstream_body(response),
-                status=response.status_code,
-                headers=response.headers,
-                on_whole=lambda *a: noted.append(a),
-            )
-        )
+        chunks = list(hashed_body(response, noted))
     assert b"".join(chunks) == body
     assert all(0 < len(chunk) <= READ_SIZE for chunk in chunks)
     assert noted == [(hashlib.sha256(body).hexdigest(), len(body))]
@@ -128,12 +131,7 @@ def test_a_body_cut_short_fails_as_iter_content_fails_and_is_not_hashed(upstream
     server = upstream(head(1000), [b"x" * 500])
     noted = []
     with fetched(server) as response:
-        chunks = hashed(
-            upstream_body(response),
-            status=response.status_code,
-            headers=response.headers,
-            on_whole=lambda *a: noted.append(a),
-        )
+        chunks = hashed_body(response, noted)
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             b"".join(chunks)
     assert noted == []
@@ -210,9 +208,7 @@ def test_a_body_with_both_a_transfer_encoding_and_a_length_is_unframed_but_not_h
     assert b"".join(ours) == theirs == AUDIO
     noted = []
     with fetched(upstream(answer, [])) as response:
-        for _ in hashed(
-            upstream_body(response), status=200, headers=response.headers, on_whole=lambda *a: noted.append(a)
-        ):
+        for _ in hashed_body(response, noted):
             pass
     assert noted == []
 
@@ -224,12 +220,7 @@ def test_a_chunked_body_cut_short_fails_as_iter_content_fails_and_is_not_hashed(
     answer = head_with(f"Transfer-Encoding: {spelling}", f"Content-Range: bytes 0-{len(AUDIO) - 1}/{len(AUDIO)}")
     noted = []
     with fetched(upstream(answer.replace(b"200 OK", b"206 Partial Content"), [framed[: len(framed) // 2]])) as response:
-        chunks = hashed(
-            upstream_body(response),
-            status=response.status_code,
-            headers=response.headers,
-            on_whole=lambda *a: noted.append(a),
-        )
+        chunks = hashed_body(response, noted)
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             b"".join(chunks)
     assert noted == []
