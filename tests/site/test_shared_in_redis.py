@@ -380,9 +380,10 @@ def test_one_users_open_streams_are_limited_across_two_gunicorn_servers(
             assert [r.status_code for r in refused] == [429, 429]
             assert "2 audio streams" in refused[0].text
             assert [future.result().status_code for future in held] == [200, 200]
-        # Both finished: their places are free on either server.
+        # Both finished: their places are given back once each server has closed its response, just
+        # after the client has it all; then they are free on either server.
+        until(lambda: test_redis.zcard(f"running:stream:{support_user.pk}") == 0)
         assert play(ports[1], third).status_code == 200
-        # Given back once the server has closed the response, just after the client has it all.
         until(lambda: test_redis.zcard(f"running:stream:{support_user.pk}") == 0)
     finally:
         for server in servers:
