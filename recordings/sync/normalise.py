@@ -25,6 +25,7 @@ BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
 MONEY_LIMIT = Decimal(10) ** 10  # what DecimalField(max_digits=16, decimal_places=6) holds
 MICROS = Decimal("0.000001")
+EXPONENT_BELOW = 1e-4  # floats under it (but 0) are written with an exponent: see writes_alike
 NON_DIGITS = re.compile(r"\D")
 
 # Model field -> where each documented shape keeps it, first match wins.
@@ -80,7 +81,7 @@ def normalise(obj: Any) -> dict[str, Any]:
         raise UnusableRecording(f"not an object but {type(obj).__name__}")
     if any(key in obj for key in RESPONSE_KEYS):
         obj = {key: value for key, value in obj.items() if key not in RESPONSE_KEYS}
-    encoded = canonical_json(obj) if is_plain(obj) else None
+    encoded = canonical_json(obj, checked=True) if is_plain(obj) else None
     raw = obj
     if encoded is None or b"\\u0000" in encoded:  # rare: clean, and hash what is stored
         raw = without_nul(obj)
@@ -129,15 +130,29 @@ def normalise(obj: Any) -> dict[str, Any]:
 
 
 def is_plain(obj: dict[str, Any]) -> bool:
-    """Whether every value is text, a whole number, a finite float or null: then the object
+    """Whether every value is text, a whole number, a finite float or null, and no float is one
+    orjson writes otherwise than the standard library (see `canonical_json`): then the object
     encodes as it is, with nothing to clean but NUL characters (which the encoding shows)."""
     for value in obj.values():
         kind = type(value)
         if kind is float:
-            if not math.isfinite(value):
+            if not math.isfinite(value) or 0 < abs(value) < EXPONENT_BELOW:
                 return False
         elif kind is not str and kind is not int and value is not None:
             return False
+    return True
+
+
+def writes_alike(value: Any) -> bool:
+    """Whether orjson encodes `value` as the standard library does, non-ASCII text aside (which
+    `canonical_json` sees in orjson's output): no float under 1e-4 (orjson writes 2.5e-7 and
+    0.00001 where the standard library writes 2.5e-07 and 1e-05), no key that is not text."""
+    if type(value) is float:
+        return not 0 < abs(value) < EXPONENT_BELOW
+    if isinstance(value, dict):
+        return all(type(key) is str and writes_alike(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(writes_alike(item) for item in value)
     return True
 
 
@@ -210,14 +225,22 @@ def reversed_digits(number: str) -> str:
     return NON_DIGITS.sub("", number)[::-1][: FIELD_LENGTHS["from_digits_reversed"]]
 
 
-def canonical_json(raw: Any) -> bytes:
-    """The object's JSON, keys sorted, for its hash: orjson, or the standard library for what orjson
-    cannot encode (integers past 64 bits, keys that are not text). Callers clean NaN and Infinity
-    first (`without_nul`), which orjson would write as null and the standard library refuses."""
-    try:
-        return orjson.dumps(raw, default=str, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False).encode()
+def canonical_json(raw: Any, *, checked: bool = False) -> bytes:
+    """The object's JSON, keys sorted, for its hash: byte for byte what the standard library's
+    json.dumps(sort_keys=True, separators=(",", ":")) writes, so that no stored row's hash changes
+    with the encoder. orjson writes it in a fifth of the time when the output is ASCII (the
+    standard library escapes the rest, DEL included) and `writes_alike` holds (`checked`: the
+    caller has seen it hold); otherwise, and for integers past 64 bits, the standard library
+    writes it. Callers clean NaN and Infinity first (`without_nul`), which JSON columns refuse."""
+    if checked or writes_alike(raw):
+        try:
+            encoded = orjson.dumps(raw, default=str, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # an integer past 64 bits
+            pass
+        else:
+            if encoded.isascii() and b"\x7f" not in encoded:
+                return encoded
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False).encode()
 
 
 def md5(data: bytes) -> str:
