@@ -2,6 +2,7 @@
 `store_recordings`."""
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,6 +16,7 @@ from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
 from vobiz.client import MAX_PAGE_SIZE
 
+UNSIZED = re.compile(r"\(.*\)")  # a column type's length or precision: varchar(64), numeric(16, 6)
 UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
 
 
@@ -49,7 +51,8 @@ def synced_row(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
 
 def upsert_recordings(rows: list[dict[str, Any]]) -> None:
     """Insert or update normalised recordings by id. The auditing columns are not the sync's: a
-    new row gets their defaults, an existing one keeps them."""
+    new row gets their defaults, an existing one keeps them. The ids must be unique within a call:
+    PostgreSQL refuses a statement that would update one row twice."""
     connection = connections[DEFAULT_DB_ALIAS]
     statement = UpsertStatement(connection)
     with driver_cursor(connection) as cursor:
@@ -92,15 +95,16 @@ def driver_cursor(connection: Any) -> Iterator[Any]:
     as `?` with a regular expression (10 % of the main thread's time in a profile of 2026-12-07),
     where these statements are written with `?`. Inside Django's transaction, like its cursors."""
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        with psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
-    else:
-        cursor = connection.connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
+    with connection.wrap_database_errors:  # the driver's errors raised as Django's, as its cursors do
+        if connection.vendor == "postgresql":
+            with psycopg.Cursor(connection.connection) as cursor:
+                yield cursor
+        else:
+            cursor = connection.connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
 
 class UpsertStatement:
@@ -138,7 +142,10 @@ class UpsertStatement:
         self.tail = f" ON CONFLICT ({quote(Recording._meta.get_field('recording_id').column)}) DO UPDATE SET {updates}"
         self.row_placeholder = "(" + ", ".join([placeholder(connection)] * len(fields)) + ")"
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)  # binary: see above
+            # Binary: see above. Arrays of the types without length or precision (varchar[], not
+            # varchar(64)[]): an explicit cast cuts a value to fit, where the column's own
+            # assignment refuses one too long or too large, as bulk_create's statement does.
+            arrays = ", ".join(f"%b::{UNSIZED.sub('', str(f.db_type(connection)))}[]" for f in fields)
             self.unnest_sql = f"{insert} SELECT * FROM unnest({arrays}){self.tail}"
         self.converters = [self.converter(f, template, connection) for f in fields]
 
