@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
@@ -83,12 +84,12 @@ def stored_hashes(recording_ids: list[str]) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
-def placeholder(connection: Any) -> str:
+def placeholder(connection: BaseDatabaseWrapper) -> str:
     return "%s" if connection.vendor == "postgresql" else "?"
 
 
 @contextmanager
-def driver_cursor(connection: Any) -> Iterator[Any]:
+def driver_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """The database driver's own cursor on Django's connection, for the sync's statements of
     thousands of values. Django's cursors bind them in Python on PostgreSQL (client-side), where
     psycopg's lets the server bind them; on SQLite, Django's rewrites each statement's 3,100 `%s`
@@ -129,7 +130,7 @@ class UpsertStatement:
     in Django or in the model shows there.
     """
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
         template = Recording()  # the defaults a new row gets for the columns the sync does not own
         fields = [f for f in Recording._meta.concrete_fields if not f.primary_key]
         quote = connection.ops.quote_name
@@ -150,7 +151,9 @@ class UpsertStatement:
         self.converters = [self.converter(f, template, connection) for f in fields]
 
     @staticmethod
-    def converter(field: Any, template: Recording, connection: Any) -> Any:
+    def converter(
+        field: models.Field[Any, Any], template: Recording, connection: BaseDatabaseWrapper
+    ) -> Callable[[dict[str, Any]], Any]:
         name = field.name
         if name not in SYNCED_FIELDS:
             default = field.get_db_prep_save(field.value_from_object(template), connection)
