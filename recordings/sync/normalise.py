@@ -27,6 +27,7 @@ MONEY_LIMIT = Decimal(10) ** 10  # what DecimalField(max_digits=16, decimal_plac
 MICROS = Decimal("0.000001")
 EXPONENT_BELOW = 1e-4  # floats under it (but 0) are written with an exponent: see writes_alike
 NON_DIGITS = re.compile(r"\D")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Model field -> where each documented shape keeps it, first match wins.
 TEXT_SOURCES = {
@@ -83,7 +84,9 @@ def normalise(obj: Any) -> dict[str, Any]:
         obj = {key: value for key, value in obj.items() if key not in RESPONSE_KEYS}
     encoded = canonical_json(obj, checked=True) if is_plain(obj) else None
     raw = obj
-    if encoded is None or b"\\u0000" in encoded:  # rare: clean, and hash what is stored
+    # Rare: clean, and hash what is stored. json.dumps writes NUL as \u0000 and a lone surrogate
+    # as \udxxx (characters past U+FFFF too, as pairs: cleaned, they are the same).
+    if encoded is None or b"\\u0000" in encoded or b"\\ud" in encoded:
         raw = without_nul(obj)
         encoded = canonical_json(raw)
 
@@ -97,6 +100,8 @@ def normalise(obj: Any) -> dict[str, Any]:
         raise UnusableRecording("recording_id is too long")
     if not is_path_safe(recording_id):
         raise UnusableRecording("recording_id has a slash, a backslash, a control character or a leading dot")
+    if has_surrogate(recording_id):
+        raise UnusableRecording("recording_id is not valid Unicode (a lone surrogate)")
 
     fields: dict[str, Any] = {"recording_id": recording_id, "raw": raw, "content_hash": md5(encoded)}
     for name, sources, length in TEXT_FIELDS:
@@ -105,7 +110,7 @@ def normalise(obj: Any) -> dict[str, Any]:
             raise UnusableRecording(f"{name} is longer than {length} characters")
         fields[name] = value
     sent_call_uuid = str(first_present(obj, TEXT_SOURCES["call_uuid"]) or "").strip(" ")  # before NUL is dropped
-    if sent_call_uuid and not is_path_safe(sent_call_uuid):
+    if sent_call_uuid and (not is_path_safe(sent_call_uuid) or has_surrogate(sent_call_uuid)):
         fields["call_uuid"] = ""  # it names a page and a request: an id no URL can hold is no call id
 
     try:
@@ -243,6 +248,11 @@ def canonical_json(raw: Any, *, checked: bool = False) -> bytes:
     return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False).encode()
 
 
+def has_surrogate(text: str) -> bool:
+    """Whether text holds a lone surrogate, which JSON's \\ud800 escape gives and UTF-8 cannot hold."""
+    return not text.isascii() and SURROGATE.search(text) is not None
+
+
 def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -260,9 +270,11 @@ def without_nul(value: Any) -> Any: ...
 
 
 def without_nul(value: Any) -> Any:
-    """PostgreSQL refuses NUL characters in text and JSON: drop them wherever they are."""
+    """Databases refuse NUL characters (PostgreSQL) and lone surrogates (no UTF-8 holds them) in
+    text and JSON: NUL is dropped wherever it is, a lone surrogate replaced by U+FFFD."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        value = value.replace("\x00", "")
+        return SURROGATE.sub("\ufffd", value) if has_surrogate(value) else value
     if isinstance(value, dict):
         return {without_nul(str(k)): without_nul(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -79,7 +79,7 @@ def hash_before(raw: Any) -> str:
 @pytest.mark.parametrize(
     "raw",
     [
-        {**MAIN, "conference_name": "Zürich 日本", "x": "\x7f"},
+        {**MAIN, "conference_name": "Zürich 日本 😀", "x": "\x7f"},
         {**MAIN, "recording_storage_rate": 2.5e-7, "b": 1e-05, "c": 9.9e-05, "d": 1e16, "e": 1.5e300},
         {**MAIN, "nested": {"rate": 3e-6, "name": "é"}, "list": [1e-7, "ü"]},
         {**MAIN, "call_uuid": BIG},
@@ -109,14 +109,17 @@ def test_a_sync_stores_hostile_answers_exactly(fake_vobiz: FakeVobizServer, vobi
     fake_vobiz.byte_order_mark = True
     fake_vobiz.account.set_override(0, {"call_uuid": BIG, "recording_storage_duration": RawJson("1e400")})
     fake_vobiz.account.set_override(1, {"recording_id": BIG, "from_number": RawJson("123456789012345678901234")})
-    fake_vobiz.account.set_override(2, {"conference_name": " Zürich", "recording_storage_rate": float("nan")})
+    fake_vobiz.account.set_override(2, {"conference_name": "\ud800 Zürich", "recording_storage_rate": float("nan")})
+    fake_vobiz.account.set_override(3, {"recording_id": "rec-\udc00"})  # no id to store: skipped
     sync_recordings(SyncOptions(), client=vobiz_client)
     first = Recording.objects.get(recording_id=fake_vobiz.account.page(0, 1)[0][0]["recording_id"])
     assert first.call_uuid == str(BIG) and first.raw["call_uuid"] == BIG
     assert first.recording_storage_duration is None
     assert Recording.objects.get(recording_id=str(BIG)).from_number == "123456789012345678901234"
     third = Recording.objects.get(recording_id=fake_vobiz.account.page(2, 1)[0][0]["recording_id"])
-    assert third.conference_name == "Zürich" and third.recording_storage_rate is None
+    assert third.conference_name == "\ufffd Zürich" and third.recording_storage_rate is None
+    assert third.raw["conference_name"] == "\ufffd Zürich"  # neither database stores a lone surrogate
+    assert not Recording.objects.filter(recording_id__startswith="rec-").exists()
     stored = {row.recording_id: row.content_hash for row in Recording.objects.all()}
 
     again = sync_recordings(SyncOptions(full=True), client=vobiz_client)
