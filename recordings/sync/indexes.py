@@ -4,14 +4,20 @@ A row's insert updates every index of the table. Indexes on add_time take rows a
 is read in order), but those on phone numbers and durations take them at random places, each
 writing a page of its own per row: on SQLite each page is written again to the WAL at every commit.
 Into an empty table, a full sync drops these (`defer_for_first_import`) and builds them once at the
-end (`build_missing`), in one pass each. The table stays usable meanwhile: the default page's index
-(present recordings newest first), the id's and add_time's are kept; a search by number scans.
+end (`build_missing`), in one pass each. Reads stay possible meanwhile: the default page's index
+(present recordings newest first), the id's and add_time's are kept; a search by number or duration
+scans, and the sync page says so (`status.slow_searches`). On PostgreSQL the build is CONCURRENTLY, so that
+writes (notes, callbacks, deletions) go on while it runs; SQLite's blocks writers for its time
+(0.7 s at 100,000 rows).
 
-A run that ends in any way builds them in its `finally`; one that was killed leaves them to the
-next run, which builds whatever is missing before it starts.
+A run that ends in any way builds them; one that was killed leaves them to the next run, which
+builds whatever is missing before it starts. An index a killed concurrent build left behind is
+there but INVALID (never used by the planner, yet kept up to date): it counts as missing, and is
+dropped and built again.
 """
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from recordings.models import Recording
 
@@ -33,27 +39,58 @@ def defer_for_first_import() -> bool:
     return True
 
 
-def missing_indexes() -> list[models.Index]:
-    connection = connections[DEFAULT_DB_ALIAS]
+def usable_index_names(connection: BaseDatabaseWrapper) -> set[str]:
+    """The names of the recordings table's indexes that queries can use, with one query: on
+    PostgreSQL the valid ones (pg_index.indisvalid), on SQLite all of them."""
+    table = Recording._meta.db_table
     with connection.cursor() as cursor:
-        present = connection.introspection.get_constraints(cursor, Recording._meta.db_table)
-    return [index for index in deferred_indexes() if index.name not in present]
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT index_class.relname FROM pg_index JOIN pg_class index_class"
+                " ON index_class.oid = pg_index.indexrelid WHERE pg_index.indrelid = %s::regclass"
+                " AND pg_index.indisvalid",
+                [connection.ops.quote_name(table)],
+            )
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s", [table])
+        return {name for (name,) in cursor.fetchall()}
+
+
+def missing_indexes() -> list[models.Index]:
+    """The deferred indexes the table lacks, or has but cannot use (INVALID)."""
+    usable = usable_index_names(connections[DEFAULT_DB_ALIAS])
+    return [index for index in deferred_indexes() if index.name not in usable]
 
 
 def build_missing() -> list[str]:
-    """Build the deferred indexes the table lacks, with Django's own DDL; their names."""
+    """Build the deferred indexes the table lacks, with Django's own DDL; their names. On
+    PostgreSQL outside a transaction, CONCURRENTLY: writes go on meanwhile."""
     missing = missing_indexes()
     if not missing:
         return []
     connection = connections[DEFAULT_DB_ALIAS]
-    editor = connection.schema_editor(collect_sql=True)  # the statements, run here: also in a transaction
-    for index in missing:
-        editor.add_index(Recording, index)
+    postgresql = connection.vendor == "postgresql"
+    concurrently = postgresql and not connection.in_atomic_block  # refused within a transaction
+    # The editor only writes the statements, run here. Not as a context manager: on SQLite its
+    # __enter__ refuses to run within a transaction (NotSupportedError) and its __exit__ checks
+    # every foreign key of the database; on PostgreSQL it would open a transaction.
+    editor = connection.schema_editor()
+    statements = [
+        str(
+            index.create_sql(Recording, editor, concurrently=True)
+            if concurrently
+            else index.create_sql(Recording, editor)
+        )
+        for index in missing
+    ]
+    drop = "DROP INDEX CONCURRENTLY IF EXISTS" if concurrently else "DROP INDEX IF EXISTS"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and connection.in_atomic_block:
+        if postgresql and connection.in_atomic_block:
             # Within a caller's transaction PostgreSQL refuses CREATE INDEX on a table with
             # foreign-key checks still deferred: they are run now, as at a commit.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for statement in editor.collected_sql:
-            cursor.execute(statement.rstrip(";"))
+        for index in missing:  # an INVALID one, left by a killed concurrent build, is in the way
+            cursor.execute(f"{drop} {connection.ops.quote_name(str(index.name))}")
+        for statement in statements:
+            cursor.execute(statement)
     return [str(index.name) for index in missing]

@@ -64,20 +64,18 @@ def sync_recordings(
         )
         with tqdm(unit=" rec", disable=not progress, dynamic_ncols=True) as bar:
             try:
-                try:
-                    build_missing()  # what a run killed during a first import left unbuilt
-                    if not options.scoped:
-                        defer_for_first_import()
-                    Sync(client, run, options, lock, bar).run()
-                finally:
-                    build_missing()
+                build_deferred_indexes()  # what a run killed during a first import left unbuilt
+                if not options.scoped:
+                    defer_for_first_import()
+                Sync(client, run, options, lock, bar).run()
             except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
                 reason = describe_failure(exc)
-                finish(run, SyncRun.Status.FAILED, reason)
-                refresh_statistics_after(run)
+                unbuilt = build_deferred_indexes()  # told after the run's own reason, never instead
+                fail(run, f"{reason}; {unbuilt}" if unbuilt else reason)
                 if isinstance(exc, Exception):
-                    raise SyncError(reason) from None
+                    raise SyncError(run.error) from None
                 raise
+            build_deferred_indexes()  # a failure is logged, and the sync page warns while any is missing
         finish(run, SyncRun.Status.SUCCEEDED)
         refresh_statistics_after(run)
         return run
@@ -86,6 +84,25 @@ def sync_recordings(
             lock.release()
         except DatabaseError:
             pass  # it expires by itself
+
+
+def build_deferred_indexes() -> str:
+    """Build the indexes a first import deferred, if any is missing; "" or why it failed, logged.
+    A failure never fails or stops a sync, whose rows are stored all the same: the next one tries
+    again (a sync that could not run until the disk had room for an index would leave the table
+    out of date as well)."""
+    try:
+        build_missing()
+    except DatabaseError as exc:
+        reason = f"the indexes deferred during a first import were not built: {one_line(exc)}"
+        logger.error("%s; the next sync builds them", reason)
+        return reason
+    return ""
+
+
+def fail(run: SyncRun, reason: str) -> None:
+    finish(run, SyncRun.Status.FAILED, reason)
+    refresh_statistics_after(run)
 
 
 def finish(run: SyncRun, status: str, error: str = "") -> None:

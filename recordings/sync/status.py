@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from recordings.locks import live_holder
 from recordings.models import SyncRun, SyncState
+from recordings.sync.indexes import missing_indexes
 from recordings.sync.run import LOCK_NAME
 
 
@@ -33,3 +34,9 @@ def unread_count() -> int:
     """Recordings of the list that no run could read yet (the next run reads them first)."""
     state = SyncState.objects.filter(pk=1).first()
     return state.unread_count if state is not None else 0
+
+
+def slow_searches() -> bool:
+    """Whether searches by number or duration scan the table, an index being missing (a first
+    import was killed before it built them, or building them failed): one query of the catalogue."""
+    return bool(missing_indexes())

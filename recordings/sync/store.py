@@ -2,6 +2,7 @@
 `store_recordings`."""
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -10,11 +11,13 @@ from typing import Any
 import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from recordings.browsing.freshness import data_changed
 from recordings.models import SYNCED_FIELDS, Recording
 from vobiz.client import MAX_PAGE_SIZE
 
+UNSIZED = re.compile(r"\(.*\)")  # a column type's length or precision: varchar(64), numeric(16, 6)
 UPDATED_FIELDS = [name for name in SYNCED_FIELDS if name not in ("recording_id", "first_synced_at")]
 
 
@@ -49,7 +52,8 @@ def synced_row(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
 
 def upsert_recordings(rows: list[dict[str, Any]]) -> None:
     """Insert or update normalised recordings by id. The auditing columns are not the sync's: a
-    new row gets their defaults, an existing one keeps them."""
+    new row gets their defaults, an existing one keeps them. The ids must be unique within a call:
+    PostgreSQL refuses a statement that would update one row twice."""
     connection = connections[DEFAULT_DB_ALIAS]
     statement = UpsertStatement(connection)
     with driver_cursor(connection) as cursor:
@@ -80,27 +84,28 @@ def stored_hashes(recording_ids: list[str]) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
-def placeholder(connection: Any) -> str:
+def placeholder(connection: BaseDatabaseWrapper) -> str:
     return "%s" if connection.vendor == "postgresql" else "?"
 
 
 @contextmanager
-def driver_cursor(connection: Any) -> Iterator[Any]:
+def driver_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """The database driver's own cursor on Django's connection, for the sync's statements of
     thousands of values. Django's cursors bind them in Python on PostgreSQL (client-side), where
     psycopg's lets the server bind them; on SQLite, Django's rewrites each statement's 3,100 `%s`
     as `?` with a regular expression (10 % of the main thread's time in a profile of 2026-12-07),
     where these statements are written with `?`. Inside Django's transaction, like its cursors."""
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        with psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
-    else:
-        cursor = connection.connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
+    with connection.wrap_database_errors:  # the driver's errors raised as Django's, as its cursors do
+        if connection.vendor == "postgresql":
+            with psycopg.Cursor(connection.connection) as cursor:
+                yield cursor
+        else:
+            cursor = connection.connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
 
 class UpsertStatement:
@@ -125,7 +130,7 @@ class UpsertStatement:
     in Django or in the model shows there.
     """
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
         template = Recording()  # the defaults a new row gets for the columns the sync does not own
         fields = [f for f in Recording._meta.concrete_fields if not f.primary_key]
         quote = connection.ops.quote_name
@@ -138,12 +143,17 @@ class UpsertStatement:
         self.tail = f" ON CONFLICT ({quote(Recording._meta.get_field('recording_id').column)}) DO UPDATE SET {updates}"
         self.row_placeholder = "(" + ", ".join([placeholder(connection)] * len(fields)) + ")"
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)  # binary: see above
+            # Binary: see above. Arrays of the types without length or precision (varchar[], not
+            # varchar(64)[]): an explicit cast cuts a value to fit, where the column's own
+            # assignment refuses one too long or too large, as bulk_create's statement does.
+            arrays = ", ".join(f"%b::{UNSIZED.sub('', str(f.db_type(connection)))}[]" for f in fields)
             self.unnest_sql = f"{insert} SELECT * FROM unnest({arrays}){self.tail}"
         self.converters = [self.converter(f, template, connection) for f in fields]
 
     @staticmethod
-    def converter(field: Any, template: Recording, connection: Any) -> Any:
+    def converter(
+        field: models.Field[Any, Any], template: Recording, connection: BaseDatabaseWrapper
+    ) -> Callable[[dict[str, Any]], Any]:
         name = field.name
         if name not in SYNCED_FIELDS:
             default = field.get_db_prep_save(field.value_from_object(template), connection)

@@ -39,7 +39,7 @@ from recordings.retention import runs as retention_runs
 from recordings.review.notes import notes_by_recording
 from recordings.roles import can_share, is_auditor, listener_required
 from recordings.sharing.links import links_of
-from recordings.sync.status import lock_holder, runs, unread_count
+from recordings.sync.status import lock_holder, runs, slow_searches, unread_count
 from recordings.views.common import SignedInRequest, actor_of
 from recordings.views.csv_export import export_csv
 from recordings.views.filtered_view import EXPORT, recordings_view, without_empty_filters
@@ -306,6 +306,7 @@ def sync_runs(request: SignedInRequest) -> HttpResponse:
             "queue": queue,
             "queue_active": any(row.run.status in ("queued", "running") and not row.stalled for row in queue),
             "unread": unread_count(),
+            "slow_searches": slow_searches(),
             "retention_runs": retention_runs.latest_runs(limit=5) if auditor else None,
             "retention_switch": retention_rules.switch() if auditor else None,
         },

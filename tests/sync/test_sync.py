@@ -365,3 +365,31 @@ def test_a_first_import_that_fails_builds_them_too_and_a_killed_one_leaves_them_
     assert deferred_present() == set()
     sync(vobiz_client, call_uuid="no-such-call")  # any next run, a scoped one too
     assert deferred_present() == set(DEFERRED)
+
+
+def test_an_index_build_that_fails_adds_to_a_failed_runs_reason_and_never_stops_a_sync(
+    fake_vobiz, vobiz_client, monkeypatch, caplog
+):
+    from django.db import DatabaseError
+
+    from recordings.sync import run as run_module
+    from recordings.sync import walk
+
+    def failing_build():
+        raise DatabaseError("could not extend file: No space left on device")
+
+    def failing_store(self, pages, save_progress=False):
+        raise RuntimeError("the disk is full while storing page 3")
+
+    store = walk.Sync.store
+    monkeypatch.setattr(run_module, "build_missing", failing_build)
+    monkeypatch.setattr(walk.Sync, "store", failing_store)
+    with pytest.raises(SyncError, match="storing page 3; the indexes deferred .* No space left") as failure:
+        sync(vobiz_client)
+    assert str(failure.value).startswith("RuntimeError: the disk is full while storing page 3")
+    assert SyncRun.objects.get().error == str(failure.value)
+    assert "No space left on device; the next sync builds them" in caplog.text
+
+    monkeypatch.setattr(walk.Sync, "store", store)  # the builds before and after still fail
+    run = sync(vobiz_client)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.created == Recording.objects.count() > 0

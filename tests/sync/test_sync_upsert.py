@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from recordings.models import Recording
 from recordings.sync.normalise import normalise
@@ -109,3 +110,24 @@ def test_a_page_larger_than_one_statement_is_written_whole():
     objs = [api_object() for _ in range(250)]
     upsert_recordings(rows(objs, FIRST))
     assert Recording.objects.count() == 250
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("from_number", "1" * 65), ("recording_id", "r" * 129), ("recording_storage_rate", Decimal("1e12"))],
+)
+def test_a_value_too_long_or_too_large_for_its_column_is_refused_as_bulk_create_refuses_it(field, value):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce lengths and precisions")
+    row = {**rows([api_object(recording_id="rec-long")], FIRST)[0], field: value}
+    with pytest.raises(DatabaseError), transaction.atomic():
+        with_bulk_create([row])
+    with pytest.raises(DatabaseError), transaction.atomic():  # never cut to fit
+        upsert_recordings([row])
+    assert not Recording.objects.exists()
+
+
+def test_the_drivers_errors_are_raised_as_djangos():
+    row = {**rows([api_object(recording_id="rec-null")], FIRST)[0], "recording_id": None}
+    with pytest.raises(IntegrityError), transaction.atomic():  # Django's, which callers catch
+        upsert_recordings([row])

@@ -62,6 +62,15 @@ class LoggedRequest:
     headers: dict[str, str] = field(default_factory=dict)  # without X-Auth-Token
 
 
+@dataclass(frozen=True)
+class RawJson:
+    """A value the fake writes into its JSON answers as `text`, verbatim: what json.dumps never
+    writes but a real API may (1e400, -0, 1E+2, a number of 30 digits as it was typed), set with
+    FakeAccount.set_override. The text is not checked: a test can send invalid JSON too."""
+
+    text: str
+
+
 @dataclass
 class _Response:
     status: int
@@ -118,6 +127,7 @@ class FakeVobizServer:
         self.recordings_shape_every = 0
         self.cdr_account_segment = "Account"
         self.audio_bandwidth: float | None = None  # bytes a second the audio's bodies are sent at
+        self.byte_order_mark = False  # JSON answers start with a UTF-8 byte order mark
         self._list_pages_served = 0
         # The longest whole list a page has shown (its total_count): with pages served in parallel,
         # more than one page's arrivals can come after the last page's snapshot, so what a sync
@@ -271,6 +281,8 @@ class FakeVobizServer:
             except Exception:  # a bug here, or an override json cannot encode: still answer
                 traceback.print_exc()
                 response = _general_error(500, "INTERNAL_ERROR", "An internal error occurred")
+        if self.byte_order_mark and (response.headers or {}).get("Content-Type") == "application/json":
+            response = _Response(response.status, b"\xef\xbb\xbf" + response.body, response.headers)
         bandwidth = self.audio_bandwidth if url.path.startswith(("/media/", "/storage/")) else None
         _send(handler, response, truncate=fault == "truncated", bandwidth=bandwidth)
 
@@ -537,7 +549,20 @@ def _logged_headers(headers: Message) -> dict[str, str]:
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
-    return _Response(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+    """A JSON answer, as Python's json writes it (NaN, Infinity, integers of any size, lone surrogates
+    escaped), with each RawJson's text in its place."""
+    raw: list[str] = []
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, RawJson):
+            raise TypeError(f"{type(value).__name__} is not JSON")
+        raw.append(value.text)
+        return f"\x00raw{len(raw) - 1}\x00"
+
+    text = json.dumps(payload, default=placeholder)
+    for number, value in enumerate(raw):
+        text = text.replace(f'"\\u0000raw{number}\\u0000"', value, 1)
+    return _Response(status, text.encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
 def _shape_choice(obj: dict[str, Any], every: int) -> bool:

@@ -1,0 +1,43 @@
+"""The indexes a first import builds after its rows: named as the model names them, rebuilt when
+missing or INVALID, built without blocking writes on PostgreSQL, and missed aloud on the sync page."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from recordings.models import Recording
+from recordings.sync.indexes import DEFERRED, build_missing, defer_for_first_import, missing_indexes
+
+WARNING = "Number and duration searches are slow until the indexes are rebuilt: the next sync rebuilds them."
+
+
+def test_every_deferred_index_is_one_of_the_models():
+    assert set(DEFERRED) <= {index.name for index in Recording._meta.indexes}
+
+
+@pytest.mark.django_db
+def test_the_sync_page_warns_while_an_index_is_missing(support_client):
+    assert WARNING not in support_client.get("/sync/").content.decode()
+    assert defer_for_first_import()  # as a first import killed before its end leaves the table
+    assert WARNING in support_client.get("/sync/").content.decode()
+    assert sorted(build_missing()) == sorted(DEFERRED)
+    assert WARNING not in support_client.get("/sync/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_they_are_built_concurrently_and_an_invalid_one_is_built_again():
+    if connection.vendor != "postgresql":
+        pytest.skip("CREATE INDEX CONCURRENTLY and INVALID indexes are PostgreSQL's")
+    with connection.cursor() as cursor:  # as a concurrent build killed halfway leaves it
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass",
+            [connection.ops.quote_name("rec_from_idx")],
+        )
+    assert [index.name for index in missing_indexes()] == ["rec_from_idx"]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert build_missing() == ["rec_from_idx"]
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert any(sql.startswith('DROP INDEX CONCURRENTLY IF EXISTS "rec_from_idx"') for sql in statements)
+    assert any(sql.startswith('CREATE INDEX CONCURRENTLY "rec_from_idx"') for sql in statements)
+    assert missing_indexes() == []
