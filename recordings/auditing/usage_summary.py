@@ -188,7 +188,8 @@ def name(source: Source, event: str) -> str:
     return f"usage_summary_{source.table.removeprefix('recordings_')}_{event}"
 
 
-def pg_statements(source: Source) -> list[str]:
+def pg_functions(source: Source) -> dict[str, tuple[str, str]]:
+    """Each trigger's function body and the trigger's clauses after its name, by its name."""
     columns = ", ".join(source.columns)
     # An update's changed rows, each counted out as it was and in as it is, from one join of the
     # transition tables by id (their row counts are unknown to the planner, which estimates 1: a
@@ -210,28 +211,34 @@ def pg_statements(source: Source) -> list[str]:
         "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
         "delete": "OLD TABLE AS old_rows",
     }
-    statements = []
+    functions = {}
     for event in EVENTS:
         # One statement: the rows read once, then each summary's INSERT (a data-modifying WITH).
         *first, last = (change(summary, "r", "postgresql") for summary in source.summaries)
         body = f"WITH r AS MATERIALIZED ({rows[event]})" + "".join(f", s{n} AS ({u})" for n, u in enumerate(first))
-        body += f"\n{last}"
-        statements += [
-            f"CREATE OR REPLACE FUNCTION {name(source, event)}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n{body};\nRETURN NULL;\nEND $$",
-            f"CREATE TRIGGER {name(source, event)} AFTER {event.upper()} ON {source.table} "
-            f"REFERENCING {transitions[event]} FOR EACH STATEMENT EXECUTE FUNCTION {name(source, event)}()",
-        ]
+        functions[name(source, event)] = (
+            f"\nBEGIN\n{body}\n{last};\nRETURN NULL;\nEND ",
+            f"AFTER {event.upper()} ON {source.table} REFERENCING {transitions[event]} FOR EACH STATEMENT",
+        )
     recounts = ";\n".join(
         statement for summary in source.summaries for statement in recount_statements(summary, "postgresql")
     )
-    statements += [
-        f"CREATE OR REPLACE FUNCTION {name(source, 'truncate')}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        f"BEGIN\n{recounts};\nRETURN NULL;\nEND $$",
-        f"CREATE TRIGGER {name(source, 'truncate')} AFTER TRUNCATE ON {source.table} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {name(source, 'truncate')}()",
+    functions[name(source, "truncate")] = (
+        f"\nBEGIN\n{recounts};\nRETURN NULL;\nEND ",
+        f"AFTER TRUNCATE ON {source.table} FOR EACH STATEMENT",
+    )
+    return functions
+
+
+def pg_statements(source: Source) -> list[str]:
+    return [
+        statement
+        for trigger, (body, when) in pg_functions(source).items()
+        for statement in (
+            f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$",
+            f"CREATE TRIGGER {trigger} {when} EXECUTE FUNCTION {trigger}()",
+        )
     ]
-    return statements
 
 
 def sqlite_statements(source: Source) -> list[str]:
@@ -300,11 +307,7 @@ def installed(connection: BaseDatabaseWrapper) -> bool:
     names = [trigger for _, trigger in trigger_names(connection)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            expected = {
-                statement.split()[4].removesuffix("()"): statement.split("$$")[1]
-                for statement in definitions("postgresql")
-                if statement.startswith("CREATE OR REPLACE FUNCTION")
-            }
+            expected = {trigger: body for source in SOURCES for trigger, (body, _) in pg_functions(source).items()}
             cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [names])
             functions = dict(cursor.fetchall())
             cursor.execute("SELECT DISTINCT tgname FROM pg_trigger WHERE tgname = ANY(%s)", [names])

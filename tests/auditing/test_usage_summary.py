@@ -450,7 +450,13 @@ def test_a_writer_waits_neither_for_another_nor_for_a_fold():
         writing.execute(update, [first.pk])  # not committed
         other.execute("SET lock_timeout = '1s'")
         other.execute(update, [second.pk])
-        usage_summary.fold()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+        try:
+            usage_summary.fold()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
         writing.commit()
     assert_summary_current()
 
