@@ -170,9 +170,13 @@ class Recording(models.Model):
         return json.dumps(self.raw, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+FOLDED = "Folded by the scheduler: the one row of its key. Otherwise a change a trigger added."
+
+
 class UsageTotal(models.Model):
-    """The recordings still at Vobiz of one type and format, added up: kept by database triggers
-    (recordings/auditing/usage_summary.py), never written by the app."""
+    """The recordings still at Vobiz of one type and format, added up: the rows of a key add up to
+    its figures (one folded, and the changes since). Kept by database triggers and the scheduler's
+    fold (recordings/auditing/usage_summary.py), never written by the app."""
 
     recording_type = models.CharField(max_length=32, blank=True)
     recording_format = models.CharField(max_length=16, blank=True)
@@ -182,30 +186,46 @@ class UsageTotal(models.Model):
     amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
     rate_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)
     rate_count = models.BigIntegerField(default=0, help_text="Recordings with a storage rate.")
+    folded = models.BooleanField(default=False, db_default=False, help_text=FOLDED)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["recording_type", "recording_format"], name="usage_total_unique")
+            models.UniqueConstraint(
+                fields=["recording_type", "recording_format"], condition=Q(folded=True), name="usage_total_unique"
+            )
         ]
 
 
 class UsageSlot(models.Model):
-    """The recordings still at Vobiz added in one quarter hour (UTC), added up: kept by database
-    triggers (recordings/auditing/usage_summary.py), never written by the app."""
+    """The recordings still at Vobiz added in one quarter hour (UTC), added up: the rows of a slot
+    add up to its figures (one folded, and the changes since). Kept by database triggers and the
+    scheduler's fold (recordings/auditing/usage_summary.py), never written by the app."""
 
-    slot = models.DateTimeField(unique=True, help_text="The quarter hour's start.")
+    slot = models.DateTimeField(db_index=True, help_text="The quarter hour's start.")
     count = models.BigIntegerField(default=0)
     duration_ms = models.BigIntegerField(default=0)
     amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    folded = models.BooleanField(default=False, db_default=False, help_text=FOLDED)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["slot"], condition=Q(folded=True), name="usage_slot_unique")]
 
 
 class TranscriptionSlot(models.Model):
     """The transcripts and their replaced versions received in one quarter hour (UTC), and their
-    charges: kept by database triggers (recordings/auditing/usage_summary.py), never written by the app."""
+    charges: the rows of a slot add up to its figures (one folded, and the changes since). Kept by
+    database triggers and the scheduler's fold (recordings/auditing/usage_summary.py), never
+    written by the app."""
 
-    slot = models.DateTimeField(unique=True, help_text="The quarter hour's start.")
+    slot = models.DateTimeField(db_index=True, help_text="The quarter hour's start.")
     count = models.BigIntegerField(default=0)
     charge = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    folded = models.BooleanField(default=False, db_default=False, help_text=FOLDED)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["slot"], condition=Q(folded=True), name="transcription_slot_unique")
+        ]
 
 
 class SyncRun(models.Model):

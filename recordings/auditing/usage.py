@@ -1,7 +1,8 @@
 """Usage at a glance: what is still stored at Vobiz, and the geometry of its charts (recordings per
 day, storage cost by month recorded). The figures are read from the totals and quarter hours the
-database keeps as recordings change (recordings/auditing/usage_summary.py): a few thousand rows
-at most, however many recordings."""
+database keeps as recordings change (recordings/auditing/usage_summary.py), each key's rows added
+up (its folded row and the changes since the last fold): a few thousand rows and the changes of a
+minute, however many recordings."""
 
 import math
 from collections.abc import Callable, Sequence
@@ -102,12 +103,13 @@ def cost_by_month(months: int = MONTHS_CHARTED) -> list[Month]:
 def totals_by(field: str) -> list[dict[str, Any]]:
     """Count and duration for each value of `field` (recording_type or recording_format), the most
     common first."""
-    return list(
-        UsageTotal.objects.filter(count__gt=0)
-        .values(value=F(field))
-        .annotate(count=Sum("count"), duration_ms=Sum("duration_ms"))
-        .order_by("-count", "value")
+    rows = (
+        UsageTotal.objects.values(value=F(field))
+        .annotate(n=Sum("count"), duration=Sum("duration_ms"))
+        .filter(n__gt=0)
+        .order_by("-n", "value")
     )
+    return [{"value": row["value"], "count": row["n"], "duration_ms": row["duration"]} for row in rows]
 
 
 def storage() -> dict[str, Any]:

@@ -11,26 +11,34 @@ its path (the sync's hand-written upsert, ORM updates, deletions, erasures, a bu
 - TranscriptionSlot: the transcripts and their replaced versions per quarter hour of received_at
   (UTC): count and charge.
 
-Every time zone's offset is a whole number of quarter hours, so a viewer's days and months are
-whole slots.
+The rows of a key add up to its figures: the triggers only INSERT change rows (folded false), one
+a key and statement on PostgreSQL, one a key and row on SQLite; no trigger locks a row another
+writer may want, so the summaries add no lock wait nor deadlock between writers (a sync page and a
+deletion used to deadlock on a shared total row). Every minute the scheduler's `fold` adds the
+change rows up into the one folded row of their key (a partial unique index) and deletes them:
+the only writer of folded rows but a recount. Readers add up all the rows of a key, in the one
+query they ran before, so their figures are those of one snapshot.
 
-PostgreSQL: statement-level triggers with transition tables (one aggregated upsert per statement
-and summary, of the rows whose counted columns changed only), and on TRUNCATE a recount. SQLite:
-row triggers. A migration that rebuilds a counted table on SQLite drops its triggers, and `flush`
-may empty a summary before the table it counts: after either, `after_migrate` (post_migrate)
-installs the triggers again and recounts (2-4 s at a million recordings; docs/performance.md).
+Since 1979 every time zone's offset is a whole number of quarter hours (the last exceptions:
+Monrovia, -0:44:30 through 1971, and Kiritimati's -10:40 until 1979), so a viewer's days and months
+of the figures kept (all since) are whole slots; +5:30, +5:45 and +12:45 included.
+
+PostgreSQL: statement-level triggers with transition tables (one grouped INSERT per statement and
+summary, of the rows whose counted columns changed only), and on TRUNCATE a recount. SQLite: row
+triggers. A migration that rebuilds a counted table on SQLite drops its triggers: after `migrate`,
+`after_migrate` (post_migrate) installs them again and recounts when one is missing or not as
+defined here (2-4 s at a million recordings; docs/performance.md), and does nothing otherwise.
+`flush` may empty a summary before the table it counts: after it, a recount (of empty tables).
 tests/auditing/test_usage_summary.py compares the kept figures with a recount in Python after
-syncs, deletions, erasures and every other writer.
-
-Two writers of one summary row wait for each other until the first commits; the rows are upserted
-in key order, so two statements never lock the same two rows in opposite orders.
+syncs, deletions, erasures and every other writer, folded and not.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -144,19 +152,35 @@ SOURCES = (
 EVENTS = ("insert", "update", "delete")
 
 
-def upsert(summary: Summary, rows: str, vendor: str) -> str:
-    """Add `rows` (a subquery, each row with a `sign`, as `r`) to `summary`. In key order, so that
-    two statements lock the rows they share in the same order. (SQLite's upsert after a SELECT
-    wants a WHERE clause; its triggers take no table alias.)"""
-    keys = ", ".join(key("r", vendor) for key in summary.keys.values())
+def grouped(summary: Summary, rows: str, vendor: str) -> str:
+    """`rows` (a subquery, each row with a `sign`, as `r`) added up by the summary's key, as its
+    columns; the keys whose figures they leave unchanged left out."""
+    keys = ", ".join(f"{key('r', vendor)} AS {column}" for column, key in summary.keys.items())
     sums = {name: f"sum(r.sign * {value('r')})" for name, value in summary.sums.items()}
     unchanged = " AND ".join(f"{value} = 0" for value in sums.values())
-    add = ", ".join(f"{name} = {summary.table}.{name} + excluded.{name}" for name in sums)
     return (
-        f"INSERT INTO {summary.table} ({', '.join(summary.keys)}, {', '.join(sums)}) "
-        f"SELECT {keys}, {', '.join(sums.values())} FROM {rows} AS r WHERE {summary.counts_row('r')} "
-        f"GROUP BY {keys} HAVING NOT ({unchanged}) ORDER BY {keys} "
-        f"ON CONFLICT ({', '.join(summary.keys)}) DO UPDATE SET {add}"
+        f"SELECT {keys}, {', '.join(f'{value} AS {name}' for name, value in sums.items())} FROM {rows} AS r "
+        f"WHERE {summary.counts_row('r')} GROUP BY {', '.join(str(n + 1) for n in range(len(summary.keys)))} "
+        f"HAVING NOT ({unchanged})"
+    )
+
+
+def change(summary: Summary, rows: str, vendor: str) -> str:
+    """Add `rows` to `summary` as new change rows, one a key: an INSERT of new rows only, which
+    locks no row another writer may want."""
+    columns = ", ".join((*summary.keys, *summary.sums))
+    return f"INSERT INTO {summary.table} ({columns}) {grouped(summary, rows, vendor)}"
+
+
+def fold_into(summary: Summary, rows: str) -> str:
+    """Add the grouped `rows` (with the summary's columns) to the folded row of each key, in key
+    order. (SQLite's upsert after a SELECT wants a WHERE clause.)"""
+    keys = ", ".join(summary.keys)
+    add = ", ".join(f"{name} = {summary.table}.{name} + excluded.{name}" for name in summary.sums)
+    return (
+        f"INSERT INTO {summary.table} ({keys}, {', '.join(summary.sums)}, folded) "
+        f"SELECT {keys}, {', '.join(f'sum({name})' for name in summary.sums)}, true FROM {rows} AS f WHERE true "
+        f"GROUP BY {keys} ORDER BY {keys} ON CONFLICT ({keys}) WHERE folded DO UPDATE SET {add}"
     )
 
 
@@ -164,7 +188,8 @@ def name(source: Source, event: str) -> str:
     return f"usage_summary_{source.table.removeprefix('recordings_')}_{event}"
 
 
-def pg_statements(source: Source) -> list[str]:
+def pg_functions(source: Source) -> dict[str, tuple[str, str]]:
+    """Each trigger's function body and the trigger's clauses after its name, by its name."""
     columns = ", ".join(source.columns)
     # An update's changed rows, each counted out as it was and in as it is, from one join of the
     # transition tables by id (their row counts are unknown to the planner, which estimates 1: a
@@ -186,28 +211,34 @@ def pg_statements(source: Source) -> list[str]:
         "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
         "delete": "OLD TABLE AS old_rows",
     }
-    statements = []
+    functions = {}
     for event in EVENTS:
-        # One statement: the rows read once, then each summary's upsert (a data-modifying WITH).
-        *first, last = (upsert(summary, "r", "postgresql") for summary in source.summaries)
+        # One statement: the rows read once, then each summary's INSERT (a data-modifying WITH).
+        *first, last = (change(summary, "r", "postgresql") for summary in source.summaries)
         body = f"WITH r AS MATERIALIZED ({rows[event]})" + "".join(f", s{n} AS ({u})" for n, u in enumerate(first))
-        body += f"\n{last}"
-        statements += [
-            f"CREATE OR REPLACE FUNCTION {name(source, event)}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n{body};\nRETURN NULL;\nEND $$",
-            f"CREATE TRIGGER {name(source, event)} AFTER {event.upper()} ON {source.table} "
-            f"REFERENCING {transitions[event]} FOR EACH STATEMENT EXECUTE FUNCTION {name(source, event)}()",
-        ]
+        functions[name(source, event)] = (
+            f"\nBEGIN\n{body}\n{last};\nRETURN NULL;\nEND ",
+            f"AFTER {event.upper()} ON {source.table} REFERENCING {transitions[event]} FOR EACH STATEMENT",
+        )
     recounts = ";\n".join(
         statement for summary in source.summaries for statement in recount_statements(summary, "postgresql")
     )
-    statements += [
-        f"CREATE OR REPLACE FUNCTION {name(source, 'truncate')}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        f"BEGIN\n{recounts};\nRETURN NULL;\nEND $$",
-        f"CREATE TRIGGER {name(source, 'truncate')} AFTER TRUNCATE ON {source.table} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {name(source, 'truncate')}()",
+    functions[name(source, "truncate")] = (
+        f"\nBEGIN\n{recounts};\nRETURN NULL;\nEND ",
+        f"AFTER TRUNCATE ON {source.table} FOR EACH STATEMENT",
+    )
+    return functions
+
+
+def pg_statements(source: Source) -> list[str]:
+    return [
+        statement
+        for trigger, (body, when) in pg_functions(source).items()
+        for statement in (
+            f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$",
+            f"CREATE TRIGGER {trigger} {when} EXECUTE FUNCTION {trigger}()",
+        )
     ]
-    return statements
 
 
 def sqlite_statements(source: Source) -> list[str]:
@@ -219,25 +250,31 @@ def sqlite_statements(source: Source) -> list[str]:
         body = "".join(f"{step};\n" for step in steps)
         return f"CREATE TRIGGER {name(source, event)} AFTER {event.upper()} ON {source.table} {when}\nBEGIN\n{body}END"
 
-    def upserts(rows: str) -> list[str]:
-        return [upsert(summary, rows, "sqlite") for summary in source.summaries]
+    def changes(rows: str) -> list[str]:
+        return [change(summary, rows, "sqlite") for summary in source.summaries]
 
     changed = " OR ".join(f"old.{column} IS NOT new.{column}" for column in source.columns)
+    both = f"(SELECT * FROM {row('old', -1)} UNION ALL SELECT * FROM {row('new', 1)})"
     return [
-        trigger("insert", upserts(row("new", 1))),
-        trigger("update", upserts(row("old", -1)) + upserts(row("new", 1)), when=f"WHEN {changed}"),
-        trigger("delete", upserts(row("old", -1))),
+        trigger("insert", changes(row("new", 1))),
+        trigger("update", changes(both), when=f"WHEN {changed}"),
+        trigger("delete", changes(row("old", -1))),
     ]
 
 
 def recount_statements(summary: Summary, vendor: str) -> list[str]:
-    """Empty `summary` and add up its sources again."""
-    statements = [f"DELETE FROM {summary.table}"]
-    for source in SOURCES:
-        if summary in source.summaries:
-            rows = f"(SELECT *, 1 AS sign FROM {source.table} AS p WHERE {source.counted('p')})"
-            statements.append(upsert(summary, rows, vendor))
-    return statements
+    """Empty `summary` and add up its sources again, as folded rows."""
+    rows = " UNION ALL ".join(
+        f"SELECT {', '.join(source.columns)}, 1 AS sign FROM {source.table} AS p WHERE {source.counted('p')}"
+        for source in SOURCES
+        if summary in source.summaries
+    )
+    columns = ", ".join((*summary.keys, *summary.sums))
+    return [
+        f"DELETE FROM {summary.table}",
+        f"INSERT INTO {summary.table} ({columns}, folded) "
+        f"SELECT {columns}, true FROM ({grouped(summary, f'({rows})', vendor)}) AS g WHERE true",
+    ]
 
 
 def trigger_names(connection: BaseDatabaseWrapper) -> list[tuple[str, str]]:
@@ -256,25 +293,106 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
+def definitions(vendor: str) -> list[str]:
+    return [
+        statement
+        for source in SOURCES
+        for statement in (pg_statements(source) if vendor == "postgresql" else sqlite_statements(source))
+    ]
+
+
+def installed(connection: BaseDatabaseWrapper) -> bool:
+    """Whether every trigger is there as this code defines it: on PostgreSQL each trigger and its
+    function's text, on SQLite each trigger's text."""
+    names = [trigger for _, trigger in trigger_names(connection)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            expected = {trigger: body for source in SOURCES for trigger, (body, _) in pg_functions(source).items()}
+            cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [names])
+            functions = dict(cursor.fetchall())
+            cursor.execute("SELECT DISTINCT tgname FROM pg_trigger WHERE tgname = ANY(%s)", [names])
+            return functions == expected and len(cursor.fetchall()) == len(names)
+        expected = {statement.split()[2]: statement for statement in definitions("sqlite")}
+        places = ", ".join(["%s"] * len(names))
+        cursor.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({places})", names)
+        return dict(cursor.fetchall()) == expected
+
+
+def recount(connection: BaseDatabaseWrapper) -> None:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for summary in (TOTALS, SLOTS, TRANSCRIPTION):
+            for statement in recount_statements(summary, connection.vendor):
+                cursor.execute(statement)
+
+
 def install(connection: BaseDatabaseWrapper) -> None:
     """(Re)create the triggers and recount the summaries, in one transaction."""
-    vendor = connection.vendor
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         uninstall(connection)
-        for source in SOURCES:
-            for statement in pg_statements(source) if vendor == "postgresql" else sqlite_statements(source):
-                cursor.execute(statement)
-        for summary in (TOTALS, SLOTS, TRANSCRIPTION):
-            for statement in recount_statements(summary, vendor):
-                cursor.execute(statement)
+        for statement in definitions(connection.vendor):
+            cursor.execute(statement)
+        recount(connection)
 
 
 def after_migrate(using: str, **kwargs: Any) -> None:
-    """post_migrate (after `migrate`, and after `flush`, which may empty the tables in any order):
-    once the summaries' migration is applied, put their triggers back and recount them."""
+    """post_migrate, once the summaries' migration is applied. After `migrate` (given its plan),
+    the triggers are put back and the summaries recounted only if a trigger is missing or not as
+    defined here (a table rebuild on SQLite drops them): a `migrate` with the triggers in place
+    locks no table. After `flush` (no plan), which may empty a summary before the table it counts
+    (SQLite's triggers then add the deleted rows to the emptied summary), a recount of the empty
+    tables."""
     connection = connections[using]
     if (
-        connection.vendor in ("postgresql", "sqlite")
-        and MIGRATION in MigrationRecorder(connection).applied_migrations()
+        connection.vendor not in ("postgresql", "sqlite")
+        or MIGRATION not in MigrationRecorder(connection).applied_migrations()
     ):
+        return
+    if kwargs.get("plan") is None:
+        recount(connection)
+    elif not installed(connection):
         install(connection)
+
+
+# Per database, how many loads of summary rows have been recounted: a load's rows each queue the
+# recount at commit with the count then, and only the first to run does it.
+recounted_loads: dict[str, int] = defaultdict(int)
+
+
+def after_load(sender: type[models.Model], raw: bool, using: str, **kwargs: Any) -> None:
+    """post_save of a summary row. A row `loaddata` restores (raw) would add its figures to those
+    the triggers counted of the recordings loaded with it: once the load commits, a recount."""
+    if not raw:
+        return
+    load = recounted_loads[using]
+
+    def recount_once() -> None:
+        if recounted_loads[using] == load:
+            recounted_loads[using] += 1
+            recount(connections[using])
+
+    transaction.on_commit(recount_once, using=using)
+
+
+def fold(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Fold the change rows the triggers added into one row a key, in one transaction: the only
+    writer of folded rows (besides a recount), so no trigger waits on it. On PostgreSQL one
+    statement deletes the change rows and adds up those it deleted (one snapshot: a change
+    committed meanwhile is neither deleted nor added, and waits for the next fold). On SQLite, one
+    writer at a time, the rows up to the highest id read are added up, then deleted."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for summary in (TOTALS, SLOTS, TRANSCRIPTION):
+            columns = ", ".join((*summary.keys, *summary.sums))
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"WITH f AS (DELETE FROM {summary.table} WHERE NOT folded RETURNING {columns}) "
+                    + fold_into(summary, "f")
+                )
+                continue
+            cursor.execute(f"SELECT max(id) FROM {summary.table} WHERE NOT folded")
+            (last,) = cursor.fetchone()
+            if last is None:
+                continue
+            pending = f"{summary.table} WHERE NOT folded AND id <= {int(last)}"
+            cursor.execute(fold_into(summary, f"(SELECT {columns} FROM {pending})"))
+            cursor.execute(f"DELETE FROM {pending}")

@@ -1,7 +1,8 @@
 """Scheduled work without cron: syncs on a timer, the daily retention run, the daily checks of the
 audit log's chain and of a sample of recordings' audio and the queue's repairs, handed to the task
-queue; and, run here itself every 2 seconds, the sealing of new audit events into the log's chain
-(a short UPDATE under the chain head's lock: as a task it would fill the queue).
+queue; and, run here itself, every 2 seconds the sealing of new audit events into the log's chain
+(a short UPDATE under the chain head's lock: as a task it would fill the queue) and every minute
+the folding of the usage figures' change rows (recordings/auditing/usage_summary.py).
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It queues,
@@ -29,6 +30,7 @@ from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
 from recordings.audit_trail import seal_pending
+from recordings.auditing.usage_summary import fold as fold_usage
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.browsing.freshness import forget_old_changes
@@ -43,6 +45,8 @@ KEEP_LOCK_EVERY = timedelta(seconds=30)
 RECOVER_EVERY = timedelta(minutes=1)
 # How long an audit event waits to be chained, at most, while a scheduler runs.
 SEAL_AUDIT_EVERY = timedelta(seconds=2)
+# How long the usage page's figures keep the triggers' change rows, at most, before they are folded.
+FOLD_USAGE_EVERY = timedelta(minutes=1)
 # The weekly full walk, in TIME_ZONE: early on Sunday, when the account is quiet.
 FULL_SYNC_WEEKLY = {"day_of_week": "sun", "hour": 3, "minute": 30}
 PRUNE_DAILY = {"hour": 4, "minute": 15}
@@ -97,6 +101,11 @@ class Schedule:
             "seal_audit": (
                 self.when_active(seal_pending),
                 IntervalTrigger(seconds=SEAL_AUDIT_EVERY.total_seconds()),
+                now,
+            ),
+            "fold_usage": (
+                self.when_active(fold_usage),
+                IntervalTrigger(seconds=FOLD_USAGE_EVERY.total_seconds()),
                 now,
             ),
             "verify_audit": (self.when_active(tasks.queue_audit_check), CronTrigger(**VERIFY_AUDIT_DAILY), None),

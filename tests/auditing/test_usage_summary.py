@@ -4,12 +4,20 @@ transcriptions and their replacements, deletions, recordings gone and seen again
 deletions, a table emptied, and a migration that dropped the triggers. (The erasure's check is in
 tests/requests/test_erasure.py.)"""
 
+import io
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recordings.audit_trail import Actor
@@ -74,25 +82,33 @@ def recount() -> tuple[dict, dict, dict]:
 
 
 def kept() -> tuple[dict, dict, dict]:
-    """The three tables as kept, without the rows that came back to nothing."""
-    totals = {
-        (t.recording_type, t.recording_format): (
-            t.count,
-            t.duration_ms,
-            t.storage_days,
-            t.amount.quantize(SIX),
-            t.rate_sum.quantize(SIX),
-            t.rate_count,
-        )
-        for t in UsageTotal.objects.all()
-    }
-    slots = {s.slot.astimezone(UTC): (s.count, s.duration_ms, s.amount.quantize(SIX)) for s in UsageSlot.objects.all()}
-    transcription = {s.slot.astimezone(UTC): (s.count, s.charge.quantize(SIX)) for s in TranscriptionSlot.objects.all()}
+    """The three tables as kept, each key's rows (folded and not) added up, without the keys that
+    came back to nothing."""
+    totals: dict = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0), 0])
+    for t in UsageTotal.objects.all():
+        total = totals[(t.recording_type, t.recording_format)]
+        for n, value in enumerate((t.count, t.duration_ms, t.storage_days, t.amount, t.rate_sum, t.rate_count)):
+            total[n] += value
+    slots: dict = defaultdict(lambda: [0, 0, Decimal(0)])
+    for s in UsageSlot.objects.all():
+        slot = slots[s.slot.astimezone(UTC)]
+        for n, value in enumerate((s.count, s.duration_ms, s.amount)):
+            slot[n] += value
+    transcription: dict = defaultdict(lambda: [0, Decimal(0)])
+    for s in TranscriptionSlot.objects.all():
+        slot = transcription[s.slot.astimezone(UTC)]
+        slot[0] += s.count
+        slot[1] += s.charge
     zero_total, zero_slot = (0, 0, 0, Decimal(0), Decimal(0), 0), (0, 0, Decimal(0))
+    totals_now = {
+        key: (*value[:3], value[3].quantize(SIX), value[4].quantize(SIX), value[5]) for key, value in totals.items()
+    }
+    slots_now = {key: (*value[:2], value[2].quantize(SIX)) for key, value in slots.items()}
+    transcription_now = {key: (value[0], value[1].quantize(SIX)) for key, value in transcription.items()}
     return (
-        {key: value for key, value in totals.items() if value != zero_total},
-        {key: value for key, value in slots.items() if value != zero_slot},
-        {key: value for key, value in transcription.items() if value != (0, Decimal(0))},
+        {key: value for key, value in totals_now.items() if value != zero_total},
+        {key: value for key, value in slots_now.items() if value != zero_slot},
+        {key: value for key, value in transcription_now.items() if value != (0, Decimal(0))},
     )
 
 
@@ -106,7 +122,13 @@ def expected() -> tuple[dict, dict, dict]:
 
 
 def assert_summary_current() -> None:
+    """The figures equal a recount with the triggers' change rows as they are, and again once the
+    scheduler's fold has made them one row a key."""
     assert kept() == expected()
+    usage_summary.fold()
+    assert kept() == expected()
+    for model in (UsageTotal, UsageSlot, TranscriptionSlot):
+        assert not model.objects.filter(folded=False).exists()
 
 
 def stored_again(**fields: object) -> list[dict]:
@@ -197,43 +219,93 @@ def test_transcriptions_their_replacements_and_removals_keep_it_current(synced):
 
 
 def test_an_emptied_table_empties_it(synced):
+    first = Recording.objects.order_by("pk").values_list("recording_id", flat=True)[0]
+    transcription(first, "hello", "0.120000")
+    assert kept()[2]
     with connection.cursor() as cursor:
+        tables = ("recordings_transcriptversion", "recordings_transcript", "recordings_recording")
         if connection.vendor == "postgresql":
-            cursor.execute("TRUNCATE recordings_recording CASCADE")
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
         else:
-            cursor.execute("DELETE FROM recordings_recording")
-    assert kept()[:2] == ({}, {})
-
-
-def installed(connection) -> bool:
-    """Whether every trigger is there."""
-    names = [trigger for _, trigger in usage_summary.trigger_names(connection)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT count(DISTINCT tgname) FROM pg_trigger WHERE tgname = ANY(%s)", [names])
-        else:
-            places = ", ".join(["%s"] * len(names))
-            cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({places})", names)
-        return cursor.fetchone()[0] == len(names)
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+    assert kept() == ({}, {}, {})
+    assert_summary_current()
 
 
 def test_after_a_migration_dropped_the_triggers_they_come_back_with_the_figures(synced):
-    assert installed(connection)
+    assert usage_summary.installed(connection)
     usage_summary.uninstall(connection)
-    assert not installed(connection)
+    assert not usage_summary.installed(connection)
     Recording.objects.filter(pk__in=Recording.objects.order_by("pk").values("pk")[:5]).update(gone_at=timezone.now())
     assert kept() != expected()  # stale without them
-    usage_summary.after_migrate(using=connection.alias)
-    assert installed(connection)
+    usage_summary.after_migrate(using=connection.alias, plan=[])
+    assert usage_summary.installed(connection)
     assert_summary_current()
     Recording.objects.filter(pk=Recording.objects.order_by("pk").values_list("pk", flat=True).first()).delete()
     assert_summary_current()
 
 
-def test_days_and_months_of_quarter_hours_follow_a_half_hour_zone():
+def test_a_migrate_with_the_triggers_in_place_changes_nothing(synced):
+    Recording.objects.filter(pk__in=Recording.objects.order_by("pk").values("pk")[:5]).update(gone_at=timezone.now())
+    before = list(UsageTotal.objects.order_by("pk").values_list("pk", "count"))
+    with CaptureQueriesContext(connection) as queries:
+        usage_summary.after_migrate(using=connection.alias, plan=[])
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert writes == []  # neither a trigger dropped nor a table recounted, so no table locked
+    assert list(UsageTotal.objects.order_by("pk").values_list("pk", "count")) == before
+
+
+def test_a_trigger_not_as_defined_is_put_back_by_a_migrate(synced):
+    table, trigger = usage_summary.trigger_names(connection)[0]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # an older definition: the same trigger, another body
+            cursor.execute(
+                f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RETURN NULL; END $$"
+            )
+        else:
+            cursor.execute(f"DROP TRIGGER {trigger}")
+            cursor.execute(f"CREATE TRIGGER {trigger} AFTER INSERT ON {table} BEGIN SELECT 1; END")
+    assert not usage_summary.installed(connection)
+    usage_summary.after_migrate(using=connection.alias, plan=[])
+    assert usage_summary.installed(connection)
+    store_recordings([normalise(api_object())], now=timezone.now())
+    assert_summary_current()
+
+
+def test_after_a_flush_the_figures_are_counted_again(synced):
+    # As flush may leave them: a summary emptied before the table it counts, whose deleted rows the
+    # triggers then counted out.
+    with connection.cursor() as cursor:
+        for table in ("recordings_usagetotal", "recordings_usageslot", "recordings_transcriptionslot"):
+            cursor.execute(f"DELETE FROM {table}")
+    assert kept() != expected()
+    usage_summary.after_migrate(using=connection.alias)  # flush's post_migrate: no plan
+    assert_summary_current()
+
+
+def test_a_fold_keeps_one_row_a_key_and_later_changes_on_top(synced):
+    pending = UsageTotal.objects.filter(folded=False).count()
+    assert pending > 0
+    usage_summary.fold()
+    keys = list(UsageTotal.objects.values_list("recording_type", "recording_format"))
+    assert len(keys) == len(set(keys)) and UsageTotal.objects.filter(folded=True).count() == len(keys)
+    Recording.objects.update(recording_duration_ms=7)
+    assert UsageTotal.objects.filter(folded=False).exists()
+    assert_summary_current()
+    usage_summary.fold()  # nothing to fold: nothing changes
+    assert_summary_current()
+
+
+@pytest.mark.parametrize(
+    "zone", ["Asia/Kolkata", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe", "America/Santiago"]
+)
+def test_days_and_months_of_quarter_hours_follow_a_half_or_quarter_hour_zone(zone):
     # The last second of last month and the first of this one in Kolkata (+5:30): 18:29:59 and
-    # 18:30 UTC, in the same UTC hour but not the same quarter hour, day or month.
-    with timezone.override("Asia/Kolkata"):
+    # 18:30 UTC, in the same UTC hour but not the same quarter hour, day or month; in Kathmandu
+    # (+5:45), 18:14:59 and 18:15.
+    with timezone.override(zone):
         first = timezone.localdate().replace(day=1)
         midnight = timezone.make_aware(datetime.combine(first, datetime.min.time()))
         for moment in (midnight - timedelta(seconds=1), midnight, midnight + timedelta(minutes=14)):
@@ -242,3 +314,174 @@ def test_days_and_months_of_quarter_hours_follow_a_half_hour_zone():
         months = {month.month: (month.count, month.amount) for month in cost_by_month(2)}
     assert days == {first - timedelta(days=1): 1, first: 2}
     assert months == {first_of_month(first, 1): (1, Decimal(1)), first: (2, Decimal(2))}
+
+
+def test_moves_by_f_expressions_of_add_time_and_received_at_keep_it_current():
+    moved = make_recording(add_time="2026-03-31T18:29:59.5+00:00", monthly_recording_storage_amount="0.1")
+    make_recording(add_time="2026-03-31T18:44:00+00:00", monthly_recording_storage_amount="0.2")
+    transcription(moved.recording_id, "hello", None)
+    Recording.objects.update(add_time=F("add_time") + timedelta(minutes=1, microseconds=500000))
+    Transcript.objects.update(received_at=F("received_at") - timedelta(days=40), charge=Decimal("0.1"))
+    Recording.objects.update(monthly_recording_storage_amount=F("monthly_recording_storage_amount") * 3)
+    assert_summary_current()
+    Recording.objects.filter(pk=moved.pk).update(deleted_at=F("add_time"))
+    assert_summary_current()
+
+
+def test_a_dump_loaded_again_keeps_it_current(tmp_path):
+    """loaddata restores the summaries' rows and, through the triggers, counts the recordings
+    loaded with them too: a recount once the load commits."""
+    make_recording(recording_type="call", monthly_recording_storage_amount="1.000000")
+    make_recording(recording_type="conference", monthly_recording_storage_amount="2.000000")
+    usage_summary.fold()
+    make_recording(recording_type="call", monthly_recording_storage_amount="4.000000")  # a change row too
+    out = io.StringIO()
+    call_command("dumpdata", "recordings.recording", "recordings.usagetotal", "recordings.usageslot", stdout=out)
+    before = expected()
+    call_command("flush", "--no-input")
+    fixture = tmp_path / "dump.json"
+    fixture.write_text(out.getvalue())
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert expected() == before
+    assert_summary_current()
+
+
+def dsn() -> str:
+    settings = connection.settings_dict
+    return f"host={settings['HOST']} port={settings['PORT']} user={settings['USER']} dbname={settings['NAME']}"
+
+
+def in_threads(*works: Callable[[], None]) -> None:
+    threads = [threading.Thread(target=work) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+on_postgresql = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's row locks")
+
+
+@on_postgresql
+def test_a_sync_page_and_a_deletion_do_not_deadlock():
+    """A full sync's page (store_recordings changing one recording's storage figures, then
+    mark_seen of the page) against a deletion's tombstone (SELECT ... FOR UPDATE of a recording of
+    that page, then its deleted_at) of the same type: the shared total row deadlocked them."""
+    stored = make_recording(recording_type="call", add_time="2026-01-01T00:00:00+00:00")
+    deleted = make_recording(recording_type="call", add_time="2026-02-01T00:00:00+00:00")
+    errors: list[Exception] = []
+    step = threading.Barrier(2)
+
+    def sync_page() -> None:
+        with psycopg.connect(dsn()) as conn:
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "UPDATE recordings_recording SET monthly_recording_storage_amount = "
+                        "coalesce(monthly_recording_storage_amount, 0) + 0.001 WHERE id = %s",
+                        [stored.pk],
+                    )
+                    step.wait(timeout=10)  # the tombstone locks its recording
+                    step.wait(timeout=10)
+                    conn.execute(
+                        "UPDATE recordings_recording SET last_synced_at = now(), gone_at = NULL WHERE id = %s",
+                        [deleted.pk],
+                    )
+            except psycopg.Error as error:
+                errors.append(error)
+
+    def tombstone() -> None:
+        with psycopg.connect(dsn()) as conn:
+            try:
+                with conn.transaction():
+                    step.wait(timeout=10)
+                    conn.execute("SELECT id FROM recordings_recording WHERE id = %s FOR UPDATE", [deleted.pk])
+                    step.wait(timeout=10)
+                    time.sleep(0.3)  # the sync's mark_seen waits for the recording
+                    conn.execute("UPDATE recordings_recording SET deleted_at = now() WHERE id = %s", [deleted.pk])
+            except psycopg.Error as error:
+                errors.append(error)
+
+    in_threads(sync_page, tombstone)
+    assert errors == []
+    assert_summary_current()
+
+
+@on_postgresql
+def test_transactions_changing_two_types_in_opposite_orders_do_not_deadlock():
+    ids = [
+        make_recording(recording_type=kind, add_time=f"2026-0{month}-01T00:00:00+00:00").pk
+        for kind, month in (("call", 1), ("conference", 2), ("call", 3), ("conference", 4))
+    ]
+    errors: list[Exception] = []
+    both = threading.Barrier(2)
+
+    def change(first: int, second: int) -> Callable[[], None]:
+        def work() -> None:
+            update = (
+                "UPDATE recordings_recording SET recording_duration_ms = coalesce(recording_duration_ms, 0) + 1 "
+                "WHERE id = %s"
+            )
+            with psycopg.connect(dsn()) as conn:
+                try:
+                    with conn.transaction():
+                        conn.execute(update, [first])
+                        both.wait(timeout=10)
+                        conn.execute(update, [second])
+                except psycopg.Error as error:
+                    errors.append(error)
+
+        return work
+
+    in_threads(change(ids[0], ids[1]), change(ids[3], ids[2]))
+    assert errors == []
+    assert_summary_current()
+
+
+@on_postgresql
+def test_a_writer_waits_neither_for_another_nor_for_a_fold():
+    """Two writers of recordings of one type and quarter hour, and a fold, while the first has not
+    committed: none waits (a lock wait over a second fails); the uncommitted change is folded by
+    a later fold."""
+    first = make_recording(recording_type="call", add_time="2026-01-01T00:00:00+00:00")
+    second = make_recording(recording_type="call", add_time="2026-01-01T00:01:00+00:00")
+    update = "UPDATE recordings_recording SET recording_duration_ms = 5 WHERE id = %s"
+    with psycopg.connect(dsn()) as writing, psycopg.connect(dsn(), autocommit=True) as other:
+        writing.execute(update, [first.pk])  # not committed
+        other.execute("SET lock_timeout = '1s'")
+        other.execute(update, [second.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+        try:
+            usage_summary.fold()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        writing.commit()
+    assert_summary_current()
+
+
+@on_postgresql
+def test_concurrent_writers_of_one_type_lose_nothing():
+    make_recording(recording_type="call", recording_duration_ms=1000)
+    start = threading.Barrier(5)
+
+    def write() -> None:
+        with psycopg.connect(dsn()) as conn:
+            start.wait(timeout=10)
+            for _ in range(30):
+                conn.execute(
+                    "UPDATE recordings_recording SET recording_duration_ms = coalesce(recording_duration_ms, 0) + 1, "
+                    "add_time = add_time + interval '17 minutes'"
+                )
+                conn.commit()
+
+    def fold() -> None:
+        start.wait(timeout=10)
+        for _ in range(10):
+            usage_summary.fold()
+            time.sleep(0.02)
+        connection.close()
+
+    in_threads(write, write, write, write, fold)
+    assert_summary_current()

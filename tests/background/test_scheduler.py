@@ -42,6 +42,7 @@ def test_an_incremental_sync_every_so_many_minutes_and_a_full_one_weekly():
         "retention",
         "verify_audit",
         "seal_audit",
+        "fold_usage",
         "audio_check",
     }
     _, every, first_run = jobs["incremental_sync"]
