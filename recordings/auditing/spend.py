@@ -47,11 +47,9 @@ class MonthSpend:
         return self.storage + self.transcription + self.calls
 
 
-def month_of(value: datetime | date) -> date:
-    """The first day of the month `value` falls in, in the current time zone (TruncMonth gives a
-    date on SQLite and an aware datetime on PostgreSQL)."""
-    day = timezone.localtime(value).date() if isinstance(value, datetime) else value
-    return day.replace(day=1)
+def month_of(value: datetime) -> date:
+    """The first day of the month `value` falls in, in the current time zone."""
+    return timezone.localtime(value).date().replace(day=1)
 
 
 def next_month(month: date) -> date:
