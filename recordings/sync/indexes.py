@@ -3,12 +3,12 @@
 A row's insert updates every index of the table. Indexes on add_time take rows at one end (the list
 is read in order), but those on phone numbers and durations take them at random places, each
 writing a page of its own per row: on SQLite each page is written again to the WAL at every commit.
-Into an empty table, a full sync drops these (`defer_for_first_import`) and builds them once at the
-end (`build_missing`), in one pass each. Reads stay possible meanwhile: the default page's index
-(present recordings newest first), the id's and add_time's are kept; a search by number or duration
-scans, and the sync page says so (`status.slow_searches`). On PostgreSQL the build is CONCURRENTLY, so that
-writes (notes, callbacks, deletions) go on while it runs; SQLite's blocks writers for its time
-(0.7 s at 100,000 rows).
+Into an empty table, a sync not limited to a call or a type drops these (`defer_for_first_import`)
+and builds them once at the end (`build_missing`), in one pass each. Reads stay possible meanwhile:
+the default page's index (present recordings newest first), the id's and add_time's are kept; a
+search by number or duration scans, and the sync page says so (`status.slow_searches`). On
+PostgreSQL the build is CONCURRENTLY, so that writes (notes, callbacks, deletions) go on while it
+runs; SQLite's blocks writers for its time (0.7 s at 100,000 rows).
 
 A run that ends in any way builds them; one that was killed leaves them to the next run, which
 builds whatever is missing before it starts. An index a killed concurrent build left behind is
@@ -85,7 +85,7 @@ def build_missing() -> list[str]:
     ]
     drop = "DROP INDEX CONCURRENTLY IF EXISTS" if concurrently else "DROP INDEX IF EXISTS"
     with connection.cursor() as cursor:
-        if postgresql and connection.in_atomic_block:
+        if postgresql and not concurrently:
             # Within a caller's transaction PostgreSQL refuses CREATE INDEX on a table with
             # foreign-key checks still deferred: they are run now, as at a commit.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
