@@ -339,11 +339,13 @@ def redact_events(*, event_ids: Iterable[int], redact: Callable[[str], str], act
             return 0
         set_columns([*changed, *refused], [*PERSONAL_FIELDS, "salt", "kept_hashes"])
         named = ", ".join(str(event.pk) for event in changed) or "none in the chain"
-        outside = f"; outside the chain, refused by the sealer: {', '.join(str(e.pk) for e in refused)}"
+        outside = (
+            f"; outside the chain, refused by the sealer: {', '.join(str(e.pk) for e in refused)}" if refused else ""
+        )
         redaction = event_by(
             actor,
             Action.REDACT,
-            note=f"{reason} (events {named}{outside if refused else ''})",
+            note=f"{reason} (events {named}{outside})",
             redacts=[e.seq for e in changed],
             redacted_to={str(e.seq): values_digest(e) for e in changed},
         )
