@@ -49,7 +49,7 @@ from processes import (  # noqa: E402
     start_fake_vobiz,
     wait_for,
 )
-from seeding import recreate_postgres  # noqa: E402
+from seeding import fresh_database  # noqa: E402
 
 AUTH_ID, AUTH_TOKEN = "MA_FAKEDEMO", "fake-token-0123456789abcdef"
 CHUNK = 64 * 1024  # for SHA-256's own rate
@@ -133,11 +133,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench_audio_"))
-    if args.database == "sqlite":
-        database_url = f"sqlite:///{folder / 'db.sqlite3'}"
-    else:
-        database_url = f"{args.pg_url}/{args.pg_name}"
-        recreate_postgres(database_url)
+    database_url = fresh_database(args.database, folder=folder, pg_url=args.pg_url, pg_name=args.pg_name)
 
     username, password = "bench", secrets.token_urlsafe(12)
     times: dict[str, dict[str, list[float]]] = {kind: {"first": [], "rate": [], "body": []} for kind in KINDS}

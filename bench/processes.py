@@ -217,7 +217,6 @@ class Dashboard:
     """A dashboard served as in production, with an auditor to sign in as."""
 
     base_url: str
-    env: dict[str, str]
     username: str
     password: str
 
@@ -258,4 +257,4 @@ def serve_synced_dashboard(
     start_gunicorn(stack, env, log, port, gunicorn_workers, threads=8)
     start(stack, [PYTHON, "manage.py", "db_worker", *db_worker_args], log, env)
     wait_for(base_url + "/healthz")
-    return Dashboard(base_url=base_url, env=env, username=username, password=password)
+    return Dashboard(base_url=base_url, username=username, password=password)
