@@ -25,6 +25,7 @@ from pathlib import Path
 from processes import (
     PROJECT,
     PYTHON,
+    CpuMeter,
     free_port,
     manage,
     production_env,
@@ -91,6 +92,26 @@ def report(rows, args, count):
         )
 
 
+def report_cpu(used: dict[str, float], rows: list[dict[str, str]], load_before: float) -> None:
+    """CPU seconds of each kind of process over the run, and per request served."""
+    requests_served = int(next(row for row in rows if row["Name"] == "Aggregated")["Request Count"])
+    machine = used.pop("the whole machine")
+    used["locust and the fake Vobiz API"] = used.pop("this benchmark") - used["gunicorn (web)"]
+    used["anything else (the fake Vobiz API, other jobs)"] = max(0.0, machine - sum(used.values()))
+    print(f"\nCPU over the run (load average {load_before:.1f} at its start, {os.getloadavg()[0]:.1f} at its end):\n")
+    print("| process | CPU (s) | ms a request | share of the machine's busy time |")
+    print("|---|---:|---:|---:|")
+    for kind, seconds in used.items():
+        share = seconds / machine if machine else 0.0
+        print(f"| {kind} | {seconds:.1f} | {1000 * seconds / max(1, requests_served):.2f} | {share:.0%} |")
+    web, database, cache = used["gunicorn (web)"], used["PostgreSQL"], used["Redis"]
+    if database and cache:
+        print(
+            f"\nFor each CPU second of PostgreSQL's, the web processes spent {web / database:.1f}; for each of "
+            f"Redis's, {web / cache:.1f}."
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_pages_1000000")
@@ -98,6 +119,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--redis-url", default="", help="caches and limits in this Redis, as when scaled out (default: per process)"
+    )
     parser.add_argument(
         "--locust",
         default=str(Path(PYTHON).parent / "locust"),
@@ -115,14 +139,16 @@ def main() -> None:
             VOBIZ_AUTH_TOKEN="fake-token-0123456789abcdef",
             VOBIZ_API_URL=f"http://127.0.0.1:{FAKE_PORT}/api/v1",
             LOGIN_FAILURE_LIMIT="1000",
+            REDIS_URL=args.redis_url,
         )
         sample = prepare(env, scratch / "sample.json", "loadtest", password)
         start_fake_vobiz(stack, sample["count"], scratch / "fake-vobiz.log", port=FAKE_PORT)
         log = stack.enter_context(open(scratch / "gunicorn.log", "w"))
-        start_gunicorn(stack, env, log, port, args.workers, args.threads)
+        gunicorn = start_gunicorn(stack, env, log, port, args.workers, args.threads)
         wait_for(f"http://127.0.0.1:{port}/healthz")
         prefix = str(scratch / "locust")
-        subprocess.run(
+        load_before = os.getloadavg()[0]
+        locust = subprocess.Popen(
             [
                 args.locust,
                 "-f",
@@ -147,11 +173,17 @@ def main() -> None:
                 "LOAD_PASSWORD": password,
             },
             cwd=PROJECT,
-            check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        report(read_stats(prefix), args, sample["count"])
+        # Locust is reaped by the time the meter reads: its CPU counts in this process's, as the fake's.
+        meter = CpuMeter({"gunicorn (web)": gunicorn.pid, "this benchmark": os.getpid()})
+        meter.start()
+        locust.wait()
+        used = meter.stop()
+        rows = read_stats(prefix)
+        report(rows, args, sample["count"])
+        report_cpu(used, rows, load_before)
 
 
 if __name__ == "__main__":

@@ -258,3 +258,81 @@ def serve_synced_dashboard(
     start(stack, [PYTHON, "manage.py", "db_worker", *db_worker_args], log, env)
     wait_for(base_url + "/healthz")
     return Dashboard(base_url=base_url, username=username, password=password)
+
+
+# -- CPU by kind of process -------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_table() -> dict[int, tuple[str, int, float]]:
+    """Every process's name, parent and CPU seconds so far (Linux /proc): its own user and system
+    time plus that of its children it has reaped, so that a process ended meanwhile (a PostgreSQL
+    backend, a gunicorn worker) still counts, in its parent."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # After the name: state, ppid, …; utime, stime, cutime, cstime are fields 14-17 of stat(5).
+        cpu = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+        table[int(entry.name)] = (name, int(fields[1]), cpu)
+    return table
+
+
+def tree_cpu(table: dict[int, tuple[str, int, float]], roots: set[int]) -> float:
+    """CPU seconds of these processes and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0.0, [pid for pid in roots if pid in table]
+    while todo:
+        pid = todo.pop()
+        total += table[pid][2]
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def roots_named(table: dict[int, tuple[str, int, float]], name: str) -> set[int]:
+    """The topmost processes called `name` (PostgreSQL's postmaster, redis-server)."""
+    return {pid for pid, (own, parent, _) in table.items() if own == name and table.get(parent, ("",))[0] != name}
+
+
+def machine_cpu() -> float:
+    """CPU seconds the machine has spent on any work since it started (not idle, not waiting)."""
+    with open("/proc/stat") as stat:
+        # cpu  user nice system idle iowait irq softirq steal …
+        values = [int(value) for value in stat.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by each kind of process between `start` and `stop`: the processes a benchmark
+    started (by pid, with their descendants) and the machine's PostgreSQL and Redis servers."""
+
+    pids: dict[str, int]
+    before: dict[str, float] | None = None
+    used: dict[str, float] | None = None
+
+    def reading(self) -> dict[str, float]:
+        table = process_table()
+        reading = {kind: tree_cpu(table, {pid}) for kind, pid in self.pids.items()}
+        reading["PostgreSQL"] = tree_cpu(table, roots_named(table, "postgres"))
+        reading["Redis"] = tree_cpu(table, roots_named(table, "redis-server"))
+        reading["the whole machine"] = machine_cpu()
+        return reading
+
+    def start(self) -> None:
+        self.before = self.reading()
+
+    def stop(self) -> dict[str, float]:
+        assert self.before is not None, "start first"
+        after = self.reading()
+        self.used = {kind: after[kind] - self.before[kind] for kind in after}
+        return self.used

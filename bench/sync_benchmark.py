@@ -72,7 +72,15 @@ from urllib.parse import urlsplit
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from processes import BenchError, production_env, shell_json, start, start_fake_vobiz, tail  # noqa: E402
+from processes import (  # noqa: E402
+    BenchError,
+    CpuMeter,
+    production_env,
+    shell_json,
+    start,
+    start_fake_vobiz,
+    tail,
+)
 from seeding import database_name, drop_postgres, recreate_postgres, server_url  # noqa: E402
 
 from vobiz.client import MAX_PAGE_SIZE, VobizClient  # noqa: E402
@@ -105,6 +113,10 @@ class SyncResult:
     pages: int
     recordings: int
     load_average_after: float  # 1-minute load average when it ended: high means the timing is noisy
+    # What the rest of the machine spent meanwhile: PostgreSQL's processes (0 on SQLite, whose work
+    # is the sync's own), and every process, the fake API and other jobs included.
+    database_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0
 
 
 @dataclass
@@ -224,6 +236,8 @@ def measure_sync(
     with database.fresh(tag) as database_url:
         env = child_env(base_url, database_url, debug)
         run_manage(children, ["migrate", "--noinput"], env, workdir / f"migrate-{tag}.log", checkout)
+        meter = CpuMeter({})
+        meter.start()
         usage = run_manage(
             children,
             ["sync_recordings", "--full", "--workers", str(workers)],
@@ -231,6 +245,7 @@ def measure_sync(
             workdir / f"sync-{tag}.log",
             checkout,
         )
+        used = meter.stop()
         check = shell_json(env, CHECK_SNIPPET, cwd=checkout)
     if check["status"] != "succeeded" or check["recordings"] != count:
         raise BenchError(
@@ -246,6 +261,8 @@ def measure_sync(
         pages=check["pages"],
         recordings=check["recordings"],
         load_average_after=round(os.getloadavg()[0], 2),
+        database_cpu_s=used["PostgreSQL"],
+        machine_cpu_s=used["the whole machine"],
     )
 
 
@@ -573,7 +590,8 @@ def bench_count(
                 syncs.append(sync)
                 log(
                     f"{count}: sync with {workers} worker(s) {sync.wall_s:.1f}s (CPU {sync.cpu_s:.1f}s), "
-                    f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}"
+                    f"peak RSS {sync.peak_rss_mib:.0f} MiB, load average {sync.load_average_after}; "
+                    f"PostgreSQL's CPU {sync.database_cpu_s:.1f}s, the machine's {sync.machine_cpu_s:.1f}s"
                 )
                 if args.baseline:
                     base = measure_sync(
@@ -582,7 +600,8 @@ def bench_count(
                     bases.append(base)
                     log(
                         f"{count}: baseline sync with {workers} worker(s) {base.wall_s:.1f}s (CPU {base.cpu_s:.1f}s), "
-                        f"load average {base.load_average_after}"
+                        f"load average {base.load_average_after}; PostgreSQL's CPU {base.database_cpu_s:.1f}s, "
+                        f"the machine's {base.machine_cpu_s:.1f}s"
                     )
             result.syncs[workers] = median_result(syncs)
             if bases:
@@ -594,7 +613,15 @@ def median_result(results):
     """Each figure's median over repeated syncs (a single sync's figures as they are)."""
     figures = {
         name: statistics.median(getattr(r, name) for r in results)
-        for name in ("wall_s", "cpu_s", "peak_rss_mib", "run_s", "load_average_after")
+        for name in (
+            "wall_s",
+            "cpu_s",
+            "peak_rss_mib",
+            "run_s",
+            "load_average_after",
+            "database_cpu_s",
+            "machine_cpu_s",
+        )
     }
     return SyncResult(workers=results[0].workers, pages=results[0].pages, recordings=results[0].recordings, **figures)
 
