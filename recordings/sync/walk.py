@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, reset_queries, transaction
@@ -77,6 +77,28 @@ class SyncOptions:
     @property
     def filters(self) -> dict[str, str | None]:
         return {"call_uuid": self.call_uuid or None, "recording_type": self.recording_type or None}
+
+
+@dataclass
+class WalkedPage(RecordingPage):
+    """A page of the list with each of its objects normalised (or why it cannot be), by the thread
+    that fetched it: the storing thread's time then goes to the database, whose work releases the
+    GIL (SQLite's step, psycopg's wait), while the fetching threads normalise the pages after it."""
+
+    normalised: list[dict[str, Any] | UnusableRecording] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, page: RecordingPage) -> "WalkedPage":
+        return cls(
+            page.objects, page.offset, page.total_count, page.has_next, [normalised(obj) for obj in page.objects]
+        )
+
+
+def normalised(obj: Any) -> dict[str, Any] | UnusableRecording:
+    try:
+        return normalise(obj)
+    except UnusableRecording as exc:
+        return exc
 
 
 @dataclass
@@ -210,7 +232,7 @@ class Sync:
         best = None
         stalled = 0
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="vobiz-page") as pool:
-            in_flight: dict[Future[RecordingPage], Span] = {}
+            in_flight: dict[Future[WalkedPage], Span] = {}
             try:
                 while True:
                     holes = self.unread()
@@ -246,7 +268,7 @@ class Sync:
     def read(
         self,
         pool: ThreadPoolExecutor,
-        in_flight: dict[Future[RecordingPage], Span],
+        in_flight: dict[Future[WalkedPage], Span],
         spans: Iterable[Span],
         width: int,
     ) -> None:
@@ -295,10 +317,10 @@ class Sync:
             return low, high + spare // 2
         return low - spare // 2, high  # oldest first, arrivals land past `high`: the page reaches them
 
-    def fetch(self, offset: int, limit: int) -> RecordingPage:
+    def fetch(self, offset: int, limit: int) -> WalkedPage:
         page = self.client.list_recordings(offset=offset, limit=limit, **self.options.filters)
         page.objects = [self.complete(obj) for obj in page.objects]
-        return page
+        return WalkedPage.of(page)
 
     def complete(self, obj: Any) -> Any:
         """An object in an older shape, retrieved by its id (bounded, with the client's retries);
@@ -322,7 +344,7 @@ class Sync:
 
     # -- storing ------------------------------------------------------------------------------
 
-    def store_walked(self, pages: list[RecordingPage]) -> None:
+    def store_walked(self, pages: list[WalkedPage]) -> None:
         """Store pages of the walk, placed in the list, with what is left unread in the same transaction."""
         if not pages:
             return
@@ -356,7 +378,7 @@ class Sync:
         total = page.total_count if page.total_count is not None else self.total
         return placed(self.layout, page.offset, count, total)
 
-    def store(self, pages: list[RecordingPage], save_progress: bool = False) -> list[list[bool]]:
+    def store(self, pages: list[WalkedPage], save_progress: bool = False) -> list[list[bool]]:
         """Store pages in one transaction; for each page, whether each object was stored before the run."""
         outcome = PageOutcome()
         rows = {}
@@ -364,10 +386,8 @@ class Sync:
         for page in pages:
             ids: list[str | None] = []
             listed_ids.append(ids)
-            for obj in page.objects:
-                try:
-                    fields = normalise(obj)
-                except UnusableRecording as exc:
+            for obj, fields in zip(page.objects, page.normalised):
+                if isinstance(fields, UnusableRecording):
                     ids.append(None)
                     key = content_hash(obj)
                     if key in self.skipped_seen:
@@ -375,7 +395,7 @@ class Sync:
                     self.skipped_seen.add(key)
                     outcome.skipped += 1
                     ident = obj.get("recording_id") if isinstance(obj, dict) else None
-                    logger.warning("skipped a recording (id %r) at offset %s: %s", str(ident)[:80], page.offset, exc)
+                    logger.warning("skipped a recording (id %r) at offset %s: %s", str(ident)[:80], page.offset, fields)
                     continue
                 recording_id = fields["recording_id"]
                 ids.append(recording_id)
@@ -465,7 +485,9 @@ class Sync:
                     self.run_record.gone += 1
                 else:
                     # Still there: the walk missed it (a deletion moved the list under it); store it now.
-                    self.store([RecordingPage(objects=[found], offset=0, total_count=None, has_next=False)])
+                    self.store(
+                        [WalkedPage.of(RecordingPage(objects=[found], offset=0, total_count=None, has_next=False))]
+                    )
         self.run_record.save(update_fields=["gone"])
 
     def still_exists(self, recording_id: str) -> Any:
