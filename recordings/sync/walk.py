@@ -289,14 +289,18 @@ class Sync:
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             finished = [(in_flight.pop(future), future) for future in done]
+            arrived = [future.result() for _, future in finished if future.exception() is None]
+            spans = self.place_walked(arrived)  # the list's length they saw places the next pages
+            # The next pages are asked for before these are stored, so that the network's wait
+            # and the database's work overlap; none after a failure, which ends the walk below.
+            while len(arrived) == len(finished) and len(in_flight) < width and submit():
+                pass
             # The pages that arrived meanwhile share one transaction: a commit per page was 13 % of
             # the sync's CPU on SQLite. A page that failed does not cost the others: they are
             # stored before its error is raised below.
-            self.store_walked([future.result() for _, future in finished if future.exception() is None])
+            self.store_placed(arrived, spans)
             for _, future in finished:
                 future.result()
-            while len(in_flight) < width and submit():
-                pass
 
     def foreseen_total(self, ahead: int) -> int:
         """The list's length when a page sent now will be served: arrivals so far per page served,
@@ -346,8 +350,10 @@ class Sync:
 
     def store_walked(self, pages: list[WalkedPage]) -> None:
         """Store pages of the walk, placed in the list, with what is left unread in the same transaction."""
-        if not pages:
-            return
+        self.store_placed(pages, self.place_walked(pages))
+
+    def place_walked(self, pages: list[WalkedPage]) -> list[Span]:
+        """Where in the list each page lies; the list's length and page size they show."""
         spans = []
         for page in pages:
             if page.total_count is not None:
@@ -360,6 +366,11 @@ class Sync:
             span = self.place(page)
             spans.append(span)
             self.covered.add(*span)
+        return spans
+
+    def store_placed(self, pages: list[WalkedPage], spans: list[Span]) -> None:
+        if not pages:
+            return
         known = self.store(pages, save_progress=True)
         if self.needs_known_row:
             for page, span, flags in zip(pages, spans, known):
