@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import secrets
-import subprocess
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,6 +29,7 @@ from processes import (
     manage,
     production_env,
     shell_json,
+    start,
     start_fake_vobiz,
     start_gunicorn,
     wait_for,
@@ -94,10 +94,10 @@ def report(rows, args, count):
 
 def report_cpu(used: dict[str, float], rows: list[dict[str, str]], load_before: float) -> None:
     """CPU seconds of each kind of process over the run, and per request served."""
-    requests_served = int(next(row for row in rows if row["Name"] == "Aggregated")["Request Count"])
+    requests_served = sum(int(row["Request Count"]) for row in rows if row["Name"] == "Aggregated")
     machine = used.pop("the whole machine")
     used["locust and the fake Vobiz API"] = used.pop("this benchmark") - used["gunicorn (web)"]
-    used["anything else (the fake Vobiz API, other jobs)"] = max(0.0, machine - sum(used.values()))
+    used["anything else (other jobs, the kernel)"] = max(0.0, machine - sum(used.values()))
     print(f"\nCPU over the run (load average {load_before:.1f} at its start, {os.getloadavg()[0]:.1f} at its end):\n")
     print("| process | CPU (s) | ms a request | share of the machine's busy time |")
     print("|---|---:|---:|---:|")
@@ -148,7 +148,8 @@ def main() -> None:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         prefix = str(scratch / "locust")
         load_before = os.getloadavg()[0]
-        locust = subprocess.Popen(
+        locust = start(
+            stack,
             [
                 args.locust,
                 "-f",
@@ -166,15 +167,13 @@ def main() -> None:
                 prefix,
                 "--only-summary",
             ],
-            env={
+            stack.enter_context(open(scratch / "locust.log", "w")),
+            {
                 **env,
                 "LOAD_SAMPLE": str(scratch / "sample.json"),
                 "LOAD_USERNAME": "loadtest",
                 "LOAD_PASSWORD": password,
             },
-            cwd=PROJECT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
         # Locust is reaped by the time the meter reads: its CPU counts in this process's, as the fake's.
         meter = CpuMeter({"gunicorn (web)": gunicorn.pid, "this benchmark": os.getpid()})

@@ -308,7 +308,7 @@ def machine_cpu() -> float:
     with open("/proc/stat") as stat:
         # cpu  user nice system idle iowait irq softirq steal …
         values = [int(value) for value in stat.readline().split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+    return (sum(values) - values[3] - values[4] - values[7]) / CLOCK_TICKS  # steal: the host's, not ours
 
 
 @dataclass

@@ -17,6 +17,7 @@ from recordings.formatting import one_line
 from recordings.locks import DatabaseLock, LockHeld, LockLost
 from recordings.models import Recording, SyncRun
 from recordings.sync.indexes import build_missing, defer_for_first_import
+from recordings.sync.store import tuned_for_the_sync
 from recordings.sync.walk import Sync, SyncError, SyncOptions
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import VobizClient, VobizError
@@ -67,7 +68,8 @@ def sync_recordings(
                 build_deferred_indexes()  # what a run killed during a first import left unbuilt
                 if not options.scoped:
                     defer_for_first_import()
-                Sync(client, run, options, lock, bar).run()
+                with tuned_for_the_sync():
+                    Sync(client, run, options, lock, bar).run()
             except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
                 reason = describe_failure(exc)
                 unbuilt = build_deferred_indexes()  # told after the run's own reason, never instead

@@ -18,10 +18,10 @@ import logging
 import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, reset_queries, transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -85,7 +85,7 @@ class WalkedPage(RecordingPage):
     that fetched it: the storing thread's time then goes to the database, whose work releases the
     GIL (SQLite's step, psycopg's wait), while the fetching threads normalise the pages after it."""
 
-    normalised: list[dict[str, Any] | UnusableRecording] = field(default_factory=list)
+    normalised: list[dict[str, Any] | UnusableRecording]
 
     @classmethod
     def of(cls, page: RecordingPage) -> "WalkedPage":
@@ -118,18 +118,6 @@ class Sync:
         self.lock = lock
         self.bar = bar
         self.state = None if options.scoped else SyncState.objects.get_or_create(pk=1)[0]
-        connection = connections[DEFAULT_DB_ALIAS]
-        if connection.vendor == "postgresql":
-            # A page's commit need not wait for the disk: after a crash, the last pages are lost
-            # together with the progress stored with them, in order, and the next run fetches
-            # them again. Waiting for each flush made PostgreSQL the sync's bottleneck.
-            with connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit TO OFF")
-        else:
-            # The indexes on ids take rows at random places: with SQLite's default cache of 2 MB,
-            # each of their pages was read again from the file for nearly every row.
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA cache_size = -65536")  # KiB
         self.skipped_seen: set[str] = set()
         self.incomplete_seen: set[str] = set()
         self.completions_left = MAX_COMPLETIONS_PER_RUN
@@ -297,7 +285,8 @@ class Sync:
             arrived = [future.result() for _, future in finished if future.exception() is None]
             spans = self.place_walked(arrived)  # the list's length they saw places the next pages
             # The next pages are asked for before these are stored, so that the network's wait
-            # and the database's work overlap; none after a failure, which ends the walk below.
+            # and the database's work overlap; none after a failed page, which ends the walk below.
+            # (A store that fails ends it too, the pages asked for meanwhile unused.)
             while len(arrived) == len(finished) and len(in_flight) < width and submit():
                 pass
             # The pages that arrived meanwhile share one transaction: a commit per page was 13 % of
@@ -402,7 +391,7 @@ class Sync:
         for page in pages:
             ids: list[str | None] = []
             listed_ids.append(ids)
-            for obj, fields in zip(page.objects, page.normalised):
+            for obj, fields in zip(page.objects, page.normalised, strict=True):
                 if isinstance(fields, UnusableRecording):
                     ids.append(None)
                     key = content_hash(obj)

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone as dj_timezone
 
 from recordings.locks import DatabaseLock
@@ -393,3 +394,22 @@ def test_an_index_build_that_fails_adds_to_a_failed_runs_reason_and_never_stops_
     monkeypatch.setattr(walk.Sync, "store", store)  # the builds before and after still fail
     run = sync(vobiz_client)
     assert run.status == SyncRun.Status.SUCCEEDED and run.created == Recording.objects.count() > 0
+
+
+def test_the_connection_is_set_back_after_a_sync(fake_vobiz, vobiz_client):
+    """A task worker's connection goes on to its next task with its own settings, whichever way the
+    sync ended."""
+    setting = "SHOW synchronous_commit" if connection.vendor == "postgresql" else "PRAGMA cache_size"
+
+    def current():
+        with connection.cursor() as cursor:
+            cursor.execute(setting)
+            return cursor.fetchone()[0]
+
+    before = current()
+    sync(vobiz_client, full=True)
+    assert current() == before
+    fake_vobiz.inject("401", times=1, path_contains="offset=400")
+    with pytest.raises(SyncError, match="401"):
+        sync(vobiz_client, full=True)
+    assert current() == before
