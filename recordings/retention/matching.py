@@ -12,7 +12,8 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum, Window
+from django.db.models.functions import RowNumber
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -190,15 +191,20 @@ def dry_run(definition: Definition, *, limit: int) -> DryRun:
 
 
 def figures_of(definition: Definition, *, keep: "Keeping", limit: int) -> DryRun:
+    # One read of the limit + 1 oldest: the first `limit` are the next run's figures, one more
+    # says more are due. Asking that apart (an OFFSET) read the same rows a second time.
     oldest_first = deletable(definition, keep=keep).order_by("add_time", "pk")
-    figures = oldest_first[:limit].aggregate(
-        to_delete=Count("pk"),
-        storage_amount=Sum("monthly_recording_storage_amount"),
+    numbered = oldest_first.annotate(position=Window(RowNumber(), order_by=[F("add_time").asc(), F("pk").asc()]))
+    next_run = Q(position__lte=limit)
+    figures = numbered[: limit + 1].aggregate(
+        read=Count("pk"),
+        storage_amount=Sum("monthly_recording_storage_amount", filter=next_run),
         oldest=Min("add_time"),
-        newest=Max("add_time"),
+        newest=Max("add_time", filter=next_run),
     )
+    read = figures.pop("read")
     held, kept = held_and_kept(definition, keep=keep, limit=limit)
-    return DryRun(more=oldest_first[limit:].exists(), held=held, kept=kept, **figures)
+    return DryRun(to_delete=min(read, limit), more=read > limit, held=held, kept=kept, **figures)
 
 
 def held_and_kept(definition: Definition, *, keep: Keeping, limit: int | None) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from recordings.background.tasks import queue_retention
 from recordings.browsing.freshness import data_changed
 from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch, SyncRun
-from recordings.retention import rules
+from recordings.retention import matching, rules
 from tests.factories import make_recordings
 from tests.retention.conftest import actor, age
 
@@ -150,6 +150,25 @@ def test_a_dry_run_stops_counting_at_a_days_cap_and_shows_the_next_runs_figures(
     page = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/").content.decode()
     assert "<dt>To delete</dt><dd>More than 3: a run deletes at most 3 a day" in page
     assert "what storing these 3 at Vobiz costs a month now" in page
+
+
+@pytest.mark.parametrize(("due", "to_delete"), [(3, "3</dd>"), (4, "More than 3: a run deletes at most 3 a day")])
+def test_a_dry_run_says_more_only_beyond_the_cap_and_gives_the_figures_of_the_caps_oldest(
+    auditor_client, settings, due, to_delete
+):
+    settings.RETENTION_MAX_PER_RUN = 3
+    trunk = make_recordings(due, recording_type="trunk", monthly_recording_storage_amount="1.00")
+    for days, recording in enumerate(trunk):
+        age([recording], 200 + days)
+    make_recordings(2, recording_type="call", monthly_recording_storage_amount="5.00")  # not the rule's
+    write_rule(auditor_client)
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/").content.decode()
+    assert f"<dt>To delete</dt><dd>{to_delete}" in page
+    assert "₹3.00 / month" in page
+    figures = matching.dry_run(matching.current(RetentionRule.objects.get()), limit=3)
+    oldest_three = Recording.objects.filter(recording_type="trunk").order_by("add_time")[:3]
+    assert (figures.oldest, figures.newest) == (oldest_three[0].add_time, oldest_three[2].add_time)
+    assert (figures.to_delete, figures.more) == (3, due > 3)
 
 
 def test_a_broken_keep_rule_is_named_on_every_delete_rules_page(auditor_client):
