@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recordings.auditing.holds import place_hold
 from recordings.background.tasks import queue_retention
 from recordings.browsing.freshness import data_changed
 from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch, SyncRun
@@ -201,6 +202,71 @@ def test_a_dry_run_is_kept_until_the_data_or_a_rule_changes(auditor_client):
     # Another keep rule changes what the delete rule leaves: its figures are counted again.
     write_rule(auditor_client, name="Keep trunk", action="keep", filter_query="recording_type=trunk", age_days="365")
     assert to_delete()[0].startswith("0")
+
+
+def test_what_a_dry_run_spares_is_counted_after_the_page_for_the_version_it_showed(auditor_client, auditor_user):
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    trunk = make_recordings(4, recording_type="trunk")
+    age(trunk, 120)
+    place_hold(actor=actor(auditor_user), recording=trunk[0], reason="litigation")
+    Recording.objects.filter(pk=trunk[1].pk).update(review_state="flagged")
+    write_rule(auditor_client)
+    write_rule(auditor_client, name="Keep flagged", action="keep", filter_query="review=flagged", age_days="365")
+    rule = RetentionRule.objects.get(name="Trunk calls")
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "<dt>To delete</dt><dd>2" in page
+    assert f'data-spared-url="/retention/{rule.pk}/spared?version=1"' in page
+    assert "<dd data-spared data-counting>counting…</dd>" in page and "kept, not deleted" not in page
+
+    spared = auditor_client.get(f"/retention/{rule.pk}/spared", {"version": "1"})
+    assert spared.status_code == 200
+    facts = spared.content.decode()
+    assert "<dt>On legal hold</dt><dd>1: kept, not deleted</dd>" in facts
+    assert "<dt>Kept by keep rules</dt><dd>1: kept, not deleted</dd>" in facts
+    # Counted once, the page shows them at once, with no script to ask.
+    again = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "<dt>On legal hold</dt><dd>1: kept, not deleted</dd>" in again and "data-spared" not in again
+
+
+def test_before_a_sync_a_dry_run_counts_what_it_spares_with_the_page(auditor_client):
+    trunk = make_recordings(2, recording_type="trunk")
+    age(trunk, 120)
+    Recording.objects.filter(pk__in=[r.pk for r in trunk]).update(review_state="flagged")
+    write_rule(auditor_client)
+    write_rule(auditor_client, name="Keep flagged", action="keep", filter_query="review=flagged", age_days="365")
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get(name='Trunk calls').pk}/").content.decode()
+    assert "<dt>Kept by keep rules</dt><dd>2: kept, not deleted</dd>" in page and "data-spared" not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"version": "2"}, 409),
+        ({"version": "0"}, 400),
+        ({"version": "x"}, 400),
+        ({}, 400),
+        ({"version": "9" * 30}, 409),
+    ],
+)
+def test_what_a_dry_run_spares_is_never_counted_for_another_version(auditor_client, query, status):
+    age(make_recordings(1, recording_type="trunk"), 120)
+    write_rule(auditor_client)
+    response = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/spared", query)
+    assert response.status_code == status and b"kept, not deleted" not in response.content
+
+
+def test_a_keep_rule_and_a_broken_one_answer_no_spared_figures(auditor_client, support_user):
+    write_rule(auditor_client, name="Keep wav", action="keep", filter_query="recording_format=wav", age_days="365")
+    keep_rule = RetentionRule.objects.get()
+    assert auditor_client.get(f"/retention/{keep_rule.pk}/spared", {"version": "1"}).status_code == 409
+    write_rule(auditor_client)
+    RetentionRule.objects.filter(pk=keep_rule.pk).update(filter_query="recording_format=flac")
+    delete_rule = RetentionRule.objects.get(name="Trunk calls")
+    response = auditor_client.get(f"/retention/{delete_rule.pk}/spared", {"version": "1"})
+    assert response.status_code == 409 and "no longer names a valid view" in response.content.decode()
+    support = Client()
+    support.force_login(support_user)
+    assert support.get(f"/retention/{delete_rule.pk}/spared", {"version": "1"}).status_code == 403
 
 
 def test_a_delete_rule_whose_view_is_no_longer_valid_deletes_nothing_and_its_page_says_so(auditor_client):
