@@ -292,9 +292,11 @@ def short_sql(sql, limit=260):
 
 def choose_fixtures(deep_page):
     """Real values to search for, picked from the seeded data, and the call page's cached CDR."""
+    from django.conf import settings
     from django.utils import timezone
 
     from recordings.models import CallDetail, Recording
+    from recordings.retention import matching
     from vobiz.fake.data import FakeAccount
 
     total = Recording.objects.count()
@@ -334,9 +336,11 @@ def choose_fixtures(deep_page):
         .first()
     )
     rule = benchmark_retention_rule()
+    # The figures its page shows: the key for which that page asks what they spare.
+    figures = matching.dry_run(matching.current(rule), limit=settings.RETENTION_MAX_PER_RUN)
     return {
         "retention_rule_pk": rule.pk,
-        "retention_rule_version": rule.version,
+        "retention_rule_spared_query": urlencode({"version": rule.version, "figures": figures.key}),
         "recording_id": recording.recording_id,
         "recording_pk": recording.pk,
         "call_uuid": recording.call_uuid,
@@ -419,7 +423,7 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         # What the dry run's page fetches after it: what holds and keep rules spare.
         (
             "retention rule's dry run: what it spares",
-            f"/retention/{f['retention_rule_pk']}/spared?version={f['retention_rule_version']}",
+            f"/retention/{f['retention_rule_pk']}/spared?{f['retention_rule_spared_query']}",
             None,
         ),
         ("retention rules", "/retention/", None),

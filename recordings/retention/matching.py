@@ -172,6 +172,9 @@ class DryRun:
     oldest: datetime | None
     newest: datetime | None
     spared: Spared | None = None  # None: not counted yet, asked after the page (`spared_by`)
+    # The key of these figures (`figures_key`), for which the page asks what they spare; None when
+    # they are not kept, and what they spare came with them.
+    key: str | None = None
 
 
 DRY_RUN_SECONDS = 300
@@ -190,32 +193,36 @@ def dry_run(definition: Definition, *, limit: int) -> DryRun:
             return replace(
                 figures_of(definition, keep=keep, limit=limit), spared=spared_of(definition, keep=keep, limit=limit)
             )
-        cached = cache.get_many([key, f"{key}:spared"])
-        figures = cached.get(key)
+        cached = cache.get_many([f"dry-run:{key}", f"dry-run:{key}:spared"])
+        figures = cached.get(f"dry-run:{key}")
         if figures is None:
             figures = figures_of(definition, keep=keep, limit=limit)
-            cache.set(key, figures, DRY_RUN_SECONDS)
-        return replace(figures, spared=cached.get(f"{key}:spared"))
+            cache.set(f"dry-run:{key}", figures, DRY_RUN_SECONDS)
+        return replace(figures, spared=cached.get(f"dry-run:{key}:spared"), key=key)
 
 
-def spared_by(definition: Definition, *, limit: int) -> Spared:
-    """What the dry run of `definition` spares, kept as its figures are. BrokenKeepRule as dry_run."""
+def spared_by(definition: Definition, *, key: str, limit: int) -> Spared | None:
+    """What the dry run of `definition` spares, kept as its figures are, if its figures' key is
+    still `key`, the one of the figures the page showed. None otherwise: a hold, a keep rule, the
+    data or the day changed since, and these counts would stand beside figures of other data.
+    BrokenKeepRule as dry_run."""
     with timezone.override(settings.TIME_ZONE):
         keep = keeping()
-        key = figures_key(definition, keep=keep, limit=limit)
-        if key is None:
-            return spared_of(definition, keep=keep, limit=limit)
+        if figures_key(definition, keep=keep, limit=limit) != key:
+            return None
         # get_or_set returns None only when its default is None: here a Spared.
         return cast(
             Spared,
-            cache.get_or_set(f"{key}:spared", lambda: spared_of(definition, keep=keep, limit=limit), DRY_RUN_SECONDS),
+            cache.get_or_set(
+                f"dry-run:{key}:spared", lambda: spared_of(definition, keep=keep, limit=limit), DRY_RUN_SECONDS
+            ),
         )
 
 
 def figures_key(definition: Definition, *, keep: "Keeping", limit: int) -> str | None:
-    """The cache key of a dry run's figures: what they depend on besides the data (the rule, every
-    keep rule and hold, the day, all in the SQL of what it deletes; the limit), and the data
-    version. None when they are not kept: before the first sync, or when nothing is deleted,
+    """The key of a dry run's figures, 32 hex digits: of what they depend on besides the data (the
+    rule, every keep rule and hold, the day, all in the SQL of what it deletes; the limit), and the
+    data version. None when they are not kept: before the first sync, or when nothing is deleted,
     known without the database (a rule whose view is no longer valid matches none(), whose
     figures cost no query)."""
     version = data_version()
@@ -225,7 +232,7 @@ def figures_key(definition: Definition, *, keep: "Keeping", limit: int) -> str |
         sql = str(deletable(definition, keep=keep).query)
     except EmptyResultSet:
         return None
-    return "dry-run:" + md5(f"{version}|{limit}|{sql}".encode(), usedforsecurity=False).hexdigest()
+    return md5(f"{version}|{limit}|{sql}".encode(), usedforsecurity=False).hexdigest()
 
 
 def figures_of(definition: Definition, *, keep: "Keeping", limit: int) -> DryRun:
