@@ -67,7 +67,11 @@
   var spared = document.querySelector("[data-spared-url]");
   if (spared && window.fetch) {
     fetch(spared.getAttribute("data-spared-url"), { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+      .then(function (response) {
+        // A redirect followed (an ended session's, to the sign-in page) answers 200 with a page
+        // that is not the facts: shown as not counted, never put in the list.
+        return response.ok && !response.redirected ? response.text() : Promise.reject(response.status);
+      })
       .then(function (html) {
         var counting = spared.querySelectorAll("[data-spared]");
         counting[0].insertAdjacentHTML("beforebegin", html);
