@@ -292,9 +292,11 @@ def short_sql(sql, limit=260):
 
 def choose_fixtures(deep_page):
     """Real values to search for, picked from the seeded data, and the call page's cached CDR."""
+    from django.conf import settings
     from django.utils import timezone
 
     from recordings.models import CallDetail, Recording
+    from recordings.retention import matching
     from vobiz.fake.data import FakeAccount
 
     total = Recording.objects.count()
@@ -333,8 +335,12 @@ def choose_fixtures(deep_page):
         .values_list("conference_name", flat=True)
         .first()
     )
+    rule = benchmark_retention_rule()
+    # The figures its page shows: the key for which that page asks what they spare.
+    figures = matching.dry_run(matching.current(rule), limit=settings.RETENTION_MAX_PER_RUN)
     return {
-        "retention_rule_pk": benchmark_retention_rule(),
+        "retention_rule_pk": rule.pk,
+        "retention_rule_spared_query": urlencode({"version": rule.version, "figures": figures.key}),
         "recording_id": recording.recording_id,
         "recording_pk": recording.pk,
         "call_uuid": recording.call_uuid,
@@ -353,7 +359,7 @@ def choose_fixtures(deep_page):
 
 def benchmark_retention_rule():
     """A delete rule (calls of 30 s or more, after 90 days) beside a keep rule (flagged ones, 7 years):
-    its page runs the dry run, which counts both."""
+    its page runs the dry run, which counts both (what the keep rule spares after the page)."""
     from django.utils import timezone
 
     from recordings.models import RetentionRule
@@ -375,7 +381,7 @@ def benchmark_retention_rule():
                 "changed_at": now,
             },
         )
-    return rule.pk
+    return rule
 
 
 def build_cases(f, admin_sort_index, requests_per_page=25):
@@ -414,6 +420,12 @@ def build_cases(f, admin_sort_index, requests_per_page=25):
         # What a page showing "more than 10,000" fetches after it: its cold median is the full count.
         ("exact count of all", "/count", None),
         ("retention rule's dry run", f"/retention/{f['retention_rule_pk']}/", None),
+        # What the dry run's page fetches after it: what holds and keep rules spare.
+        (
+            "retention rule's dry run: what it spares",
+            f"/retention/{f['retention_rule_pk']}/spared?{f['retention_rule_spared_query']}",
+            None,
+        ),
         ("retention rules", "/retention/", None),
         *(
             (f"words said: {name}", "/?" + urlencode({"transcript": words}), None)

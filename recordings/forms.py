@@ -164,6 +164,13 @@ class VersionForm(forms.Form):
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
+class SparedForm(VersionForm):
+    """What a delete rule's page showed, for which its script asks what the dry run spares: the
+    rule's version and the key of the figures (`matching.figures_key`)."""
+
+    figures = forms.RegexField(regex=r"\A[0-9a-f]{32}\Z")
+
+
 def zone_choices() -> list[tuple[str, str]]:
     return [(zone, zone) for zone in sorted(known_zones())]
 

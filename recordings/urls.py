@@ -72,6 +72,7 @@ urlpatterns = [
     path("retention/", retention.rule_list, name="retention"),
     path("retention/pause", retention.pause, name="retention_pause"),
     path("retention/<int:rule_id>/", retention.rule_detail, name="retention_rule"),
+    path("retention/<int:rule_id>/spared", retention.rule_spared, name="retention_spared"),
     path("retention/<int:rule_id>/approve", retention.approve_rule, name="retention_approve"),
     path("retention/<int:rule_id>/retire", retention.retire_rule, name="retention_retire"),
     path("requests/", requests.request_list, name="subject_requests"),

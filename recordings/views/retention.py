@@ -8,9 +8,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from recordings.forms import RetentionRuleForm, VersionForm
+from recordings.forms import RetentionRuleForm, SparedForm, VersionForm
 from recordings.models import RetentionRule
 from recordings.retention import matching, rules
 from recordings.retention import runs as retention_runs
@@ -110,6 +110,34 @@ def render_rule(
         },
         status=status,
     )
+
+
+@auditor_required
+@require_GET
+def rule_spared(request: SignedInRequest, rule_id: int) -> HttpResponse:
+    """What a delete rule's dry run spares (legal holds, keep rules), asked by its page's script
+    once the page has answered: for the version of the rule and the figures that page showed, or
+    409, so that no count stands beside figures of another definition or other data."""
+    rule = get_object_or_404(RetentionRule, pk=rule_id)
+    shown = SparedForm(request.GET)
+    if not shown.is_valid():
+        return HttpResponse("Which version of the rule, and which figures?", status=400, content_type="text/plain")
+    if shown.cleaned_data["version"] != rule.version or rule.action != RetentionRule.Action.DELETE:
+        return HttpResponse("The rule changed since: look at it again.", status=409, content_type="text/plain")
+    try:
+        spared = matching.spared_by(
+            matching.current(rule), key=shown.cleaned_data["figures"], limit=settings.RETENTION_MAX_PER_RUN
+        )
+    except matching.BrokenKeepRule as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain")
+    if spared is None:
+        return HttpResponse(
+            "Holds, keep rules or recordings changed since: look at the page again.",
+            status=409,
+            content_type="text/plain",
+        )
+    context = {"spared": spared, "max_per_run": settings.RETENTION_MAX_PER_RUN}
+    return render(request, "recordings/_dry_run_spared.html", context)
 
 
 @auditor_required

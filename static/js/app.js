@@ -6,6 +6,8 @@
  *   [data-select-all="name"]  a checkbox that ticks or unticks every checkbox of that name in its form
  *   [data-count-url]     a summary that shows only "more than N": replaced by the exact count
  *                        from that URL, and so is every [data-view-count] on the page
+ *   [data-spared-url]    a dry run's list whose [data-spared] facts say "counting…": replaced by
+ *                        the facts that URL answers
  *   a GET form           leaves its empty fields out of the URL it opens (an empty filter is none)
  *
  * And for the other scripts (loaded after this one): dashboard.isTyping(target), true while a key
@@ -59,6 +61,27 @@
       .catch(function () {
         var counting = summary.querySelector("[data-counting]");
         if (counting) counting.textContent = "· the exact count is not available";
+      });
+  }
+
+  var spared = document.querySelector("[data-spared-url]");
+  if (spared && window.fetch) {
+    fetch(spared.getAttribute("data-spared-url"), { credentials: "same-origin" })
+      .then(function (response) {
+        // A redirect followed (an ended session's, to the sign-in page) answers 200 with a page
+        // that is not the facts: shown as not counted, never put in the list.
+        return response.ok && !response.redirected ? response.text() : Promise.reject(response.status);
+      })
+      .then(function (html) {
+        var counting = spared.querySelectorAll("[data-spared]");
+        counting[0].insertAdjacentHTML("beforebegin", html);
+        Array.prototype.forEach.call(counting, function (element) { element.remove(); });
+        spared.removeAttribute("data-spared-url");
+      })
+      .catch(function () {
+        Array.prototype.forEach.call(spared.querySelectorAll("[data-spared][data-counting]"), function (element) {
+          element.textContent = "not counted: look at the page again";
+        });
       });
   }
 

@@ -61,6 +61,7 @@ NOT_PAGES = {
     requests.erase,
     requests.close,
     requests.retry_deletion,
+    retention.rule_spared,
     retention.approve_rule,
     retention.retire_rule,
     retention.pause,

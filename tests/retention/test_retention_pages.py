@@ -2,6 +2,7 @@
 and crafted POSTs answered 4xx, never 500, never with a rule that was not approved."""
 
 import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,10 +11,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recordings.auditing.holds import place_hold
 from recordings.background.tasks import queue_retention
 from recordings.browsing.freshness import data_changed
 from recordings.models import AuditEvent, DeletionBatch, Recording, RetentionRule, RetentionSwitch, SyncRun
-from recordings.retention import rules
+from recordings.retention import matching, rules
 from tests.factories import make_recordings
 from tests.retention.conftest import actor, age
 
@@ -152,6 +154,25 @@ def test_a_dry_run_stops_counting_at_a_days_cap_and_shows_the_next_runs_figures(
     assert "what storing these 3 at Vobiz costs a month now" in page
 
 
+@pytest.mark.parametrize(("due", "to_delete"), [(3, "3</dd>"), (4, "More than 3: a run deletes at most 3 a day")])
+def test_a_dry_run_says_more_only_beyond_the_cap_and_gives_the_figures_of_the_caps_oldest(
+    auditor_client, settings, due, to_delete
+):
+    settings.RETENTION_MAX_PER_RUN = 3
+    trunk = make_recordings(due, recording_type="trunk", monthly_recording_storage_amount="1.00")
+    for days, recording in enumerate(trunk):
+        age([recording], 200 + days)
+    make_recordings(2, recording_type="call", monthly_recording_storage_amount="5.00")  # not the rule's
+    write_rule(auditor_client)
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get().pk}/").content.decode()
+    assert f"<dt>To delete</dt><dd>{to_delete}" in page
+    assert "₹3.00 / month" in page
+    figures = matching.dry_run(matching.current(RetentionRule.objects.get()), limit=3)
+    oldest_three = Recording.objects.filter(recording_type="trunk").order_by("add_time")[:3]
+    assert (figures.oldest, figures.newest) == (oldest_three[0].add_time, oldest_three[2].add_time)
+    assert (figures.to_delete, figures.more) == (3, due > 3)
+
+
 def test_a_broken_keep_rule_is_named_on_every_delete_rules_page(auditor_client):
     write_rule(auditor_client)
     write_rule(auditor_client, name="Keep wav", action="keep", filter_query="recording_format=wav", age_days="365")
@@ -182,6 +203,132 @@ def test_a_dry_run_is_kept_until_the_data_or_a_rule_changes(auditor_client):
     # Another keep rule changes what the delete rule leaves: its figures are counted again.
     write_rule(auditor_client, name="Keep trunk", action="keep", filter_query="recording_type=trunk", age_days="365")
     assert to_delete()[0].startswith("0")
+
+
+def spared_url(page):
+    """The URL the page's script fetches for what its dry run spares: None when it came with the page."""
+    found = re.search(r'data-spared-url="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def rule_with_spared(auditor_client, auditor_user):
+    """A delete rule of 4 trunk recordings due, one held and one a keep rule keeps, after a sync."""
+    SyncRun.objects.create(mode="full", status="succeeded", started_at=timezone.now(), pages=1)
+    trunk = make_recordings(5, recording_type="trunk")
+    age(trunk, 120)
+    place_hold(actor=actor(auditor_user), recording=trunk[0], reason="litigation")
+    Recording.objects.filter(pk=trunk[1].pk).update(review_state="flagged")
+    write_rule(auditor_client)
+    write_rule(auditor_client, name="Keep flagged", action="keep", filter_query="review=flagged", age_days="365")
+    return RetentionRule.objects.get(name="Trunk calls"), trunk
+
+
+def test_what_a_dry_run_spares_is_counted_after_the_page_for_the_figures_it_showed(auditor_client, auditor_user):
+    rule, _ = rule_with_spared(auditor_client, auditor_user)
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "<dt>To delete</dt><dd>3" in page
+    url = spared_url(page)
+    assert re.fullmatch(rf"/retention/{rule.pk}/spared\?version=1&figures=[0-9a-f]{{32}}", url)
+    assert "<dd data-spared data-counting>counting…</dd>" in page and "kept, not deleted" not in page
+    assert "<noscript>" in page
+
+    spared = auditor_client.get(url)
+    assert spared.status_code == 200
+    facts = spared.content.decode()
+    assert "<dt>On legal hold</dt><dd>1: kept, not deleted</dd>" in facts
+    assert "<dt>Kept by keep rules</dt><dd>1: kept, not deleted</dd>" in facts
+    # Counted once, the page shows them at once, with no script to ask.
+    again = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert "<dt>On legal hold</dt><dd>1: kept, not deleted</dd>" in again
+    assert "data-spared" not in again and "<noscript>" not in again
+
+
+def flag(recording):
+    Recording.objects.filter(pk=recording.pk).update(review_state="flagged")
+    data_changed()
+
+
+def a_day_later(monkeypatch):
+    bound = matching.age_bound
+    monkeypatch.setattr(matching, "age_bound", lambda age_days: bound(age_days) + timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda trunk, user, client, monkeypatch: place_hold(actor=actor(user), recording=trunk[2], reason="dispute"),
+        lambda trunk, user, client, monkeypatch: flag(trunk[2]),
+        lambda trunk, user, client, monkeypatch: write_rule(
+            client, name="Keep wav", action="keep", filter_query="recording_format=wav", age_days="365"
+        ),
+        lambda trunk, user, client, monkeypatch: a_day_later(monkeypatch),
+    ],
+    ids=["hold placed", "recording flagged", "keep rule written", "midnight"],
+)
+def test_what_a_dry_run_spares_is_never_counted_for_other_data_than_its_figures(
+    auditor_client, auditor_user, monkeypatch, change
+):
+    rule, trunk = rule_with_spared(auditor_client, auditor_user)
+    url = spared_url(auditor_client.get(f"/retention/{rule.pk}/").content.decode())
+    change(trunk, auditor_user, auditor_client, monkeypatch)
+    response = auditor_client.get(url)
+    assert response.status_code == 409 and b"kept, not deleted" not in response.content
+    assert b"look at the page again" in response.content
+    # The page shown again has figures of the data now, and what they spare is counted for those.
+    page = auditor_client.get(f"/retention/{rule.pk}/").content.decode()
+    assert auditor_client.get(spared_url(page)).status_code == 200
+
+
+def test_before_a_sync_a_dry_run_counts_what_it_spares_with_the_page(auditor_client):
+    trunk = make_recordings(2, recording_type="trunk")
+    age(trunk, 120)
+    Recording.objects.filter(pk__in=[r.pk for r in trunk]).update(review_state="flagged")
+    write_rule(auditor_client)
+    write_rule(auditor_client, name="Keep flagged", action="keep", filter_query="review=flagged", age_days="365")
+    page = auditor_client.get(f"/retention/{RetentionRule.objects.get(name='Trunk calls').pk}/").content.decode()
+    assert "<dt>Kept by keep rules</dt><dd>2: kept, not deleted</dd>" in page and "data-spared" not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"version": "2", "figures": "0" * 32}, 409),
+        ({"version": "1", "figures": "0" * 32}, 409),
+        ({"version": "9" * 30, "figures": "0" * 32}, 409),
+        ({"version": "0", "figures": "0" * 32}, 400),
+        ({"version": "x", "figures": "0" * 32}, 400),
+        ({"version": "1"}, 400),
+        ({"version": "1", "figures": ""}, 400),
+        ({"version": "1", "figures": "0" * 33}, 400),
+        ({"version": "1", "figures": "0" * 31 + "\n"}, 400),
+        ({"version": "1", "figures": "\x00" * 32}, 400),
+        ({"version": "1", "figures": "G" * 32}, 400),
+        ({"figures": "0" * 32}, 400),
+        ({}, 400),
+    ],
+)
+def test_what_a_dry_run_spares_is_never_counted_for_another_version_or_figures(
+    auditor_client, auditor_user, query, status
+):
+    rule, _ = rule_with_spared(auditor_client, auditor_user)
+    auditor_client.get(f"/retention/{rule.pk}/")
+    response = auditor_client.get(f"/retention/{rule.pk}/spared", query)
+    assert response.status_code == status and b"kept, not deleted" not in response.content
+
+
+def test_a_keep_rule_and_a_broken_one_answer_no_spared_figures(auditor_client, support_user):
+    shown = {"version": "1", "figures": "0" * 32}
+    write_rule(auditor_client, name="Keep wav", action="keep", filter_query="recording_format=wav", age_days="365")
+    keep_rule = RetentionRule.objects.get()
+    assert auditor_client.get(f"/retention/{keep_rule.pk}/spared", shown).status_code == 409
+    write_rule(auditor_client)
+    RetentionRule.objects.filter(pk=keep_rule.pk).update(filter_query="recording_format=flac")
+    delete_rule = RetentionRule.objects.get(name="Trunk calls")
+    response = auditor_client.get(f"/retention/{delete_rule.pk}/spared", shown)
+    assert response.status_code == 409 and "no longer names a valid view" in response.content.decode()
+    support = Client()
+    support.force_login(support_user)
+    assert support.get(f"/retention/{delete_rule.pk}/spared", shown).status_code == 403
 
 
 def test_a_delete_rule_whose_view_is_no_longer_valid_deletes_nothing_and_its_page_says_so(auditor_client):
