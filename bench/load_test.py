@@ -9,7 +9,10 @@ fake Vobiz API for that same account on port 8765 (where the seeded recordings' 
 serves the dashboard with gunicorn (threaded workers, DEBUG off, static files collected), and runs
 locust headless from a second process on loopback with the mix in bench/locustfile.py for
 --duration seconds. It prints requests per second, median and 99th percentile latency and errors,
-per kind of request and in all. Every process it starts is stopped at the end.
+per kind of request and in all, then the CPU each kind of process spent over the run (gunicorn,
+PostgreSQL, Redis, locust with the fake API, the rest), in all and per request. With --redis-url,
+caches and limits live in that Redis, as when the dashboard is scaled out. Every process it starts
+is stopped at the end.
 """
 
 import argparse

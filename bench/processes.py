@@ -318,7 +318,6 @@ class CpuMeter:
 
     pids: dict[str, int]
     before: dict[str, float] | None = None
-    used: dict[str, float] | None = None
 
     def reading(self) -> dict[str, float]:
         table = process_table()
@@ -334,5 +333,4 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         assert self.before is not None, "start first"
         after = self.reading()
-        self.used = {kind: after[kind] - self.before[kind] for kind in after}
-        return self.used
+        return {kind: after[kind] - self.before[kind] for kind in after}

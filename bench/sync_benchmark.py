@@ -113,8 +113,9 @@ class SyncResult:
     pages: int
     recordings: int
     load_average_after: float  # 1-minute load average when it ended: high means the timing is noisy
-    # What the rest of the machine spent meanwhile: PostgreSQL's processes (0 on SQLite, whose work
-    # is the sync's own), and every process, the fake API and other jobs included.
+    # What the rest of the machine spent meanwhile: the machine's PostgreSQL processes, whatever
+    # they serve (on SQLite the database's work is the sync's own), and every process, the fake API
+    # and other jobs included.
     database_cpu_s: float = 0.0
     machine_cpu_s: float = 0.0
 

@@ -117,7 +117,8 @@ def render_rule(
 def rule_spared(request: SignedInRequest, rule_id: int) -> HttpResponse:
     """What a delete rule's dry run spares (legal holds, keep rules), asked by its page's script
     once the page has answered: for the version of the rule and the figures that page showed, or
-    409, so that no count stands beside figures of another definition or other data."""
+    409, so that no count stands beside figures of another definition or other data (400 for a
+    version or figures key that is missing or malformed)."""
     rule = get_object_or_404(RetentionRule, pk=rule_id)
     shown = SparedForm(request.GET)
     if not shown.is_valid():
