@@ -16,7 +16,7 @@ from babel.dates import get_timezone_name
 from babel.numbers import format_currency, format_decimal, list_currencies
 from django import template
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS_ABBR
@@ -193,6 +193,14 @@ def byte_size(size: int | None) -> str:
     if size is None:
         return EMPTY
     return f"{format_decimal(size, locale=babel_locale())} byte{'' if size == 1 else 's'}"
+
+
+def count_up_to(count: int, limit: int) -> str:
+    """A count read up to limit + 1 rows, as bounded counts are: "More than 10,000" past the limit,
+    else the count."""
+    if count > limit:
+        return f"More than {intcomma(limit)}"
+    return intcomma(count)
 
 
 # -- money ----------------------------------------------------------------------------------------

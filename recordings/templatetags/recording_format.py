@@ -16,6 +16,7 @@ register.filter("calendar_month", formatting.calendar_month)
 register.filter("zone_name", formatting.zone_name)
 register.filter("epoch_ms", formatting.epoch_ms)
 register.filter("byte_size", formatting.byte_size)
+register.filter("count_up_to", formatting.count_up_to)
 
 register.simple_tag(formatting.local_time)
 register.simple_tag(formatting.badge)

@@ -17,6 +17,7 @@ from recordings.formatting import (
     byte_size,
     calendar_day,
     calendar_month,
+    count_up_to,
     duration,
     id_link,
     id_url,
@@ -128,6 +129,19 @@ def test_calendar_days_as_plain_text(value, style, shown):
 def test_calendar_months_as_plain_text():
     december = date(2025, 12, 1)
     assert (calendar_month(december), calendar_month(december, "long")) == ("Dec 2025", "December 2025")
+
+
+def test_a_bounded_count_says_more_than_its_limit_past_it(settings):
+    settings.LANGUAGE_CODE = "en-us"
+    assert (count_up_to(10000, 10000), count_up_to(10001, 10000), count_up_to(0, 10000)) == (
+        "10,000",
+        "More than 10,000",
+        "0",
+    )
+    rendered = Template("{% load recording_format %}{{ held|count_up_to:limit }}").render(
+        Context({"held": 20001, "limit": 20000})
+    )
+    assert rendered == "More than 20,000"
 
 
 def test_sizes_to_the_byte_in_code_and_templates(settings):
