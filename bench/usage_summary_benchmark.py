@@ -1,4 +1,4 @@
-"""What the usage summaries' triggers (recordings/auditing/usage_summary.py) cost the sync's writes.
+"""What the usage summaries' triggers (recordings/usage_summary.py) cost the sync's writes.
 
     .venv/bin/python bench/usage_summary_benchmark.py --count 30000 --rounds 3
     .venv/bin/python bench/usage_summary_benchmark.py --database-url postgres://postgres@127.0.0.1:5432/bench_usage
@@ -83,7 +83,7 @@ def store(batch: list[dict[str, Any]]) -> float:
 def one_round(count: int, triggers: bool) -> dict[str, float]:
     from django.db import connection
 
-    from recordings.auditing import usage_summary
+    from recordings import usage_summary
     from recordings.models import Recording
 
     if triggers:
@@ -165,7 +165,7 @@ def add_pending(count: int) -> None:
 def readers(count: int, pending: int, reads: int) -> None:
     from django.db import connection
 
-    from recordings.auditing import usage_summary
+    from recordings import usage_summary
     from recordings.models import Recording
 
     usage_summary.install(connection)

@@ -9,10 +9,10 @@ class RecordingsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_migrate, post_save
 
-        from recordings.auditing.usage_summary import after_load, after_migrate
         from recordings.models import TranscriptionSlot, UsageSlot, UsageTotal
         from recordings.sessions import note_refresh_at_sign_in
         from recordings.time_zones import load_at_sign_in
+        from recordings.usage_summary import after_load, after_migrate
 
         user_logged_in.connect(note_refresh_at_sign_in, dispatch_uid="note_refresh_at_sign_in")
         user_logged_in.connect(load_at_sign_in, dispatch_uid="load_time_zone_at_sign_in")

@@ -176,7 +176,7 @@ FOLDED = "Folded by the scheduler: the one row of its key. Otherwise a change a 
 class UsageTotal(models.Model):
     """The recordings still at Vobiz of one type and format, added up: the rows of a key add up to
     its figures (one folded, and the changes since). Kept by database triggers and the scheduler's
-    fold (recordings/auditing/usage_summary.py), never written by the app."""
+    fold (recordings/usage_summary.py), never written by the app."""
 
     recording_type = models.CharField(max_length=32, blank=True)
     recording_format = models.CharField(max_length=16, blank=True)
@@ -199,7 +199,7 @@ class UsageTotal(models.Model):
 class UsageSlot(models.Model):
     """The recordings still at Vobiz added in one quarter hour (UTC), added up: the rows of a slot
     add up to its figures (one folded, and the changes since). Kept by database triggers and the
-    scheduler's fold (recordings/auditing/usage_summary.py), never written by the app."""
+    scheduler's fold (recordings/usage_summary.py), never written by the app."""
 
     slot = models.DateTimeField(db_index=True, help_text="The quarter hour's start.")
     count = models.BigIntegerField(default=0)
@@ -214,7 +214,7 @@ class UsageSlot(models.Model):
 class TranscriptionSlot(models.Model):
     """The transcripts and their replaced versions received in one quarter hour (UTC), and their
     charges: the rows of a slot add up to its figures (one folded, and the changes since). Kept by
-    database triggers and the scheduler's fold (recordings/auditing/usage_summary.py), never
+    database triggers and the scheduler's fold (recordings/usage_summary.py), never
     written by the app."""
 
     slot = models.DateTimeField(db_index=True, help_text="The quarter hour's start.")

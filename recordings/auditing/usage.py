@@ -1,6 +1,6 @@
 """Usage at a glance: what is still stored at Vobiz, and the geometry of its charts (recordings per
 day, storage cost by month recorded). The figures are read from the totals and quarter hours the
-database keeps as recordings change (recordings/auditing/usage_summary.py), each key's rows added
+database keeps as recordings change (recordings/usage_summary.py), each key's rows added
 up (its folded row and the changes since the last fold): a few thousand rows and the changes of a
 minute, however many recordings."""
 

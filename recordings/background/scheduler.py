@@ -2,7 +2,7 @@
 audit log's chain and of a sample of recordings' audio and the queue's repairs, handed to the task
 queue; and, run here itself, every 2 seconds the sealing of new audit events into the log's chain
 (a short UPDATE under the chain head's lock: as a task it would fill the queue) and every minute
-the folding of the usage figures' change rows (recordings/auditing/usage_summary.py).
+the folding of the usage figures' change rows (recordings/usage_summary.py).
 
 `manage.py run_scheduler` runs APScheduler's blocking scheduler (django-crontask, the usual choice
 for Django's task framework, is a thin layer over the same scheduler but needs Python 3.12). It queues,
@@ -30,12 +30,12 @@ from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
 from recordings.audit_trail import seal_pending
-from recordings.auditing.usage_summary import fold as fold_usage
 from recordings.background import tasks
 from recordings.background.tasks import AlreadyQueued, queue_sync
 from recordings.browsing.freshness import forget_old_changes
 from recordings.locks import DatabaseLock, LockHeld, LockLost
 from recordings.sync.status import lock_holder
+from recordings.usage_summary import fold as fold_usage
 
 logger = logging.getLogger(__name__)
 

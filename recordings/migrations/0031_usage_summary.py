@@ -1,4 +1,4 @@
-"""The tables of the usage page's figures (recordings/auditing/usage_summary.py), and the partial
+"""The tables of the usage page's figures (recordings/usage_summary.py), and the partial
 indexes of deleted and gone recordings holding what spend by month adds up of them. Their triggers
 are installed, and the figures counted from what is stored, by post_migrate (usage_summary's
 after_migrate), once, after this and any later migration: nothing of today's app code runs here."""

@@ -20,8 +20,8 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recordings import usage_summary
 from recordings.audit_trail import Actor
-from recordings.auditing import usage_summary
 from recordings.auditing.deletion import process_batch, start_deletion
 from recordings.auditing.usage import cost_by_month, first_of_month, per_day
 from recordings.live.callbacks import TranscriptionCallback
