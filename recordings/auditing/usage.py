@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Case, F, IntegerField, Sum, Value, When
 from django.utils import timezone
 
 from recordings.models import Recording, TranscriptionSlot, UsageSlot, UsageTotal
 from recordings.time_zones import start_of_local_day
+from recordings.usage_summary import installed
 
 PERIODS = (30, 90)
 MONTHS_CHARTED = 12
@@ -166,6 +168,7 @@ def overview(days: int) -> dict[str, object]:
         "monthly": monthly,
         "earlier": earlier if earlier.count else None,
         "monthly_chart": monthly_chart(charted) if any(month.amount for month in charted) else None,
+        "figures_kept": installed(connections[DEFAULT_DB_ALIAS]),
     }
 
 

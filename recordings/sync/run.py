@@ -3,8 +3,9 @@
 A run takes the sync's lock, records itself as a SyncRun, has `walk.Sync` walk the list, and
 records how it ended (a failure with its one-line reason); a run that wrote a good share of the
 table refreshes the planner's statistics. A first import builds some indexes after its rows
-(indexes.py). A sync never deletes a row: a recording missing from a
-completed full walk and confirmed gone by Vobiz (404) is only marked gone.
+(indexes.py) and, on SQLite, counts the usage figures once at its end (usage_summary.py). A sync
+never deletes a row: a recording missing from a completed full walk and confirmed gone by Vobiz
+(404) is only marked gone.
 """
 
 import logging
@@ -19,6 +20,7 @@ from recordings.models import Recording, SyncRun
 from recordings.sync.indexes import build_missing, defer_for_first_import
 from recordings.sync.store import tuned_for_the_sync
 from recordings.sync.walk import Sync, SyncError, SyncOptions
+from recordings.usage_summary import ensure_installed, pause_for_first_import
 from recordings.vobiz_account import client_from_settings
 from vobiz.client import VobizClient, VobizError
 
@@ -65,19 +67,19 @@ def sync_recordings(
         )
         with tqdm(unit=" rec", disable=not progress, dynamic_ncols=True) as bar:
             try:
-                build_deferred_indexes()  # what a run killed during a first import left unbuilt
-                if not options.scoped:
-                    defer_for_first_import()
+                finish_first_import()  # what a run killed during a first import left undone
+                if not options.scoped and defer_for_first_import():
+                    pause_for_first_import(connections[DEFAULT_DB_ALIAS])
                 with tuned_for_the_sync():
                     Sync(client, run, options, lock, bar).run()
             except BaseException as exc:  # KeyboardInterrupt too: the run must say it failed
                 reason = describe_failure(exc)
-                unbuilt = build_deferred_indexes()  # told after the run's own reason, never instead
+                unbuilt = finish_first_import()  # told after the run's own reason, never instead
                 fail(run, f"{reason}; {unbuilt}" if unbuilt else reason)
                 if isinstance(exc, Exception):
                     raise SyncError(run.error) from None
                 raise
-            build_deferred_indexes()  # a failure is logged, and the sync page warns while any is missing
+            finish_first_import()  # a failure is logged, and the sync page warns while an index is missing
         finish(run, SyncRun.Status.SUCCEEDED)
         refresh_statistics_after(run)
         return run
@@ -88,18 +90,25 @@ def sync_recordings(
             pass  # it expires by itself
 
 
-def build_deferred_indexes() -> str:
-    """Build the indexes a first import deferred, if any is missing; "" or why it failed, logged.
-    A failure never fails or stops a sync, whose rows are stored all the same: the next one tries
-    again (a sync that could not run until the disk had room for an index would leave the table
-    out of date as well)."""
-    try:
-        build_missing()
-    except DatabaseError as exc:
-        reason = f"the indexes deferred during a first import were not built: {one_line(exc)}"
-        logger.error("%s; the next sync builds them", reason)
-        return reason
-    return ""
+def finish_first_import() -> str:
+    """Build the indexes a first import deferred and put back the usage figures' triggers it
+    dropped, where missing; "" or why either failed, logged. A failure never fails or stops a sync,
+    whose rows are stored all the same: the next one tries again (a sync that could not run until
+    the disk had room for an index would leave the table out of date as well)."""
+    failures = []
+    for what, finish in (
+        ("its indexes", build_missing),
+        ("the usage figures' triggers", lambda: ensure_installed(connections[DEFAULT_DB_ALIAS])),
+    ):
+        try:
+            finish()
+        except DatabaseError as exc:
+            failures.append(f"{what}: {one_line(exc)}")
+    if not failures:
+        return ""
+    reason = f"what a first import deferred was not built ({'; '.join(failures)})"
+    logger.error("%s; the next sync builds it", reason)
+    return reason
 
 
 def fail(run: SyncRun, reason: str) -> None:

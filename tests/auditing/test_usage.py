@@ -347,3 +347,19 @@ def test_dates_are_named_every_week_counted_back_from_the_last_day():
         labelled = [n for n, bar in enumerate(daily_chart(days(*[1] * length)).bars) if bar.labelled]
         assert labelled[-1] == length - 1
         assert {b - a for a, b in itertools.pairwise(labelled)} <= {every}
+
+
+def test_while_a_first_import_keeps_the_figures_from_its_rows_the_page_says_so(auditor_client):
+    from recordings import usage_summary
+
+    notice = "These figures leave out what a first import is storing"
+    make_recording(add_time=days_ago(1))
+    assert notice not in auditor_client.get("/usage/").content.decode()
+    usage_summary.uninstall(connection)  # as a first import on SQLite runs, or one that was killed left it
+    make_recording(add_time=days_ago(1))
+    response = auditor_client.get("/usage/")
+    assert notice in response.content.decode() and response.context["period_count"] == 1
+    assert usage_summary.ensure_installed(connection)
+    response = auditor_client.get("/usage/")
+    assert notice not in response.content.decode() and response.context["period_count"] == 2
+    assert not usage_summary.ensure_installed(connection)

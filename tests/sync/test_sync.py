@@ -10,10 +10,11 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone as dj_timezone
 
 from recordings.locks import DatabaseLock
-from recordings.models import Recording, SyncRun, SyncState
+from recordings.models import Recording, SyncRun, SyncState, UsageTotal
 from recordings.sync.run import LOCK_NAME, sync_recordings
 from recordings.sync.walk import SyncError, SyncOptions
 from tests.conftest import AUTH_ID, AUTH_TOKEN, list_requests
@@ -323,12 +324,18 @@ def test_a_second_command_is_refused_while_the_first_runs(fake_vobiz, subprocess
 def deferred_present():
     from recordings.sync.indexes import deferred_indexes, missing_indexes
 
-    return {index.name for index in deferred_indexes()} - {index.name for index in missing_indexes()}
+    return {index.name for index in deferred_indexes(connection)} - {index.name for index in missing_indexes()}
+
+
+def all_deferred():
+    from recordings.sync.indexes import deferred_indexes
+
+    return {index.name for index in deferred_indexes(connection)}
 
 
 def test_a_first_import_builds_the_number_indexes_after_its_rows(fake_vobiz, vobiz_client, monkeypatch):
     from recordings.sync import walk
-    from recordings.sync.indexes import DEFERRED
+    from recordings.sync.indexes import CALL_UUID_INDEX, DEFERRED
 
     seen_during = []
     store = walk.Sync.store
@@ -340,16 +347,45 @@ def test_a_first_import_builds_the_number_indexes_after_its_rows(fake_vobiz, vob
     monkeypatch.setattr(walk.Sync, "store", spying_store)
     sync(vobiz_client, full=True)
     assert seen_during and all(present == set() for present in seen_during)  # rows went in without them
-    assert deferred_present() == set(DEFERRED)  # and they were built at the end
+    assert deferred_present() == all_deferred() >= set(DEFERRED)  # and they were built at the end
+    assert (CALL_UUID_INDEX in all_deferred()) == (connection.vendor == "sqlite")
 
     seen_during.clear()
     sync(vobiz_client, full=True)  # not a first import: the indexes stay
-    assert seen_during and all(present == set(DEFERRED) for present in seen_during)
+    assert seen_during and all(present == all_deferred() for present in seen_during)
+
+
+def test_on_sqlite_a_first_import_counts_the_usage_figures_once_at_its_end(fake_vobiz, vobiz_client, monkeypatch):
+    from recordings import usage_summary
+    from recordings.sync import walk
+    from tests.auditing.test_usage_summary import assert_summary_current
+
+    kept_during = []
+    store = walk.Sync.store
+
+    def spying_store(self, pages, save_progress=False):
+        kept_during.append(usage_summary.installed(connection))
+        return store(self, pages, save_progress)
+
+    monkeypatch.setattr(walk.Sync, "store", spying_store)
+    sync(vobiz_client, full=True)
+    # PostgreSQL's triggers, once a statement, stay; SQLite's, three inserts a row, wait for the end.
+    assert kept_during and all(kept == (connection.vendor == "postgresql") for kept in kept_during)
+    assert usage_summary.installed(connection)
+    assert UsageTotal.objects.aggregate(count=Sum("count"))["count"] == Recording.objects.count() > 0
+    assert_summary_current()
+
+    kept_during.clear()
+    fake_vobiz.account.add_recordings(3)
+    sync(vobiz_client)  # not a first import: the triggers count as rows arrive
+    assert kept_during and all(kept_during)
+    assert_summary_current()
 
 
 def test_a_first_import_that_fails_builds_them_too_and_a_killed_one_leaves_them_to_the_next_run(
     fake_vobiz, vobiz_client, monkeypatch
 ):
+    from recordings import usage_summary
     from recordings.sync import walk
     from recordings.sync.indexes import DEFERRED, defer_for_first_import
 
@@ -359,13 +395,16 @@ def test_a_first_import_that_fails_builds_them_too_and_a_killed_one_leaves_them_
     monkeypatch.setattr(walk.Sync, "store", failing_store)
     with pytest.raises(SyncError, match="the disk is full"):
         sync(vobiz_client)
-    assert deferred_present() == set(DEFERRED)
+    assert deferred_present() == all_deferred() >= set(DEFERRED)
+    assert usage_summary.installed(connection)
     monkeypatch.undo()
 
     assert defer_for_first_import()  # as a run killed mid-import leaves the table
+    usage_summary.pause_for_first_import(connection)
     assert deferred_present() == set()
     sync(vobiz_client, call_uuid="no-such-call")  # any next run, a scoped one too
-    assert deferred_present() == set(DEFERRED)
+    assert deferred_present() == all_deferred()
+    assert usage_summary.installed(connection)
 
 
 def test_an_index_build_that_fails_adds_to_a_failed_runs_reason_and_never_stops_a_sync(
@@ -376,7 +415,7 @@ def test_an_index_build_that_fails_adds_to_a_failed_runs_reason_and_never_stops_
     from recordings.sync import run as run_module
     from recordings.sync import walk
 
-    def failing_build():
+    def failing_build(*args):
         raise DatabaseError("could not extend file: No space left on device")
 
     def failing_store(self, pages, save_progress=False):
@@ -384,12 +423,16 @@ def test_an_index_build_that_fails_adds_to_a_failed_runs_reason_and_never_stops_
 
     store = walk.Sync.store
     monkeypatch.setattr(run_module, "build_missing", failing_build)
+    monkeypatch.setattr(run_module, "ensure_installed", failing_build)
     monkeypatch.setattr(walk.Sync, "store", failing_store)
-    with pytest.raises(SyncError, match="storing page 3; the indexes deferred .* No space left") as failure:
+    with pytest.raises(SyncError, match="storing page 3; what a first import deferred .* No space left") as failure:
         sync(vobiz_client)
     assert str(failure.value).startswith("RuntimeError: the disk is full while storing page 3")
     assert SyncRun.objects.get().error == str(failure.value)
-    assert "No space left on device; the next sync builds them" in caplog.text
+    assert (
+        "(its indexes: could not extend file: No space left on device;"
+        " the usage figures' triggers: could not extend file: No space left on device); the next sync builds it"
+    ) in caplog.text
 
     monkeypatch.setattr(walk.Sync, "store", store)  # the builds before and after still fail
     run = sync(vobiz_client)
