@@ -322,6 +322,15 @@ def installed(connection: BaseDatabaseWrapper) -> bool:
 
 def recount(connection: BaseDatabaseWrapper) -> None:
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Until this commits, no writer adds a change row nor folds: a fold committing during
+            # the recount kept its new folded row beside the recount's rows, and a writer's trigger
+            # waits here, so that its rows are counted either by this snapshot or by its change
+            # row, once. SQLite's transactions take the database's write lock at their start.
+            cursor.execute(
+                f"LOCK TABLE {', '.join(summary.table for summary in (TOTALS, SLOTS, TRANSCRIPTION))}"
+                " IN SHARE ROW EXCLUSIVE MODE"
+            )
         for summary in (TOTALS, SLOTS, TRANSCRIPTION):
             for statement in recount_statements(summary, connection.vendor):
                 cursor.execute(statement)
@@ -342,17 +351,15 @@ def after_migrate(using: str, **kwargs: Any) -> None:
     defined here (a table rebuild on SQLite drops them): a `migrate` with the triggers in place
     locks no table. After `flush` (no plan), which may empty a summary before the table it counts
     (SQLite's triggers then add the deleted rows to the emptied summary), a recount of the empty
-    tables."""
+    tables, and the triggers put back if missing (a first import killed on SQLite leaves them so)."""
     connection = connections[using]
     if (
         connection.vendor not in ("postgresql", "sqlite")
         or MIGRATION not in MigrationRecorder(connection).applied_migrations()
     ):
         return
-    if kwargs.get("plan") is None:
+    if not ensure_installed(connection) and kwargs.get("plan") is None:
         recount(connection)
-    else:
-        ensure_installed(connection)
 
 
 def ensure_installed(connection: BaseDatabaseWrapper) -> bool:

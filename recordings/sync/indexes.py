@@ -6,10 +6,10 @@ writing a page of its own per row: on SQLite each page is written again to the W
 Into an empty table, a sync not limited to a call or a type drops these (`defer_for_first_import`)
 and builds them once at the end (`build_missing`), in one pass each. Reads stay possible meanwhile:
 the default page's index (present recordings newest first), the id's and add_time's are kept; a
-search by number or duration (on SQLite, by call too) scans, and the sync page says so
-(`status.slow_searches`). On
-PostgreSQL the build is CONCURRENTLY, so that writes (notes, callbacks, deletions) go on while it
-runs; SQLite's blocks writers for its time (0.7 s at 100,000 rows).
+search by number or duration scans (on SQLite, a call's recordings are found by a scan too), and
+the sync page says so (`status.slow_searches`). On PostgreSQL the build is CONCURRENTLY, so that
+writes (notes, callbacks, deletions) go on while it runs; SQLite's blocks writers for its time
+(0.7 s at 100,000 rows).
 
 A run that ends in any way builds them; one that was killed leaves them to the next run, which
 builds whatever is missing before it starts. An index a killed concurrent build left behind is

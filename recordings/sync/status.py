@@ -4,8 +4,18 @@ from django.db.models import QuerySet
 
 from recordings.locks import live_holder
 from recordings.models import SyncRun, SyncState
-from recordings.sync.indexes import missing_indexes
+from recordings.sync.indexes import CALL_UUID_INDEX, missing_indexes
 from recordings.sync.run import LOCK_NAME
+
+# What a search is by, for each deferred index: it scans the table while the index is missing.
+SEARCHED_BY = {
+    "rec_from_idx": "number",
+    "rec_to_idx": "number",
+    "rec_from_rev_idx": "number",
+    "rec_to_rev_idx": "number",
+    "rec_duration_idx": "duration",
+    CALL_UUID_INDEX: "call id",
+}
 
 
 def runs() -> QuerySet[SyncRun]:
@@ -36,7 +46,8 @@ def unread_count() -> int:
     return state.unread_count if state is not None else 0
 
 
-def slow_searches() -> bool:
-    """Whether searches by number or duration scan the table, an index being missing (a first
+def slow_searches() -> list[str]:
+    """What the searches that scan the table search by, their indexes being missing (a first
     import was killed before it built them, or building them failed): one query of the catalogue."""
-    return bool(missing_indexes())
+    missing = {SEARCHED_BY[index.name] for index in missing_indexes()}
+    return [searched_by for searched_by in dict.fromkeys(SEARCHED_BY.values()) if searched_by in missing]

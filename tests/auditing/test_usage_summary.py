@@ -486,3 +486,41 @@ def test_concurrent_writers_of_one_type_lose_nothing():
 
     in_threads(write, write, write, write, fold)
     assert_summary_current()
+
+
+@on_postgresql
+def test_a_recount_waits_for_a_fold_under_way_and_counts_its_rows_once():
+    """A fold that has replaced the change rows by its folded rows, not yet committed, when a
+    recount (after a first import, a flush, a load) starts: without waiting for it, the recount's
+    DELETE missed the fold's new rows, and its own were refused beside them, or added to them."""
+    make_recording(recording_type="call", add_time="2026-01-01T00:00:00+00:00")
+    make_recording(recording_type="conference", add_time="2026-01-02T00:00:00+00:00")
+    summary = usage_summary.TOTALS
+    columns = ", ".join((*summary.keys, *summary.sums))
+    with psycopg.connect(dsn()) as fold:
+        fold.execute(
+            f"WITH f AS (DELETE FROM {summary.table} WHERE NOT folded RETURNING {columns}) "
+            + usage_summary.fold_into(summary, "f")
+        )  # the fold's statement, in a transaction left open
+
+        errors: list[Exception] = []
+
+        def recount() -> None:
+            try:
+                usage_summary.recount(connection)
+            except Exception as error:  # a unique violation of the folded rows, without the wait
+                errors.append(error)
+            finally:
+                connection.close()
+
+        recounting = threading.Thread(target=recount)
+        recounting.start()
+        deadline = time.monotonic() + 10
+        with psycopg.connect(dsn(), autocommit=True) as watcher:
+            while not watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+                assert time.monotonic() < deadline, "the recount never waited"
+                time.sleep(0.02)
+        fold.commit()
+        recounting.join(timeout=10)
+    assert not recounting.is_alive() and errors == []
+    assert_summary_current()

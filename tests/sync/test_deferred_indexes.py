@@ -16,7 +16,7 @@ from recordings.sync.indexes import (
     usable_index_names,
 )
 
-WARNING = "Searches by number, duration or call id are slow until the indexes are rebuilt: the next sync rebuilds them."
+WARNING = "Slow until the next sync rebuilds their indexes: searches by"
 
 
 def test_every_deferred_index_is_one_of_the_models():
@@ -48,7 +48,8 @@ def test_the_call_uuid_index_is_the_one_the_migrations_made_and_built_again_the_
 def test_the_sync_page_warns_while_an_index_is_missing(support_client):
     assert WARNING not in support_client.get("/sync/").content.decode()
     assert defer_for_first_import()  # as a first import killed before its end leaves the table
-    assert WARNING in support_client.get("/sync/").content.decode()
+    searches = "number, duration, call id" if connection.vendor == "sqlite" else "number, duration"
+    assert f"{WARNING} {searches}." in support_client.get("/sync/").content.decode()
     assert sorted(build_missing()) == sorted(index.name for index in deferred_indexes(connection))
     assert WARNING not in support_client.get("/sync/").content.decode()
 
