@@ -131,6 +131,7 @@ TRANSCRIPTION = Summary(
     {"count": one, "charge": added("charge")},
     always,
 )
+SUMMARIES = (TOTALS, SLOTS, TRANSCRIPTION)
 SOURCES = (
     Source(
         "recordings_recording",
@@ -324,14 +325,14 @@ def recount(connection: BaseDatabaseWrapper) -> None:
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Until this commits, no writer adds a change row nor folds: a fold committing during
-            # the recount kept its new folded row beside the recount's rows, and a writer's trigger
-            # waits here, so that its rows are counted either by this snapshot or by its change
-            # row, once. SQLite's transactions take the database's write lock at their start.
+            # the recount would keep its new folded rows beside the recount's, and a writer's
+            # trigger waits here, so that its rows are counted either by this snapshot or by its
+            # change row, once. SQLite's transactions take the database's write lock at their
+            # start (transaction_mode IMMEDIATE, in the settings).
             cursor.execute(
-                f"LOCK TABLE {', '.join(summary.table for summary in (TOTALS, SLOTS, TRANSCRIPTION))}"
-                " IN SHARE ROW EXCLUSIVE MODE"
+                f"LOCK TABLE {', '.join(summary.table for summary in SUMMARIES)} IN SHARE ROW EXCLUSIVE MODE"
             )
-        for summary in (TOTALS, SLOTS, TRANSCRIPTION):
+        for summary in SUMMARIES:
             for statement in recount_statements(summary, connection.vendor):
                 cursor.execute(statement)
 
@@ -370,18 +371,15 @@ def ensure_installed(connection: BaseDatabaseWrapper) -> bool:
     return True
 
 
-def pause_for_first_import(connection: BaseDatabaseWrapper) -> bool:
-    """Drop the triggers for a first import into an empty table, on SQLite; whether they were
-    dropped. SQLite's row triggers insert two change rows a recording, into tables of their own
-    indexes: 8.6 µs of the 67 µs a recording that storing cost at a million (2026-12-07); the
-    recount that puts them back costs 3.0-3.5 s at a million (docs/performance.md). Until then
-    the kept figures lag (the usage page says so): `ensure_installed` after the import, or after
-    a run that was killed, at the start of the next. PostgreSQL's triggers run once a statement:
-    kept."""
-    if connection.vendor != "sqlite":
-        return False
-    uninstall(connection)
-    return True
+def pause_for_first_import(connection: BaseDatabaseWrapper) -> None:
+    """Drop the triggers for a first import into an empty table, on SQLite. Its row triggers
+    insert two change rows a recording, into tables of their own indexes: 8.6 µs of the 67 µs a
+    recording that storing cost at a million (2026-12-07); the recount that puts them back costs
+    3.0-3.5 s at a million (docs/performance.md). Until then the kept figures lag (the usage page
+    says so): `ensure_installed` after the import, or after a run that was killed, at the start of
+    the next. PostgreSQL's triggers run once a statement: kept."""
+    if connection.vendor == "sqlite":
+        uninstall(connection)
 
 
 # Per database, how many loads of summary rows have been recounted: a load's rows each queue the
@@ -412,7 +410,7 @@ def fold(using: str = DEFAULT_DB_ALIAS) -> None:
     writer at a time, the rows up to the highest id read are added up, then deleted."""
     connection = connections[using]
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        for summary in (TOTALS, SLOTS, TRANSCRIPTION):
+        for summary in SUMMARIES:
             columns = ", ".join((*summary.keys, *summary.sums))
             if connection.vendor == "postgresql":
                 cursor.execute(

@@ -9,7 +9,7 @@ the default page's index (present recordings newest first), the id's and add_tim
 search by number or duration scans (on SQLite, a call's recordings are found by a scan too), and
 the sync page says so (`status.slow_searches`). On PostgreSQL the build is CONCURRENTLY, so that
 writes (notes, callbacks, deletions) go on while it runs; SQLite's blocks writers for its time
-(0.7 s at 100,000 rows).
+(the six: 4.5-5.6 s at a million rows).
 
 A run that ends in any way builds them; one that was killed leaves them to the next run, which
 builds whatever is missing before it starts. An index a killed concurrent build left behind is
@@ -22,12 +22,20 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from recordings.models import Recording
 
-DEFERRED = ("rec_duration_idx", "rec_from_idx", "rec_to_idx", "rec_from_rev_idx", "rec_to_rev_idx")
+# Each deferred index of the model, and what a search is by that scans the table while it is missing.
+DEFERRED = {
+    "rec_from_idx": "number",
+    "rec_to_idx": "number",
+    "rec_from_rev_idx": "number",
+    "rec_to_rev_idx": "number",
+    "rec_duration_idx": "duration",
+}
 # call_uuid's own index (its field's db_index, named as Django named it in migration 0001), deferred
 # on SQLite too: call ids are random keys (15.5 µs of the 67 µs a recording that storing cost at a
 # million, 2026-12-07). On PostgreSQL it has a twin for prefix searches (varchar_pattern_ops), and
-# the sync's CPU there met its goal with both kept.
+# the sync's CPU there is within 50 µs a recording with both kept.
 CALL_UUID_INDEX = "recordings_recording_call_uuid_5155b1d9"
+SEARCHED_BY = {**DEFERRED, CALL_UUID_INDEX: "call id (and a call's page)"}
 
 
 def deferred_indexes(connection: BaseDatabaseWrapper) -> list[models.Index]:

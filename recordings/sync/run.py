@@ -79,7 +79,7 @@ def sync_recordings(
                 if isinstance(exc, Exception):
                     raise SyncError(run.error) from None
                 raise
-            finish_first_import()  # a failure is logged, and the sync page warns while an index is missing
+            finish_first_import()  # a failure is logged; the sync and usage pages say what is missing
         finish(run, SyncRun.Status.SUCCEEDED)
         refresh_statistics_after(run)
         return run

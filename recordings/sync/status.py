@@ -4,18 +4,8 @@ from django.db.models import QuerySet
 
 from recordings.locks import live_holder
 from recordings.models import SyncRun, SyncState
-from recordings.sync.indexes import CALL_UUID_INDEX, missing_indexes
+from recordings.sync.indexes import SEARCHED_BY, missing_indexes
 from recordings.sync.run import LOCK_NAME
-
-# What a search is by, for each deferred index: it scans the table while the index is missing.
-SEARCHED_BY = {
-    "rec_from_idx": "number",
-    "rec_to_idx": "number",
-    "rec_from_rev_idx": "number",
-    "rec_to_rev_idx": "number",
-    "rec_duration_idx": "duration",
-    CALL_UUID_INDEX: "call id",
-}
 
 
 def runs() -> QuerySet[SyncRun]:
