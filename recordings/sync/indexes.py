@@ -9,7 +9,7 @@ the default page's index (present recordings newest first), the id's and add_tim
 search by number or duration scans (on SQLite, a call's recordings are found by a scan too), and
 the sync page says so (`status.slow_searches`). On PostgreSQL the build is CONCURRENTLY, so that
 writes (notes, callbacks, deletions) go on while it runs; SQLite's blocks writers for its time
-(the six: 4.5-5.6 s at a million rows).
+(the six: 4.3-5.8 s at a million rows).
 
 A run that ends in any way builds them; one that was killed leaves them to the next run, which
 builds whatever is missing before it starts. An index a killed concurrent build left behind is
@@ -31,8 +31,8 @@ DEFERRED = {
     "rec_duration_idx": "duration",
 }
 # call_uuid's own index (its field's db_index, named as Django named it in migration 0001), deferred
-# on SQLite too: call ids are random keys (15.5 µs of the 67 µs a recording that storing cost at a
-# million, 2026-12-07). On PostgreSQL it has a twin for prefix searches (varchar_pattern_ops), and
+# on SQLite too: call ids are random keys (with the usage triggers, 0.66× the CPU of storing at a
+# million; docs/performance.md). On PostgreSQL it has a twin for prefix searches (varchar_pattern_ops), and
 # the sync's CPU there is within 50 µs a recording with both kept.
 CALL_UUID_INDEX = "recordings_recording_call_uuid_5155b1d9"
 SEARCHED_BY = {**DEFERRED, CALL_UUID_INDEX: "call id (and a call's page)"}
