@@ -44,7 +44,7 @@ def measure(variant: str, count: int, per_transaction: int, folder: str) -> dict
     from django.utils import timezone
 
     from recordings import usage_summary
-    from recordings.sync.indexes import build_missing, defer_for_first_import
+    from recordings.sync.indexes import DEFERRED, build_missing, defer_for_first_import
     from recordings.sync.normalise import normalise
     from recordings.sync.store import store_recordings, stored_hashes, tuned_for_the_sync
     from vobiz.fake.data import FakeAccount
@@ -56,7 +56,7 @@ def measure(variant: str, count: int, per_transaction: int, folder: str) -> dict
     if variant == "before":
         build_missing()  # the call id's index; the five are dropped again below
         with connection.cursor() as cursor:
-            for name in ("rec_duration_idx", "rec_from_idx", "rec_to_idx", "rec_from_rev_idx", "rec_to_rev_idx"):
+            for name in DEFERRED:
                 cursor.execute(f"DROP INDEX {name}")
     else:
         usage_summary.pause_for_first_import(connection)

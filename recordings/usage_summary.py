@@ -375,9 +375,9 @@ def pause_for_first_import(connection: BaseDatabaseWrapper) -> None:
     """Drop the triggers for a first import into an empty table, on SQLite. Its row triggers
     insert two change rows a recording, into tables of their own indexes (with the call id's
     index, 0.66× the CPU of storing at a million); the recount that puts them back costs 2.6-3.5 s
-    at a million (docs/performance.md). Until then the kept figures lag (the usage page
-    says so): `ensure_installed` after the import, or after a run that was killed, at the start of
-    the next. PostgreSQL's triggers run once a statement: kept."""
+    at a million (docs/performance.md). Until then the kept figures lag (the usage page says so):
+    `ensure_installed` after the import, or after a run that was killed, at the start of the next.
+    PostgreSQL's triggers run once a statement: kept."""
     if connection.vendor == "sqlite":
         uninstall(connection)
 

@@ -32,8 +32,8 @@ DEFERRED = {
 }
 # call_uuid's own index (its field's db_index, named as Django named it in migration 0001), deferred
 # on SQLite too: call ids are random keys (with the usage triggers, 0.66× the CPU of storing at a
-# million; docs/performance.md). On PostgreSQL it has a twin for prefix searches (varchar_pattern_ops), and
-# the sync's CPU there is within 50 µs a recording with both kept.
+# million; docs/performance.md). On PostgreSQL it has a twin for prefix searches
+# (varchar_pattern_ops), and the sync's CPU there is within 50 µs a recording with both kept.
 CALL_UUID_INDEX = "recordings_recording_call_uuid_5155b1d9"
 SEARCHED_BY = {**DEFERRED, CALL_UUID_INDEX: "call id (and a call's page)"}
 
